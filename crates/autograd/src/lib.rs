@@ -1,0 +1,1 @@
+pub use torchlet_tensor_core as core;

@@ -1,0 +1,284 @@
+//! Joining and indexing: cat, stack, index_select, gather, and the scatter-adds that are
+//! their gradients.
+
+use crate::shape::{normalize_dim, Shape};
+use crate::{with_any, with_numeric, DType, Error, Numeric, Result, TensorData};
+
+/// `(outer, n, inner)` split of a contiguous shape around `dim`.
+fn split(dims: &[usize], d: usize) -> (usize, usize, usize) {
+    (dims[..d].iter().product(), dims[d], dims[d + 1..].iter().product())
+}
+
+/// Validates an index tensor: i64 dtype, every value in `[0, size)`.
+fn indices(op: &'static str, idx: &TensorData, size: usize) -> Result<Vec<usize>> {
+    if idx.dtype() != DType::I64 {
+        return Err(Error::dtype(
+            op,
+            "an i64 index tensor",
+            idx.dtype(),
+            "; convert with .to_dtype(DType::I64)",
+        ));
+    }
+    idx.values::<i64>()?
+        .iter()
+        .map(|&i| {
+            if i < 0 || i as usize >= size {
+                Err(Error::IndexOutOfRange { op, what: "index", index: i, size, extra: String::new() })
+            } else {
+                Ok(i as usize)
+            }
+        })
+        .collect()
+}
+
+impl TensorData {
+    /// Concatenates tensors along an existing dimension (all other sizes must agree).
+    pub fn cat(tensors: &[&TensorData], dim: isize) -> Result<TensorData> {
+        let first =
+            tensors.first().ok_or_else(|| Error::invalid("cat", "expected a non-empty list of tensors"))?;
+        let d = normalize_dim("cat", dim, first.ndim())?;
+        if first.ndim() == 0 {
+            return Err(Error::invalid("cat", "zero-dimensional tensors cannot be concatenated; use stack"));
+        }
+        let mut out_dims = first.shape().0.clone();
+        out_dims[d] = 0;
+        for t in tensors {
+            if t.dtype() != first.dtype() {
+                return Err(Error::dtype(
+                    "cat",
+                    format!("tensors of one dtype ({})", first.dtype()),
+                    t.dtype(),
+                    "",
+                ));
+            }
+            let ok = t.ndim() == first.ndim()
+                && t.dims().iter().zip(first.dims()).enumerate().all(|(i, (a, b))| i == d || a == b);
+            if !ok {
+                return Err(Error::shapes(
+                    "cat",
+                    first.shape(),
+                    t.shape(),
+                    format!("cannot be concatenated along dimension {d} (all other sizes must match)"),
+                ));
+            }
+            out_dims[d] += t.dims()[d];
+        }
+        let shape = Shape(out_dims);
+        let (outer, _, inner) = split(shape.dims(), d);
+        with_any!(first.dtype(), |T| {
+            let parts: Vec<_> = tensors.iter().map(|t| t.values::<T>()).collect::<Result<_>>()?;
+            let mut out: Vec<T> = Vec::with_capacity(shape.numel());
+            for o in 0..outer {
+                for (p, t) in parts.iter().zip(tensors) {
+                    let w = t.dims()[d] * inner;
+                    out.extend_from_slice(&p[o * w..(o + 1) * w]);
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, shape))
+        })
+    }
+
+    /// Stacks same-shaped tensors along a new dimension `dim`.
+    pub fn stack(tensors: &[&TensorData], dim: isize) -> Result<TensorData> {
+        let first =
+            tensors.first().ok_or_else(|| Error::invalid("stack", "expected a non-empty list of tensors"))?;
+        let d = normalize_dim("stack", dim, first.ndim() + 1)?;
+        for t in tensors {
+            if t.shape() != first.shape() {
+                return Err(Error::shapes(
+                    "stack",
+                    first.shape(),
+                    t.shape(),
+                    "cannot be stacked (all tensors need the same shape)",
+                ));
+            }
+        }
+        let un: Vec<TensorData> = tensors.iter().map(|t| t.unsqueeze(d as isize)).collect::<Result<_>>()?;
+        let refs: Vec<&TensorData> = un.iter().collect();
+        TensorData::cat(&refs, d as isize)
+    }
+
+    /// Selects entries along `dim` by an i64 index vector (`x[:, idx]` for dim 1).
+    pub fn index_select(&self, dim: isize, index: &TensorData) -> Result<TensorData> {
+        let d = normalize_dim("index_select", dim, self.ndim())?;
+        if index.ndim() > 1 {
+            return Err(Error::invalid(
+                "index_select",
+                format!("index must be 0-D or 1-D, got shape {}", index.shape()),
+            ));
+        }
+        let size = if self.ndim() == 0 { 1 } else { self.dims()[d] };
+        let idx = indices("index_select", index, size)?;
+        if self.ndim() == 0 {
+            return Ok(self.clone());
+        }
+        let (outer, n, inner) = split(self.dims(), d);
+        let mut dims = self.shape().0.clone();
+        dims[d] = idx.len();
+        with_any!(self.dtype(), |T| {
+            let v = self.values::<T>()?;
+            let mut out: Vec<T> = Vec::with_capacity(outer * idx.len() * inner);
+            for o in 0..outer {
+                for &i in &idx {
+                    let s = (o * n + i) * inner;
+                    out.extend_from_slice(&v[s..s + inner]);
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, Shape(dims)))
+        })
+    }
+
+    /// `out[i][j] = self[i][index[i][j]]` for dim 1 (any rank), like `torch.gather`:
+    /// `x.gather(1, target.unsqueeze(1))` is PyTorch's `x[range(n), target]`.
+    pub fn gather(&self, dim: isize, index: &TensorData) -> Result<TensorData> {
+        let d = normalize_dim("gather", dim, self.ndim())?;
+        if index.ndim() != self.ndim() {
+            return Err(Error::shapes(
+                "gather",
+                self.shape(),
+                index.shape(),
+                "need the same number of dimensions (input and index)",
+            ));
+        }
+        for (i, (&a, &b)) in self.dims().iter().zip(index.dims()).enumerate() {
+            if i != d && b > a {
+                return Err(Error::shapes(
+                    "gather",
+                    self.shape(),
+                    index.shape(),
+                    format!("index size {b} exceeds input size {a} in dimension {i}"),
+                ));
+            }
+        }
+        let size = if self.ndim() == 0 { 1 } else { self.dims()[d] };
+        let idx = indices("gather", index, size)?;
+        if self.ndim() == 0 {
+            return Ok(self.clone());
+        }
+        let (io, ik, ii) = split(index.dims(), d);
+        let strides = self.layout.strides.clone();
+        let inner_dims = &index.dims()[d + 1..];
+        let outer_dims = &index.dims()[..d];
+        with_any!(self.dtype(), |T| {
+            let src = self.buf_slice::<T>("gather")?;
+            let mut out: Vec<T> = Vec::with_capacity(idx.len());
+            // Walk the index tensor in row-major order; map each position to the source offset.
+            for o in 0..io {
+                let off_o = unravel(o, outer_dims, &strides[..d]);
+                for k in 0..ik {
+                    for i in 0..ii {
+                        let off_i = unravel(i, inner_dims, &strides[d + 1..]);
+                        let j = idx[(o * ik + k) * ii + i];
+                        out.push(src[self.layout.offset + off_o + j * strides[d] + off_i]);
+                    }
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, index.shape().clone()))
+        })
+    }
+
+    /// The gradient of `gather`: a zero tensor of `shape` with `src` added at the gathered
+    /// positions (`out[i][index[i][j]] += src[i][j]` for dim 1).
+    pub fn scatter_add_zeros(
+        shape: &Shape,
+        dim: isize,
+        index: &TensorData,
+        src: &TensorData,
+    ) -> Result<TensorData> {
+        let d = normalize_dim("scatter_add", dim, shape.ndim())?;
+        if index.shape() != src.shape() {
+            return Err(Error::shapes(
+                "scatter_add",
+                index.shape(),
+                src.shape(),
+                "must match (index and src)",
+            ));
+        }
+        let size = if shape.ndim() == 0 { 1 } else { shape.dims()[d] };
+        let idx = indices("scatter_add", index, size)?;
+        let strides = shape.contiguous_strides();
+        let (io, ik, ii) = if shape.ndim() == 0 { (1, 1, 1) } else { split(index.dims(), d) };
+        let inner_dims: Vec<usize> = if shape.ndim() == 0 { vec![] } else { index.dims()[d + 1..].to_vec() };
+        let outer_dims: Vec<usize> = if shape.ndim() == 0 { vec![] } else { index.dims()[..d].to_vec() };
+        with_numeric!(src.dtype(), "scatter_add", |T| {
+            let s = src.values::<T>()?;
+            let mut out = vec![T::ZERO; shape.numel()];
+            let sd = strides.get(d).copied().unwrap_or(1);
+            for o in 0..io {
+                let off_o = unravel(o, &outer_dims, &strides[..d.min(strides.len())]);
+                for k in 0..ik {
+                    for i in 0..ii {
+                        let off_i = unravel(i, &inner_dims, strides.get(d + 1..).unwrap_or(&[]));
+                        let p = (o * ik + k) * ii + i;
+                        out[off_o + idx[p] * sd + off_i] += s[p];
+                    }
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, shape.clone()))
+        })
+    }
+
+    /// The gradient of `index_select`: zeros of `shape` with the slices of `src` added back
+    /// at `index` along `dim` (repeated indices accumulate).
+    pub fn index_add_zeros(
+        shape: &Shape,
+        dim: isize,
+        index: &TensorData,
+        src: &TensorData,
+    ) -> Result<TensorData> {
+        if shape.ndim() == 0 {
+            return Ok(src.reshape(&[])?);
+        }
+        let d = normalize_dim("index_add", dim, shape.ndim())?;
+        let idx = indices("index_add", index, shape.dims()[d])?;
+        let (outer, n, inner) = split(shape.dims(), d);
+        with_numeric!(src.dtype(), "index_add", |T| {
+            let s = src.values::<T>()?;
+            let mut out = vec![T::ZERO; shape.numel()];
+            for o in 0..outer {
+                for (k, &i) in idx.iter().enumerate() {
+                    let dst = (o * n + i) * inner;
+                    let from = (o * idx.len() + k) * inner;
+                    for j in 0..inner {
+                        out[dst + j] += s[from + j];
+                    }
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, shape.clone()))
+        })
+    }
+
+    /// The gradient of `narrow`: zeros of `shape` with `src` written at `start..` along `dim`.
+    pub fn narrow_embed(shape: &Shape, dim: isize, start: usize, src: &TensorData) -> Result<TensorData> {
+        let d = normalize_dim("narrow", dim, shape.ndim())?;
+        let parts_len = [start, src.dims()[d], shape.dims()[d] - start - src.dims()[d]];
+        let mut pieces = vec![];
+        for (i, &len) in parts_len.iter().enumerate() {
+            if i == 1 {
+                pieces.push(src.clone());
+            } else if len > 0 {
+                let mut dims = shape.0.clone();
+                dims[d] = len;
+                pieces.push(TensorData::zeros(Shape(dims), src.dtype()));
+            }
+        }
+        let refs: Vec<&TensorData> = pieces.iter().collect();
+        TensorData::cat(&refs, d as isize)
+    }
+
+    /// Fills positions where `mask` is true with `value` (mask broadcasts to self).
+    pub fn masked_fill(&self, mask: &TensorData, value: f64) -> Result<TensorData> {
+        let fill = TensorData::full(Shape::scalar(), value, self.dtype());
+        TensorData::where_cond(mask, &fill, self)?.expand(self.shape().clone()).map(|t| t.contiguous())
+    }
+}
+
+/// Offset of the `flat`-th row-major position of `dims` under `strides`.
+fn unravel(mut flat: usize, dims: &[usize], strides: &[usize]) -> usize {
+    let mut off = 0;
+    for i in (0..dims.len()).rev() {
+        off += (flat % dims[i]) * strides[i];
+        flat /= dims[i];
+    }
+    off
+}

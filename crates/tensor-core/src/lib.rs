@@ -1,0 +1,29 @@
+//! # torchlet-tensor-core
+//!
+//! The raw n-dimensional CPU tensor of torchlet, [`TensorData`]: dynamic shapes
+//! (`smallvec` dims), a runtime [`DType`] (f32 by default, f64, i64 class indices, bool
+//! masks), NumPy/PyTorch broadcasting, reductions, a real GEMM for `matmul`, indexing, and
+//! PyTorch-style printing. There is no autograd here: the differentiable `Tensor` users hold
+//! lives in `torchlet-autograd` and wraps this type.
+//!
+//! Reading order: [`shape`] (index arithmetic) → [`data`] (storage, views) → `elementwise`,
+//! `reduce`, `matmul`, `index` (kernels) → `display`.
+
+#![warn(missing_docs)]
+
+pub mod data;
+mod display;
+pub mod dtype;
+mod elementwise;
+pub mod error;
+mod index;
+pub mod matmul;
+pub mod random;
+pub mod reduce;
+pub mod shape;
+
+pub use data::TensorData;
+pub use dtype::{Buffer, DType, Element, Float, Numeric};
+pub use error::{Error, Result};
+pub use random::{manual_seed, Generator};
+pub use shape::{Layout, Shape};

@@ -1,0 +1,194 @@
+//! Matrix products on the `gemm` crate (AVX2/AVX-512 kernels, any strides, multi-threaded
+//! above a size threshold). Transposed operands are passed as strides, never copied.
+
+use crate::shape::{for_each_offset2, Dims, Layout, Shape};
+use crate::{with_float, Error, Float, Result, TensorData};
+
+/// Products with fewer multiply-adds than this run in a plain loop: for the 4x2 @ 2x5 of the
+/// XOR network, the loop finishes before a GEMM library has set up its packing buffers.
+const SMALL_GEMM: usize = 16 * 1024;
+/// Products with more multiply-adds than this may use every core.
+const PARALLEL_GEMM: usize = 1 << 22;
+
+impl TensorData {
+    /// Matrix product with PyTorch's `matmul` rules: 1-D @ 1-D is a dot product, a 1-D
+    /// operand gets a dimension prepended (left) or appended (right) that is then removed,
+    /// and leading (batch) dimensions broadcast.
+    pub fn matmul(&self, other: &TensorData) -> Result<TensorData> {
+        if self.dtype() != other.dtype() {
+            return Err(Error::dtype(
+                "matmul",
+                format!("operands of the same dtype (the first is {})", self.dtype()),
+                other.dtype(),
+                format!("; convert one with .to_dtype(DType::{:?})", self.dtype()),
+            ));
+        }
+        if self.ndim() == 0 || other.ndim() == 0 {
+            return Err(Error::shapes(
+                "matmul",
+                self.shape(),
+                other.shape(),
+                "cannot be multiplied (both arguments need at least 1 dimension)",
+            ));
+        }
+        let a = if self.ndim() == 1 { self.unsqueeze(0)? } else { self.clone() };
+        let b = if other.ndim() == 1 { other.unsqueeze(1)? } else { other.clone() };
+        let (ar, br) = (a.ndim(), b.ndim());
+        let (m, k) = (a.dims()[ar - 2], a.dims()[ar - 1]);
+        let (k2, n) = (b.dims()[br - 2], b.dims()[br - 1]);
+        if k != k2 {
+            return Err(Error::shapes(
+                "matmul",
+                self.shape(),
+                other.shape(),
+                format!("cannot be multiplied (inner dimensions {k} and {k2} differ)"),
+            ));
+        }
+        let batch =
+            Shape::broadcast("matmul", &Shape::new(&a.dims()[..ar - 2]), &Shape::new(&b.dims()[..br - 2]))
+                .map_err(|_| {
+                    Error::shapes(
+                        "matmul",
+                        self.shape(),
+                        other.shape(),
+                        "cannot be multiplied (batch dimensions do not broadcast)",
+                    )
+                })?;
+        let mut out_dims = batch.0.clone();
+        out_dims.push(m);
+        out_dims.push(n);
+        let out = with_float!(a.dtype(), "matmul", |T| batched::<T>(
+            &a,
+            &b,
+            &batch,
+            m,
+            k,
+            n,
+            Shape(out_dims.clone())
+        ))?;
+        // Remove the dimensions added for 1-D operands.
+        let mut dims: Vec<isize> = batch.0.iter().map(|&d| d as isize).collect();
+        if self.ndim() > 1 {
+            dims.push(m as isize);
+        }
+        if other.ndim() > 1 {
+            dims.push(n as isize);
+        }
+        out.reshape(&dims)
+    }
+}
+
+fn batched<T: Float>(
+    a: &TensorData,
+    b: &TensorData,
+    batch: &Shape,
+    m: usize,
+    k: usize,
+    n: usize,
+    out_shape: Shape,
+) -> Result<TensorData> {
+    let (ar, br) = (a.ndim(), b.ndim());
+    let sa = a.buf_slice::<T>("matmul")?;
+    let sb = b.buf_slice::<T>("matmul")?;
+    let mut out = vec![T::ZERO; out_shape.numel()];
+    let (a_rs, a_cs) = (a.layout.strides[ar - 2], a.layout.strides[ar - 1]);
+    let (b_rs, b_cs) = (b.layout.strides[br - 2], b.layout.strides[br - 1]);
+    // Broadcast strides of the batch dimensions.
+    let batch_strides = |l: &Layout, r: usize| -> Dims {
+        let bl = Layout {
+            shape: Shape::new(&l.shape.dims()[..r - 2]),
+            strides: l.strides[..r - 2].into(),
+            offset: 0,
+        };
+        bl.broadcast_strides(batch)
+    };
+    let (ta, tb) = (batch_strides(&a.layout, ar), batch_strides(&b.layout, br));
+    let mut chunk = 0;
+    let bdims: Vec<usize> = if batch.ndim() == 0 { vec![] } else { batch.dims().to_vec() };
+    for_each_offset2(&bdims, &ta, a.layout.offset, &tb, b.layout.offset, |oa, ob| {
+        let dst = &mut out[chunk * m * n..(chunk + 1) * m * n];
+        gemm_strided(m, k, n, sa, oa, a_rs, a_cs, sb, ob, b_rs, b_cs, dst);
+        chunk += 1;
+    });
+    Ok(TensorData::from_vec_unchecked(out, out_shape))
+}
+
+/// `dst (m x n, row-major, zeroed) = A (m x k) @ B (k x n)` where `A[i][p] = a[oa + i*a_rs +
+/// p*a_cs]` and likewise for B.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_strided<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[T],
+    oa: usize,
+    a_rs: usize,
+    a_cs: usize,
+    b: &[T],
+    ob: usize,
+    b_rs: usize,
+    b_cs: usize,
+    dst: &mut [T],
+) {
+    assert_eq!(dst.len(), m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst.iter_mut().for_each(|d| *d = T::ZERO);
+        return;
+    }
+    // Bounds of the strided reads: the last element each operand touches.
+    let last_a = oa + (m - 1) * a_rs + (k - 1) * a_cs;
+    let last_b = ob + (k - 1) * b_rs + (n - 1) * b_cs;
+    assert!(last_a < a.len() && last_b < b.len(), "internal: strided matmul operand out of bounds");
+    let work = m * n * k;
+    if work <= SMALL_GEMM {
+        for i in 0..m {
+            let row = &mut dst[i * n..(i + 1) * n];
+            for p in 0..k {
+                let aip = a[oa + i * a_rs + p * a_cs];
+                let bp = ob + p * b_rs;
+                if b_cs == 1 {
+                    for (d, &bv) in row.iter_mut().zip(&b[bp..bp + n]) {
+                        *d += aip * bv;
+                    }
+                } else {
+                    for (j, d) in row.iter_mut().enumerate() {
+                        *d += aip * b[bp + j * b_cs];
+                    }
+                }
+            }
+        }
+        return;
+    }
+    let par = if work >= PARALLEL_GEMM { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    // SAFETY: `dst` holds exactly m*n elements written with row stride n and column stride 1;
+    // the reads of A and B stay within `a` and `b`: the largest offsets touched, `last_a` and
+    // `last_b`, were checked against the slice lengths above, and all strides are
+    // non-negative. gemm does not retain the pointers after returning. `read_dst = false`
+    // means the (zeroed) destination is only written.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr().add(oa),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr().add(ob),
+            b_cs as isize,
+            b_rs as isize,
+            T::ZERO,
+            T::ONE,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! Reductions over one dimension or all elements, with `keepdim`, and the softmax family.
+//! A reduction over `dim` views the contiguous data as `(outer, n, inner)`.
+
+use crate::shape::Shape;
+use crate::{with_float, with_numeric, DType, Element, Error, Float, Numeric, Result, TensorData};
+
+/// `(outer, n, inner)` sizes for a reduction over `dim` of `shape`.
+fn split(shape: &Shape, dim: usize) -> (usize, usize, usize) {
+    if shape.ndim() == 0 {
+        return (1, 1, 1);
+    }
+    let d = shape.dims();
+    (d[..dim].iter().product(), d[dim], d[dim + 1..].iter().product())
+}
+
+/// The result shape of reducing `dim` (kept as size 1 with `keepdim`).
+fn reduced_shape(shape: &Shape, dim: usize, keepdim: bool) -> Shape {
+    let mut dims = shape.0.clone();
+    if dims.is_empty() {
+        return Shape::scalar();
+    }
+    if keepdim {
+        dims[dim] = 1;
+    } else {
+        dims.remove(dim);
+    }
+    Shape(dims)
+}
+
+/// Sum of a slice with 8 independent accumulators: vectorises, and the error grows more
+/// slowly than a single running sum.
+pub fn sum_slice<T: Numeric>(x: &[T]) -> T {
+    let mut acc = [T::ZERO; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &v in rest {
+        s += v;
+    }
+    s
+}
+
+/// Reduces `dim` of `x` with a per-lane fold: `init` then `step(acc, value)` for each of the
+/// `n` values, then `finish(acc, n)`.
+fn fold_dim<T: Element, A: Copy, O: Element>(
+    x: &TensorData,
+    op: &'static str,
+    dim: isize,
+    keepdim: bool,
+    init: A,
+    step: impl Fn(A, T, usize) -> A,
+    finish: impl Fn(A, usize) -> O,
+) -> Result<TensorData> {
+    let d = x.shape().dim(op, dim)?;
+    let (outer, n, inner) = split(x.shape(), d);
+    let v = x.values::<T>()?;
+    let mut acc = vec![init; outer * inner];
+    for o in 0..outer {
+        let lanes = &mut acc[o * inner..(o + 1) * inner];
+        for k in 0..n {
+            let row = &v[(o * n + k) * inner..(o * n + k + 1) * inner];
+            for (a, &val) in lanes.iter_mut().zip(row) {
+                *a = step(*a, val, k);
+            }
+        }
+    }
+    let out: Vec<O> = acc.into_iter().map(|a| finish(a, n)).collect();
+    Ok(TensorData::from_vec_unchecked(out, reduced_shape(x.shape(), d, keepdim)))
+}
+
+impl TensorData {
+    /// Sum of all elements as a 0-d tensor (bool sums to i64, like PyTorch).
+    pub fn sum(&self) -> Result<TensorData> {
+        if self.dtype() == DType::Bool {
+            return self.to_dtype(DType::I64).sum();
+        }
+        with_numeric!(self.dtype(), "sum", |T| Ok(TensorData::scalar(sum_slice::<T>(&self.values::<T>()?))))
+    }
+
+    /// Sum over `dim`.
+    pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
+        if self.dtype() == DType::Bool {
+            return self.to_dtype(DType::I64).sum_dim(dim, keepdim);
+        }
+        let d = self.shape().dim("sum", dim)?;
+        let (_, _, inner) = split(self.shape(), d);
+        with_numeric!(self.dtype(), "sum", |T| {
+            if inner == 1 && self.ndim() > 0 {
+                // Reducing the last dimension: contiguous rows.
+                let n = self.dims()[d];
+                let v = self.values::<T>()?;
+                let out: Vec<T> = if n == 0 {
+                    vec![T::ZERO; self.numel()]
+                } else {
+                    v.chunks_exact(n).map(sum_slice::<T>).collect()
+                };
+                let out =
+                    if n == 0 { vec![T::ZERO; reduced_shape(self.shape(), d, keepdim).numel()] } else { out };
+                return Ok(TensorData::from_vec_unchecked(out, reduced_shape(self.shape(), d, keepdim)));
+            }
+            fold_dim::<T, T, T>(self, "sum", dim, keepdim, T::ZERO, |a, x, _| a + x, |a, _| a)
+        })
+    }
+
+    /// Mean of all elements (NaN for an empty tensor, like PyTorch).
+    pub fn mean(&self) -> Result<TensorData> {
+        with_float!(self.dtype(), "mean", |T| {
+            let s = sum_slice::<T>(&self.values::<T>()?);
+            Ok(TensorData::scalar(s / T::c(self.numel() as f64)))
+        })
+    }
+
+    /// Mean over `dim`.
+    pub fn mean_dim(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
+        let n = self.shape().size("mean", dim).unwrap_or(1);
+        with_float!(self.dtype(), "mean", |T| self.sum_dim(dim, keepdim)?.map::<T, T>(|s| s / T::c(n as f64)))
+    }
+
+    /// Product of all elements.
+    pub fn prod(&self) -> Result<TensorData> {
+        with_numeric!(self.dtype(), "prod", |T| {
+            let p = self.values::<T>()?.iter().fold(T::ONE, |a, &b| a * b);
+            Ok(TensorData::scalar(p))
+        })
+    }
+
+    /// Product over `dim`.
+    pub fn prod_dim(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
+        with_numeric!(self.dtype(), "prod", |T| fold_dim::<T, T, T>(
+            self,
+            "prod",
+            dim,
+            keepdim,
+            T::ONE,
+            |a, x, _| a * x,
+            |a, _| a
+        ))
+    }
+
+    fn nonempty(&self, op: &'static str) -> Result<()> {
+        if self.numel() == 0 {
+            return Err(Error::invalid(op, format!("cannot reduce an empty tensor (shape {}) without an identity; the result would be undefined", self.shape())));
+        }
+        Ok(())
+    }
+
+    /// Largest element (NaN if any element is NaN).
+    pub fn max(&self) -> Result<TensorData> {
+        self.nonempty("max")?;
+        with_numeric!(self.dtype(), "max", |T| {
+            let v = self.values::<T>()?;
+            Ok(TensorData::scalar(v.iter().skip(1).fold(v[0], |a, &b| a.max_val(b))))
+        })
+    }
+
+    /// Smallest element (NaN if any element is NaN).
+    pub fn min(&self) -> Result<TensorData> {
+        self.nonempty("min")?;
+        with_numeric!(self.dtype(), "min", |T| {
+            let v = self.values::<T>()?;
+            Ok(TensorData::scalar(v.iter().skip(1).fold(v[0], |a, &b| a.min_val(b))))
+        })
+    }
+
+    fn arg_fold(
+        &self,
+        op: &'static str,
+        dim: isize,
+        keepdim: bool,
+        want_max: bool,
+    ) -> Result<(TensorData, TensorData)> {
+        self.nonempty(op)?;
+        with_numeric!(self.dtype(), op, |T| {
+            // Keeps the first extreme; a NaN wins and sticks (PyTorch's max propagates NaN).
+            let better = |cand: T, cur: T| -> bool {
+                let c_nan = cand.to_f64().is_nan();
+                let cur_nan = cur.to_f64().is_nan();
+                !cur_nan && (c_nan || if want_max { cand > cur } else { cand < cur })
+            };
+            let pairs = fold_dim::<T, (T, usize), T>(
+                self,
+                op,
+                dim,
+                keepdim,
+                (T::ZERO, usize::MAX),
+                |(best, bi), x, k| {
+                    if bi == usize::MAX || better(x, best) {
+                        (x, k)
+                    } else {
+                        (best, bi)
+                    }
+                },
+                |(b, _), _| b,
+            )?;
+            let idx = fold_dim::<T, (T, usize), i64>(
+                self,
+                op,
+                dim,
+                keepdim,
+                (T::ZERO, usize::MAX),
+                |(best, bi), x, k| {
+                    if bi == usize::MAX || better(x, best) {
+                        (x, k)
+                    } else {
+                        (best, bi)
+                    }
+                },
+                |(_, i), _| i as i64,
+            )?;
+            Ok((pairs, idx))
+        })
+    }
+
+    /// Largest values over `dim` and their indices (i64), like `torch.max(x, dim)`.
+    pub fn max_dim(&self, dim: isize, keepdim: bool) -> Result<(TensorData, TensorData)> {
+        self.arg_fold("max", dim, keepdim, true)
+    }
+
+    /// Smallest values over `dim` and their indices (i64), like `torch.min(x, dim)`.
+    pub fn min_dim(&self, dim: isize, keepdim: bool) -> Result<(TensorData, TensorData)> {
+        self.arg_fold("min", dim, keepdim, false)
+    }
+
+    /// Indices (i64) of the largest values over `dim`.
+    pub fn argmax(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
+        Ok(self.arg_fold("argmax", dim, keepdim, true)?.1)
+    }
+
+    /// Indices (i64) of the smallest values over `dim`.
+    pub fn argmin(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
+        Ok(self.arg_fold("argmin", dim, keepdim, false)?.1)
+    }
+
+    /// `log(sum(exp(x), dim))`, computed stably as `m + log(sum(exp(x - m)))`.
+    pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
+        let (m, _) = self.max_dim(dim, true)?;
+        with_float!(self.dtype(), "logsumexp", |T| {
+            // An all -inf (or +inf) lane has max +-inf: subtract 0 there instead (PyTorch does too).
+            let m = m.map::<T, T>(|v| if v.is_infinite() { T::ZERO } else { v })?;
+            let s = self.sub(&m)?.exp()?.sum_dim(dim, true)?.log()?.add(&m)?;
+            if keepdim {
+                Ok(s)
+            } else {
+                s.squeeze_dim(dim)
+            }
+        })
+    }
+
+    /// `softmax(x, dim) = exp(x - max) / sum(exp(x - max))`: the max subtraction keeps
+    /// exp from overflowing for logits of magnitude 1e4.
+    pub fn softmax(&self, dim: isize) -> Result<TensorData> {
+        with_float!(self.dtype(), "softmax", |T| softmax_kernel::<T>(self, dim, false))
+    }
+
+    /// `log_softmax(x, dim) = (x - max) - log(sum(exp(x - max)))`, stable for any magnitude.
+    pub fn log_softmax(&self, dim: isize) -> Result<TensorData> {
+        with_float!(self.dtype(), "log_softmax", |T| softmax_kernel::<T>(self, dim, true))
+    }
+}
+
+/// One pass per lane: max, sum of exp(x - max), then the outputs.
+fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<TensorData> {
+    let op = if log { "log_softmax" } else { "softmax" };
+    let d = x.shape().dim(op, dim)?;
+    let (outer, n, inner) = split(x.shape(), d);
+    let v = x.values::<T>()?;
+    let mut out = vec![T::ZERO; v.len()];
+    if inner == 1 {
+        for (row, o) in v.chunks_exact(n.max(1)).zip(out.chunks_exact_mut(n.max(1))) {
+            softmax_row(row, o, log);
+        }
+    } else {
+        // Gather each strided lane into a scratch row, transform it, scatter it back.
+        let mut lane = vec![T::ZERO; n];
+        let mut res = vec![T::ZERO; n];
+        for o in 0..outer {
+            for i in 0..inner {
+                let base = o * n * inner + i;
+                for k in 0..n {
+                    lane[k] = v[base + k * inner];
+                }
+                softmax_row(&lane, &mut res, log);
+                for k in 0..n {
+                    out[base + k * inner] = res[k];
+                }
+            }
+        }
+    }
+    Ok(TensorData::from_vec_unchecked(out, x.shape().clone()))
+}
+
+/// softmax or log_softmax of one contiguous row into `out`.
+#[inline]
+pub fn softmax_row<T: Float>(row: &[T], out: &mut [T], log: bool) {
+    let m = row.iter().fold(T::neg_infinity(), |a, &b| if b > a || b.is_nan() { b } else { a });
+    // A row of all -inf has no finite max: subtract nothing (gives NaN like PyTorch).
+    let m = if m == T::neg_infinity() { T::ZERO } else { m };
+    let mut s = T::ZERO;
+    for (o, &x) in out.iter_mut().zip(row) {
+        let e = (x - m).exp();
+        *o = e;
+        s += e;
+    }
+    if log {
+        let ls = s.ln();
+        for (o, &x) in out.iter_mut().zip(row) {
+            *o = (x - m) - ls;
+        }
+    } else {
+        let inv = T::ONE / s;
+        for o in out.iter_mut() {
+            *o *= inv;
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! Shapes, strides and broadcasting: the index arithmetic, isolated in one module.
+
+use crate::{Error, Result};
+use smallvec::SmallVec;
+use std::fmt;
+
+/// Dimension sizes or strides, stored inline for rank <= 6.
+pub type Dims = SmallVec<[usize; 6]>;
+
+/// The size of each dimension, like `torch.Size`. Prints as `[2, 3]`.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Shape(pub Dims);
+
+impl Shape {
+    /// A shape from its dimension sizes.
+    pub fn new(dims: &[usize]) -> Self {
+        Shape(Dims::from_slice(dims))
+    }
+
+    /// The shape of a scalar: `[]`.
+    pub fn scalar() -> Self {
+        Shape(Dims::new())
+    }
+
+    /// The dimension sizes.
+    pub fn dims(&self) -> &[usize] {
+        &self.0
+    }
+
+    /// Number of dimensions (rank).
+    pub fn ndim(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Number of elements (1 for a scalar).
+    pub fn numel(&self) -> usize {
+        self.0.iter().product()
+    }
+
+    /// Row-major (C-contiguous) strides of this shape.
+    pub fn contiguous_strides(&self) -> Dims {
+        let mut strides: Dims = smallvec::smallvec![0; self.ndim()];
+        let mut acc = 1;
+        for i in (0..self.ndim()).rev() {
+            strides[i] = acc;
+            acc *= self.0[i];
+        }
+        strides
+    }
+
+    /// Resolves a possibly negative `dim` against this rank (`-1` is the last dimension).
+    pub fn dim(&self, op: &'static str, dim: isize) -> Result<usize> {
+        normalize_dim(op, dim, self.ndim())
+    }
+
+    /// The size of dimension `dim` (negative counts from the end).
+    pub fn size(&self, op: &'static str, dim: isize) -> Result<usize> {
+        Ok(self.0[self.dim(op, dim)?])
+    }
+
+    /// The shape two operands broadcast to, with NumPy/PyTorch rules: align from the right;
+    /// sizes must be equal or one of them 1.
+    pub fn broadcast(op: &'static str, a: &Shape, b: &Shape) -> Result<Shape> {
+        if a == b {
+            return Ok(a.clone());
+        }
+        let n = a.ndim().max(b.ndim());
+        let mut out: Dims = smallvec::smallvec![0; n];
+        for i in 0..n {
+            let da = if i + a.ndim() >= n { a.0[i + a.ndim() - n] } else { 1 };
+            let db = if i + b.ndim() >= n { b.0[i + b.ndim() - n] } else { 1 };
+            out[i] = if da == db || db == 1 {
+                da
+            } else if da == 1 {
+                db
+            } else {
+                return Err(Error::shapes(
+                    op,
+                    a,
+                    b,
+                    format!(
+                        "cannot be broadcast together (dimension {} of the result: {} vs {}; sizes must match or be 1)",
+                        i as isize - n as isize,
+                        da,
+                        db
+                    ),
+                ));
+            };
+        }
+        Ok(Shape(out))
+    }
+}
+
+/// Resolves `dim` in `[-ndim, ndim)` to `[0, ndim)`; a scalar accepts 0 and -1 like PyTorch.
+pub fn normalize_dim(op: &'static str, dim: isize, ndim: usize) -> Result<usize> {
+    let n = ndim.max(1) as isize;
+    if dim < -n || dim >= n {
+        return Err(Error::DimOutOfRange { op, dim, ndim });
+    }
+    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
+}
+
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        write!(f, "]")
+    }
+}
+
+impl From<&[usize]> for Shape {
+    fn from(d: &[usize]) -> Self {
+        Shape::new(d)
+    }
+}
+impl From<Vec<usize>> for Shape {
+    fn from(d: Vec<usize>) -> Self {
+        Shape::new(&d)
+    }
+}
+impl From<&Vec<usize>> for Shape {
+    fn from(d: &Vec<usize>) -> Self {
+        Shape::new(d)
+    }
+}
+impl<const N: usize> From<[usize; N]> for Shape {
+    fn from(d: [usize; N]) -> Self {
+        Shape::new(&d)
+    }
+}
+impl<const N: usize> From<&[usize; N]> for Shape {
+    fn from(d: &[usize; N]) -> Self {
+        Shape::new(d)
+    }
+}
+impl From<()> for Shape {
+    fn from(_: ()) -> Self {
+        Shape::scalar()
+    }
+}
+impl From<usize> for Shape {
+    fn from(d: usize) -> Self {
+        Shape::new(&[d])
+    }
+}
+impl From<&Shape> for Shape {
+    fn from(s: &Shape) -> Self {
+        s.clone()
+    }
+}
+
+/// Where a tensor's elements live in its buffer: `shape`, `strides` (in elements; 0 for
+/// broadcast dimensions) and the `offset` of the first element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Dimension sizes.
+    pub shape: Shape,
+    /// Step in the buffer for each dimension.
+    pub strides: Dims,
+    /// Index of element `[0, 0, ...]` in the buffer.
+    pub offset: usize,
+}
+
+impl Layout {
+    /// A row-major layout starting at element 0.
+    pub fn contiguous(shape: Shape) -> Self {
+        let strides = shape.contiguous_strides();
+        Layout { shape, strides, offset: 0 }
+    }
+
+    /// True when the elements are laid out row-major without gaps (any offset).
+    pub fn is_contiguous(&self) -> bool {
+        let mut acc = 1;
+        for i in (0..self.shape.ndim()).rev() {
+            let d = self.shape.0[i];
+            if d != 1 && self.strides[i] != acc {
+                return false;
+            }
+            acc *= d;
+        }
+        true
+    }
+
+    /// The strides this layout has when viewed as `target` (which it must broadcast to):
+    /// new leading dimensions and expanded size-1 dimensions get stride 0.
+    pub fn broadcast_strides(&self, target: &Shape) -> Dims {
+        let n = target.ndim();
+        let k = self.shape.ndim();
+        let mut out: Dims = smallvec::smallvec![0; n];
+        for i in 0..k {
+            let j = n - k + i;
+            out[j] = if self.shape.0[i] == target.0[j] { self.strides[i] } else { 0 };
+        }
+        out
+    }
+}
+
+/// Calls `f(offset)` for every element of a strided view, in row-major order.
+/// The innermost dimension runs in a tight loop; outer dimensions use a counter.
+#[inline]
+pub fn for_each_offset(shape: &[usize], strides: &[usize], offset: usize, mut f: impl FnMut(usize)) {
+    for_each_offset2(shape, strides, offset, strides, offset, |a, _| f(a));
+}
+
+/// Like [`for_each_offset`] for two views of the same (broadcast) shape at once:
+/// calls `f(offset_a, offset_b)` in row-major order.
+#[inline]
+pub fn for_each_offset2(
+    shape: &[usize],
+    sa: &[usize],
+    oa: usize,
+    sb: &[usize],
+    ob: usize,
+    mut f: impl FnMut(usize, usize),
+) {
+    let nd = shape.len();
+    if shape.iter().any(|&d| d == 0) {
+        return;
+    }
+    if nd == 0 {
+        f(oa, ob);
+        return;
+    }
+    let inner = shape[nd - 1];
+    let (ia, ib) = (sa[nd - 1], sb[nd - 1]);
+    let mut idx: Dims = smallvec::smallvec![0; nd];
+    let (mut pa, mut pb) = (oa, ob);
+    loop {
+        for k in 0..inner {
+            f(pa + k * ia, pb + k * ib);
+        }
+        // Advance the outer counter (dimensions nd-2 .. 0).
+        let mut d = nd - 1;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            pa += sa[d];
+            pb += sb[d];
+            if idx[d] < shape[d] {
+                break;
+            }
+            pa -= sa[d] * shape[d];
+            pb -= sb[d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_rules() {
+        let s = |d: &[usize]| Shape::new(d);
+        // Trailing alignment: (2,3) with (3) -> (2,3); (4,1,3) with (5,1) -> (4,5,3).
+        assert_eq!(Shape::broadcast("add", &s(&[2, 3]), &s(&[3])).unwrap(), s(&[2, 3]));
+        assert_eq!(Shape::broadcast("add", &s(&[4, 1, 3]), &s(&[5, 1])).unwrap(), s(&[4, 5, 3]));
+        assert_eq!(Shape::broadcast("add", &s(&[]), &s(&[2, 2])).unwrap(), s(&[2, 2]));
+        assert_eq!(Shape::broadcast("add", &s(&[0, 1]), &s(&[1, 4])).unwrap(), s(&[0, 4]));
+        let e = Shape::broadcast("add", &s(&[2, 3]), &s(&[4])).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch { op: "add", .. }));
+        assert!(e.to_string().starts_with("add: shapes [2, 3] and [4] cannot be broadcast"), "{e}");
+    }
+
+    #[test]
+    fn negative_dims() {
+        assert_eq!(normalize_dim("sum", -1, 3).unwrap(), 2);
+        assert_eq!(normalize_dim("sum", -3, 3).unwrap(), 0);
+        assert_eq!(normalize_dim("sum", 0, 0).unwrap(), 0);
+        let e = normalize_dim("sum", 3, 3).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "sum: dimension 3 is out of range for a tensor with 3 dimension(s) (expected a dim in [-3, 2])"
+        );
+        assert!(normalize_dim("sum", -4, 3).is_err());
+    }
+
+    #[test]
+    fn strided_walk_visits_transposed_order() {
+        // A (2,3) row-major buffer viewed transposed as (3,2) with strides (1,3):
+        // row-major order of the view is 0,3,1,4,2,5.
+        let mut seen = vec![];
+        for_each_offset(&[3, 2], &[1, 3], 0, |o| seen.push(o));
+        assert_eq!(seen, vec![0, 3, 1, 4, 2, 5]);
+        let mut none = 0;
+        for_each_offset(&[3, 0], &[1, 1], 0, |_| none += 1);
+        assert_eq!(none, 0);
+    }
+}
