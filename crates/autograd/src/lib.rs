@@ -1,1 +1,26 @@
-pub use torchlet_tensor_core as core;
+//! # torchlet-autograd
+//!
+//! The user-facing [`Tensor`]: a tensor-core value plus the gradient tape. Every
+//! differentiable operation records a node with its backward rule; `loss.backward()` fills
+//! `.grad()` of every leaf that requires grad, as in PyTorch.
+//!
+//! Reading order: [`tensor`] (the handle and its autograd state) → `graph` (recording,
+//! `no_grad`, the backward walk) → `backward` (every rule on one screen) → `ops` (the
+//! differentiable operations) → `loss` and [`functional`] → [`gradcheck`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod backward;
+pub mod functional;
+pub mod gradcheck;
+mod graph;
+mod loss;
+mod ops;
+mod overloads;
+pub mod tensor;
+
+pub use gradcheck::{gradcheck, GradcheckReport};
+pub use graph::{is_grad_enabled, no_grad, NoGradGuard};
+pub use tensor::Tensor;
+pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};

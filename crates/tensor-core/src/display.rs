@@ -8,3 +8,15 @@ impl fmt::Display for TensorData {
         write!(f, "tensor({:?})", self.to_f64_vec())
     }
 }
+
+/// The printed form with `, key=value` suffixes before the closing parenthesis.
+pub fn format_tensor(t: &TensorData, suffixes: &[String]) -> String {
+    let mut s = t.to_string();
+    s.pop();
+    for x in suffixes {
+        s.push_str(", ");
+        s.push_str(x);
+    }
+    s.push(')');
+    s
+}

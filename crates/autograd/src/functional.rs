@@ -1,0 +1,329 @@
+//! The functional API, like `torch.nn.functional` (re-exported as `torchlet::nn::functional`,
+//! conventionally imported as `F`). Each loss has a plain form with PyTorch's defaults and a
+//! `_with` form taking an options struct built like `CrossEntropyOpts::default().label_smoothing(0.1)`.
+//!
+//! These losses take *logits* or *log-probabilities* as PyTorch's do; the textbook
+//! information-theory functions on probability vectors live in [`crate::info`].
+
+use crate::tensor::Tensor;
+use torchlet_tensor_core::{Error, Result};
+
+/// How a loss reduces its per-element values (`reduction=` in PyTorch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// Per-element (or per-sample) losses.
+    None,
+    /// Sum divided by a loss-specific count (SPEC.md); NaN for zero elements.
+    #[default]
+    Mean,
+    /// Plain sum (0 for zero elements).
+    Sum,
+    /// `kl_div` only: sum divided by the batch size (the size of dim 0).
+    BatchMean,
+}
+
+impl std::str::FromStr for Reduction {
+    type Err = Error;
+    /// Parses PyTorch's strings: `none`, `mean`, `sum`, `batchmean`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Reduction::None),
+            "mean" => Ok(Reduction::Mean),
+            "sum" => Ok(Reduction::Sum),
+            "batchmean" => Ok(Reduction::BatchMean),
+            other => Err(Error::invalid("reduction", format!("{other:?} is not a valid value for reduction (expected one of \"none\", \"mean\", \"sum\", or \"batchmean\" for kl_div)"))),
+        }
+    }
+}
+
+/// Options of [`cross_entropy_with`] (PyTorch's defaults via `Default`).
+#[derive(Clone, Debug)]
+pub struct CrossEntropyOpts {
+    /// Per-class rescaling weights of shape `(C)`.
+    pub weight: Option<Tensor>,
+    /// Targets equal to this are ignored (class-index targets only). Default -100.
+    pub ignore_index: i64,
+    /// Default `Mean`.
+    pub reduction: Reduction,
+    /// In `[0, 1]`; mixes the target with the uniform distribution. Default 0.
+    pub label_smoothing: f64,
+}
+
+impl Default for CrossEntropyOpts {
+    fn default() -> Self {
+        CrossEntropyOpts {
+            weight: None,
+            ignore_index: -100,
+            reduction: Reduction::Mean,
+            label_smoothing: 0.0,
+        }
+    }
+}
+
+impl CrossEntropyOpts {
+    /// Sets per-class weights.
+    pub fn weight(mut self, w: Tensor) -> Self {
+        self.weight = Some(w);
+        self
+    }
+    /// Sets `ignore_index`.
+    pub fn ignore_index(mut self, i: i64) -> Self {
+        self.ignore_index = i;
+        self
+    }
+    /// Sets the reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.reduction = r;
+        self
+    }
+    /// Sets label smoothing.
+    pub fn label_smoothing(mut self, ls: f64) -> Self {
+        self.label_smoothing = ls;
+        self
+    }
+}
+
+/// Options of [`nll_loss_with`].
+#[derive(Clone, Debug)]
+pub struct NllLossOpts {
+    /// Per-class weights `(C)`.
+    pub weight: Option<Tensor>,
+    /// Default -100.
+    pub ignore_index: i64,
+    /// Default `Mean`.
+    pub reduction: Reduction,
+}
+
+impl Default for NllLossOpts {
+    fn default() -> Self {
+        NllLossOpts { weight: None, ignore_index: -100, reduction: Reduction::Mean }
+    }
+}
+
+impl NllLossOpts {
+    /// Sets per-class weights.
+    pub fn weight(mut self, w: Tensor) -> Self {
+        self.weight = Some(w);
+        self
+    }
+    /// Sets `ignore_index`.
+    pub fn ignore_index(mut self, i: i64) -> Self {
+        self.ignore_index = i;
+        self
+    }
+    /// Sets the reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.reduction = r;
+        self
+    }
+}
+
+/// Options of [`binary_cross_entropy_with`].
+#[derive(Clone, Debug, Default)]
+pub struct BceOpts {
+    /// Weights broadcast to the input's shape.
+    pub weight: Option<Tensor>,
+    /// Default `Mean`.
+    pub reduction: Reduction,
+}
+
+impl BceOpts {
+    /// Sets the weights.
+    pub fn weight(mut self, w: Tensor) -> Self {
+        self.weight = Some(w);
+        self
+    }
+    /// Sets the reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.reduction = r;
+        self
+    }
+}
+
+/// Options of [`binary_cross_entropy_with_logits_with`].
+#[derive(Clone, Debug, Default)]
+pub struct BceWithLogitsOpts {
+    /// Weights broadcast to the input's shape.
+    pub weight: Option<Tensor>,
+    /// Weight of positive examples, broadcast along the last (class) dimension.
+    pub pos_weight: Option<Tensor>,
+    /// Default `Mean`.
+    pub reduction: Reduction,
+}
+
+impl BceWithLogitsOpts {
+    /// Sets the weights.
+    pub fn weight(mut self, w: Tensor) -> Self {
+        self.weight = Some(w);
+        self
+    }
+    /// Sets `pos_weight`.
+    pub fn pos_weight(mut self, w: Tensor) -> Self {
+        self.pos_weight = Some(w);
+        self
+    }
+    /// Sets the reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.reduction = r;
+        self
+    }
+}
+
+/// Options of [`kl_div_with`].
+#[derive(Clone, Debug, Default)]
+pub struct KlDivOpts {
+    /// Default `Mean` (which PyTorch and torchlet warn about; prefer `BatchMean`).
+    pub reduction: Reduction,
+    /// Whether the target is given as log-probabilities. Default false.
+    pub log_target: bool,
+}
+
+impl KlDivOpts {
+    /// Sets the reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.reduction = r;
+        self
+    }
+    /// Sets `log_target`.
+    pub fn log_target(mut self, on: bool) -> Self {
+        self.log_target = on;
+        self
+    }
+}
+
+/// Options of [`cosine_embedding_loss_with`].
+#[derive(Clone, Debug, Default)]
+pub struct CosineEmbeddingOpts {
+    /// Default 0.
+    pub margin: f64,
+    /// Default `Mean`.
+    pub reduction: Reduction,
+}
+
+impl CosineEmbeddingOpts {
+    /// Sets the margin.
+    pub fn margin(mut self, m: f64) -> Self {
+        self.margin = m;
+        self
+    }
+    /// Sets the reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.reduction = r;
+        self
+    }
+}
+
+fn not_yet(op: &'static str) -> Error {
+    Error::invalid(op, "not implemented yet")
+}
+
+/// `cross_entropy(input, target)` with PyTorch's defaults: see [`cross_entropy_with`].
+pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
+    cross_entropy_with(input, target, &CrossEntropyOpts::default())
+}
+
+/// Cross-entropy between logits `input` and class-index (i64) or probability (float, same
+/// shape) targets, exactly as SPEC.md describes; forward and backward are fused.
+pub fn cross_entropy_with(_input: &Tensor, _target: &Tensor, _opts: &CrossEntropyOpts) -> Result<Tensor> {
+    Err(not_yet("cross_entropy"))
+}
+
+/// `nll_loss(input, target)` with PyTorch's defaults.
+pub fn nll_loss(input: &Tensor, target: &Tensor) -> Result<Tensor> {
+    nll_loss_with(input, target, &NllLossOpts::default())
+}
+
+/// Negative log-likelihood of log-probabilities `input` at class indices `target`.
+pub fn nll_loss_with(_input: &Tensor, _target: &Tensor, _opts: &NllLossOpts) -> Result<Tensor> {
+    Err(not_yet("nll_loss"))
+}
+
+/// `binary_cross_entropy(p, t)` with PyTorch's defaults.
+pub fn binary_cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
+    binary_cross_entropy_with(input, target, &BceOpts::default())
+}
+
+/// Binary cross-entropy of probabilities `input` against targets in `[0, 1]`, with the log
+/// clamped at -100.
+pub fn binary_cross_entropy_with(_input: &Tensor, _target: &Tensor, _opts: &BceOpts) -> Result<Tensor> {
+    Err(not_yet("binary_cross_entropy"))
+}
+
+/// `binary_cross_entropy_with_logits(x, t)` with PyTorch's defaults.
+pub fn binary_cross_entropy_with_logits(input: &Tensor, target: &Tensor) -> Result<Tensor> {
+    binary_cross_entropy_with_logits_with(input, target, &BceWithLogitsOpts::default())
+}
+
+/// Binary cross-entropy on logits, computed through log-sigmoid (stable for |x| = 1000).
+pub fn binary_cross_entropy_with_logits_with(
+    _input: &Tensor,
+    _target: &Tensor,
+    _opts: &BceWithLogitsOpts,
+) -> Result<Tensor> {
+    Err(not_yet("binary_cross_entropy_with_logits"))
+}
+
+/// `kl_div(input, target)` with PyTorch's defaults (reduction `mean`, which warns).
+pub fn kl_div(input: &Tensor, target: &Tensor) -> Result<Tensor> {
+    kl_div_with(input, target, &KlDivOpts::default())
+}
+
+/// KL divergence with `input` as log-probabilities: pointwise `t (ln t - input)`.
+pub fn kl_div_with(_input: &Tensor, _target: &Tensor, _opts: &KlDivOpts) -> Result<Tensor> {
+    Err(not_yet("kl_div"))
+}
+
+/// `cosine_embedding_loss(x1, x2, y)` with PyTorch's defaults.
+pub fn cosine_embedding_loss(x1: &Tensor, x2: &Tensor, y: &Tensor) -> Result<Tensor> {
+    cosine_embedding_loss_with(x1, x2, y, &CosineEmbeddingOpts::default())
+}
+
+/// `1 - cos` where y = 1, `max(0, cos - margin)` where y = -1.
+pub fn cosine_embedding_loss_with(
+    _x1: &Tensor,
+    _x2: &Tensor,
+    _y: &Tensor,
+    _opts: &CosineEmbeddingOpts,
+) -> Result<Tensor> {
+    Err(not_yet("cosine_embedding_loss"))
+}
+
+/// `mse_loss(x, t)` with the mean reduction.
+pub fn mse_loss(input: &Tensor, target: &Tensor) -> Result<Tensor> {
+    mse_loss_with(input, target, Reduction::Mean)
+}
+
+/// Mean squared error `(x - t)^2`, reduced.
+pub fn mse_loss_with(_input: &Tensor, _target: &Tensor, _reduction: Reduction) -> Result<Tensor> {
+    Err(not_yet("mse_loss"))
+}
+
+/// `softmax(x, dim)`.
+pub fn softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
+    x.softmax(dim)
+}
+
+/// `log_softmax(x, dim)`.
+pub fn log_softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
+    x.log_softmax(dim)
+}
+
+/// `sigmoid(x)`.
+pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    x.sigmoid()
+}
+
+/// `relu(x)`.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    x.relu()
+}
+
+/// `linear(x, weight, bias) = x @ weight^T + bias`.
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    x.linear(weight, bias)
+}
+
+/// `one_hot(t, num_classes)` for i64 class indices.
+pub fn one_hot(t: &Tensor, num_classes: Option<usize>) -> Result<Tensor> {
+    t.one_hot(num_classes)
+}

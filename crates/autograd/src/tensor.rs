@@ -1,0 +1,348 @@
+//! [`Tensor`]: the user-facing, differentiable tensor (like `torch.Tensor`).
+//!
+//! A `Tensor` is a cheap handle (`Arc`) to its value ([`TensorData`]), its gradient, and —
+//! for results of tracked operations — the node of the graph that produced it.
+
+use crate::graph::{Node, NodeRef};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use torchlet_tensor_core::{DType, Element, Error, Generator, Result, Shape, TensorData};
+
+/// Creation counter: a result is always created after its inputs, so ids order the graph.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// An n-dimensional tensor that can record the operations applied to it and compute
+/// gradients with [`Tensor::backward`]. Cloning is O(1) and shares everything (like
+/// assigning a Python variable); use [`Tensor::detach`] for a graph-free handle.
+///
+/// `Tensor` is `Send + Sync`.
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) id: u64,
+    pub(crate) data: RwLock<TensorData>,
+    pub(crate) requires_grad: AtomicBool,
+    pub(crate) retains_grad: AtomicBool,
+    pub(crate) grad: Mutex<Option<TensorData>>,
+    /// The operation that produced this tensor; `None` for leaves.
+    pub(crate) node: Option<NodeRef>,
+    /// A name for graph drawings and state dicts (`0.weight`), set by modules.
+    pub(crate) name: Mutex<Option<String>>,
+}
+
+impl Tensor {
+    pub(crate) fn make(data: TensorData, requires_grad: bool, node: Option<NodeRef>) -> Tensor {
+        Tensor(Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            data: RwLock::new(data),
+            requires_grad: AtomicBool::new(requires_grad),
+            retains_grad: AtomicBool::new(false),
+            grad: Mutex::new(None),
+            node,
+            name: Mutex::new(None),
+        }))
+    }
+
+    // ----- creation ------------------------------------------------------------------------
+
+    /// A leaf tensor holding `data` (no gradient tracking until [`Tensor::requires_grad_`]).
+    pub fn from_data(data: TensorData) -> Tensor {
+        Tensor::make(data, false, None)
+    }
+
+    /// A tensor from a flat row-major `Vec` and a shape: `Tensor::from_vec(v, [2, 3])`.
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: impl Into<Shape>) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::from_vec(data, shape)?))
+    }
+
+    /// A 0-dimensional tensor.
+    pub fn scalar<T: Element>(v: T) -> Tensor {
+        Tensor::from_data(TensorData::scalar(v))
+    }
+
+    /// Zeros (f32), like `torch.zeros`.
+    pub fn zeros(shape: impl Into<Shape>) -> Tensor {
+        Tensor::from_data(TensorData::zeros(shape, DType::F32))
+    }
+
+    /// Ones (f32), like `torch.ones`.
+    pub fn ones(shape: impl Into<Shape>) -> Tensor {
+        Tensor::from_data(TensorData::ones(shape, DType::F32))
+    }
+
+    /// `shape` filled with `value`, of `dtype`.
+    pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType) -> Tensor {
+        Tensor::from_data(TensorData::full(shape, value, dtype))
+    }
+
+    /// Zeros of the given dtype.
+    pub fn zeros_dtype(shape: impl Into<Shape>, dtype: DType) -> Tensor {
+        Tensor::from_data(TensorData::zeros(shape, dtype))
+    }
+
+    /// Zeros with the shape and dtype of `self` (no grad).
+    pub fn zeros_like(&self) -> Tensor {
+        Tensor::from_data(self.data().zeros_like())
+    }
+
+    /// Ones with the shape and dtype of `self` (no grad).
+    pub fn ones_like(&self) -> Tensor {
+        Tensor::from_data(self.data().ones_like())
+    }
+
+    /// The `n x n` identity (f32), like `torch.eye`.
+    pub fn eye(n: usize) -> Tensor {
+        Tensor::from_data(TensorData::eye(n, DType::F32))
+    }
+
+    /// `start, start+step, ...` below `end`, like `torch.arange` (f32).
+    pub fn arange(start: f64, end: f64, step: f64) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::arange(start, end, step, DType::F32)?))
+    }
+
+    /// `steps` values from `start` to `end` inclusive (f32), like `torch.linspace`.
+    pub fn linspace(start: f64, end: f64, steps: usize) -> Tensor {
+        Tensor::from_data(TensorData::linspace(start, end, steps, DType::F32))
+    }
+
+    /// Uniform `[0, 1)` samples (f32) from the global generator (see `manual_seed`).
+    pub fn rand(shape: impl Into<Shape>) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::rand(shape, DType::F32)?))
+    }
+
+    /// Standard normal samples (f32) from the global generator, like `torch.randn`.
+    pub fn randn(shape: impl Into<Shape>) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randn(shape, DType::F32)?))
+    }
+
+    /// Standard normal samples of `dtype` from an explicit generator.
+    pub fn randn_with(shape: impl Into<Shape>, dtype: DType, g: &mut Generator) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randn_with(shape, dtype, g)?))
+    }
+
+    /// Integers in `[low, high)` (i64) from the global generator, like `torch.randint`.
+    pub fn randint(low: i64, high: i64, shape: impl Into<Shape>) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randint(low, high, shape)?))
+    }
+
+    // ----- value access ---------------------------------------------------------------------
+
+    /// The current value (a cheap shared handle to the storage).
+    pub fn data(&self) -> TensorData {
+        self.0.data.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the value in place (used by optimizers under `no_grad`). The new value must
+    /// have the same shape and dtype.
+    pub fn set_data(&self, value: TensorData) -> Result<()> {
+        let mut d = self.0.data.write().unwrap_or_else(|e| e.into_inner());
+        if value.shape() != d.shape() || value.dtype() != d.dtype() {
+            return Err(Error::shapes(
+                "set_data",
+                d.shape(),
+                value.shape(),
+                format!("must agree in shape and dtype ({} vs {})", d.dtype(), value.dtype()),
+            ));
+        }
+        *d = value;
+        Ok(())
+    }
+
+    /// Runs `f` on the value for in-place modification (copy-on-write if shared).
+    pub fn update_data<R>(&self, f: impl FnOnce(&mut TensorData) -> R) -> R {
+        f(&mut self.0.data.write().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Shape {
+        self.0.data.read().unwrap_or_else(|e| e.into_inner()).shape().clone()
+    }
+
+    /// The dimension sizes.
+    pub fn dims(&self) -> Vec<usize> {
+        self.shape().dims().to_vec()
+    }
+
+    /// The size of dimension `dim` (negative counts from the end).
+    pub fn size(&self, dim: isize) -> Result<usize> {
+        self.data().size(dim)
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape().ndim()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape().numel()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.0.data.read().unwrap_or_else(|e| e.into_inner()).dtype()
+    }
+
+    /// The elements in row-major order (`T` must be the dtype), like `tensor.tolist()`.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        self.data().to_vec::<T>()
+    }
+
+    /// The elements converted to f64.
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        self.data().to_f64_vec()
+    }
+
+    /// The value of a one-element tensor, like `tensor.item()`.
+    pub fn item(&self) -> Result<f64> {
+        self.data().item()
+    }
+
+    /// A copy converted to `dtype`; differentiable between float dtypes.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        crate::ops::to_dtype(self, dtype)
+    }
+
+    /// `torch.allclose(self, other, rtol, atol)`.
+    pub fn allclose(&self, other: &Tensor, rtol: f64, atol: f64) -> Result<bool> {
+        self.data().allclose(&other.data(), rtol, atol)
+    }
+
+    // ----- autograd state -------------------------------------------------------------------
+
+    /// A unique id (creation order).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// Whether gradients are computed for this tensor.
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+
+    /// Sets `requires_grad` on a leaf (like `tensor.requires_grad_()`); returns `self` for
+    /// chaining. Only float tensors can require gradients, and only leaves can be changed.
+    pub fn requires_grad_(self, on: bool) -> Result<Tensor> {
+        if !self.is_leaf() {
+            return Err(Error::autograd("requires_grad_", format!("can only change requires_grad of leaf tensors; this tensor was produced by {} (use .detach() to get a leaf)", self.grad_fn().unwrap_or("an operation"))));
+        }
+        if on && !self.dtype().is_float() {
+            return Err(Error::autograd(
+                "requires_grad_",
+                format!("only floating-point tensors can require gradients, got dtype {}", self.dtype()),
+            ));
+        }
+        self.0.requires_grad.store(on, Ordering::Relaxed);
+        Ok(self)
+    }
+
+    /// True for tensors created by the user (not by a tracked operation), like `is_leaf`.
+    pub fn is_leaf(&self) -> bool {
+        self.0.node.is_none()
+    }
+
+    /// The name of the backward node that produced this tensor, as PyTorch prints it
+    /// (`NllLossBackward0`, `SigmoidBackward0`, ...); `None` for leaves.
+    pub fn grad_fn(&self) -> Option<&'static str> {
+        self.0.node.as_ref().map(|n| n.name)
+    }
+
+    /// The accumulated gradient (like `tensor.grad`): `None` before any backward, and for
+    /// non-leaf tensors unless [`Tensor::retain_grad`] was called.
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).clone().map(Tensor::from_data)
+    }
+
+    /// The gradient's raw data.
+    pub fn grad_data(&self) -> Option<TensorData> {
+        self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sets or clears the gradient (`tensor.grad = None` is `set_grad(None)`).
+    pub fn set_grad(&self, grad: Option<TensorData>) -> Result<()> {
+        if let Some(g) = &grad {
+            let s = self.shape();
+            if g.shape() != &s || g.dtype() != self.dtype() {
+                return Err(Error::shapes(
+                    "set_grad",
+                    &s,
+                    g.shape(),
+                    format!(
+                        "must agree: a gradient needs the tensor's shape and dtype ({} vs {})",
+                        self.dtype(),
+                        g.dtype()
+                    ),
+                ));
+            }
+        }
+        *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = grad;
+        Ok(())
+    }
+
+    /// Clears the gradient (sets it to `None`, PyTorch's default for `zero_grad`).
+    pub fn zero_grad(&self) {
+        *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Asks a non-leaf tensor to keep its gradient after backward, like `retain_grad()`.
+    pub fn retain_grad(&self) {
+        if !self.is_leaf() {
+            self.0.retains_grad.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A new leaf sharing this tensor's value, cut from the graph (like `detach()`).
+    pub fn detach(&self) -> Tensor {
+        Tensor::from_data(self.data())
+    }
+
+    /// The name given by a module (`0.weight`), if any.
+    pub fn name(&self) -> Option<String> {
+        self.0.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Names this tensor (modules name their parameters; graph drawings show the name).
+    pub fn set_name(&self, name: impl Into<String>) {
+        *self.0.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.into());
+    }
+
+    /// True if both handles refer to the same tensor.
+    pub fn same(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub(crate) fn node(&self) -> Option<&Node> {
+        self.0.node.as_deref()
+    }
+}
+
+impl fmt::Display for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut suffixes = vec![];
+        if let Some(name) = self.grad_fn() {
+            suffixes.push(format!("grad_fn=<{name}>"));
+        } else if self.requires_grad() {
+            suffixes.push("requires_grad=True".to_string());
+        }
+        f.write_str(&torchlet_tensor_core::format_tensor(&self.data(), &suffixes))
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Literals and data: `Tensor::from([[0.0f32, 1.0], [1.0, 0.0]])`, `Tensor::from(vec![1i64, 0])`,
+/// `Tensor::from(2.5f32)`, `Tensor::from(tensor_data)` — anything a [`TensorData`] is built from.
+impl<X> From<X> for Tensor
+where
+    TensorData: From<X>,
+{
+    fn from(v: X) -> Tensor {
+        Tensor::from_data(TensorData::from(v))
+    }
+}
