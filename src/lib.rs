@@ -1,2 +1,33 @@
-//! torchlet: a small, fast, autograd-capable tensor framework that reads like PyTorch.
-pub use torchlet_tensor_core as core;
+//! # torchlet
+//!
+//! A small, fast, autograd-capable tensor framework in Rust that reads like PyTorch.
+//!
+//! ```
+//! use torchlet::prelude::*;
+//!
+//! let x = Tensor::from([[0.0f32, 1.0], [1.0, 0.0]]);
+//! let w = Tensor::from([[0.5f32, -0.5], [0.25, 0.75]]).requires_grad_(true)?;
+//! let y = x.matmul(&w.t()?)?.sigmoid()?.sum()?;
+//! y.backward()?;
+//! assert_eq!(w.grad().unwrap().dims(), vec![2, 2]);
+//! # Ok::<(), torchlet::Error>(())
+//! ```
+//!
+//! The crates: [`tensor_core`] (raw data and kernels), [`autograd`] (the [`Tensor`] users
+//! hold, the tape, losses), [`nn`] (modules, losses, optimizers in [`optim`]).
+
+pub use torchlet_autograd as autograd;
+pub use torchlet_nn as nn;
+pub use torchlet_tensor_core as tensor_core;
+
+pub use torchlet_autograd::{gradcheck, is_grad_enabled, no_grad, NoGradGuard, Tensor};
+pub use torchlet_nn::optim;
+pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
+
+pub mod parity;
+
+/// Everything a training script needs: `use torchlet::prelude::*;`.
+pub mod prelude {
+    pub use crate::nn::functional as F;
+    pub use crate::{manual_seed, no_grad, DType, Error, Generator, Result, Shape, Tensor, TensorData};
+}
