@@ -227,7 +227,7 @@ impl TensorData {
         src: &TensorData,
     ) -> Result<TensorData> {
         if shape.ndim() == 0 {
-            return Ok(src.reshape(&[])?);
+            return src.reshape(&[]);
         }
         let d = normalize_dim("index_add", dim, shape.ndim())?;
         let idx = indices("index_add", index, shape.dims()[d])?;

@@ -4,8 +4,8 @@ use crate::{Error, Result};
 use smallvec::SmallVec;
 use std::fmt;
 
-/// Dimension sizes or strides, stored inline for rank <= 6.
-pub type Dims = SmallVec<[usize; 6]>;
+/// Dimension sizes or strides, stored inline (no allocation) for rank <= 4.
+pub type Dims = SmallVec<[usize; 4]>;
 
 /// The size of each dimension, like `torch.Size`. Prints as `[2, 3]`.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
@@ -225,7 +225,7 @@ pub fn for_each_offset2(
     mut f: impl FnMut(usize, usize),
 ) {
     let nd = shape.len();
-    if shape.iter().any(|&d| d == 0) {
+    if shape.contains(&0) {
         return;
     }
     if nd == 0 {
