@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod backward;
+mod dot;
 pub mod functional;
 pub mod gradcheck;
 mod graph;
