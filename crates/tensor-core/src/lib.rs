@@ -23,6 +23,7 @@ pub mod reduce;
 pub mod shape;
 
 pub use data::TensorData;
+pub use display::format_tensor;
 pub use dtype::{Buffer, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use random::{manual_seed, Generator};
