@@ -53,9 +53,16 @@ impl Shape {
         normalize_dim(op, dim, self.ndim())
     }
 
-    /// The size of dimension `dim` (negative counts from the end).
+    /// The size of dimension `dim` (negative counts from the end); an error for a 0-d shape,
+    /// which has no sizes (PyTorch: "dimension specified as 0 but tensor has no dimensions").
     pub fn size(&self, op: &'static str, dim: isize) -> Result<usize> {
-        Ok(self.0[self.dim(op, dim)?])
+        let d = self.dim(op, dim)?;
+        self.0.get(d).copied().ok_or_else(|| {
+            Error::invalid(
+                op,
+                format!("dimension {dim} specified but the tensor has no dimensions (shape [])"),
+            )
+        })
     }
 
     /// The shape two operands broadcast to, with NumPy/PyTorch rules: align from the right;
