@@ -147,13 +147,14 @@ impl TensorData {
 
     /// `-self`.
     pub fn neg(&self) -> Result<TensorData> {
-        with_numeric!(self.dtype(), "neg", |T| self.map::<T, T>(|x| T::ZERO - x))
+        // `-x`, not `0 - x`: PyTorch's neg(0.0) is -0.0.
+        with_numeric!(self.dtype(), "neg", |T| self.map::<T, T>(|x| -x))
     }
 
-    /// `|self|`.
+    /// `|self|` (`0 - x` for x <= 0, so abs(-0.0) is +0.0 as in PyTorch).
     pub fn abs(&self) -> Result<TensorData> {
         with_numeric!(self.dtype(), "abs", |T| self.map::<T, T>(|x| {
-            if x < T::ZERO {
+            if x <= T::ZERO {
                 T::ZERO - x
             } else {
                 x

@@ -27,9 +27,15 @@ fn reduced_shape(shape: &Shape, dim: usize, keepdim: bool) -> Shape {
     Shape(dims)
 }
 
-/// Sum of a slice with 8 independent accumulators: vectorises, and the error grows more
-/// slowly than a single running sum.
+/// Sum of a slice, pairwise like PyTorch's cascade sum: blocks of 256 are summed with 8
+/// independent accumulators (which vectorises), and block sums are combined pairwise, so the
+/// rounding error grows with log(n) rather than n.
 pub fn sum_slice<T: Numeric>(x: &[T]) -> T {
+    const BLOCK: usize = 256;
+    if x.len() > BLOCK {
+        let half = (x.len() / 2).next_multiple_of(BLOCK).min(x.len());
+        return sum_slice(&x[..half]) + sum_slice(&x[half..]);
+    }
     let mut acc = [T::ZERO; 8];
     let chunks = x.chunks_exact(8);
     let rest = chunks.remainder();

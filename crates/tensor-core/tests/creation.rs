@@ -393,3 +393,23 @@ fn unary_ops_on_strided_inputs() {
     assert_eq!(vals(&c.relu().unwrap()), vec![0.0, 0.0, 0.0, 4.0, 4.0, 4.0]);
     assert_eq!(vals(&c.sqrt().unwrap())[3..], [2.0, 2.0, 2.0]);
 }
+
+#[test]
+fn sign_of_zero_matches_pytorch() {
+    // torch.neg(tensor(0.)) is -0.; torch.abs(tensor(-0.)) is +0.
+    let z = TensorData::from(vec![0.0f32, -0.0]);
+    let n = z.neg().unwrap().to_vec::<f32>().unwrap();
+    assert!(n[0].is_sign_negative() && n[1].is_sign_positive());
+    let a = z.abs().unwrap().to_vec::<f32>().unwrap();
+    assert!(a.iter().all(|v| v.is_sign_positive() && *v == 0.0));
+}
+
+#[test]
+fn f32_sum_is_pairwise_accurate() {
+    // 100,000 copies of 0.1f32 (= 0.100000001490116...): exact sum 10000.0001490116.
+    // A running f32 sum drifts by ~1e0 here; pairwise summation stays within a few ulps of
+    // 1e4 (ulp = 0.000977).
+    let x = TensorData::from(vec![0.1f32; 100_000]);
+    let s = x.sum().unwrap().item().unwrap();
+    assert!((s - 10000.000149).abs() < 0.01, "{s}");
+}
