@@ -6,7 +6,15 @@
 use crate::loss::LossOp;
 use crate::tensor::Tensor;
 use smallvec::{smallvec, SmallVec};
-use torchlet_tensor_core::{DType, Result, Shape, TensorData};
+use torchlet_tensor_core::{with_float, DType, Float, Numeric, Result, Shape, TensorData};
+
+/// `f(x, y)` over two float tensors of one dtype in a single fused pass (`T` is the element
+/// type inside `f`): `zip!(g, out, |g, y| g * y * (T::ONE - y))`.
+macro_rules! zip {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {
+        with_float!($a.dtype(), "backward", |T| $a.zip_map::<T, T, T>($b, "backward", |$x: T, $y: T| $e))
+    };
+}
 
 /// The gradients of one node's inputs, in input order.
 pub(crate) type Grads = SmallVec<[Option<TensorData>; 2]>;
@@ -231,19 +239,21 @@ pub(crate) fn backward(op: &Op, g: &TensorData, inputs: &[Tensor]) -> Result<Gra
         // y = ln a: dy/da = 1/a.
         Op::Log { a } => one(g.div(a)?),
         // y = ln(1 + a): dy/da = 1/(1 + a).
-        Op::Log1p { a } => one(g.div(&a.add_scalar(1.0)?)?),
+        Op::Log1p { a } => one(zip!(g, a, |g, x| g / (T::ONE + x))?),
         // y = sqrt(a): dy/da = 1/(2y).
-        Op::Sqrt { out } => one(g.div(&out.mul_scalar(2.0)?)?),
+        Op::Sqrt { out } => one(zip!(g, out, |g, y| g / (y + y))?),
         // y = |a|: dy/da = sign(a) (0 at 0, like PyTorch).
-        Op::Abs { a } => {
-            one(g.mul(&a.gt_scalar(0.0)?.to_dtype(a.dtype()).sub(&a.lt_scalar(0.0)?.to_dtype(a.dtype()))?)?)
-        }
+        Op::Abs { a } => one(zip!(g, a, |g, x| if x > T::ZERO {
+            g
+        } else if x < T::ZERO {
+            -g
+        } else {
+            T::ZERO
+        })?),
         // y = clamp(a, min, max): dy/da = 1 inside [min, max] (bounds included), else 0.
         Op::Clamp { a, min, max } => {
-            let lo = a.ge_scalar(min.unwrap_or(f64::NEG_INFINITY))?;
-            let hi = a.le_scalar(max.unwrap_or(f64::INFINITY))?;
-            let inside = TensorData::where_cond(&lo, &hi, &lo)?;
-            one(g.masked_fill(&inside.eq_scalar(0.0)?, 0.0)?)
+            let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+            one(zip!(g, a, |g, x| if x >= T::c(lo) && x <= T::c(hi) { g } else { T::ZERO })?)
         }
         // y = max(a, b): the gradient goes to the larger input, half to each on ties.
         Op::Maximum { a, b } => split_between(g, a, b, true),
@@ -257,17 +267,17 @@ pub(crate) fn backward(op: &Op, g: &TensorData, inputs: &[Tensor]) -> Result<Gra
             two(ga.sum_to_shape(a)?, gb.sum_to_shape(b)?)
         }
         // y = sigmoid(a): dy/da = y (1 - y).
-        Op::Sigmoid { out } => one(g.mul(&out.mul(&out.neg()?.add_scalar(1.0)?)?)?),
+        Op::Sigmoid { out } => one(zip!(g, out, |g, y| g * y * (T::ONE - y))?),
         // y = max(a, 0): dy/da = 1 where y > 0, else 0.
-        Op::Relu { out } => one(g.masked_fill(&out.le_scalar(0.0)?, 0.0)?),
+        Op::Relu { out } => one(zip!(g, out, |g, y| if y > T::ZERO { g } else { T::ZERO })?),
         // y = tanh(a): dy/da = 1 - y^2.
-        Op::Tanh { out } => one(g.mul(&out.mul(out)?.neg()?.add_scalar(1.0)?)?),
+        Op::Tanh { out } => one(zip!(g, out, |g, y| g * (T::ONE - y * y))?),
         // y = ln(1 + e^a): dy/da = sigmoid(a) (exactly 1 above the threshold 20, where y = a).
         Op::Softplus { a } => {
-            one(g.mul(&TensorData::where_cond(&a.gt_scalar(20.0)?, &a.ones_like(), &a.sigmoid()?)?)?)
+            one(zip!(g, a, |g, x| if x > T::c(20.0) { g } else { g / (T::ONE + (-x).exp()) })?)
         }
         // y = ln sigmoid(a): dy/da = 1 - sigmoid(a) = sigmoid(-a).
-        Op::LogSigmoid { a } => one(g.mul(&a.neg()?.sigmoid()?)?),
+        Op::LogSigmoid { a } => one(zip!(g, a, |g, x| g / (T::ONE + x.exp()))?),
         // y = softmax(a): da = (g - sum(g y, dim)) y.
         Op::Softmax { out, dim } => one(g.sub(&g.mul(out)?.sum_dim(*dim, true)?)?.mul(out)?),
         // y = log_softmax(a): da = g - e^y sum(g, dim).

@@ -11,8 +11,6 @@ use crate::backward::Op;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::cell::Cell;
-use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 use torchlet_tensor_core::{Error, Result, TensorData};
 
@@ -128,16 +126,16 @@ impl Tensor {
 }
 
 fn run_backward(root: &Tensor, grad: TensorData) -> Result<()> {
-    // Gradients waiting to be consumed, keyed by tensor id; the heap yields the newest first.
-    let mut pending: HashMap<u64, (Tensor, Option<TensorData>)> = HashMap::new();
-    let mut heap = BinaryHeap::new();
-    pending.insert(root.id(), (root.clone(), Some(grad)));
-    heap.push(root.id());
+    // Gradients waiting to be consumed. This is the graph's frontier, usually a handful of
+    // tensors, so a plain Vec searched by id beats a hash map. The newest (largest id) is
+    // processed first: every consumer of a tensor was created after it, so by then all of
+    // the tensor's gradient contributions have arrived.
+    let mut pending: Vec<(Tensor, TensorData)> = vec![(root.clone(), grad)];
     // Leaf gradients are committed only after the whole walk succeeded.
     let mut leaf_grads: Vec<(Tensor, TensorData)> = Vec::new();
-    while let Some(id) = heap.pop() {
-        let (t, g) = pending.remove(&id).expect("every queued id has a pending gradient");
-        let g = g.expect("pending gradient present");
+    while !pending.is_empty() {
+        let newest = (0..pending.len()).max_by_key(|&i| pending[i].0.id()).expect("non-empty");
+        let (t, g) = pending.swap_remove(newest);
         let Some(node) = t.node() else {
             leaf_grads.push((t, g));
             continue;
@@ -155,12 +153,9 @@ fn run_backward(root: &Tensor, grad: TensorData) -> Result<()> {
                 continue;
             }
             debug_assert_eq!(gi.shape(), &input.shape(), "gradient shape for input of {}", node.name);
-            match pending.entry(input.id()) {
-                Entry::Occupied(mut e) => accumulate(&mut e.get_mut().1, gi)?,
-                Entry::Vacant(e) => {
-                    e.insert((input.clone(), Some(gi)));
-                    heap.push(input.id());
-                }
+            match pending.iter_mut().find(|(p, _)| p.id() == input.id()) {
+                Some((_, acc)) => *acc = acc.add(&gi)?,
+                None => pending.push((input.clone(), gi)),
             }
         }
     }

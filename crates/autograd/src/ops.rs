@@ -433,25 +433,28 @@ impl Tensor {
         if w.ndim() != 2 || x.ndim() == 0 || x.dims()[x.ndim() - 1] != w.dims()[1] {
             return Err(Error::shapes("linear", x.shape(), w.shape(), format!("cannot be multiplied (input features {} vs weight (out, in) = {}); the input's last dimension must equal weight.shape[1]", x.dims().last().map_or("none".into(), |d| d.to_string()), w.shape())));
         }
-        let mut out = x.matmul(&w.t()?)?;
         let mut inputs = vec![self, weight];
-        if let Some(b) = bias {
-            let bd = b.data();
-            if bd.shape().dims() != [w.dims()[0]] {
-                return Err(Error::shapes(
-                    "linear",
-                    bd.shape(),
-                    w.shape(),
-                    format!(
-                        "mismatch: bias needs shape [{}] for a weight of shape {}",
-                        w.dims()[0],
-                        w.shape()
-                    ),
-                ));
+        let bd = match bias {
+            Some(b) => {
+                inputs.push(b);
+                Some(b.data())
             }
-            out = out.add(&bd)?;
-            inputs.push(b);
-        }
+            None => None,
+        };
+        // (*, in) -> (rows, in) @ W^T (a strided view, no copy) + bias -> (*, out).
+        let x2 = x.reshape(&[-1, w.dims()[1] as isize])?;
+        let out2 = x2.addmm(bd.as_ref(), &w.t()?).map_err(|e| match e {
+            Error::ShapeMismatch { .. } => Error::shapes(
+                "linear",
+                bd.as_ref().map_or(w.shape(), |b| b.shape()),
+                w.shape(),
+                format!("mismatch: bias needs shape [{}] for a weight of shape {}", w.dims()[0], w.shape()),
+            ),
+            e => e,
+        })?;
+        let mut out_dims: Vec<isize> = x.dims()[..x.ndim() - 1].iter().map(|&d| d as isize).collect();
+        out_dims.push(w.dims()[0] as isize);
+        let out = out2.reshape(&out_dims)?;
         let name = match (bias.is_some(), x.ndim()) {
             (true, 2) => "AddmmBackward0",
             (true, _) => "AddBackward0",
