@@ -12,9 +12,11 @@
 #![warn(missing_docs)]
 
 mod backward;
+pub mod distributions;
 pub mod functional;
 pub mod gradcheck;
 mod graph;
+pub mod info;
 mod loss;
 mod ops;
 mod overloads;
