@@ -3,7 +3,7 @@
 //! `_with` form taking an options struct built like `CrossEntropyOpts::default().label_smoothing(0.1)`.
 //!
 //! These losses take *logits* or *log-probabilities* as PyTorch's do; the textbook
-//! information-theory functions on probability vectors live in [`crate::info`].
+//! information-theory functions on probability vectors live in `crate::info`.
 
 use crate::tensor::Tensor;
 use torchlet_tensor_core::{Error, Result};

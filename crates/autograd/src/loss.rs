@@ -214,7 +214,7 @@ impl ClassLayout {
     }
 
     /// The inverse of [`ClassLayout::to_rows`].
-    fn from_rows(&self, r: TensorData) -> Result<TensorData> {
+    fn rows_to_input(&self, r: TensorData) -> Result<TensorData> {
         if self.inner == 1 {
             return r.reshape(&isize_dims(&self.shape));
         }
@@ -384,8 +384,8 @@ impl CrossEntropyState {
     fn backward(&self, g: &TensorData) -> Result<Grads> {
         with_float!(self.x.dtype(), "cross_entropy", |T| {
             let (gx, gt) = self.backward_rows::<T>(g)?;
-            let gx = self.layout.from_rows(gx)?;
-            let gt = gt.map(|gt| self.layout.from_rows(gt)).transpose()?;
+            let gx = self.layout.rows_to_input(gx)?;
+            let gt = gt.map(|gt| self.layout.rows_to_input(gt)).transpose()?;
             Ok(smallvec![Some(gx), gt])
         })
     }
@@ -841,7 +841,8 @@ fn kl_backward<T: Float>(
             gx.push(-(t * u));
             // d/dt xlogy(t, t) = xlogy(t != 0, t) + t / t (PyTorch's rule: NaN at t = 0)
             let ln = if t == T::ZERO { T::ZERO } else { t.ln() };
-            gt.push((ln + t / t - x) * u);
+            let t_over_t = if t != T::ZERO && t.is_finite() { T::ONE } else { T::nan() };
+            gt.push((ln + t_over_t - x) * u);
         }
     }
     let shape = x.shape().clone();
