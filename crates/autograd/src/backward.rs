@@ -13,47 +13,164 @@ pub(crate) type Grads = SmallVec<[Option<TensorData>; 2]>;
 
 /// A recorded operation and what its backward rule needs.
 pub(crate) enum Op {
-    Add { a: Shape, b: Shape },
-    Sub { a: Shape, b: Shape },
-    Mul { a: TensorData, b: TensorData },
-    Div { a: TensorData, b: TensorData },
-    Pow { a: TensorData, b: TensorData, out: TensorData },
-    PowScalar { a: TensorData, e: f64 },
+    Add {
+        a: Shape,
+        b: Shape,
+    },
+    Sub {
+        a: Shape,
+        b: Shape,
+    },
+    Mul {
+        a: TensorData,
+        b: TensorData,
+    },
+    Div {
+        a: TensorData,
+        b: TensorData,
+    },
+    Pow {
+        a: TensorData,
+        b: TensorData,
+        out: TensorData,
+    },
+    PowScalar {
+        a: TensorData,
+        e: f64,
+    },
     Neg,
-    Scale { s: f64 },
-    ToDtype { from: DType },
-    Exp { out: TensorData },
-    Log { a: TensorData },
-    Log1p { a: TensorData },
-    Sqrt { out: TensorData },
-    Abs { a: TensorData },
-    Clamp { a: TensorData, min: Option<f64>, max: Option<f64> },
-    Maximum { a: TensorData, b: TensorData },
-    Minimum { a: TensorData, b: TensorData },
-    Where { cond: TensorData, a: Shape, b: Shape },
-    Sigmoid { out: TensorData },
-    Relu { out: TensorData },
-    Tanh { out: TensorData },
-    Softplus { a: TensorData },
-    LogSigmoid { a: TensorData },
-    Softmax { out: TensorData, dim: isize },
-    LogSoftmax { out: TensorData, dim: isize },
-    Sum { shape: Shape },
-    SumDim { shape: Shape, dim: isize, keepdim: bool },
-    Mean { shape: Shape },
-    MeanDim { shape: Shape, dim: isize, keepdim: bool },
-    Extreme { a: TensorData, out: TensorData },
-    ExtremeDim { shape: Shape, dim: isize, keepdim: bool, indices: TensorData },
-    Logsumexp { a: TensorData, out: TensorData, dim: isize, keepdim: bool },
-    Reshape { shape: Shape },
-    Permute { perm: Vec<isize> },
-    Expand { shape: Shape },
-    Narrow { shape: Shape, dim: isize, start: usize },
-    Cat { dim: isize, sizes: Vec<usize> },
-    IndexSelect { shape: Shape, dim: isize, index: TensorData },
-    Gather { shape: Shape, dim: isize, index: TensorData },
-    Matmul { a: TensorData, b: TensorData },
-    Linear { x: TensorData, w: TensorData, bias: bool },
+    Scale {
+        s: f64,
+    },
+    ToDtype {
+        from: DType,
+    },
+    Exp {
+        out: TensorData,
+    },
+    Log {
+        a: TensorData,
+    },
+    Log1p {
+        a: TensorData,
+    },
+    Sqrt {
+        out: TensorData,
+    },
+    Abs {
+        a: TensorData,
+    },
+    Clamp {
+        a: TensorData,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    Maximum {
+        a: TensorData,
+        b: TensorData,
+    },
+    Minimum {
+        a: TensorData,
+        b: TensorData,
+    },
+    Where {
+        cond: TensorData,
+        a: Shape,
+        b: Shape,
+    },
+    Sigmoid {
+        out: TensorData,
+    },
+    Relu {
+        out: TensorData,
+    },
+    Tanh {
+        out: TensorData,
+    },
+    Softplus {
+        a: TensorData,
+    },
+    LogSigmoid {
+        a: TensorData,
+    },
+    Softmax {
+        out: TensorData,
+        dim: isize,
+    },
+    LogSoftmax {
+        out: TensorData,
+        dim: isize,
+    },
+    Sum {
+        shape: Shape,
+    },
+    SumDim {
+        shape: Shape,
+        dim: isize,
+        keepdim: bool,
+    },
+    Mean {
+        shape: Shape,
+    },
+    MeanDim {
+        shape: Shape,
+        dim: isize,
+        keepdim: bool,
+    },
+    Extreme {
+        a: TensorData,
+        out: TensorData,
+    },
+    ExtremeDim {
+        shape: Shape,
+        dim: isize,
+        keepdim: bool,
+        indices: TensorData,
+    },
+    Logsumexp {
+        a: TensorData,
+        out: TensorData,
+        dim: isize,
+        keepdim: bool,
+    },
+    Reshape {
+        shape: Shape,
+    },
+    Permute {
+        perm: Vec<isize>,
+    },
+    Expand {
+        shape: Shape,
+    },
+    Narrow {
+        shape: Shape,
+        dim: isize,
+        start: usize,
+    },
+    Cat {
+        dim: isize,
+        sizes: Vec<usize>,
+    },
+    IndexSelect {
+        shape: Shape,
+        dim: isize,
+        index: TensorData,
+    },
+    Gather {
+        shape: Shape,
+        dim: isize,
+        index: TensorData,
+    },
+    Matmul {
+        a: TensorData,
+        b: TensorData,
+    },
+    Linear {
+        x: TensorData,
+        w: TensorData,
+        bias: bool,
+    },
+    #[allow(dead_code)] // constructed by the loss functions
     Loss(LossOp),
 }
 

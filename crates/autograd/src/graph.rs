@@ -169,3 +169,22 @@ fn run_backward(root: &Tensor, grad: TensorData) -> Result<()> {
     }
     Ok(())
 }
+
+/// Drops a graph iteratively: a chain of a million recorded ops would otherwise drop
+/// recursively (tensor -> node -> input tensor -> ...) and overflow the stack.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let saved = self.saved.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        let mut stack: Vec<Tensor> = saved.map(|s| s.inputs.into_vec()).unwrap_or_default();
+        while let Some(t) = stack.pop() {
+            // Only a last owner tears down; shared tensors stay alive for their other owners.
+            let Ok(inner) = Arc::try_unwrap(t.0) else { continue };
+            let Some(node) = inner.node else { continue };
+            let Ok(mut node) = Arc::try_unwrap(node) else { continue };
+            if let Some(s) = node.saved.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+                stack.extend(s.inputs);
+            }
+            // `node` now drops with nothing saved: no recursion.
+        }
+    }
+}

@@ -6,15 +6,18 @@
 //!
 //! Reading order: [`tensor`] (the handle and its autograd state) → `graph` (recording,
 //! `no_grad`, the backward walk) → `backward` (every rule on one screen) → `ops` (the
-//! differentiable operations) → `loss` and [`functional`] → [`gradcheck`].
+//! differentiable operations) → `loss` and [`functional`] → [`gradcheck()`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod backward;
+pub mod distributions;
+mod dot;
 pub mod functional;
 pub mod gradcheck;
 mod graph;
+pub mod info;
 mod loss;
 mod ops;
 mod overloads;

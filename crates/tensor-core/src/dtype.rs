@@ -151,6 +151,7 @@ pub trait Numeric:
     + std::ops::Sub<Output = Self>
     + std::ops::Mul<Output = Self>
     + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
     + std::ops::AddAssign
 {
     /// Additive identity.

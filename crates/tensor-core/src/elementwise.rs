@@ -147,13 +147,14 @@ impl TensorData {
 
     /// `-self`.
     pub fn neg(&self) -> Result<TensorData> {
-        with_numeric!(self.dtype(), "neg", |T| self.map::<T, T>(|x| T::ZERO - x))
+        // `-x`, not `0 - x`: PyTorch's neg(0.0) is -0.0.
+        with_numeric!(self.dtype(), "neg", |T| self.map::<T, T>(|x| -x))
     }
 
-    /// `|self|`.
+    /// `|self|` (`0 - x` for x <= 0, so abs(-0.0) is +0.0 as in PyTorch).
     pub fn abs(&self) -> Result<TensorData> {
         with_numeric!(self.dtype(), "abs", |T| self.map::<T, T>(|x| {
-            if x < T::ZERO {
+            if x <= T::ZERO {
                 T::ZERO - x
             } else {
                 x
@@ -183,7 +184,8 @@ impl TensorData {
         })
     }
 
-    /// Elementwise `|a - b| <= atol + rtol * |b|` (NaN equals NaN when `equal_nan`).
+    /// Elementwise `|a - b| <= atol + rtol * |b|` (NaN equals NaN when `equal_nan`). Like
+    /// PyTorch, an infinite difference is never close: only equal infinities are.
     pub fn isclose(&self, other: &TensorData, rtol: f64, atol: f64, equal_nan: bool) -> Result<TensorData> {
         self.check_same_dtype(other, "isclose")?;
         with_numeric!(self.dtype(), "isclose", |T| self.zip_map::<T, T, bool>(other, "isclose", |a, b| {
@@ -191,7 +193,8 @@ impl TensorData {
             if a.is_nan() || b.is_nan() {
                 return equal_nan && a.is_nan() && b.is_nan();
             }
-            a == b || (a - b).abs() <= atol + rtol * b.abs()
+            let diff = (a - b).abs();
+            a == b || (diff.is_finite() && diff <= atol + rtol * b.abs())
         }))
     }
 
@@ -285,8 +288,8 @@ float_unary! {
     tanh => |x| x.tanh();
     /// `1 / (1 + e^-x)`; saturates to exactly 0 or 1 without NaN for large |x|.
     sigmoid => |x| T::ONE / (T::ONE + (-x).exp());
-    /// `max(x, 0)`.
-    relu => |x| if x > T::ZERO { x } else { T::ZERO };
+    /// `max(x, 0)`; NaN stays NaN, like PyTorch's `relu` (a `clamp_min`).
+    relu => |x| if x > T::ZERO || x.is_nan() { x } else { T::ZERO };
     /// `log(1 + e^x)`, returning x itself above 20 like PyTorch (beta=1, threshold=20).
     softplus => |x| if x > T::c(20.0) { x } else { x.exp().ln_1p() };
     /// `log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|)`, stable for any x.

@@ -194,6 +194,20 @@ impl TensorData {
                 "must match (index and src)",
             ));
         }
+        // Like PyTorch: same rank, and no larger than the output outside `dim` (a larger
+        // index would write past the rows it addresses).
+        let fits = index.ndim() == shape.ndim()
+            && index.dims().iter().zip(shape.dims()).enumerate().all(|(i, (&a, &b))| i == d || a <= b);
+        if !fits {
+            return Err(Error::shapes(
+                "scatter_add",
+                shape,
+                index.shape(),
+                format!(
+                    "do not fit (the index needs the same rank and no larger sizes apart from dimension {d})"
+                ),
+            ));
+        }
         let size = if shape.ndim() == 0 { 1 } else { shape.dims()[d] };
         let idx = indices("scatter_add", index, size)?;
         let strides = shape.contiguous_strides();
@@ -227,10 +241,27 @@ impl TensorData {
         src: &TensorData,
     ) -> Result<TensorData> {
         if shape.ndim() == 0 {
-            return Ok(src.reshape(&[])?);
+            return src.reshape(&[]);
         }
         let d = normalize_dim("index_add", dim, shape.ndim())?;
+        if index.ndim() > 1 {
+            return Err(Error::invalid(
+                "index_add",
+                format!("index must be 0-D or 1-D, got shape {}", index.shape()),
+            ));
+        }
         let idx = indices("index_add", index, shape.dims()[d])?;
+        // src is what index_select returned: `shape` with `idx.len()` entries along `dim`.
+        let mut want = shape.clone();
+        want.0[d] = idx.len();
+        if src.shape() != &want {
+            return Err(Error::shapes(
+                "index_add",
+                &want,
+                src.shape(),
+                format!("must match (src needs {} entries along dimension {d}, one per index)", idx.len()),
+            ));
+        }
         let (outer, n, inner) = split(shape.dims(), d);
         with_numeric!(src.dtype(), "index_add", |T| {
             let s = src.values::<T>()?;
@@ -251,6 +282,18 @@ impl TensorData {
     /// The gradient of `narrow`: zeros of `shape` with `src` written at `start..` along `dim`.
     pub fn narrow_embed(shape: &Shape, dim: isize, start: usize, src: &TensorData) -> Result<TensorData> {
         let d = normalize_dim("narrow", dim, shape.ndim())?;
+        let fits = shape.ndim() > 0
+            && src.ndim() == shape.ndim()
+            && start + src.dims()[d] <= shape.dims()[d]
+            && src.dims().iter().zip(shape.dims()).enumerate().all(|(i, (&a, &b))| i == d || a == b);
+        if !fits {
+            return Err(Error::shapes(
+                "narrow",
+                shape,
+                src.shape(),
+                format!("do not fit (the second must be a slice of the first starting at {start} along dimension {d})"),
+            ));
+        }
         let parts_len = [start, src.dims()[d], shape.dims()[d] - start - src.dims()[d]];
         let mut pieces = vec![];
         for (i, &len) in parts_len.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! above a size threshold). Transposed operands are passed as strides, never copied.
 
 use crate::shape::{for_each_offset2, Dims, Layout, Shape};
-use crate::{with_float, Error, Float, Result, TensorData};
+use crate::{with_float, Error, Float, Numeric, Result, TensorData};
 
 /// Products with fewer multiply-adds than this run in a plain loop: for the 4x2 @ 2x5 of the
 /// XOR network, the loop finishes before a GEMM library has set up its packing buffers.
@@ -30,6 +30,9 @@ impl TensorData {
                 other.shape(),
                 "cannot be multiplied (both arguments need at least 1 dimension)",
             ));
+        }
+        if self.ndim() == 2 && other.ndim() == 2 {
+            return self.addmm(None, other);
         }
         let a = if self.ndim() == 1 { self.unsqueeze(0)? } else { self.clone() };
         let b = if other.ndim() == 1 { other.unsqueeze(1)? } else { other.clone() };
@@ -78,6 +81,69 @@ impl TensorData {
     }
 }
 
+impl TensorData {
+    /// `self @ other + bias` for matrices `(m, k) @ (k, n)` and an optional bias `(n)` added
+    /// to every row (PyTorch's `addmm`, the kernel of `Linear`). The bias seeds the output and
+    /// the product accumulates onto it: no separate pass, no temporary. Operands may be
+    /// transposed views (strides are handed to the GEMM).
+    pub fn addmm(&self, bias: Option<&TensorData>, other: &TensorData) -> Result<TensorData> {
+        let (a, b) = (self, other);
+        if a.ndim() != 2 || b.ndim() != 2 || a.dims()[1] != b.dims()[0] {
+            let reason = if a.ndim() == 2 && b.ndim() == 2 {
+                format!("cannot be multiplied (inner dimensions {} and {} differ)", a.dims()[1], b.dims()[0])
+            } else {
+                "cannot be multiplied (addmm needs two matrices)".to_string()
+            };
+            return Err(Error::shapes("matmul", a.shape(), b.shape(), reason));
+        }
+        if a.dtype() != b.dtype() || bias.is_some_and(|c| c.dtype() != a.dtype()) {
+            return Err(Error::dtype(
+                "matmul",
+                format!("operands of one dtype ({})", a.dtype()),
+                b.dtype(),
+                "",
+            ));
+        }
+        let (m, k, n) = (a.dims()[0], a.dims()[1], b.dims()[1]);
+        if let Some(c) = bias {
+            if c.dims() != [n] {
+                return Err(Error::shapes(
+                    "addmm",
+                    c.shape(),
+                    b.shape(),
+                    format!("mismatch: the bias needs shape [{n}]"),
+                ));
+            }
+        }
+        with_float!(a.dtype(), "matmul", |T| {
+            let mut out = vec![T::ZERO; m * n];
+            if let Some(c) = bias {
+                let c = c.values::<T>()?;
+                for row in out.chunks_exact_mut(n.max(1)) {
+                    row.copy_from_slice(&c);
+                }
+            }
+            let (la, lb) = (&a.layout, &b.layout);
+            gemm_strided(
+                m,
+                k,
+                n,
+                a.buf_slice::<T>("matmul")?,
+                la.offset,
+                la.strides[0],
+                la.strides[1],
+                b.buf_slice::<T>("matmul")?,
+                lb.offset,
+                lb.strides[0],
+                lb.strides[1],
+                &mut out,
+                bias.is_some(),
+            );
+            Ok(TensorData::from_vec_unchecked(out, Shape::new(&[m, n])))
+        })
+    }
+}
+
 fn batched<T: Float>(
     a: &TensorData,
     b: &TensorData,
@@ -107,14 +173,14 @@ fn batched<T: Float>(
     let bdims: Vec<usize> = if batch.ndim() == 0 { vec![] } else { batch.dims().to_vec() };
     for_each_offset2(&bdims, &ta, a.layout.offset, &tb, b.layout.offset, |oa, ob| {
         let dst = &mut out[chunk * m * n..(chunk + 1) * m * n];
-        gemm_strided(m, k, n, sa, oa, a_rs, a_cs, sb, ob, b_rs, b_cs, dst);
+        gemm_strided(m, k, n, sa, oa, a_rs, a_cs, sb, ob, b_rs, b_cs, dst, false);
         chunk += 1;
     });
     Ok(TensorData::from_vec_unchecked(out, out_shape))
 }
 
-/// `dst (m x n, row-major, zeroed) = A (m x k) @ B (k x n)` where `A[i][p] = a[oa + i*a_rs +
-/// p*a_cs]` and likewise for B.
+/// `dst (m x n, row-major) = A (m x k) @ B (k x n)`, or `dst += A @ B` with `accumulate`,
+/// where `A[i][p] = a[oa + i*a_rs + p*a_cs]` and likewise for B.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_strided<T: Float>(
     m: usize,
@@ -129,13 +195,16 @@ pub fn gemm_strided<T: Float>(
     b_rs: usize,
     b_cs: usize,
     dst: &mut [T],
+    accumulate: bool,
 ) {
     assert_eq!(dst.len(), m * n);
+    if !accumulate {
+        dst.iter_mut().for_each(|d| *d = T::ZERO);
+    }
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        dst.iter_mut().for_each(|d| *d = T::ZERO);
         return;
     }
     // Bounds of the strided reads: the last element each operand touches.
@@ -167,7 +236,7 @@ pub fn gemm_strided<T: Float>(
     // the reads of A and B stay within `a` and `b`: the largest offsets touched, `last_a` and
     // `last_b`, were checked against the slice lengths above, and all strides are
     // non-negative. gemm does not retain the pointers after returning. `read_dst = false`
-    // means the (zeroed) destination is only written.
+    // (`read_dst`) makes gemm add onto the existing destination (alpha = beta = 1).
     unsafe {
         gemm::gemm(
             m,
@@ -176,14 +245,14 @@ pub fn gemm_strided<T: Float>(
             dst.as_mut_ptr(),
             1,
             n as isize,
-            false,
+            accumulate,
             a.as_ptr().add(oa),
             a_cs as isize,
             a_rs as isize,
             b.as_ptr().add(ob),
             b_cs as isize,
             b_rs as isize,
-            T::ZERO,
+            T::ONE,
             T::ONE,
             false,
             false,

@@ -27,9 +27,15 @@ fn reduced_shape(shape: &Shape, dim: usize, keepdim: bool) -> Shape {
     Shape(dims)
 }
 
-/// Sum of a slice with 8 independent accumulators: vectorises, and the error grows more
-/// slowly than a single running sum.
+/// Sum of a slice, pairwise like PyTorch's cascade sum: blocks of 256 are summed with 8
+/// independent accumulators (which vectorises), and block sums are combined pairwise, so the
+/// rounding error grows with log(n) rather than n.
 pub fn sum_slice<T: Numeric>(x: &[T]) -> T {
+    const BLOCK: usize = 256;
+    if x.len() > BLOCK {
+        let half = (x.len() / 2).next_multiple_of(BLOCK).min(x.len());
+        return sum_slice(&x[..half]) + sum_slice(&x[half..]);
+    }
     let mut acc = [T::ZERO; 8];
     let chunks = x.chunks_exact(8);
     let rest = chunks.remainder();
@@ -117,7 +123,9 @@ impl TensorData {
 
     /// Mean over `dim`.
     pub fn mean_dim(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
-        let n = self.shape().size("mean", dim).unwrap_or(1);
+        let d = self.shape().dim("mean", dim)?;
+        // A 0-d tensor is its own mean (n = 1).
+        let n = self.dims().get(d).copied().unwrap_or(1);
         with_float!(self.dtype(), "mean", |T| self.sum_dim(dim, keepdim)?.map::<T, T>(|s| s / T::c(n as f64)))
     }
 
@@ -174,7 +182,11 @@ impl TensorData {
         keepdim: bool,
         want_max: bool,
     ) -> Result<(TensorData, TensorData)> {
-        self.nonempty(op)?;
+        // Only the reduced dimension must be non-empty (PyTorch: `torch.empty(0, 3).max(1)`
+        // gives empty results, `.max(0)` is an error).
+        if self.dims().get(self.shape().dim(op, dim)?) == Some(&0) {
+            return Err(Error::invalid(op, format!("cannot reduce over the empty dimension {dim} (shape {}) without an identity; the result would be undefined", self.shape())));
+        }
         with_numeric!(self.dtype(), op, |T| {
             // Keeps the first extreme; a NaN wins and sticks (PyTorch's max propagates NaN).
             let better = |cand: T, cur: T| -> bool {
@@ -237,7 +249,12 @@ impl TensorData {
     }
 
     /// `log(sum(exp(x), dim))`, computed stably as `m + log(sum(exp(x - m)))`.
+    /// An empty lane gives `log(0) = -inf`, like PyTorch.
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
+        self.shape().dim("logsumexp", dim)?;
+        if self.numel() == 0 {
+            return with_float!(self.dtype(), "logsumexp", |T| self.sum_dim(dim, keepdim)?.log());
+        }
         let (m, _) = self.max_dim(dim, true)?;
         with_float!(self.dtype(), "logsumexp", |T| {
             // An all -inf (or +inf) lane has max +-inf: subtract 0 there instead (PyTorch does too).

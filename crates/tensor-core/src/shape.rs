@@ -4,8 +4,8 @@ use crate::{Error, Result};
 use smallvec::SmallVec;
 use std::fmt;
 
-/// Dimension sizes or strides, stored inline for rank <= 6.
-pub type Dims = SmallVec<[usize; 6]>;
+/// Dimension sizes or strides, stored inline (no allocation) for rank <= 4.
+pub type Dims = SmallVec<[usize; 4]>;
 
 /// The size of each dimension, like `torch.Size`. Prints as `[2, 3]`.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
@@ -53,9 +53,16 @@ impl Shape {
         normalize_dim(op, dim, self.ndim())
     }
 
-    /// The size of dimension `dim` (negative counts from the end).
+    /// The size of dimension `dim` (negative counts from the end); an error for a 0-d shape,
+    /// which has no sizes (PyTorch: "dimension specified as 0 but tensor has no dimensions").
     pub fn size(&self, op: &'static str, dim: isize) -> Result<usize> {
-        Ok(self.0[self.dim(op, dim)?])
+        let d = self.dim(op, dim)?;
+        self.0.get(d).copied().ok_or_else(|| {
+            Error::invalid(
+                op,
+                format!("dimension {dim} specified but the tensor has no dimensions (shape [])"),
+            )
+        })
     }
 
     /// The shape two operands broadcast to, with NumPy/PyTorch rules: align from the right;
@@ -225,7 +232,7 @@ pub fn for_each_offset2(
     mut f: impl FnMut(usize, usize),
 ) {
     let nd = shape.len();
-    if shape.iter().any(|&d| d == 0) {
+    if shape.contains(&0) {
         return;
     }
     if nd == 0 {

@@ -1,0 +1,450 @@
+//! Reductions (sum, mean, prod, max, min, arg-extrema, logsumexp) and the softmax family:
+//! every dim (positive and negative), keepdim, 1-D/2-D/3-D, empty tensors, NaN, errors.
+
+mod common;
+use common::*;
+use torchlet_tensor_core::{DType, Error, TensorData};
+
+/// Naive reduction of row-major `v` of `dims` over dimension `d`: for every output
+/// position, collects the lane of values and applies `f` to it. Returns (values, shape
+/// without keepdim).
+fn ref_reduce(v: &[f64], dims: &[usize], d: usize, f: impl Fn(&[f64]) -> f64) -> (Vec<f64>, Vec<usize>) {
+    let mut out_dims = dims.to_vec();
+    out_dims.remove(d);
+    let n: usize = out_dims.iter().product();
+    let mut out = Vec::with_capacity(n);
+    for flat in 0..n {
+        let o = unravel(flat, &out_dims);
+        let lane: Vec<f64> = (0..dims[d])
+            .map(|k| {
+                let mut idx = o.clone();
+                idx.insert(d, k);
+                v[ravel(&idx, dims)]
+            })
+            .collect();
+        out.push(f(&lane));
+    }
+    (out, out_dims)
+}
+
+fn kept(dims: &[usize], d: usize) -> Vec<usize> {
+    let mut k = dims.to_vec();
+    k[d] = 1;
+    k
+}
+
+fn lane_sum(l: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for &x in l {
+        s += x;
+    }
+    s
+}
+fn lane_prod(l: &[f64]) -> f64 {
+    let mut p = 1.0;
+    for &x in l {
+        p *= x;
+    }
+    p
+}
+fn lane_argmax(l: &[f64]) -> f64 {
+    let mut best = 0;
+    for (i, &x) in l.iter().enumerate() {
+        if x > l[best] {
+            best = i;
+        }
+    }
+    best as f64
+}
+fn lane_argmin(l: &[f64]) -> f64 {
+    let mut best = 0;
+    for (i, &x) in l.iter().enumerate() {
+        if x < l[best] {
+            best = i;
+        }
+    }
+    best as f64
+}
+
+/// Inputs of rank 1, 2, 3 with distinct values (no ties), as (tensor, values, dims).
+fn inputs() -> Vec<(TensorData, Vec<f64>, Vec<usize>)> {
+    let mut out = vec![];
+    for (dims, seed) in [(vec![5], 1), (vec![3, 4], 2), (vec![2, 3, 4], 3)] {
+        let t = randn(&dims, seed);
+        out.push((t.clone(), vals(&t), dims));
+    }
+    out
+}
+
+#[test]
+fn sum_mean_prod_hand_values() {
+    // x = [[1,2,3],[4,5,6]]
+    let x = f64t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    assert_tensor(&x.sum().unwrap(), &[], &[21.0], 0.0);
+    assert_tensor(&x.sum_dim(0, false).unwrap(), &[3], &[5.0, 7.0, 9.0], 0.0);
+    assert_tensor(&x.sum_dim(1, false).unwrap(), &[2], &[6.0, 15.0], 0.0);
+    assert_tensor(&x.sum_dim(-1, true).unwrap(), &[2, 1], &[6.0, 15.0], 0.0);
+    assert_tensor(&x.sum_dim(-2, true).unwrap(), &[1, 3], &[5.0, 7.0, 9.0], 0.0);
+    // mean = 21 / 6 = 3.5; column means [2.5, 3.5, 4.5]; row means [2, 5].
+    assert_tensor(&x.mean().unwrap(), &[], &[3.5], 0.0);
+    assert_tensor(&x.mean_dim(0, false).unwrap(), &[3], &[2.5, 3.5, 4.5], 0.0);
+    assert_tensor(&x.mean_dim(-1, true).unwrap(), &[2, 1], &[2.0, 5.0], 0.0);
+    // prod = 720; column products [4, 10, 18]; row products [6, 120].
+    assert_tensor(&x.prod().unwrap(), &[], &[720.0], 0.0);
+    assert_tensor(&x.prod_dim(0, false).unwrap(), &[3], &[4.0, 10.0, 18.0], 0.0);
+    assert_tensor(&x.prod_dim(-1, true).unwrap(), &[2, 1], &[6.0, 120.0], 0.0);
+    // max = 6, min = 1
+    assert_tensor(&x.max().unwrap(), &[], &[6.0], 0.0);
+    assert_tensor(&x.min().unwrap(), &[], &[1.0], 0.0);
+}
+
+#[test]
+fn sum_mean_prod_every_dim_against_reference() {
+    for (t, v, dims) in inputs() {
+        let nd = dims.len() as isize;
+        for dim in -nd..nd {
+            let d = if dim < 0 { (dim + nd) as usize } else { dim as usize };
+            let n = dims[d] as f64;
+            for keepdim in [false, true] {
+                let shape = if keepdim { kept(&dims, d) } else { ref_reduce(&v, &dims, d, lane_sum).1 };
+                let (s, _) = ref_reduce(&v, &dims, d, lane_sum);
+                assert_tensor(&t.sum_dim(dim, keepdim).unwrap(), &shape, &s, 1e-12);
+                let m: Vec<f64> = s.iter().map(|x| x / n).collect();
+                assert_tensor(&t.mean_dim(dim, keepdim).unwrap(), &shape, &m, 1e-12);
+                let (p, _) = ref_reduce(&v, &dims, d, lane_prod);
+                assert_tensor(&t.prod_dim(dim, keepdim).unwrap(), &shape, &p, 1e-12);
+            }
+        }
+        assert_close(&vals(&t.sum().unwrap()), &[lane_sum(&v)], 1e-12);
+        assert_close(&vals(&t.mean().unwrap()), &[lane_sum(&v) / v.len() as f64], 1e-12);
+        assert_close(&vals(&t.prod().unwrap()), &[lane_prod(&v)], 1e-12);
+    }
+}
+
+#[test]
+fn reductions_of_non_contiguous_inputs() {
+    // x^T where x = [[1,2,3],[4,5,6]]: [[1,4],[2,5],[3,6]].
+    let xt = f64t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).t().unwrap();
+    assert_tensor(&xt.sum_dim(0, false).unwrap(), &[2], &[6.0, 15.0], 0.0);
+    assert_tensor(&xt.sum_dim(1, false).unwrap(), &[3], &[5.0, 7.0, 9.0], 0.0);
+    assert_tensor(&xt.prod_dim(1, false).unwrap(), &[3], &[4.0, 10.0, 18.0], 0.0);
+    let (m, i) = xt.max_dim(0, false).unwrap();
+    assert_tensor(&m, &[2], &[3.0, 6.0], 0.0);
+    assert_eq!(i.to_vec::<i64>().unwrap(), vec![2, 2]);
+    // An expanded view: (1,3) -> (4,3) of [1,2,3]; column sums 4, 8, 12.
+    let e = f64t(&[1.0, 2.0, 3.0], &[1, 3]).expand([4, 3]).unwrap();
+    assert_tensor(&e.sum_dim(0, false).unwrap(), &[3], &[4.0, 8.0, 12.0], 0.0);
+    assert_tensor(&e.sum().unwrap(), &[], &[24.0], 0.0);
+    let sm = e.softmax(0).unwrap();
+    assert_close(&vals(&sm), &[0.25; 12], 1e-15);
+}
+
+#[test]
+fn max_min_with_indices_every_dim() {
+    for (t, v, dims) in inputs() {
+        let nd = dims.len() as isize;
+        for dim in -nd..nd {
+            let d = if dim < 0 { (dim + nd) as usize } else { dim as usize };
+            for keepdim in [false, true] {
+                let (mx, out_dims) =
+                    ref_reduce(&v, &dims, d, |l| l.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
+                let (mn, _) = ref_reduce(&v, &dims, d, |l| l.iter().cloned().fold(f64::INFINITY, f64::min));
+                let (amx, _) = ref_reduce(&v, &dims, d, lane_argmax);
+                let (amn, _) = ref_reduce(&v, &dims, d, lane_argmin);
+                let shape = if keepdim { kept(&dims, d) } else { out_dims };
+                let (vals_, idx) = t.max_dim(dim, keepdim).unwrap();
+                assert_tensor(&vals_, &shape, &mx, 0.0);
+                assert_eq!(idx.dtype(), DType::I64);
+                assert_tensor(&idx, &shape, &amx, 0.0);
+                let (vals_, idx) = t.min_dim(dim, keepdim).unwrap();
+                assert_tensor(&vals_, &shape, &mn, 0.0);
+                assert_tensor(&idx, &shape, &amn, 0.0);
+                let am = t.argmax(dim, keepdim).unwrap();
+                assert_eq!(am.dtype(), DType::I64);
+                assert_tensor(&am, &shape, &amx, 0.0);
+                assert_tensor(&t.argmin(dim, keepdim).unwrap(), &shape, &amn, 0.0);
+            }
+        }
+        let want_max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let want_min = v.iter().cloned().fold(f64::INFINITY, f64::min);
+        assert_eq!(t.max().unwrap().item().unwrap(), want_max);
+        assert_eq!(t.min().unwrap().item().unwrap(), want_min);
+    }
+}
+
+#[test]
+fn arg_extrema_take_the_first_of_ties() {
+    // PyTorch returns the first occurrence: argmax([1,3,3]) = 1, argmin([2,0,0]) = 1.
+    let x = f64t(&[1.0, 3.0, 3.0, 2.0, 0.0, 0.0], &[2, 3]);
+    assert_eq!(x.argmax(1, false).unwrap().to_vec::<i64>().unwrap(), vec![1, 0]);
+    assert_eq!(x.argmin(1, false).unwrap().to_vec::<i64>().unwrap(), vec![0, 1]);
+    // Column [1,2] -> 1; [3,0] -> 0; [3,0] -> 0
+    assert_eq!(x.argmax(0, false).unwrap().to_vec::<i64>().unwrap(), vec![1, 0, 0]);
+    let ones = TensorData::ones([4], DType::F32);
+    assert_eq!(ones.argmax(0, false).unwrap().item().unwrap(), 0.0);
+    assert_eq!(ones.argmin(-1, false).unwrap().item().unwrap(), 0.0);
+}
+
+#[test]
+fn nan_propagates_in_max_and_min() {
+    let x = f64t(&[1.0, f64::NAN, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    assert!(x.max().unwrap().item().unwrap().is_nan());
+    assert!(x.min().unwrap().item().unwrap().is_nan());
+    // Row 0 has the NaN at index 1: max/min over dim 1 give NaN there, with its index.
+    let (m, i) = x.max_dim(1, false).unwrap();
+    let m = vals(&m);
+    assert!(m[0].is_nan() && m[1] == 6.0, "{m:?}");
+    assert_eq!(i.to_vec::<i64>().unwrap(), vec![1, 2]);
+    let (m, i) = x.min_dim(1, false).unwrap();
+    let m = vals(&m);
+    assert!(m[0].is_nan() && m[1] == 4.0, "{m:?}");
+    assert_eq!(i.to_vec::<i64>().unwrap(), vec![1, 0]);
+    assert_eq!(x.argmax(1, false).unwrap().to_vec::<i64>().unwrap(), vec![1, 2]);
+    // A NaN at the start stays (it is not replaced by a larger later value).
+    let y = f32t(&[f32::NAN, 10.0, 20.0], &[3]);
+    let (m, i) = y.max_dim(0, false).unwrap();
+    assert!(m.item().unwrap().is_nan());
+    assert_eq!(i.item().unwrap(), 0.0);
+    // NaN in the last position still wins.
+    let z = f64t(&[5.0, 1.0, f64::NAN], &[3]);
+    assert_eq!(z.argmax(0, false).unwrap().item().unwrap(), 2.0);
+    assert_eq!(z.argmin(0, false).unwrap().item().unwrap(), 2.0);
+    // sum and mean propagate NaN as arithmetic does.
+    assert!(x.sum_dim(1, false).unwrap().to_f64_vec()[0].is_nan());
+    assert_eq!(x.sum_dim(1, false).unwrap().to_f64_vec()[1], 15.0);
+}
+
+#[test]
+fn dim_out_of_range_errors() {
+    let x = iota(&[2, 3]);
+    type Case<'a> = Box<dyn Fn(isize) -> torchlet_tensor_core::Result<TensorData> + 'a>;
+    let cases: Vec<(&str, Case)> = vec![
+        ("sum", Box::new(|d| x.sum_dim(d, false))),
+        ("mean", Box::new(|d| x.mean_dim(d, false))),
+        ("prod", Box::new(|d| x.prod_dim(d, true))),
+        ("max", Box::new(|d| x.max_dim(d, false).map(|p| p.0))),
+        ("min", Box::new(|d| x.min_dim(d, false).map(|p| p.0))),
+        ("argmax", Box::new(|d| x.argmax(d, false))),
+        ("argmin", Box::new(|d| x.argmin(d, false))),
+        ("logsumexp", Box::new(|d| x.logsumexp(d, false))),
+        ("softmax", Box::new(|d| x.softmax(d))),
+        ("log_softmax", Box::new(|d| x.log_softmax(d))),
+    ];
+    for (name, f) in &cases {
+        for bad in [2isize, -3, 100] {
+            let (op, dim, ndim) = dim_err(f(bad));
+            assert_eq!(op, *name);
+            assert_eq!((dim, ndim), (bad, 2));
+        }
+        // The edges -2 and 1 are valid.
+        assert!(f(-2).is_ok() && f(1).is_ok(), "{name}");
+    }
+    let e = x.sum_dim(2, false).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "sum: dimension 2 is out of range for a tensor with 2 dimension(s) (expected a dim in [-2, 1])"
+    );
+    let e = x.softmax(-3).unwrap_err().to_string();
+    assert!(e.contains("softmax") && e.contains("-3") && e.contains("[-2, 1]"), "{e}");
+    // A 1-D tensor accepts 0 and -1 only.
+    let v = iota(&[3]);
+    assert_eq!(dim_err(v.sum_dim(1, false)), ("sum", 1, 1));
+    assert_eq!(dim_err(v.argmax(-2, false)), ("argmax", -2, 1));
+}
+
+#[test]
+fn zero_dim_inputs() {
+    // A 0-d tensor reduces over dim 0 / -1 to itself, like PyTorch.
+    let s = TensorData::scalar(2.5f64);
+    assert_tensor(&s.sum_dim(0, false).unwrap(), &[], &[2.5], 0.0);
+    assert_tensor(&s.sum_dim(-1, true).unwrap(), &[], &[2.5], 0.0);
+    assert_tensor(&s.mean_dim(0, false).unwrap(), &[], &[2.5], 0.0);
+    assert_tensor(&s.prod_dim(0, false).unwrap(), &[], &[2.5], 0.0);
+    let (m, i) = s.max_dim(0, false).unwrap();
+    assert_tensor(&m, &[], &[2.5], 0.0);
+    assert_tensor(&i, &[], &[0.0], 0.0);
+    assert_tensor(&s.softmax(0).unwrap(), &[], &[1.0], 0.0);
+    assert_tensor(&s.log_softmax(-1).unwrap(), &[], &[0.0], 0.0);
+    assert_tensor(&s.logsumexp(0, false).unwrap(), &[], &[2.5], 1e-15);
+    assert!(matches!(s.sum_dim(1, false).unwrap_err(), Error::DimOutOfRange { dim: 1, ndim: 0, .. }));
+}
+
+#[test]
+fn empty_tensor_reductions() {
+    let e = TensorData::zeros([0], DType::F64);
+    // sum of nothing is 0, prod of nothing is 1, mean of nothing is NaN.
+    assert_tensor(&e.sum().unwrap(), &[], &[0.0], 0.0);
+    assert_tensor(&e.prod().unwrap(), &[], &[1.0], 0.0);
+    assert!(e.mean().unwrap().item().unwrap().is_nan());
+    assert_tensor(&e.sum_dim(0, false).unwrap(), &[], &[0.0], 0.0);
+    assert!(e.mean_dim(0, false).unwrap().item().unwrap().is_nan());
+    // (2,0) summed over its empty dim -> [0, 0]; over dim 0 -> shape (0,).
+    let e2 = TensorData::zeros([2, 0], DType::F32);
+    assert_tensor(&e2.sum_dim(1, false).unwrap(), &[2], &[0.0, 0.0], 0.0);
+    assert_tensor(&e2.sum_dim(1, true).unwrap(), &[2, 1], &[0.0, 0.0], 0.0);
+    assert_tensor(&e2.sum_dim(0, false).unwrap(), &[0], &[], 0.0);
+    assert_tensor(&e2.prod_dim(1, false).unwrap(), &[2], &[1.0, 1.0], 0.0);
+    let m = vals(&e2.mean_dim(1, false).unwrap());
+    assert!(m.len() == 2 && m.iter().all(|x| x.is_nan()), "{m:?}");
+    // (0,3) over dim 0 -> [0,0,0] (the non-last-dim path).
+    let e3 = TensorData::zeros([0, 3], DType::F64);
+    assert_tensor(&e3.sum_dim(0, false).unwrap(), &[3], &[0.0; 3], 0.0);
+    assert_tensor(&e3.sum_dim(0, true).unwrap(), &[1, 3], &[0.0; 3], 0.0);
+    // max/min of an empty tensor have no identity: an error, not a panic.
+    for r in [e.max(), e.min(), e2.max(), e.argmax(0, false), e.argmin(0, false)] {
+        let err = r.unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+        assert!(err.to_string().contains("empty"), "{err}");
+    }
+    assert_eq!(e.max().unwrap_err().op(), "max");
+    assert_eq!(e.min().unwrap_err().op(), "min");
+    // Reducing an empty dim with max is an error; reducing a non-empty dim of an empty
+    // tensor gives an empty result (PyTorch: "Expected reduction dim 0 to have non-zero size").
+    assert!(e3.max_dim(0, false).is_err());
+    assert!(e3.argmax(0, false).is_err());
+    let (m, i) = e3.max_dim(1, false).unwrap();
+    assert_eq!((m.dims(), i.dims()), (&[0][..], &[0][..]));
+    assert_eq!(e3.argmin(1, true).unwrap().dims(), &[0, 1]);
+    // logsumexp of nothing is log(0) = -inf (PyTorch).
+    assert_tensor(&e.logsumexp(0, false).unwrap(), &[], &[f64::NEG_INFINITY], 0.0);
+    assert_tensor(&e2.logsumexp(1, false).unwrap(), &[2], &[f64::NEG_INFINITY; 2], 0.0);
+    // softmax of an empty tensor is empty.
+    assert_eq!(e2.softmax(1).unwrap().dims(), &[2, 0]);
+    assert_eq!(e3.log_softmax(0).unwrap().dims(), &[0, 3]);
+}
+
+#[test]
+fn dtype_rules() {
+    // Bool sums count the trues as i64.
+    let b = TensorData::from_vec(vec![true, false, true, true], [2, 2]).unwrap();
+    let s = b.sum().unwrap();
+    assert_eq!(s.dtype(), DType::I64);
+    assert_eq!(s.item().unwrap(), 3.0);
+    assert_eq!(b.sum_dim(0, false).unwrap().to_vec::<i64>().unwrap(), vec![2, 1]);
+    // i64 sums, products and extrema stay exact.
+    let i = i64t(&[3, -1, 4, 1, -5, 9], &[2, 3]);
+    assert_eq!(i.sum().unwrap().to_vec::<i64>().unwrap(), vec![11]);
+    assert_eq!(i.sum_dim(1, false).unwrap().to_vec::<i64>().unwrap(), vec![6, 5]);
+    assert_eq!(i.prod().unwrap().to_vec::<i64>().unwrap(), vec![540]);
+    assert_eq!(i.max().unwrap().to_vec::<i64>().unwrap(), vec![9]);
+    let (m, idx) = i.min_dim(0, false).unwrap();
+    assert_eq!(m.to_vec::<i64>().unwrap(), vec![1, -5, 4]);
+    assert_eq!(idx.to_vec::<i64>().unwrap(), vec![1, 1, 0]);
+    // mean and the softmax family need floats.
+    for e in [i.mean().unwrap_err(), i.mean_dim(0, false).unwrap_err(), i.softmax(0).unwrap_err()] {
+        assert!(matches!(e, Error::DTypeMismatch { got: DType::I64, .. }), "{e:?}");
+    }
+    assert!(matches!(i.log_softmax(1).unwrap_err(), Error::DTypeMismatch { .. }));
+    assert!(matches!(i.logsumexp(1, false).unwrap_err(), Error::DTypeMismatch { .. }));
+    // f32 results stay f32.
+    let f = f32t(&[1.0, 2.0], &[2]);
+    for t in [f.sum().unwrap(), f.mean().unwrap(), f.softmax(0).unwrap(), f.max_dim(0, false).unwrap().0] {
+        assert_eq!(t.dtype(), DType::F32);
+    }
+}
+
+#[test]
+fn f32_sum_of_many_values_beats_a_running_sum() {
+    // 10_000 copies of 0.1f32: the exact sum of the f32 value 0.1f32 is 1000.0000149...
+    // A single running f32 sum drifts by ~0.1 here (computed below); the documented
+    // 8-accumulator sum must do clearly better.
+    let x = TensorData::full([10_000], 0.1, DType::F32);
+    let s = x.sum().unwrap().item().unwrap();
+    let exact = 10_000.0 * (0.1f32 as f64);
+    let naive = (0..10_000).fold(0f32, |a, _| a + 0.1f32) as f64;
+    assert!((naive - exact).abs() > 0.05, "the naive sum drifts: {naive}");
+    assert!((s - exact).abs() < (naive - exact).abs() / 4.0, "{s} vs {exact} (naive {naive})");
+    assert!((s - exact).abs() < 0.02, "{s} vs {exact}");
+}
+
+#[test]
+fn logsumexp_values() {
+    // logsumexp([0, 0]) = ln 2; ([1, 2, 3]) = 3 + ln(1 + e^-1 + e^-2).
+    let x = f64t(&[0.0, 0.0, 1.0, 2.0], &[2, 2]);
+    let want1 = [2f64.ln(), 2.0 + (1.0 + (-1f64).exp()).ln()];
+    assert_tensor(&x.logsumexp(1, false).unwrap(), &[2], &want1, 1e-15);
+    assert_tensor(&x.logsumexp(-1, true).unwrap(), &[2, 1], &want1, 1e-15);
+    // Large magnitudes stay finite: logsumexp([1000, 1000]) = 1000 + ln 2.
+    let big = f32t(&[1000.0, 1000.0, -1000.0, -1000.0], &[2, 2]);
+    assert_close(&vals(&big.logsumexp(1, false).unwrap()), &[1000.0 + 2f64.ln(), -1000.0 + 2f64.ln()], 1e-6);
+    // Infinite lanes: all -inf -> -inf; any +inf -> +inf; a -inf entry contributes nothing.
+    let inf =
+        f64t(&[f64::NEG_INFINITY, f64::NEG_INFINITY, f64::INFINITY, 0.0, f64::NEG_INFINITY, 0.0], &[3, 2]);
+    assert_tensor(&inf.logsumexp(1, false).unwrap(), &[3], &[f64::NEG_INFINITY, f64::INFINITY, 0.0], 0.0);
+    // Every dim of a 3-D input against the naive log(sum(exp)) (values are small).
+    for (t, v, dims) in inputs() {
+        let nd = dims.len() as isize;
+        for dim in -nd..nd {
+            let d = if dim < 0 { (dim + nd) as usize } else { dim as usize };
+            let (want, shape) = ref_reduce(&v, &dims, d, |l| l.iter().map(|x| x.exp()).sum::<f64>().ln());
+            assert_tensor(&t.logsumexp(dim, false).unwrap(), &shape, &want, 1e-12);
+            assert_tensor(&t.logsumexp(dim, true).unwrap(), &kept(&dims, d), &want, 1e-12);
+        }
+    }
+}
+
+#[test]
+fn softmax_hand_values() {
+    // exp values 1, 2, 3 (x = [0, ln 2, ln 3]) -> softmax = [1/6, 2/6, 3/6].
+    let x = f64t(&[0.0, 2f64.ln(), 3f64.ln()], &[3]);
+    assert_tensor(&x.softmax(0).unwrap(), &[3], &[1.0 / 6.0, 1.0 / 3.0, 0.5], 1e-15);
+    assert_tensor(&x.log_softmax(-1).unwrap(), &[3], &[-(6f64.ln()), -(3f64.ln()), -(2f64.ln())], 1e-15);
+    // Shift invariance with magnitude 1e4: the same answer, no overflow, in f32 too.
+    let big = f32t(&[1e4, 1e4 + 2f32.ln(), 1e4 + 3f32.ln()], &[3]);
+    let s = vals(&big.softmax(0).unwrap());
+    assert!(s.iter().all(|v| v.is_finite()));
+    // 1e4 + ln 2 rounds in f32 (spacing ~1e-3), so compare loosely.
+    assert_close(&s, &[1.0 / 6.0, 1.0 / 3.0, 0.5], 2e-3);
+    let neg = f64t(&[-1e4, -1e4], &[2]);
+    assert_tensor(&neg.softmax(0).unwrap(), &[2], &[0.5, 0.5], 1e-15);
+    assert_tensor(&neg.log_softmax(0).unwrap(), &[2], &[-(2f64.ln()); 2], 1e-12);
+    // A -inf entry gets probability 0 and log-probability -inf.
+    let m = f64t(&[0.0, f64::NEG_INFINITY, 0.0], &[3]);
+    assert_tensor(&m.softmax(0).unwrap(), &[3], &[0.5, 0.0, 0.5], 1e-15);
+    assert_tensor(&m.log_softmax(0).unwrap(), &[3], &[-(2f64.ln()), f64::NEG_INFINITY, -(2f64.ln())], 1e-15);
+    // An all -inf row is NaN in PyTorch (0/0).
+    let all = f64t(&[f64::NEG_INFINITY; 2], &[2]);
+    assert!(vals(&all.softmax(0).unwrap()).iter().all(|v| v.is_nan()));
+    assert!(vals(&all.log_softmax(0).unwrap()).iter().all(|v| v.is_nan()));
+}
+
+#[test]
+fn softmax_every_dim_against_reference() {
+    for (t, v, dims) in inputs() {
+        let nd = dims.len() as isize;
+        for dim in -nd..nd {
+            let d = if dim < 0 { (dim + nd) as usize } else { dim as usize };
+            // Naive: exp(x) / sum over the lane of exp, for every element.
+            let n: usize = dims.iter().product();
+            let mut want = vec![0.0; n];
+            for (flat, w) in want.iter_mut().enumerate() {
+                let idx = unravel(flat, &dims);
+                let denom: f64 = (0..dims[d])
+                    .map(|k| {
+                        let mut j = idx.clone();
+                        j[d] = k;
+                        v[ravel(&j, &dims)].exp()
+                    })
+                    .sum();
+                *w = v[flat].exp() / denom;
+            }
+            let sm = t.softmax(dim).unwrap();
+            assert_tensor(&sm, &dims, &want, 1e-12);
+            let lw: Vec<f64> = want.iter().map(|p| p.ln()).collect();
+            assert_tensor(&t.log_softmax(dim).unwrap(), &dims, &lw, 1e-12);
+            // Probabilities along the dim sum to 1.
+            let ones = vals(&sm.sum_dim(dim, false).unwrap());
+            assert!(ones.iter().all(|s| (s - 1.0).abs() < 1e-12), "{ones:?}");
+        }
+    }
+}
+
+#[test]
+fn softmax_of_non_contiguous_input() {
+    // x^T of [[0, ln 3], [0, 0]] = [[0, 0], [ln 3, 0]]; softmax over dim 1:
+    // row 0 -> [1/2, 1/2]; row 1 -> [3/4, 1/4].
+    let x = f64t(&[0.0, 3f64.ln(), 0.0, 0.0], &[2, 2]).t().unwrap();
+    assert_tensor(&x.softmax(1).unwrap(), &[2, 2], &[0.5, 0.5, 0.75, 0.25], 1e-15);
+    // over dim 0: column 0 [0, ln3] -> [1/4, 3/4]; column 1 [0, 0] -> [1/2, 1/2]
+    assert_tensor(&x.softmax(0).unwrap(), &[2, 2], &[0.25, 0.5, 0.75, 0.5], 1e-15);
+}
