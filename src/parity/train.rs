@@ -5,18 +5,18 @@
 //! backward, optimizer step. Every step's loss (taken before that step's update) and every
 //! final parameter must match within the case's tolerance. Only the public API is used (the paths a user writes as `torchlet::...`).
 
+use super::{compare, parse_tensor};
 use crate::nn::functional::Reduction;
 use crate::nn::{
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Linear, MSELoss, Module, NLLLoss, ReLU, Sequential, Sigmoid,
 };
 use crate::optim::{Adam, AdamOptions, AdamW, Optimizer, SgdOptions, SGD};
-use crate::Tensor;
+use crate::{Tensor, TensorData};
 use serde_json::Value;
 
 type Loss = Box<dyn Fn(&Tensor, &Tensor) -> crate::Result<Tensor>>;
 
 /// Runs one `train` case; `Err` describes what differed (and by how much).
-#[allow(dead_code)] // called by the runner in `mod.rs`
 pub(crate) fn run_train(case: &Value) -> Result<(), String> {
     let model = build_model(field(case, "model")?)?;
     let args = field(case, "args")?;
@@ -40,19 +40,18 @@ pub(crate) fn run_train(case: &Value) -> Result<(), String> {
     }
 
     let expected = field(case, "expected")?;
-    let want_losses = json_values(field(expected, "losses")?)?;
-    compare("losses (per step)", &losses, &want_losses, rtol, atol)?;
+    let want_losses = parse_tensor(field(expected, "losses")?)?;
+    // The losses were computed in the case's dtype, so the f64 round trip is exact.
+    let got_losses =
+        TensorData::from_vec(losses, [steps]).map_err(|e| e.to_string())?.to_dtype(want_losses.dtype());
+    compare("losses (per step)", &got_losses, &want_losses, rtol, atol)?;
     let want_params = field(expected, "params")?.as_array().ok_or("expected.params is not a list")?;
     let got_params = model.named_parameters();
     if got_params.len() != want_params.len() {
         return Err(format!("{} parameters, PyTorch has {}", got_params.len(), want_params.len()));
     }
     for ((name, got), want) in got_params.iter().zip(want_params) {
-        let want_t = json_tensor(want)?;
-        if got.dims() != want_t.dims() {
-            return Err(format!("param {name}: shape {:?}, PyTorch's is {:?}", got.dims(), want_t.dims()));
-        }
-        compare(&format!("param {name}"), &got.to_f64_vec(), &want_t.to_f64_vec(), rtol, atol)?;
+        compare(&format!("param {name} after step {steps}"), &got.data(), &parse_tensor(want)?, rtol, atol)?;
     }
     Ok(())
 }
@@ -187,31 +186,6 @@ fn build_optimizer(spec: &Value, params: Vec<Tensor>) -> Result<Box<dyn Optimize
     opt.map_err(|e| e.to_string())
 }
 
-/// Fails with the element of largest error when any `|got - want| > atol + rtol*|want|`.
-fn compare(what: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) -> Result<(), String> {
-    if got.len() != want.len() {
-        return Err(format!("{what}: {} values, PyTorch has {}", got.len(), want.len()));
-    }
-    let mut worst: Option<(usize, f64)> = None;
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let same_special = (g.is_nan() && w.is_nan()) || (g.is_infinite() && g == w);
-        if same_special {
-            continue;
-        }
-        let err = (g - w).abs();
-        if !(err <= atol + rtol * w.abs()) && worst.map_or(true, |(_, e)| err > e) {
-            worst = Some((i, err));
-        }
-    }
-    match worst {
-        None => Ok(()),
-        Some((i, err)) => Err(format!(
-            "{what}: element {i} is {:e}, PyTorch has {:e} (largest error {err:.3e}; rtol {rtol:e}, atol {atol:e})",
-            got[i], want[i]
-        )),
-    }
-}
-
 fn field<'a>(v: &'a Value, key: &str) -> Result<&'a Value, String> {
     v.get(key).ok_or_else(|| format!("missing field {key:?}"))
 }
@@ -220,40 +194,7 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
     field(v, key)?.as_str().ok_or_else(|| format!("field {key:?} is not a string"))
 }
 
-/// The flat data of a TENSOR as f64 (`"nan"`, `"inf"`, `"-inf"` allowed).
-fn json_values(t: &Value) -> Result<Vec<f64>, String> {
-    field(t, "data")?
-        .as_array()
-        .ok_or("tensor data is not a list")?
-        .iter()
-        .map(|x| match x {
-            Value::Number(n) => n.as_f64().ok_or_else(|| format!("bad number {n}")),
-            Value::String(s) => match s.as_str() {
-                "nan" => Ok(f64::NAN),
-                "inf" => Ok(f64::INFINITY),
-                "-inf" => Ok(f64::NEG_INFINITY),
-                other => Err(format!("bad tensor value {other:?}")),
-            },
-            other => Err(format!("bad tensor value {other}")),
-        })
-        .collect()
-}
-
-/// A TENSOR `{"dtype", "shape", "data"}` as a [`Tensor`].
+/// A TENSOR `{"dtype", "shape", "data"}` as a leaf [`Tensor`].
 fn json_tensor(t: &Value) -> Result<Tensor, String> {
-    let shape: Vec<usize> = field(t, "shape")?
-        .as_array()
-        .ok_or("tensor shape is not a list")?
-        .iter()
-        .map(|d| d.as_u64().map(|d| d as usize).ok_or("bad dimension"))
-        .collect::<Result<_, _>>()?;
-    let data = json_values(t)?;
-    let made = match str_field(t, "dtype")? {
-        // Every f32 is written as its exact decimal, so the round trip restores the bits.
-        "f32" => Tensor::from_vec(data.iter().map(|&v| v as f32).collect::<Vec<_>>(), shape),
-        "f64" => Tensor::from_vec(data, shape),
-        "i64" => Tensor::from_vec(data.iter().map(|&v| v as i64).collect::<Vec<_>>(), shape),
-        other => return Err(format!("unsupported dtype {other:?}")),
-    };
-    made.map_err(|e| e.to_string())
+    parse_tensor(t).map(Tensor::from_data)
 }
