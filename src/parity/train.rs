@@ -3,7 +3,8 @@
 //! A case gives the layers (with PyTorch's initial weights), the data, the loss and the
 //! optimizer. Each step is exactly PyTorch's loop: zero the gradients, forward, loss,
 //! backward, optimizer step. Every step's loss (taken before that step's update) and every
-//! final parameter must match within the case's tolerance. Only the public API is used (the paths a user writes as `torchlet::...`).
+//! final parameter must match within the case's tolerance. Only the public API is used
+//! (the paths a user writes as `torchlet::...`).
 
 use super::{compare, parse_tensor};
 use crate::nn::functional::Reduction;
