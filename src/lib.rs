@@ -24,6 +24,7 @@ pub use torchlet_autograd::{gradcheck, is_grad_enabled, no_grad, NoGradGuard, Te
 pub use torchlet_nn::optim;
 pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
 
+pub mod demos;
 pub mod parity;
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.

@@ -213,10 +213,6 @@ impl CosineEmbeddingOpts {
     }
 }
 
-fn not_yet(op: &'static str) -> Error {
-    Error::invalid(op, "not implemented yet")
-}
-
 /// `cross_entropy(input, target)` with PyTorch's defaults: see [`cross_entropy_with`].
 pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     cross_entropy_with(input, target, &CrossEntropyOpts::default())
@@ -224,8 +220,25 @@ pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
 
 /// Cross-entropy between logits `input` and class-index (i64) or probability (float, same
 /// shape) targets, exactly as SPEC.md describes; forward and backward are fused.
-pub fn cross_entropy_with(_input: &Tensor, _target: &Tensor, _opts: &CrossEntropyOpts) -> Result<Tensor> {
-    Err(not_yet("cross_entropy"))
+///
+/// With `lp = log_softmax(x)` over the class dim (0 for a 1-D input, else 1):
+/// - **probability targets** (float, `input`'s shape): `t' = t (1 - ls) + ls / C`,
+///   `l = -sum_c w_c t'_c lp_c` per sample; `mean` divides by the number of samples.
+/// - **class indices** (i64, `()`, `(N)` or `(N, d1..dk)`): `l = (1 - ls) (-w_t lp_t) +
+///   (ls / C) (-sum_c w_c lp_c)`, 0 where `t == ignore_index`; `mean` divides by the sum of
+///   `w_t` over non-ignored targets (NaN when all are ignored).
+///
+/// Derivative: `dl/dx_c = softmax(x)_c * sum(mass) - mass_c` with `mass` the per-class weight
+/// of `-lp` in `l`; for probability targets also `dl/dt_c = -w_c (1 - ls) lp_c`. The forward is
+/// one pass per row (max, sum of exps, the target's term); backward recomputes softmax from
+/// the saved per-row max and log-sum-exp.
+///
+/// Errors: targets out of `[0, C)` (`Target 4 is out of bounds.`), batch or spatial shape
+/// mismatches, a weight not of length C, label_smoothing outside `[0, 1]`, ignore_index >= 0
+/// with probability targets, `BatchMean`, integer targets of the input's shape or float
+/// targets of another shape.
+pub fn cross_entropy_with(input: &Tensor, target: &Tensor, opts: &CrossEntropyOpts) -> Result<Tensor> {
+    crate::loss::cross_entropy(input, target, opts)
 }
 
 /// `nll_loss(input, target)` with PyTorch's defaults.
@@ -233,9 +246,13 @@ pub fn nll_loss(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     nll_loss_with(input, target, &NllLossOpts::default())
 }
 
-/// Negative log-likelihood of log-probabilities `input` at class indices `target`.
-pub fn nll_loss_with(_input: &Tensor, _target: &Tensor, _opts: &NllLossOpts) -> Result<Tensor> {
-    Err(not_yet("nll_loss"))
+/// Negative log-likelihood of log-probabilities `input` at class indices `target`:
+/// `l_i = -w[t_i] x[i, t_i]` (0 where `t_i == ignore_index`); `mean` divides by the sum of
+/// `w[t_i]` over non-ignored elements. Shapes as for [`cross_entropy_with`] with i64 targets.
+///
+/// Derivative: `dl_i/dx[i, t_i] = -w[t_i]`, zero elsewhere; targets get no gradient.
+pub fn nll_loss_with(input: &Tensor, target: &Tensor, opts: &NllLossOpts) -> Result<Tensor> {
+    crate::loss::nll_loss(input, target, opts)
 }
 
 /// `binary_cross_entropy(p, t)` with PyTorch's defaults.
@@ -244,9 +261,14 @@ pub fn binary_cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
 }
 
 /// Binary cross-entropy of probabilities `input` against targets in `[0, 1]`, with the log
-/// clamped at -100.
-pub fn binary_cross_entropy_with(_input: &Tensor, _target: &Tensor, _opts: &BceOpts) -> Result<Tensor> {
-    Err(not_yet("binary_cross_entropy"))
+/// clamped at -100: `l = -w (t max(ln p, -100) + (1 - t) max(ln(1 - p), -100))`; `mean`
+/// divides by numel. Input and target must have the same shape; weight broadcasts to it.
+///
+/// Derivatives: `dl/dp = w (p - t) / max(p (1 - p), 1e-12)`, `dl/dt = w ln((1 - p) / p)`.
+/// Errors on inputs or targets outside `[0, 1]` (pass logits to
+/// [`binary_cross_entropy_with_logits_with`]).
+pub fn binary_cross_entropy_with(input: &Tensor, target: &Tensor, opts: &BceOpts) -> Result<Tensor> {
+    crate::loss::binary_cross_entropy(input, target, opts)
 }
 
 /// `binary_cross_entropy_with_logits(x, t)` with PyTorch's defaults.
@@ -254,13 +276,18 @@ pub fn binary_cross_entropy_with_logits(input: &Tensor, target: &Tensor) -> Resu
     binary_cross_entropy_with_logits_with(input, target, &BceWithLogitsOpts::default())
 }
 
-/// Binary cross-entropy on logits, computed through log-sigmoid (stable for |x| = 1000).
+/// Binary cross-entropy on logits, computed through log-sigmoid (stable for |x| = 1000):
+/// `l = w ((1 - t) x - (1 + (pw - 1) t) log_sigmoid(x))` with `pw` the `pos_weight`
+/// (broadcast along the last dim; 1 without it) and `log_sigmoid(x) = min(x, 0) - ln(1 + e^-|x|)`.
+///
+/// Derivatives: `dl/dx = w ((pw t + 1 - t) sigmoid(x) - pw t)`,
+/// `dl/dt = w (log_sigmoid(-x) - pw log_sigmoid(x))` (`-w x` without `pos_weight`).
 pub fn binary_cross_entropy_with_logits_with(
-    _input: &Tensor,
-    _target: &Tensor,
-    _opts: &BceWithLogitsOpts,
+    input: &Tensor,
+    target: &Tensor,
+    opts: &BceWithLogitsOpts,
 ) -> Result<Tensor> {
-    Err(not_yet("binary_cross_entropy_with_logits"))
+    crate::loss::binary_cross_entropy_with_logits(input, target, opts)
 }
 
 /// `kl_div(input, target)` with PyTorch's defaults (reduction `mean`, which warns).
@@ -268,9 +295,15 @@ pub fn kl_div(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     kl_div_with(input, target, &KlDivOpts::default())
 }
 
-/// KL divergence with `input` as log-probabilities: pointwise `t (ln t - input)`.
-pub fn kl_div_with(_input: &Tensor, _target: &Tensor, _opts: &KlDivOpts) -> Result<Tensor> {
-    Err(not_yet("kl_div"))
+/// KL divergence with `input` as log-probabilities: pointwise `t (ln t - input)` with
+/// `0 ln 0 = 0` (`log_target`: `e^t (t - input)`); input and target broadcast. `BatchMean`
+/// divides the sum by the batch size (the KL definition), `Mean` by the number of elements
+/// (warns, as PyTorch does).
+///
+/// Derivatives: `dl/dinput = -t` (`-e^t`); `dl/dt = ln t + 1 - input` (`e^t (t - input + 1)`),
+/// which is NaN at `t = 0` exactly as PyTorch's composite gives.
+pub fn kl_div_with(input: &Tensor, target: &Tensor, opts: &KlDivOpts) -> Result<Tensor> {
+    crate::loss::kl_div(input, target, opts)
 }
 
 /// `cosine_embedding_loss(x1, x2, y)` with PyTorch's defaults.
@@ -278,14 +311,19 @@ pub fn cosine_embedding_loss(x1: &Tensor, x2: &Tensor, y: &Tensor) -> Result<Ten
     cosine_embedding_loss_with(x1, x2, y, &CosineEmbeddingOpts::default())
 }
 
-/// `1 - cos` where y = 1, `max(0, cos - margin)` where y = -1.
+/// `1 - cos` where y = 1, `max(0, cos - margin)` where y = -1, 0 for other y, with
+/// `cos = sum(x1 x2) / sqrt((sum(x1^2) + 1e-12) (sum(x2^2) + 1e-12))` over the last dim.
+/// Shapes: `(N, D), (N, D)` with y `(N)`, or `(D), (D)` with y `()`.
+///
+/// Built from differentiable ops like PyTorch's, so both inputs get
+/// `d cos/dx1 = x2 / sqrt(m1 m2) - cos x1 / m1` (and symmetrically), times `-1` or `1`.
 pub fn cosine_embedding_loss_with(
-    _x1: &Tensor,
-    _x2: &Tensor,
-    _y: &Tensor,
-    _opts: &CosineEmbeddingOpts,
+    x1: &Tensor,
+    x2: &Tensor,
+    y: &Tensor,
+    opts: &CosineEmbeddingOpts,
 ) -> Result<Tensor> {
-    Err(not_yet("cosine_embedding_loss"))
+    crate::loss::cosine_embedding_loss(x1, x2, y, opts)
 }
 
 /// `mse_loss(x, t)` with the mean reduction.
@@ -293,9 +331,12 @@ pub fn mse_loss(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     mse_loss_with(input, target, Reduction::Mean)
 }
 
-/// Mean squared error `(x - t)^2`, reduced.
-pub fn mse_loss_with(_input: &Tensor, _target: &Tensor, _reduction: Reduction) -> Result<Tensor> {
-    Err(not_yet("mse_loss"))
+/// Mean squared error `(x - t)^2`, reduced (`mean` over the broadcast numel). Shapes that
+/// differ but broadcast work and print a warning (usually a bug, as PyTorch warns).
+///
+/// Derivatives: `dl/dx = 2 (x - t)`, `dl/dt = -2 (x - t)`.
+pub fn mse_loss_with(input: &Tensor, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+    crate::loss::mse_loss(input, target, reduction)
 }
 
 /// `softmax(x, dim)`.

@@ -12,10 +12,12 @@
 #![warn(missing_docs)]
 
 mod backward;
+pub mod distributions;
 mod dot;
 pub mod functional;
 pub mod gradcheck;
 mod graph;
+pub mod info;
 mod loss;
 mod ops;
 mod overloads;

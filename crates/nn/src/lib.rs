@@ -1,11 +1,45 @@
 //! # torchlet-nn
 //!
-//! Modules, loss modules and optimizers (filled in by the nn work).
+//! `torch.nn` for torchlet: the [`Module`] trait, layers ([`Linear`]), activations
+//! ([`Sigmoid`], [`ReLU`], [`Tanh`], [`Softmax`], [`LogSoftmax`], [`Flatten`]), the
+//! [`Sequential`] container, loss modules ([`CrossEntropyLoss`], [`NLLLoss`], ...) and the
+//! optimizers in [`optim`].
+//!
+//! ```
+//! use torchlet_autograd::Tensor;
+//! use torchlet_nn::{Linear, Module, Sequential, Sigmoid};
+//!
+//! torchlet_autograd::manual_seed(0);
+//! let model = Sequential::new()
+//!     .add(Linear::new(2, 5)?)
+//!     .add(Sigmoid)
+//!     .add(Linear::new(5, 2)?)
+//!     .add(Sigmoid);
+//! let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+//! assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+//! let out = model.forward(&Tensor::from([[0.0f32, 1.0]]))?;
+//! assert_eq!(out.dims(), vec![1, 2]);
+//! # Ok::<(), torchlet_autograd::Error>(())
+//! ```
+//!
+//! Reading order: [`module`] (the trait and the printing helpers) → [`linear`] →
+//! [`activation`] → [`container`] → [`loss`] → [`optim`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub use torchlet_autograd::functional;
+pub mod activation;
+pub mod container;
+pub mod linear;
+pub mod loss;
+pub mod module;
+pub mod optim;
 
-/// Optimizers (SGD, Adam, AdamW).
-pub mod optim {}
+pub use activation::{Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh};
+pub use container::Sequential;
+pub use linear::Linear;
+pub use loss::{
+    BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss,
+};
+pub use module::{Module, Parameter};
+pub use torchlet_autograd::functional;

@@ -1,0 +1,145 @@
+//! Parameter-free modules: activations and reshapes. Each forwards to the tensor operation
+//! of the same name (where its derivative lives).
+
+use crate::module::Module;
+use std::fmt;
+use torchlet_autograd::{Result, Tensor};
+
+/// `nn.Sigmoid()`: `1 / (1 + e^-x)` elementwise.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sigmoid;
+
+/// `nn.ReLU()`: `max(x, 0)` elementwise.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReLU;
+
+/// `nn.Tanh()`: `tanh(x)` elementwise.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tanh;
+
+/// `nn.Softmax(dim)`: `e^x / sum(e^x, dim)`, computed stably.
+#[derive(Clone, Copy, Debug)]
+pub struct Softmax {
+    /// The dimension the probabilities sum to 1 along (negative counts from the end).
+    pub dim: isize,
+}
+
+/// `nn.LogSoftmax(dim)`: `x - logsumexp(x, dim)`, computed stably.
+#[derive(Clone, Copy, Debug)]
+pub struct LogSoftmax {
+    /// The dimension normalised over (negative counts from the end).
+    pub dim: isize,
+}
+
+/// `nn.Flatten(start_dim=1, end_dim=-1)`: merges dims `start_dim..=end_dim` into one.
+#[derive(Clone, Copy, Debug)]
+pub struct Flatten {
+    /// First dimension merged (default 1, keeping the batch dimension).
+    pub start_dim: isize,
+    /// Last dimension merged (default -1).
+    pub end_dim: isize,
+}
+
+impl Softmax {
+    /// `nn.Softmax(dim=dim)`.
+    pub fn new(dim: isize) -> Self {
+        Softmax { dim }
+    }
+}
+
+impl LogSoftmax {
+    /// `nn.LogSoftmax(dim=dim)`.
+    pub fn new(dim: isize) -> Self {
+        LogSoftmax { dim }
+    }
+}
+
+impl Flatten {
+    /// `nn.Flatten()`: `start_dim = 1`, `end_dim = -1`.
+    pub fn new() -> Self {
+        Flatten { start_dim: 1, end_dim: -1 }
+    }
+
+    /// `nn.Flatten(start_dim, end_dim)`.
+    pub fn with_dims(start_dim: isize, end_dim: isize) -> Self {
+        Flatten { start_dim, end_dim }
+    }
+}
+
+impl Default for Flatten {
+    fn default() -> Self {
+        Flatten::new()
+    }
+}
+
+impl Module for Sigmoid {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.sigmoid()
+    }
+}
+
+impl Module for ReLU {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.relu()
+    }
+}
+
+impl Module for Tanh {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.tanh()
+    }
+}
+
+impl Module for Softmax {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.softmax(self.dim)
+    }
+}
+
+impl Module for LogSoftmax {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.log_softmax(self.dim)
+    }
+}
+
+impl Module for Flatten {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.flatten(self.start_dim, self.end_dim)
+    }
+}
+
+impl fmt::Display for Sigmoid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sigmoid()")
+    }
+}
+
+impl fmt::Display for ReLU {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReLU()")
+    }
+}
+
+impl fmt::Display for Tanh {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Tanh()")
+    }
+}
+
+impl fmt::Display for Softmax {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Softmax(dim={})", self.dim)
+    }
+}
+
+impl fmt::Display for LogSoftmax {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LogSoftmax(dim={})", self.dim)
+    }
+}
+
+impl fmt::Display for Flatten {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Flatten(start_dim={}, end_dim={})", self.start_dim, self.end_dim)
+    }
+}

@@ -1,0 +1,236 @@
+//! Loss modules (`nn.CrossEntropyLoss`, ...): each holds its options and calls the
+//! functional loss of the same name (in `torchlet_autograd::functional`, where the math and
+//! the backward rule live). Build like `CrossEntropyLoss::new().label_smoothing(0.1)` and
+//! call `criterion.forward(&logits, &target)`. They print as PyTorch's do: `CrossEntropyLoss()`.
+
+use std::fmt;
+use torchlet_autograd::functional::{
+    self as F, BceOpts, BceWithLogitsOpts, CosineEmbeddingOpts, CrossEntropyOpts, KlDivOpts, NllLossOpts,
+    Reduction,
+};
+use torchlet_autograd::{Result, Tensor};
+
+/// Writes `Name()`: PyTorch's loss modules have no `extra_repr`, whatever their options.
+macro_rules! loss_display {
+    ($($t:ident),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($t), "()"))
+            }
+        }
+    )*};
+}
+loss_display!(CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss, CosineEmbeddingLoss, MSELoss);
+
+/// `nn.CrossEntropyLoss`: cross-entropy of logits against class indices or probabilities
+/// (see `functional::cross_entropy_with`).
+#[derive(Clone, Debug, Default)]
+pub struct CrossEntropyLoss {
+    /// The options passed to the functional form.
+    pub opts: CrossEntropyOpts,
+}
+
+impl CrossEntropyLoss {
+    /// PyTorch's defaults: no weight, `ignore_index=-100`, `reduction='mean'`, no smoothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Per-class weights `(C)`.
+    pub fn weight(mut self, w: Tensor) -> Self {
+        self.opts.weight = Some(w);
+        self
+    }
+    /// Targets equal to `i` contribute nothing.
+    pub fn ignore_index(mut self, i: i64) -> Self {
+        self.opts.ignore_index = i;
+        self
+    }
+    /// The reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.opts.reduction = r;
+        self
+    }
+    /// Label smoothing in `[0, 1]` (checked when the loss is computed).
+    pub fn label_smoothing(mut self, ls: f64) -> Self {
+        self.opts.label_smoothing = ls;
+        self
+    }
+    /// The loss of logits `input` `(N, C)` (or `(C)`, `(N, C, d...)`) against `target`.
+    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        F::cross_entropy_with(input, target, &self.opts)
+    }
+}
+
+/// `nn.NLLLoss`: negative log-likelihood of log-probabilities at class indices.
+#[derive(Clone, Debug, Default)]
+pub struct NLLLoss {
+    /// The options passed to the functional form.
+    pub opts: NllLossOpts,
+}
+
+impl NLLLoss {
+    /// PyTorch's defaults: no weight, `ignore_index=-100`, `reduction='mean'`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Per-class weights `(C)`.
+    pub fn weight(mut self, w: Tensor) -> Self {
+        self.opts.weight = Some(w);
+        self
+    }
+    /// Targets equal to `i` contribute nothing.
+    pub fn ignore_index(mut self, i: i64) -> Self {
+        self.opts.ignore_index = i;
+        self
+    }
+    /// The reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.opts.reduction = r;
+        self
+    }
+    /// The loss of log-probabilities `input` (e.g. from `LogSoftmax`) at i64 `target`.
+    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        F::nll_loss_with(input, target, &self.opts)
+    }
+}
+
+/// `nn.BCELoss`: binary cross-entropy of probabilities (e.g. after `Sigmoid`).
+#[derive(Clone, Debug, Default)]
+pub struct BCELoss {
+    /// The options passed to the functional form.
+    pub opts: BceOpts,
+}
+
+impl BCELoss {
+    /// PyTorch's defaults: no weight, `reduction='mean'`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Weights broadcast to the input's shape.
+    pub fn weight(mut self, w: Tensor) -> Self {
+        self.opts.weight = Some(w);
+        self
+    }
+    /// The reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.opts.reduction = r;
+        self
+    }
+    /// The loss of probabilities `input` against targets in `[0, 1]` of the same shape.
+    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        F::binary_cross_entropy_with(input, target, &self.opts)
+    }
+}
+
+/// `nn.BCEWithLogitsLoss`: sigmoid and binary cross-entropy in one stable step.
+#[derive(Clone, Debug, Default)]
+pub struct BCEWithLogitsLoss {
+    /// The options passed to the functional form.
+    pub opts: BceWithLogitsOpts,
+}
+
+impl BCEWithLogitsLoss {
+    /// PyTorch's defaults: no weight, no `pos_weight`, `reduction='mean'`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Weights broadcast to the input's shape.
+    pub fn weight(mut self, w: Tensor) -> Self {
+        self.opts.weight = Some(w);
+        self
+    }
+    /// Weight of the positive examples, per class (last dimension).
+    pub fn pos_weight(mut self, w: Tensor) -> Self {
+        self.opts.pos_weight = Some(w);
+        self
+    }
+    /// The reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.opts.reduction = r;
+        self
+    }
+    /// The loss of logits `input` against targets in `[0, 1]` of the same shape.
+    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        F::binary_cross_entropy_with_logits_with(input, target, &self.opts)
+    }
+}
+
+/// `nn.KLDivLoss`: KL divergence with the input as log-probabilities.
+#[derive(Clone, Debug, Default)]
+pub struct KLDivLoss {
+    /// The options passed to the functional form.
+    pub opts: KlDivOpts,
+}
+
+impl KLDivLoss {
+    /// PyTorch's defaults: `reduction='mean'` (not the KL definition; prefer
+    /// `reduction(Reduction::BatchMean)`), `log_target=False`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.opts.reduction = r;
+        self
+    }
+    /// Whether the target is given as log-probabilities.
+    pub fn log_target(mut self, on: bool) -> Self {
+        self.opts.log_target = on;
+        self
+    }
+    /// `KL(target || exp(input))` summed pointwise and reduced.
+    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        F::kl_div_with(input, target, &self.opts)
+    }
+}
+
+/// `nn.CosineEmbeddingLoss`: pulls pairs together (`y = 1`) or apart (`y = -1`).
+#[derive(Clone, Debug, Default)]
+pub struct CosineEmbeddingLoss {
+    /// The options passed to the functional form.
+    pub opts: CosineEmbeddingOpts,
+}
+
+impl CosineEmbeddingLoss {
+    /// PyTorch's defaults: `margin=0`, `reduction='mean'`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The margin for dissimilar pairs.
+    pub fn margin(mut self, m: f64) -> Self {
+        self.opts.margin = m;
+        self
+    }
+    /// The reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.opts.reduction = r;
+        self
+    }
+    /// The loss of pairs `(x1, x2)` with labels `y` (1 or -1).
+    pub fn forward(&self, x1: &Tensor, x2: &Tensor, y: &Tensor) -> Result<Tensor> {
+        F::cosine_embedding_loss_with(x1, x2, y, &self.opts)
+    }
+}
+
+/// `nn.MSELoss`: mean squared error.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MSELoss {
+    /// Default `Mean`.
+    pub reduction: Reduction,
+}
+
+impl MSELoss {
+    /// PyTorch's default: `reduction='mean'`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The reduction.
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.reduction = r;
+        self
+    }
+    /// `(input - target)^2`, reduced.
+    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        F::mse_loss_with(input, target, self.reduction)
+    }
+}

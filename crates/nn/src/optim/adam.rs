@@ -1,0 +1,312 @@
+//! Adam and AdamW (`torch.optim.Adam`, `torch.optim.AdamW`): one implementation, differing
+//! only in how weight decay is applied.
+
+use super::{check_non_negative, check_params, check_state, collect_grads, Optimizer};
+use torchlet_autograd::{DType, Error, Result, Tensor, TensorData};
+use torchlet_tensor_core::Float;
+
+/// Adam's and AdamW's hyper-parameters, PyTorch's keyword arguments:
+/// `AdamOptions::new(0.01).betas(0.8, 0.99).amsgrad(true)`; a bare learning rate converts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamOptions {
+    /// Learning rate (default 1e-3), `>= 0`.
+    pub lr: f64,
+    /// Decay rates of the first and second moment estimates (default (0.9, 0.999)), each
+    /// in `[0, 1)`.
+    pub betas: (f64, f64),
+    /// Added to the denominator for stability (default 1e-8), `>= 0`.
+    pub eps: f64,
+    /// Weight decay, `>= 0`; `None` is the optimizer's default: 0 for Adam (L2 penalty
+    /// added to the gradient), 0.01 for AdamW (decoupled: `p *= 1 - lr * wd`).
+    pub weight_decay: Option<f64>,
+    /// Use the running maximum of the second moment (AMSGrad).
+    pub amsgrad: bool,
+    /// Maximise the objective instead of minimising it.
+    pub maximize: bool,
+}
+
+impl Default for AdamOptions {
+    fn default() -> Self {
+        AdamOptions {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: None,
+            amsgrad: false,
+            maximize: false,
+        }
+    }
+}
+
+impl From<f64> for AdamOptions {
+    fn from(lr: f64) -> Self {
+        AdamOptions::new(lr)
+    }
+}
+
+impl AdamOptions {
+    /// Defaults with learning rate `lr`.
+    pub fn new(lr: f64) -> Self {
+        AdamOptions { lr, ..Default::default() }
+    }
+    /// Sets `betas`.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
+        self.betas = (beta1, beta2);
+        self
+    }
+    /// Sets `eps`.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// Sets `weight_decay`.
+    pub fn weight_decay(mut self, wd: f64) -> Self {
+        self.weight_decay = Some(wd);
+        self
+    }
+    /// Sets `amsgrad`.
+    pub fn amsgrad(mut self, on: bool) -> Self {
+        self.amsgrad = on;
+        self
+    }
+    /// Sets `maximize`.
+    pub fn maximize(mut self, on: bool) -> Self {
+        self.maximize = on;
+        self
+    }
+
+    fn validate(&self, op: &'static str) -> Result<()> {
+        check_non_negative(op, "learning rate", self.lr)?;
+        check_non_negative(op, "epsilon value", self.eps)?;
+        for (i, b) in [self.betas.0, self.betas.1].into_iter().enumerate() {
+            if !(0.0..1.0).contains(&b) {
+                return Err(Error::invalid(
+                    op,
+                    format!("invalid beta parameter at index {i}: {b} (must be in [0, 1))"),
+                ));
+            }
+        }
+        if let Some(wd) = self.weight_decay {
+            check_non_negative(op, "weight_decay value", wd)?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-parameter state (`optimizer.state[p]`), created on the parameter's first step.
+#[derive(Clone, Default)]
+struct AdamState {
+    step: u64,
+    exp_avg: Option<TensorData>,
+    exp_avg_sq: Option<TensorData>,
+    max_exp_avg_sq: Option<TensorData>,
+}
+
+/// The shared implementation.
+struct AdamCore {
+    op: &'static str,
+    params: Vec<Tensor>,
+    opts: AdamOptions,
+    weight_decay: f64,
+    decoupled: bool,
+    state: Vec<AdamState>,
+    grads: Vec<Option<TensorData>>,
+}
+
+impl AdamCore {
+    fn new(op: &'static str, params: Vec<Tensor>, opts: AdamOptions, decoupled: bool) -> Result<Self> {
+        opts.validate(op)?;
+        check_params(op, &params)?;
+        let weight_decay = opts.weight_decay.unwrap_or(if decoupled { 0.01 } else { 0.0 });
+        let n = params.len();
+        Ok(AdamCore {
+            op,
+            params,
+            opts,
+            weight_decay,
+            decoupled,
+            state: vec![AdamState::default(); n],
+            grads: Vec::with_capacity(n),
+        })
+    }
+
+    fn step(&mut self) -> Result<()> {
+        let op = self.op;
+        // Phase one: check everything, change nothing.
+        collect_grads(op, &self.params, &mut self.grads)?;
+        for (i, (p, s)) in self.params.iter().zip(&self.state).enumerate() {
+            check_state(op, i, p, "exp_avg", s.exp_avg.as_ref())?;
+            check_state(op, i, p, "exp_avg_sq", s.exp_avg_sq.as_ref())?;
+            check_state(op, i, p, "max_exp_avg_sq", s.max_exp_avg_sq.as_ref())?;
+        }
+        // Phase two: update.
+        let hp = Hyper {
+            lr: self.opts.lr,
+            betas: self.opts.betas,
+            eps: self.opts.eps,
+            weight_decay: self.weight_decay,
+            decoupled: self.decoupled,
+            amsgrad: self.opts.amsgrad,
+            maximize: self.opts.maximize,
+        };
+        for ((p, g), s) in self.params.iter().zip(&self.grads).zip(&mut self.state) {
+            let Some(g) = g else { continue };
+            p.update_data(|d| match d.dtype() {
+                DType::F32 => adam_update::<f32>(d, g, s, &hp),
+                DType::F64 => adam_update::<f64>(d, g, s, &hp),
+                other => Err(Error::need_float(op, other)),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        check_non_negative(self.op, "learning rate", lr)?;
+        self.opts.lr = lr;
+        Ok(())
+    }
+}
+
+/// Resolved hyper-parameters of one step.
+struct Hyper {
+    lr: f64,
+    betas: (f64, f64),
+    eps: f64,
+    weight_decay: f64,
+    decoupled: bool,
+    amsgrad: bool,
+    maximize: bool,
+}
+
+/// One Adam update of `param` in place, in PyTorch's order (`_single_tensor_adam`):
+///
+/// ```text
+/// g = maximize ? -grad : grad
+/// AdamW: p = p * (1 - lr*wd)          Adam: g = g + wd*p
+/// m = lerp(m, g, 1 - b1)              (= b1*m + (1-b1)*g)
+/// v = b2*v + (1 - b2)*g*g
+/// vmax = max(vmax, v)                 (amsgrad; then v := vmax below)
+/// step_size = lr / (1 - b1^t)
+/// denom = sqrt(v) / sqrt(1 - b2^t) + eps
+/// p = p - step_size * m / denom
+/// ```
+/// The bias corrections are computed in f64 (Python floats in PyTorch), then cast to `T`.
+fn adam_update<T: Float>(
+    param: &mut TensorData,
+    grad: &TensorData,
+    s: &mut AdamState,
+    h: &Hyper,
+) -> Result<()> {
+    let g = grad.values::<T>()?;
+    let shape = param.shape().clone();
+    let p = param.values_mut::<T>()?;
+    let zeros = || TensorData::zeros(shape.clone(), T::DTYPE);
+    let m = s.exp_avg.get_or_insert_with(zeros).values_mut::<T>()?;
+    let v = s.exp_avg_sq.get_or_insert_with(zeros).values_mut::<T>()?;
+    let mut vmax = match h.amsgrad {
+        true => Some(s.max_exp_avg_sq.get_or_insert_with(zeros).values_mut::<T>()?),
+        false => None,
+    };
+    s.step += 1;
+    let t = s.step as f64;
+    let (b1, b2) = h.betas;
+    let bias_correction1 = 1.0 - b1.powf(t);
+    let bias_correction2 = 1.0 - b2.powf(t);
+    let neg_step_size = T::c(-(h.lr / bias_correction1));
+    let bc2_sqrt = T::c(bias_correction2.sqrt());
+    let (w, one_minus_w) = (T::c(1.0 - b1), T::c(b1));
+    let (beta2, one_minus_b2) = (T::c(b2), T::c(1.0 - b2));
+    let (eps, wd, decay) = (T::c(h.eps), T::c(h.weight_decay), T::c(1.0 - h.lr * h.weight_decay));
+    let half = T::c(0.5);
+    for i in 0..p.len() {
+        let mut gi = if h.maximize { -g[i] } else { g[i] };
+        if h.weight_decay != 0.0 {
+            if h.decoupled {
+                p[i] *= decay;
+            } else {
+                gi += wd * p[i];
+            }
+        }
+        // ATen's lerp(start, end, w): start + w*(end - start) for w < 0.5, else
+        // end - (end - start)*(1 - w).
+        m[i] = if w < half { m[i] + w * (gi - m[i]) } else { gi - (gi - m[i]) * one_minus_w };
+        v[i] = v[i] * beta2 + one_minus_b2 * gi * gi;
+        let second = match vmax.as_deref_mut() {
+            Some(vm) => {
+                vm[i] = vm[i].max_val(v[i]);
+                vm[i]
+            }
+            None => v[i],
+        };
+        let denom = second.sqrt() / bc2_sqrt + eps;
+        p[i] += neg_step_size * m[i] / denom;
+    }
+    Ok(())
+}
+
+/// `torch.optim.Adam`: adaptive moments with bias correction; weight decay is an L2 penalty
+/// added to the gradient. See `adam_update` in the source for the exact formula.
+pub struct Adam(AdamCore);
+
+/// `torch.optim.AdamW`: Adam with decoupled weight decay (`p *= 1 - lr * wd` before the
+/// moment update), default `weight_decay` 0.01.
+pub struct AdamW(AdamCore);
+
+impl Adam {
+    /// `optim.Adam(params, ...)`: errors on invalid hyper-parameters or parameters.
+    pub fn new(params: Vec<Tensor>, opts: impl Into<AdamOptions>) -> Result<Adam> {
+        AdamCore::new("Adam", params, opts.into(), false).map(Adam)
+    }
+
+    /// Number of steps taken for parameter `i` (`state[p]['step']`).
+    pub fn state_step(&self, i: usize) -> u64 {
+        self.0.state.get(i).map_or(0, |s| s.step)
+    }
+
+    /// First moment estimate of parameter `i` (`state[p]['exp_avg']`), once it exists.
+    pub fn exp_avg(&self, i: usize) -> Option<Tensor> {
+        self.0.state.get(i).and_then(|s| s.exp_avg.clone()).map(Tensor::from_data)
+    }
+
+    /// Second moment estimate of parameter `i` (`state[p]['exp_avg_sq']`), once it exists.
+    pub fn exp_avg_sq(&self, i: usize) -> Option<Tensor> {
+        self.0.state.get(i).and_then(|s| s.exp_avg_sq.clone()).map(Tensor::from_data)
+    }
+}
+
+impl AdamW {
+    /// `optim.AdamW(params, ...)`: errors on invalid hyper-parameters or parameters.
+    pub fn new(params: Vec<Tensor>, opts: impl Into<AdamOptions>) -> Result<AdamW> {
+        AdamCore::new("AdamW", params, opts.into(), true).map(AdamW)
+    }
+
+    /// Number of steps taken for parameter `i` (`state[p]['step']`).
+    pub fn state_step(&self, i: usize) -> u64 {
+        self.0.state.get(i).map_or(0, |s| s.step)
+    }
+
+    /// The weight decay in effect (0.01 unless set).
+    pub fn weight_decay(&self) -> f64 {
+        self.0.weight_decay
+    }
+}
+
+macro_rules! delegate_optimizer {
+    ($($t:ty),*) => {$(
+        impl Optimizer for $t {
+            fn step(&mut self) -> Result<()> {
+                self.0.step()
+            }
+            fn params(&self) -> &[Tensor] {
+                &self.0.params
+            }
+            fn lr(&self) -> f64 {
+                self.0.opts.lr
+            }
+            fn set_lr(&mut self, lr: f64) -> Result<()> {
+                self.0.set_lr(lr)
+            }
+        }
+    )*};
+}
+delegate_optimizer!(Adam, AdamW);
