@@ -417,13 +417,19 @@ impl CrossEntropyState {
                     let k = tv[r] as usize; // range-checked by the forward pass
                     let (m, lse, u) = (st[2 * r], st[2 * r + 1], up.at(r));
                     let wt = w.as_ref().map_or(T::ONE, |w| w[k]);
-                    // mass_c = (1 - ls) w_t [c = t] + (ls / C) w_c;  M = (1 - ls) w_t + (ls / C) sum(w)
-                    let big_m = keep * wt + ls_t * w_all;
-                    for (j, (gj, &x)) in grow.iter_mut().zip(row).enumerate() {
-                        let p = ((x - m) - lse).exp();
-                        let smooth =
-                            if self.ls > 0.0 { ls_t * w.as_ref().map_or(T::ONE, |w| w[j]) } else { T::ZERO };
-                        *gj = u * (p * big_m - smooth);
+                    // mass_c = (1 - ls) w_t [c = t] + (ls / C) w_c;  M = (1 - ls) w_t + (ls / C) sum(w);
+                    // g_c = u (softmax_c M - mass_c)
+                    let um = u * (keep * wt + ls_t * w_all);
+                    for (gj, &x) in grow.iter_mut().zip(row) {
+                        *gj = um * ((x - m) - lse).exp(); // u M softmax_j
+                    }
+                    if self.ls > 0.0 {
+                        match &w {
+                            Some(w) => {
+                                grow.iter_mut().zip(w.iter()).for_each(|(gj, &wj)| *gj -= u * ls_t * wj)
+                            }
+                            None => grow.iter_mut().for_each(|gj| *gj -= u * ls_t),
+                        }
                     }
                     grow[k] -= u * keep * wt;
                 }
