@@ -223,12 +223,16 @@ impl ClassLayout {
     }
 }
 
+fn no_class_dim(op: &'static str, x: &Shape) -> Error {
+    Error::invalid(op, format!("Expected 1 or more dimensions (got 0): the input must be (C), (N, C) or (N, C, d1, ..., dk) scores, got shape {x}"))
+}
+
 /// Checks class-index targets against `x` like PyTorch's `nll_loss_nd`: `(C)` with `()`,
 /// `(N, C)` with `(N)`, `(N, C, d1..dk)` with `(N, d1..dk)`.
 fn class_layout(op: &'static str, x: &Shape, t: &Shape) -> Result<ClassLayout> {
     let d = x.dims();
     if d.is_empty() {
-        return Err(Error::invalid(op, format!("Expected 1 or more dimensions (got 0): the input must be (C), (N, C) or (N, C, d1, ..., dk) logits, got shape {x}")));
+        return Err(no_class_dim(op, x));
     }
     let lay = |n: usize, inner: usize| ClassLayout { shape: x.clone(), n, c: d[d.len().min(2) - 1], inner };
     if d.len() == 1 {
@@ -413,13 +417,19 @@ impl CrossEntropyState {
                     let k = tv[r] as usize; // range-checked by the forward pass
                     let (m, lse, u) = (st[2 * r], st[2 * r + 1], up.at(r));
                     let wt = w.as_ref().map_or(T::ONE, |w| w[k]);
-                    // mass_c = (1 - ls) w_t [c = t] + (ls / C) w_c;  M = (1 - ls) w_t + (ls / C) sum(w)
-                    let big_m = keep * wt + ls_t * w_all;
-                    for (j, (gj, &x)) in grow.iter_mut().zip(row).enumerate() {
-                        let p = ((x - m) - lse).exp();
-                        let smooth =
-                            if self.ls > 0.0 { ls_t * w.as_ref().map_or(T::ONE, |w| w[j]) } else { T::ZERO };
-                        *gj = u * (p * big_m - smooth);
+                    // mass_c = (1 - ls) w_t [c = t] + (ls / C) w_c;  M = (1 - ls) w_t + (ls / C) sum(w);
+                    // g_c = u (softmax_c M - mass_c)
+                    let um = u * (keep * wt + ls_t * w_all);
+                    for (gj, &x) in grow.iter_mut().zip(row) {
+                        *gj = um * ((x - m) - lse).exp(); // u M softmax_j
+                    }
+                    if self.ls > 0.0 {
+                        match &w {
+                            Some(w) => {
+                                grow.iter_mut().zip(w.iter()).for_each(|(gj, &wj)| *gj -= u * ls_t * wj)
+                            }
+                            None => grow.iter_mut().for_each(|gj| *gj -= u * ls_t),
+                        }
                     }
                     grow[k] -= u * keep * wt;
                 }
@@ -460,8 +470,14 @@ pub(crate) fn cross_entropy(input: &Tensor, target: &Tensor, o: &CrossEntropyOpt
     if !(0.0..=1.0).contains(&o.label_smoothing) {
         return Err(Error::invalid(OP, format!("label_smoothing must be between 0.0 and 1.0. Got: {} (it is the probability mass spread uniformly over the classes)", o.label_smoothing)));
     }
+    if x.ndim() == 0 {
+        return Err(no_class_dim(OP, x.shape()));
+    }
     let prob = t.dtype().is_float();
     let lay = if prob {
+        if t.shape() != x.shape() && class_layout(OP, x.shape(), t.shape()).is_ok() {
+            return Err(Error::dtype(OP, format!("class indices as an i64 tensor, since the target has the shape {} of class-index targets", t.shape()), t.dtype(), "; expected scalar type Long (convert with .to_dtype(DType::I64)); float targets are class probabilities and need the input's shape"));
+        }
         if t.shape() != x.shape() {
             return Err(Error::shapes(OP, x.shape(), t.shape(), "do not fit: float targets are class probabilities and need the input's shape; for class indices pass an i64 target of shape (N) (0D or 1D target tensor expected, multi-target not supported)"));
         }
