@@ -1,0 +1,565 @@
+//! The bad-input suite: every way a learner can misuse a public operation, loss, module or
+//! optimizer, one line each. A case passes when the call returns `Err` of the expected
+//! kind whose message contains every key word (case-insensitive) — and does not panic.
+//! Adding a case is adding one line to a table. `TORCHLET_PRINT_ERRORS=1 cargo test --test
+//! bad_input -- --nocapture` prints every message.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use torchlet::nn::functional::{self as F, CrossEntropyOpts, NllLossOpts, Reduction};
+use torchlet::prelude::*;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Shape,
+    Dim,
+    Index,
+    DType,
+    Invalid,
+    Autograd,
+    /// Any variant: the key words carry the check (PyTorch's own wording).
+    Any,
+}
+
+fn kind_of(e: &Error) -> Kind {
+    match e {
+        Error::ShapeMismatch { .. } => Kind::Shape,
+        Error::DimOutOfRange { .. } => Kind::Dim,
+        Error::IndexOutOfRange { .. } => Kind::Index,
+        Error::DTypeMismatch { .. } => Kind::DType,
+        Error::InvalidArgument { .. } => Kind::Invalid,
+        Error::Autograd { .. } => Kind::Autograd,
+        Error::Io { .. } => Kind::Any,
+    }
+}
+
+struct Case {
+    name: &'static str,
+    kind: Kind,
+    words: &'static [&'static str],
+    run: fn() -> Result<()>,
+}
+
+/// `case!(name, Kind, ["key", "words"], expression returning Result<_>)`.
+macro_rules! case {
+    ($name:literal, $kind:ident, [$($w:literal),* $(,)?], $body:expr) => {
+        Case { name: $name, kind: Kind::$kind, words: &[$($w),*], run: || { let _ = $body?; Ok(()) } }
+    };
+}
+
+/// A float tensor of `shape` filled with 0.1, 0.2, ...
+fn f(shape: &[usize]) -> Tensor {
+    let n: usize = shape.iter().product();
+    Tensor::from_vec((1..=n).map(|i| i as f32 / 10.0).collect::<Vec<f32>>(), shape).unwrap()
+}
+fn f64t(shape: &[usize]) -> Tensor {
+    f(shape).to_dtype(DType::F64).unwrap()
+}
+fn idx(v: &[i64]) -> Tensor {
+    Tensor::from(v.to_vec())
+}
+fn leaf(shape: &[usize]) -> Tensor {
+    f(shape).requires_grad_(true).unwrap()
+}
+fn probs(v: &[f32]) -> Tensor {
+    Tensor::from(v.to_vec())
+}
+fn data(shape: &[usize]) -> TensorData {
+    f(shape).data()
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        // ----- broadcasting and shapes ----------------------------------------------------
+        case!("add: no broadcast", Shape, ["add", "[2, 3]", "[4]", "broadcast"], f(&[2, 3]).add(&f(&[4]))),
+        case!("sub: no broadcast", Shape, ["sub", "[2, 3]", "[2]"], f(&[2, 3]).sub(&f(&[2]))),
+        case!("mul: no broadcast", Shape, ["mul", "[3]", "[4]"], f(&[3]).mul(&f(&[4]))),
+        case!("div: no broadcast", Shape, ["div", "[2, 2]", "[3, 2]"], f(&[2, 2]).div(&f(&[3, 2]))),
+        case!("pow: no broadcast", Shape, ["pow"], f(&[2]).pow(&f(&[3]))),
+        case!("maximum: no broadcast", Shape, ["maximum"], f(&[2, 3]).maximum(&f(&[3, 2]))),
+        case!("minimum: no broadcast", Shape, ["minimum"], f(&[5]).minimum(&f(&[4]))),
+        case!(
+            "matmul: inner dims",
+            Shape,
+            ["matmul", "[2, 3]", "[4, 2]", "inner dimensions 3 and 4"],
+            f(&[2, 3]).matmul(&f(&[4, 2]))
+        ),
+        case!("matmul: vector lengths", Shape, ["matmul", "inner dimensions"], f(&[3]).matmul(&f(&[4]))),
+        case!("matmul: 0-d operand", Shape, ["matmul", "at least 1 dimension"], f(&[]).matmul(&f(&[2]))),
+        case!("matmul: batch dims", Shape, ["matmul", "batch"], f(&[2, 3, 4]).matmul(&f(&[3, 4, 5]))),
+        case!("linear: in_features", Shape, ["linear", "weight"], f(&[4, 3]).linear(&f(&[2, 2]), None)),
+        case!(
+            "linear: bias shape",
+            Shape,
+            ["linear", "bias"],
+            f(&[4, 2]).linear(&f(&[3, 2]), Some(&f(&[2])))
+        ),
+        case!(
+            "cat: sizes differ",
+            Shape,
+            ["cat", "[2, 3]", "[2, 4]"],
+            Tensor::cat(&[&f(&[2, 3]), &f(&[2, 4])], 0)
+        ),
+        case!("cat: ranks differ", Shape, ["cat"], Tensor::cat(&[&f(&[2, 3]), &f(&[3])], 0)),
+        case!(
+            "stack: shapes differ",
+            Shape,
+            ["stack", "same shape"],
+            Tensor::stack(&[&f(&[2]), &f(&[3])], 0)
+        ),
+        case!("expand: non-1 dim", Shape, ["expand", "[2, 3]", "[4, 3]"], f(&[2, 3]).expand([4, 3])),
+        case!("gather: rank", Shape, ["gather"], f(&[2, 3]).gather(1, &idx(&[0, 1]))),
+        case!(
+            "gather: index larger than input",
+            Shape,
+            ["gather"],
+            f(&[2, 3]).gather(1, &Tensor::from_vec(vec![0i64; 9], [3, 3]).unwrap())
+        ),
+        case!(
+            "where: no broadcast",
+            Shape,
+            ["where"],
+            Tensor::where_cond(&data(&[2, 3]).gt_scalar(0.0).unwrap(), &f(&[2, 3]), &f(&[4]))
+        ),
+        case!("allclose: no broadcast", Shape, ["isclose"], f(&[2]).allclose(&f(&[3]), 1e-5, 1e-8)),
+        case!("set_data: shape", Shape, ["set_data", "[2]", "[3]"], f(&[2]).set_data(data(&[3]))),
+        case!("set_grad: shape", Shape, ["set_grad", "[2]", "[3]"], leaf(&[2]).set_grad(Some(data(&[3])))),
+        case!(
+            "set_grad: dtype",
+            Shape,
+            ["set_grad", "dtype"],
+            leaf(&[2]).set_grad(Some(data(&[2]).to_dtype(DType::F64)))
+        ),
+        // ----- dimensions -----------------------------------------------------------------
+        case!("sum_dim: 2 of 2-D", Dim, ["sum", "dimension 2", "[-2, 1]"], f(&[2, 3]).sum_dim(2, false)),
+        case!("sum_dim: -3 of 2-D", Dim, ["sum", "dimension -3"], f(&[2, 3]).sum_dim(-3, true)),
+        case!("mean_dim: out of range", Dim, ["mean", "dimension 5"], f(&[2, 3]).mean_dim(5, false)),
+        case!("max_dim: out of range", Dim, ["max", "dimension 2"], f(&[2, 3]).max_dim(2, false)),
+        case!("min_dim: out of range", Dim, ["min"], f(&[4]).min_dim(1, false)),
+        case!("argmax: out of range", Dim, ["argmax"], f(&[2, 3]).argmax(3, false)),
+        case!("logsumexp: out of range", Dim, ["logsumexp"], f(&[2, 3]).logsumexp(2, false)),
+        case!("softmax: out of range", Dim, ["softmax", "dimension 2"], f(&[2, 3]).softmax(2)),
+        case!("log_softmax: out of range", Dim, ["log_softmax", "dimension -3"], f(&[2, 3]).log_softmax(-3)),
+        case!("F::softmax: out of range", Dim, ["softmax"], F::softmax(&f(&[4]), 1)),
+        case!("transpose: out of range", Dim, ["transpose"], f(&[2, 3]).transpose(0, 2)),
+        case!("squeeze_dim: out of range", Dim, ["squeeze"], f(&[2, 1]).squeeze_dim(3)),
+        case!("unsqueeze: out of range", Dim, ["unsqueeze"], f(&[2, 3]).unsqueeze(4)),
+        case!("narrow: dim out of range", Dim, ["narrow"], f(&[2, 3]).narrow(2, 0, 1)),
+        case!("flatten: out of range", Dim, ["flatten"], f(&[2, 3]).flatten(0, 5)),
+        case!("index_select: dim", Dim, ["index_select"], f(&[2, 3]).index_select(2, &idx(&[0]))),
+        case!(
+            "gather: dim",
+            Dim,
+            ["gather"],
+            f(&[2, 3]).gather(3, &Tensor::from_vec(vec![0i64; 6], [2, 3]).unwrap())
+        ),
+        case!("cat: dim", Dim, ["cat"], Tensor::cat(&[&f(&[2]), &f(&[2])], 1)),
+        case!("stack: dim", Dim, ["stack"], Tensor::stack(&[&f(&[2]), &f(&[2])], 3)),
+        case!("permute: dim", Dim, ["permute"], f(&[2, 3]).permute(&[0, 2])),
+        case!("size: dim", Dim, ["size"], f(&[2, 3]).size(-3)),
+        // ----- indices ----------------------------------------------------------------------
+        case!(
+            "index_select: too large",
+            Index,
+            ["index_select", "5", "[0, 3)"],
+            f(&[2, 3]).index_select(1, &idx(&[0, 5]))
+        ),
+        case!(
+            "index_select: negative",
+            Index,
+            ["index_select", "-1"],
+            f(&[2, 3]).index_select(1, &idx(&[-1]))
+        ),
+        case!(
+            "gather: too large",
+            Index,
+            ["gather", "3"],
+            f(&[2, 3]).gather(1, &Tensor::from_vec(vec![0i64, 3], [2, 1]).unwrap())
+        ),
+        case!(
+            "gather: negative",
+            Index,
+            ["gather", "-2"],
+            f(&[2, 3]).gather(1, &Tensor::from_vec(vec![-2i64, 0], [2, 1]).unwrap())
+        ),
+        case!("one_hot: class >= num_classes", Index, ["one_hot", "4"], idx(&[1, 4]).one_hot(Some(3))),
+        case!("one_hot: negative class", Index, ["one_hot", "-1"], idx(&[-1, 0]).one_hot(Some(3))),
+        // ----- dtypes -----------------------------------------------------------------------
+        case!("add: f32 + f64", DType, ["add", "f32", "f64", "to_dtype"], f(&[2]).add(&f64t(&[2]))),
+        case!("mul: f32 * i64", DType, ["mul", "i64"], f(&[2]).mul(&idx(&[1, 2]))),
+        case!("matmul: f32 @ f64", DType, ["matmul", "f64"], f(&[2, 2]).matmul(&f64t(&[2, 2]))),
+        case!("exp: integer", DType, ["exp", "floating-point", "i64"], idx(&[1, 2]).exp()),
+        case!(
+            "log: bool",
+            DType,
+            ["log", "bool"],
+            Tensor::from_data(data(&[2]).gt_scalar(0.1).unwrap()).log()
+        ),
+        case!("sigmoid: integer", DType, ["sigmoid", "i64"], idx(&[1]).sigmoid()),
+        case!("softmax: integer", DType, ["softmax"], idx(&[1, 2]).softmax(0)),
+        case!("div: integers", DType, ["div", "i64"], idx(&[4]).div(&idx(&[2]))),
+        case!("mean: integers", DType, ["mean", "i64"], idx(&[4, 2]).mean()),
+        case!(
+            "neg: bool",
+            DType,
+            ["neg", "bool"],
+            Tensor::from_data(data(&[2]).gt_scalar(0.1).unwrap()).neg()
+        ),
+        case!(
+            "index_select: float index",
+            DType,
+            ["index_select", "i64", "f32"],
+            f(&[2, 3]).index_select(1, &f(&[1]))
+        ),
+        case!("gather: float index", DType, ["gather", "i64"], f(&[2, 3]).gather(1, &f(&[2, 1]))),
+        case!("one_hot: float input", DType, ["one_hot", "i64"], f(&[3]).one_hot(None)),
+        case!(
+            "where: non-bool condition",
+            DType,
+            ["where", "bool"],
+            Tensor::where_cond(&data(&[2]), &f(&[2]), &f(&[2]))
+        ),
+        case!("cat: mixed dtypes", DType, ["cat", "f64"], Tensor::cat(&[&f(&[2]), &f64t(&[2])], 0)),
+        case!("to_vec: wrong type", DType, ["f64", "f32"], f(&[2]).to_vec::<f64>()),
+        // ----- invalid arguments ------------------------------------------------------------
+        case!(
+            "from_vec: size",
+            Invalid,
+            ["from_vec", "5 elements", "[2, 3]"],
+            Tensor::from_vec(vec![1.0f32; 5], [2, 3])
+        ),
+        case!("reshape: size", Invalid, ["reshape", "[4, 2]", "6 elements"], f(&[2, 3]).reshape(&[4, 2])),
+        case!("reshape: two -1", Invalid, ["reshape", "only one dimension"], f(&[2, 3]).reshape(&[-1, -1])),
+        case!("reshape: negative size", Invalid, ["reshape", "-2"], f(&[2, 3]).reshape(&[-2, 3])),
+        case!("permute: wrong length", Invalid, ["permute", "3 dims"], f(&[2, 3]).permute(&[0, 1, 2])),
+        case!("permute: repeated dim", Invalid, ["permute", "repeats"], f(&[2, 3]).permute(&[1, 1])),
+        case!("narrow: past the end", Invalid, ["narrow", "exceeds"], f(&[2, 3]).narrow(1, 2, 2)),
+        case!("narrow: 0-d", Invalid, ["narrow"], f(&[]).narrow(0, 0, 1)),
+        case!("item: many elements", Invalid, ["item", "2 elements"], f(&[2]).item()),
+        case!("arange: zero step", Invalid, ["arange", "step"], Tensor::arange(0.0, 1.0, 0.0)),
+        case!("arange: wrong direction", Invalid, ["arange"], Tensor::arange(0.0, 1.0, -0.5)),
+        case!("randint: empty range", Invalid, ["randint", "low < high"], Tensor::randint(3, 3, [2])),
+        case!(
+            "uniform: low > high",
+            Invalid,
+            ["uniform"],
+            TensorData::uniform_with([2], 1.0, 0.0, DType::F32, &mut Generator::new(0))
+        ),
+        case!("flatten: start after end", Invalid, ["flatten"], f(&[2, 3, 4]).flatten(2, 1)),
+        case!("t: 3-D", Invalid, ["t", "transpose"], f(&[2, 3, 4]).t()),
+        case!("max: empty", Invalid, ["max", "empty"], f(&[0]).max()),
+        case!("min: empty", Invalid, ["min", "empty"], f(&[0, 2]).min()),
+        case!("cat: no tensors", Invalid, ["cat", "non-empty"], Tensor::cat(&[], 0)),
+        case!("stack: no tensors", Invalid, ["stack", "non-empty"], Tensor::stack(&[], 0)),
+        case!("cat: 0-d tensors", Invalid, ["cat", "stack"], Tensor::cat(&[&f(&[]), &f(&[])], 0)),
+        case!(
+            "index_select: 2-D index",
+            Invalid,
+            ["index_select", "1-D"],
+            f(&[2, 3]).index_select(1, &Tensor::from_vec(vec![0i64; 4], [2, 2]).unwrap())
+        ),
+        // ----- autograd ---------------------------------------------------------------------
+        case!(
+            "backward: non-scalar",
+            Autograd,
+            ["backward", "scalar", "[2, 3]"],
+            leaf(&[2, 3]).exp()?.backward()
+        ),
+        case!(
+            "backward: no grad",
+            Autograd,
+            ["backward", "does not require grad"],
+            f(&[2]).sum()?.backward()
+        ),
+        case!(
+            "backward_with: shape",
+            Shape,
+            ["backward", "[2]", "[3]"],
+            leaf(&[2]).exp()?.backward_with(&f(&[3]))
+        ),
+        case!(
+            "backward_with: dtype",
+            Shape,
+            ["backward", "dtype"],
+            leaf(&[2]).exp()?.backward_with(&f64t(&[2]))
+        ),
+        case!("backward: twice", Autograd, ["second time"], {
+            let y = leaf(&[2]).exp()?.sum()?;
+            y.backward()?;
+            y.backward()
+        }),
+        case!(
+            "requires_grad_: non-leaf",
+            Autograd,
+            ["requires_grad", "leaf"],
+            leaf(&[2]).exp()?.requires_grad_(false)
+        ),
+        case!("requires_grad_: integer", Autograd, ["floating-point", "i64"], idx(&[1]).requires_grad_(true)),
+        // ----- losses: cross_entropy ----------------------------------------------------------
+        case!(
+            "cross_entropy: target too large",
+            Any,
+            ["cross_entropy", "Target 4 is out of bounds"],
+            F::cross_entropy(&f(&[2, 4]), &idx(&[1, 4]))
+        ),
+        case!(
+            "cross_entropy: negative target",
+            Any,
+            ["cross_entropy", "Target -3 is out of bounds"],
+            F::cross_entropy(&f(&[2, 4]), &idx(&[1, -3]))
+        ),
+        case!(
+            "cross_entropy: batch mismatch",
+            Any,
+            ["cross_entropy", "batch_size (3)", "batch_size (2)"],
+            F::cross_entropy(&f(&[3, 4]), &idx(&[1, 2]))
+        ),
+        case!(
+            "cross_entropy: weight length",
+            Any,
+            ["cross_entropy", "weight", "4 classes"],
+            F::cross_entropy_with(&f(&[2, 4]), &idx(&[1, 2]), &CrossEntropyOpts::default().weight(f(&[3])))
+        ),
+        case!(
+            "cross_entropy: label_smoothing > 1",
+            Invalid,
+            ["label_smoothing", "1.5"],
+            F::cross_entropy_with(
+                &f(&[2, 4]),
+                &idx(&[1, 2]),
+                &CrossEntropyOpts::default().label_smoothing(1.5)
+            )
+        ),
+        case!(
+            "cross_entropy: label_smoothing < 0",
+            Invalid,
+            ["label_smoothing"],
+            F::cross_entropy_with(
+                &f(&[2, 4]),
+                &idx(&[1, 2]),
+                &CrossEntropyOpts::default().label_smoothing(-0.1)
+            )
+        ),
+        case!(
+            "cross_entropy: prob target shape",
+            Any,
+            ["cross_entropy"],
+            F::cross_entropy(&f(&[2, 4]), &f(&[2, 3]))
+        ),
+        case!(
+            "cross_entropy: integer logits",
+            DType,
+            ["cross_entropy"],
+            F::cross_entropy(&idx(&[1, 2, 3, 4]).reshape(&[2, 2])?, &idx(&[0, 1]))
+        ),
+        case!(
+            "cross_entropy: bool target",
+            DType,
+            ["cross_entropy"],
+            F::cross_entropy(&f(&[2, 2]), &Tensor::from_data(data(&[2]).gt_scalar(0.1).unwrap()))
+        ),
+        case!(
+            "cross_entropy: f64 target for f32 logits",
+            Any,
+            ["cross_entropy"],
+            F::cross_entropy(&f(&[2, 2]), &f64t(&[2, 2]))
+        ),
+        case!(
+            "cross_entropy: ignore_index with probabilities",
+            Invalid,
+            ["cross_entropy", "ignore_index"],
+            F::cross_entropy_with(&f(&[2, 4]), &f(&[2, 4]), &CrossEntropyOpts::default().ignore_index(1))
+        ),
+        case!(
+            "cross_entropy: batchmean",
+            Invalid,
+            ["batchmean"],
+            F::cross_entropy_with(
+                &f(&[2, 4]),
+                &idx(&[1, 2]),
+                &CrossEntropyOpts::default().reduction(Reduction::BatchMean)
+            )
+        ),
+        case!(
+            "cross_entropy: spatial target shape",
+            Any,
+            ["cross_entropy"],
+            F::cross_entropy(&f(&[2, 3, 4]), &Tensor::from_vec(vec![0i64; 6], [2, 3]).unwrap())
+        ),
+        case!("cross_entropy: 0-d input", Any, ["cross_entropy"], F::cross_entropy(&f(&[]), &idx(&[0]))),
+        case!(
+            "cross_entropy: target rank",
+            Any,
+            ["cross_entropy"],
+            F::cross_entropy(&f(&[2, 4]), &Tensor::from_vec(vec![0i64; 4], [2, 2]).unwrap())
+        ),
+        // ----- losses: nll_loss ---------------------------------------------------------------
+        case!(
+            "nll_loss: target too large",
+            Any,
+            ["nll_loss", "Target 3 is out of bounds"],
+            F::nll_loss(&f(&[2, 3]), &idx(&[0, 3]))
+        ),
+        case!(
+            "nll_loss: negative target",
+            Any,
+            ["nll_loss", "Target -1 is out of bounds"],
+            F::nll_loss(&f(&[2, 3]), &idx(&[0, -1]))
+        ),
+        case!(
+            "nll_loss: batch mismatch",
+            Any,
+            ["nll_loss", "batch_size"],
+            F::nll_loss(&f(&[3, 3]), &idx(&[0, 1]))
+        ),
+        case!(
+            "nll_loss: weight length",
+            Any,
+            ["nll_loss", "weight"],
+            F::nll_loss_with(&f(&[2, 3]), &idx(&[0, 1]), &NllLossOpts::default().weight(f(&[2])))
+        ),
+        case!("nll_loss: float target", DType, ["nll_loss"], F::nll_loss(&f(&[2, 3]), &f(&[2]))),
+        case!(
+            "nll_loss: batchmean",
+            Invalid,
+            ["batchmean"],
+            F::nll_loss_with(
+                &f(&[2, 3]),
+                &idx(&[0, 1]),
+                &NllLossOpts::default().reduction(Reduction::BatchMean)
+            )
+        ),
+        // ----- losses: binary cross-entropy ---------------------------------------------------
+        case!(
+            "bce: input above 1",
+            Any,
+            ["binary_cross_entropy", "input should be between 0 and 1"],
+            F::binary_cross_entropy(&probs(&[0.2, 1.5]), &probs(&[0.0, 1.0]))
+        ),
+        case!(
+            "bce: negative input",
+            Any,
+            ["binary_cross_entropy", "input"],
+            F::binary_cross_entropy(&probs(&[-0.2, 0.5]), &probs(&[0.0, 1.0]))
+        ),
+        case!(
+            "bce: NaN input",
+            Any,
+            ["binary_cross_entropy", "input"],
+            F::binary_cross_entropy(&probs(&[f32::NAN, 0.5]), &probs(&[0.0, 1.0]))
+        ),
+        case!(
+            "bce: target 4",
+            Any,
+            ["binary_cross_entropy", "target should be between 0 and 1"],
+            F::binary_cross_entropy(&probs(&[0.2, 0.5]), &probs(&[4.0, 1.0]))
+        ),
+        case!(
+            "bce: negative target",
+            Any,
+            ["binary_cross_entropy", "target"],
+            F::binary_cross_entropy(&probs(&[0.2, 0.5]), &probs(&[-1.0, 1.0]))
+        ),
+        case!(
+            "bce: shape mismatch",
+            Any,
+            ["binary_cross_entropy", "[2]", "[3]"],
+            F::binary_cross_entropy(&probs(&[0.2, 0.5, 0.7]), &probs(&[0.0, 1.0]))
+        ),
+        case!(
+            "bce: integer target",
+            DType,
+            ["binary_cross_entropy"],
+            F::binary_cross_entropy(&probs(&[0.2, 0.5]), &idx(&[0, 1]))
+        ),
+        case!(
+            "bce_with_logits: shape mismatch",
+            Any,
+            ["binary_cross_entropy_with_logits"],
+            F::binary_cross_entropy_with_logits(&f(&[3]), &f(&[2]))
+        ),
+        case!(
+            "bce_with_logits: integer target",
+            DType,
+            ["binary_cross_entropy_with_logits"],
+            F::binary_cross_entropy_with_logits(&f(&[2]), &idx(&[0, 1]))
+        ),
+        case!(
+            "bce_with_logits: pos_weight shape",
+            Any,
+            ["binary_cross_entropy_with_logits"],
+            F::binary_cross_entropy_with_logits_with(
+                &f(&[2, 3]),
+                &f(&[2, 3]),
+                &F::BceWithLogitsOpts::default().pos_weight(f(&[4]))
+            )
+        ),
+        case!(
+            "bce: weight shape",
+            Any,
+            ["binary_cross_entropy"],
+            F::binary_cross_entropy_with(
+                &probs(&[0.2, 0.5]),
+                &probs(&[0.0, 1.0]),
+                &F::BceOpts::default().weight(f(&[3]))
+            )
+        ),
+        // ----- losses: kl_div, cosine, mse --------------------------------------------------
+        case!("kl_div: no broadcast", Shape, ["kl_div"], F::kl_div(&f(&[2, 3]).neg()?, &f(&[2, 4]))),
+        case!("kl_div: integer target", DType, ["kl_div"], F::kl_div(&f(&[2]).neg()?, &idx(&[0, 1]))),
+        case!(
+            "cosine_embedding: x1/x2 shapes",
+            Any,
+            ["cosine_embedding_loss"],
+            F::cosine_embedding_loss(&f(&[2, 3]), &f(&[2, 4]), &idx(&[1, -1]))
+        ),
+        case!(
+            "cosine_embedding: y length",
+            Any,
+            ["cosine_embedding_loss"],
+            F::cosine_embedding_loss(&f(&[2, 3]), &f(&[2, 3]), &idx(&[1, -1, 1]))
+        ),
+        case!(
+            "cosine_embedding: 3-D inputs",
+            Any,
+            ["cosine_embedding_loss"],
+            F::cosine_embedding_loss(&f(&[2, 3, 1]), &f(&[2, 3, 1]), &idx(&[1, -1]))
+        ),
+        case!("mse_loss: no broadcast", Shape, ["mse_loss"], F::mse_loss(&f(&[2, 3]), &f(&[4]))),
+        case!("mse_loss: dtype", DType, ["mse_loss"], F::mse_loss(&f(&[2]), &f64t(&[2]))),
+        case!("reduction: unknown string", Invalid, ["reduction", "avg"], "avg".parse::<Reduction>()),
+    ]
+}
+
+#[test]
+fn every_misuse_is_a_clear_error_and_never_a_panic() {
+    let cases = cases();
+    let mut failures = vec![];
+    for c in &cases {
+        match catch_unwind(AssertUnwindSafe(c.run)) {
+            Err(_) => failures.push(format!("{}: panicked", c.name)),
+            Ok(Ok(())) => failures.push(format!("{}: returned Ok, expected an error", c.name)),
+            Ok(Err(e)) => {
+                if std::env::var_os("TORCHLET_PRINT_ERRORS").is_some() {
+                    println!("{:<45} {e}", c.name);
+                }
+                let msg = e.to_string().to_lowercase();
+                if c.kind != Kind::Any && kind_of(&e) != c.kind {
+                    failures.push(format!("{}: expected {:?}, got {:?}: {e}", c.name, c.kind, kind_of(&e)));
+                }
+                for w in c.words {
+                    if !msg.contains(&w.to_lowercase()) {
+                        failures.push(format!("{}: message lacks {w:?}: {e}", c.name));
+                    }
+                }
+            }
+        }
+    }
+    println!("{} bad-input cases", cases.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
