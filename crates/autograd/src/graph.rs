@@ -115,7 +115,7 @@ impl Tensor {
                 &self.shape(),
                 g.shape(),
                 format!(
-                    "mismatch: the gradient must have the output's shape and dtype ({}), got dtype {}",
+                    "mismatch: backward_with needs a gradient with the output's shape (the first) and dtype {}, got dtype {}",
                     self.dtype(),
                     g.dtype()
                 ),
