@@ -1,0 +1,137 @@
+//! The benchmark workloads of BENCH.md, each doing exactly the work its PyTorch twin in
+//! `torch_bench.py` does: `cargo run --release --example bench -- [NAME ...]`.
+//!
+//! Prints `NAME<TAB>MEDIAN us` per workload: the median microseconds per iteration over 7
+//! timed repeats of `iters` iterations after one untimed warm-up call (3 repeats for
+//! `digits_train`, as the reference script does). f32, default thread count.
+
+use std::time::Instant;
+use torchlet::nn::optim::{Optimizer, SgdOptions, SGD};
+use torchlet::nn::{Linear, Module, ReLU, Sequential, Sigmoid};
+use torchlet::prelude::*;
+
+/// Median microseconds per iteration of `step` over `repeats` timed runs of `iters` calls.
+fn bench(mut step: impl FnMut() -> Result<()>, iters: usize, repeats: usize) -> Result<f64> {
+    step()?; // warm-up
+    let mut times = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let t = Instant::now();
+        for _ in 0..iters {
+            step()?;
+        }
+        times.push(t.elapsed().as_secs_f64() * 1e6 / iters as f64);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[repeats / 2])
+}
+
+fn xor_step() -> Result<f64> {
+    let x = Tensor::from([[0.0f32, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]);
+    let y = Tensor::from(vec![0i64, 1, 1, 0]);
+    let model = Sequential::new().add(Linear::new(2, 5)?).add(Sigmoid).add(Linear::new(5, 2)?).add(Sigmoid);
+    let mut opt = SGD::new(model.parameters(), SgdOptions::new(0.03))?;
+    bench(
+        || {
+            opt.zero_grad();
+            F::cross_entropy(&model.forward(&x)?, &y)?.backward()?;
+            opt.step()
+        },
+        2000,
+        7,
+    )
+}
+
+fn log_softmax_fwd() -> Result<f64> {
+    let x = Tensor::randn([50000, 10])?;
+    bench(|| F::log_softmax(&x, -1).map(drop), 100, 7)
+}
+
+fn cross_entropy_fwd_bwd() -> Result<f64> {
+    let x = Tensor::randn([50000, 10])?.requires_grad_(true)?;
+    let y = Tensor::randint(0, 10, [50000])?;
+    bench(
+        || {
+            x.zero_grad();
+            F::cross_entropy(&x, &y)?.backward()
+        },
+        50,
+        7,
+    )
+}
+
+fn mlp_fwd_bwd() -> Result<f64> {
+    let x = Tensor::randn([50000, 784])?;
+    let y = Tensor::randint(0, 10, [50000])?;
+    let model = Sequential::new().add(Linear::new(784, 32)?).add(ReLU).add(Linear::new(32, 10)?);
+    bench(
+        || {
+            model.zero_grad();
+            F::cross_entropy(&model.forward(&x)?, &y)?.backward()
+        },
+        3,
+        7,
+    )
+}
+
+fn matmul() -> Result<f64> {
+    let (a, b) = (Tensor::randn([512, 512])?, Tensor::randn([512, 512])?);
+    bench(|| a.matmul(&b).map(drop), 50, 7)
+}
+
+/// The whole digits training run; returns (median us, test accuracy of the last run).
+fn digits_train() -> Result<(f64, f64)> {
+    let data = torchlet::demos::load_digits(&torchlet::demos::digits_default_path())?;
+    let (n, n_train) = (data.len(), 1437);
+    let (x_train, y_train) = (data.x.narrow(0, 0, n_train)?, data.y.narrow(0, 0, n_train)?);
+    let (x_test, y_test) = (data.x.narrow(0, n_train, n - n_train)?, data.y.narrow(0, n_train, n - n_train)?);
+    let mut accuracy = 0.0;
+    let t = bench(
+        || {
+            let model = Sequential::new().add(Linear::new(64, 64)?).add(ReLU).add(Linear::new(64, 10)?);
+            let mut opt = SGD::new(model.parameters(), SgdOptions::new(0.05).momentum(0.9))?;
+            for _ in 0..30 {
+                for start in (0..n_train).step_by(32) {
+                    let len = 32.min(n_train - start);
+                    opt.zero_grad();
+                    let out = model.forward(&x_train.narrow(0, start, len)?)?;
+                    F::cross_entropy(&out, &y_train.narrow(0, start, len)?)?.backward()?;
+                    opt.step()?;
+                }
+            }
+            let pred = no_grad(|| model.forward(&x_test))?.argmax(1, false)?;
+            accuracy = pred.eq(&y_test)?.data().sum()?.item()? / (n - n_train) as f64;
+            Ok(())
+        },
+        1,
+        3,
+    )?;
+    Ok((t, accuracy))
+}
+
+fn main() -> Result<()> {
+    manual_seed(0);
+    let names: Vec<String> = std::env::args().skip(1).collect();
+    let all = ["xor_step", "log_softmax_50000x10", "cross_entropy_fwd_bwd_50000x10", "mlp_784_32_10_fwd_bwd_50000", "matmul_512", "digits_train"];
+    for name in all {
+        if !names.is_empty() && !names.iter().any(|n| n == name) {
+            continue;
+        }
+        let us = match name {
+            "xor_step" => xor_step()?,
+            "log_softmax_50000x10" => log_softmax_fwd()?,
+            "cross_entropy_fwd_bwd_50000x10" => cross_entropy_fwd_bwd()?,
+            "mlp_784_32_10_fwd_bwd_50000" => mlp_fwd_bwd()?,
+            "matmul_512" => matmul()?,
+            _ => {
+                let (us, acc) = digits_train()?;
+                println!("{name}\t{us:.1} us\taccuracy {acc:.4}");
+                continue;
+            }
+        };
+        println!("{name}\t{us:.1} us");
+    }
+    if let Some(bad) = names.iter().find(|n| !all.contains(&n.as_str())) {
+        return Err(Error::invalid("bench", format!("unknown workload {bad:?}; expected one of {all:?}")));
+    }
+    Ok(())
+}
