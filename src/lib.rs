@@ -25,6 +25,8 @@ pub use torchlet_nn::optim;
 pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
 
 pub mod parity;
+pub mod plot;
+pub mod progress;
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
 pub mod prelude {
