@@ -26,6 +26,8 @@ pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Sha
 
 pub mod demos;
 pub mod parity;
+pub mod plot;
+pub mod progress;
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
 pub mod prelude {

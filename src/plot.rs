@@ -1,0 +1,532 @@
+//! Charts for teaching: loss curves, per-epoch training curves and discrete distributions,
+//! written as PNG files.
+//!
+//! ```no_run
+//! use torchlet::plot;
+//!
+//! let losses = [2.3, 1.1, 0.7, 0.45, 0.38, 0.31];
+//! plot::loss_curve("loss.png", "XOR training loss", &losses)?;
+//!
+//! plot::training_curves("digits.png", "digits MLP", &[0.9, 0.4, 0.3], &[0.85, 0.93, 0.95])?;
+//!
+//! let normal = [0.05, 0.25, 0.4, 0.25, 0.05];
+//! let uniform = [0.2; 5];
+//! plot::distributions("dists.png", &[("normal_dist", &normal), ("uniform_dist", &uniform)])?;
+//! # Ok::<(), torchlet::Error>(())
+//! ```
+//!
+//! Everything is pure Rust: [`plotters`] draws into an in-memory RGB buffer with the bundled
+//! DejaVu Sans font (no system fonts are looked up), and the buffer is encoded with [`png`].
+//! The file is written to `<path>.tmp` first and then renamed, so a half-written PNG never
+//! appears under `path`.
+//!
+//! Values that are NaN or infinite (a diverged step, a skipped evaluation) are left out of
+//! the chart: a line is broken at them, a bar is not drawn. Data with no finite value at all,
+//! an unwritable path and drawing failures are reported as [`Error::Io`] with op `"plot"`
+//! and the path in the message; these functions never panic.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::ops::Range;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::backend::RGBPixel;
+use plotters::chart::MeshStyle;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::register_font;
+
+use crate::{Error, Result};
+
+/// DejaVu Sans 2.37, embedded so text renders the same everywhere (license:
+/// `assets/fonts/LICENSE-DejaVu.txt`).
+static DEJAVU_SANS: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+/// The family name the bundled font is registered under with plotters.
+const FONT: &str = "sans-serif";
+
+/// Text sizes in pixels.
+const TITLE_SIZE: u32 = 24;
+const CAPTION_SIZE: u32 = 20;
+const AXIS_DESC_SIZE: u32 = 16;
+const TICK_LABEL_SIZE: u32 = 13;
+
+/// matplotlib's first three default colours (tab:blue, tab:orange, tab:green).
+const PALETTE: [RGBColor; 3] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
+/// Grid lines (at the labelled ticks only): light enough not to compete with the data.
+const GRID: RGBColor = RGBColor(228, 228, 228);
+/// Axis lines and tick marks.
+const AXIS: RGBColor = RGBColor(90, 90, 90);
+/// Titles and labels.
+const TEXT: RGBColor = RGBColor(30, 30, 30);
+
+/// Series with at most this many points get a marker on every point.
+const MAX_MARKED_POINTS: usize = 40;
+
+/// The drawing area every chart is drawn on.
+type Area<'a> = DrawingArea<BitMapBackend<'a, RGBPixel>, Shift>;
+/// What drawing on an [`Area`] returns.
+type Drawn<'a> = DrawResult<(), BitMapBackend<'a, RGBPixel>>;
+
+/// Plots a loss per training step as a line chart (x axis "step" from 0, y axis "loss"),
+/// as an 800x500 PNG at `path`.
+///
+/// NaN and infinite losses are skipped (the line is broken there).
+///
+/// # Errors
+///
+/// [`Error::Io`] (op `"plot"`, message with the path) if `losses` has no finite value, the
+/// values span more than an `f64` can hold, or the file cannot be written.
+pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result<()> {
+    let path = path.as_ref();
+    let y_range = value_range(path, "losses", losses)?;
+    let loss = LinePanel {
+        caption: None,
+        x_desc: "step",
+        y_desc: "loss",
+        values: losses,
+        first_x: 0,
+        y_range,
+        color: PALETTE[0],
+    };
+    render(path, (800, 500), |root| {
+        let area = root.titled(title, text_style(TITLE_SIZE))?;
+        loss.draw(&area)
+    })
+}
+
+/// Plots the training loss and the test accuracy of each epoch in two panels side by side
+/// (x axis "epoch" from 1), as a 1000x450 PNG at `path`.
+///
+/// The accuracy is plotted as given (a fraction or a percentage); each y axis fits its
+/// data. The two slices may have different lengths. NaN and infinite values are skipped.
+///
+/// # Errors
+///
+/// [`Error::Io`] (op `"plot"`, message with the path) if either slice has no finite value,
+/// the values span more than an `f64` can hold, or the file cannot be written.
+pub fn training_curves(
+    path: impl AsRef<Path>,
+    title: &str,
+    losses_per_epoch: &[f64],
+    accuracy_per_epoch: &[f64],
+) -> Result<()> {
+    let path = path.as_ref();
+    let loss = LinePanel {
+        caption: Some("training loss"),
+        x_desc: "epoch",
+        y_desc: "loss",
+        values: losses_per_epoch,
+        first_x: 1,
+        y_range: value_range(path, "losses_per_epoch", losses_per_epoch)?,
+        color: PALETTE[0],
+    };
+    let accuracy = LinePanel {
+        caption: Some("test accuracy"),
+        x_desc: "epoch",
+        y_desc: "accuracy",
+        values: accuracy_per_epoch,
+        first_x: 1,
+        y_range: value_range(path, "accuracy_per_epoch", accuracy_per_epoch)?,
+        color: PALETTE[1],
+    };
+    render(path, (1000, 450), |root| {
+        let area = root.titled(title, text_style(TITLE_SIZE))?;
+        let panels = area.split_evenly((1, 2));
+        loss.draw(&panels[0])?;
+        accuracy.draw(&panels[1])
+    })
+}
+
+/// Plots discrete distributions as bar charts side by side, one panel per `(name, probs)`
+/// with the name as its caption, x axis "event" (`0..probs.len()`) and y axis
+/// "probability" from 0 to 1 (extended if a value lies outside), as a 1500x500 PNG at `path`.
+///
+/// ```no_run
+/// let normal = [0.01, 0.06, 0.24, 0.38, 0.24, 0.06, 0.01];
+/// let uniform = [1.0 / 7.0; 7];
+/// let random = [0.3, 0.05, 0.1, 0.2, 0.15, 0.1, 0.1];
+/// torchlet::plot::distributions(
+///     "distributions.png",
+///     &[("normal_dist", &normal), ("uniform_dist", &uniform), ("random_dist", &random)],
+/// )?;
+/// # Ok::<(), torchlet::Error>(())
+/// ```
+///
+/// NaN and infinite probabilities are skipped (no bar).
+///
+/// # Errors
+///
+/// [`Error::Io`] (op `"plot"`, message with the path) if `named` is empty, a distribution
+/// has no finite value, or the file cannot be written.
+pub fn distributions(path: impl AsRef<Path>, named: &[(&str, &[f64])]) -> Result<()> {
+    let path = path.as_ref();
+    if named.is_empty() {
+        return Err(plot_error(path, "no distributions to plot (got an empty list)"));
+    }
+    let panels = named
+        .iter()
+        .zip(PALETTE.iter().cycle())
+        .map(|(&(name, probs), &color)| {
+            let (lo, hi) = finite_min_max(probs).ok_or_else(|| no_finite_values(path, name, probs))?;
+            // 0 to 1, with 5% headroom for values outside (which are not probabilities).
+            let y_range = if lo < 0.0 { lo * 1.05 } else { 0.0 }..if hi > 1.0 { hi * 1.05 } else { 1.0 };
+            Ok(BarPanel { name, probs, y_range, color })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    render(path, (1500, 500), |root| {
+        for (panel, area) in panels.iter().zip(root.split_evenly((1, panels.len()))) {
+            panel.draw(&area)?;
+        }
+        Ok(())
+    })
+}
+
+/// One line chart: `values[i]` plotted at x = `first_x + i`.
+struct LinePanel<'a> {
+    caption: Option<&'a str>,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    values: &'a [f64],
+    first_x: usize,
+    y_range: Range<f64>,
+    color: RGBColor,
+}
+
+impl LinePanel<'_> {
+    fn draw<'b>(&self, area: &Area<'b>) -> Drawn<'b> {
+        // x is continuous so the first and last point get a margin (and a whole marker), but
+        // only whole steps/epochs are labelled.
+        let first = self.first_x as f64;
+        let last = first + self.values.len().saturating_sub(1) as f64;
+        let pad = ((last - first) * 0.03).max(0.5);
+        let mut builder = ChartBuilder::on(area);
+        builder.margin(15).x_label_area_size(45).y_label_area_size(70);
+        if let Some(caption) = self.caption {
+            builder.caption(caption, text_style(CAPTION_SIZE));
+        }
+        let mut chart = builder.build_cartesian_2d(first - pad..last + pad, self.y_range.clone())?;
+        let y_format = TickFormat::for_range(&self.y_range);
+        let mut mesh = chart.configure_mesh();
+        style_mesh(&mut mesh);
+        mesh.x_labels(self.values.len().clamp(2, 10))
+            .x_label_formatter(&|x| whole_number_label(*x))
+            .y_label_formatter(&|y| y_format.label(*y))
+            .x_desc(self.x_desc)
+            .y_desc(self.y_desc)
+            .draw()?;
+
+        let runs = finite_runs(self.values, first);
+        let points: usize = runs.iter().map(Vec::len).sum();
+        let line = self.color.stroke_width(2);
+        for run in &runs {
+            chart.draw_series(LineSeries::new(run.iter().copied(), line))?;
+            // A lone point between gaps has no line through it: mark it so it is not lost.
+            if points <= MAX_MARKED_POINTS || run.len() == 1 {
+                chart.draw_series(run.iter().map(|&p| Circle::new(p, 3, self.color.filled())))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One bar chart of a discrete distribution: bar `i` has height `probs[i]`.
+struct BarPanel<'a> {
+    name: &'a str,
+    probs: &'a [f64],
+    y_range: Range<f64>,
+    color: RGBColor,
+}
+
+impl BarPanel<'_> {
+    fn draw<'b>(&self, area: &Area<'b>) -> Drawn<'b> {
+        let last_event = self.probs.len().saturating_sub(1);
+        let mut chart = ChartBuilder::on(area)
+            .caption(self.name, text_style(CAPTION_SIZE))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d((0..last_event).into_segmented(), self.y_range.clone())?;
+        let y_format = TickFormat::for_range(&self.y_range);
+        let mut mesh = chart.configure_mesh();
+        style_mesh(&mut mesh);
+        mesh.disable_x_mesh()
+            .x_desc("event")
+            .y_desc("probability")
+            .x_label_formatter(&|x| match x {
+                SegmentValue::Exact(i) | SegmentValue::CenterOf(i) => i.to_string(),
+                SegmentValue::Last => String::new(),
+            })
+            .y_label_formatter(&|y| y_format.label(*y))
+            .draw()?;
+        let bars = self.probs.iter().enumerate().filter(|(_, p)| p.is_finite());
+        chart.draw_series(
+            Histogram::vertical(&chart)
+                .style(self.color.filled())
+                .margin(if self.probs.len() > 30 { 1 } else { 6 })
+                .data(bars.map(|(i, &p)| (i, p))),
+        )?;
+        Ok(())
+    }
+}
+
+/// The mesh style shared by all panels: light grid, grey axes, readable labels.
+fn style_mesh<X: Ranged, Y: Ranged>(mesh: &mut MeshStyle<'_, '_, X, Y, BitMapBackend<'_, RGBPixel>>) {
+    // Only the labelled ticks get grid lines. (Transparent lines are skipped by the
+    // rasterizer; `max_light_lines(0)` would make plotters' integer key-point search overflow.)
+    mesh.light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .axis_style(AXIS)
+        .label_style(text_style(TICK_LABEL_SIZE))
+        .axis_desc_style(text_style(AXIS_DESC_SIZE));
+}
+
+/// How the y tick labels of one axis are written: fixed-point with as many decimals as the
+/// tick step needs, or scientific for very large or small values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TickFormat {
+    /// `0.25`, `2.0`, `150`.
+    Fixed { decimals: usize },
+    /// `1.5e-5`, `2.25e12`.
+    Scientific { mantissa_decimals: usize },
+}
+
+impl TickFormat {
+    /// The format for an axis showing `range`.
+    fn for_range(range: &Range<f64>) -> Self {
+        let step_exponent = tick_step_exponent(range);
+        let magnitude = range.start.abs().max(range.end.abs());
+        if (1e-4..1e6).contains(&magnitude) && step_exponent >= -6 {
+            TickFormat::Fixed { decimals: step_exponent.min(0).unsigned_abs() as usize }
+        } else {
+            let digits = magnitude.log10().floor() as i32 - step_exponent;
+            TickFormat::Scientific { mantissa_decimals: digits.clamp(1, 12) as usize }
+        }
+    }
+
+    /// The label of the tick at `y`.
+    fn label(self, y: f64) -> String {
+        match self {
+            TickFormat::Fixed { decimals } => {
+                let label = format!("{y:.decimals$}");
+                // A tick a rounding error below zero reads "0.0", not "-0.0".
+                match label.strip_prefix('-') {
+                    Some(zero) if zero.bytes().all(|b| b == b'0' || b == b'.') => zero.to_string(),
+                    _ => label,
+                }
+            }
+            TickFormat::Scientific { .. } if y == 0.0 => "0".into(),
+            TickFormat::Scientific { mantissa_decimals } => format!("{y:.mantissa_decimals$e}"),
+        }
+    }
+}
+
+/// The power of ten of the y tick step plotters uses for `range`: the smallest 1, 2 or 5
+/// times a power of ten that puts at most 10 ticks on the axis.
+fn tick_step_exponent(range: &Range<f64>) -> i32 {
+    let start = (((range.end - range.start) / 10.0).log10().floor() as i32).clamp(-320, 310);
+    for exponent in start..start + 3 {
+        for mantissa in [1.0, 2.0, 5.0] {
+            let step = mantissa * 10f64.powi(exponent);
+            let ticks = (range.end / step).floor() - (range.start / step).ceil() + 1.0;
+            if ticks <= 10.0 {
+                return exponent;
+            }
+        }
+    }
+    start + 3
+}
+
+/// An x tick label for a step or epoch: whole numbers only (a tick between two steps,
+/// which plotters may place on a short axis, gets no label).
+fn whole_number_label(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{}", x.round() + 0.0) // `+ 0.0` turns -0 into 0
+    } else {
+        String::new()
+    }
+}
+
+/// The bundled font at `size` pixels in the text colour.
+fn text_style(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&TEXT)
+}
+
+/// Registers the bundled font with plotters (once per process).
+fn ensure_font(path: &Path) -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(plot_error(path, "the bundled DejaVu Sans font could not be loaded"))
+    }
+}
+
+/// Draws a `size` figure with `draw` on a white background and writes it as a PNG to `path`.
+fn render(path: &Path, size: (u32, u32), draw: impl for<'a> FnOnce(&Area<'a>) -> Drawn<'a>) -> Result<()> {
+    ensure_font(path)?;
+    let (width, height) = size;
+    let mut pixels = vec![0u8; width as usize * height as usize * 3];
+    {
+        let backend = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut pixels, size)
+            .map_err(|e| plot_error(path, format!("drawing failed: {e}")))?;
+        let root = backend.into_drawing_area();
+        // The inputs are validated (finite, non-degenerate ranges), but plotters has internal
+        // asserts and integer arithmetic that can panic on corner cases; such a panic becomes
+        // an error here instead of taking the training run down. The pixel buffer it may have
+        // left half-drawn is discarded.
+        let drawn = panic::catch_unwind(AssertUnwindSafe(|| {
+            root.fill(&WHITE).and_then(|()| draw(&root)).and_then(|()| root.present())
+        }));
+        match drawn {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(plot_error(path, format!("drawing failed: {e}"))),
+            Err(_) => return Err(plot_error(path, "drawing failed: plotters panicked")),
+        }
+    }
+    write_png(path, size, &pixels)
+}
+
+/// Encodes RGB `pixels` as a PNG at `path`, through `<path>.tmp` so that `path` never holds
+/// a partial file.
+fn write_png(path: &Path, (width, height): (u32, u32), pixels: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = Path::new(&tmp);
+    let encode = || -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let mut file = BufWriter::new(File::create(tmp)?);
+        let mut encoder = png::Encoder::new(&mut file, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(pixels)?;
+        writer.finish()?;
+        file.flush()?;
+        fs::rename(tmp, path)?;
+        Ok(())
+    };
+    encode().map_err(|e| {
+        let _ = fs::remove_file(tmp);
+        plot_error(path, format!("cannot write the PNG: {e}"))
+    })
+}
+
+/// Splits `values` at its NaN/infinite entries into runs of `(x, value)` points, with
+/// `values[i]` at x = `first_x + i`.
+fn finite_runs(values: &[f64], first_x: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut runs = vec![];
+    let mut run = vec![];
+    for (i, &v) in values.iter().enumerate() {
+        if v.is_finite() {
+            run.push((first_x + i as f64, v));
+        } else if !run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
+/// The smallest and largest finite value, or `None` if there is none.
+fn finite_min_max(values: &[f64]) -> Option<(f64, f64)> {
+    values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, &v| Some(acc.map_or((v, v), |(lo, hi): (f64, f64)| (lo.min(v), hi.max(v)))))
+}
+
+/// A y range that shows every finite value of `values` with a 5% margin (a constant series
+/// gets a band around its value).
+fn value_range(path: &Path, what: &str, values: &[f64]) -> Result<Range<f64>> {
+    let (lo, hi) = finite_min_max(values).ok_or_else(|| no_finite_values(path, what, values))?;
+    let magnitude = lo.abs().max(hi.abs());
+    // Differences below a millionth of the values are rounding noise: draw those series as
+    // constant rather than zooming in until the tick labels all read the same.
+    let pad = if hi - lo > magnitude * 1e-6 {
+        (hi - lo) * 0.05
+    } else if magnitude > 0.0 {
+        magnitude * 0.1
+    } else {
+        1.0
+    };
+    let range = (lo - pad)..(hi + pad);
+    if range.start.is_finite() && range.end.is_finite() && range.start < range.end {
+        Ok(range)
+    } else {
+        Err(plot_error(path, format!("{what}: values from {lo:e} to {hi:e} are too far apart to plot")))
+    }
+}
+
+/// The error for a series without a single finite value.
+fn no_finite_values(path: &Path, what: &str, values: &[f64]) -> Error {
+    let msg = if values.is_empty() {
+        format!("{what}: nothing to plot (got an empty slice)")
+    } else {
+        format!("{what}: nothing to plot (all {} values are NaN or infinite)", values.len())
+    };
+    plot_error(path, msg)
+}
+
+/// An [`Error::Io`] for `path`.
+fn plot_error(path: &Path, msg: impl std::fmt::Display) -> Error {
+    Error::Io { op: "plot", msg: format!("{}: {msg}", path.display()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_formats_follow_the_tick_step() {
+        let fixed = |decimals| TickFormat::Fixed { decimals };
+        let sci = |mantissa_decimals| TickFormat::Scientific { mantissa_decimals };
+        assert_eq!(TickFormat::for_range(&(0.0..1.0)), fixed(1)); // 0.0, 0.1, ..., 1.0
+        assert_eq!(TickFormat::for_range(&(0.05..0.95)), fixed(1)); // 0.1, ..., 0.9
+        assert_eq!(TickFormat::for_range(&(0.855..0.97)), fixed(2)); // 0.86, 0.88, ...
+        assert_eq!(TickFormat::for_range(&(-25.0..525.0)), fixed(0)); // 0, 50, ...
+        assert_eq!(TickFormat::for_range(&(0.9e12..3.1e12)), sci(1)); // 1.0e12, 1.2e12, ...
+        assert_eq!(TickFormat::for_range(&(1.0e-7..1.1e-7)), sci(2)); // 1.00e-7, 1.01e-7, ...
+        assert_eq!(TickFormat::for_range(&(0.999999..1.000001)), sci(7)); // step 5e-7
+        assert_eq!(fixed(2).label(0.25), "0.25");
+        assert_eq!(fixed(1).label(2.0), "2.0");
+        assert_eq!(fixed(1).label(-0.5), "-0.5");
+        assert_eq!(fixed(0).label(150.0), "150");
+        assert_eq!(fixed(1).label(0.0), "0.0");
+        assert_eq!(fixed(1).label(-1e-17), "0.0");
+        assert_eq!(fixed(0).label(-0.0), "0");
+        assert_eq!(sci(1).label(0.0), "0");
+        assert_eq!(sci(1).label(1.5e-5), "1.5e-5");
+        assert_eq!(sci(2).label(2.25e12), "2.25e12");
+        assert_eq!(whole_number_label(3.0), "3");
+        assert_eq!(whole_number_label(-0.0), "0");
+        assert_eq!(whole_number_label(2.5), "");
+    }
+
+    #[test]
+    fn runs_split_at_non_finite_values() {
+        let v = [1.0, f64::NAN, 2.0, 3.0, f64::INFINITY, f64::NEG_INFINITY, 4.0];
+        let runs = finite_runs(&v, 1.0);
+        assert_eq!(runs, vec![vec![(1.0, 1.0)], vec![(3.0, 2.0), (4.0, 3.0)], vec![(7.0, 4.0)]]);
+        assert!(finite_runs(&[f64::NAN], 0.0).is_empty());
+    }
+
+    #[test]
+    fn value_ranges_pad_and_reject_what_cannot_be_drawn() {
+        let p = Path::new("x.png");
+        assert_eq!(value_range(p, "v", &[1.0, 3.0]).unwrap(), 0.9..3.1);
+        assert_eq!(value_range(p, "v", &[2.0, 2.0]).unwrap(), 1.8..2.2);
+        assert_eq!(value_range(p, "v", &[0.0]).unwrap(), -1.0..1.0);
+        // Near-constant: padded by 10% of the value, not 5% of the 1e-12 spread.
+        let near_constant = value_range(p, "v", &[1.0, 1.0 + 1e-12]).unwrap();
+        assert!((near_constant.start - 0.9).abs() < 1e-9 && (near_constant.end - 1.1).abs() < 1e-9);
+        assert_eq!(value_range(p, "v", &[f64::NAN, 5.0, f64::INFINITY]).unwrap(), 4.5..5.5);
+        assert!(value_range(p, "v", &[]).is_err());
+        assert!(value_range(p, "v", &[f64::NAN]).is_err());
+        assert!(value_range(p, "v", &[-f64::MAX, f64::MAX]).is_err());
+    }
+}
