@@ -111,7 +111,14 @@ fn digits_train() -> Result<(f64, f64)> {
 fn main() -> Result<()> {
     manual_seed(0);
     let names: Vec<String> = std::env::args().skip(1).collect();
-    let all = ["xor_step", "log_softmax_50000x10", "cross_entropy_fwd_bwd_50000x10", "mlp_784_32_10_fwd_bwd_50000", "matmul_512", "digits_train"];
+    let all = [
+        "xor_step",
+        "log_softmax_50000x10",
+        "cross_entropy_fwd_bwd_50000x10",
+        "mlp_784_32_10_fwd_bwd_50000",
+        "matmul_512",
+        "digits_train",
+    ];
     for name in all {
         if !names.is_empty() && !names.iter().any(|n| n == name) {
             continue;
