@@ -1,6 +1,10 @@
 //! Handwritten digits (UCI optdigits, 8x8 images): BENCH.md's `digits_train` as a program.
 //!
-//! `cargo run --release --example digits -- [--epochs N] [--seed S] [--data PATH]`
+//! `cargo run --release --example digits -- [--epochs N] [--seed S] [--data PATH] [--plot FILE.png]`
+//!
+//! A progress bar per epoch shows the running loss when stderr is a terminal (quiet
+//! otherwise, or with `TORCHLET_NO_PROGRESS=1`); `--plot` writes the loss and test-accuracy
+//! curves.
 //!
 //! Linear(64,64)-ReLU-Linear(64,10), SGD(lr 0.05, momentum 0.9), batches of 32 in file
 //! order, mean cross-entropy; the first 1437 images train, the last 360 test. PyTorch
@@ -9,16 +13,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use torchlet::demos::{digits_default_path, load_digits, train_digits, DIGITS_TRAIN_ROWS};
+use torchlet::demos::{
+    digits_default_path, load_digits, train_digits_observed, DigitsEvent, DIGITS_BATCHES, DIGITS_TRAIN_ROWS,
+};
+use torchlet::progress::EpochBar;
 
 struct Args {
     epochs: usize,
     seed: u64,
     data: PathBuf,
+    plot: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { epochs: 30, seed: 0, data: digits_default_path() };
+    let mut args = Args { epochs: 30, seed: 0, data: digits_default_path(), plot: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -26,6 +34,7 @@ fn parse_args() -> Result<Args, String> {
             "--epochs" => args.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--data" => args.data = PathBuf::from(value()?),
+            "--plot" => args.plot = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -40,7 +49,7 @@ fn main() -> ExitCode {
             if !msg.is_empty() {
                 eprintln!("error: {msg}");
             }
-            eprintln!("usage: cargo run --release --example digits -- [--epochs N] [--seed S] [--data PATH]");
+            eprintln!("usage: cargo run --release --example digits -- [--epochs N] [--seed S] [--data PATH] [--plot FILE.png]");
             return ExitCode::from(2);
         }
     };
@@ -54,13 +63,31 @@ fn main() -> ExitCode {
             data.len().saturating_sub(DIGITS_TRAIN_ROWS)
         );
         let start = Instant::now();
-        let run = train_digits(&data, args.epochs, args.seed)?;
+        let mut bar: Option<EpochBar> = None;
+        let run = train_digits_observed(&data, args.epochs, args.seed, |event| match event {
+            DigitsEvent::Batch { epoch, running_loss, .. } => bar
+                .get_or_insert_with(|| EpochBar::new(epoch, args.epochs, DIGITS_BATCHES))
+                .tick(running_loss),
+            DigitsEvent::Epoch { test_accuracy, .. } => {
+                if let Some(b) = bar.take() {
+                    b.finish(test_accuracy)
+                }
+            }
+        })?;
         let elapsed = start.elapsed();
         println!("{}", run.model);
-        for (epoch, loss) in run.epoch_losses.iter().enumerate() {
-            println!("epoch {:>3}  mean loss {loss:.4}", epoch + 1);
+        for (epoch, (loss, acc)) in run.epoch_losses.iter().zip(&run.epoch_test_accuracy).enumerate() {
+            println!("epoch {:>3}  mean loss {loss:.4}  test accuracy {acc:.4}", epoch + 1);
         }
         println!("train accuracy {:.4}", run.train_accuracy);
+        if let Some(path) = &args.plot {
+            let title = format!(
+                "digits: Linear(64,64)-ReLU-Linear(64,10), SGD(0.05, momentum 0.9), seed {}",
+                args.seed
+            );
+            torchlet::plot::training_curves(path, &title, &run.epoch_losses, &run.epoch_test_accuracy)?;
+            println!("wrote {}", path.display());
+        }
         println!(
             "test accuracy {:.4}  ({} epochs, seed {}, {:.0} ms)",
             run.test_accuracy,

@@ -144,7 +144,35 @@ pub struct DigitsRun {
     pub train_accuracy: f64,
     /// Accuracy on the 360 held-out images after training.
     pub test_accuracy: f64,
+    /// Accuracy on the held-out images after each epoch.
+    pub epoch_test_accuracy: Vec<f64>,
 }
+
+/// What [`train_digits_observed`] reports while it trains.
+#[derive(Debug, Clone, Copy)]
+pub enum DigitsEvent {
+    /// A batch finished: its loss and the running mean loss of the epoch so far.
+    Batch {
+        /// Epoch number, from 1.
+        epoch: usize,
+        /// Batch number within the epoch, from 1.
+        batch: usize,
+        /// Mean of the batch losses so far in this epoch.
+        running_loss: f64,
+    },
+    /// An epoch finished.
+    Epoch {
+        /// Epoch number, from 1.
+        epoch: usize,
+        /// Mean batch loss of the epoch.
+        mean_loss: f64,
+        /// Accuracy on the held-out images after the epoch.
+        test_accuracy: f64,
+    },
+}
+
+/// Number of batches per epoch in [`train_digits`] (1437 rows in batches of 32).
+pub const DIGITS_BATCHES: usize = DIGITS_TRAIN_ROWS.div_ceil(32);
 
 /// Number of training rows in BENCH.md's `digits_train` split (the rest are the test set).
 pub const DIGITS_TRAIN_ROWS: usize = 1437;
@@ -154,6 +182,16 @@ pub const DIGITS_TRAIN_ROWS: usize = 1437;
 /// SGD(lr 0.05, momentum 0.9), batches of 32 in file order (the last has 29 rows),
 /// `epochs` epochs, mean cross-entropy.
 pub fn train_digits(data: &Digits, epochs: usize, seed: u64) -> Result<DigitsRun> {
+    train_digits_observed(data, epochs, seed, |_| {})
+}
+
+/// [`train_digits`], reporting every batch and epoch to `observe` (progress bars, plots).
+pub fn train_digits_observed(
+    data: &Digits,
+    epochs: usize,
+    seed: u64,
+    mut observe: impl FnMut(DigitsEvent),
+) -> Result<DigitsRun> {
     let n = data.len();
     if n <= DIGITS_TRAIN_ROWS {
         return Err(Error::invalid(
@@ -175,7 +213,8 @@ pub fn train_digits(data: &Digits, epochs: usize, seed: u64) -> Result<DigitsRun
     let mut opt = SGD::new(model.parameters(), SgdOptions::new(0.05).momentum(0.9))?;
     const BATCH: usize = 32;
     let mut epoch_losses = Vec::with_capacity(epochs);
-    for _ in 0..epochs {
+    let mut epoch_test_accuracy = Vec::with_capacity(epochs);
+    for epoch in 1..=epochs {
         let (mut sum, mut batches) = (0.0, 0);
         for start in (0..DIGITS_TRAIN_ROWS).step_by(BATCH) {
             let len = BATCH.min(DIGITS_TRAIN_ROWS - start);
@@ -186,12 +225,17 @@ pub fn train_digits(data: &Digits, epochs: usize, seed: u64) -> Result<DigitsRun
             batches += 1;
             loss.backward()?;
             opt.step()?;
+            observe(DigitsEvent::Batch { epoch, batch: batches, running_loss: sum / batches as f64 });
         }
-        epoch_losses.push(sum / batches as f64);
+        let mean_loss = sum / batches as f64;
+        let test_accuracy = classify_accuracy(&model, &x_test, &y_test)?;
+        epoch_losses.push(mean_loss);
+        epoch_test_accuracy.push(test_accuracy);
+        observe(DigitsEvent::Epoch { epoch, mean_loss, test_accuracy });
     }
     let train_accuracy = classify_accuracy(&model, &x_train, &y_train)?;
     let test_accuracy = classify_accuracy(&model, &x_test, &y_test)?;
-    Ok(DigitsRun { model, epoch_losses, train_accuracy, test_accuracy })
+    Ok(DigitsRun { model, epoch_losses, train_accuracy, test_accuracy, epoch_test_accuracy })
 }
 
 /// Fraction of rows of `x` whose argmax logit equals `y`.

@@ -20,6 +20,9 @@ fn digits_reach_88_percent_after_20_epochs() {
         assert_eq!(run.epoch_losses.len(), 20);
         assert!(run.epoch_losses[19] < run.epoch_losses[0] / 3.0, "{:?}", run.epoch_losses);
         assert!(run.test_accuracy >= 0.88, "seed {seed}: test accuracy {}", run.test_accuracy);
+        // The per-epoch curve (plotted by `--plot`) ends at the final test accuracy.
+        assert_eq!(run.epoch_test_accuracy.len(), 20);
+        assert_eq!(run.epoch_test_accuracy[19], run.test_accuracy);
     }
 }
 
