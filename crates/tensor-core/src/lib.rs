@@ -21,6 +21,7 @@ pub mod matmul;
 pub mod random;
 pub mod reduce;
 pub mod shape;
+pub mod vmath;
 
 pub use data::TensorData;
 pub use display::format_tensor;

@@ -1,0 +1,274 @@
+//! Vectorisable math for the hot kernels of the softmax family and cross-entropy.
+//!
+//! - [`exp_f32`]: a branch-free `e^x` for f32 (Cephes' polynomial, error ~1 ulp) written with
+//!   plain arithmetic and bit operations, so loops over it vectorise. f64 keeps the standard
+//!   library's `exp` (gradient checks and the f64 parity cases at rtol 1e-10 need it).
+//! - Row kernels over `(rows, c)` data, processed in blocks that stay in L1: the row maxima,
+//!   `x - max` for the whole block, one flat `exp` pass over it (every SIMD lane busy even for
+//!   c = 10), then the row sums.
+//! - Each kernel runs an AVX2 build of the same code where the CPU has it (checked at run
+//!   time), and inputs of [`PARALLEL_MIN`] elements or more are split across rayon's threads.
+
+use crate::Float;
+use rayon::prelude::*;
+
+/// Elements per block of the row kernels.
+pub const BLOCK: usize = 4096;
+/// Inputs with at least this many elements are split across threads.
+pub const PARALLEL_MIN: usize = 1 << 16;
+
+/// `e^x` for f32 without branches: `x = n ln2 + r`, `e^x = 2^n e^r` with `e^r` from a degree-6
+/// polynomial on `|r| <= ln2/2`, and `2^n` applied as two factors `2^(n/2) 2^(n - n/2)` so
+/// results near f32's limits (huge, or denormal) come out right. Below -104 the result is 0,
+/// above 88.73 it is +inf, NaN stays NaN. `round(x log2 e)` uses the 1.5 * 2^23 trick, which
+/// vectorises even on baseline x86-64 (no `round` call).
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
+    const LO: f32 = -104.0; // e^-104 < the smallest denormal / 2
+    const HI: f32 = 88.73; // e^88.73 > f32::MAX
+    let xc = x.clamp(LO, HI);
+    let t = xc * LOG2E + SHIFT;
+    let n = t - SHIFT; // round(x log2 e), as a float...
+    let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000); // ...and as an integer
+    let r = (xc - n * LN2_HI) - n * LN2_LO;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let er = p * (r * r) + r + 1.0;
+    let (h1, h2) = (ni >> 1, ni - (ni >> 1));
+    let pow2 = |k: i32| f32::from_bits((k.wrapping_add(127) as u32) << 23);
+    let y = er * pow2(h1) * pow2(h2);
+    let y = if x < LO { 0.0 } else { y };
+    if x > HI {
+        f32::INFINITY
+    } else {
+        y
+    }
+}
+
+fn as_f32_mut<T: Float>(v: &mut [T]) -> Option<&mut [f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32 (the TypeId check above), so this reinterprets the slice as its own
+        // type: same length, alignment and validity; the borrow of `v` moves into the result.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) })
+}
+
+/// `v[i] = e^(v[i])` (vectorised for f32).
+#[inline(always)]
+fn exp_body<T: Float>(v: &mut [T]) {
+    match as_f32_mut(v) {
+        Some(f) => f.iter_mut().for_each(|x| *x = exp_f32(*x)),
+        None => v.iter_mut().for_each(|x| *x = x.exp()),
+    }
+}
+
+/// Row maximum with NaN propagation; an all -inf row gives 0, so `x - max` stays -inf and the
+/// row's softmax is NaN, as in PyTorch.
+#[inline(always)]
+fn row_max<T: Float>(row: &[T]) -> T {
+    let m = row.iter().fold(T::neg_infinity(), |a, &b| if b > a || b.is_nan() { b } else { a });
+    if m == T::neg_infinity() {
+        T::ZERO
+    } else {
+        m
+    }
+}
+
+/// softmax (or log_softmax) of every row of `c` values of `x` into `out`.
+#[inline(always)]
+fn softmax_body<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
+    let mut e = vec![T::ZERO; BLOCK.max(c)];
+    for (xb, ob) in x.chunks((BLOCK / c).max(1) * c).zip(out.chunks_mut((BLOCK / c).max(1) * c)) {
+        for (xr, or) in xb.chunks_exact(c).zip(ob.chunks_exact_mut(c)) {
+            let m = row_max(xr);
+            or.iter_mut().zip(xr).for_each(|(o, &v)| *o = v - m);
+        }
+        let eb = &mut e[..xb.len()];
+        eb.copy_from_slice(ob);
+        exp_body(eb);
+        for (or, er) in ob.chunks_exact_mut(c).zip(eb.chunks_exact(c)) {
+            let s = er.iter().fold(T::ZERO, |a, &b| a + b);
+            if log {
+                let ls = s.ln();
+                or.iter_mut().for_each(|o| *o = *o - ls);
+            } else {
+                or.iter_mut().zip(er).for_each(|(o, &ev)| *o = ev / s);
+            }
+        }
+    }
+}
+
+/// Per row: `max[r]` and `lse[r] = ln sum(exp(x - max))`, so `log_softmax = (x - max) - lse`.
+#[inline(always)]
+fn stats_body<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
+    let rows = (BLOCK / c).max(1);
+    let mut e = vec![T::ZERO; rows * c];
+    for ((xb, mb), lb) in x.chunks(rows * c).zip(max.chunks_mut(rows)).zip(lse.chunks_mut(rows)) {
+        let eb = &mut e[..xb.len()];
+        for ((xr, er), m) in xb.chunks_exact(c).zip(eb.chunks_exact_mut(c)).zip(mb.iter_mut()) {
+            *m = row_max(xr);
+            er.iter_mut().zip(xr).for_each(|(o, &v)| *o = v - *m);
+        }
+        exp_body(eb);
+        for (er, l) in eb.chunks_exact(c).zip(lb.iter_mut()) {
+            *l = er.iter().fold(T::ZERO, |a, &b| a + b).ln();
+        }
+    }
+}
+
+/// `out = exp((x - max[r]) - lse[r])` row by row: softmax recomputed from saved statistics.
+#[inline(always)]
+fn softmax_from_stats_body<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) {
+    for (((xr, or), &m), &l) in x.chunks_exact(c).zip(out.chunks_exact_mut(c)).zip(max).zip(lse) {
+        or.iter_mut().zip(xr).for_each(|(o, &v)| *o = (v - m) - l);
+    }
+    exp_body(out);
+}
+
+/// Defines `$name`, which runs `$body` compiled for AVX2 when the CPU supports it (checked at
+/// run time) and the baseline build otherwise.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* fn $name:ident / $avx:ident <T>($($arg:ident: $ty:ty),*) => $body:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx<T: Float>($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+        $(#[$doc])*
+        fn $name<T: Float>($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked on the line above), the only
+                // requirement of calling a `#[target_feature(enable = "avx2")]` function; the
+                // body is the same safe code as the baseline build.
+                return unsafe { $avx($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+dispatch!(
+    /// One thread's share of [`softmax_rows`].
+    fn softmax_seq / softmax_avx2<T>(x: &[T], c: usize, out: &mut [T], log: bool) => softmax_body
+);
+dispatch!(
+    /// One thread's share of [`row_stats`].
+    fn stats_seq / stats_avx2<T>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) => stats_body
+);
+dispatch!(
+    /// One thread's share of [`softmax_from_stats`].
+    fn from_stats_seq / from_stats_avx2<T>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) => softmax_from_stats_body
+);
+
+/// Rows per parallel task for `n` elements in rows of `c`: the whole input when it is small.
+fn rows_per_task(n: usize, c: usize) -> usize {
+    let rows = n / c.max(1);
+    if n < PARALLEL_MIN {
+        rows.max(1)
+    } else {
+        rows.div_ceil(4 * rayon::current_num_threads()).max(1)
+    }
+}
+
+/// softmax (`log = false`) or log_softmax of each row of `c` values of `x` (`x.len()` a
+/// multiple of `c`, `c > 0`) into `out`, stable (max-subtracted).
+pub fn softmax_rows<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
+    let k = rows_per_task(x.len(), c) * c;
+    x.par_chunks(k).zip(out.par_chunks_mut(k)).for_each(|(xs, os)| softmax_seq(xs, c, os, log));
+}
+
+/// Row statistics of rows of `c` values: `max[r]` and `lse[r] = ln sum(exp(x_r - max[r]))`.
+pub fn row_stats<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
+    let rows = rows_per_task(x.len(), c);
+    x.par_chunks(rows * c)
+        .zip(max.par_chunks_mut(rows))
+        .zip(lse.par_chunks_mut(rows))
+        .for_each(|((xs, ms), ls)| stats_seq(xs, c, ms, ls));
+}
+
+/// `out = softmax(x)` row by row from the statistics of [`row_stats`].
+pub fn softmax_from_stats<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) {
+    let rows = rows_per_task(x.len(), c);
+    x.par_chunks(rows * c)
+        .zip(out.par_chunks_mut(rows * c))
+        .zip(max.par_chunks(rows).zip(lse.par_chunks(rows)))
+        .for_each(|((xs, os), (ms, ls))| from_stats_seq(xs, c, ms, ls, os));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_f32_is_within_two_ulp_of_std() {
+        // Every 997th f32 bit pattern over the normal range of results, [-87.3, 88.72].
+        let mut worst = 0.0f64;
+        let mut x = -87.3f32;
+        while x < 88.72 {
+            let (got, want) = (exp_f32(x) as f64, (x as f64).exp());
+            worst = worst.max(((got - want) / want).abs());
+            x = f32::from_bits(if x < 0.0 { x.to_bits() - 997 } else { x.to_bits() + 997 });
+            if x > -1e-30 && x < 0.0 {
+                x = 0.0;
+            }
+        }
+        assert!(worst < 2.5e-7, "max relative error {worst:e}"); // 2 ulp of f32 = 2.4e-7
+        assert_eq!(exp_f32(0.0), 1.0);
+        assert_eq!(exp_f32(-1000.0), 0.0);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(1000.0), f32::INFINITY);
+        assert!(exp_f32(88.72).is_finite() && exp_f32(88.73).is_infinite());
+        // Denormal results: e^-100 = 3.72e-44 (a few ulp of the smallest denormal).
+        assert!((exp_f32(-100.0) as f64 - (-100.0f64).exp()).abs() < 3e-45);
+        assert!(exp_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn dispatched_kernels_agree_with_the_baseline_and_the_definition() {
+        // Rows of 10 and of 3 (blocks do not divide evenly), big enough to run in parallel.
+        for c in [10usize, 3, 1] {
+            let n = (PARALLEL_MIN + 77 * c) / c * c;
+            let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 50.0 - 10.0).collect();
+            let (mut fast, mut base) = (vec![0.0f32; n], vec![0.0f32; n]);
+            softmax_rows(&x, c, &mut fast, true);
+            softmax_body(&x, c, &mut base, true);
+            assert_eq!(fast, base, "AVX2/parallel build must compute the same bits");
+            // Definition, in f64: log_softmax = x - max - ln(sum(exp(x - max))).
+            for (xr, fr) in x.chunks(c).zip(fast.chunks(c)).take(50) {
+                let m = xr.iter().fold(f64::MIN, |a, &b| a.max(b as f64));
+                let l = xr.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+                for (&v, &f) in xr.iter().zip(fr) {
+                    assert!((f as f64 - (v as f64 - m - l)).abs() < 1e-5);
+                }
+            }
+            let rows = n / c;
+            let (mut mx, mut ls) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+            row_stats(&x, c, &mut mx, &mut ls);
+            let mut sm = vec![0.0f32; n];
+            softmax_from_stats(&x, c, &mx, &ls, &mut sm);
+            for (s, f) in sm.iter().zip(&fast) {
+                assert!((s - f.exp()).abs() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn rows_of_minus_infinity_and_nan() {
+        let x = [0.0f32, f32::NEG_INFINITY, 1.0, f32::NEG_INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY];
+        let mut out = [0.0f32; 6];
+        softmax_rows(&x, 3, &mut out, false);
+        assert!((out[0] - 0.268_941_43).abs() < 1e-6 && out[1] == 0.0 && (out[2] - 0.731_058_6).abs() < 1e-6);
+        assert!(out[3..].iter().all(|v| v.is_nan()), "an all -inf row is NaN, as in PyTorch");
+        let mut out64 = [0.0f64; 2];
+        softmax_rows(&[f64::NAN, 1.0], 2, &mut out64, true);
+        assert!(out64.iter().all(|v| v.is_nan()));
+    }
+}
