@@ -26,6 +26,7 @@ pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Sha
 
 pub mod demos;
 pub mod parity;
+pub mod seeds;
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
 pub mod prelude {
