@@ -28,6 +28,7 @@ pub mod demos;
 pub mod parity;
 pub mod plot;
 pub mod progress;
+pub mod seeds;
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
 pub mod prelude {

@@ -1,0 +1,3 @@
+//! The computations of the five seed documents, shared by the walkthrough examples and their tests.
+pub mod seed000;
+pub mod seed001;
