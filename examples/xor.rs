@@ -1,17 +1,20 @@
 //! The XOR notebook (seed 003) replayed with torchlet, then an XOR network trained to 100%.
 //!
-//! `cargo run --release --example xor -- [--steps N] [--seed S] [--lr X]`
+//! `cargo run --release --example xor -- [--steps N] [--seed S] [--lr X] [--save PATH] [--graph PATH]`
 //!
 //! Part 1 rebuilds the notebook's `Sequential(Linear(2,5), Sigmoid, Linear(5,2), Sigmoid)`
 //! with the weights the notebook printed and walks through its cells: predictions, the
 //! cross-entropy loss and its `grad_fn`, `loss.grad` (None), the parameters, and the first
 //! weight's gradient before and after `backward()`.
 //! Part 2 trains an XOR classifier that converges reliably (see `torchlet::demos::train_xor`).
+//! `--save PATH` writes the trained network as safetensors (PyTorch loads it with
+//! `model.load_state_dict(safetensors.torch.load_file(PATH))`; see docs/save-and-load.md);
+//! `--graph PATH` writes its loss graph as Graphviz DOT.
 
 use std::process::ExitCode;
 use std::time::Instant;
-use torchlet::demos::{train_xor, xor_inputs, xor_targets};
-use torchlet::nn::{CrossEntropyLoss, Linear, Module, Parameter, Sequential, Sigmoid};
+use torchlet::demos::{train_xor, xor_graph_dot, xor_inputs, xor_targets};
+use torchlet::nn::{save_safetensors, CrossEntropyLoss, Linear, Module, Parameter, Sequential, Sigmoid};
 use torchlet::optim::{Optimizer, SGD};
 use torchlet::{Result, Tensor};
 
@@ -19,10 +22,12 @@ struct Args {
     steps: usize,
     seed: u64,
     lr: f64,
+    save: Option<String>,
+    graph: Option<String>,
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
-    let mut args = Args { steps: 500, seed: 0, lr: 0.5 };
+    let mut args = Args { steps: 500, seed: 0, lr: 0.5, save: None, graph: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -30,6 +35,8 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--steps" => args.steps = value()?.parse().map_err(|e| format!("--steps: {e}"))?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--lr" => args.lr = value()?.parse().map_err(|e| format!("--lr: {e}"))?,
+            "--save" => args.save = Some(value()?),
+            "--graph" => args.graph = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -44,7 +51,7 @@ fn main() -> ExitCode {
             if !msg.is_empty() {
                 eprintln!("error: {msg}");
             }
-            eprintln!("usage: cargo run --release --example xor -- [--steps N] [--seed S] [--lr X]");
+            eprintln!("usage: cargo run --release --example xor -- [--steps N] [--seed S] [--lr X] [--save PATH] [--graph PATH]");
             return ExitCode::from(2);
         }
     };
@@ -191,5 +198,14 @@ fn train(args: &Args) -> Result<()> {
         elapsed.as_secs_f64() * 1e3,
         args.steps
     );
+    if let Some(path) = &args.save {
+        save_safetensors(&run.model, path)?;
+        println!("saved the trained model to {path} (safetensors; keys 0.weight, 0.bias, 2.weight, 2.bias)");
+    }
+    if let Some(path) = &args.graph {
+        std::fs::write(path, xor_graph_dot(&run)?)
+            .map_err(|e| torchlet::Error::Io { op: "--graph", msg: format!("cannot write {path}: {e}") })?;
+        println!("wrote the loss graph to {path}; render with: dot -Tpng {path} -o xor.png (Debian package graphviz)");
+    }
     Ok(())
 }

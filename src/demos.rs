@@ -73,6 +73,17 @@ pub fn train_xor(seed: u64, steps: usize, lr: f64) -> Result<XorRun> {
     Ok(XorRun { model, losses, final_loss, probabilities, predictions, accuracy })
 }
 
+/// The loss graph of a trained XOR network, as Graphviz DOT (what `examples/xor.rs --graph`
+/// writes): one forward pass of `run.model` on the four inputs and its mean cross-entropy,
+/// drawn with [`Tensor::to_dot`]. Leaves: `0.weight`, `0.bias`, `2.weight`, `2.bias`, the
+/// input and the target; operations: linear (`AddmmBackward0`), sigmoid, linear,
+/// cross-entropy (`NllLossBackward0`). Builds a fresh graph (and never calls backward, which
+/// would free it), so call it with gradients enabled, i.e. not inside `no_grad`.
+pub fn xor_graph_dot(run: &XorRun) -> Result<String> {
+    let loss = F::cross_entropy(&run.model.forward(&xor_inputs())?, &xor_targets())?;
+    Ok(loss.to_dot())
+}
+
 /// `data/optdigits.csv` of this repository (located at compile time).
 pub fn digits_default_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join("optdigits.csv")

@@ -2,8 +2,9 @@
 //!
 //! `torch.nn` for torchlet: the [`Module`] trait, layers ([`Linear`]), activations
 //! ([`Sigmoid`], [`ReLU`], [`Tanh`], [`Softmax`], [`LogSoftmax`], [`Flatten`]), the
-//! [`Sequential`] container, loss modules ([`CrossEntropyLoss`], [`NLLLoss`], ...) and the
-//! optimizers in [`optim`].
+//! [`Sequential`] container, loss modules ([`CrossEntropyLoss`], [`NLLLoss`], ...), the
+//! optimizers in [`optim`], and saving/loading: state dicts ([`state`]) and safetensors
+//! files ([`save_safetensors`], [`load_safetensors`]).
 //!
 //! ```
 //! use torchlet_autograd::Tensor;
@@ -23,7 +24,7 @@
 //! ```
 //!
 //! Reading order: [`module`] (the trait and the printing helpers) → [`linear`] →
-//! [`activation`] → [`container`] → [`loss`] → [`optim`].
+//! [`activation`] → [`container`] → [`loss`] → [`optim`] → [`state`] → [`safetensors`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,6 +35,8 @@ pub mod linear;
 pub mod loss;
 pub mod module;
 pub mod optim;
+pub mod safetensors;
+pub mod state;
 
 pub use activation::{Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh};
 pub use container::Sequential;
@@ -42,4 +45,5 @@ pub use loss::{
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss,
 };
 pub use module::{Module, Parameter};
+pub use safetensors::{load_safetensors, save_safetensors};
 pub use torchlet_autograd::functional;

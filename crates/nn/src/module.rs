@@ -2,7 +2,7 @@
 //! way PyTorch does.
 
 use std::fmt;
-use torchlet_autograd::{Result, Tensor};
+use torchlet_autograd::{Result, Tensor, TensorData};
 
 /// A layer or a network: maps an input tensor to an output tensor and owns parameters.
 ///
@@ -36,6 +36,21 @@ pub trait Module: fmt::Display + Send + Sync {
     /// Total number of parameter elements (`sum(p.numel() for p in model.parameters())`).
     fn num_parameters(&self) -> usize {
         self.parameters().iter().map(Tensor::numel).sum()
+    }
+
+    /// The parameter values by name (`model.state_dict()`): `0.weight`, `0.bias`, ... in
+    /// [`Module::named_parameters`] order. Values are O(1) snapshots; see
+    /// [`crate::state::state_dict`]. Save them with [`crate::safetensors::save_file`].
+    fn state_dict(&self) -> Vec<(String, TensorData)> {
+        crate::state::state_dict(self)
+    }
+
+    /// Copies `state` into the parameters (`model.load_state_dict(sd)`), strictly and
+    /// atomically: missing, unexpected or duplicated keys and mismatched shapes or dtypes are
+    /// all reported in one [`torchlet_autograd::Error::InvalidArgument`] and leave the model
+    /// unchanged. See [`crate::state::load_state_dict`].
+    fn load_state_dict(&self, state: &[(String, TensorData)]) -> Result<()> {
+        crate::state::load_state_dict(self, crate::state::short_type_name::<Self>(), state)
     }
 }
 

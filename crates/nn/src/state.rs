@@ -1,0 +1,119 @@
+//! State dicts (`model.state_dict()`, `model.load_state_dict(sd)`): a module's parameters
+//! as `(name, value)` pairs, with PyTorch's names and order (`0.weight`, `0.bias`, ...).
+//!
+//! [`Module::state_dict`] and
+//! [`Module::load_state_dict`] are default methods of the
+//! trait that call [`state_dict`] and [`load_state_dict`] here, so every module has them.
+//! Files on disk are [`crate::safetensors`]' business.
+//!
+//! Loading is strict, like PyTorch's default `strict=True`, and atomic: every key, shape and
+//! dtype is checked first, all problems are reported in one error, and only then are the
+//! parameters replaced, so a failed load leaves the model exactly as it was.
+
+use crate::module::Module;
+use std::collections::{HashMap, HashSet};
+use torchlet_autograd::{Error, Result, TensorData};
+
+/// The parameters of `module` as `(name, value)` pairs, in
+/// [`Module::named_parameters`] order.
+///
+/// Each value is a snapshot: cloning a `TensorData` is O(1) (shared storage) and an
+/// optimizer step copies on write, so the state dict keeps the values of the moment it was
+/// taken (PyTorch's state-dict tensors alias the parameters instead).
+pub fn state_dict<M: Module + ?Sized>(module: &M) -> Vec<(String, TensorData)> {
+    module.named_parameters().into_iter().map(|(name, p)| (name, p.data())).collect()
+}
+
+/// Replaces the value of every parameter of `module` with the entry of the same name in
+/// `state` (what [`Module::load_state_dict`] does; `module_name` names the module in errors,
+/// like `Sequential`).
+///
+/// Strict and atomic: an error (an [`Error::InvalidArgument`] listing every missing key,
+/// unexpected key, duplicated key, size mismatch and dtype mismatch, in PyTorch's wording)
+/// is returned before any parameter changes. On success the parameters keep their identity
+/// (optimizers holding them see the new values) and only their values change: gradients,
+/// `requires_grad` and names are untouched. Dtypes are not converted: an f64 checkpoint
+/// does not load into an f32 model (PyTorch would cast silently).
+pub fn load_state_dict<M: Module + ?Sized>(
+    module: &M,
+    module_name: &str,
+    state: &[(String, TensorData)],
+) -> Result<()> {
+    let params = module.named_parameters();
+    let mut by_name: HashMap<&str, &TensorData> = HashMap::with_capacity(state.len());
+    let mut duplicated = Vec::new();
+    for (name, value) in state {
+        if by_name.insert(name.as_str(), value).is_some() && !duplicated.contains(&name.as_str()) {
+            duplicated.push(name.as_str());
+        }
+    }
+    let wanted: HashSet<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    let quote = |names: &[&str]| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+
+    let mut problems = Vec::new();
+    let missing: Vec<&str> =
+        params.iter().map(|(n, _)| n.as_str()).filter(|n| !by_name.contains_key(n)).collect();
+    let mut unexpected: Vec<&str> = Vec::new();
+    for (name, _) in state {
+        if !wanted.contains(name.as_str()) && !unexpected.contains(&name.as_str()) {
+            unexpected.push(name.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        problems.push(format!("Missing key(s) in state_dict: {}.", quote(&missing)));
+    }
+    if !unexpected.is_empty() {
+        problems.push(format!("Unexpected key(s) in state_dict: {}.", quote(&unexpected)));
+    }
+    if !duplicated.is_empty() {
+        problems.push(format!("Duplicate key(s) in state_dict: {}.", quote(&duplicated)));
+    }
+    let mut updates = Vec::with_capacity(params.len());
+    for (name, p) in &params {
+        let Some(value) = by_name.get(name.as_str()) else { continue };
+        let (have, want) = (value.shape(), p.shape());
+        if *have != want {
+            problems.push(format!(
+                "size mismatch for {name}: copying a param with shape {have} from checkpoint, the shape in current model is {want}."
+            ));
+        } else if value.dtype() != p.dtype() {
+            problems.push(format!(
+                "dtype mismatch for {name}: copying a param of dtype {} from checkpoint, the dtype in current model is {} (convert the checkpoint's values with .to_dtype(DType::{:?}); torchlet does not cast silently).",
+                value.dtype(),
+                p.dtype(),
+                p.dtype()
+            ));
+        } else {
+            updates.push((p, value.contiguous()));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::invalid(
+            "load_state_dict",
+            format!(
+                "Error(s) in loading state_dict for {module_name}:\n\t{}\nNo parameter was changed.",
+                problems.join("\n\t")
+            ),
+        ));
+    }
+
+    // Everything fits, so `set_data` cannot fail; should it anyway, restore what was set.
+    let old: Vec<TensorData> = updates.iter().map(|(p, _)| p.data()).collect();
+    for (i, (p, value)) in updates.iter().enumerate() {
+        if let Err(e) = p.set_data(value.clone()) {
+            for ((p, _), before) in updates[..i].iter().zip(&old) {
+                let _ = p.set_data(before.clone());
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The unqualified name of `T` (`Sequential` for `torchlet_nn::container::Sequential`), for
+/// PyTorch's "Error(s) in loading state_dict for Sequential".
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
