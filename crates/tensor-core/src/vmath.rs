@@ -40,7 +40,7 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let er = p * (r * r) + r + 1.0;
     let (h1, h2) = (ni >> 1, ni - (ni >> 1));
     let pow2 = |k: i32| f32::from_bits((k.wrapping_add(127) as u32) << 23);
@@ -97,7 +97,7 @@ fn softmax_body<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
             let s = er.iter().fold(T::ZERO, |a, &b| a + b);
             if log {
                 let ls = s.ln();
-                or.iter_mut().for_each(|o| *o = *o - ls);
+                or.iter_mut().for_each(|o| *o -= ls);
             } else {
                 or.iter_mut().zip(er).for_each(|(o, &ev)| *o = ev / s);
             }
