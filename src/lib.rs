@@ -25,7 +25,9 @@ pub use torchlet_nn::optim;
 pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
 
 pub mod demos;
+pub mod idx;
 pub mod parity;
+pub mod seeds;
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
 pub mod prelude {

@@ -1,0 +1,4 @@
+//! The computations of the five seed documents, shared by the walkthrough examples and their tests.
+pub mod seed002;
+pub mod seed003;
+pub mod seed004;
