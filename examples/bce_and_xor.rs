@@ -7,14 +7,16 @@
 //! 2. `BCELoss` on multi-label 0/1 targets (0.5796).
 //! 3. Targets outside {0, 1}: the notebook got 0.5911; current PyTorch and torchlet refuse.
 //! 4. `one_hot` and the per-row entropies in bits.
+//! 5. The XOR cells: the printed parameters are the ones after an `optimizer.step()`.
+//! 6. `loss.backward()` of the XOR network step by step, each gradient checked by its formula.
 
-use torchlet::nn::{BCELoss, BCEWithLogitsLoss, CrossEntropyLoss};
+use torchlet::nn::{BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Module};
 use torchlet::prelude::*;
 use torchlet::seeds::seed003::{
-    bce_unchecked, ce_truth, row_entropies, tensor, xor_cells, xor_parameters, xor_parameters_before_step,
-    BAD_PREDICTIONS, BAD_PRINTED_LOSS, BAD_TRUTH, BCE_LAST_LAYER, BCE_PREDICTIONS, BCE_PRINTED_LOSS,
-    BCE_TRUTH, CE_LAST_LAYER, CE_PREDICTIONS, CE_PRINTED_LOSS, ROW_ENTROPIES_PRINTED, XOR_LR,
-    XOR_PREDICTIONS,
+    bce_unchecked, ce_truth, row_entropies, tensor, xor_cells, xor_model, xor_parameters,
+    xor_parameters_before_step, BAD_PREDICTIONS, BAD_PRINTED_LOSS, BAD_TRUTH, BCE_LAST_LAYER,
+    BCE_PREDICTIONS, BCE_PRINTED_LOSS, BCE_TRUTH, CE_LAST_LAYER, CE_PREDICTIONS, CE_PRINTED_LOSS,
+    ROW_ENTROPIES_PRINTED, XOR_LR, XOR_PREDICTIONS,
 };
 
 /// Prints a line of code as the notebook would show it.
@@ -28,6 +30,7 @@ fn main() -> torchlet::Result<()> {
     targets_outside_zero_one()?;
     one_hot_and_row_entropies()?;
     xor_parameters_were_printed_after_a_step()?;
+    backward_step_by_step()?;
     Ok(())
 }
 
@@ -188,5 +191,67 @@ fn xor_parameters_were_printed_after_a_step() -> torchlet::Result<()> {
     println!("# the notebook: the same predictions, tensor(0.6954), and [[ 3.5187e-04,  2.5118e-04], ...]:");
     println!("# predictions and loss to every printed digit, the gradient to ~1e-7, which is what the");
     println!("# parameters' 4-decimal rounding allows (tests/seed_003.rs checks all 19 numbers)");
+    Ok(())
+}
+
+/// `max |a - b|` of two same-shaped tensors.
+fn max_diff(a: &Tensor, b: &Tensor) -> torchlet::Result<f64> {
+    Ok(a.to_f64_vec().iter().zip(b.to_f64_vec()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max))
+}
+
+fn backward_step_by_step() -> torchlet::Result<()> {
+    println!("\n=== 6. loss.backward() step by step ===");
+    let model = xor_model(&xor_parameters_before_step(&xor_parameters(), DType::F64)?, DType::F32)?;
+    let (x, y) = (torchlet::demos::xor_inputs(), torchlet::demos::xor_targets());
+    let layer = |i: usize| model.get(i).ok_or_else(|| Error::invalid("model", format!("no layer {i}")));
+    let params = model.parameters();
+    let (w1, w2) = (&params[0], &params[2]);
+    cell("the forward pass, keeping every intermediate (retain_grad asks the tape to store its .grad)");
+    let a1 = layer(0)?.forward(&x)?; // x W1^T + b1        (4, 5)
+    let h = a1.sigmoid()?; //             sigmoid           (4, 5)
+    let a2 = layer(2)?.forward(&h)?; //   h W2^T + b2       (4, 2)
+    let p = a2.sigmoid()?; //             sigmoid           (4, 2)
+    let loss = F::cross_entropy(&p, &y)?;
+    for t in [&a1, &h, &a2, &p] {
+        t.retain_grad();
+    }
+    for (name, t) in [("a1", &a1), ("h", &h), ("a2", &a2), ("p", &p), ("loss", &loss)] {
+        println!("{name:<4} {:?} grad_fn={}", t.dims(), t.grad_fn().unwrap_or("None"));
+    }
+    cell("print(loss.to_dot())  # the graph in Graphviz DOT: dot -Tpng graph.dot -o graph.png");
+    println!("{}", loss.to_dot());
+    cell("loss.backward()  # each node's rule, newest node first");
+    loss.backward()?;
+    let grad = |t: &Tensor| t.grad().ok_or_else(|| Error::autograd("example", "missing gradient"));
+
+    let n = p.size(0)? as f64;
+    let one_hot = F::one_hot(&y, Some(2))?.to_dtype(DType::F32)?;
+    let want = F::softmax(&p, 1)?.sub(&one_hot)?.mul_scalar(1.0 / n)?;
+    println!("1. NllLossBackward0: dL/dp = (softmax(p) - one_hot(y)) / N");
+    println!("{}\n   formula - tape: {:.1e}", grad(&p)?, max_diff(&grad(&p)?, &want)?);
+
+    let want = grad(&p)?.mul(&p.mul(&p.neg()?.add_scalar(1.0)?)?)?;
+    println!("2. SigmoidBackward0: dL/da2 = dL/dp * p * (1 - p)");
+    println!("{}\n   formula - tape: {:.1e}", grad(&a2)?, max_diff(&grad(&a2)?, &want)?);
+
+    let want = grad(&a2)?.t()?.matmul(&h)?;
+    println!(
+        "3. AddmmBackward0 (Linear 5 -> 2): dL/dW2 = (dL/da2)^T h, dL/db2 = column sums, dL/dh = dL/da2 W2"
+    );
+    println!("{}\n   formula - tape: {:.1e}", grad(w2)?, max_diff(&grad(w2)?, &want)?);
+    let want = grad(&a2)?.matmul(w2)?;
+    println!("   dL/dh - formula: {:.1e}", max_diff(&grad(&h)?, &want)?);
+
+    let want = grad(&h)?.mul(&h.mul(&h.neg()?.add_scalar(1.0)?)?)?;
+    println!(
+        "4. SigmoidBackward0: dL/da1 = dL/dh * h * (1 - h)   formula - tape: {:.1e}",
+        max_diff(&grad(&a1)?, &want)?
+    );
+
+    let want = grad(&a1)?.t()?.matmul(&x)?;
+    println!("5. AddmmBackward0 (Linear 2 -> 5): dL/dW1 = (dL/da1)^T x, the notebook's In [288]:");
+    println!("{}\n   formula - tape: {:.1e}", grad(w1)?, max_diff(&grad(w1)?, &want)?);
+    println!("The leaves (the four parameters) keep their .grad; the intermediates only because of");
+    println!("retain_grad. docs/guide/05-how-the-tape-computes-gradients.md explains each step.");
     Ok(())
 }

@@ -81,7 +81,22 @@ fn softmax_section() -> torchlet::Result<()> {
     cell("F.log_softmax(pred_tensor * 100, -1)");
     println!("{}", F::log_softmax(&big, -1)?);
     println!("(exp(392) = inf and inf / inf = nan; after subtracting the max 392 the largest term is");
-    println!("exp(0) = 1 and nothing overflows. See docs/guide/03-softmax-and-stability.md.)");
+    println!("exp(0) = 1 and nothing overflows.)");
+
+    println!("\nSeed 000's x = np.random.normal(size=(4)) * 10000, with its output's differences:");
+    let x = Tensor::from([9000.0f32, 3462.9968, 1407.6932, 7922.8265]);
+    println!("x = {x}");
+    println!("naive softmax     {}", softmax_by_hand(&x)?);
+    println!("F::softmax        {}", F::softmax(&x, 0)?);
+    println!("log(F::softmax)   {}", F::softmax(&x, 0)?.log()?);
+    println!("F::log_softmax    {}", F::log_softmax(&x, 0)?);
+    println!("Even the stable softmax underflows (exp(-1077) = 0), so log(softmax) is -inf and a loss on it");
+    println!("infinite; log_softmax never forms the tiny probability. With target class 3:");
+    let (row, t) = (x.unsqueeze(0)?, Tensor::from(vec![3i64]));
+    println!("F::nll_loss(F::softmax(x).log(), [3])   {}", F::nll_loss(&F::softmax(&row, 1)?.log()?, &t)?);
+    println!("F::nll_loss(F::log_softmax(x), [3])     {}", F::nll_loss(&F::log_softmax(&row, 1)?, &t)?);
+    println!("F::cross_entropy(x, [3])                {}", F::cross_entropy(&row, &t)?);
+    println!("See docs/guide/03-softmax-and-stability.md.");
     Ok(())
 }
 
