@@ -25,6 +25,7 @@ pub use torchlet_nn::optim;
 pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
 
 pub mod demos;
+pub mod idx;
 pub mod parity;
 pub mod plot;
 pub mod progress;
