@@ -311,17 +311,6 @@ pub(crate) struct CrossEntropyState {
     layout: ClassLayout,
 }
 
-/// `m = max(row)` and `lse = ln(sum(exp(row - m)))`, so `log_softmax(row)_c = (row_c - m) - lse`
-/// (the max subtraction keeps exp finite for logits of magnitude 1e4).
-#[inline]
-fn row_stats<T: Float>(row: &[T]) -> (T, T) {
-    let m = row.iter().fold(T::neg_infinity(), |a, &b| if b > a || b.is_nan() { b } else { a });
-    // A row of all -inf has no finite max: subtract nothing (NaN results, like PyTorch).
-    let m = if m == T::neg_infinity() { T::ZERO } else { m };
-    let s: T = row.iter().map(|&x| (x - m).exp()).sum();
-    (m, s.ln())
-}
-
 /// Forward of cross_entropy: per-row losses, the saved row statistics, and the `mean` divisor.
 #[allow(clippy::too_many_arguments)]
 fn ce_forward<T: Float>(
@@ -337,7 +326,11 @@ fn ce_forward<T: Float>(
     let w = w.map(|w| w.values::<T>()).transpose()?;
     let (ls_t, keep) = (T::c(ls / c as f64), T::c(1.0 - ls));
     let mut losses = vec![T::ZERO; lay.rows()];
-    let mut stats = vec![T::ZERO; 2 * lay.rows()];
+    // Row statistics (max, ln sum exp(x - max)) for every row in one vectorised pass.
+    let (mut maxes, mut lses) = (vec![T::ZERO; lay.rows()], vec![T::ZERO; lay.rows()]);
+    if c > 0 {
+        torchlet_tensor_core::vmath::row_stats(&xv, c, &mut maxes, &mut lses);
+    }
     let mut denom = 0.0f64;
     let rows = xv.chunks_exact(c.max(1));
     match target {
@@ -347,8 +340,7 @@ fn ce_forward<T: Float>(
                 let Some(k) = check_ignore_and_range("cross_entropy", tv[r], c, ignore, &lay.shape)? else {
                     continue;
                 };
-                let (m, lse) = row_stats(row);
-                (stats[2 * r], stats[2 * r + 1]) = (m, lse);
+                let (m, lse) = (maxes[r], lses[r]);
                 let wt = w.as_ref().map_or(T::ONE, |w| w[k]);
                 // nll = -w_t lp_t
                 let mut l = -(wt * ((row[k] - m) - lse));
@@ -367,8 +359,7 @@ fn ce_forward<T: Float>(
         CeTarget::Prob(t) => {
             let tv = t.values::<T>()?;
             for (r, (row, trow)) in rows.zip(tv.chunks_exact(c.max(1))).enumerate() {
-                let (m, lse) = row_stats(row);
-                (stats[2 * r], stats[2 * r + 1]) = (m, lse);
+                let (m, lse) = (maxes[r], lses[r]);
                 // l = -sum_c w_c t'_c lp_c with t' = t (1 - ls) + ls / C
                 let mut l = T::ZERO;
                 for (j, (&x, &tc)) in row.iter().zip(trow).enumerate() {
@@ -381,7 +372,8 @@ fn ce_forward<T: Float>(
             denom = lay.rows() as f64;
         }
     }
-    Ok((losses, stats, denom))
+    maxes.extend_from_slice(&lses);
+    Ok((losses, maxes, denom))
 }
 
 impl CrossEntropyState {
@@ -410,19 +402,24 @@ impl CrossEntropyState {
             CeTarget::Index(t) => {
                 let tv = t.values::<i64>()?;
                 let w_all: T = w.as_ref().map_or(T::c(c as f64), |w| w.iter().copied().sum());
-                for (r, (row, grow)) in rows.enumerate() {
+                // softmax of every row in one vectorised pass, from the saved statistics.
+                let (max, lse) = st.split_at(self.layout.rows());
+                if c > 0 {
+                    torchlet_tensor_core::vmath::softmax_from_stats(&xv, c, max, lse, &mut gx);
+                }
+                let rows = gx.chunks_exact_mut(c.max(1));
+                for (r, grow) in rows.enumerate() {
                     if tv[r] == self.ignore_index {
-                        continue; // ignored: no loss, no gradient
+                        grow.iter_mut().for_each(|gj| *gj = T::ZERO); // ignored: no gradient
+                        continue;
                     }
                     let k = tv[r] as usize; // range-checked by the forward pass
-                    let (m, lse, u) = (st[2 * r], st[2 * r + 1], up.at(r));
+                    let u = up.at(r);
                     let wt = w.as_ref().map_or(T::ONE, |w| w[k]);
                     // mass_c = (1 - ls) w_t [c = t] + (ls / C) w_c;  M = (1 - ls) w_t + (ls / C) sum(w);
                     // g_c = u (softmax_c M - mass_c)
                     let um = u * (keep * wt + ls_t * w_all);
-                    for (gj, &x) in grow.iter_mut().zip(row) {
-                        *gj = um * ((x - m) - lse).exp(); // u M softmax_j
-                    }
+                    grow.iter_mut().for_each(|gj| *gj *= um); // u M softmax_j
                     if self.ls > 0.0 {
                         match &w {
                             Some(w) => {
@@ -441,7 +438,7 @@ impl CrossEntropyState {
                 for (r, ((row, grow), (trow, gtrow))) in
                     rows.zip(tv.chunks_exact(c.max(1)).zip(gt.chunks_exact_mut(c.max(1)))).enumerate()
                 {
-                    let (m, lse, u) = (st[2 * r], st[2 * r + 1], up.at(r));
+                    let (m, lse, u) = (st[r], st[self.layout.rows() + r], up.at(r));
                     let mass = |j: usize| {
                         let tc = if self.ls > 0.0 { trow[j] * keep + ls_t } else { trow[j] };
                         w.as_ref().map_or(T::ONE, |w| w[j]) * tc

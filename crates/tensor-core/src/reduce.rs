@@ -288,8 +288,9 @@ fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<Ten
     let v = x.values::<T>()?;
     let mut out = vec![T::ZERO; v.len()];
     if inner == 1 {
-        for (row, o) in v.chunks_exact(n.max(1)).zip(out.chunks_exact_mut(n.max(1))) {
-            softmax_row(row, o, log);
+        // Contiguous rows: the vectorised, multi-threaded row kernel.
+        if n > 0 {
+            crate::vmath::softmax_rows(&v, n, &mut out, log);
         }
     } else {
         // Gather each strided lane into a scratch row, transform it, scatter it back.
