@@ -20,6 +20,7 @@ pub use torchlet_autograd as autograd;
 pub use torchlet_nn as nn;
 pub use torchlet_tensor_core as tensor_core;
 
+pub use torchlet_autograd::warnings;
 pub use torchlet_autograd::{gradcheck, is_grad_enabled, no_grad, NoGradGuard, Tensor};
 pub use torchlet_nn::optim;
 pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};

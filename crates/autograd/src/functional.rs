@@ -3,9 +3,12 @@
 //! `_with` form taking an options struct built like `CrossEntropyOpts::default().label_smoothing(0.1)`.
 //!
 //! These losses take *logits* or *log-probabilities* as PyTorch's do; the textbook
-//! information-theory functions on probability vectors live in `crate::info`.
+//! information-theory functions on probability vectors live in `crate::info`. Feeding them
+//! the wrong kind of values prints a pitfall warning naming the calling line (see
+//! [`crate::warnings`]); the result is computed exactly as without it.
 
 use crate::tensor::Tensor;
+use std::panic::Location;
 use torchlet_tensor_core::{Error, Result};
 
 /// How a loss reduces its per-element values (`reduction=` in PyTorch).
@@ -214,6 +217,7 @@ impl CosineEmbeddingOpts {
 }
 
 /// `cross_entropy(input, target)` with PyTorch's defaults: see [`cross_entropy_with`].
+#[track_caller]
 pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     cross_entropy_with(input, target, &CrossEntropyOpts::default())
 }
@@ -237,11 +241,17 @@ pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
 /// mismatches, a weight not of length C, label_smoothing outside `[0, 1]`, ignore_index >= 0
 /// with probability targets, `BatchMean`, integer targets of the input's shape or float
 /// targets of another shape.
+///
+/// Warns ([`crate::warnings`], once per call site by default) when the input looks like
+/// probabilities instead of logits: every value in `[0, 1]` with every row summing to 1
+/// (softmax output), or every value strictly in `(0, 1)` (sigmoid output).
+#[track_caller]
 pub fn cross_entropy_with(input: &Tensor, target: &Tensor, opts: &CrossEntropyOpts) -> Result<Tensor> {
-    crate::loss::cross_entropy(input, target, opts)
+    crate::loss::cross_entropy(input, target, opts, Location::caller())
 }
 
 /// `nll_loss(input, target)` with PyTorch's defaults.
+#[track_caller]
 pub fn nll_loss(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     nll_loss_with(input, target, &NllLossOpts::default())
 }
@@ -251,8 +261,12 @@ pub fn nll_loss(input: &Tensor, target: &Tensor) -> Result<Tensor> {
 /// `w[t_i]` over non-ignored elements. Shapes as for [`cross_entropy_with`] with i64 targets.
 ///
 /// Derivative: `dl_i/dx[i, t_i] = -w[t_i]`, zero elsewhere; targets get no gradient.
+///
+/// Warns ([`crate::warnings`]) when the input has a positive value: log-probabilities are
+/// `<= 0`, so it was given probabilities or raw scores.
+#[track_caller]
 pub fn nll_loss_with(input: &Tensor, target: &Tensor, opts: &NllLossOpts) -> Result<Tensor> {
-    crate::loss::nll_loss(input, target, opts)
+    crate::loss::nll_loss(input, target, opts, Location::caller())
 }
 
 /// `binary_cross_entropy(p, t)` with PyTorch's defaults.
@@ -291,6 +305,7 @@ pub fn binary_cross_entropy_with_logits_with(
 }
 
 /// `kl_div(input, target)` with PyTorch's defaults (reduction `mean`, which warns).
+#[track_caller]
 pub fn kl_div(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     kl_div_with(input, target, &KlDivOpts::default())
 }
@@ -298,12 +313,14 @@ pub fn kl_div(input: &Tensor, target: &Tensor) -> Result<Tensor> {
 /// KL divergence with `input` as log-probabilities: pointwise `t (ln t - input)` with
 /// `0 ln 0 = 0` (`log_target`: `e^t (t - input)`); input and target broadcast. `BatchMean`
 /// divides the sum by the batch size (the KL definition), `Mean` by the number of elements
-/// (warns, as PyTorch does).
+/// (warns, as PyTorch does). Also warns when the input has a positive value (probabilities
+/// instead of log-probabilities); see [`crate::warnings`].
 ///
 /// Derivatives: `dl/dinput = -t` (`-e^t`); `dl/dt = ln t + 1 - input` (`e^t (t - input + 1)`),
 /// which is NaN at `t = 0` exactly as PyTorch's composite gives.
+#[track_caller]
 pub fn kl_div_with(input: &Tensor, target: &Tensor, opts: &KlDivOpts) -> Result<Tensor> {
-    crate::loss::kl_div(input, target, opts)
+    crate::loss::kl_div(input, target, opts, Location::caller())
 }
 
 /// `cosine_embedding_loss(x1, x2, y)` with PyTorch's defaults.
@@ -327,16 +344,19 @@ pub fn cosine_embedding_loss_with(
 }
 
 /// `mse_loss(x, t)` with the mean reduction.
+#[track_caller]
 pub fn mse_loss(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     mse_loss_with(input, target, Reduction::Mean)
 }
 
 /// Mean squared error `(x - t)^2`, reduced (`mean` over the broadcast numel). Shapes that
-/// differ but broadcast work and print a warning (usually a bug, as PyTorch warns).
+/// differ but broadcast work and print a warning (usually a bug, as PyTorch warns; see
+/// [`crate::warnings`]).
 ///
 /// Derivatives: `dl/dx = 2 (x - t)`, `dl/dt = -2 (x - t)`.
+#[track_caller]
 pub fn mse_loss_with(input: &Tensor, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
-    crate::loss::mse_loss(input, target, reduction)
+    crate::loss::mse_loss(input, target, reduction, Location::caller())
 }
 
 /// `softmax(x, dim)`.

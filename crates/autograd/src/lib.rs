@@ -6,7 +6,8 @@
 //!
 //! Reading order: [`tensor`] (the handle and its autograd state) → `graph` (recording,
 //! `no_grad`, the backward walk) → `backward` (every rule on one screen) → `ops` (the
-//! differentiable operations) → `loss` and [`functional`] → [`gradcheck()`].
+//! differentiable operations) → `loss` and [`functional`] → [`gradcheck()`]. The losses'
+//! pitfall warnings (and how to silence them) are in [`warnings`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ mod loss;
 mod ops;
 mod overloads;
 pub mod tensor;
+pub mod warnings;
 
 pub use gradcheck::{gradcheck, GradcheckReport};
 pub use graph::{is_grad_enabled, no_grad, NoGradGuard};

@@ -4,6 +4,9 @@
 //! include PyTorch's wording), computes its per-element (or per-sample) values in one
 //! kernel generic over `T: Float` (one dtype dispatch per call), reduces them, and records a
 //! [`LossOp`] holding exactly what its derivative needs. [`backward`] holds every rule.
+//! Losses with a common misuse (probabilities where logits or log-probabilities belong,
+//! `kl_div`'s `Mean`, a broadcasting `mse_loss` target) also run a cheap check and report it
+//! through [`crate::warnings`] at the caller's line; the checks never change a result.
 //!
 //! Notation: `x` input, `t` target, `w` weight, `u_i = dL/dl_i` the upstream gradient of
 //! per-element loss `l_i` (`g_i` for `none`, `g` for `sum`, `g / count` for `mean`).
@@ -14,9 +17,10 @@ use crate::functional::{
 };
 use crate::graph::record;
 use crate::tensor::Tensor;
+use crate::warnings::{self, Pitfall};
 use smallvec::smallvec;
 use std::borrow::Cow;
-use std::sync::Once;
+use std::panic::Location;
 use torchlet_tensor_core::{with_float, DType, Element, Error, Float, Numeric, Result, Shape, TensorData};
 
 /// A recorded loss and what its backward rule needs.
@@ -168,9 +172,51 @@ fn same_float(op: &'static str, what: &str, x: &TensorData, t: &TensorData) -> R
     Ok(())
 }
 
-/// Prints `msg` to stderr the first time `once` fires (PyTorch's `UserWarning`s).
-fn warn_once(once: &'static Once, msg: &str) {
-    once.call_once(|| eprintln!("torchlet warning: {msg}"));
+/// The call site a loss reports its warnings at (the user's line, via `#[track_caller]`).
+type Site = &'static Location<'static>;
+
+/// What a probability-looking `cross_entropy` input looks like (the reason for the warning).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LooksLike {
+    /// Every value in `[0, 1]` and every row sums to 1.
+    Softmax,
+    /// Every value strictly in `(0, 1)`.
+    Sigmoid,
+}
+
+/// Whether contiguous rows of `c` scores look like probabilities rather than logits: all
+/// values in `[0, 1]` with every row summing to 1 within 1e-3 (softmax output), or all values
+/// strictly in `(0, 1)` (sigmoid output). One pass, no allocation, stops at the first value
+/// outside `[0, 1]` (which real logits almost always have early). NaN counts as a logit.
+fn looks_like_probabilities<T: Float>(xv: &[T], c: usize) -> Option<LooksLike> {
+    if xv.is_empty() || c == 0 {
+        return None;
+    }
+    let (tol, mut open, mut sums_to_one) = (T::c(1e-3), true, true);
+    for row in xv.chunks_exact(c) {
+        let mut sum = T::ZERO;
+        for &v in row {
+            if !(v >= T::ZERO && v <= T::ONE) {
+                return None;
+            }
+            open &= v > T::ZERO && v < T::ONE;
+            sum += v;
+        }
+        sums_to_one &= (sum - T::ONE).abs() <= tol;
+        if !open && !sums_to_one {
+            return None;
+        }
+    }
+    if sums_to_one {
+        Some(LooksLike::Softmax)
+    } else {
+        Some(LooksLike::Sigmoid)
+    }
+}
+
+/// The first value above 0 (log-probabilities never are), for the nll_loss / kl_div checks.
+fn first_positive<T: Float>(v: &[T]) -> Option<f64> {
+    v.iter().find(|&&x| x > T::ZERO).map(|&x| Element::to_f64(x))
 }
 
 fn isize_dims(s: &Shape) -> Vec<isize> {
@@ -458,7 +504,12 @@ impl CrossEntropyState {
 }
 
 /// `functional::cross_entropy_with`: validation, fused forward, recording.
-pub(crate) fn cross_entropy(input: &Tensor, target: &Tensor, o: &CrossEntropyOpts) -> Result<Tensor> {
+pub(crate) fn cross_entropy(
+    input: &Tensor,
+    target: &Tensor,
+    o: &CrossEntropyOpts,
+    at: Site,
+) -> Result<Tensor> {
     const OP: &str = "cross_entropy";
     let (x, t) = (input.data(), target.data());
     if !x.dtype().is_float() {
@@ -506,16 +557,30 @@ pub(crate) fn cross_entropy(input: &Tensor, target: &Tensor, o: &CrossEntropyOpt
     let w = class_weight(OP, o.weight.as_ref(), &x, lay.c)?;
     let rows = lay.to_rows(&x)?;
     let tgt = if prob { CeTarget::Prob(lay.to_rows(&t)?) } else { CeTarget::Index(t.contiguous()) };
-    let (out, stats, denom) = with_float!(x.dtype(), OP, |T| {
+    let check = warnings::wanted(Pitfall::CrossEntropyProbabilities, at);
+    let (out, stats, denom, probs) = with_float!(x.dtype(), OP, |T| {
         let (losses, stats, denom) =
             ce_forward::<T>(&rows, &tgt, w.as_ref(), o.ignore_index, o.label_smoothing, &lay)?;
         let red = Reduced::new(OP, o.reduction, denom)?;
+        let probs = if check { looks_like_probabilities::<T>(&rows.values::<T>()?, lay.c) } else { None };
         Ok((
             red.apply(losses, lay.position_shape()),
             TensorData::from_vec_unchecked(stats, Shape::new(&[2 * lay.rows()])),
             denom,
+            probs,
         ))
     })?;
+    if let Some(kind) = probs {
+        warnings::warn(Pitfall::CrossEntropyProbabilities, at, || {
+            let why = match kind {
+                LooksLike::Softmax => {
+                    "every value lies in [0, 1] and every row sums to 1, as after a softmax"
+                }
+                LooksLike::Sigmoid => "every value lies strictly between 0 and 1, as after a sigmoid",
+            };
+            format!("cross_entropy expects raw logits; applying softmax/sigmoid first makes the loss wrong. The input (shape {}) looks like probabilities: {why}. Pass the pre-activation scores (e.g. the last Linear layer's output) instead; if you really have probabilities, use nll_loss(p.log()) or binary_cross_entropy", x.shape())
+        });
+    }
     let red = Reduced::new(OP, o.reduction, denom)?;
     // PyTorch's grad_fn of the last op of its composite.
     let name = match (prob, o.label_smoothing > 0.0, o.reduction) {
@@ -556,8 +621,10 @@ impl ClassLayout {
     }
 }
 
-fn nll_forward<T: Float>(x: &TensorData, st: &NllState) -> Result<(Vec<T>, f64)> {
+/// Per-position losses, the `mean` divisor, and (when `check`) the input's first positive value.
+fn nll_forward<T: Float>(x: &TensorData, st: &NllState, check: bool) -> Result<(Vec<T>, f64, Option<f64>)> {
     let xv = x.values::<T>()?;
+    let positive = if check { first_positive(&xv) } else { None };
     let tv = st.target.values::<i64>()?;
     let w = st.weight.as_ref().map(|w| w.values::<T>()).transpose()?;
     let mut losses = vec![T::ZERO; st.layout.rows()];
@@ -572,7 +639,7 @@ fn nll_forward<T: Float>(x: &TensorData, st: &NllState) -> Result<(Vec<T>, f64)>
         losses[p] = -(wt * xv[st.layout.offset(p, k)]);
         denom += Element::to_f64(wt);
     }
-    Ok((losses, denom))
+    Ok((losses, denom, positive))
 }
 
 impl NllState {
@@ -595,7 +662,7 @@ impl NllState {
 }
 
 /// `functional::nll_loss_with`.
-pub(crate) fn nll_loss(input: &Tensor, target: &Tensor, o: &NllLossOpts) -> Result<Tensor> {
+pub(crate) fn nll_loss(input: &Tensor, target: &Tensor, o: &NllLossOpts, at: Site) -> Result<Tensor> {
     const OP: &str = "nll_loss";
     let (x, t) = (input.data(), target.data());
     if !x.dtype().is_float() {
@@ -614,10 +681,16 @@ pub(crate) fn nll_loss(input: &Tensor, target: &Tensor, o: &NllLossOpts) -> Resu
         layout,
         dtype: x.dtype(),
     };
-    let (out, denom) = with_float!(x.dtype(), OP, |T| {
-        let (losses, denom) = nll_forward::<T>(&x, &st)?;
-        Ok((Reduced::new(OP, o.reduction, denom)?.apply(losses, st.layout.position_shape()), denom))
+    let check = warnings::wanted(Pitfall::NllNotLogProbabilities, at);
+    let (out, denom, positive) = with_float!(x.dtype(), OP, |T| {
+        let (losses, denom, positive) = nll_forward::<T>(&x, &st, check)?;
+        Ok((Reduced::new(OP, o.reduction, denom)?.apply(losses, st.layout.position_shape()), denom, positive))
     })?;
+    if let Some(v) = positive {
+        warnings::warn(Pitfall::NllNotLogProbabilities, at, || {
+            format!("nll_loss expects log-probabilities (values <= 0, e.g. from log_softmax); got a positive value {v} in the input (shape {}). Did you pass probabilities or raw scores? Apply log_softmax first, or pass the raw scores to cross_entropy", x.shape())
+        });
+    }
     let st = NllState { red: Reduced::new(OP, o.reduction, denom)?, ..st };
     Ok(record(out, "NllLossBackward0", &[input, target], || Op::Loss(LossOp::Nll(Box::new(st)))))
 }
@@ -817,9 +890,16 @@ fn broadcast_pair(op: &'static str, x: &TensorData, t: &TensorData) -> Result<(T
     Ok((expand(x)?, expand(t)?))
 }
 
-fn kl_forward<T: Float>(x: &TensorData, t: &TensorData, log_target: bool) -> Result<Vec<T>> {
+/// Pointwise losses and (when `check`) the input's first positive value.
+fn kl_forward<T: Float>(
+    x: &TensorData,
+    t: &TensorData,
+    log_target: bool,
+    check: bool,
+) -> Result<(Vec<T>, Option<f64>)> {
     let (xv, tv) = (x.values::<T>()?, t.values::<T>()?);
-    Ok(xv
+    let positive = if check { first_positive(&xv) } else { None };
+    let v = xv
         .iter()
         .zip(tv.iter())
         .map(|(&x, &t)| {
@@ -831,7 +911,8 @@ fn kl_forward<T: Float>(x: &TensorData, t: &TensorData, log_target: bool) -> Res
                 tlogt - t * x
             }
         })
-        .collect())
+        .collect();
+    Ok((v, positive))
 }
 
 fn kl_backward<T: Float>(
@@ -862,25 +943,31 @@ fn kl_backward<T: Float>(
     Ok((TensorData::from_vec_unchecked(gx, shape.clone()), TensorData::from_vec_unchecked(gt, shape)))
 }
 
-static KL_MEAN_WARNING: Once = Once::new();
-static MSE_BROADCAST_WARNING: Once = Once::new();
-
 /// `functional::kl_div_with`.
-pub(crate) fn kl_div(input: &Tensor, target: &Tensor, o: &KlDivOpts) -> Result<Tensor> {
+pub(crate) fn kl_div(input: &Tensor, target: &Tensor, o: &KlDivOpts, at: Site) -> Result<Tensor> {
     const OP: &str = "kl_div";
     let (x0, t0) = (input.data(), target.data());
     let (x, t) = broadcast_pair(OP, &x0, &t0)?;
     let red = match o.reduction {
         Reduction::BatchMean => Reduced::Mean(x0.dims().first().map_or(1.0, |&n| n as f64)),
-        Reduction::Mean => {
-            warn_once(&KL_MEAN_WARNING, "kl_div: reduction Mean divides by the number of elements, which is not the KL divergence; use Reduction::BatchMean (sum / batch size) for the mathematical definition");
-            Reduced::Mean(x.numel() as f64)
-        }
+        Reduction::Mean => Reduced::Mean(x.numel() as f64),
         r => Reduced::new(OP, r, 1.0)?,
     };
-    let out = with_float!(x.dtype(), OP, |T| Ok(
-        red.apply(kl_forward::<T>(&x, &t, o.log_target)?, x.shape().clone())
-    ))?;
+    let check = warnings::wanted(Pitfall::KlDivNotLogProbabilities, at);
+    let (out, positive) = with_float!(x.dtype(), OP, |T| {
+        let (v, positive) = kl_forward::<T>(&x, &t, o.log_target, check)?;
+        Ok((red.apply(v, x.shape().clone()), positive))
+    })?;
+    if o.reduction == Reduction::Mean {
+        warnings::warn(Pitfall::KlDivMean, at, || {
+            "kl_div: reduction Mean divides by the number of elements, which is not the KL divergence; use Reduction::BatchMean (sum / batch size) for the mathematical definition".to_string()
+        });
+    }
+    if let Some(v) = positive {
+        warnings::warn(Pitfall::KlDivNotLogProbabilities, at, || {
+            format!("kl_div expects log-probabilities as input (values <= 0); got a positive value {v} in the input (shape {}). Did you pass probabilities? Use log_softmax / .log() on the input (the target stays probabilities unless log_target is set)", x0.shape())
+        });
+    }
     let shapes = (x0.shape().clone(), t0.shape().clone());
     Ok(record(out, "KlDivBackward0", &[input, target], || {
         Op::Loss(LossOp::KlDiv { x, t, log_target: o.log_target, red, shapes })
@@ -888,14 +975,16 @@ pub(crate) fn kl_div(input: &Tensor, target: &Tensor, o: &KlDivOpts) -> Result<T
 }
 
 /// `functional::mse_loss_with`.
-pub(crate) fn mse_loss(input: &Tensor, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+pub(crate) fn mse_loss(input: &Tensor, target: &Tensor, reduction: Reduction, at: Site) -> Result<Tensor> {
     const OP: &str = "mse_loss";
     let (x0, t0) = (input.data(), target.data());
     let (x, t) = broadcast_pair(OP, &x0, &t0)?;
-    if x0.shape() != t0.shape() {
-        warn_once(&MSE_BROADCAST_WARNING, &format!("mse_loss: Using a target size ({}) that is different to the input size ({}). This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.", t0.shape(), x0.shape()));
-    }
     let red = Reduced::new(OP, reduction, x.numel() as f64)?;
+    if x0.shape() != t0.shape() {
+        warnings::warn(Pitfall::MseBroadcast, at, || {
+            format!("mse_loss: Using a target size ({}) that is different to the input size ({}). This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.", t0.shape(), x0.shape())
+        });
+    }
     let out = with_float!(x.dtype(), OP, |T| {
         let (xv, tv) = (x.values::<T>()?, t.values::<T>()?);
         let v: Vec<T> = xv.iter().zip(tv.iter()).map(|(&a, &b)| (a - b) * (a - b)).collect();

@@ -2,6 +2,9 @@
 //! functional loss of the same name (in `torchlet_autograd::functional`, where the math and
 //! the backward rule live). Build like `CrossEntropyLoss::new().label_smoothing(0.1)` and
 //! call `criterion.forward(&logits, &target)`. They print as PyTorch's do: `CrossEntropyLoss()`.
+//!
+//! The pitfall warnings of the functional losses (`torchlet_autograd::warnings`) name the line
+//! that calls `forward`, not this file.
 
 use std::fmt;
 use torchlet_autograd::functional::{
@@ -56,6 +59,7 @@ impl CrossEntropyLoss {
         self
     }
     /// The loss of logits `input` `(N, C)` (or `(C)`, `(N, C, d...)`) against `target`.
+    #[track_caller]
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
         F::cross_entropy_with(input, target, &self.opts)
     }
@@ -89,6 +93,7 @@ impl NLLLoss {
         self
     }
     /// The loss of log-probabilities `input` (e.g. from `LogSoftmax`) at i64 `target`.
+    #[track_caller]
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
         F::nll_loss_with(input, target, &self.opts)
     }
@@ -179,6 +184,7 @@ impl KLDivLoss {
         self
     }
     /// `KL(target || exp(input))` summed pointwise and reduced.
+    #[track_caller]
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
         F::kl_div_with(input, target, &self.opts)
     }
@@ -230,6 +236,7 @@ impl MSELoss {
         self
     }
     /// `(input - target)^2`, reduced.
+    #[track_caller]
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
         F::mse_loss_with(input, target, self.reduction)
     }

@@ -96,3 +96,31 @@ fn other_losses_by_hand() {
     let l = CosineEmbeddingLoss::new().margin(0.5).forward(&e0, &e0, &Tensor::from(vec![-1i64])).unwrap();
     close(l, 0.5, 1e-9);
 }
+
+#[test]
+fn loss_modules_report_the_callers_line_in_warnings() {
+    use torchlet_autograd::warnings::{self, WarningMode};
+    // The mode is global: no other test of this binary relies on it (nor on warnings).
+    warnings::set_mode(WarningMode::Once);
+    let probs = Tensor::from([[0.2f32, 0.8], [0.6, 0.4]]);
+    let (t, log_probs, column) =
+        (Tensor::from(vec![1i64, 0]), probs.log().unwrap(), Tensor::from([[0.5f32], [0.5]]));
+    let ce = line!() + 1;
+    let (r1, w1) = warnings::capture(|| CrossEntropyLoss::new().forward(&probs, &t));
+    let nll = line!() + 1;
+    let (r2, w2) = warnings::capture(|| NLLLoss::new().forward(&probs, &t));
+    let kl = line!() + 1;
+    let (r3, w3) = warnings::capture(|| KLDivLoss::new().forward(&log_probs, &probs));
+    let mse = line!() + 1;
+    let (r4, w4) = warnings::capture(|| MSELoss::new().forward(&probs, &column));
+    for r in [r1, r2, r3, r4] {
+        r.unwrap();
+    }
+    for (w, line, what) in
+        [(w1, ce, "cross_entropy"), (w2, nll, "nll_loss"), (w3, kl, "kl_div"), (w4, mse, "mse_loss")]
+    {
+        assert_eq!(w.len(), 1, "{what}: {w:#?}");
+        assert!(w[0].contains(what), "{}", w[0]);
+        assert!(w[0].contains(&format!("(at {}:{line}:", file!())), "{what} names the wrong line: {}", w[0]);
+    }
+}
