@@ -60,9 +60,18 @@ pub fn with_global<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
 
 impl TensorData {
     /// Uniform samples in `[low, high)` of a float dtype.
-    pub fn uniform_with(shape: impl Into<Shape>, low: f64, high: f64, dtype: DType, g: &mut Generator) -> Result<Self> {
+    pub fn uniform_with(
+        shape: impl Into<Shape>,
+        low: f64,
+        high: f64,
+        dtype: DType,
+        g: &mut Generator,
+    ) -> Result<Self> {
         if !(low <= high && low.is_finite() && high.is_finite()) {
-            return Err(Error::invalid("uniform", format!("expects finite low <= high, got low={low}, high={high}")));
+            return Err(Error::invalid(
+                "uniform",
+                format!("expects finite low <= high, got low={low}, high={high}"),
+            ));
         }
         let shape = shape.into();
         // Generated directly in the target dtype: no f64 detour (a (50000, 784) f32 tensor
