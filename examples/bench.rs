@@ -110,6 +110,8 @@ fn digits_train() -> Result<(f64, f64)> {
 
 fn main() -> Result<()> {
     manual_seed(0);
+    // The workloads mirror PyTorch's, which warns about nothing; keep the output to the lines.
+    torchlet::warnings::set_mode(torchlet::warnings::WarningMode::Off);
     let names: Vec<String> = std::env::args().skip(1).collect();
     let all = [
         "xor_step",

@@ -333,12 +333,13 @@ pub(crate) fn backward(op: &Op, g: &TensorData, inputs: &[Tensor]) -> Result<Gra
         // y = x W^T + bias: dx = g W, dW = g^T x (leading dims flattened), dbias = sum of g rows.
         Op::Linear { x, w, bias } => {
             let (out_f, in_f) = (w.dims()[0], w.dims()[1]);
-            let g2 = g.reshape(&[-1, out_f as isize])?;
-            let x2 = x.reshape(&[-1, in_f as isize])?;
-            let gx = if inputs[0].requires_grad() {
-                Some(g2.matmul(w)?.reshape(&to_isize(x.shape()))?)
-            } else {
-                None
+            let flat = x.ndim() != 2; // (*, in) inputs are handled as (rows, in)
+            let g2 = if flat { g.reshape(&[-1, out_f as isize])? } else { g.clone() };
+            let x2 = if flat { x.reshape(&[-1, in_f as isize])? } else { x.clone() };
+            let gx = match (inputs[0].requires_grad(), flat) {
+                (false, _) => None,
+                (true, false) => Some(g2.matmul(w)?),
+                (true, true) => Some(g2.matmul(w)?.reshape(&to_isize(x.shape()))?),
             };
             let gw = if inputs[1].requires_grad() { Some(g2.t()?.matmul(&x2)?) } else { None };
             let mut out: Grads = smallvec![gx, gw];

@@ -442,7 +442,7 @@ impl Tensor {
             None => None,
         };
         // (*, in) -> (rows, in) @ W^T (a strided view, no copy) + bias -> (*, out).
-        let x2 = x.reshape(&[-1, w.dims()[1] as isize])?;
+        let x2 = if x.ndim() == 2 { x.clone() } else { x.reshape(&[-1, w.dims()[1] as isize])? };
         let out2 = x2.addmm(bd.as_ref(), &w.t()?).map_err(|e| match e {
             Error::ShapeMismatch { .. } => Error::shapes(
                 "linear",
@@ -454,7 +454,7 @@ impl Tensor {
         })?;
         let mut out_dims: Vec<isize> = x.dims()[..x.ndim() - 1].iter().map(|&d| d as isize).collect();
         out_dims.push(w.dims()[0] as isize);
-        let out = out2.reshape(&out_dims)?;
+        let out = if x.ndim() == 2 { out2 } else { out2.reshape(&out_dims)? };
         let name = match (bias.is_some(), x.ndim()) {
             (true, 2) => "AddmmBackward0",
             (true, _) => "AddBackward0",
