@@ -3,6 +3,7 @@
 
 use crate::shape::{for_each_offset2, Dims, Layout, Shape};
 use crate::{with_float, Error, Float, Numeric, Result, TensorData};
+use rayon::prelude::*;
 
 /// Products with fewer multiply-adds than this run in a plain loop: for the 4x2 @ 2x5 of the
 /// XOR network, the loop finishes before a GEMM library has set up its packing buffers.
@@ -227,6 +228,32 @@ pub fn gemm_strided<T: Float>(
                         *d += aip * b[bp + j * b_cs];
                     }
                 }
+            }
+        }
+        return;
+    }
+    let threads = rayon::current_num_threads();
+    if work >= PARALLEL_GEMM && threads > 1 && k >= 8 * m.max(n) {
+        // A small output with a long inner dimension (the weight gradient g^T x of a Linear
+        // layer over a large batch): GEMM libraries parallelise over output blocks, of which
+        // there are too few here. Split k instead: each thread multiplies a slice of k into
+        // its own buffer, and the partial products are added.
+        let chunk = k.div_ceil(threads);
+        let partials: Vec<Vec<T>> = (0..threads)
+            .into_par_iter()
+            .map(|t| {
+                let (k0, k1) = (t * chunk, ((t + 1) * chunk).min(k));
+                let mut part = vec![T::ZERO; m * n];
+                if k0 < k1 {
+                    let (oa2, ob2) = (oa + k0 * a_cs, ob + k0 * b_rs);
+                    gemm_strided(m, k1 - k0, n, a, oa2, a_rs, a_cs, b, ob2, b_rs, b_cs, &mut part, false);
+                }
+                part
+            })
+            .collect();
+        for part in partials {
+            for (d, p) in dst.iter_mut().zip(part) {
+                *d += p;
             }
         }
         return;
