@@ -5,7 +5,10 @@
 //! bad_input -- --nocapture` prints every message.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use torchlet::autograd::distributions::Categorical;
 use torchlet::nn::functional::{self as F, CrossEntropyOpts, NllLossOpts, Reduction};
+use torchlet::nn::{Linear, Module, Sequential, Sigmoid};
+use torchlet::optim::{Adam, AdamOptions, AdamW, Optimizer, SgdOptions, SGD};
 use torchlet::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,6 +68,17 @@ fn probs(v: &[f32]) -> Tensor {
 }
 fn data(shape: &[usize]) -> TensorData {
     f(shape).data()
+}
+fn params() -> Vec<Tensor> {
+    vec![leaf(&[2, 2]), leaf(&[2])]
+}
+/// An SGD step over a parameter whose gradient no longer fits it (its value was replaced by
+/// one of another shape through `update_data` after the gradient was set).
+fn stale_grad_step(mut opt: impl Optimizer) -> Result<()> {
+    let p = opt.params()[0].clone();
+    p.set_grad(Some(p.data().ones_like()))?;
+    p.update_data(|d| *d = TensorData::zeros([3], d.dtype()));
+    opt.step()
 }
 
 fn cases() -> Vec<Case> {
@@ -526,6 +540,303 @@ fn cases() -> Vec<Case> {
         ),
         case!("mse_loss: no broadcast", Shape, ["mse_loss"], F::mse_loss(&f(&[2, 3]), &f(&[4]))),
         case!("mse_loss: dtype", DType, ["mse_loss"], F::mse_loss(&f(&[2]), &f64t(&[2]))),
+        // ----- overflow-sized arguments (errors, not arithmetic-overflow panics) --------------
+        case!(
+            "reshape: sizes overflow",
+            Invalid,
+            ["reshape", "overflow"],
+            f(&[2, 3]).reshape(&[isize::MAX, 4])
+        ),
+        case!(
+            "narrow: start + length overflow",
+            Invalid,
+            ["narrow", "exceeds"],
+            f(&[2, 3]).narrow(1, usize::MAX, 2)
+        ),
+        case!(
+            "expand: unaddressable shape",
+            Invalid,
+            ["expand", "too many elements"],
+            f(&[1]).expand([usize::MAX, 2])
+        ),
+        case!(
+            "one_hot: num_classes too large",
+            Invalid,
+            ["one_hot", "too large"],
+            idx(&[1, 2]).one_hot(Some(usize::MAX))
+        ),
+        case!("arange: NaN end", Invalid, ["arange", "finite"], Tensor::arange(0.0, f64::NAN, 1.0)),
+        case!("arange: infinite step", Invalid, ["arange", "step"], Tensor::arange(0.0, 1.0, f64::INFINITY)),
+        // ----- empty tensors and non-finite values where PyTorch errors ------------------------
+        case!(
+            "cross_entropy: no classes",
+            Index,
+            ["cross_entropy", "Target 0 is out of bounds"],
+            F::cross_entropy(&f(&[2, 0]), &idx(&[0, 0]))
+        ),
+        case!("nll_loss: no classes", Index, ["nll_loss", "Target 0"], F::nll_loss(&f(&[1, 0]), &idx(&[0]))),
+        case!(
+            "cross_entropy: NaN label_smoothing",
+            Invalid,
+            ["label_smoothing", "NaN"],
+            F::cross_entropy_with(
+                &f(&[2, 4]),
+                &idx(&[1, 2]),
+                &CrossEntropyOpts::default().label_smoothing(f64::NAN)
+            )
+        ),
+        case!(
+            "bce: NaN target",
+            Any,
+            ["binary_cross_entropy", "target", "NaN"],
+            F::binary_cross_entropy(&probs(&[0.2, 0.5]), &probs(&[f32::NAN, 1.0]))
+        ),
+        case!(
+            "bce: inf input",
+            Any,
+            ["binary_cross_entropy", "input", "inf"],
+            F::binary_cross_entropy(&probs(&[f32::INFINITY]), &probs(&[1.0]))
+        ),
+        case!(
+            "bce: empty input, other shape",
+            Shape,
+            ["binary_cross_entropy"],
+            F::binary_cross_entropy(&f(&[0]), &f(&[0, 1]))
+        ),
+        case!(
+            "Categorical: negative probs",
+            Invalid,
+            ["Categorical", "non-negative"],
+            Categorical::from_probs(&probs(&[0.5, -0.1]))
+        ),
+        case!(
+            "Categorical: NaN probs",
+            Invalid,
+            ["Categorical", "NaN"],
+            Categorical::from_probs(&probs(&[f32::NAN, 0.5]))
+        ),
+        case!(
+            "Categorical: row of zeros",
+            Invalid,
+            ["Categorical", "positive sum"],
+            Categorical::from_probs(&probs(&[0.0, 0.0]))
+        ),
+        case!(
+            "Categorical: 0-d probs",
+            Invalid,
+            ["Categorical", "at least one dimension"],
+            Categorical::from_probs(&f(&[]))
+        ),
+        case!("Categorical: no classes", Invalid, ["Categorical"], Categorical::from_logits(&f(&[2, 0]))),
+        case!(
+            "Categorical::log_prob: out of range",
+            Index,
+            ["log_prob", "3"],
+            Categorical::from_probs(&probs(&[0.5, 0.5]))?.log_prob(&idx(&[3]))
+        ),
+        case!(
+            "Categorical::log_prob: float value",
+            DType,
+            ["log_prob", "i64"],
+            Categorical::from_probs(&probs(&[0.5, 0.5]))?.log_prob(&f(&[1]))
+        ),
+        case!(
+            "gradcheck: f32 output",
+            Invalid,
+            ["gradcheck", "f64"],
+            torchlet::gradcheck(|t| t[0].to_dtype(DType::F32), &[data(&[2])], 1e-6, 1e-6, 1e-4)
+        ),
+        case!(
+            "gradcheck: wrong gradient",
+            Invalid,
+            ["gradcheck", "finite differences"],
+            torchlet::gradcheck(
+                |t| t[0].detach().requires_grad_(false)?.add(&t[0]),
+                &[data(&[2])],
+                1e-6,
+                1e-6,
+                1e-4
+            )
+        ),
+        // ----- modules ------------------------------------------------------------------------
+        case!(
+            "Linear: wrong in_features",
+            Shape,
+            ["linear", "input features 5", "[2, 3]"],
+            Linear::new(3, 2)?.forward(&f(&[4, 5]))
+        ),
+        case!("Linear: 0-d input", Shape, ["linear", "none"], Linear::new(3, 2)?.forward(&f(&[]))),
+        case!(
+            "Linear: f64 input, f32 weight",
+            DType,
+            ["f64", "f32"],
+            Linear::new(2, 2)?.forward(&f64t(&[1, 2]))
+        ),
+        case!(
+            "Linear::from_weights: 1-D weight",
+            Invalid,
+            ["Linear", "(out_features, in_features)"],
+            Linear::from_weights(f(&[3]), None)
+        ),
+        case!(
+            "Linear::from_weights: bias shape",
+            Shape,
+            ["Linear", "bias of shape [2]"],
+            Linear::from_weights(f(&[2, 3]), Some(f(&[3])))
+        ),
+        case!(
+            "Linear::from_weights: integer weight",
+            DType,
+            ["Linear", "i64"],
+            Linear::from_weights(idx(&[1, 2]).reshape(&[1, 2])?, None)
+        ),
+        case!(
+            "Sequential: layer sizes do not chain",
+            Shape,
+            ["linear", "input features 3", "[1, 4]"],
+            Sequential::new()
+                .add(Linear::new(2, 3)?)
+                .add(Sigmoid)
+                .add(Linear::new(4, 1)?)
+                .forward(&f(&[5, 2]))
+        ),
+        // ----- optimizers ---------------------------------------------------------------------
+        case!("SGD: negative lr", Invalid, ["SGD", "learning rate -0.1"], SGD::new(params(), -0.1)),
+        case!("SGD: NaN lr", Invalid, ["SGD", "learning rate NaN"], SGD::new(params(), f64::NAN)),
+        case!(
+            "SGD: negative momentum",
+            Invalid,
+            ["SGD", "momentum value -0.9"],
+            SGD::new(params(), SgdOptions::new(0.1).momentum(-0.9))
+        ),
+        case!(
+            "SGD: negative weight_decay",
+            Invalid,
+            ["SGD", "weight_decay"],
+            SGD::new(params(), SgdOptions::new(0.1).weight_decay(-1e-4))
+        ),
+        case!(
+            "SGD: infinite dampening",
+            Invalid,
+            ["SGD", "dampening"],
+            SGD::new(params(), SgdOptions::new(0.1).momentum(0.9).dampening(f64::INFINITY))
+        ),
+        case!(
+            "SGD: nesterov without momentum",
+            Invalid,
+            ["SGD", "Nesterov", "momentum > 0"],
+            SGD::new(params(), SgdOptions::new(0.1).nesterov(true))
+        ),
+        case!(
+            "SGD: nesterov with dampening",
+            Invalid,
+            ["SGD", "Nesterov", "zero dampening"],
+            SGD::new(params(), SgdOptions::new(0.1).momentum(0.9).dampening(0.5).nesterov(true))
+        ),
+        case!("SGD: empty parameter list", Invalid, ["SGD", "empty parameter list"], SGD::new(vec![], 0.1)),
+        case!("SGD: repeated parameter", Invalid, ["SGD", "same tensor"], {
+            let p = leaf(&[2]);
+            SGD::new(vec![p.clone(), p], 0.1)
+        }),
+        case!(
+            "SGD: non-leaf parameter",
+            Invalid,
+            ["SGD", "non-leaf"],
+            SGD::new(vec![leaf(&[2]).exp()?], 0.1)
+        ),
+        case!("SGD: integer parameter", DType, ["SGD", "i64"], SGD::new(vec![idx(&[1])], 0.1)),
+        case!(
+            "SGD: set_lr negative",
+            Invalid,
+            ["SGD", "learning rate -1"],
+            SGD::new(params(), 0.1)?.set_lr(-1.0)
+        ),
+        case!(
+            "SGD: step with a stale gradient",
+            Shape,
+            ["SGD", "parameter 0", "no parameter was updated"],
+            stale_grad_step(SGD::new(params(), 0.1)?)
+        ),
+        case!(
+            "Adam: beta1 = 1",
+            Invalid,
+            ["Adam", "beta parameter at index 0: 1"],
+            Adam::new(params(), AdamOptions::new(0.1).betas(1.0, 0.999))
+        ),
+        case!(
+            "Adam: beta2 = -0.1",
+            Invalid,
+            ["Adam", "beta parameter at index 1: -0.1"],
+            Adam::new(params(), AdamOptions::new(0.1).betas(0.9, -0.1))
+        ),
+        case!(
+            "Adam: NaN beta",
+            Invalid,
+            ["Adam", "beta", "NaN"],
+            Adam::new(params(), AdamOptions::new(0.1).betas(f64::NAN, 0.999))
+        ),
+        case!(
+            "Adam: negative eps",
+            Invalid,
+            ["Adam", "epsilon value"],
+            Adam::new(params(), AdamOptions::new(0.1).eps(-1e-8))
+        ),
+        case!(
+            "Adam: negative lr",
+            Invalid,
+            ["Adam", "learning rate -0.001"],
+            Adam::new(params(), AdamOptions::new(-1e-3))
+        ),
+        case!(
+            "Adam: negative weight_decay",
+            Invalid,
+            ["Adam", "weight_decay"],
+            Adam::new(params(), AdamOptions::new(0.1).weight_decay(-0.1))
+        ),
+        case!(
+            "Adam: step with a stale gradient",
+            Shape,
+            ["Adam", "no parameter was updated"],
+            stale_grad_step(Adam::new(params(), 0.1)?)
+        ),
+        case!("AdamW: negative lr", Invalid, ["AdamW", "learning rate"], AdamW::new(params(), -0.1)),
+        case!(
+            "AdamW: beta1 = 1",
+            Invalid,
+            ["AdamW", "beta parameter at index 0"],
+            AdamW::new(params(), AdamOptions::new(0.1).betas(1.0, 0.9))
+        ),
+        case!(
+            "AdamW: negative weight_decay",
+            Invalid,
+            ["AdamW", "weight_decay value -0.01"],
+            AdamW::new(params(), AdamOptions::new(0.1).weight_decay(-0.01))
+        ),
+        case!(
+            "AdamW: set_lr NaN",
+            Invalid,
+            ["AdamW", "learning rate NaN"],
+            AdamW::new(params(), 0.1)?.set_lr(f64::NAN)
+        ),
+        case!(
+            "AdamW: step with a stale gradient",
+            Shape,
+            ["AdamW", "no parameter was updated"],
+            stale_grad_step(AdamW::new(params(), 0.1)?)
+        ),
+        // ----- I/O ---------------------------------------------------------------------------
+        case!(
+            "load_digits: missing file",
+            Any,
+            ["load_digits", "cannot read", "--data"],
+            torchlet::demos::load_digits(std::path::Path::new("/nonexistent/optdigits.csv"))
+        ),
+        case!(
+            "plot: no values",
+            Any,
+            ["plot", "nothing to plot"],
+            torchlet::plot::loss_curve("/nonexistent/loss.png", "loss", &[])
+        ),
         case!("reduction: unknown string", Invalid, ["reduction", "avg"], "avg".parse::<Reduction>()),
     ]
 }

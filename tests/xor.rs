@@ -48,3 +48,12 @@ fn xor_rejects_a_negative_learning_rate() {
     let e = train_xor(0, 10, -0.5).err().unwrap().to_string();
     assert_eq!(e, "SGD: invalid learning rate -0.5 (must be >= 0)");
 }
+
+#[test]
+fn train_xor_every_keeps_every_nth_loss_of_the_same_run() {
+    let all = train_xor(5, 25, LR).unwrap();
+    let some = torchlet::demos::train_xor_every(5, 25, LR, 10).unwrap();
+    assert_eq!(some.losses, vec![all.losses[0], all.losses[10], all.losses[20]]);
+    assert_eq!(some.final_loss, all.final_loss);
+    assert!(torchlet::demos::train_xor_every(5, 25, LR, 0).is_err());
+}

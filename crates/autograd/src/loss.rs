@@ -382,6 +382,13 @@ fn ce_forward<T: Float>(
     match target {
         CeTarget::Index(t) => {
             let tv = t.values::<i64>()?;
+            if c == 0 {
+                // No rows to walk, but the targets must still be checked: with no classes every
+                // target is out of bounds unless ignored (PyTorch: "Target 0 is out of bounds.").
+                for &k in tv.iter() {
+                    check_ignore_and_range("cross_entropy", k, c, ignore, &lay.shape)?;
+                }
+            }
             for (r, row) in rows.enumerate() {
                 let Some(k) = check_ignore_and_range("cross_entropy", tv[r], c, ignore, &lay.shape)? else {
                     continue;

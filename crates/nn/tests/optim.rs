@@ -343,3 +343,43 @@ fn a_failing_adam_step_changes_nothing() {
     opt.step().unwrap();
     assert_abs_diff_eq!(values(&a)[0], ADAM_P1, epsilon = 1e-12);
 }
+
+#[test]
+fn a_failing_adamw_step_changes_nothing() {
+    // AdamW decays the weight *before* the Adam step: a failing step must not decay either.
+    let (a, b) = (param(&[1.0]), param(&[2.0]));
+    let mut opt = AdamW::new(vec![a.clone(), b.clone()], AdamOptions::new(0.1).amsgrad(true)).unwrap();
+    set_grad(&a, &[0.5]);
+    set_grad(&b, &[0.5]);
+    break_grad(&b);
+    assert!(opt.step().unwrap_err().to_string().contains("no parameter was updated"));
+    assert_values(&a, &[1.0]);
+    assert_eq!(opt.state_step(0), 0);
+    b.zero_grad();
+    opt.step().unwrap();
+    // p = 1 * (1 - 0.1 * 0.01) - 0.05 / (0.5 + 1e-8), as in adamw_decays_the_weight_before_the_adam_step.
+    assert_abs_diff_eq!(values(&a)[0], 0.899000002, epsilon = 1e-12);
+}
+
+#[test]
+fn a_failing_adam_step_with_stale_moments_changes_nothing() {
+    // After a good step, `b`'s value changes shape: its exp_avg no longer fits, and the next
+    // step fails before touching `a`, its moments or its step count.
+    let (a, b) = (param(&[1.0]), param(&[2.0]));
+    let mut opt = Adam::new(vec![a.clone(), b.clone()], AdamOptions::new(0.1).amsgrad(true)).unwrap();
+    set_grad(&a, &[0.5]);
+    set_grad(&b, &[0.5]);
+    opt.step().unwrap();
+    let (m, v) = (
+        opt.exp_avg(0).unwrap().to_vec::<f64>().unwrap(),
+        opt.exp_avg_sq(0).unwrap().to_vec::<f64>().unwrap(),
+    );
+    b.zero_grad();
+    break_grad(&b);
+    let e = opt.step().unwrap_err().to_string();
+    assert!(e.contains("exp_avg of parameter 1") && e.contains("no parameter was updated"), "{e}");
+    assert_abs_diff_eq!(values(&a)[0], ADAM_P1, epsilon = 1e-12);
+    assert_eq!(opt.state_step(0), 1);
+    assert_eq!(opt.exp_avg(0).unwrap().to_vec::<f64>().unwrap(), m);
+    assert_eq!(opt.exp_avg_sq(0).unwrap().to_vec::<f64>().unwrap(), v);
+}

@@ -42,6 +42,9 @@ impl TensorData {
 
     /// A contiguous tensor from a `Vec` whose length equals `shape.numel()`.
     /// Kernels use this after computing exactly `numel` values.
+    ///
+    /// # Panics
+    /// When the lengths differ (use [`TensorData::from_vec`] for a `Result`).
     pub fn from_vec_unchecked<T: Element>(data: Vec<T>, shape: Shape) -> Self {
         assert_eq!(data.len(), shape.numel(), "internal: buffer length and shape disagree");
         Self::from_parts(T::into_buffer(data), shape)
@@ -152,9 +155,24 @@ impl TensorData {
         })?;
         let c = match num_classes {
             Some(c) => c,
-            None => idx.iter().copied().max().map(|m| m.max(-1) + 1).unwrap_or(0) as usize,
+            // max + 1 (saturating: i64::MAX cannot be a class of any tensor that fits in memory).
+            None => idx.iter().copied().max().map(|m| m.max(-1).saturating_add(1)).unwrap_or(0) as usize,
         };
-        let mut out = vec![0i64; idx.len() * c];
+        // The result's size must be addressable (an allocation of more than isize::MAX bytes
+        // would panic with "capacity overflow"); a very large but addressable size is left to
+        // the allocator, as for any tensor.
+        let mut dims = self.shape().0.clone();
+        dims.push(c);
+        let n = Shape(dims.clone()).checked_numel().ok_or_else(|| {
+            Error::invalid(
+                "one_hot",
+                format!(
+                    "num_classes {c} is too large for {} indices (the result would not fit in memory)",
+                    idx.len()
+                ),
+            )
+        })?;
+        let mut out = vec![0i64; n];
         for (i, &k) in idx.iter().enumerate() {
             if k < 0 || k as usize >= c {
                 return Err(Error::IndexOutOfRange {
@@ -167,8 +185,6 @@ impl TensorData {
             }
             out[i * c + k as usize] = 1;
         }
-        let mut dims = self.shape().0.clone();
-        dims.push(c);
         Ok(Self::from_parts(Buffer::I64(out), Shape(dims)))
     }
 
@@ -426,6 +442,12 @@ impl TensorData {
     /// A broadcast view with `shape` (size-1 and new leading dims repeat, stride 0).
     pub fn expand(&self, shape: impl Into<Shape>) -> Result<Self> {
         let shape = shape.into();
+        if shape.checked_numel().is_none() {
+            return Err(Error::invalid(
+                "expand",
+                format!("shape {shape} has too many elements to address (more than isize::MAX bytes)"),
+            ));
+        }
         let out = Shape::broadcast("expand", self.shape(), &shape)?;
         if out != shape {
             return Err(Error::shapes(
@@ -446,7 +468,7 @@ impl TensorData {
             return Err(Error::invalid("narrow", "cannot narrow a 0-dimensional tensor"));
         }
         let size = self.dims()[d];
-        if start + len > size {
+        if !start.checked_add(len).is_some_and(|end| end <= size) {
             return Err(Error::invalid(
                 "narrow",
                 format!(
@@ -498,7 +520,13 @@ pub(crate) fn infer_shape(op: &'static str, spec: &[isize], numel: usize, from: 
         } else if d < 0 {
             return Err(Error::invalid(op, format!("invalid size {d} in {spec:?}")));
         } else {
-            known *= d as usize;
+            // A product that overflows usize can never match numel (PyTorch: "invalid shape").
+            known = known.checked_mul(d as usize).ok_or_else(|| {
+                Error::invalid(
+                    op,
+                    format!("shape {spec:?} is invalid for input of shape {from} ({numel} elements): the sizes overflow"),
+                )
+            })?;
             dims.push(d as usize);
         }
     }

@@ -162,6 +162,15 @@ pub trait Numeric:
     fn min_val(self, other: Self) -> Self;
     /// The larger of two values (NaN-propagating for floats, like `torch.maximum`).
     fn max_val(self, other: Self) -> Self;
+    /// `self + other`; integers wrap around on overflow (two's complement, as PyTorch's
+    /// integer tensors do) instead of panicking in builds with overflow checks.
+    fn add_w(self, other: Self) -> Self;
+    /// `self - other`, wrapping for integers (see [`Numeric::add_w`]).
+    fn sub_w(self, other: Self) -> Self;
+    /// `self * other`, wrapping for integers (see [`Numeric::add_w`]).
+    fn mul_w(self, other: Self) -> Self;
+    /// `-self`, wrapping for integers (`-i64::MIN == i64::MIN`, as in PyTorch).
+    fn neg_w(self) -> Self;
 }
 
 impl Numeric for i64 {
@@ -172,6 +181,18 @@ impl Numeric for i64 {
     }
     fn max_val(self, o: Self) -> Self {
         self.max(o)
+    }
+    fn add_w(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    fn sub_w(self, o: Self) -> Self {
+        self.wrapping_sub(o)
+    }
+    fn mul_w(self, o: Self) -> Self {
+        self.wrapping_mul(o)
+    }
+    fn neg_w(self) -> Self {
+        self.wrapping_neg()
     }
 }
 
@@ -193,6 +214,22 @@ macro_rules! numeric_float {
                 } else {
                     self.max(o)
                 }
+            }
+            #[inline(always)]
+            fn add_w(self, o: Self) -> Self {
+                self + o
+            }
+            #[inline(always)]
+            fn sub_w(self, o: Self) -> Self {
+                self - o
+            }
+            #[inline(always)]
+            fn mul_w(self, o: Self) -> Self {
+                self * o
+            }
+            #[inline(always)]
+            fn neg_w(self) -> Self {
+                -self
             }
         }
     };

@@ -148,14 +148,14 @@ impl TensorData {
     /// `-self`.
     pub fn neg(&self) -> Result<TensorData> {
         // `-x`, not `0 - x`: PyTorch's neg(0.0) is -0.0.
-        with_numeric!(self.dtype(), "neg", |T| self.map::<T, T>(|x| -x))
+        with_numeric!(self.dtype(), "neg", |T| self.map::<T, T>(|x| x.neg_w()))
     }
 
     /// `|self|` (`0 - x` for x <= 0, so abs(-0.0) is +0.0 as in PyTorch).
     pub fn abs(&self) -> Result<TensorData> {
         with_numeric!(self.dtype(), "abs", |T| self.map::<T, T>(|x| {
             if x <= T::ZERO {
-                T::ZERO - x
+                T::ZERO.sub_w(x)
             } else {
                 x
             }
@@ -225,7 +225,7 @@ impl TensorData {
             let mut k = 0;
             let ones = self.layout.shape.contiguous_strides();
             for_each_offset2(self.dims(), &ones, 0, &src, 0, |_, j| {
-                out[j] += x[k];
+                out[j] = out[j].add_w(x[k]);
                 k += 1;
             });
             Ok(TensorData::from_vec_unchecked(out, shape.clone()))
@@ -250,9 +250,9 @@ fn binary_kernel<T: Numeric>(
     kind: Binary,
 ) -> Result<TensorData> {
     match kind {
-        Binary::Add => a.zip_map::<T, T, T>(b, op, |x, y| x + y),
-        Binary::Sub => a.zip_map::<T, T, T>(b, op, |x, y| x - y),
-        Binary::Mul => a.zip_map::<T, T, T>(b, op, |x, y| x * y),
+        Binary::Add => a.zip_map::<T, T, T>(b, op, |x, y| x.add_w(y)),
+        Binary::Sub => a.zip_map::<T, T, T>(b, op, |x, y| x.sub_w(y)),
+        Binary::Mul => a.zip_map::<T, T, T>(b, op, |x, y| x.mul_w(y)),
         Binary::Div => a.zip_map::<T, T, T>(b, op, |x, y| x / y),
         Binary::Max => a.zip_map::<T, T, T>(b, op, |x, y| x.max_val(y)),
         Binary::Min => a.zip_map::<T, T, T>(b, op, |x, y| x.min_val(y)),

@@ -224,7 +224,8 @@ impl TensorData {
                     for i in 0..ii {
                         let off_i = unravel(i, &inner_dims, strides.get(d + 1..).unwrap_or(&[]));
                         let p = (o * ik + k) * ii + i;
-                        out[off_o + idx[p] * sd + off_i] += s[p];
+                        let slot = &mut out[off_o + idx[p] * sd + off_i];
+                        *slot = slot.add_w(s[p]);
                     }
                 }
             }
@@ -271,7 +272,7 @@ impl TensorData {
                     let dst = (o * n + i) * inner;
                     let from = (o * idx.len() + k) * inner;
                     for j in 0..inner {
-                        out[dst + j] += s[from + j];
+                        out[dst + j] = out[dst + j].add_w(s[from + j]);
                     }
                 }
             }

@@ -182,6 +182,10 @@ fn batched<T: Float>(
 
 /// `dst (m x n, row-major) = A (m x k) @ B (k x n)`, or `dst += A @ B` with `accumulate`,
 /// where `A[i][p] = a[oa + i*a_rs + p*a_cs]` and likewise for B.
+///
+/// # Panics
+/// When `dst.len() != m * n` or an operand's strided reads would leave its slice: these
+/// checks guard the `unsafe` GEMM call. `TensorData::matmul` never violates them.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_strided<T: Float>(
     m: usize,
@@ -212,7 +216,7 @@ pub fn gemm_strided<T: Float>(
     let last_a = oa + (m - 1) * a_rs + (k - 1) * a_cs;
     let last_b = ob + (k - 1) * b_rs + (n - 1) * b_cs;
     assert!(last_a < a.len() && last_b < b.len(), "internal: strided matmul operand out of bounds");
-    let work = m * n * k;
+    let work = m.saturating_mul(n).saturating_mul(k);
     if work <= SMALL_GEMM {
         for i in 0..m {
             let row = &mut dst[i * n..(i + 1) * n];
@@ -259,11 +263,16 @@ pub fn gemm_strided<T: Float>(
         return;
     }
     let par = if work >= PARALLEL_GEMM { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    // SAFETY: `dst` holds exactly m*n elements written with row stride n and column stride 1;
-    // the reads of A and B stay within `a` and `b`: the largest offsets touched, `last_a` and
-    // `last_b`, were checked against the slice lengths above, and all strides are
-    // non-negative. gemm does not retain the pointers after returning. `read_dst = false`
-    // (`read_dst`) makes gemm add onto the existing destination (alpha = beta = 1).
+    // SAFETY: `dst` is an exclusive borrow of exactly m*n elements (asserted above), written
+    // with row stride n and column stride 1, so every write stays inside it and no operand
+    // aliases it. The reads of A and B stay within `a` and `b`: all strides are non-negative
+    // (stride 0 for expanded operands is fine: those elements are only read), so the largest
+    // offsets touched are `last_a` and `last_b`, checked against the slice lengths above (m,
+    // n, k >= 1 here). gemm does not retain the pointers after returning. With `read_dst =
+    // accumulate` gemm computes dst = alpha*dst + beta*(A @ B) = dst + A @ B (alpha = beta =
+    // 1); without it, it ignores the old contents (zeroed above anyway).
+    // Tests: crates/tensor-core/tests/matmul.rs (gemm_path_*, degenerate_sizes,
+    // gemm_strided_accumulates_onto_the_destination).
     unsafe {
         gemm::gemm(
             m,

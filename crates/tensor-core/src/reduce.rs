@@ -34,19 +34,21 @@ pub fn sum_slice<T: Numeric>(x: &[T]) -> T {
     const BLOCK: usize = 256;
     if x.len() > BLOCK {
         let half = (x.len() / 2).next_multiple_of(BLOCK).min(x.len());
-        return sum_slice(&x[..half]) + sum_slice(&x[half..]);
+        return sum_slice(&x[..half]).add_w(sum_slice(&x[half..]));
     }
     let mut acc = [T::ZERO; 8];
     let chunks = x.chunks_exact(8);
     let rest = chunks.remainder();
     for c in chunks {
         for i in 0..8 {
-            acc[i] += c[i];
+            acc[i] = acc[i].add_w(c[i]);
         }
     }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    // `add_w`: integer sums wrap around on overflow (as in PyTorch) rather than panic.
+    let mut s = ((acc[0].add_w(acc[4])).add_w(acc[1].add_w(acc[5])))
+        .add_w((acc[2].add_w(acc[6])).add_w(acc[3].add_w(acc[7])));
     for &v in rest {
-        s += v;
+        s = s.add_w(v);
     }
     s
 }
@@ -109,7 +111,7 @@ impl TensorData {
                     if n == 0 { vec![T::ZERO; reduced_shape(self.shape(), d, keepdim).numel()] } else { out };
                 return Ok(TensorData::from_vec_unchecked(out, reduced_shape(self.shape(), d, keepdim)));
             }
-            fold_dim::<T, T, T>(self, "sum", dim, keepdim, T::ZERO, |a, x, _| a + x, |a, _| a)
+            fold_dim::<T, T, T>(self, "sum", dim, keepdim, T::ZERO, |a, x, _| a.add_w(x), |a, _| a)
         })
     }
 
@@ -132,7 +134,7 @@ impl TensorData {
     /// Product of all elements.
     pub fn prod(&self) -> Result<TensorData> {
         with_numeric!(self.dtype(), "prod", |T| {
-            let p = self.values::<T>()?.iter().fold(T::ONE, |a, &b| a * b);
+            let p = self.values::<T>()?.iter().fold(T::ONE, |a, &b| a.mul_w(b));
             Ok(TensorData::scalar(p))
         })
     }
@@ -145,7 +147,7 @@ impl TensorData {
             dim,
             keepdim,
             T::ONE,
-            |a, x, _| a * x,
+            |a, x, _| a.mul_w(x),
             |a, _| a
         ))
     }

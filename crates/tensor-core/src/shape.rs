@@ -32,9 +32,23 @@ impl Shape {
         self.0.len()
     }
 
-    /// Number of elements (1 for a scalar).
+    /// Number of elements (1 for a scalar). Saturates at `usize::MAX` for sizes whose
+    /// product overflows (such a shape can describe no tensor: see [`Shape::checked_numel`]).
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.checked_numel().unwrap_or(if self.0.contains(&0) { 0 } else { usize::MAX })
+    }
+
+    /// Number of elements, or `None` when a tensor of this shape could not be addressed:
+    /// the product overflows, or its 8-byte elements would exceed `isize::MAX` bytes (the
+    /// most any allocation can hold). Ops that create shapes from user arguments check it.
+    pub fn checked_numel(&self) -> Option<usize> {
+        if self.0.contains(&0) {
+            return Some(0);
+        }
+        self.0
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .filter(|&n| n.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
     }
 
     /// Row-major (C-contiguous) strides of this shape.
@@ -43,7 +57,9 @@ impl Shape {
         let mut acc = 1;
         for i in (0..self.ndim()).rev() {
             strides[i] = acc;
-            acc *= self.0[i];
+            // Saturating: only a shape with a zero size can overflow here, and its strides
+            // never address anything.
+            acc = acc.saturating_mul(self.0[i]);
         }
         strides
     }
@@ -194,7 +210,7 @@ impl Layout {
             if d != 1 && self.strides[i] != acc {
                 return false;
             }
-            acc *= d;
+            acc = acc.saturating_mul(d); // as in `contiguous_strides`
         }
         true
     }

@@ -314,3 +314,72 @@ fn result_is_fresh_and_inputs_unchanged() {
     assert!(!c.shares_storage(&a) && !c.shares_storage(&b));
     assert_eq!(vals(&a), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 }
+
+#[test]
+fn gemm_path_edge_cases() {
+    // The unsafe GEMM call (> 16k multiply-adds) with the operands it can meet.
+    // Degenerate sizes large enough that a non-degenerate product would take the GEMM path:
+    // k = 0 gives zeros, m = 0 or n = 0 empty results (gemm is never called on them).
+    let z = TensorData::zeros([200, 0], DType::F64).matmul(&TensorData::zeros([0, 300], DType::F64)).unwrap();
+    assert_tensor(&z, &[200, 300], &vec![0.0; 60_000], 0.0);
+    let e =
+        TensorData::zeros([0, 300], DType::F32).matmul(&TensorData::ones([300, 200], DType::F32)).unwrap();
+    assert_eq!(e.dims(), &[0, 200]);
+    let e = TensorData::ones([200, 300], DType::F32).matmul(&TensorData::ones([300, 0], DType::F32)).unwrap();
+    assert_eq!(e.dims(), &[200, 0]);
+    // Both operands fully expanded from one element (every stride 0): 2 * 3 summed over k = 40.
+    let two = f64t(&[2.0], &[1, 1]).expand([30, 40]).unwrap();
+    let three = f64t(&[3.0], &[1, 1]).expand([40, 50]).unwrap();
+    assert_tensor(&two.matmul(&three).unwrap(), &[30, 50], &vec![240.0; 1500], 0.0);
+    // A column-expanded operand (column stride 0): column c of (40,1) repeated 30 times.
+    let col = randn(&[40, 1], 41);
+    let cols = col.expand([40, 30]).unwrap();
+    let m = randn(&[30, 25], 42);
+    let want = naive_matmul(&vals(&cols.contiguous()), &vals(&m), 40, 30, 25);
+    assert_tensor(&cols.matmul(&m).unwrap(), &[40, 25], &want, 1e-10);
+    // Narrowed in both dims (offset into the storage, row stride 60 != columns 30), against
+    // a narrowed-and-transposed right operand.
+    let big = randn(&[50, 60], 43);
+    let a = big.narrow(0, 3, 40).unwrap().narrow(1, 7, 30).unwrap();
+    let other = randn(&[70, 45], 44);
+    let b = other.narrow(0, 10, 25).unwrap().narrow(1, 2, 30).unwrap().t().unwrap(); // (30, 25)
+    assert!(!a.is_contiguous() && !b.is_contiguous());
+    let want = naive_matmul(&vals(&a), &vals(&b), 40, 30, 25);
+    assert_tensor(&a.matmul(&b).unwrap(), &[40, 25], &want, 1e-10);
+    // The last element of the operand is read (the bounds the SAFETY comment relies on):
+    // a narrow that ends exactly at the end of the storage.
+    let tail = big.narrow(0, 10, 40).unwrap().narrow(1, 30, 30).unwrap();
+    let want = naive_matmul(&vals(&tail), &vals(&m), 40, 30, 25);
+    assert_tensor(&tail.matmul(&m).unwrap(), &[40, 25], &want, 1e-10);
+    // A batch dimension expanded (batch stride 0) on the GEMM path, f32.
+    let a32 = randn(&[1, 40, 30], 45).to_dtype(DType::F32).expand([3, 40, 30]).unwrap();
+    let b32 = randn(&[3, 30, 20], 46).to_dtype(DType::F32);
+    let c = a32.matmul(&b32).unwrap();
+    for i in 0..3 {
+        let want = naive_matmul(
+            &vals(&a32.narrow(0, i, 1).unwrap()),
+            &vals(&b32.narrow(0, i, 1).unwrap()),
+            40,
+            30,
+            20,
+        );
+        assert_close(&vals(&c.narrow(0, i, 1).unwrap()), &want, 1e-4);
+    }
+}
+
+#[test]
+fn gemm_strided_accumulates_onto_the_destination() {
+    // `accumulate = true` (read_dst in the unsafe call): dst = dst + A @ B, on both paths.
+    for (m, k, n) in [(3, 4, 5), (40, 30, 25)] {
+        let a = vals(&randn(&[m, k], 47));
+        let b = vals(&randn(&[k, n], 48));
+        let start: Vec<f64> = (0..m * n).map(|i| i as f64).collect();
+        let mut dst = start.clone();
+        torchlet_tensor_core::matmul::gemm_strided(m, k, n, &a, 0, k, 1, &b, 0, n, 1, &mut dst, true);
+        let want: Vec<f64> = naive_matmul(&a, &b, m, k, n).iter().zip(&start).map(|(p, s)| p + s).collect();
+        assert_close(&dst, &want, 1e-10);
+        // And `accumulate = false` overwrites whatever was there.
+        torchlet_tensor_core::matmul::gemm_strided(m, k, n, &a, 0, k, 1, &b, 0, n, 1, &mut dst, false);
+        assert_close(&dst, &naive_matmul(&a, &b, m, k, n), 1e-10);
+    }
+}
