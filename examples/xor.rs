@@ -9,7 +9,7 @@
 //! Part 2 trains an XOR classifier that converges reliably (see `torchlet::demos::train_xor_every`).
 //! `--save PATH` writes the trained network as safetensors (PyTorch loads it with
 //! `model.load_state_dict(safetensors.torch.load_file(PATH))`; see docs/save-and-load.md);
-//! `--graph PATH` writes its loss graph as Graphviz DOT.
+//! `--graph PATH` writes its loss graph as Graphviz DOT; `--plot FILE.png` draws the loss curve.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -24,10 +24,11 @@ struct Args {
     lr: f64,
     save: Option<String>,
     graph: Option<String>,
+    plot: Option<String>,
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
-    let mut args = Args { steps: 500, seed: 0, lr: 0.5, save: None, graph: None };
+    let mut args = Args { steps: 500, seed: 0, lr: 0.5, save: None, graph: None, plot: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -37,6 +38,7 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--lr" => args.lr = value()?.parse().map_err(|e| format!("--lr: {e}"))?,
             "--save" => args.save = Some(value()?),
             "--graph" => args.graph = Some(value()?),
+            "--plot" => args.plot = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -51,7 +53,7 @@ fn main() -> ExitCode {
             if !msg.is_empty() {
                 eprintln!("error: {msg}");
             }
-            eprintln!("usage: cargo run --release --example xor -- [--steps N] [--seed S] [--lr X] [--save PATH] [--graph PATH]");
+            eprintln!("usage: cargo run --release --example xor -- [--steps N] [--seed S] [--lr X] [--save PATH] [--graph PATH] [--plot FILE.png]");
             return ExitCode::from(2);
         }
     };
@@ -171,13 +173,17 @@ fn train(args: &Args) -> Result<()> {
         args.lr, args.seed, args.steps
     );
     let start = Instant::now();
-    // Ten losses are printed, so only those are kept: memory stays flat for any --steps.
-    let every = (args.steps / 10).max(1);
+    // At most 1000 losses are kept (for --plot), ten of them printed: memory stays flat for
+    // any --steps.
+    let every = (args.steps / 1000).max(1);
+    let print_every = (args.steps / 10).max(1);
     let run = train_xor_every(args.seed, args.steps, args.lr, every)?;
     let elapsed = start.elapsed();
     println!("{}", run.model);
     for (i, loss) in run.losses.iter().enumerate() {
-        println!("step {:>5}  loss {loss:.6}", i * every);
+        if (i * every) % print_every == 0 {
+            println!("step {:>5}  loss {loss:.6}", i * every);
+        }
     }
     println!("final loss {:.6}", run.final_loss);
     println!("probabilities (softmax of the logits):\n{}", run.probabilities);
@@ -200,6 +206,17 @@ fn train(args: &Args) -> Result<()> {
     if let Some(path) = &args.save {
         save_safetensors(&run.model, path)?;
         println!("saved the trained model to {path} (safetensors; keys 0.weight, 0.bias, 2.weight, 2.bias)");
+    }
+    if let Some(path) = &args.plot {
+        let mut title = format!(
+            "XOR: Linear(2,5)-Sigmoid-Linear(5,2), SGD(lr={}, momentum=0.9), seed {}",
+            args.lr, args.seed
+        );
+        if every > 1 {
+            title.push_str(&format!(" (one point per {every} steps)"));
+        }
+        torchlet::plot::loss_curve(path, &title, &run.losses)?;
+        println!("wrote the loss curve to {path}");
     }
     if let Some(path) = &args.graph {
         std::fs::write(path, xor_graph_dot(&run)?)
