@@ -1,6 +1,8 @@
 //! The notebook "Entropy Based Loss Functions" (seed 000) replayed with torchlet.
 //!
-//! `cargo run --release --example entropy`
+//! `cargo run --release --example entropy -- [--plot FILE.png]`
+//!
+//! `--plot` draws the three distributions as bar charts, like the notebook's first figure.
 //!
 //! Cell by cell: information, entropy, cross-entropy and KL divergence of the notebook's three
 //! distributions (same digits as the notebook: the same f64 formulas, summed in the same
@@ -28,6 +30,24 @@ fn main() -> Result<()> {
     cell("distributions  # numpy float64 arrays, so f64 tensors here");
     for (name, p) in DISTRIBUTIONS {
         println!("{name}: {}", nb::dist(&p));
+    }
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--plot", Some(path)) => {
+                // fig, axes = plt.subplots(nrows=1, ncols=3); axes[i].bar(events, dist)
+                let named: Vec<(&str, &[f64])> = DISTRIBUTIONS.iter().map(|(n, p)| (*n, &p[..])).collect();
+                torchlet::plot::distributions(&path, &named)?;
+                println!("wrote the three distributions as bar charts to {path}");
+            }
+            _ => {
+                eprintln!("usage: cargo run --release --example entropy -- [--plot FILE.png]");
+                return Err(torchlet::Error::invalid(
+                    "entropy",
+                    format!("unknown or incomplete argument {flag:?}"),
+                ));
+            }
+        }
     }
 
     // --- Information: h(x) = -log P(x), high for rare events.
