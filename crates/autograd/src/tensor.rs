@@ -122,6 +122,16 @@ impl Tensor {
         Ok(Tensor::from_data(TensorData::randn_with(shape, dtype, g)?))
     }
 
+    /// Uniform `[0, 1)` samples of `dtype` from an explicit generator.
+    pub fn rand_with(shape: impl Into<Shape>, dtype: DType, g: &mut Generator) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::rand_with(shape, dtype, g)?))
+    }
+
+    /// Integers in `[low, high)` (i64) from an explicit generator.
+    pub fn randint_with(low: i64, high: i64, shape: impl Into<Shape>, g: &mut Generator) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randint_with(low, high, shape, g)?))
+    }
+
     /// Integers in `[low, high)` (i64) from the global generator, like `torch.randint`.
     pub fn randint(low: i64, high: i64, shape: impl Into<Shape>) -> Result<Tensor> {
         Ok(Tensor::from_data(TensorData::randint(low, high, shape)?))

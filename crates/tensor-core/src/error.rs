@@ -10,7 +10,11 @@ use crate::{DType, Shape};
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Everything that can go wrong in torchlet, with enough context to fix it.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+///
+/// `Debug` prints the same message as `Display`, so `fn main() -> torchlet::Result<()>`
+/// reports `Error: matmul: shapes [2, 3] and [4, 2] cannot be multiplied ...` rather than a
+/// struct dump; match on the variants for the structured fields.
+#[derive(Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// Two shapes that had to agree (or broadcast) did not.
     #[error("{op}: shapes {lhs} and {rhs} {reason}")]
@@ -84,6 +88,12 @@ pub enum Error {
         /// What went wrong, with the path.
         msg: String,
     },
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl Error {
