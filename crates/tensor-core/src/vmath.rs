@@ -53,6 +53,51 @@ pub fn exp_f32(x: f32) -> f32 {
     }
 }
 
+/// `ln x` for f32 without branches (Cephes' logf polynomial, error ~1 ulp): `x = 2^e m` with
+/// `m` in `[sqrt(1/2), sqrt(2))`, `ln x = e ln2 + ln m`. Zero gives -inf, negative and NaN
+/// give NaN, +inf gives +inf. Denormal inputs are not special-cased (their log is within
+/// f32 range but computed from the unnormalised mantissa); the kernels only take logs of
+/// sums of exponentials, which are >= 1.
+#[inline(always)]
+pub fn ln_f32(x: f32) -> f32 {
+    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    let bits = x.to_bits() as i32;
+    let mut e = ((bits >> 23) & 0xff) - 126; // exponent such that m is in [0.5, 1)
+    let mut m = f32::from_bits(((bits & 0x007f_ffff) | 0x3f00_0000) as u32);
+    // Move m into [sqrt(1/2), sqrt(2)): if m < sqrt(1/2) { e -= 1; m = 2m - 1 } else { m - 1 }.
+    let small = m < SQRT_HALF;
+    e -= small as i32;
+    m = if small { m + m } else { m } - 1.0;
+    let z = m * m;
+    let mut p = 7.037_683_6e-2_f32;
+    p = p * m - 1.151_461_0e-1;
+    p = p * m + 1.167_699_9e-1;
+    p = p * m - 1.242_014_1e-1;
+    p = p * m + 1.424_932_3e-1;
+    p = p * m - 1.666_805_8e-1;
+    p = p * m + 2.000_071_5e-1;
+    p = p * m - 2.499_999_4e-1;
+    p = p * m + 3.333_333_1e-1;
+    let ef = e as f32;
+    let y = p * m * z + ef * -2.121_944_4e-4 - 0.5 * z + m + ef * 0.693_359_4;
+    let y = if x == 0.0 { f32::NEG_INFINITY } else { y };
+    let y = if x < 0.0 || x.is_nan() { f32::NAN } else { y };
+    if x == f32::INFINITY {
+        f32::INFINITY
+    } else {
+        y
+    }
+}
+
+/// `v[i] = ln(v[i])` (vectorised for f32).
+#[inline(always)]
+fn ln_body<T: Float>(v: &mut [T]) {
+    match as_f32_mut(v) {
+        Some(f) => f.iter_mut().for_each(|x| *x = ln_f32(*x)),
+        None => v.iter_mut().for_each(|x| *x = x.ln()),
+    }
+}
+
 fn as_f32_mut<T: Float>(v: &mut [T]) -> Option<&mut [f32]> {
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
         // SAFETY: T is f32 (the TypeId check above), so this reinterprets the slice as its own
@@ -85,6 +130,7 @@ fn row_max<T: Float>(row: &[T]) -> T {
 #[inline(always)]
 fn softmax_body<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
     let mut e = vec![T::ZERO; BLOCK.max(c)];
+    let mut sums = vec![T::ZERO; (BLOCK / c).max(1)];
     for (xb, ob) in x.chunks((BLOCK / c).max(1) * c).zip(out.chunks_mut((BLOCK / c).max(1) * c)) {
         for (xr, or) in xb.chunks_exact(c).zip(ob.chunks_exact_mut(c)) {
             let m = row_max(xr);
@@ -93,12 +139,17 @@ fn softmax_body<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
         let eb = &mut e[..xb.len()];
         eb.copy_from_slice(ob);
         exp_body(eb);
-        for (or, er) in ob.chunks_exact_mut(c).zip(eb.chunks_exact(c)) {
-            let s = er.iter().fold(T::ZERO, |a, &b| a + b);
-            if log {
-                let ls = s.ln();
+        let sb = &mut sums[..xb.len() / c];
+        for (s, er) in sb.iter_mut().zip(eb.chunks_exact(c)) {
+            *s = er.iter().fold(T::ZERO, |a, &b| a + b);
+        }
+        if log {
+            ln_body(sb);
+            for (or, &ls) in ob.chunks_exact_mut(c).zip(sb.iter()) {
                 or.iter_mut().for_each(|o| *o -= ls);
-            } else {
+            }
+        } else {
+            for ((or, er), &s) in ob.chunks_exact_mut(c).zip(eb.chunks_exact(c)).zip(sb.iter()) {
                 or.iter_mut().zip(er).for_each(|(o, &ev)| *o = ev / s);
             }
         }
@@ -118,8 +169,9 @@ fn stats_body<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
         }
         exp_body(eb);
         for (er, l) in eb.chunks_exact(c).zip(lb.iter_mut()) {
-            *l = er.iter().fold(T::ZERO, |a, &b| a + b).ln();
+            *l = er.iter().fold(T::ZERO, |a, &b| a + b);
         }
+        ln_body(lb);
     }
 }
 
@@ -229,6 +281,22 @@ mod tests {
         // Denormal results: e^-100 = 3.72e-44 (a few ulp of the smallest denormal).
         assert!((exp_f32(-100.0) as f64 - (-100.0f64).exp()).abs() < 3e-45);
         assert!(exp_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn ln_f32_is_within_two_ulp_of_std() {
+        let mut worst = 0.0f64;
+        let mut x = f32::MIN_POSITIVE;
+        while x < 3.0e38 {
+            let (got, want) = (ln_f32(x) as f64, (x as f64).ln());
+            worst = worst.max((got - want).abs() / want.abs().max(1e-30));
+            x = f32::from_bits(x.to_bits() + 9973);
+        }
+        assert!(worst < 2.5e-7, "max relative error {worst:e}");
+        assert_eq!(ln_f32(1.0), 0.0);
+        assert_eq!(ln_f32(0.0), f32::NEG_INFINITY);
+        assert_eq!(ln_f32(f32::INFINITY), f32::INFINITY);
+        assert!(ln_f32(-1.0).is_nan() && ln_f32(f32::NAN).is_nan());
     }
 
     #[test]

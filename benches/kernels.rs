@@ -1,0 +1,135 @@
+//! Criterion benchmarks: the BENCH.md workloads built from the public API, plus
+//! micro-benchmarks of the kernels they are made of, so a regression in one kernel shows up
+//! by name. `cargo bench` (all) or `cargo bench -- softmax` (a filter). The side-by-side
+//! comparison with PyTorch uses `cargo run --release --example bench` (docs/performance.md).
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use torchlet::nn::functional::{self as F, KlDivOpts, Reduction};
+use torchlet::nn::optim::{Optimizer, SgdOptions, SGD};
+use torchlet::nn::{Linear, Module, ReLU, Sequential, Sigmoid};
+use torchlet::{DType, Generator, Tensor};
+
+fn randn(shape: &[usize], seed: u64) -> Tensor {
+    Tensor::randn_with(shape, DType::F32, &mut Generator::new(seed)).unwrap()
+}
+
+fn elementwise(c: &mut Criterion) {
+    let (a, b, row) =
+        (randn(&[1000, 1000], 1).data(), randn(&[1000, 1000], 2).data(), randn(&[1000], 3).data());
+    let mut g = c.benchmark_group("elementwise");
+    g.bench_function("add_1000x1000", |x| x.iter(|| a.add(&b).unwrap()));
+    g.bench_function("add_broadcast_row_1000x1000", |x| x.iter(|| a.add(&row).unwrap()));
+    g.bench_function("add_transposed_1000x1000", |x| x.iter(|| a.t().unwrap().add(&b).unwrap()));
+    g.bench_function("exp_1000x1000", |x| x.iter(|| a.exp().unwrap()));
+    g.bench_function("sigmoid_1000x1000", |x| x.iter(|| a.sigmoid().unwrap()));
+    g.finish();
+}
+
+fn reductions(c: &mut Criterion) {
+    let a = randn(&[1000, 1000], 4).data();
+    let mut g = c.benchmark_group("reductions");
+    g.bench_function("sum_all_1000x1000", |x| x.iter(|| a.sum().unwrap()));
+    g.bench_function("sum_dim0_1000x1000", |x| x.iter(|| a.sum_dim(0, false).unwrap()));
+    g.bench_function("sum_dim1_1000x1000", |x| x.iter(|| a.sum_dim(1, false).unwrap()));
+    g.bench_function("max_dim1_1000x1000", |x| x.iter(|| a.max_dim(1, false).unwrap()));
+    g.bench_function("logsumexp_dim1_1000x1000", |x| x.iter(|| a.logsumexp(1, false).unwrap()));
+    g.finish();
+}
+
+fn softmax_family(c: &mut Criterion) {
+    let mut g = c.benchmark_group("softmax");
+    for (n, cl) in [(50000usize, 10usize), (512, 1000), (4, 2)] {
+        let x = randn(&[n, cl], 5).data();
+        g.bench_with_input(BenchmarkId::new("log_softmax", format!("{n}x{cl}")), &x, |b, x| {
+            b.iter(|| x.log_softmax(-1).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("softmax", format!("{n}x{cl}")), &x, |b, x| {
+            b.iter(|| x.softmax(-1).unwrap())
+        });
+    }
+    let x = randn(&[100, 200, 10], 6).data();
+    g.bench_function("log_softmax_dim1_100x200x10", |b| b.iter(|| x.log_softmax(1).unwrap()));
+    g.finish();
+}
+
+fn losses(c: &mut Criterion) {
+    torchlet::warnings::set_mode(torchlet::warnings::WarningMode::Off);
+    let mut g = c.benchmark_group("loss_fwd_bwd");
+    let x = randn(&[50000, 10], 7).requires_grad_(true).unwrap();
+    let y = Tensor::randint_with(0, 10, [50000], &mut Generator::new(8)).unwrap();
+    let step = |loss: Tensor| {
+        loss.backward().unwrap();
+        x.zero_grad();
+    };
+    g.bench_function("cross_entropy_50000x10", |b| b.iter(|| step(F::cross_entropy(&x, &y).unwrap())));
+    let lp = || x.log_softmax(1).unwrap();
+    g.bench_function("log_softmax_nll_loss_50000x10", |b| b.iter(|| step(F::nll_loss(&lp(), &y).unwrap())));
+    let t = randn(&[50000, 10], 9).sigmoid().unwrap();
+    g.bench_function("sigmoid_binary_cross_entropy_50000x10", |b| {
+        b.iter(|| step(F::binary_cross_entropy(&x.sigmoid().unwrap(), &t).unwrap()))
+    });
+    g.bench_function("bce_with_logits_50000x10", |b| {
+        b.iter(|| step(F::binary_cross_entropy_with_logits(&x, &t).unwrap()))
+    });
+    let p = randn(&[50000, 10], 10).softmax(1).unwrap();
+    let opts = KlDivOpts::default().reduction(Reduction::BatchMean);
+    g.bench_function("log_softmax_kl_div_batchmean_50000x10", |b| {
+        b.iter(|| step(F::kl_div_with(&lp(), &p, &opts).unwrap()))
+    });
+    g.bench_function("mse_loss_50000x10", |b| b.iter(|| step(F::mse_loss(&x, &t).unwrap())));
+    g.finish();
+}
+
+fn matmul(c: &mut Criterion) {
+    let mut g = c.benchmark_group("matmul");
+    // matmul_512, and the shapes Linear produces in the workloads (weights are (out, in) and
+    // enter as transposed views).
+    for (m, k, n) in [(512, 512, 512), (32, 64, 64), (4, 2, 5), (1000, 784, 32), (32, 1000, 784)] {
+        let (a, w) = (randn(&[m, k], 11).data(), randn(&[n, k], 12).data());
+        g.bench_function(format!("addmm_{m}x{k}x{n}_transposed_rhs"), |b| {
+            b.iter(|| a.addmm(None, &w.t().unwrap()).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn workloads(c: &mut Criterion) {
+    torchlet::warnings::set_mode(torchlet::warnings::WarningMode::Off);
+    let mut g = c.benchmark_group("workloads");
+    // xor_step: zero grads, forward, cross_entropy, backward, SGD step — one tape step.
+    let x = Tensor::from([[0.0f32, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]);
+    let y = Tensor::from(vec![0i64, 1, 1, 0]);
+    let model = Sequential::new()
+        .add(Linear::new(2, 5).unwrap())
+        .add(Sigmoid)
+        .add(Linear::new(5, 2).unwrap())
+        .add(Sigmoid);
+    let mut opt = SGD::new(model.parameters(), SgdOptions::new(0.03)).unwrap();
+    g.bench_function("xor_step", |b| {
+        b.iter(|| {
+            opt.zero_grad();
+            F::cross_entropy(&model.forward(&x).unwrap(), &y).unwrap().backward().unwrap();
+            opt.step().unwrap();
+        })
+    });
+    // The same forward pass without recording: the price of the tape.
+    g.bench_function("xor_forward_no_grad", |b| {
+        b.iter(|| torchlet::no_grad(|| model.forward(black_box(&x)).unwrap()))
+    });
+    g.bench_function("xor_forward_recorded", |b| b.iter(|| model.forward(black_box(&x)).unwrap()));
+    g.sample_size(10);
+    let xb = randn(&[50000, 784], 13);
+    let yb = Tensor::randint_with(0, 10, [50000], &mut Generator::new(14)).unwrap();
+    let mlp =
+        Sequential::new().add(Linear::new(784, 32).unwrap()).add(ReLU).add(Linear::new(32, 10).unwrap());
+    g.bench_function("mlp_784_32_10_fwd_bwd_50000", |b| {
+        b.iter(|| {
+            mlp.zero_grad();
+            F::cross_entropy(&mlp.forward(&xb).unwrap(), &yb).unwrap().backward().unwrap();
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, elementwise, reductions, softmax_family, losses, matmul, workloads);
+criterion_main!(benches);
