@@ -70,14 +70,14 @@ pub fn ln_f32(x: f32) -> f32 {
     m = if small { m + m } else { m } - 1.0;
     let z = m * m;
     let mut p = 7.037_683_6e-2_f32;
-    p = p * m - 1.151_461_0e-1;
+    p = p * m - 1.151_461e-1;
     p = p * m + 1.167_699_9e-1;
     p = p * m - 1.242_014_1e-1;
     p = p * m + 1.424_932_3e-1;
     p = p * m - 1.666_805_8e-1;
     p = p * m + 2.000_071_5e-1;
     p = p * m - 2.499_999_4e-1;
-    p = p * m + 3.333_333_1e-1;
+    p = p * m + 3.333_333e-1;
     let ef = e as f32;
     let y = p * m * z + ef * -2.121_944_4e-4 - 0.5 * z + m + ef * 0.693_359_4;
     let y = if x == 0.0 { f32::NEG_INFINITY } else { y };
