@@ -105,11 +105,37 @@ fn as_f32_mut<T: Float>(v: &mut [T]) -> Option<&mut [f32]> {
         .then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) })
 }
 
-/// `v[i] = e^(v[i])` (vectorised for f32).
+/// [`exp_f32`] for `x <= 0` (or NaN), the only inputs the row kernels produce (`x - max`):
+/// `2^n` is then a single normal power of two and only underflow needs a select, which
+/// keeps the loop's constants in registers. Results below e^-87 flush to 0.
+#[inline(always)]
+fn exp_f32_nonpos(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
+    let xc = if x < -87.0 { -87.0 } else { x }; // keeps NaN (f32::max would drop it)
+    let t = xc * LOG2E + SHIFT;
+    let n = t - SHIFT;
+    let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
+    let r = (xc - n * 0.693_359_4) - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let y = (p * (r * r) + r + 1.0) * f32::from_bits(((ni + 127) as u32) << 23);
+    if x < -87.0 {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// `v[i] = e^(v[i])` for `v[i] <= 0` (vectorised for f32).
 #[inline(always)]
 fn exp_body<T: Float>(v: &mut [T]) {
     match as_f32_mut(v) {
-        Some(f) => f.iter_mut().for_each(|x| *x = exp_f32(*x)),
+        Some(f) => f.iter_mut().for_each(|x| *x = exp_f32_nonpos(*x)),
         None => v.iter_mut().for_each(|x| *x = x.exp()),
     }
 }
@@ -184,14 +210,37 @@ fn softmax_from_stats_body<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], ou
     exp_body(out);
 }
 
+/// Calls `$body($args)` with the row length `c` as a compile-time constant for the common
+/// small class counts (2..=16): the kernels are `#[inline(always)]`, so each call site gets
+/// its own copy with the per-row loops fully unrolled.
+macro_rules! small_c {
+    ($body:ident, $c:ident, ($($arg:ident),*)) => {
+        match $c {
+            2 => { let $c = 2; $body($($arg),*) }
+            3 => { let $c = 3; $body($($arg),*) }
+            4 => { let $c = 4; $body($($arg),*) }
+            5 => { let $c = 5; $body($($arg),*) }
+            6 => { let $c = 6; $body($($arg),*) }
+            7 => { let $c = 7; $body($($arg),*) }
+            8 => { let $c = 8; $body($($arg),*) }
+            9 => { let $c = 9; $body($($arg),*) }
+            10 => { let $c = 10; $body($($arg),*) }
+            11 => { let $c = 11; $body($($arg),*) }
+            12 => { let $c = 12; $body($($arg),*) }
+            16 => { let $c = 16; $body($($arg),*) }
+            _ => $body($($arg),*),
+        }
+    };
+}
+
 /// Defines `$name`, which runs `$body` compiled for AVX2 when the CPU supports it (checked at
-/// run time) and the baseline build otherwise.
+/// run time) and the baseline build otherwise, specialised for small row lengths `c`.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* fn $name:ident / $avx:ident <T>($($arg:ident: $ty:ty),*) => $body:ident) => {
+    ($(#[$doc:meta])* fn $name:ident / $avx:ident <T>($($arg:ident: $ty:ty),*) [$c:ident] => $body:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
         unsafe fn $avx<T: Float>($($arg: $ty),*) {
-            $body($($arg),*)
+            small_c!($body, $c, ($($arg),*))
         }
         $(#[$doc])*
         fn $name<T: Float>($($arg: $ty),*) {
@@ -202,22 +251,22 @@ macro_rules! dispatch {
                 // body is the same safe code as the baseline build.
                 return unsafe { $avx($($arg),*) };
             }
-            $body($($arg),*)
+            small_c!($body, $c, ($($arg),*))
         }
     };
 }
 
 dispatch!(
     /// One thread's share of [`softmax_rows`].
-    fn softmax_seq / softmax_avx2<T>(x: &[T], c: usize, out: &mut [T], log: bool) => softmax_body
+    fn softmax_seq / softmax_avx2<T>(x: &[T], c: usize, out: &mut [T], log: bool) [c] => softmax_body
 );
 dispatch!(
     /// One thread's share of [`row_stats`].
-    fn stats_seq / stats_avx2<T>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) => stats_body
+    fn stats_seq / stats_avx2<T>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) [c] => stats_body
 );
 dispatch!(
     /// One thread's share of [`softmax_from_stats`].
-    fn from_stats_seq / from_stats_avx2<T>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) => softmax_from_stats_body
+    fn from_stats_seq / from_stats_avx2<T>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) [c] => softmax_from_stats_body
 );
 
 /// Rows per parallel task for `n` elements in rows of `c`: the whole input when it is small.
@@ -281,6 +330,14 @@ mod tests {
         // Denormal results: e^-100 = 3.72e-44 (a few ulp of the smallest denormal).
         assert!((exp_f32(-100.0) as f64 - (-100.0f64).exp()).abs() < 3e-45);
         assert!(exp_f32(f32::NAN).is_nan());
+        // The kernels' variant for x <= 0 agrees with the general one down to e^-87.
+        let mut x = 0.0f32;
+        while x > -87.0 {
+            assert!((exp_f32_nonpos(x) - exp_f32(x)).abs() <= f32::EPSILON * exp_f32(x), "{x}");
+            x -= 0.013;
+        }
+        assert_eq!(exp_f32_nonpos(f32::NEG_INFINITY), 0.0);
+        assert!(exp_f32_nonpos(f32::NAN).is_nan());
     }
 
     #[test]
