@@ -105,25 +105,37 @@ fn as_f32_mut<T: Float>(v: &mut [T]) -> Option<&mut [f32]> {
         .then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) })
 }
 
+/// `a * b + c`, as one fused instruction in the FMA build (`FMA = true`, compiled with the
+/// `fma` target feature) and as a multiply and an add otherwise (where `mul_add` would be a
+/// slow library call).
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
 /// [`exp_f32`] for `x <= 0` (or NaN), the only inputs the row kernels produce (`x - max`):
 /// `2^n` is then a single normal power of two and only underflow needs a select, which
 /// keeps the loop's constants in registers. Results below e^-87 flush to 0.
 #[inline(always)]
-fn exp_f32_nonpos(x: f32) -> f32 {
+fn exp_f32_nonpos<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
     let xc = if x < -87.0 { -87.0 } else { x }; // keeps NaN (f32::max would drop it)
-    let t = xc * LOG2E + SHIFT;
+    let t = madd::<FMA>(xc, LOG2E, SHIFT);
     let n = t - SHIFT;
     let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
-    let r = (xc - n * 0.693_359_4) - n * -2.121_944_4e-4;
+    let r = madd::<FMA>(n, 2.121_944_4e-4, madd::<FMA>(n, -0.693_359_4, xc));
     let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
-    let y = (p * (r * r) + r + 1.0) * f32::from_bits(((ni + 127) as u32) << 23);
+    p = madd::<FMA>(p, r, 1.398_199_9e-3);
+    p = madd::<FMA>(p, r, 8.333_452e-3);
+    p = madd::<FMA>(p, r, 4.166_579_6e-2);
+    p = madd::<FMA>(p, r, 1.666_666_5e-1);
+    p = madd::<FMA>(p, r, 0.5);
+    let y = madd::<FMA>(p, r * r, r + 1.0) * f32::from_bits(((ni + 127) as u32) << 23);
     if x < -87.0 {
         0.0
     } else {
@@ -133,9 +145,9 @@ fn exp_f32_nonpos(x: f32) -> f32 {
 
 /// `v[i] = e^(v[i])` for `v[i] <= 0` (vectorised for f32).
 #[inline(always)]
-fn exp_body<T: Float>(v: &mut [T]) {
+fn exp_body<T: Float, const FMA: bool>(v: &mut [T]) {
     match as_f32_mut(v) {
-        Some(f) => f.iter_mut().for_each(|x| *x = exp_f32_nonpos(*x)),
+        Some(f) => f.iter_mut().for_each(|x| *x = exp_f32_nonpos::<FMA>(*x)),
         None => v.iter_mut().for_each(|x| *x = x.exp()),
     }
 }
@@ -154,7 +166,7 @@ fn row_max<T: Float>(row: &[T]) -> T {
 
 /// softmax (or log_softmax) of every row of `c` values of `x` into `out`.
 #[inline(always)]
-fn softmax_body<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
+fn softmax_body<T: Float, const FMA: bool>(x: &[T], c: usize, out: &mut [T], log: bool) {
     let mut e = vec![T::ZERO; BLOCK.max(c)];
     let mut sums = vec![T::ZERO; (BLOCK / c).max(1)];
     for (xb, ob) in x.chunks((BLOCK / c).max(1) * c).zip(out.chunks_mut((BLOCK / c).max(1) * c)) {
@@ -164,7 +176,7 @@ fn softmax_body<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
         }
         let eb = &mut e[..xb.len()];
         eb.copy_from_slice(ob);
-        exp_body(eb);
+        exp_body::<T, FMA>(eb);
         let sb = &mut sums[..xb.len() / c];
         for (s, er) in sb.iter_mut().zip(eb.chunks_exact(c)) {
             *s = er.iter().fold(T::ZERO, |a, &b| a + b);
@@ -184,7 +196,7 @@ fn softmax_body<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
 
 /// Per row: `max[r]` and `lse[r] = ln sum(exp(x - max))`, so `log_softmax = (x - max) - lse`.
 #[inline(always)]
-fn stats_body<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
+fn stats_body<T: Float, const FMA: bool>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
     let rows = (BLOCK / c).max(1);
     let mut e = vec![T::ZERO; rows * c];
     for ((xb, mb), lb) in x.chunks(rows * c).zip(max.chunks_mut(rows)).zip(lse.chunks_mut(rows)) {
@@ -193,7 +205,7 @@ fn stats_body<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
             *m = row_max(xr);
             er.iter_mut().zip(xr).for_each(|(o, &v)| *o = v - *m);
         }
-        exp_body(eb);
+        exp_body::<T, FMA>(eb);
         for (er, l) in eb.chunks_exact(c).zip(lb.iter_mut()) {
             *l = er.iter().fold(T::ZERO, |a, &b| a + b);
         }
@@ -203,18 +215,24 @@ fn stats_body<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
 
 /// `out = exp((x - max[r]) - lse[r])` row by row: softmax recomputed from saved statistics.
 #[inline(always)]
-fn softmax_from_stats_body<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) {
+fn softmax_from_stats_body<T: Float, const FMA: bool>(
+    x: &[T],
+    c: usize,
+    max: &[T],
+    lse: &[T],
+    out: &mut [T],
+) {
     for (((xr, or), &m), &l) in x.chunks_exact(c).zip(out.chunks_exact_mut(c)).zip(max).zip(lse) {
         or.iter_mut().zip(xr).for_each(|(o, &v)| *o = (v - m) - l);
     }
-    exp_body(out);
+    exp_body::<T, FMA>(out);
 }
 
 /// Calls `$body($args)` with the row length `c` as a compile-time constant for the common
 /// small class counts (2..=16): the kernels are `#[inline(always)]`, so each call site gets
 /// its own copy with the per-row loops fully unrolled.
 macro_rules! small_c {
-    ($body:ident, $c:ident, ($($arg:ident),*)) => {
+    ($body:expr, $c:ident, ($($arg:ident),*)) => {
         match $c {
             2 => { let $c = 2; $body($($arg),*) }
             3 => { let $c = 3; $body($($arg),*) }
@@ -238,20 +256,20 @@ macro_rules! small_c {
 macro_rules! dispatch {
     ($(#[$doc:meta])* fn $name:ident / $avx:ident <T>($($arg:ident: $ty:ty),*) [$c:ident] => $body:ident) => {
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx<T: Float>($($arg: $ty),*) {
-            small_c!($body, $c, ($($arg),*))
+            small_c!($body::<T, true>, $c, ($($arg),*))
         }
         $(#[$doc])*
         fn $name<T: Float>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2 (checked on the line above), the only
-                // requirement of calling a `#[target_feature(enable = "avx2")]` function; the
-                // body is the same safe code as the baseline build.
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports AVX2 and FMA (checked on the line above), the only
+                // requirement of calling a `#[target_feature(enable = "avx2,fma")]` function;
+                // the body is the same safe code as the baseline build.
                 return unsafe { $avx($($arg),*) };
             }
-            small_c!($body, $c, ($($arg),*))
+            small_c!($body::<T, false>, $c, ($($arg),*))
         }
     };
 }
@@ -333,11 +351,11 @@ mod tests {
         // The kernels' variant for x <= 0 agrees with the general one down to e^-87.
         let mut x = 0.0f32;
         while x > -87.0 {
-            assert!((exp_f32_nonpos(x) - exp_f32(x)).abs() <= f32::EPSILON * exp_f32(x), "{x}");
+            assert!((exp_f32_nonpos::<false>(x) - exp_f32(x)).abs() <= f32::EPSILON * exp_f32(x), "{x}");
             x -= 0.013;
         }
-        assert_eq!(exp_f32_nonpos(f32::NEG_INFINITY), 0.0);
-        assert!(exp_f32_nonpos(f32::NAN).is_nan());
+        assert_eq!(exp_f32_nonpos::<false>(f32::NEG_INFINITY), 0.0);
+        assert!(exp_f32_nonpos::<false>(f32::NAN).is_nan());
     }
 
     #[test]
@@ -364,8 +382,11 @@ mod tests {
             let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 50.0 - 10.0).collect();
             let (mut fast, mut base) = (vec![0.0f32; n], vec![0.0f32; n]);
             softmax_rows(&x, c, &mut fast, true);
-            softmax_body(&x, c, &mut base, true);
-            assert_eq!(fast, base, "AVX2/parallel build must compute the same bits");
+            softmax_body::<f32, false>(&x, c, &mut base, true);
+            // The AVX2+FMA build may round the last bit differently (fused multiply-adds).
+            for (f, b) in fast.iter().zip(&base) {
+                assert!((f - b).abs() <= 4.0 * f32::EPSILON * b.abs().max(1.0), "{f} vs {b}");
+            }
             // Definition, in f64: log_softmax = x - max - ln(sum(exp(x - max))).
             for (xr, fr) in x.chunks(c).zip(fast.chunks(c)).take(50) {
                 let m = xr.iter().fold(f64::MIN, |a, &b| a.max(b as f64));
