@@ -2,7 +2,7 @@
 //! inputs, and the identities it demonstrates on random inputs.
 //!
 //! The expected strings below are copied from the notebook's outputs
-//! (/work/shared/seeds/000_c66fa8c02048c1c1.txt). The notebook computes them in f64 with
+//! (../shared/seeds/000_c66fa8c02048c1c1.txt). The notebook computes them in f64 with
 //! `np.log` and Python's left-to-right `sum`; `torchlet::seeds::seed000` applies the same
 //! formulas in the same order with f64 tensor ops (a sum of fewer than 8 elements is
 //! sequential in torchlet too), so the check is exact: the value must print as the notebook's
