@@ -25,6 +25,29 @@ macro_rules! loss_display {
 }
 loss_display!(CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss, CosineEmbeddingLoss, MSELoss);
 
+/// The option setters of a loss module, forwarded to its options struct's builder (where each
+/// option is documented): `CrossEntropyLoss::new().label_smoothing(0.1)` is
+/// `CrossEntropyLoss { opts: CrossEntropyOpts::default().label_smoothing(0.1) }`.
+macro_rules! forward_builders {
+    ($t:ident($opts:ident) { $($name:ident: $arg:ty),* $(,)? }) => {
+        impl $t {
+            $(
+                #[doc = concat!("Sets `", stringify!($name), "` (see [`", stringify!($opts), "::", stringify!($name), "`]).")]
+                pub fn $name(mut self, value: $arg) -> Self {
+                    self.opts = self.opts.$name(value);
+                    self
+                }
+            )*
+        }
+    };
+}
+forward_builders!(CrossEntropyLoss(CrossEntropyOpts) { weight: Tensor, ignore_index: i64, reduction: Reduction, label_smoothing: f64 });
+forward_builders!(NLLLoss(NllLossOpts) { weight: Tensor, ignore_index: i64, reduction: Reduction });
+forward_builders!(BCELoss(BceOpts) { weight: Tensor, reduction: Reduction });
+forward_builders!(BCEWithLogitsLoss(BceWithLogitsOpts) { weight: Tensor, pos_weight: Tensor, reduction: Reduction });
+forward_builders!(KLDivLoss(KlDivOpts) { reduction: Reduction, log_target: bool });
+forward_builders!(CosineEmbeddingLoss(CosineEmbeddingOpts) { margin: f64, reduction: Reduction });
+
 /// `nn.CrossEntropyLoss`: cross-entropy of logits against class indices or probabilities
 /// (see `functional::cross_entropy_with`).
 #[derive(Clone, Debug, Default)]
@@ -37,26 +60,6 @@ impl CrossEntropyLoss {
     /// PyTorch's defaults: no weight, `ignore_index=-100`, `reduction='mean'`, no smoothing.
     pub fn new() -> Self {
         Self::default()
-    }
-    /// Per-class weights `(C)`.
-    pub fn weight(mut self, w: Tensor) -> Self {
-        self.opts.weight = Some(w);
-        self
-    }
-    /// Targets equal to `i` contribute nothing.
-    pub fn ignore_index(mut self, i: i64) -> Self {
-        self.opts.ignore_index = i;
-        self
-    }
-    /// The reduction.
-    pub fn reduction(mut self, r: Reduction) -> Self {
-        self.opts.reduction = r;
-        self
-    }
-    /// Label smoothing in `[0, 1]` (checked when the loss is computed).
-    pub fn label_smoothing(mut self, ls: f64) -> Self {
-        self.opts.label_smoothing = ls;
-        self
     }
     /// The loss of logits `input` `(N, C)` (or `(C)`, `(N, C, d...)`) against `target`.
     #[track_caller]
@@ -77,21 +80,6 @@ impl NLLLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Per-class weights `(C)`.
-    pub fn weight(mut self, w: Tensor) -> Self {
-        self.opts.weight = Some(w);
-        self
-    }
-    /// Targets equal to `i` contribute nothing.
-    pub fn ignore_index(mut self, i: i64) -> Self {
-        self.opts.ignore_index = i;
-        self
-    }
-    /// The reduction.
-    pub fn reduction(mut self, r: Reduction) -> Self {
-        self.opts.reduction = r;
-        self
-    }
     /// The loss of log-probabilities `input` (e.g. from `LogSoftmax`) at i64 `target`.
     #[track_caller]
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
@@ -111,16 +99,6 @@ impl BCELoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Weights broadcast to the input's shape.
-    pub fn weight(mut self, w: Tensor) -> Self {
-        self.opts.weight = Some(w);
-        self
-    }
-    /// The reduction.
-    pub fn reduction(mut self, r: Reduction) -> Self {
-        self.opts.reduction = r;
-        self
-    }
     /// The loss of probabilities `input` against targets in `[0, 1]` of the same shape.
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
         F::binary_cross_entropy_with(input, target, &self.opts)
@@ -138,21 +116,6 @@ impl BCEWithLogitsLoss {
     /// PyTorch's defaults: no weight, no `pos_weight`, `reduction='mean'`.
     pub fn new() -> Self {
         Self::default()
-    }
-    /// Weights broadcast to the input's shape.
-    pub fn weight(mut self, w: Tensor) -> Self {
-        self.opts.weight = Some(w);
-        self
-    }
-    /// Weight of the positive examples, per class (last dimension).
-    pub fn pos_weight(mut self, w: Tensor) -> Self {
-        self.opts.pos_weight = Some(w);
-        self
-    }
-    /// The reduction.
-    pub fn reduction(mut self, r: Reduction) -> Self {
-        self.opts.reduction = r;
-        self
     }
     /// The loss of logits `input` against targets in `[0, 1]` of the same shape.
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
@@ -173,16 +136,6 @@ impl KLDivLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// The reduction.
-    pub fn reduction(mut self, r: Reduction) -> Self {
-        self.opts.reduction = r;
-        self
-    }
-    /// Whether the target is given as log-probabilities.
-    pub fn log_target(mut self, on: bool) -> Self {
-        self.opts.log_target = on;
-        self
-    }
     /// `KL(target || exp(input))` summed pointwise and reduced.
     #[track_caller]
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
@@ -201,16 +154,6 @@ impl CosineEmbeddingLoss {
     /// PyTorch's defaults: `margin=0`, `reduction='mean'`.
     pub fn new() -> Self {
         Self::default()
-    }
-    /// The margin for dissimilar pairs.
-    pub fn margin(mut self, m: f64) -> Self {
-        self.opts.margin = m;
-        self
-    }
-    /// The reduction.
-    pub fn reduction(mut self, r: Reduction) -> Self {
-        self.opts.reduction = r;
-        self
     }
     /// The loss of pairs `(x1, x2)` with labels `y` (1 or -1).
     pub fn forward(&self, x1: &Tensor, x2: &Tensor, y: &Tensor) -> Result<Tensor> {
