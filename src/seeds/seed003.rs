@@ -11,21 +11,21 @@ use crate::nn::functional as F;
 use crate::nn::{Linear, Sequential, Sigmoid};
 use crate::{DType, Result, Tensor};
 
-/// In [186]: `last_layer = torch.randn(5, 2)`, "5 data points, with 2 real number output each".
+/// In \[186\]: `last_layer = torch.randn(5, 2)`, "5 data points, with 2 real number output each".
 pub const CE_LAST_LAYER: [[f32; 2]; 5] =
     [[-0.7833, -0.6955], [-0.3951, -1.2426], [0.5134, -1.4385], [-0.5044, 0.4975], [-1.4518, -1.5407]];
 
-/// In [187]: `predictions = torch.sigmoid(last_layer)`.
+/// In \[187\]: `predictions = torch.sigmoid(last_layer)`.
 pub const CE_PREDICTIONS: [[f32; 2]; 5] =
     [[0.3136, 0.3328], [0.4025, 0.2240], [0.6256, 0.1918], [0.3765, 0.6219], [0.1897, 0.1764]];
 
-/// In [188]: `truth`, one class index per data point.
+/// In \[188\]: `truth`, one class index per data point.
 pub const CE_TRUTH: [i64; 5] = [0, 0, 0, 1, 0];
 
-/// In [190]: `nn.CrossEntropyLoss()(predictions, truth)`.
+/// In \[190\]: `nn.CrossEntropyLoss()(predictions, truth)`.
 pub const CE_PRINTED_LOSS: f64 = 0.6149;
 
-/// In [90]: `last_layer = torch.randn(5, 3)` of the BCE cells, "before activation function".
+/// In \[90\]: `last_layer = torch.randn(5, 3)` of the BCE cells, "before activation function".
 pub const BCE_LAST_LAYER: [[f32; 3]; 5] = [
     [-2.0245, 0.2092, 0.5374],
     [-0.6163, 1.1205, 0.4234],
@@ -34,7 +34,7 @@ pub const BCE_LAST_LAYER: [[f32; 3]; 5] = [
     [0.5219, -0.5256, -1.3008],
 ];
 
-/// In [91]: `predictions = torch.sigmoid(last_layer)`, "after activation function".
+/// In \[91\]: `predictions = torch.sigmoid(last_layer)`, "after activation function".
 pub const BCE_PREDICTIONS: [[f32; 3]; 5] = [
     [0.1167, 0.5521, 0.6312],
     [0.3506, 0.7541, 0.6043],
@@ -43,13 +43,13 @@ pub const BCE_PREDICTIONS: [[f32; 3]; 5] = [
     [0.6276, 0.3715, 0.2140],
 ];
 
-/// In [95]: `truth`, three 0/1 labels per data point (multi-label).
+/// In \[95\]: `truth`, three 0/1 labels per data point (multi-label).
 pub const BCE_TRUTH: [[f32; 3]; 5] = [[0., 0., 0.], [1., 0., 0.], [1., 1., 1.], [1., 1., 1.], [1., 0., 0.]];
 
-/// In [97]: `nn.BCELoss()(predictions, truth)`.
+/// In \[97\]: `nn.BCELoss()(predictions, truth)`.
 pub const BCE_PRINTED_LOSS: f64 = 0.5796;
 
-/// In [99]: the predictions of "What happens when the space isn't just 0s or 1s?".
+/// In \[99\]: the predictions of "What happens when the space isn't just 0s or 1s?".
 pub const BAD_PREDICTIONS: [[f32; 3]; 5] = [
     [0.3793, 0.7710, 0.5964],
     [0.9048, 0.8805, 0.4903],
@@ -58,17 +58,17 @@ pub const BAD_PREDICTIONS: [[f32; 3]; 5] = [
     [0.1605, 0.3513, 0.6699],
 ];
 
-/// In [100]: `truth = torch.LongTensor(5, 3).random_(0,5).float()`: labels 0..4.
+/// In \[100\]: `truth = torch.LongTensor(5, 3).random_(0,5).float()`: labels 0..4.
 pub const BAD_TRUTH: [[f32; 3]; 5] = [[0., 4., 0.], [2., 2., 1.], [2., 1., 2.], [4., 4., 2.], [2., 2., 1.]];
 
-/// In [102]: what the PyTorch of 2019 returned for those targets (current PyTorch, and
+/// In \[102\]: what the PyTorch of 2019 returned for those targets (current PyTorch, and
 /// torchlet, reject them).
 pub const BAD_PRINTED_LOSS: f64 = 0.5911;
 
-/// In [193]: `torch.nn.functional.one_hot(truth)`.
+/// In \[193\]: `torch.nn.functional.one_hot(truth)`.
 pub const ONE_HOT_PRINTED: [[i64; 2]; 5] = [[1, 0], [1, 0], [1, 0], [0, 1], [1, 0]];
 
-/// In [205]: `row_entropy = [-1 * float(t * math.log2(p)) for p, t in zip(row_pred, row_truth)]`
+/// In \[205\]: `row_entropy = [-1 * float(t * math.log2(p)) for p, t in zip(row_pred, row_truth)]`
 /// for each row; computed from the full-precision predictions, printed as f32 values.
 pub const ROW_ENTROPIES_PRINTED: [[f64; 2]; 5] = [
     [1.6729376316070557, 0.0],
@@ -99,7 +99,7 @@ pub fn bce_unchecked(p: &Tensor, t: &Tensor) -> Result<Tensor> {
     t.mul(&log_p)?.add(&one_minus_t.mul(&log_1mp)?)?.mean()?.neg()
 }
 
-/// In [205]: `-t * log2(p)` elementwise for `t = one_hot(truth)`: each row holds the
+/// In \[205\]: `-t * log2(p)` elementwise for `t = one_hot(truth)`: each row holds the
 /// cross-entropy in bits of that data point's prediction against its one-hot label (only
 /// the true class contributes). `predictions` `(N, C)`, `truth` `(N)` i64.
 pub fn row_entropies(predictions: &Tensor, truth: &Tensor) -> Result<Tensor> {
@@ -109,7 +109,7 @@ pub fn row_entropies(predictions: &Tensor, truth: &Tensor) -> Result<Tensor> {
     one_hot.mul(&log2_p)?.neg()
 }
 
-/// In [292]: the XOR network's parameters as printed: `0.weight`, `0.bias`, `2.weight`,
+/// In \[292\]: the XOR network's parameters as printed: `0.weight`, `0.bias`, `2.weight`,
 /// `2.bias`, flattened in that order (27 values).
 pub const XOR_PARAMETERS: [f32; 27] = [
     0.6037, -0.0889, 0.6657, 0.2893, -0.4809, -0.2565, -0.3140, 0.6397, 0.4835,
@@ -120,14 +120,14 @@ pub const XOR_PARAMETERS: [f32; 27] = [
     -0.3147, 0.1126, // 2.bias (2)
 ];
 
-/// In [281]: `predictions = model(X_pt)`.
+/// In \[281\]: `predictions = model(X_pt)`.
 pub const XOR_PREDICTIONS: [[f32; 2]; 4] =
     [[0.4089, 0.5076], [0.4006, 0.5109], [0.3846, 0.5483], [0.3770, 0.5506]];
 
-/// In [289]: `nn.CrossEntropyLoss()(predictions, truth)`.
+/// In \[289\]: `nn.CrossEntropyLoss()(predictions, truth)`.
 pub const XOR_PRINTED_LOSS: f64 = 0.6954;
 
-/// In [288]: `list(model.parameters())[0].grad` after `loss.backward()`.
+/// In \[288\]: `list(model.parameters())[0].grad` after `loss.backward()`.
 pub const XOR_WEIGHT0_GRAD: [[f64; 2]; 5] = [
     [3.5187e-04, 2.5118e-04],
     [8.1553e-05, -4.9206e-04],
@@ -187,7 +187,7 @@ pub fn xor_parameters() -> Vec<f64> {
 }
 
 /// The parameters *before* one SGD step that ends at `after`: the notebook printed its
-/// parameters (In [291], In [292]) after a hidden cell (In [290], between the loss and the
+/// parameters (In \[291\], In \[292\]) after a hidden cell (In \[290\], between the loss and the
 /// parameters) ran `optimizer.step()`, i.e. `after = before - lr * grad(before)`. Solved for
 /// `before` by fixed-point iteration (`before = after + lr * grad(before)`; the map contracts
 /// strongly since `lr * |Hessian|` is about 1e-3, so five rounds reach f64 precision).
