@@ -77,13 +77,24 @@ impl TensorData {
         // Generated directly in the target dtype: no f64 detour (a (50000, 784) f32 tensor
         // would otherwise pass through a 313 MB f64 buffer).
         with_float!(dtype, "uniform", |T| {
-            let hi = T::c(high);
-            let mut draw = || loop {
+            let (lo, hi) = (T::c(low), T::c(high));
+            if !T::c(high - low).is_finite() {
+                return Err(Error::invalid(
+                    "uniform",
+                    format!("high - low = {} exceeds the largest {dtype} value; pick a narrower range (got low={low}, high={high})", high - low),
+                ));
+            }
+            let mut draw = || {
                 // Rounding to f32 can land exactly on `high`; draw again to keep [low, high).
-                let x = T::c(low + (high - low) * g.uniform());
-                if x < hi || low == high {
-                    return x;
+                // A range narrower than one ulp of the dtype has only `low` (so does the
+                // fallback after many rejections: nothing can loop forever).
+                for _ in 0..64 {
+                    let x = T::c(low + (high - low) * g.uniform());
+                    if x < hi {
+                        return x;
+                    }
                 }
+                lo
             };
             let v: Vec<T> = (0..shape.numel()).map(|_| draw()).collect();
             Ok(TensorData::from_vec_unchecked(v, shape))
@@ -165,6 +176,12 @@ mod tests {
         assert!(r.iter().all(|&x| (2..5).contains(&x)));
         assert!((2..5).all(|k| r.contains(&k)), "all of 2, 3, 4 appear in 1000 draws");
         assert!(TensorData::randint_with(3, 3, [2], &mut g).is_err());
+        // A range narrower than one f32 ulp has a single value (and must not loop forever).
+        let narrow = TensorData::uniform_with([3], 1.0, 1.0 + 1e-12, DType::F32, &mut g).unwrap();
+        assert_eq!(narrow.to_vec::<f32>().unwrap(), vec![1.0; 3]);
+        // A span that overflows the dtype is an error, not an endless rejection loop.
+        assert!(TensorData::uniform_with([2], -1e308, 1e308, DType::F64, &mut g).is_err());
+        assert!(TensorData::uniform_with([2], -3e38, 3e38, DType::F32, &mut g).is_err());
         let mut p = TensorData::randperm_with(50, &mut g).to_vec::<i64>().unwrap();
         p.sort();
         assert_eq!(p, (0..50).collect::<Vec<i64>>());
