@@ -486,8 +486,6 @@ impl CrossEntropyState {
         let w = self.weight.as_ref().map(|w| w.values::<T>()).transpose()?;
         let up = Upstream::<T>::new(g, self.red)?;
         let (ls_t, keep) = (T::c(self.ls / c as f64), T::c(1.0 - self.ls));
-        let mut gx = vec![T::ZERO; xv.len()];
-        let rows = xv.chunks_exact(c.max(1)).zip(gx.chunks_exact_mut(c.max(1)));
         let shape = Shape::new(&[self.layout.rows(), c]);
         match &self.target {
             CeTarget::Index(t) => {
@@ -499,15 +497,11 @@ impl CrossEntropyState {
                         Upstream::Each(v) => Cow::Borrowed(&v[..]),
                         Upstream::All(u) => Cow::Owned(vec![*u]),
                     };
-                    if c > 0 {
-                        let wv = w.as_deref().unwrap_or(&[]);
-                        let ig = self.ignore_index;
-                        torchlet_tensor_core::vmath::ce_grad_index(
-                            &xv, c, max, lse, &tv, ig, &uv, wv, &mut gx,
-                        );
-                    }
+                    let (wv, ig) = (w.as_deref().unwrap_or(&[]), self.ignore_index);
+                    let gx = torchlet_tensor_core::vmath::ce_grad_index(&xv, c, max, lse, &tv, ig, &uv, wv);
                     return Ok((TensorData::from_vec_unchecked(gx, shape), None));
                 }
+                let mut gx = vec![T::ZERO; xv.len()];
                 let w_all: T = w.as_ref().map_or(T::c(c as f64), |w| w.iter().copied().sum());
                 // softmax of every row in one vectorised pass, from the saved statistics.
                 if c > 0 {
@@ -541,6 +535,8 @@ impl CrossEntropyState {
             CeTarget::Prob(t) => {
                 let tv = t.values::<T>()?;
                 let mut gt = vec![T::ZERO; xv.len()];
+                let mut gx = vec![T::ZERO; xv.len()];
+                let rows = xv.chunks_exact(c.max(1)).zip(gx.chunks_exact_mut(c.max(1)));
                 for (r, ((row, grow), (trow, gtrow))) in
                     rows.zip(tv.chunks_exact(c.max(1)).zip(gt.chunks_exact_mut(c.max(1)))).enumerate()
                 {

@@ -11,6 +11,7 @@
 
 use crate::Float;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Elements per block of the row kernels.
 pub const BLOCK: usize = 4096;
@@ -254,7 +255,7 @@ fn ce_grad_body<T: Float, const FMA: bool>(
     ignore: i64,
     u: &[T],
     w: &[T],
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
 ) {
     let rows = (BLOCK / c).max(1);
     let blocks = x.chunks(rows * c).zip(out.chunks_mut(rows * c));
@@ -264,8 +265,14 @@ fn ce_grad_body<T: Float, const FMA: bool>(
         for (((xr, or), &m), &l) in
             xb.chunks_exact(c).zip(ob.chunks_exact_mut(c)).zip(&max[r0..]).zip(&lse[r0..])
         {
-            or.iter_mut().zip(xr).for_each(|(o, &v)| *o = (v - m) - l);
+            or.iter_mut().zip(xr).for_each(|(o, &v)| {
+                o.write((v - m) - l);
+            });
         }
+        // SAFETY: `ob` has as many elements as `xb` (the same block of rows of `c`), and the
+        // loop above wrote every one of them, so all are initialised; `MaybeUninit<T>` has
+        // the layout of `T`, and the borrow of `ob` moves into the result.
+        let ob = unsafe { std::slice::from_raw_parts_mut(ob.as_mut_ptr() as *mut T, ob.len()) };
         exp_body::<T, FMA>(ob);
         for (i, or) in ob.chunks_exact_mut(c).enumerate() {
             let r = r0 + i;
@@ -339,7 +346,7 @@ dispatch!(
 );
 dispatch!(
     /// One thread's share of [`ce_grad_index`].
-    fn ce_grad_seq / ce_grad_avx2<T>(x: &[T], c: usize, max: &[T], lse: &[T], t: &[i64], ignore: i64, u: &[T], w: &[T], out: &mut [T]) [c] => ce_grad_body
+    fn ce_grad_seq / ce_grad_avx2<T>(x: &[T], c: usize, max: &[T], lse: &[T], t: &[i64], ignore: i64, u: &[T], w: &[T], out: &mut [MaybeUninit<T>]) [c] => ce_grad_body
 );
 dispatch!(
     /// One thread's share of [`softmax_from_stats`].
@@ -385,7 +392,8 @@ pub fn softmax_from_stats<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], out
 /// `out[r, j] = s_r (softmax(x_r)_j - [j == t_r])`, `s_r = u_r w[t_r]`, softmax recomputed
 /// from the statistics of [`row_stats`]. `u` has one upstream value per row, or a single one
 /// for all rows; `w` holds the class weights, or is empty for none. Rows with `t_r == ignore`
-/// get zeros; every other target must be in `0..c` (panics otherwise).
+/// get zeros; every other target must be in `0..c` (panics otherwise). Returns the gradient
+/// as a new vector of `x.len()` values, written once each (no zero-fill first).
 #[allow(clippy::too_many_arguments)]
 pub fn ce_grad_index<T: Float>(
     x: &[T],
@@ -396,12 +404,16 @@ pub fn ce_grad_index<T: Float>(
     ignore: i64,
     u: &[T],
     w: &[T],
-    out: &mut [T],
-) {
-    let rows = rows_per_task(x.len(), c);
+) -> Vec<T> {
+    if c == 0 {
+        return vec![T::ZERO; x.len()];
+    }
+    let n = x.len();
+    let mut out = Vec::with_capacity(n);
+    let rows = rows_per_task(n, c);
     let per_row_u = u.len() != 1;
     x.par_chunks(rows * c)
-        .zip(out.par_chunks_mut(rows * c))
+        .zip(out.spare_capacity_mut()[..n].par_chunks_mut(rows * c))
         .zip(max.par_chunks(rows).zip(lse.par_chunks(rows)))
         .zip(t.par_chunks(rows))
         .enumerate()
@@ -409,6 +421,12 @@ pub fn ce_grad_index<T: Float>(
             let us = if per_row_u { &u[i * rows..(i * rows + ts.len())] } else { u };
             ce_grad_seq(xs, c, ms, ls, ts, ignore, us, w, os)
         });
+    // SAFETY: the capacity is at least `n`, and every element of `out[..n]` was written: each
+    // chunk of it was paired with an equally long chunk of `x` (`x.len()` is a multiple of
+    // `c`, so the rows of stats and targets pair up too), and `ce_grad_body` writes every
+    // element of its output.
+    unsafe { out.set_len(n) };
+    out
 }
 
 #[cfg(test)]
@@ -510,8 +528,8 @@ mod tests {
             let w: Vec<f32> = (0..c).map(|j| 0.5 + j as f32).collect();
             let per_row: Vec<f32> = (0..rows).map(|r| (r % 5) as f32 - 2.0).collect();
             for (u, w) in [(&[0.25f32][..], &[][..]), (&per_row[..], &w[..])] {
-                let mut g = vec![f32::NAN; rows * c];
-                ce_grad_index(&x, c, &mx, &ls, &t, -100, u, w, &mut g);
+                let g = ce_grad_index(&x, c, &mx, &ls, &t, -100, u, w);
+                assert_eq!(g.len(), rows * c);
                 for (r, (gr, sr)) in g.chunks(c).zip(sm.chunks(c)).enumerate() {
                     let s = if t[r] == -100 { 0.0 } else { u[if u.len() == 1 { 0 } else { r }] };
                     let s = if w.is_empty() || t[r] == -100 { s } else { s * w[t[r] as usize] };
