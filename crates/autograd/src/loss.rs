@@ -400,6 +400,33 @@ fn ce_forward<T: Float>(
                     check_ignore_and_range("cross_entropy", k, c, ignore, &lay.shape)?;
                 }
             }
+            if ls == 0.0 && c > 0 {
+                // Common case: validate every target in one pass, then nll = -w_t lp_t per row.
+                if let Some(&bad) = tv.iter().find(|&&k| k != ignore && (k < 0 || k as usize >= c)) {
+                    check_ignore_and_range("cross_entropy", bad, c, ignore, &lay.shape)?;
+                }
+                let picked = xv.chunks_exact(c).zip(tv.iter()).zip(maxes.iter().zip(lses.iter()));
+                let rows = losses.iter_mut().zip(picked).filter(|(_, ((_, &k), _))| k != ignore);
+                match &w {
+                    None => {
+                        let mut n = 0usize;
+                        for (l, ((row, &k), (&m, &lse))) in rows {
+                            *l = -((row[k as usize] - m) - lse);
+                            n += 1;
+                        }
+                        denom = n as f64;
+                    }
+                    Some(w) => {
+                        for (l, ((row, &k), (&m, &lse))) in rows {
+                            let wt = w[k as usize];
+                            *l = -(wt * ((row[k as usize] - m) - lse));
+                            denom += Element::to_f64(wt);
+                        }
+                    }
+                }
+                maxes.extend_from_slice(&lses);
+                return Ok((losses, maxes, denom));
+            }
             for (r, row) in rows.enumerate() {
                 let Some(k) = check_ignore_and_range("cross_entropy", tv[r], c, ignore, &lay.shape)? else {
                     continue;
@@ -459,15 +486,24 @@ impl CrossEntropyState {
         let w = self.weight.as_ref().map(|w| w.values::<T>()).transpose()?;
         let up = Upstream::<T>::new(g, self.red)?;
         let (ls_t, keep) = (T::c(self.ls / c as f64), T::c(1.0 - self.ls));
-        let mut gx = vec![T::ZERO; xv.len()];
-        let rows = xv.chunks_exact(c.max(1)).zip(gx.chunks_exact_mut(c.max(1)));
         let shape = Shape::new(&[self.layout.rows(), c]);
         match &self.target {
             CeTarget::Index(t) => {
                 let tv = t.values::<i64>()?;
+                let (max, lse) = st.split_at(self.layout.rows());
+                if self.ls == 0.0 {
+                    // Common case, one fused pass: g_rj = u_r w_t (softmax_j - [j = t_r]).
+                    let uv: Cow<[T]> = match &up {
+                        Upstream::Each(v) => Cow::Borrowed(&v[..]),
+                        Upstream::All(u) => Cow::Owned(vec![*u]),
+                    };
+                    let (wv, ig) = (w.as_deref().unwrap_or(&[]), self.ignore_index);
+                    let gx = torchlet_tensor_core::vmath::ce_grad_index(&xv, c, max, lse, &tv, ig, &uv, wv);
+                    return Ok((TensorData::from_vec_unchecked(gx, shape), None));
+                }
+                let mut gx = vec![T::ZERO; xv.len()];
                 let w_all: T = w.as_ref().map_or(T::c(c as f64), |w| w.iter().copied().sum());
                 // softmax of every row in one vectorised pass, from the saved statistics.
-                let (max, lse) = st.split_at(self.layout.rows());
                 if c > 0 {
                     torchlet_tensor_core::vmath::softmax_from_stats(&xv, c, max, lse, &mut gx);
                 }
@@ -499,6 +535,8 @@ impl CrossEntropyState {
             CeTarget::Prob(t) => {
                 let tv = t.values::<T>()?;
                 let mut gt = vec![T::ZERO; xv.len()];
+                let mut gx = vec![T::ZERO; xv.len()];
+                let rows = xv.chunks_exact(c.max(1)).zip(gx.chunks_exact_mut(c.max(1)));
                 for (r, ((row, grow), (trow, gtrow))) in
                     rows.zip(tv.chunks_exact(c.max(1)).zip(gt.chunks_exact_mut(c.max(1)))).enumerate()
                 {

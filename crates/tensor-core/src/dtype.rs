@@ -128,10 +128,12 @@ macro_rules! element {
             fn into_buffer(v: Vec<Self>) -> Buffer {
                 Buffer::$variant(v)
             }
+            #[inline]
             fn to_f64(self) -> f64 {
                 let f: fn($t) -> f64 = $to;
                 f(self)
             }
+            #[inline]
             fn from_f64(v: f64) -> Self {
                 let f: fn(f64) -> $t = $from;
                 f(v)

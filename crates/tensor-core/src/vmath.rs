@@ -11,6 +11,7 @@
 
 use crate::Float;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Elements per block of the row kernels.
 pub const BLOCK: usize = 4096;
@@ -152,11 +153,22 @@ fn exp_body<T: Float, const FMA: bool>(v: &mut [T]) {
     }
 }
 
-/// Row maximum with NaN propagation; an all -inf row gives 0, so `x - max` stays -inf and the
-/// row's softmax is NaN, as in PyTorch.
+/// Row maximum of the non-NaN values, in four independent chains (short dependency chains for
+/// the unrolled small-`c` kernels). A NaN in the row still reaches every output: its
+/// `exp(x - max)` is NaN, so the row's sum and `lse` are NaN. An all -inf row gives 0, so
+/// `x - max` stays -inf and the row's softmax is NaN, as in PyTorch.
 #[inline(always)]
 fn row_max<T: Float>(row: &[T]) -> T {
-    let m = row.iter().fold(T::neg_infinity(), |a, &b| if b > a || b.is_nan() { b } else { a });
+    let mx = |a: T, b: T| if b > a { b } else { a };
+    let mut acc = [T::neg_infinity(); 4];
+    let chunks = row.chunks_exact(4);
+    let tail = chunks.remainder().iter().fold(T::neg_infinity(), |a, &b| mx(a, b));
+    for ch in chunks {
+        for (a, &b) in acc.iter_mut().zip(ch) {
+            *a = mx(*a, b);
+        }
+    }
+    let m = mx(mx(mx(acc[0], acc[1]), mx(acc[2], acc[3])), tail);
     if m == T::neg_infinity() {
         T::ZERO
     } else {
@@ -228,6 +240,54 @@ fn softmax_from_stats_body<T: Float, const FMA: bool>(
     exp_body::<T, FMA>(out);
 }
 
+/// Cross-entropy gradient for class-index targets, row by row from saved statistics:
+/// `out[r, j] = s_r softmax(x_r)_j - s_r [j == t_r]` with `s_r = u_r w[t_r]` (`u` holds one
+/// value per row, or a single value for all rows; `w` is empty for no class weights). Rows
+/// whose target is `ignore` get zeros. Targets other than `ignore` must be in `0..c`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn ce_grad_body<T: Float, const FMA: bool>(
+    x: &[T],
+    c: usize,
+    max: &[T],
+    lse: &[T],
+    t: &[i64],
+    ignore: i64,
+    u: &[T],
+    w: &[T],
+    out: &mut [MaybeUninit<T>],
+) {
+    let rows = (BLOCK / c).max(1);
+    let blocks = x.chunks(rows * c).zip(out.chunks_mut(rows * c));
+    for (b, (xb, ob)) in blocks.enumerate() {
+        let r0 = b * rows;
+        // Shifted logits of the whole block, then one flat exp pass: softmax in L1.
+        for (((xr, or), &m), &l) in
+            xb.chunks_exact(c).zip(ob.chunks_exact_mut(c)).zip(&max[r0..]).zip(&lse[r0..])
+        {
+            or.iter_mut().zip(xr).for_each(|(o, &v)| {
+                o.write((v - m) - l);
+            });
+        }
+        // SAFETY: `ob` has as many elements as `xb` (the same block of rows of `c`), and the
+        // loop above wrote every one of them, so all are initialised; `MaybeUninit<T>` has
+        // the layout of `T`, and the borrow of `ob` moves into the result.
+        let ob = unsafe { std::slice::from_raw_parts_mut(ob.as_mut_ptr() as *mut T, ob.len()) };
+        exp_body::<T, FMA>(ob);
+        for (i, or) in ob.chunks_exact_mut(c).enumerate() {
+            let r = r0 + i;
+            if t[r] == ignore {
+                or.iter_mut().for_each(|o| *o = T::ZERO); // ignored: no gradient
+                continue;
+            }
+            let k = t[r] as usize;
+            let s = if u.len() == 1 { u[0] } else { u[r] } * if w.is_empty() { T::ONE } else { w[k] };
+            or.iter_mut().for_each(|o| *o *= s);
+            or[k] -= s;
+        }
+    }
+}
+
 /// Calls `$body($args)` with the row length `c` as a compile-time constant for the common
 /// small class counts (2..=16): the kernels are `#[inline(always)]`, so each call site gets
 /// its own copy with the per-row loops fully unrolled.
@@ -257,10 +317,12 @@ macro_rules! dispatch {
     ($(#[$doc:meta])* fn $name:ident / $avx:ident <T>($($arg:ident: $ty:ty),*) [$c:ident] => $body:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
         unsafe fn $avx<T: Float>($($arg: $ty),*) {
             small_c!($body::<T, true>, $c, ($($arg),*))
         }
         $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
         fn $name<T: Float>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -281,6 +343,10 @@ dispatch!(
 dispatch!(
     /// One thread's share of [`row_stats`].
     fn stats_seq / stats_avx2<T>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) [c] => stats_body
+);
+dispatch!(
+    /// One thread's share of [`ce_grad_index`].
+    fn ce_grad_seq / ce_grad_avx2<T>(x: &[T], c: usize, max: &[T], lse: &[T], t: &[i64], ignore: i64, u: &[T], w: &[T], out: &mut [MaybeUninit<T>]) [c] => ce_grad_body
 );
 dispatch!(
     /// One thread's share of [`softmax_from_stats`].
@@ -320,6 +386,47 @@ pub fn softmax_from_stats<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], out
         .zip(out.par_chunks_mut(rows * c))
         .zip(max.par_chunks(rows).zip(lse.par_chunks(rows)))
         .for_each(|((xs, os), (ms, ls))| from_stats_seq(xs, c, ms, ls, os));
+}
+
+/// Cross-entropy gradient for class-index targets `t` (one per row), in one pass per element:
+/// `out[r, j] = s_r (softmax(x_r)_j - [j == t_r])`, `s_r = u_r w[t_r]`, softmax recomputed
+/// from the statistics of [`row_stats`]. `u` has one upstream value per row, or a single one
+/// for all rows; `w` holds the class weights, or is empty for none. Rows with `t_r == ignore`
+/// get zeros; every other target must be in `0..c` (panics otherwise). Returns the gradient
+/// as a new vector of `x.len()` values, written once each (no zero-fill first).
+#[allow(clippy::too_many_arguments)]
+pub fn ce_grad_index<T: Float>(
+    x: &[T],
+    c: usize,
+    max: &[T],
+    lse: &[T],
+    t: &[i64],
+    ignore: i64,
+    u: &[T],
+    w: &[T],
+) -> Vec<T> {
+    if c == 0 {
+        return vec![T::ZERO; x.len()];
+    }
+    let n = x.len();
+    let mut out = Vec::with_capacity(n);
+    let rows = rows_per_task(n, c);
+    let per_row_u = u.len() != 1;
+    x.par_chunks(rows * c)
+        .zip(out.spare_capacity_mut()[..n].par_chunks_mut(rows * c))
+        .zip(max.par_chunks(rows).zip(lse.par_chunks(rows)))
+        .zip(t.par_chunks(rows))
+        .enumerate()
+        .for_each(|(i, (((xs, os), (ms, ls)), ts))| {
+            let us = if per_row_u { &u[i * rows..(i * rows + ts.len())] } else { u };
+            ce_grad_seq(xs, c, ms, ls, ts, ignore, us, w, os)
+        });
+    // SAFETY: the capacity is at least `n`, and every element of `out[..n]` was written: each
+    // chunk of it was paired with an equally long chunk of `x` (`x.len()` is a multiple of
+    // `c`, so the rows of stats and targets pair up too), and `ce_grad_body` writes every
+    // element of its output.
+    unsafe { out.set_len(n) };
+    out
 }
 
 #[cfg(test)]
@@ -402,6 +509,35 @@ mod tests {
             softmax_from_stats(&x, c, &mx, &ls, &mut sm);
             for (s, f) in sm.iter().zip(&fast) {
                 assert!((s - f.exp()).abs() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn ce_grad_index_matches_softmax_minus_one_hot() {
+        // Rows of 10 and 3, big enough to run in parallel; some rows ignored (-100).
+        for c in [10usize, 3] {
+            let rows = PARALLEL_MIN / c + 37;
+            let x: Vec<f32> = (0..rows * c).map(|i| ((i * 7919) % 1000) as f32 / 50.0 - 10.0).collect();
+            let t: Vec<i64> =
+                (0..rows).map(|r| if r % 7 == 3 { -100 } else { (r * 31 % c) as i64 }).collect();
+            let (mut mx, mut ls) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+            row_stats(&x, c, &mut mx, &mut ls);
+            let mut sm = vec![0.0f32; rows * c];
+            softmax_from_stats(&x, c, &mx, &ls, &mut sm);
+            let w: Vec<f32> = (0..c).map(|j| 0.5 + j as f32).collect();
+            let per_row: Vec<f32> = (0..rows).map(|r| (r % 5) as f32 - 2.0).collect();
+            for (u, w) in [(&[0.25f32][..], &[][..]), (&per_row[..], &w[..])] {
+                let g = ce_grad_index(&x, c, &mx, &ls, &t, -100, u, w);
+                assert_eq!(g.len(), rows * c);
+                for (r, (gr, sr)) in g.chunks(c).zip(sm.chunks(c)).enumerate() {
+                    let s = if t[r] == -100 { 0.0 } else { u[if u.len() == 1 { 0 } else { r }] };
+                    let s = if w.is_empty() || t[r] == -100 { s } else { s * w[t[r] as usize] };
+                    for (j, (&gv, &p)) in gr.iter().zip(sr).enumerate() {
+                        let want = s * p - if j as i64 == t[r] { s } else { 0.0 };
+                        assert!((gv - want).abs() <= 1e-6 * want.abs().max(1.0), "{gv} vs {want}");
+                    }
+                }
             }
         }
     }
