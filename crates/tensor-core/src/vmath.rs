@@ -394,6 +394,11 @@ pub fn softmax_from_stats<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], out
 /// for all rows; `w` holds the class weights, or is empty for none. Rows with `t_r == ignore`
 /// get zeros; every other target must be in `0..c` (panics otherwise). Returns the gradient
 /// as a new vector of `x.len()` values, written once each (no zero-fill first).
+///
+/// # Panics
+///
+/// If the slices do not describe the same rows (`x.len() = rows * c`, `max`, `lse`, `t` of
+/// length `rows`, `u` of length 1 or `rows`), or a target is out of range.
 #[allow(clippy::too_many_arguments)]
 pub fn ce_grad_index<T: Float>(
     x: &[T],
@@ -409,6 +414,11 @@ pub fn ce_grad_index<T: Float>(
         return vec![T::ZERO; x.len()];
     }
     let n = x.len();
+    // The soundness of `set_len` below rests on these: every chunk of `out` is paired with a
+    // chunk of every input, so all of `out` is written.
+    let nrows = n / c;
+    assert!(n % c == 0 && max.len() == nrows && lse.len() == nrows && t.len() == nrows, "ce_grad_index: x ({n} values in rows of {c}), max ({}), lse ({}) and t ({}) must describe the same rows", max.len(), lse.len(), t.len());
+    assert!(u.len() == 1 || u.len() == nrows, "ce_grad_index: u needs 1 or {nrows} values, got {}", u.len());
     let mut out = Vec::with_capacity(n);
     let rows = rows_per_task(n, c);
     let per_row_u = u.len() != 1;
