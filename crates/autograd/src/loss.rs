@@ -122,18 +122,9 @@ impl Reduced {
 
     /// Reduces per-element losses `v` of `shape` (sums accumulate in f64).
     fn apply<T: Float>(self, v: Vec<T>, shape: Shape) -> TensorData {
-        // Eight f64 lanes: vectorises, and is as accurate as one f64 running sum.
-        let sum = || {
-            let mut acc = [0.0f64; 8];
-            let chunks = v.chunks_exact(8);
-            let tail: f64 = chunks.remainder().iter().map(|&x| Element::to_f64(x)).sum();
-            for c in chunks {
-                for (a, &x) in acc.iter_mut().zip(c) {
-                    *a += Element::to_f64(x);
-                }
-            }
-            acc.iter().sum::<f64>() + tail
-        };
+        // One running f64 sum, in element order (the order a hand-written loop adds in, which
+        // the seed-002 walkthrough relies on to show bit-identical NLL results).
+        let sum = || v.iter().map(|&x| Element::to_f64(x)).sum::<f64>();
         match self {
             Reduced::None => TensorData::from_vec_unchecked(v, shape),
             Reduced::Sum => TensorData::scalar(T::c(sum())),
