@@ -32,7 +32,7 @@ use torchlet::nn::{
 use torchlet::optim::{Adam, AdamOptions, AdamW, Optimizer, SgdOptions, SGD};
 use torchlet::prelude::*;
 
-/// Cases per property: `TORCHLET_PROPTEST_CASES` or 48.
+/// Cases per property: `TORCHLET_PROPTEST_CASES` or 256.
 fn config() -> ProptestConfig {
     let cases = std::env::var("TORCHLET_PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(256);
     ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(cases) }
