@@ -374,8 +374,11 @@ fn ce_forward<T: Float>(
     let w = w.map(|w| w.values::<T>()).transpose()?;
     let (ls_t, keep) = (T::c(ls / c as f64), T::c(1.0 - ls));
     let mut losses = vec![T::ZERO; lay.rows()];
-    // Row statistics (max, ln sum exp(x - max)) for every row in one vectorised pass.
-    let (mut maxes, mut lses) = (vec![T::ZERO; lay.rows()], vec![T::ZERO; lay.rows()]);
+    // Row statistics (max, ln sum exp(x - max)) for every row in one vectorised pass; `maxes`
+    // gets room for `lses` after it (the saved statistics are one buffer).
+    let mut maxes = torchlet_tensor_core::pool::vec_with_capacity(2 * lay.rows());
+    maxes.resize(lay.rows(), T::ZERO);
+    let mut lses = vec![T::ZERO; lay.rows()];
     if c > 0 {
         torchlet_tensor_core::vmath::row_stats(&xv, c, &mut maxes, &mut lses);
     }

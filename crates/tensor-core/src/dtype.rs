@@ -66,6 +66,13 @@ pub enum Buffer {
     Bool(Vec<bool>),
 }
 
+/// A large buffer goes to the [`crate::pool`] cache when its last tensor is dropped.
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        crate::pool::recycle(self);
+    }
+}
+
 impl Buffer {
     /// The dtype of the elements.
     pub fn dtype(&self) -> DType {

@@ -9,7 +9,8 @@ impl TensorData {
     /// Applies `f` to every element (`A` must be the tensor's dtype).
     pub fn map<A: Element, O: Element>(&self, f: impl Fn(A) -> O) -> Result<TensorData> {
         let v = self.values::<A>()?;
-        let out: Vec<O> = v.iter().map(|&x| f(x)).collect();
+        let mut out: Vec<O> = crate::pool::vec_with_capacity(v.len());
+        out.extend(v.iter().map(|&x| f(x)));
         Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
     }
 
@@ -24,7 +25,7 @@ impl TensorData {
         let n = shape.numel();
         let (sa, sb) = (self.buf_slice::<A>(op)?, other.buf_slice::<B>(op)?);
         let (la, lb) = (&self.layout, &other.layout);
-        let mut out: Vec<O> = Vec::with_capacity(n);
+        let mut out: Vec<O> = crate::pool::vec_with_capacity(n);
         if la.shape == lb.shape && la.is_contiguous() && lb.is_contiguous() {
             let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
             out.extend(xa.iter().zip(xb).map(|(&x, &y)| f(x, y)));

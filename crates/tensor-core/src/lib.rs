@@ -18,6 +18,7 @@ mod elementwise;
 pub mod error;
 mod index;
 pub mod matmul;
+pub mod pool;
 pub mod random;
 pub mod reduce;
 pub mod shape;

@@ -288,7 +288,7 @@ fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<Ten
     let d = x.shape().dim(op, dim)?;
     let (outer, n, inner) = split(x.shape(), d);
     let v = x.values::<T>()?;
-    let mut out = vec![T::ZERO; v.len()];
+    let mut out = crate::pool::filled(v.len(), T::ZERO);
     if inner == 1 {
         // Contiguous rows: the vectorised, multi-threaded row kernel.
         if n > 0 {

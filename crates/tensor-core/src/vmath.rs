@@ -419,7 +419,7 @@ pub fn ce_grad_index<T: Float>(
     let nrows = n / c;
     assert!(n % c == 0 && max.len() == nrows && lse.len() == nrows && t.len() == nrows, "ce_grad_index: x ({n} values in rows of {c}), max ({}), lse ({}) and t ({}) must describe the same rows", max.len(), lse.len(), t.len());
     assert!(u.len() == 1 || u.len() == nrows, "ce_grad_index: u needs 1 or {nrows} values, got {}", u.len());
-    let mut out = Vec::with_capacity(n);
+    let mut out = crate::pool::vec_with_capacity(n);
     let rows = rows_per_task(n, c);
     let per_row_u = u.len() != 1;
     x.par_chunks(rows * c)

@@ -226,6 +226,21 @@ fn gemm_path_matches_naive() {
 }
 
 #[test]
+fn long_inner_dimension_paths_match_naive() {
+    // k >= 8 * max(m, n) and >= 2^22 multiply-adds: the k-split path (threads add partial
+    // products). 12 x 40000 x 10 has m > n; 10 x 40000 x 12 (m < n) is computed as the
+    // transposed product written through transposed strides; transposed views cover the
+    // other operand layouts (the weight gradient g^T x reads g transposed).
+    for (i, &(m, k, n)) in [(12, 40_000, 10), (10, 40_000, 12)].iter().enumerate() {
+        assert!(m * k * n >= 1 << 22 && k >= 8 * m.max(n));
+        for (ta, tb) in [(false, false), (true, false), (false, true)] {
+            check_random(m, k, n, 500 + i as u64, DType::F64, ta, tb);
+        }
+        check_random(m, k, n, 600 + i as u64, DType::F32, true, false);
+    }
+}
+
+#[test]
 fn gemm_path_batched_with_broadcast_and_views() {
     // (2,1,40,30) @ (3,30,20): each product has 24_000 multiply-adds (GEMM path).
     let a = randn(&[2, 1, 40, 30], 31);
@@ -369,8 +384,9 @@ fn gemm_path_edge_cases() {
 
 #[test]
 fn gemm_strided_accumulates_onto_the_destination() {
-    // `accumulate = true` (read_dst in the unsafe call): dst = dst + A @ B, on both paths.
-    for (m, k, n) in [(3, 4, 5), (40, 30, 25)] {
+    // `accumulate = true` (read_dst in the unsafe call): dst = dst + A @ B, on the loop path
+    // and on both GEMM orientations (m > n as is, m < n as the transposed product).
+    for (m, k, n) in [(3, 4, 5), (40, 30, 25), (25, 30, 40)] {
         let a = vals(&randn(&[m, k], 47));
         let b = vals(&randn(&[k, n], 48));
         let start: Vec<f64> = (0..m * n).map(|i| i as f64).collect();

@@ -1,0 +1,137 @@
+//! A small cache of large freed tensor buffers, reused by the next allocation of the same
+//! size: a training step allocates the same activations and gradients every iteration, and
+//! reusing last iteration's memory skips the operating system's page faults on fresh memory
+//! (a 6.4 MB activation is 1,600 of them; in the `mlp` benchmark they cost ~17 ms a step).
+//!
+//! Buffers of at least [`MIN_BYTES`] return here when their last tensor is dropped (the `Drop`
+//! of [`Buffer`]); kernels take their output vectors from [`vec_with_capacity`], which hands
+//! back a cached buffer of exactly that many elements if there is one. At most [`MAX_BYTES`]
+//! are kept (the oldest go first), so memory stays bounded; [`release_cached`] frees them
+//! all, like `torch.cuda.empty_cache()`.
+
+use crate::dtype::{Buffer, Element};
+use std::sync::Mutex;
+
+/// Buffers smaller than this are left to the allocator: glibc serves them from its free lists,
+/// with no page faults (128 KiB is its threshold for fresh `mmap` memory).
+pub const MIN_BYTES: usize = 128 << 10;
+/// The most bytes the cache keeps.
+pub const MAX_BYTES: usize = 64 << 20;
+/// The most buffers of one dtype and size the cache keeps.
+pub const MAX_SAME: usize = 4;
+
+/// A cached allocation. Its own type, without `Buffer`'s `Drop`, so that evicting one frees
+/// it instead of offering it back to the cache.
+enum Spare {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    Bool(Vec<bool>),
+}
+
+impl Spare {
+    fn bytes(&self) -> usize {
+        match self {
+            Spare::F32(v) => v.capacity() * 4,
+            Spare::F64(v) => v.capacity() * 8,
+            Spare::I64(v) => v.capacity() * 8,
+            Spare::Bool(v) => v.capacity(),
+        }
+    }
+    /// The vector if it holds `T` and has room for exactly `n` elements.
+    fn take<T: Element>(&mut self, n: usize) -> Option<Vec<T>> {
+        let mut buf = match self {
+            Spare::F32(v) => Buffer::F32(std::mem::take(v)),
+            Spare::F64(v) => Buffer::F64(std::mem::take(v)),
+            Spare::I64(v) => Buffer::I64(std::mem::take(v)),
+            Spare::Bool(v) => Buffer::Bool(std::mem::take(v)),
+        };
+        let got = T::vec_mut(&mut buf).filter(|v| v.capacity() == n).map(std::mem::take);
+        if got.is_none() {
+            // Not a match: put the vector back.
+            *self = match &mut buf {
+                Buffer::F32(v) => Spare::F32(std::mem::take(v)),
+                Buffer::F64(v) => Spare::F64(std::mem::take(v)),
+                Buffer::I64(v) => Spare::I64(std::mem::take(v)),
+                Buffer::Bool(v) => Spare::Bool(std::mem::take(v)),
+            };
+        }
+        got
+    }
+}
+
+/// The cached buffers, oldest first, and their total size in bytes.
+static CACHE: Mutex<(Vec<Spare>, usize)> = Mutex::new((Vec::new(), 0));
+
+fn cache() -> std::sync::MutexGuard<'static, (Vec<Spare>, usize)> {
+    // The cache holds no invariant a panic elsewhere could break: recover from poisoning.
+    CACHE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An empty vector with capacity for exactly `n` elements: a cached buffer of that size if
+/// there is one (the most recently freed), else a new allocation.
+pub fn vec_with_capacity<T: Element>(n: usize) -> Vec<T> {
+    if n * std::mem::size_of::<T>() >= MIN_BYTES {
+        let mut guard = cache();
+        let (spares, total) = &mut *guard;
+        for i in (0..spares.len()).rev() {
+            if let Some(mut v) = spares[i].take::<T>(n) {
+                *total -= spares.remove(i).bytes() + v.capacity() * std::mem::size_of::<T>();
+                v.clear();
+                return v;
+            }
+        }
+    }
+    Vec::with_capacity(n)
+}
+
+/// `n` copies of `value` in a buffer from [`vec_with_capacity`].
+pub fn filled<T: Element>(n: usize, value: T) -> Vec<T> {
+    let mut v = vec_with_capacity(n);
+    v.resize(n, value);
+    v
+}
+
+/// Offers the vector of a dropped buffer to the cache (called by `Buffer`'s `Drop`).
+pub(crate) fn recycle(buf: &mut Buffer) {
+    let spare = match buf {
+        Buffer::F32(v) => Spare::F32(std::mem::take(v)),
+        Buffer::F64(v) => Spare::F64(std::mem::take(v)),
+        Buffer::I64(v) => Spare::I64(std::mem::take(v)),
+        Buffer::Bool(v) => Spare::Bool(std::mem::take(v)),
+    };
+    let bytes = spare.bytes();
+    if !(MIN_BYTES..=MAX_BYTES).contains(&bytes) {
+        return; // dropped here: small ones are cheap to allocate, huge ones not worth keeping
+    }
+    let evicted: Vec<Spare> = {
+        let mut guard = cache();
+        let (spares, total) = &mut *guard;
+        let same =
+            |s: &Spare| s.bytes() == bytes && std::mem::discriminant(s) == std::mem::discriminant(&spare);
+        if spares.iter().filter(|s| same(s)).count() >= MAX_SAME {
+            return; // enough of these already (a size no kernel asks the cache for, perhaps)
+        }
+        spares.push(spare);
+        *total += bytes;
+        let mut n = 0;
+        while *total > MAX_BYTES {
+            *total -= spares[n].bytes();
+            n += 1;
+        }
+        spares.drain(..n).collect()
+    };
+    drop(evicted); // freed outside the lock
+}
+
+/// Frees every cached buffer (returning the memory to the allocator).
+pub fn release_cached() {
+    let spares = std::mem::take(&mut cache().0);
+    cache().1 = 0;
+    drop(spares);
+}
+
+/// The bytes currently held by the cache.
+pub fn cached_bytes() -> usize {
+    cache().1
+}

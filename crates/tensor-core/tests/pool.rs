@@ -1,0 +1,40 @@
+//! The buffer cache of `pool`: reuse, bounds, release. One test in its own binary, since the
+//! cache is process-wide.
+
+use torchlet_tensor_core::pool::{
+    cached_bytes, filled, release_cached, vec_with_capacity, MAX_BYTES, MAX_SAME, MIN_BYTES,
+};
+use torchlet_tensor_core::Buffer;
+
+#[test]
+fn freed_buffers_are_reused_bounded_and_released() {
+    release_cached();
+    let n = MIN_BYTES / 4; // exactly the threshold, in f32
+    let first = vec_with_capacity::<f32>(n);
+    let ptr = first.as_ptr();
+    drop(Buffer::F32(first)); // the last tensor of a buffer goes away
+    assert_eq!(cached_bytes(), n * 4);
+    // A different dtype or size does not match; the same one gets the same memory back.
+    let (other_dtype, other_size) = (vec_with_capacity::<f64>(n / 2), vec_with_capacity::<f32>(n + 1));
+    assert_ne!(other_dtype.as_ptr() as *const f32, ptr);
+    assert_ne!(other_size.as_ptr(), ptr);
+    assert_eq!(cached_bytes(), n * 4);
+    let again = filled::<f32>(n, 1.5);
+    assert_eq!((again.as_ptr(), again.len(), again[n - 1]), (ptr, n, 1.5));
+    assert_eq!(cached_bytes(), 0);
+    // Small buffers are not kept.
+    drop(Buffer::F32(vec![0.0; 16]));
+    assert_eq!(cached_bytes(), 0);
+    // At most MAX_SAME buffers of one dtype and size are kept.
+    for _ in 0..MAX_SAME + 3 {
+        drop(Buffer::I64(Vec::with_capacity(MIN_BYTES / 8)));
+    }
+    assert_eq!(cached_bytes(), MAX_SAME * MIN_BYTES);
+    // The total stays within MAX_BYTES: the oldest are evicted.
+    for i in 0..(MAX_BYTES / MIN_BYTES + 8) {
+        drop(Buffer::F64(Vec::with_capacity(MIN_BYTES / 8 + i)));
+    }
+    assert!(cached_bytes() <= MAX_BYTES && cached_bytes() > MAX_BYTES - 2 * MIN_BYTES);
+    release_cached();
+    assert_eq!(cached_bytes(), 0);
+}
