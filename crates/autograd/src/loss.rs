@@ -125,12 +125,14 @@ impl Reduced {
         // One running f64 sum, in element order (the order a hand-written loop adds in, which
         // the seed-002 walkthrough relies on to show bit-identical NLL results).
         let sum = || v.iter().map(|&x| Element::to_f64(x)).sum::<f64>();
-        match self {
-            Reduced::None => TensorData::from_vec_unchecked(v, shape),
+        let out = match self {
+            Reduced::None => return TensorData::from_vec_unchecked(v, shape),
             Reduced::Sum => TensorData::scalar(T::c(sum())),
             // Mean of zero elements (or zero total weight) is 0/0 = NaN, like PyTorch.
             Reduced::Mean(n) => TensorData::scalar(T::c(sum() / n)),
-        }
+        };
+        torchlet_tensor_core::pool::give_back(v); // reused if it came from the buffer cache
+        out
     }
 }
 
@@ -373,12 +375,12 @@ fn ce_forward<T: Float>(
     let xv = x.values::<T>()?;
     let w = w.map(|w| w.values::<T>()).transpose()?;
     let (ls_t, keep) = (T::c(ls / c as f64), T::c(1.0 - ls));
-    let mut losses = vec![T::ZERO; lay.rows()];
+    let mut losses = torchlet_tensor_core::pool::filled(lay.rows(), T::ZERO);
     // Row statistics (max, ln sum exp(x - max)) for every row in one vectorised pass; `maxes`
     // gets room for `lses` after it (the saved statistics are one buffer).
     let mut maxes = torchlet_tensor_core::pool::vec_with_capacity(2 * lay.rows());
     maxes.resize(lay.rows(), T::ZERO);
-    let mut lses = vec![T::ZERO; lay.rows()];
+    let mut lses = torchlet_tensor_core::pool::filled(lay.rows(), T::ZERO);
     if c > 0 {
         torchlet_tensor_core::vmath::row_stats(&xv, c, &mut maxes, &mut lses);
     }
@@ -419,6 +421,7 @@ fn ce_forward<T: Float>(
                     }
                 }
                 maxes.extend_from_slice(&lses);
+                torchlet_tensor_core::pool::give_back(lses);
                 return Ok((losses, maxes, denom));
             }
             for (r, row) in rows.enumerate() {
@@ -458,6 +461,7 @@ fn ce_forward<T: Float>(
         }
     }
     maxes.extend_from_slice(&lses);
+    torchlet_tensor_core::pool::give_back(lses);
     Ok((losses, maxes, denom))
 }
 

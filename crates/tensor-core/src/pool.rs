@@ -3,9 +3,11 @@
 //! reusing last iteration's memory skips the operating system's page faults on fresh memory
 //! (a 6.4 MB activation is 1,600 of them; in the `mlp` benchmark they cost ~17 ms a step).
 //!
-//! Buffers of at least [`MIN_BYTES`] return here when their last tensor is dropped (the `Drop`
-//! of [`Buffer`]); kernels take their output vectors from [`vec_with_capacity`], which hands
-//! back a cached buffer of exactly that many elements if there is one. At most [`MAX_BYTES`]
+//! Kernels take their output vectors from [`vec_with_capacity`], which hands back a cached
+//! buffer of exactly that many elements if there is one. Those buffers (of at least
+//! [`MIN_BYTES`]) return here when their last tensor is dropped (the `Drop` of [`Buffer`]);
+//! buffers allocated elsewhere go back to the allocator as usual, so that sizes no kernel asks
+//! the cache for never sit in it. At most [`MAX_BYTES`]
 //! are kept (the oldest go first), so memory stays bounded; [`release_cached`] frees them
 //! all, like `torch.cuda.empty_cache()`.
 
@@ -60,10 +62,21 @@ impl Spare {
     }
 }
 
-/// The cached buffers, oldest first, and their total size in bytes.
-static CACHE: Mutex<(Vec<Spare>, usize)> = Mutex::new((Vec::new(), 0));
+/// The cached buffers (oldest first), their total size in bytes, and the addresses of the
+/// buffers handed out by [`vec_with_capacity`] that may come back.
+struct Cache {
+    spares: Vec<Spare>,
+    total: usize,
+    out: Vec<usize>,
+}
 
-fn cache() -> std::sync::MutexGuard<'static, (Vec<Spare>, usize)> {
+/// How many handed-out addresses are remembered (a vector that grows moves its buffer, and
+/// its old address is never seen again: the list is cleared when it gets this long).
+const MAX_OUT: usize = 1024;
+
+static CACHE: Mutex<Cache> = Mutex::new(Cache { spares: Vec::new(), total: 0, out: Vec::new() });
+
+fn cache() -> std::sync::MutexGuard<'static, Cache> {
     // The cache holds no invariant a panic elsewhere could break: recover from poisoning.
     CACHE.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -71,18 +84,24 @@ fn cache() -> std::sync::MutexGuard<'static, (Vec<Spare>, usize)> {
 /// An empty vector with capacity for exactly `n` elements: a cached buffer of that size if
 /// there is one (the most recently freed), else a new allocation.
 pub fn vec_with_capacity<T: Element>(n: usize) -> Vec<T> {
-    if n * std::mem::size_of::<T>() >= MIN_BYTES {
-        let mut guard = cache();
-        let (spares, total) = &mut *guard;
-        for i in (0..spares.len()).rev() {
-            if let Some(mut v) = spares[i].take::<T>(n) {
-                *total -= spares.remove(i).bytes() + v.capacity() * std::mem::size_of::<T>();
-                v.clear();
-                return v;
-            }
-        }
+    if n * std::mem::size_of::<T>() < MIN_BYTES {
+        return Vec::with_capacity(n);
     }
-    Vec::with_capacity(n)
+    let mut c = cache();
+    let found = (0..c.spares.len()).rev().find_map(|i| c.spares[i].take::<T>(n).map(|v| (i, v)));
+    let v = match found {
+        Some((i, mut v)) => {
+            c.total -= c.spares.remove(i).bytes() + v.capacity() * std::mem::size_of::<T>();
+            v.clear();
+            v
+        }
+        None => Vec::with_capacity(n),
+    };
+    if c.out.len() >= MAX_OUT {
+        c.out.clear();
+    }
+    c.out.push(v.as_ptr() as usize);
+    v
 }
 
 /// `n` copies of `value` in a buffer from [`vec_with_capacity`].
@@ -92,46 +111,62 @@ pub fn filled<T: Element>(n: usize, value: T) -> Vec<T> {
     v
 }
 
-/// Offers the vector of a dropped buffer to the cache (called by `Buffer`'s `Drop`).
+/// Offers the vector of a dropped buffer to the cache (called by `Buffer`'s `Drop`): kept if
+/// it came from [`vec_with_capacity`].
 pub(crate) fn recycle(buf: &mut Buffer) {
+    let (ptr, bytes) = match &*buf {
+        Buffer::F32(v) => (v.as_ptr() as usize, v.capacity() * 4),
+        Buffer::F64(v) => (v.as_ptr() as usize, v.capacity() * 8),
+        Buffer::I64(v) => (v.as_ptr() as usize, v.capacity() * 8),
+        Buffer::Bool(v) => (v.as_ptr() as usize, v.capacity()),
+    };
+    if !(MIN_BYTES..=MAX_BYTES).contains(&bytes) {
+        return; // small ones are cheap to allocate, huge ones not worth keeping
+    }
+    let mut c = cache();
+    let Some(i) = c.out.iter().position(|&p| p == ptr) else {
+        return; // not one of ours
+    };
+    c.out.swap_remove(i);
     let spare = match buf {
         Buffer::F32(v) => Spare::F32(std::mem::take(v)),
         Buffer::F64(v) => Spare::F64(std::mem::take(v)),
         Buffer::I64(v) => Spare::I64(std::mem::take(v)),
         Buffer::Bool(v) => Spare::Bool(std::mem::take(v)),
     };
-    let bytes = spare.bytes();
-    if !(MIN_BYTES..=MAX_BYTES).contains(&bytes) {
-        return; // dropped here: small ones are cheap to allocate, huge ones not worth keeping
+    let same = |s: &Spare| s.bytes() == bytes && std::mem::discriminant(s) == std::mem::discriminant(&spare);
+    if c.spares.iter().filter(|s| same(s)).count() >= MAX_SAME {
+        drop(c);
+        return; // enough of these already: `spare` is freed here, outside the lock
     }
-    let evicted: Vec<Spare> = {
-        let mut guard = cache();
-        let (spares, total) = &mut *guard;
-        let same =
-            |s: &Spare| s.bytes() == bytes && std::mem::discriminant(s) == std::mem::discriminant(&spare);
-        if spares.iter().filter(|s| same(s)).count() >= MAX_SAME {
-            return; // enough of these already (a size no kernel asks the cache for, perhaps)
-        }
-        spares.push(spare);
-        *total += bytes;
-        let mut n = 0;
-        while *total > MAX_BYTES {
-            *total -= spares[n].bytes();
-            n += 1;
-        }
-        spares.drain(..n).collect()
-    };
+    c.spares.push(spare);
+    c.total += bytes;
+    let mut n = 0;
+    while c.total > MAX_BYTES {
+        c.total -= c.spares[n].bytes();
+        n += 1;
+    }
+    let evicted: Vec<Spare> = c.spares.drain(..n).collect();
+    drop(c);
     drop(evicted); // freed outside the lock
+}
+
+/// Returns a vector from [`vec_with_capacity`] that never became a tensor to the cache.
+pub fn give_back<T: Element>(v: Vec<T>) {
+    drop(T::into_buffer(v));
 }
 
 /// Frees every cached buffer (returning the memory to the allocator).
 pub fn release_cached() {
-    let spares = std::mem::take(&mut cache().0);
-    cache().1 = 0;
+    let spares = {
+        let mut c = cache();
+        c.total = 0;
+        std::mem::take(&mut c.spares)
+    };
     drop(spares);
 }
 
 /// The bytes currently held by the cache.
 pub fn cached_bytes() -> usize {
-    cache().1
+    cache().total
 }

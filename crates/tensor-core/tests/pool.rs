@@ -2,7 +2,7 @@
 //! cache is process-wide.
 
 use torchlet_tensor_core::pool::{
-    cached_bytes, filled, release_cached, vec_with_capacity, MAX_BYTES, MAX_SAME, MIN_BYTES,
+    cached_bytes, filled, give_back, release_cached, vec_with_capacity, MAX_BYTES, MAX_SAME, MIN_BYTES,
 };
 use torchlet_tensor_core::Buffer;
 
@@ -22,18 +22,22 @@ fn freed_buffers_are_reused_bounded_and_released() {
     let again = filled::<f32>(n, 1.5);
     assert_eq!((again.as_ptr(), again.len(), again[n - 1]), (ptr, n, 1.5));
     assert_eq!(cached_bytes(), 0);
-    // Small buffers are not kept.
-    drop(Buffer::F32(vec![0.0; 16]));
+    // A vector that never became a tensor comes back through give_back.
+    give_back(again);
+    assert_eq!(cached_bytes(), n * 4);
+    release_cached();
+    // Small buffers and buffers the cache did not hand out go to the allocator.
+    drop(Buffer::F32(vec_with_capacity(16)));
+    drop(Buffer::F32(Vec::with_capacity(n)));
     assert_eq!(cached_bytes(), 0);
     // At most MAX_SAME buffers of one dtype and size are kept.
-    for _ in 0..MAX_SAME + 3 {
-        drop(Buffer::I64(Vec::with_capacity(MIN_BYTES / 8)));
-    }
+    let same: Vec<Vec<i64>> = (0..MAX_SAME + 3).map(|_| vec_with_capacity(MIN_BYTES / 8)).collect();
+    same.into_iter().for_each(give_back);
     assert_eq!(cached_bytes(), MAX_SAME * MIN_BYTES);
     // The total stays within MAX_BYTES: the oldest are evicted.
-    for i in 0..(MAX_BYTES / MIN_BYTES + 8) {
-        drop(Buffer::F64(Vec::with_capacity(MIN_BYTES / 8 + i)));
-    }
+    let many: Vec<Vec<f64>> =
+        (0..MAX_BYTES / MIN_BYTES + 8).map(|i| vec_with_capacity(MIN_BYTES / 8 + i)).collect();
+    many.into_iter().for_each(give_back);
     assert!(cached_bytes() <= MAX_BYTES && cached_bytes() > MAX_BYTES - 2 * MIN_BYTES);
     release_cached();
     assert_eq!(cached_bytes(), 0);
