@@ -8,10 +8,28 @@
 //!   c = 10), then the row sums.
 //! - Each kernel runs an AVX2 build of the same code where the CPU has it (checked at run
 //!   time), and inputs of [`PARALLEL_MIN`] elements or more are split across rayon's threads.
+//! - On x86-64 with AVX2, softmax, log_softmax and the row statistics of f32 rows of 2 to 16
+//!   values go through `lanes` (eight rows per vector, columns transposed in registers), with
+//!   the same results bit for bit.
 
 use crate::Float;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+
+#[cfg(target_arch = "x86_64")]
+mod lanes;
+
+/// Off x86-64 the portable kernels do every row.
+#[cfg(not(target_arch = "x86_64"))]
+mod lanes {
+    use crate::Float;
+    pub(super) fn softmax<T: Float>(_: &[T], _: usize, _: &mut [T], _: bool) -> usize {
+        0
+    }
+    pub(super) fn stats<T: Float>(_: &[T], _: usize, _: &mut [T], _: &mut [T]) -> usize {
+        0
+    }
+}
 
 /// Elements per block of the row kernels.
 pub const BLOCK: usize = 4096;
@@ -99,6 +117,7 @@ fn ln_body<T: Float>(v: &mut [T]) {
     }
 }
 
+/// `v` as f32 values when `T` is f32.
 fn as_f32_mut<T: Float>(v: &mut [T]) -> Option<&mut [f32]> {
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
         // SAFETY: T is f32 (the TypeId check above), so this reinterprets the slice as its own
@@ -337,12 +356,12 @@ macro_rules! dispatch {
 }
 
 dispatch!(
-    /// One thread's share of [`softmax_rows`].
-    fn softmax_seq / softmax_avx2<T>(x: &[T], c: usize, out: &mut [T], log: bool) [c] => softmax_body
+    /// [`softmax_seq`] for any rows, one at a time.
+    fn softmax_portable / softmax_avx2<T>(x: &[T], c: usize, out: &mut [T], log: bool) [c] => softmax_body
 );
 dispatch!(
-    /// One thread's share of [`row_stats`].
-    fn stats_seq / stats_avx2<T>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) [c] => stats_body
+    /// [`stats_seq`] for any rows, one at a time.
+    fn stats_portable / stats_avx2<T>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) [c] => stats_body
 );
 dispatch!(
     /// One thread's share of [`ce_grad_index`].
@@ -353,13 +372,30 @@ dispatch!(
     fn from_stats_seq / from_stats_avx2<T>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) [c] => softmax_from_stats_body
 );
 
+// One thread's share of the kernels that need row maxima and sums: whole groups of eight
+// rows in the AVX2 lane kernels (f32, 2 to 16 classes), the remaining rows in the portable
+// ones. (The kernels that start from saved statistics are no faster in lanes.)
+
+/// One thread's share of [`softmax_rows`].
+fn softmax_seq<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
+    let n = lanes::softmax(x, c, out, log) * c;
+    softmax_portable(&x[n..], c, &mut out[n..], log);
+}
+
+/// One thread's share of [`row_stats`].
+fn stats_seq<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
+    let r = lanes::stats(x, c, max, lse);
+    stats_portable(&x[r * c..], c, &mut max[r..], &mut lse[r..]);
+}
+
 /// Rows per parallel task for `n` elements in rows of `c`: the whole input when it is small.
 fn rows_per_task(n: usize, c: usize) -> usize {
     let rows = n / c.max(1);
     if n < PARALLEL_MIN {
         rows.max(1)
     } else {
-        rows.div_ceil(4 * rayon::current_num_threads()).max(1)
+        // A multiple of 8 rows: the AVX2 lane kernels do whole groups of eight.
+        rows.div_ceil(4 * rayon::current_num_threads()).next_multiple_of(8)
     }
 }
 
