@@ -40,23 +40,30 @@ impl Spare {
             Spare::Bool(v) => v.capacity(),
         }
     }
-    /// The vector if it holds `T` and has room for exactly `n` elements.
-    fn take<T: Element>(&mut self, n: usize) -> Option<Vec<T>> {
-        let mut buf = match self {
+    /// Moves the vector out of `b` (leaving it empty).
+    fn from_buffer(b: &mut Buffer) -> Spare {
+        match b {
+            Buffer::F32(v) => Spare::F32(std::mem::take(v)),
+            Buffer::F64(v) => Spare::F64(std::mem::take(v)),
+            Buffer::I64(v) => Spare::I64(std::mem::take(v)),
+            Buffer::Bool(v) => Spare::Bool(std::mem::take(v)),
+        }
+    }
+    /// Moves the vector into a `Buffer` (leaving this one empty).
+    fn to_buffer(&mut self) -> Buffer {
+        match self {
             Spare::F32(v) => Buffer::F32(std::mem::take(v)),
             Spare::F64(v) => Buffer::F64(std::mem::take(v)),
             Spare::I64(v) => Buffer::I64(std::mem::take(v)),
             Spare::Bool(v) => Buffer::Bool(std::mem::take(v)),
-        };
+        }
+    }
+    /// The vector if it holds `T` and has room for exactly `n` elements.
+    fn take<T: Element>(&mut self, n: usize) -> Option<Vec<T>> {
+        let mut buf = self.to_buffer();
         let got = T::vec_mut(&mut buf).filter(|v| v.capacity() == n).map(std::mem::take);
         if got.is_none() {
-            // Not a match: put the vector back.
-            *self = match &mut buf {
-                Buffer::F32(v) => Spare::F32(std::mem::take(v)),
-                Buffer::F64(v) => Spare::F64(std::mem::take(v)),
-                Buffer::I64(v) => Spare::I64(std::mem::take(v)),
-                Buffer::Bool(v) => Spare::Bool(std::mem::take(v)),
-            };
+            *self = Spare::from_buffer(&mut buf); // not a match: put the vector back
         }
         got
     }
@@ -81,18 +88,17 @@ fn cache() -> std::sync::MutexGuard<'static, Cache> {
     CACHE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// An empty vector with capacity for exactly `n` elements: a cached buffer of that size if
-/// there is one (the most recently freed), else a new allocation.
-pub fn vec_with_capacity<T: Element>(n: usize) -> Vec<T> {
+/// A vector with capacity for exactly `n` elements: a cached buffer of that size if there is
+/// one (the most recently freed, still holding its old values), else a new empty allocation.
+fn cached_or_new<T: Element>(n: usize) -> Vec<T> {
     if n * std::mem::size_of::<T>() < MIN_BYTES {
         return Vec::with_capacity(n);
     }
     let mut c = cache();
     let found = (0..c.spares.len()).rev().find_map(|i| c.spares[i].take::<T>(n).map(|v| (i, v)));
     let v = match found {
-        Some((i, mut v)) => {
+        Some((i, v)) => {
             c.total -= c.spares.remove(i).bytes() + v.capacity() * std::mem::size_of::<T>();
-            v.clear();
             v
         }
         None => Vec::with_capacity(n),
@@ -104,10 +110,27 @@ pub fn vec_with_capacity<T: Element>(n: usize) -> Vec<T> {
     v
 }
 
+/// An empty vector with capacity for exactly `n` elements: a cached buffer of that size if
+/// there is one (the most recently freed), else a new allocation.
+pub fn vec_with_capacity<T: Element>(n: usize) -> Vec<T> {
+    let mut v = cached_or_new(n);
+    v.clear();
+    v
+}
+
 /// `n` copies of `value` in a buffer from [`vec_with_capacity`].
 pub fn filled<T: Element>(n: usize, value: T) -> Vec<T> {
     let mut v = vec_with_capacity(n);
     v.resize(n, value);
+    v
+}
+
+/// `n` elements for an output its caller overwrites completely: a cached buffer keeps the
+/// values of the tensor it last held (skipping a fill pass over memory the kernel is about to
+/// write), a new one is filled with zeros.
+pub fn overwritable<T: Element>(n: usize) -> Vec<T> {
+    let mut v = cached_or_new(n);
+    v.resize(n, T::default());
     v
 }
 
@@ -128,12 +151,7 @@ pub(crate) fn recycle(buf: &mut Buffer) {
         return; // not one of ours
     };
     c.out.swap_remove(i);
-    let spare = match buf {
-        Buffer::F32(v) => Spare::F32(std::mem::take(v)),
-        Buffer::F64(v) => Spare::F64(std::mem::take(v)),
-        Buffer::I64(v) => Spare::I64(std::mem::take(v)),
-        Buffer::Bool(v) => Spare::Bool(std::mem::take(v)),
-    };
+    let spare = Spare::from_buffer(buf);
     let same = |s: &Spare| s.bytes() == bytes && std::mem::discriminant(s) == std::mem::discriminant(&spare);
     if c.spares.iter().filter(|s| same(s)).count() >= MAX_SAME {
         drop(c);

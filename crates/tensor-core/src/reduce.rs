@@ -288,7 +288,7 @@ fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<Ten
     let d = x.shape().dim(op, dim)?;
     let (outer, n, inner) = split(x.shape(), d);
     let v = x.values::<T>()?;
-    let mut out = crate::pool::filled(v.len(), T::ZERO);
+    let mut out = crate::pool::overwritable(v.len()); // every element is written below
     if inner == 1 {
         // Contiguous rows: the vectorised, multi-threaded row kernel.
         if n > 0 {

@@ -2,7 +2,8 @@
 //! cache is process-wide.
 
 use torchlet_tensor_core::pool::{
-    cached_bytes, filled, give_back, release_cached, vec_with_capacity, MAX_BYTES, MAX_SAME, MIN_BYTES,
+    cached_bytes, filled, give_back, overwritable, release_cached, vec_with_capacity, MAX_BYTES, MAX_SAME,
+    MIN_BYTES,
 };
 use torchlet_tensor_core::Buffer;
 
@@ -25,6 +26,19 @@ fn freed_buffers_are_reused_bounded_and_released() {
     // A vector that never became a tensor comes back through give_back.
     give_back(again);
     assert_eq!(cached_bytes(), n * 4);
+    // `overwritable` skips the fill: a cached buffer comes back with its old values, a new
+    // one (or the part of a buffer that was never written) holds zeros.
+    let stale = overwritable::<f32>(n);
+    assert_eq!((stale.as_ptr(), stale.len(), stale[0], stale[n - 1]), (ptr, n, 1.5, 1.5));
+    let mut short = stale;
+    short.truncate(3); // a tensor of 3 values in a buffer with room for n
+    give_back(short);
+    let grown = overwritable::<f32>(n);
+    assert_eq!((grown.as_ptr(), grown[2], grown[3], grown[n - 1]), (ptr, 1.5, 0.0, 0.0));
+    release_cached();
+    let fresh = overwritable::<f32>(n);
+    assert!(fresh.len() == n && fresh.iter().all(|&v| v == 0.0));
+    give_back(fresh);
     release_cached();
     // Small buffers and buffers the cache did not hand out go to the allocator.
     drop(Buffer::F32(vec_with_capacity(16)));
