@@ -50,7 +50,7 @@ impl Spare {
         }
     }
     /// Moves the vector into a `Buffer` (leaving this one empty).
-    fn to_buffer(&mut self) -> Buffer {
+    fn take_buffer(&mut self) -> Buffer {
         match self {
             Spare::F32(v) => Buffer::F32(std::mem::take(v)),
             Spare::F64(v) => Buffer::F64(std::mem::take(v)),
@@ -60,7 +60,7 @@ impl Spare {
     }
     /// The vector if it holds `T` and has room for exactly `n` elements.
     fn take<T: Element>(&mut self, n: usize) -> Option<Vec<T>> {
-        let mut buf = self.to_buffer();
+        let mut buf = self.take_buffer();
         let got = T::vec_mut(&mut buf).filter(|v| v.capacity() == n).map(std::mem::take);
         if got.is_none() {
             *self = Spare::from_buffer(&mut buf); // not a match: put the vector back
