@@ -125,21 +125,9 @@ impl TensorData {
                 }
             }
             let (la, lb) = (&a.layout, &b.layout);
-            gemm_strided(
-                m,
-                k,
-                n,
-                a.buf_slice::<T>("matmul")?,
-                la.offset,
-                la.strides[0],
-                la.strides[1],
-                b.buf_slice::<T>("matmul")?,
-                lb.offset,
-                lb.strides[0],
-                lb.strides[1],
-                &mut out,
-                bias.is_some(),
-            );
+            let sa = Strided::new(a.buf_slice::<T>("matmul")?, la.offset, la.strides[0], la.strides[1]);
+            let sb = Strided::new(b.buf_slice::<T>("matmul")?, lb.offset, lb.strides[0], lb.strides[1]);
+            gemm_strided(m, k, n, sa, sb, &mut out, bias.is_some());
             Ok(TensorData::from_vec_unchecked(out, Shape::new(&[m, n])))
         })
     }
@@ -174,31 +162,63 @@ fn batched<T: Float>(
     let bdims: Vec<usize> = if batch.ndim() == 0 { vec![] } else { batch.dims().to_vec() };
     for_each_offset2(&bdims, &ta, a.layout.offset, &tb, b.layout.offset, |oa, ob| {
         let dst = &mut out[chunk * m * n..(chunk + 1) * m * n];
-        gemm_strided(m, k, n, sa, oa, a_rs, a_cs, sb, ob, b_rs, b_cs, dst, false);
+        gemm_strided(m, k, n, Strided::new(sa, oa, a_rs, a_cs), Strided::new(sb, ob, b_rs, b_cs), dst, false);
         chunk += 1;
     });
     Ok(TensorData::from_vec_unchecked(out, out_shape))
 }
 
-/// `dst (m x n, row-major) = A (m x k) @ B (k x n)`, or `dst += A @ B` with `accumulate`,
-/// where `A[i][p] = a[oa + i*a_rs + p*a_cs]` and likewise for B.
+/// A matrix read in place from a slice: element (i, j) is `s[off + i*rs + j*cs]` (a tensor's
+/// buffer, offset and last two strides; stride 0 for expanded dimensions).
+#[derive(Clone, Copy, Debug)]
+pub struct Strided<'a, T> {
+    /// The memory the matrix lives in.
+    pub s: &'a [T],
+    /// Where element (0, 0) is.
+    pub off: usize,
+    /// Step from one row to the next.
+    pub rs: usize,
+    /// Step from one column to the next.
+    pub cs: usize,
+}
+
+impl<'a, T> Strided<'a, T> {
+    /// The matrix whose element (i, j) is `s[off + i*rs + j*cs]`.
+    pub fn new(s: &'a [T], off: usize, rs: usize, cs: usize) -> Self {
+        Strided { s, off, rs, cs }
+    }
+    /// The transpose: the same memory with rows and columns swapped.
+    fn t(self) -> Self {
+        Strided { rs: self.cs, cs: self.rs, ..self }
+    }
+    /// The matrix from row `i` and column `j` on.
+    fn from(self, i: usize, j: usize) -> Self {
+        Strided { off: self.off + i * self.rs + j * self.cs, ..self }
+    }
+    /// Whether a `rows x cols` matrix (both at least 1) stays inside the slice.
+    fn fits(&self, rows: usize, cols: usize) -> bool {
+        self.off + (rows - 1) * self.rs + (cols - 1) * self.cs < self.s.len()
+    }
+    /// Element (i, j).
+    fn at(&self, i: usize, j: usize) -> T
+    where
+        T: Copy,
+    {
+        self.s[self.off + i * self.rs + j * self.cs]
+    }
+}
+
+/// `dst (m x n, row-major) = A (m x k) @ B (k x n)`, or `dst += A @ B` with `accumulate`.
 ///
 /// # Panics
 /// When `dst.len() != m * n` or an operand's strided reads would leave its slice: these
 /// checks guard the `unsafe` GEMM call. `TensorData::matmul` never violates them.
-#[allow(clippy::too_many_arguments)]
 pub fn gemm_strided<T: Float>(
     m: usize,
     k: usize,
     n: usize,
-    a: &[T],
-    oa: usize,
-    a_rs: usize,
-    a_cs: usize,
-    b: &[T],
-    ob: usize,
-    b_rs: usize,
-    b_cs: usize,
+    a: Strided<T>,
+    b: Strided<T>,
     dst: &mut [T],
     accumulate: bool,
 ) {
@@ -206,31 +226,17 @@ pub fn gemm_strided<T: Float>(
     if !accumulate {
         dst.iter_mut().for_each(|d| *d = T::ZERO);
     }
-    if m == 0 || n == 0 {
+    if m == 0 || n == 0 || k == 0 {
         return;
     }
-    if k == 0 {
-        return;
-    }
-    // Bounds of the strided reads: the last element each operand touches.
-    let last_a = oa + (m - 1) * a_rs + (k - 1) * a_cs;
-    let last_b = ob + (k - 1) * b_rs + (n - 1) * b_cs;
-    assert!(last_a < a.len() && last_b < b.len(), "internal: strided matmul operand out of bounds");
+    assert!(a.fits(m, k) && b.fits(k, n), "internal: strided matmul operand out of bounds");
     let work = m.saturating_mul(n).saturating_mul(k);
     if work <= SMALL_GEMM {
-        for i in 0..m {
-            let row = &mut dst[i * n..(i + 1) * n];
+        for (i, row) in dst.chunks_exact_mut(n).enumerate() {
             for p in 0..k {
-                let aip = a[oa + i * a_rs + p * a_cs];
-                let bp = ob + p * b_rs;
-                if b_cs == 1 {
-                    for (d, &bv) in row.iter_mut().zip(&b[bp..bp + n]) {
-                        *d += aip * bv;
-                    }
-                } else {
-                    for (j, d) in row.iter_mut().enumerate() {
-                        *d += aip * b[bp + j * b_cs];
-                    }
+                let aip = a.at(i, p);
+                for (j, d) in row.iter_mut().enumerate() {
+                    *d += aip * b.at(p, j);
                 }
             }
         }
@@ -240,30 +246,23 @@ pub fn gemm_strided<T: Float>(
         // Same product, transposed: C^T = B^T A^T written through C^T's strides. The GEMM
         // is fastest with the long side as rows: the weight gradient g^T x (32 x 784 over
         // 50000 rows) takes 23 ms this way round and 31 ms the other.
-        gemm_oriented(n, k, m, b, ob, b_cs, b_rs, a, oa, a_cs, a_rs, dst, 1, n, accumulate);
+        gemm_oriented(n, k, m, b.t(), a.t(), dst, (1, n), accumulate);
     } else {
-        gemm_oriented(m, k, n, a, oa, a_rs, a_cs, b, ob, b_rs, b_cs, dst, n, 1, accumulate);
+        gemm_oriented(m, k, n, a, b, dst, (n, 1), accumulate);
     }
 }
 
-/// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d_rs + j*d_cs]` is the
+/// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d.0 + j*d.1]` is the
 /// element (i, j) of the m x n result, for operands already checked by [`gemm_strided`].
 #[allow(clippy::too_many_arguments)]
 fn gemm_oriented<T: Float>(
     m: usize,
     k: usize,
     n: usize,
-    a: &[T],
-    oa: usize,
-    a_rs: usize,
-    a_cs: usize,
-    b: &[T],
-    ob: usize,
-    b_rs: usize,
-    b_cs: usize,
+    a: Strided<T>,
+    b: Strided<T>,
     dst: &mut [T],
-    d_rs: usize,
-    d_cs: usize,
+    d: (usize, usize),
     accumulate: bool,
 ) {
     let work = m.saturating_mul(n).saturating_mul(k);
@@ -280,25 +279,8 @@ fn gemm_oriented<T: Float>(
                 let (k0, k1) = (t * chunk, ((t + 1) * chunk).min(k));
                 let mut part = vec![T::ZERO; m * n];
                 if k0 < k1 {
-                    let (oa2, ob2) = (oa + k0 * a_cs, ob + k0 * b_rs);
-                    gemm_call(
-                        m,
-                        k1 - k0,
-                        n,
-                        a,
-                        oa2,
-                        a_rs,
-                        a_cs,
-                        b,
-                        ob2,
-                        b_rs,
-                        b_cs,
-                        &mut part,
-                        d_rs,
-                        d_cs,
-                        false,
-                        false,
-                    );
+                    // Columns k0..k1 of A times rows k0..k1 of B.
+                    gemm_call(m, k1 - k0, n, a.from(0, k0), b.from(k0, 0), &mut part, d, false, false);
                 }
                 part
             })
@@ -310,24 +292,7 @@ fn gemm_oriented<T: Float>(
         }
         return;
     }
-    gemm_call(
-        m,
-        k,
-        n,
-        a,
-        oa,
-        a_rs,
-        a_cs,
-        b,
-        ob,
-        b_rs,
-        b_cs,
-        dst,
-        d_rs,
-        d_cs,
-        accumulate,
-        work >= PARALLEL_GEMM,
-    );
+    gemm_call(m, k, n, a, b, dst, d, accumulate, work >= PARALLEL_GEMM);
 }
 
 /// One call of the `gemm` crate (see [`gemm_oriented`]), on every core when `parallel`.
@@ -336,32 +301,26 @@ fn gemm_call<T: Float>(
     m: usize,
     k: usize,
     n: usize,
-    a: &[T],
-    oa: usize,
-    a_rs: usize,
-    a_cs: usize,
-    b: &[T],
-    ob: usize,
-    b_rs: usize,
-    b_cs: usize,
+    a: Strided<T>,
+    b: Strided<T>,
     dst: &mut [T],
-    d_rs: usize,
-    d_cs: usize,
+    (d_rs, d_cs): (usize, usize),
     accumulate: bool,
     parallel: bool,
 ) {
     // The writes below reach dst[(m-1)*d_rs + (n-1)*d_cs], the last element (d_rs, d_cs is
     // (n, 1) or (1, m)); the reads reach the last elements checked by `gemm_strided`.
     assert!(dst.len() == m * n && (m - 1) * d_rs + (n - 1) * d_cs < dst.len());
-    assert!(oa + (m - 1) * a_rs + (k - 1) * a_cs < a.len() && ob + (k - 1) * b_rs + (n - 1) * b_cs < b.len());
+    assert!(a.fits(m, k) && b.fits(k, n));
     let par = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: `dst` is an exclusive borrow of exactly m*n elements, written at
     // i*d_rs + j*d_cs for i < m, j < n: at most the last element (asserted above), so every
-    // write stays inside it and no operand aliases it. The reads of A and B stay within `a` and `b`: all strides are non-negative
-    // (stride 0 for expanded operands is fine: those elements are only read), so the largest
-    // offsets touched are the ones asserted above (m, n, k >= 1 here). gemm does not retain the pointers after returning. With `read_dst =
-    // accumulate` gemm computes dst = alpha*dst + beta*(A @ B) = dst + A @ B (alpha = beta =
-    // 1); without it, it ignores the old contents (zeroed above anyway).
+    // write stays inside it and no operand aliases it. The reads of A and B stay within
+    // their slices: all strides are non-negative (stride 0 for expanded operands is fine:
+    // those elements are only read), so the largest offsets touched are the ones asserted
+    // above (m, n, k >= 1 here). gemm does not retain the pointers after returning. With
+    // `read_dst = accumulate` gemm computes dst = alpha*dst + beta*(A @ B) = dst + A @ B
+    // (alpha = beta = 1); without it, it ignores the old contents (zeroed above anyway).
     // Tests: crates/tensor-core/tests/matmul.rs (gemm_path_*, degenerate_sizes,
     // gemm_strided_accumulates_onto_the_destination).
     unsafe {
@@ -373,12 +332,12 @@ fn gemm_call<T: Float>(
             d_cs as isize,
             d_rs as isize,
             accumulate,
-            a.as_ptr().add(oa),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr().add(ob),
-            b_cs as isize,
-            b_rs as isize,
+            a.s.as_ptr().add(a.off),
+            a.cs as isize,
+            a.rs as isize,
+            b.s.as_ptr().add(b.off),
+            b.cs as isize,
+            b.rs as isize,
             T::ONE,
             T::ONE,
             false,

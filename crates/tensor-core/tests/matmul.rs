@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use torchlet_tensor_core::matmul::{gemm_strided, Strided};
 use torchlet_tensor_core::{DType, Error, Generator, Shape, TensorData};
 
 /// A = [[1,2,3],[4,5,6]] (2x3), B = [[7,8],[9,10],[11,12]] (3x2).
@@ -391,11 +392,11 @@ fn gemm_strided_accumulates_onto_the_destination() {
         let b = vals(&randn(&[k, n], 48));
         let start: Vec<f64> = (0..m * n).map(|i| i as f64).collect();
         let mut dst = start.clone();
-        torchlet_tensor_core::matmul::gemm_strided(m, k, n, &a, 0, k, 1, &b, 0, n, 1, &mut dst, true);
+        gemm_strided(m, k, n, Strided::new(&a, 0, k, 1), Strided::new(&b, 0, n, 1), &mut dst, true);
         let want: Vec<f64> = naive_matmul(&a, &b, m, k, n).iter().zip(&start).map(|(p, s)| p + s).collect();
         assert_close(&dst, &want, 1e-10);
         // And `accumulate = false` overwrites whatever was there.
-        torchlet_tensor_core::matmul::gemm_strided(m, k, n, &a, 0, k, 1, &b, 0, n, 1, &mut dst, false);
+        gemm_strided(m, k, n, Strided::new(&a, 0, k, 1), Strided::new(&b, 0, n, 1), &mut dst, false);
         assert_close(&dst, &naive_matmul(&a, &b, m, k, n), 1e-10);
     }
 }
