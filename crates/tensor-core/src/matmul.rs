@@ -2,7 +2,7 @@
 //! above a size threshold). Transposed operands are passed as strides, never copied.
 
 use crate::shape::{for_each_offset2, Dims, Layout, Shape};
-use crate::{with_float, Error, Float, Numeric, Result, TensorData};
+use crate::{with_float, Error, Float, Result, TensorData};
 use rayon::prelude::*;
 
 /// Products with fewer multiply-adds than this run in a plain loop: for the 4x2 @ 2x5 of the
@@ -117,7 +117,8 @@ impl TensorData {
             }
         }
         with_float!(a.dtype(), "matmul", |T| {
-            let mut out = crate::pool::filled(m * n, T::ZERO);
+            // Every element is written: by the bias rows below, or by gemm_strided's zeroing.
+            let mut out = crate::pool::overwritable(m * n);
             if let Some(c) = bias {
                 let c = c.values::<T>()?;
                 for row in out.chunks_exact_mut(n.max(1)) {
@@ -145,7 +146,7 @@ fn batched<T: Float>(
     let (ar, br) = (a.ndim(), b.ndim());
     let sa = a.buf_slice::<T>("matmul")?;
     let sb = b.buf_slice::<T>("matmul")?;
-    let mut out = crate::pool::filled(out_shape.numel(), T::ZERO);
+    let mut out = crate::pool::overwritable(out_shape.numel()); // each chunk is written by gemm_strided
     let (a_rs, a_cs) = (a.layout.strides[ar - 2], a.layout.strides[ar - 1]);
     let (b_rs, b_cs) = (b.layout.strides[br - 2], b.layout.strides[br - 1]);
     // Broadcast strides of the batch dimensions.

@@ -400,3 +400,25 @@ fn gemm_strided_accumulates_onto_the_destination() {
         assert_close(&dst, &naive_matmul(&a, &b, m, k, n), 1e-10);
     }
 }
+
+#[test]
+fn products_written_into_recycled_buffers_hold_no_stale_values() {
+    // Outputs of 128 KiB or more come from the buffer cache without being cleared first. Each
+    // round frees its results, so the next round's products of the same size may land in the
+    // very same memory: they must still be exactly the product (+ bias), nothing left over.
+    // Sizes: 160x170 f64 (gemm path) and 128x128 with k = 1 (the plain-loop path).
+    for (m, k, n) in [(160, 7, 170), (128, 1, 128)] {
+        for round in 0..3u64 {
+            let (a, b) = (randn(&[m, k], 60 + round), randn(&[k, n], 70 + round));
+            let want = naive_matmul(&vals(&a), &vals(&b), m, k, n);
+            assert_close(&vals(&a.matmul(&b).unwrap()), &want, 1e-10);
+            let bias = randn(&[n], 80 + round);
+            let with_bias: Vec<f64> = want.iter().enumerate().map(|(i, w)| w + vals(&bias)[i % n]).collect();
+            assert_close(&vals(&a.addmm(Some(&bias), &b).unwrap()), &with_bias, 1e-10);
+            // Batched: two stacked copies of `a` give two copies of the product.
+            let a2 = TensorData::stack(&[&a, &a], 0).unwrap();
+            let twice: Vec<f64> = want.iter().chain(&want).copied().collect();
+            assert_close(&vals(&a2.matmul(&b).unwrap()), &twice, 1e-10);
+        }
+    }
+}

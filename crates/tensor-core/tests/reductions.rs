@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use torchlet_tensor_core::{DType, Error, TensorData};
+use torchlet_tensor_core::{DType, Error, Generator, TensorData};
 
 /// Naive reduction of row-major `v` of `dims` over dimension `d`: for every output
 /// position, collects the lane of values and applies `f` to it. Returns (values, shape
@@ -447,4 +447,27 @@ fn softmax_of_non_contiguous_input() {
     assert_tensor(&x.softmax(1).unwrap(), &[2, 2], &[0.5, 0.5, 0.75, 0.25], 1e-15);
     // over dim 0: column 0 [0, ln3] -> [1/4, 3/4]; column 1 [0, 0] -> [1/2, 1/2]
     assert_tensor(&x.softmax(0).unwrap(), &[2, 2], &[0.25, 0.5, 0.75, 0.5], 1e-15);
+}
+
+#[test]
+fn softmax_outputs_in_recycled_buffers_hold_no_stale_values() {
+    // softmax/log_softmax outputs of 128 KiB or more reuse freed buffers without clearing
+    // them; each round frees its results, and the next must still match the definition
+    // (computed here in f64): log_softmax = x - max - ln(sum(exp(x - max))).
+    // Rows of 10 f32 (AVX2 lane kernel), 200 f32 (portable kernel), 100 f64.
+    for (rows, c, dtype) in [(4000, 10, DType::F32), (200, 200, DType::F32), (200, 100, DType::F64)] {
+        for round in 0..3u64 {
+            let x = TensorData::randn_with([rows, c], dtype, &mut Generator::new(90 + round)).unwrap();
+            let xv = vals(&x);
+            let mut want_log = Vec::with_capacity(xv.len());
+            for row in xv.chunks(c) {
+                let m = row.iter().fold(f64::MIN, |a, &b| a.max(b));
+                let l = row.iter().map(|&v| (v - m).exp()).sum::<f64>().ln();
+                want_log.extend(row.iter().map(|&v| v - m - l));
+            }
+            let want: Vec<f64> = want_log.iter().map(|v| v.exp()).collect();
+            assert_close(&vals(&x.log_softmax(1).unwrap()), &want_log, 1e-5);
+            assert_close(&vals(&x.softmax(1).unwrap()), &want, 1e-5);
+        }
+    }
 }
