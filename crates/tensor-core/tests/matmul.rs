@@ -422,3 +422,32 @@ fn products_written_into_recycled_buffers_hold_no_stale_values() {
         }
     }
 }
+
+#[test]
+fn narrow_outputs_of_16_24_and_32_columns_match_naive() {
+    // f32 products of at least 2^22 multiply-adds with 16, 24 or 32 output columns take the
+    // AVX2 kernel of `matmul/narrow.rs` where the CPU has AVX2 (the gemm crate elsewhere).
+    // The shapes cover rows that are not a multiple of the tile (3 or 4 rows) nor of a task
+    // (192 rows); k not a multiple of the 256-row blocks; A transposed (ta) and B packed
+    // (tb) or read in place; m < n (computed as the transposed product, written through
+    // strides); and k >= 8 max(m, n) (the k-split, each thread a partial product).
+    let shapes = [(1001, 300, 32), (1001, 300, 24), (1003, 300, 16), (32, 300, 1001), (40, 5000, 32)];
+    for (i, &(m, k, n)) in shapes.iter().enumerate() {
+        assert!(m * k * n >= 1 << 22);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            check_random(m, k, n, 700 + i as u64, DType::F32, ta, tb);
+        }
+    }
+    // addmm: the bias rows are the starting value the kernel accumulates onto.
+    let mut g = Generator::new(710);
+    let (m, k, n) = (1001, 300, 32);
+    let a = TensorData::randn_with([m, k], DType::F32, &mut g).unwrap();
+    let b = TensorData::randn_with([k, n], DType::F32, &mut g).unwrap();
+    let bias = TensorData::randn_with([n], DType::F32, &mut g).unwrap();
+    let want: Vec<f64> = naive_matmul(&vals(&a), &vals(&b), m, k, n)
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p + vals(&bias)[i % n])
+        .collect();
+    assert_close(&vals(&a.addmm(Some(&bias), &b).unwrap()), &want, 1e-4 * (k as f64).sqrt());
+}

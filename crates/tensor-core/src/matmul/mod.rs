@@ -1,9 +1,38 @@
 //! Matrix products on the `gemm` crate (AVX2/AVX-512 kernels, any strides, multi-threaded
-//! above a size threshold). Transposed operands are passed as strides, never copied.
+//! above a size threshold). Transposed operands are passed as strides, never copied. Large
+//! f32 products with 16, 24 or 32 output columns (a `Linear` layer of that width over a big
+//! batch, forward and weight gradient) use the AVX2 kernel of `narrow` instead.
 
 use crate::shape::{for_each_offset2, Dims, Layout, Shape};
 use crate::{with_float, Error, Float, Result, TensorData};
 use rayon::prelude::*;
+
+#[cfg(target_arch = "x86_64")]
+mod narrow;
+
+/// Off x86-64 every product goes to the `gemm` crate.
+#[cfg(not(target_arch = "x86_64"))]
+mod narrow {
+    use super::Strided;
+    use crate::Float;
+    pub(super) fn applies<T: Float>(_: usize) -> bool {
+        false
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn gemm<T: Float>(
+        _: usize,
+        _: usize,
+        _: usize,
+        _: Strided<T>,
+        _: Strided<T>,
+        _: &mut [T],
+        _: (usize, usize),
+        _: bool,
+        _: bool,
+    ) {
+        unreachable!("narrow::applies is false off x86-64")
+    }
+}
 
 /// Products with fewer multiply-adds than this run in a plain loop: for the 4x2 @ 2x5 of the
 /// XOR network, the loop finishes before a GEMM library has set up its packing buffers.
@@ -268,6 +297,16 @@ fn gemm_oriented<T: Float>(
 ) {
     let work = m.saturating_mul(n).saturating_mul(k);
     let threads = rayon::current_num_threads();
+    let narrow = work >= PARALLEL_GEMM && narrow::applies::<T>(n);
+    // Columns k0..k1 of A times rows k0..k1 of B into `out` (laid out like `dst`).
+    let product = |k0: usize, k1: usize, out: &mut [T], acc: bool, parallel: bool| {
+        let (a, b) = (a.from(0, k0), b.from(k0, 0));
+        if narrow {
+            narrow::gemm(m, k1 - k0, n, a, b, out, d, acc, parallel)
+        } else {
+            gemm_call(m, k1 - k0, n, a, b, out, d, acc, parallel)
+        }
+    };
     if work >= PARALLEL_GEMM && threads > 1 && k >= 8 * m.max(n) {
         // A small output with a long inner dimension (the weight gradient g^T x of a Linear
         // layer over a large batch): GEMM libraries parallelise over output blocks, of which
@@ -280,8 +319,7 @@ fn gemm_oriented<T: Float>(
                 let (k0, k1) = (t * chunk, ((t + 1) * chunk).min(k));
                 let mut part = vec![T::ZERO; m * n];
                 if k0 < k1 {
-                    // Columns k0..k1 of A times rows k0..k1 of B.
-                    gemm_call(m, k1 - k0, n, a.from(0, k0), b.from(k0, 0), &mut part, d, false, false);
+                    product(k0, k1, &mut part, false, false);
                 }
                 part
             })
@@ -293,7 +331,7 @@ fn gemm_oriented<T: Float>(
         }
         return;
     }
-    gemm_call(m, k, n, a, b, dst, d, accumulate, work >= PARALLEL_GEMM);
+    product(0, k, dst, accumulate, work >= PARALLEL_GEMM);
 }
 
 /// One call of the `gemm` crate (see [`gemm_oriented`]), on every core when `parallel`.
