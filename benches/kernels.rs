@@ -83,8 +83,11 @@ fn losses(c: &mut Criterion) {
 fn matmul(c: &mut Criterion) {
     let mut g = c.benchmark_group("matmul");
     // matmul_512, and the shapes Linear produces in the workloads (weights are (out, in) and
-    // enter as transposed views).
-    for (m, k, n) in [(512, 512, 512), (32, 64, 64), (4, 2, 5), (1000, 784, 32), (32, 1000, 784)] {
+    // enter as transposed views); the last is a weight gradient g^T x over a long batch
+    // (the k-split of the narrow-output kernel).
+    for (m, k, n) in
+        [(512, 512, 512), (32, 64, 64), (4, 2, 5), (1000, 784, 32), (32, 1000, 784), (32, 20000, 784)]
+    {
         let (a, w) = (randn(&[m, k], 11).data(), randn(&[n, k], 12).data());
         g.bench_function(format!("addmm_{m}x{k}x{n}_transposed_rhs"), |b| {
             b.iter(|| a.addmm(None, &w.t().unwrap()).unwrap())
