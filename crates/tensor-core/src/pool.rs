@@ -3,13 +3,13 @@
 //! reusing last iteration's memory skips the operating system's page faults on fresh memory
 //! (a 6.4 MB activation is 1,600 of them; in the `mlp` benchmark they cost ~17 ms a step).
 //!
-//! Kernels take their output vectors from [`vec_with_capacity`], which hands back a cached
+//! Kernels take their output vectors from [`vec_with_capacity`] (empty), [`filled`] or
+//! [`overwritable`] (old values kept, for outputs written in full), which hand back a cached
 //! buffer of exactly that many elements if there is one. Those buffers (of at least
 //! [`MIN_BYTES`]) return here when their last tensor is dropped (the `Drop` of [`Buffer`]);
 //! buffers allocated elsewhere go back to the allocator as usual, so that sizes no kernel asks
-//! the cache for never sit in it. At most [`MAX_BYTES`]
-//! are kept (the oldest go first), so memory stays bounded; [`release_cached`] frees them
-//! all, like `torch.cuda.empty_cache()`.
+//! the cache for never sit in it. At most [`MAX_BYTES`] are kept (the oldest go first), so
+//! memory stays bounded; [`release_cached`] frees them all, like `torch.cuda.empty_cache()`.
 
 use crate::dtype::{Buffer, Element};
 use std::sync::Mutex;
@@ -70,7 +70,7 @@ impl Spare {
 }
 
 /// The cached buffers (oldest first), their total size in bytes, and the addresses of the
-/// buffers handed out by [`vec_with_capacity`] that may come back.
+/// buffers handed out (by [`vec_with_capacity`], [`filled`] or [`overwritable`]) that may come back.
 struct Cache {
     spares: Vec<Spare>,
     total: usize,
@@ -135,7 +135,7 @@ pub fn overwritable<T: Element>(n: usize) -> Vec<T> {
 }
 
 /// Offers the vector of a dropped buffer to the cache (called by `Buffer`'s `Drop`): kept if
-/// it came from [`vec_with_capacity`].
+/// it was handed out here (by [`vec_with_capacity`], [`filled`] or [`overwritable`]).
 pub(crate) fn recycle(buf: &mut Buffer) {
     let (ptr, bytes) = match &*buf {
         Buffer::F32(v) => (v.as_ptr() as usize, v.capacity() * 4),
@@ -169,7 +169,7 @@ pub(crate) fn recycle(buf: &mut Buffer) {
     drop(evicted); // freed outside the lock
 }
 
-/// Returns a vector from [`vec_with_capacity`] that never became a tensor to the cache.
+/// Returns a vector handed out here that never became a tensor to the cache.
 pub fn give_back<T: Element>(v: Vec<T>) {
     drop(T::into_buffer(v));
 }

@@ -406,19 +406,29 @@ fn products_written_into_recycled_buffers_hold_no_stale_values() {
     // Outputs of 128 KiB or more come from the buffer cache without being cleared first. Each
     // round frees its results, so the next round's products of the same size may land in the
     // very same memory: they must still be exactly the product (+ bias), nothing left over.
-    // Sizes: 160x170 f64 (gemm path) and 128x128 with k = 1 (the plain-loop path).
-    for (m, k, n) in [(160, 7, 170), (128, 1, 128)] {
+    // Sizes: 160x170 f64 (gemm crate), 128x128 f64 with k = 1 (the plain loop), 2000x32 f32
+    // (the narrow-output kernel where the CPU has AVX2), 181x182 f32 with k = 1500 (split
+    // over k, whose first partial replaces what dst held).
+    let sizes = [
+        (160, 7, 170, DType::F64),
+        (128, 1, 128, DType::F64),
+        (2000, 300, 32, DType::F32),
+        (181, 1500, 182, DType::F32),
+    ];
+    for (m, k, n, dtype) in sizes {
+        let tol = if dtype == DType::F32 { 1e-4 * (k as f64).sqrt() } else { 1e-10 };
         for round in 0..3u64 {
-            let (a, b) = (randn(&[m, k], 60 + round), randn(&[k, n], 70 + round));
+            let rand = |shape: &[usize], seed| randn(shape, seed).to_dtype(dtype);
+            let (a, b) = (rand(&[m, k], 60 + round), rand(&[k, n], 70 + round));
             let want = naive_matmul(&vals(&a), &vals(&b), m, k, n);
-            assert_close(&vals(&a.matmul(&b).unwrap()), &want, 1e-10);
-            let bias = randn(&[n], 80 + round);
+            assert_close(&vals(&a.matmul(&b).unwrap()), &want, tol);
+            let bias = rand(&[n], 80 + round);
             let with_bias: Vec<f64> = want.iter().enumerate().map(|(i, w)| w + vals(&bias)[i % n]).collect();
-            assert_close(&vals(&a.addmm(Some(&bias), &b).unwrap()), &with_bias, 1e-10);
+            assert_close(&vals(&a.addmm(Some(&bias), &b).unwrap()), &with_bias, tol);
             // Batched: two stacked copies of `a` give two copies of the product.
             let a2 = TensorData::stack(&[&a, &a], 0).unwrap();
             let twice: Vec<f64> = want.iter().chain(&want).copied().collect();
-            assert_close(&vals(&a2.matmul(&b).unwrap()), &twice, 1e-10);
+            assert_close(&vals(&a2.matmul(&b).unwrap()), &twice, tol);
         }
     }
 }
@@ -431,23 +441,27 @@ fn narrow_outputs_of_16_24_and_32_columns_match_naive() {
     // (192 rows); k not a multiple of the 256-row blocks; A transposed (ta) and B packed
     // (tb) or read in place; m < n (computed as the transposed product, written through
     // strides); and k >= 8 max(m, n) (the k-split, each thread a partial product).
-    let shapes = [(1001, 300, 32), (1001, 300, 24), (1003, 300, 16), (32, 300, 1001), (40, 5000, 32)];
+    // (16, 6000, 200) is the weight-gradient case: transposed and split over k.
+    let shapes =
+        [(1001, 300, 32), (1001, 300, 24), (1003, 300, 16), (32, 300, 1001), (40, 5000, 32), (16, 6000, 200)];
     for (i, &(m, k, n)) in shapes.iter().enumerate() {
         assert!(m * k * n >= 1 << 22);
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             check_random(m, k, n, 700 + i as u64, DType::F32, ta, tb);
         }
     }
-    // addmm: the bias rows are the starting value the kernel accumulates onto.
-    let mut g = Generator::new(710);
-    let (m, k, n) = (1001, 300, 32);
-    let a = TensorData::randn_with([m, k], DType::F32, &mut g).unwrap();
-    let b = TensorData::randn_with([k, n], DType::F32, &mut g).unwrap();
-    let bias = TensorData::randn_with([n], DType::F32, &mut g).unwrap();
-    let want: Vec<f64> = naive_matmul(&vals(&a), &vals(&b), m, k, n)
-        .iter()
-        .enumerate()
-        .map(|(i, p)| p + vals(&bias)[i % n])
-        .collect();
-    assert_close(&vals(&a.addmm(Some(&bias), &b).unwrap()), &want, 1e-4 * (k as f64).sqrt());
+    // addmm: the bias rows are the starting value the kernel accumulates onto (directly, and
+    // through the k-split of a transposed product).
+    for (m, k, n) in [(1001, 300, 32), (16, 6000, 200)] {
+        let mut g = Generator::new(710);
+        let a = TensorData::randn_with([m, k], DType::F32, &mut g).unwrap();
+        let b = TensorData::randn_with([k, n], DType::F32, &mut g).unwrap();
+        let bias = TensorData::randn_with([n], DType::F32, &mut g).unwrap();
+        let want: Vec<f64> = naive_matmul(&vals(&a), &vals(&b), m, k, n)
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p + vals(&bias)[i % n])
+            .collect();
+        assert_close(&vals(&a.addmm(Some(&bias), &b).unwrap()), &want, 1e-4 * (k as f64).sqrt());
+    }
 }

@@ -239,25 +239,36 @@ pub fn gemm_strided<T: Float>(
     accumulate: bool,
 ) {
     assert_eq!(dst.len(), m * n);
-    if !accumulate {
-        dst.iter_mut().for_each(|d| *d = T::ZERO);
+    if m == 0 || n == 0 {
+        return;
     }
-    if m == 0 || n == 0 || k == 0 {
+    if k == 0 {
+        if !accumulate {
+            dst.iter_mut().for_each(|d| *d = T::ZERO); // an empty sum
+        }
         return;
     }
     assert!(a.fits(m, k) && b.fits(k, n), "internal: strided matmul operand out of bounds");
-    let work = m.saturating_mul(n).saturating_mul(k);
-    if work <= SMALL_GEMM {
+    if m.saturating_mul(n).saturating_mul(k) <= SMALL_GEMM {
+        // The plain loop adds onto dst: start from zeros unless accumulating.
+        if !accumulate {
+            dst.iter_mut().for_each(|d| *d = T::ZERO);
+        }
         for (i, row) in dst.chunks_exact_mut(n).enumerate() {
             for p in 0..k {
                 let aip = a.at(i, p);
-                for (j, d) in row.iter_mut().enumerate() {
-                    *d += aip * b.at(p, j);
+                if b.cs == 1 {
+                    // A contiguous row of B: a slice, so the loop vectorises.
+                    let brow = &b.s[b.off + p * b.rs..][..n];
+                    row.iter_mut().zip(brow).for_each(|(d, &bv)| *d += aip * bv);
+                } else {
+                    row.iter_mut().enumerate().for_each(|(j, d)| *d += aip * b.at(p, j));
                 }
             }
         }
         return;
     }
+    // The GEMM paths below write every element of dst (or add to it with `accumulate`).
     if m < n {
         // Same product, transposed: C^T = B^T A^T written through C^T's strides. The GEMM
         // is fastest with the long side as rows: the weight gradient g^T x (32 x 784 over
@@ -310,9 +321,10 @@ fn gemm_oriented<T: Float>(
                 part
             })
             .collect();
-        for part in partials {
+        for (t, part) in partials.into_iter().enumerate() {
+            let add = accumulate || t > 0; // the first partial replaces dst unless accumulating
             for (d, p) in dst.iter_mut().zip(part) {
-                *d += p;
+                *d = if add { *d + p } else { p };
             }
         }
         return;
@@ -345,7 +357,7 @@ fn gemm_call<T: Float>(
     // those elements are only read), so the largest offsets touched are the ones asserted
     // above (m, n, k >= 1 here). gemm does not retain the pointers after returning. With
     // `read_dst = accumulate` gemm computes dst = alpha*dst + beta*(A @ B) = dst + A @ B
-    // (alpha = beta = 1); without it, it ignores the old contents (zeroed above anyway).
+    // (alpha = beta = 1); without it, it overwrites dst, ignoring the old contents.
     // Tests: crates/tensor-core/tests/matmul.rs (gemm_path_*, degenerate_sizes,
     // gemm_strided_accumulates_onto_the_destination).
     unsafe {

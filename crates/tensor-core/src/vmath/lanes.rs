@@ -148,22 +148,24 @@ unsafe fn ln8(x: __m256) -> __m256 {
     _mm256_blendv_ps(y, splat(f32::INFINITY), _mm256_cmp_ps::<_CMP_EQ_OQ>(x, splat(f32::INFINITY)))
 }
 
-/// Values read past the end of a group (whole 4-column blocks of its last row): a slice
-/// needs this many more values after a group for [`columns`] to read it.
-const fn pad(c: usize) -> usize {
-    c.next_multiple_of(4) - c
-}
-
-/// The columns of the group at `x` (8 rows of `C`, then [`pad`] readable values): lane `i` of
-/// vector `j` is `x[i*C + j]`. Four columns at a time: 128-bit loads of rows `i` and `i + 4`
-/// side by side, then a 4x4 transpose in each half (entries of column vectors past `C` are
-/// other rows' values, and unused).
+/// The columns of the group at `x` (8 rows of `C`): lane `i` of vector `j` is `x[i*C + j]`.
+/// Four columns at a time: 128-bit loads of rows `i` and `i + 4` side by side, then a 4x4
+/// transpose in each half. When `C` is not a multiple of 4, the last block of a row reaches
+/// into the next row (values that land in column vectors past `C`, unused); for row 7 that
+/// would be past the group, so its last block is a masked load that reads row 7 only.
 #[inline(always)]
 unsafe fn columns<const C: usize>(x: *const f32) -> [__m256; C] {
     let mut cols = [_mm256_setzero_ps(); C];
     for q in (0..C).step_by(4) {
-        let pair = |i: usize| _mm256_loadu2_m128(x.add((i + 4) * C + q), x.add(i * C + q));
-        let (v0, v1, v2, v3) = (pair(0), pair(1), pair(2), pair(3));
+        let row = |i: usize| _mm_loadu_ps(x.add(i * C + q));
+        let last = if q + 4 <= C {
+            row(7)
+        } else {
+            let lanes = |l: usize| if q + l < C { -1 } else { 0 }; // lanes of row 7 proper
+            _mm_maskload_ps(x.add(7 * C + q), _mm_setr_epi32(lanes(0), lanes(1), lanes(2), lanes(3)))
+        };
+        let pair = |i: usize, hi: __m128| _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(row(i)), hi);
+        let (v0, v1, v2, v3) = (pair(0, row(4)), pair(1, row(5)), pair(2, row(6)), pair(3, last));
         let (t0, t1) = (_mm256_unpacklo_ps(v0, v1), _mm256_unpackhi_ps(v0, v1)); // a0 b0 a1 b1 | a2 b2 a3 b3
         let (t2, t3) = (_mm256_unpacklo_ps(v2, v3), _mm256_unpackhi_ps(v2, v3)); // c0 d0 c1 d1 | c2 d2 c3 d3
         let block = [
@@ -180,21 +182,30 @@ unsafe fn columns<const C: usize>(x: *const f32) -> [__m256; C] {
 }
 
 /// Per row of the group that starts `x` (8 rows of `C`): the maximum of the non-NaN values
-/// (0 when there is none, like `super::row_max`) and the sum of `exp(x - max)` over the row.
+/// (0 when there is none) and the sum of `exp(x - max)` over the row.
 ///
 /// # Panics
 ///
-/// If `x` is shorter than the group and its [`pad`].
+/// If `x` is shorter than the group.
 #[inline(always)] // into the kernels, which enable AVX2 and FMA
 unsafe fn group_max_sum<const C: usize>(x: &[f32]) -> (__m256, __m256) {
-    assert!(x.len() >= GROUP * C + pad(C));
-    // SAFETY: `columns` reads the group and its pad, which `x` holds (asserted).
+    assert!(x.len() >= GROUP * C);
+    // SAFETY: `columns` reads the group only (asserted to be in `x`).
     let cols = columns::<C>(x.as_ptr());
-    let mut m = splat(f32::NEG_INFINITY);
-    for &col in &cols {
-        m = _mm256_max_ps(col, m); // col > m ? col : m, so a NaN never wins
+    // The maximum in `super::row_max`'s order (four chains over whole blocks of 4 columns,
+    // one over the rest), so that even ties of -0.0 and +0.0 resolve the same way.
+    // `max(b, a)` is `b > a ? b : a`: a NaN never wins.
+    let (mut chains, mut rest) = ([splat(f32::NEG_INFINITY); 4], splat(f32::NEG_INFINITY));
+    for (j, &col) in cols.iter().enumerate() {
+        if j < C / 4 * 4 {
+            chains[j % 4] = _mm256_max_ps(col, chains[j % 4]);
+        } else {
+            rest = _mm256_max_ps(col, rest);
+        }
     }
-    m = _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(m, splat(f32::NEG_INFINITY)), m);
+    let [c0, c1, c2, c3] = chains;
+    let mut m = _mm256_max_ps(rest, _mm256_max_ps(_mm256_max_ps(c3, c2), _mm256_max_ps(c1, c0)));
+    m = _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(m, splat(f32::NEG_INFINITY)), m); // none: 0
     let mut s = _mm256_setzero_ps();
     for &col in &cols {
         s = _mm256_add_ps(s, exp8(_mm256_sub_ps(col, m)));
@@ -205,7 +216,7 @@ unsafe fn group_max_sum<const C: usize>(x: &[f32]) -> (__m256, __m256) {
 /// Whole groups of `super::softmax_rows`: `(x - max) - ln(sum)` or `exp(x - max) / sum`.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn softmax_groups<const C: usize>(x: &[f32], out: &mut [f32], log: bool) -> usize {
-    let groups = x.len().saturating_sub(pad(C)).min(out.len()) / (GROUP * C);
+    let groups = x.len().min(out.len()) / (GROUP * C);
     for (g, og) in out.chunks_exact_mut(GROUP * C).take(groups).enumerate() {
         let xg = &x[g * GROUP * C..];
         let (m, s) = group_max_sum::<C>(xg);
@@ -233,7 +244,7 @@ unsafe fn softmax_groups<const C: usize>(x: &[f32], out: &mut [f32], log: bool) 
 /// Whole groups of `super::row_stats`.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn stats_groups<const C: usize>(x: &[f32], max: &mut [f32], lse: &mut [f32]) -> usize {
-    let groups = (x.len().saturating_sub(pad(C)) / (GROUP * C)).min(max.len() / GROUP).min(lse.len() / GROUP);
+    let groups = (x.len() / (GROUP * C)).min(max.len() / GROUP).min(lse.len() / GROUP);
     for g in 0..groups {
         let (m, s) = group_max_sum::<C>(&x[g * GROUP * C..]);
         _mm256_storeu_ps(max.as_mut_ptr().add(g * GROUP), m);
@@ -267,38 +278,45 @@ mod tests {
             x[3 * c + 1] = f32::INFINITY; // row 3: +inf
             x[4 * c] = f32::NEG_INFINITY; // row 4: one -inf
             x[9 * c..10 * c].iter_mut().for_each(|v| *v *= 1e6); // row 9: exp underflows
+            x[11 * c..12 * c].fill(-1.0); // row 11: -0.0 and +0.0 tie for the maximum
+            (x[11 * c + 1], x[11 * c + c / 2]) = (-0.0, 0.0);
             let done = softmax(&x, c, &mut vec![0.0; x.len()], true);
             assert_eq!(done, 5 * GROUP, "c = {c}: whole groups only");
+            assert!(done < rows);
             let n = done * c;
             for log in [true, false] {
                 let (mut lane, mut port) = (vec![0.0f32; n], vec![0.0f32; n]);
-                softmax(&x[..n + pad(c)], c, &mut lane, log);
+                softmax(&x[..n], c, &mut lane, log);
                 // SAFETY: the CPU has AVX2 and FMA (checked at the top).
                 unsafe { super::super::softmax_avx2(&x[..n], c, &mut port, log) };
                 assert!(same_bits(&lane, &port), "c = {c}, log = {log}:\n{lane:?}\n{port:?}");
             }
             let (mut lm, mut ll, mut pm, mut pl) =
                 (vec![0.0f32; done], vec![0.0f32; done], vec![0.0; done], vec![0.0; done]);
-            assert_eq!(stats(&x[..n + pad(c)], c, &mut lm, &mut ll), done);
+            assert_eq!(stats(&x[..n], c, &mut lm, &mut ll), done);
             // SAFETY: as above.
             unsafe { super::super::stats_avx2(&x[..n], c, &mut pm, &mut pl) };
             assert!(same_bits(&lm, &pm) && same_bits(&ll, &pl), "c = {c}: {lm:?} {ll:?} vs {pm:?} {pl:?}");
             // The special rows came out as defined: NaN row, all -inf row gives NaN softmax.
             assert!(ll[1].is_nan() && ll[2] == f32::NEG_INFINITY && lm[2] == 0.0 && ll[3].is_nan());
+            // The tie: the same zero as the portable kernel (same_bits above), which is a zero.
+            assert_eq!(lm[11], 0.0);
         }
     }
 
     #[test]
-    fn a_group_without_room_for_its_pad_is_left_to_the_portable_kernel() {
+    fn every_whole_group_is_lane_work_and_other_inputs_are_not() {
         if !avx2_fma() {
             return;
         }
-        // c = 10 reads two values past a group (pad 2): exactly one group of data does nothing.
-        let x = vec![0.5f32; GROUP * 10];
-        assert_eq!(pad(10), 2);
-        assert_eq!(softmax(&x, 10, &mut vec![0.0; x.len()], true), 0);
-        let x = vec![0.5f32; GROUP * 10 + 2];
-        assert_eq!(softmax(&x, 10, &mut vec![0.0; x.len()], true), GROUP);
+        // c = 10: the last 4-column block of row 7 is a masked load, so exactly one group of
+        // data (nothing after it) is done in lanes, and matches the portable kernel.
+        let x: Vec<f32> = (0..GROUP * 10).map(|i| (i % 13) as f32 * 0.7 - 4.0).collect();
+        let (mut lane, mut port) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+        assert_eq!(softmax(&x, 10, &mut lane, true), GROUP);
+        // SAFETY: the CPU has AVX2 and FMA (checked at the top).
+        unsafe { super::super::softmax_avx2(&x, 10, &mut port, true) };
+        assert!(same_bits(&lane, &port));
         // Row lengths outside 2..=16 and f64 data are not lane work.
         assert_eq!(softmax(&vec![0.5f32; 17 * 40], 17, &mut vec![0.0; 17 * 40], true), 0);
         assert_eq!(softmax(&vec![0.5f64; 400], 10, &mut vec![0.0; 400], true), 0);
