@@ -397,29 +397,27 @@ fn ce_forward<T: Float>(
                 }
             }
             if ls == 0.0 && c > 0 {
-                // Common case: validate every target in one pass, then nll = -w_t lp_t per row.
-                if let Some(&bad) = tv.iter().find(|&&k| k != ignore && (k < 0 || k as usize >= c)) {
-                    check_ignore_and_range("cross_entropy", bad, c, ignore, &lay.shape)?;
+                // Common case: nll = -w_t lp_t per row in one parallel pass that also checks
+                // the targets; the mean's divisor counts (or weighs) the rows in row order.
+                let wv = w.as_deref().unwrap_or(&[]);
+                let picked = torchlet_tensor_core::vmath::nll_rows(
+                    &xv,
+                    c,
+                    &maxes,
+                    &lses,
+                    &tv,
+                    ignore,
+                    wv,
+                    &mut losses,
+                );
+                if let Err(r) = picked {
+                    check_ignore_and_range("cross_entropy", tv[r], c, ignore, &lay.shape)?;
                 }
-                let picked = xv.chunks_exact(c).zip(tv.iter()).zip(maxes.iter().zip(lses.iter()));
-                let rows = losses.iter_mut().zip(picked).filter(|(_, ((_, &k), _))| k != ignore);
-                match &w {
-                    None => {
-                        let mut n = 0usize;
-                        for (l, ((row, &k), (&m, &lse))) in rows {
-                            *l = -((row[k as usize] - m) - lse);
-                            n += 1;
-                        }
-                        denom = n as f64;
-                    }
-                    Some(w) => {
-                        for (l, ((row, &k), (&m, &lse))) in rows {
-                            let wt = w[k as usize];
-                            *l = -(wt * ((row[k as usize] - m) - lse));
-                            denom += Element::to_f64(wt);
-                        }
-                    }
-                }
+                let kept = tv.iter().filter(|&&k| k != ignore);
+                denom = match &w {
+                    None => kept.count() as f64,
+                    Some(w) => kept.fold(0.0, |d, &k| d + Element::to_f64(w[k as usize])),
+                };
                 maxes.extend_from_slice(&lses);
                 torchlet_tensor_core::pool::give_back(lses);
                 return Ok((losses, maxes, denom));

@@ -424,6 +424,59 @@ pub fn softmax_from_stats<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], out
         .for_each(|((xs, os), (ms, ls))| from_stats_seq(xs, c, ms, ls, os));
 }
 
+/// Negative log-likelihood per row of class-index targets `t`, from the statistics of
+/// [`row_stats`]: `loss[r] = -((x[r, t_r] - max[r]) - lse[r])`, times `w[t_r]` when class
+/// weights `w` are given (empty: none), and 0 for rows whose target is `ignore`. Rows run in
+/// parallel above [`PARALLEL_MIN`] elements. Returns `Err(r)` with the first row `r` whose
+/// target is neither `ignore` nor in `0..c` (the losses are then unspecified).
+///
+/// # Panics
+///
+/// If the slices do not describe the same rows (`x.len() = rows * c` with `c > 0`; `max`,
+/// `lse`, `t` and `loss` of length `rows`).
+#[allow(clippy::too_many_arguments)]
+pub fn nll_rows<T: Float>(
+    x: &[T],
+    c: usize,
+    max: &[T],
+    lse: &[T],
+    t: &[i64],
+    ignore: i64,
+    w: &[T],
+    loss: &mut [T],
+) -> Result<(), usize> {
+    assert!(c > 0, "nll_rows: rows of 0 classes");
+    let nrows = x.len() / c;
+    assert!(x.len() == nrows * c && [max.len(), lse.len(), t.len(), loss.len()] == [nrows; 4], "nll_rows: x ({} values in rows of {c}), max ({}), lse ({}), t ({}) and loss ({}) must describe the same rows", x.len(), max.len(), lse.len(), t.len(), loss.len());
+    let rows = rows_per_task(x.len(), c);
+    // One chunk of rows (starting at row `r0`): the first bad row, if any.
+    let chunk = |r0: usize, xs: &[T], ls: &mut [T], ms: &[T], es: &[T], ts: &[i64]| {
+        for (r, (((row, l), (&m, &e)), &k)) in
+            xs.chunks_exact(c).zip(ls).zip(ms.iter().zip(es)).zip(ts).enumerate()
+        {
+            *l = if k == ignore {
+                T::ZERO
+            } else if !(0..c as i64).contains(&k) {
+                return Some(r0 + r);
+            } else if w.is_empty() {
+                -((row[k as usize] - m) - e)
+            } else {
+                -(w[k as usize] * ((row[k as usize] - m) - e))
+            };
+        }
+        None
+    };
+    let first_bad = x
+        .par_chunks(rows * c)
+        .zip(loss.par_chunks_mut(rows))
+        .zip(max.par_chunks(rows).zip(lse.par_chunks(rows)))
+        .zip(t.par_chunks(rows))
+        .enumerate()
+        .filter_map(|(i, (((xs, ls), (ms, es)), ts))| chunk(i * rows, xs, ls, ms, es, ts))
+        .min();
+    first_bad.map_or(Ok(()), Err)
+}
+
 /// Cross-entropy gradient for class-index targets `t` (one per row), in one pass per element:
 /// `out[r, j] = s_r (softmax(x_r)_j - [j == t_r])`, `s_r = u_r w[t_r]`, softmax recomputed
 /// from the statistics of [`row_stats`]. `u` has one upstream value per row, or a single one
@@ -586,6 +639,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn nll_rows_picks_the_target_and_reports_the_first_bad_one() {
+        // Big enough to run in parallel chunks. Rows r: x[r, j] = j / 10 (so with max and lse
+        // from row_stats, the loss is lse + max - t/10), targets r % 10, every 7th ignored.
+        let (c, rows) = (10usize, PARALLEL_MIN / 10 + 37);
+        let x: Vec<f32> = (0..rows * c).map(|i| (i % c) as f32 / 10.0).collect();
+        let mut t: Vec<i64> = (0..rows).map(|r| if r % 7 == 3 { -100 } else { (r % c) as i64 }).collect();
+        let (mut mx, mut ls) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+        row_stats(&x, c, &mut mx, &mut ls);
+        // Every row is [0, 0.1, .., 0.9]: max 0.9, lse = ln(sum_j e^(j/10 - 0.9)), here in f64.
+        let lse: f64 = (0..c).map(|j| (j as f64 / 10.0 - 0.9).exp()).sum::<f64>().ln();
+        let w: Vec<f32> = (0..c).map(|j| 1.0 + j as f32).collect();
+        for weights in [&[][..], &w[..]] {
+            let mut loss = vec![f32::NAN; rows];
+            assert_eq!(nll_rows(&x, c, &mx, &ls, &t, -100, weights, &mut loss), Ok(()));
+            for (r, &l) in loss.iter().enumerate() {
+                let k = r % c;
+                let want = if t[r] == -100 {
+                    0.0
+                } else {
+                    (lse + 0.9 - k as f64 / 10.0) * if weights.is_empty() { 1.0 } else { 1.0 + k as f64 }
+                };
+                assert!((l as f64 - want).abs() < 1e-5, "row {r}: {l} vs {want}");
+            }
+        }
+        // Two bad targets in different chunks: the first in row order is reported.
+        (t[rows - 5], t[1234]) = (10, -1);
+        assert_eq!(nll_rows(&x, c, &mx, &ls, &t, -100, &[], &mut vec![0.0; rows]), Err(1234));
     }
 
     #[test]
