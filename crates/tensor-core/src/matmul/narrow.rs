@@ -16,7 +16,7 @@
 //! against 22.1-23.5 ms, the weight gradient (784 x 50000 @ 50000 x 32, split over k between
 //! the two threads) 21.8 ms against 28.4 ms.
 
-use super::Strided;
+use super::{Product, Strided};
 use crate::Float;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
@@ -44,19 +44,15 @@ fn f32s<T: Float>(v: &[T]) -> &[f32] {
 /// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d.0 + j*d.1]` is element
 /// (i, j) of the m x n result; on every core when `parallel`. Only for products where
 /// [`applies`] holds, with operands checked by `gemm_strided` (`m, k, n >= 1`, in bounds).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn gemm<T: Float>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: Strided<T>,
-    b: Strided<T>,
+    p: Product<T>,
     dst: &mut [T],
     d: (usize, usize),
     accumulate: bool,
     parallel: bool,
 ) {
-    assert!(applies::<T>(n) && a.fits(m, k) && b.fits(k, n) && dst.len() == m * n);
+    let (m, k, n, a, b) = (p.m, p.k, p.n, p.a, p.b);
+    assert!(applies::<T>(n) && p.fits() && dst.len() == m * n);
     let a = Strided { s: f32s(a.s), off: a.off, rs: a.rs, cs: a.cs };
     // B as k contiguous rows of n: in place if it is laid out so, else packed.
     let packed: Vec<f32>;
