@@ -351,3 +351,19 @@ macro_rules! with_any {
         }
     };
 }
+
+/// `v` as f32 values when `T` is f32 (for the f32-only SIMD kernels), else `None`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // its users are x86-64 kernels
+pub(crate) fn as_f32<T: Element>(v: &[T]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32 (the TypeId check), so this reinterprets the slice as its own
+        // type: same length, alignment and validity.
+        .then(|| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) })
+}
+
+/// [`as_f32`] for a mutable slice (the borrow of `v` moves into the result).
+pub(crate) fn as_f32_mut<T: Element>(v: &mut [T]) -> Option<&mut [f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: as in `as_f32`; the borrow of `v` moves into the result.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) })
+}

@@ -17,6 +17,7 @@
 //! the two threads) 21.8 ms against 28.4 ms.
 
 use super::{Product, Strided};
+use crate::dtype::{as_f32, as_f32_mut};
 use crate::Float;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
@@ -34,13 +35,6 @@ pub(super) fn applies<T: Float>(n: usize) -> bool {
         && std::is_x86_feature_detected!("fma")
 }
 
-/// `T`'s values as f32 (`T` is f32: checked by [`applies`]).
-fn f32s<T: Float>(v: &[T]) -> &[f32] {
-    assert!(std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>());
-    // SAFETY: T is f32 (asserted): same length, alignment and validity.
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) }
-}
-
 /// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d.0 + j*d.1]` is element
 /// (i, j) of the m x n result; on every core when `parallel`. Only for products where
 /// [`applies`] holds, with operands checked by `gemm_strided` (`m, k, n >= 1`, in bounds).
@@ -51,20 +45,23 @@ pub(super) fn gemm<T: Float>(
     accumulate: bool,
     parallel: bool,
 ) {
-    let (m, k, n, a, b) = (p.m, p.k, p.n, p.a, p.b);
+    let (m, k, n) = (p.m, p.k, p.n);
     assert!(applies::<T>(n) && p.fits() && dst.len() == m * n);
-    let a = Strided { s: f32s(a.s), off: a.off, rs: a.rs, cs: a.cs };
+    let (Some(sa), Some(sb), Some(dst)) = (as_f32(p.a.s), as_f32(p.b.s), as_f32_mut(dst)) else {
+        unreachable!("narrow::gemm: `applies` holds, so T is f32")
+    };
+    let (a, b) = (
+        Strided { s: sa, off: p.a.off, rs: p.a.rs, cs: p.a.cs },
+        Strided { s: sb, off: p.b.off, rs: p.b.rs, cs: p.b.cs },
+    );
     // B as k contiguous rows of n: in place if it is laid out so, else packed.
     let packed: Vec<f32>;
     let b = if b.cs == 1 && b.rs == n {
-        &f32s(b.s)[b.off..b.off + k * n]
+        &b.s[b.off..b.off + k * n]
     } else {
-        let bs = Strided { s: f32s(b.s), off: b.off, rs: b.rs, cs: b.cs };
-        packed = (0..k * n).map(|i| bs.at(i / n, i % n)).collect();
+        packed = (0..k * n).map(|i| b.at(i / n, i % n)).collect();
         &packed
     };
-    // SAFETY: T is f32 (`applies`, asserted): same layout; the borrow of `dst` moves here.
-    let dst = unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f32, dst.len()) };
     let run = |r0: usize, out: &mut [f32], acc: bool| {
         let rows = out.len() / n;
         // SAFETY: the CPU has AVX2 and FMA (`applies`); rows r0..r0+rows of A and all k rows

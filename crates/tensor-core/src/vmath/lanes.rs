@@ -15,7 +15,7 @@
 //! from saved statistics (softmax from `max` and `lse`, the cross-entropy gradient) have no
 //! row reductions and stay portable: they were no faster in lanes.
 
-use super::as_f32_mut;
+use crate::dtype::{as_f32, as_f32_mut};
 use crate::Float;
 
 /// Rows per group: the f32 lanes of an AVX2 vector.
@@ -44,14 +44,6 @@ macro_rules! with_c {
             _ => 0,
         }
     };
-}
-
-/// `v` as f32 values when `T` is f32.
-fn as_f32<T: Float>(v: &[T]) -> Option<&[f32]> {
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
-        // SAFETY: T is f32 (the TypeId check above), so this reinterprets the slice as its own
-        // type: same length, alignment and validity.
-        .then(|| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) })
 }
 
 /// Whether the CPU has what the kernels are compiled for (checked once, then cached by std).

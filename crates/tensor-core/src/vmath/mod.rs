@@ -12,6 +12,7 @@
 //!   values go through `lanes` (eight rows per vector, columns transposed in registers), with
 //!   the same results bit for bit.
 
+use crate::dtype::as_f32_mut;
 use crate::Float;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -115,14 +116,6 @@ fn ln_body<T: Float>(v: &mut [T]) {
         Some(f) => f.iter_mut().for_each(|x| *x = ln_f32(*x)),
         None => v.iter_mut().for_each(|x| *x = x.ln()),
     }
-}
-
-/// `v` as f32 values when `T` is f32.
-fn as_f32_mut<T: Float>(v: &mut [T]) -> Option<&mut [f32]> {
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
-        // SAFETY: T is f32 (the TypeId check above), so this reinterprets the slice as its own
-        // type: same length, alignment and validity; the borrow of `v` moves into the result.
-        .then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) })
 }
 
 /// `a * b + c`, as one fused instruction in the FMA build (`FMA = true`, compiled with the
