@@ -1,20 +1,42 @@
-//! The tape: graph nodes, recording, `no_grad`, and the backward engine.
+//! The tape: the [`Backward`] trait every op's rule implements, recording, `no_grad`, and the
+//! backward walk.
 //!
-//! Every tracked result holds a [`Node`]: the op's backward rule ([`Op`]) with the values it
-//! saved, and its input tensors. Backward walks the graph from the output in decreasing
-//! creation order — every tensor is created after its inputs, so when a tensor is reached all
-//! the gradients flowing into it have arrived — and hands each node its gradient. Saved
-//! values are released as the walk passes, so the graph is freed by backward (and by dropping
-//! its tensors: nodes hold only their inputs, never their outputs, so there are no cycles).
+//! Every tracked result holds a [`Node`]: its op's backward rule (a `Box<dyn Backward>` with
+//! the values the rule saved) and its input tensors. [`record`] is the only way to attach a
+//! node, and it takes a rule, so an op cannot be recorded without its derivative.
+//!
+//! Backward walks the graph from the output in decreasing creation order (a max-heap of
+//! tensor ids): every tensor is created after its inputs, so when a tensor is popped all the
+//! gradients flowing into it have arrived. Each pending tensor sits in the heap once and its
+//! incoming gradients are summed in a hash map, so the walk is `O((nodes + edges) log nodes)`
+//! however wide the graph is. Saved values are released as the walk passes, so the graph is
+//! freed by backward (and by dropping its tensors: nodes hold only their inputs, never their
+//! outputs, so there are no cycles). Leaf gradients are checked first and committed last: a
+//! backward that fails changes no `.grad()`.
 
-use crate::backward::Op;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::cell::Cell;
+use std::collections::{BinaryHeap, HashMap};
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
-use torchlet_tensor_core::{Error, Result, TensorData};
+use torchlet_tensor_core::{with_numeric, Error, Numeric, Result, TensorData};
 
-pub(crate) type NodeRef = Arc<Node>;
+/// The gradients of one node's inputs, in input order; `None` where an input gets no
+/// gradient (it does not require one, or it is an integer index).
+pub(crate) type Grads = SmallVec<[Option<TensorData>; 2]>;
+
+/// The backward rule of a recorded operation `y = f(x_0, x_1, ...)`.
+///
+/// Given the upstream gradient `g = dL/dy` (of `y`'s shape and dtype), returns `dL/dx_i` for
+/// every input `i` with `needs[i]` (the input requires grad), each of `x_i`'s shape and dtype,
+/// and may return `None` for the others: rules skip the gradients nobody asked for. A rule
+/// holds exactly what its derivative needs (the input, the output, a shape, ...); it is
+/// dropped as soon as backward has used it.
+pub(crate) trait Backward: Send + Sync {
+    /// `dL/dx_i` for each input, from `g = dL/dy`.
+    fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads>;
+}
 
 /// A recorded operation.
 pub(crate) struct Node {
@@ -25,9 +47,11 @@ pub(crate) struct Node {
 }
 
 pub(crate) struct Saved {
-    pub(crate) op: Op,
+    pub(crate) rule: Box<dyn Backward>,
     pub(crate) inputs: SmallVec<[Tensor; 2]>,
 }
+
+pub(crate) type NodeRef = Arc<Node>;
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
@@ -38,17 +62,26 @@ pub fn is_grad_enabled() -> bool {
     GRAD_ENABLED.with(|g| g.get())
 }
 
-/// Disables recording while alive; restores the previous mode when dropped.
-/// `let _guard = NoGradGuard::new();` is `with torch.no_grad():`.
+/// Disables recording on the current thread while alive; restores the previous mode when
+/// dropped. `let _guard = NoGradGuard::new();` is `with torch.no_grad():`.
+///
+/// The mode is per thread, so the guard is neither `Send` nor `Sync`: dropping it on another
+/// thread would restore the wrong thread's mode.
+///
+/// ```compile_fail
+/// let guard = torchlet_autograd::NoGradGuard::new();
+/// std::thread::spawn(move || drop(guard)); // error: `*const ()` cannot be sent between threads
+/// ```
 pub struct NoGradGuard {
     prev: bool,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl NoGradGuard {
     /// Turns recording off for the current thread until the guard is dropped.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        NoGradGuard { prev: GRAD_ENABLED.with(|g| g.replace(false)) }
+        NoGradGuard { prev: GRAD_ENABLED.with(|g| g.replace(false)), _not_send: PhantomData }
     }
 }
 
@@ -65,36 +98,43 @@ pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Wraps the result `data` of an operation on `inputs`. When grad mode is on and some input
-/// requires grad, records a node whose backward rule is built by `op` (only then: untracked
-/// calls save nothing).
-pub(crate) fn record(
+/// requires grad, records a node named `name` whose backward rule is built by `rule` (only
+/// then: untracked calls save nothing).
+pub(crate) fn record<R: Backward + 'static>(
     data: TensorData,
     name: &'static str,
     inputs: &[&Tensor],
-    op: impl FnOnce() -> Op,
+    rule: impl FnOnce() -> R,
 ) -> Tensor {
     let track = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
     if !track {
         return Tensor::make(data, false, None);
     }
-    let saved = Saved { op: op(), inputs: inputs.iter().map(|&t| t.clone()).collect() };
+    let saved = Saved { rule: Box::new(rule()), inputs: inputs.iter().map(|&t| t.clone()).collect() };
     let node = Arc::new(Node { name, saved: Mutex::new(Some(saved)) });
     Tensor::make(data, true, Some(node))
 }
 
-/// Adds `g` into `slot` (in place when the slot's storage is not shared).
-pub(crate) fn accumulate(slot: &mut Option<TensorData>, g: TensorData) -> Result<()> {
-    match slot {
-        None => *slot = Some(g),
-        Some(acc) => *acc = acc.add(&g)?,
+/// `acc += g`, in place when `acc`'s storage is not shared (gradients of one shape and dtype).
+pub(crate) fn accumulate(acc: &mut TensorData, g: &TensorData) -> Result<()> {
+    if acc.shape() != g.shape() || acc.dtype() != g.dtype() {
+        *acc = acc.add(g)?;
+        return Ok(());
     }
-    Ok(())
+    with_numeric!(acc.dtype(), "backward", |T| {
+        let gv = g.values::<T>()?;
+        for (a, &b) in acc.values_mut::<T>()?.iter_mut().zip(gv.iter()) {
+            *a = a.add_w(b);
+        }
+        Ok(())
+    })
 }
 
 impl Tensor {
     /// Computes the gradient of this scalar with respect to every leaf that requires grad
     /// and adds it to their `.grad()` (gradients accumulate across calls, as in PyTorch).
     /// The graph is freed as it is walked: a second backward through it is an error.
+    /// A backward that fails changes no gradient.
     pub fn backward(&self) -> Result<()> {
         if self.numel() != 1 {
             return Err(Error::autograd("backward", format!("grad can be implicitly created only for scalar outputs, but this tensor has shape {}; call backward_with(grad) with a gradient of that shape, or reduce it first (e.g. .sum() or .mean())", self.shape())));
@@ -125,42 +165,61 @@ impl Tensor {
     }
 }
 
+/// Errors unless `g` can be the gradient of `t` (same shape and dtype).
+fn check_grad(t: &Tensor, g: &TensorData, node: &str) -> Result<()> {
+    let data = t.data();
+    if g.shape() != data.shape() || g.dtype() != data.dtype() {
+        return Err(Error::autograd("backward", format!("the gradient computed for an input of {node} has shape {} and dtype {}, but the tensor now has shape {} and dtype {}: was its value replaced (set_data/update_data) with another shape or dtype between forward and backward? Run the forward pass again", g.shape(), g.dtype(), data.shape(), data.dtype())));
+    }
+    Ok(())
+}
+
 fn run_backward(root: &Tensor, grad: TensorData) -> Result<()> {
-    // Gradients waiting to be consumed. This is the graph's frontier, usually a handful of
-    // tensors, so a plain Vec searched by id beats a hash map. The newest (largest id) is
-    // processed first: every consumer of a tensor was created after it, so by then all of
-    // the tensor's gradient contributions have arrived.
-    let mut pending: Vec<(Tensor, TensorData)> = vec![(root.clone(), grad)];
-    // Leaf gradients are committed only after the whole walk succeeded.
-    let mut leaf_grads: Vec<(Tensor, TensorData)> = Vec::new();
-    while !pending.is_empty() {
-        let newest = (0..pending.len()).max_by_key(|&i| pending[i].0.id()).expect("non-empty");
-        let (t, g) = pending.swap_remove(newest);
+    // The frontier: ids in a max-heap (newest first) and each pending tensor's summed gradient.
+    let mut heap = BinaryHeap::from([root.id()]);
+    let mut pending: HashMap<u64, (Tensor, TensorData)> = HashMap::from([(root.id(), (root.clone(), grad))]);
+    // Leaf (and retained) gradients are committed only after the whole walk succeeded.
+    let mut commits: Vec<(Tensor, TensorData)> = Vec::new();
+    while let Some(id) = heap.pop() {
+        let (t, g) = pending.remove(&id).expect("every id in the heap is pending");
         let Some(node) = t.node() else {
-            leaf_grads.push((t, g));
+            commits.push((t, g));
             continue;
         };
         if t.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed) {
-            leaf_grads.push((t.clone(), g.clone()));
+            commits.push((t.clone(), g.clone()));
         }
         let saved = node.saved.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| {
             Error::autograd("backward", format!("trying to backward through the graph a second time: the saved values of {} were freed by the first backward; build the graph again (run the forward pass again) before calling backward", node.name))
         })?;
-        let grads = crate::backward::backward(&saved.op, &g, &saved.inputs)?;
-        for (input, gi) in saved.inputs.iter().zip(grads) {
-            let Some(gi) = gi else { continue };
-            if !input.requires_grad() {
-                continue;
-            }
-            debug_assert_eq!(gi.shape(), &input.shape(), "gradient shape for input of {}", node.name);
-            match pending.iter_mut().find(|(p, _)| p.id() == input.id()) {
-                Some((_, acc)) => *acc = acc.add(&gi)?,
-                None => pending.push((input.clone(), gi)),
+        let needs: SmallVec<[bool; 4]> = saved.inputs.iter().map(Tensor::requires_grad).collect();
+        let grads = saved.rule.backward(&g, &needs)?;
+        for ((input, gi), need) in saved.inputs.iter().zip(grads).zip(needs) {
+            let Some(gi) = gi.filter(|_| need) else { continue };
+            check_grad(input, &gi, node.name)?;
+            match pending.get_mut(&input.id()) {
+                Some((_, acc)) => accumulate(acc, &gi)?,
+                None => {
+                    heap.push(input.id());
+                    pending.insert(input.id(), (input.clone(), gi));
+                }
             }
         }
     }
-    for (t, g) in leaf_grads {
-        accumulate(&mut t.0.grad.lock().unwrap_or_else(|e| e.into_inner()), g)?;
+    // Check every commit against the gradient already there before changing any.
+    for (t, g) in &commits {
+        if let Some(old) = &*t.0.grad.lock().unwrap_or_else(|e| e.into_inner()) {
+            if old.shape() != g.shape() || old.dtype() != g.dtype() {
+                return Err(Error::autograd("backward", format!("cannot accumulate a gradient of shape {} and dtype {} into the existing .grad() of shape {} and dtype {}; clear it first (zero_grad or set_grad(None))", g.shape(), g.dtype(), old.shape(), old.dtype())));
+            }
+        }
+    }
+    for (t, g) in commits {
+        let mut slot = t.0.grad.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *slot {
+            None => *slot = Some(g),
+            Some(acc) => accumulate(acc, &g)?,
+        }
     }
     Ok(())
 }

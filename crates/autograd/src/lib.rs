@@ -4,23 +4,35 @@
 //! differentiable operation records a node with its backward rule; `loss.backward()` fills
 //! `.grad()` of every leaf that requires grad, as in PyTorch.
 //!
-//! Reading order: [`tensor`] (the handle and its autograd state) → `graph` (recording,
-//! `no_grad`, the backward walk) → `backward` (every rule on one screen) → `ops` (the
-//! differentiable operations) → `loss` and [`functional`] → [`gradcheck()`]. The losses'
-//! pitfall warnings (and how to silence them) are in [`warnings`].
+//! Reading order:
+//! 1. [`tensor`]: the handle, its value and its autograd state;
+//! 2. `graph`: the [`Backward`](graph) trait every rule implements, recording, `no_grad`,
+//!    the backward walk;
+//! 3. [`ops`]: the differentiable operations, one file per family, each op beside its
+//!    derivative and its catalog entry;
+//! 4. [`loss`]: the losses, one file each, with their options;
+//! 5. [`functional`]: the `F` surface (re-exports only);
+//! 6. [`gradcheck()`] and the [`catalog`] that enrols every op in the test suites.
+//!
+//! Around them: [`info`] (entropy and KL of probability vectors), [`distributions`],
+//! [`warnings`] (the losses' pitfall warnings), `to_dot` (graph drawings), operator overloads.
+//!
+//! The modules import each other without cycles, except the inherent pair `tensor` <->
+//! `graph` (a tensor holds its node, a node holds its input tensors); `tests/architecture.rs`
+//! checks it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod backward;
+pub mod catalog;
 pub mod distributions;
 mod dot;
 pub mod functional;
 pub mod gradcheck;
 mod graph;
 pub mod info;
-mod loss;
-mod ops;
+pub mod loss;
+pub mod ops;
 mod overloads;
 pub mod tensor;
 pub mod warnings;
@@ -29,3 +41,10 @@ pub use gradcheck::{gradcheck, GradcheckReport};
 pub use graph::{is_grad_enabled, no_grad, NoGradGuard};
 pub use tensor::Tensor;
 pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
+
+/// Every enrolled op (the [`catalog`]): the ops of [`ops`] and the losses of [`loss`].
+pub fn op_catalog() -> Vec<catalog::OpInfo> {
+    let mut all = ops::catalog();
+    all.extend(loss::catalog());
+    all
+}

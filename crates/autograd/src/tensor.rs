@@ -160,7 +160,9 @@ impl Tensor {
         Ok(())
     }
 
-    /// Runs `f` on the value for in-place modification (copy-on-write if shared).
+    /// Runs `f` on the value for in-place modification (copy-on-write if shared). `f` should
+    /// keep the shape and dtype; a backward through a graph recorded before a change of either
+    /// reports an error (and changes no gradient) instead of producing a mis-shaped gradient.
     pub fn update_data<R>(&self, f: impl FnOnce(&mut TensorData) -> R) -> R {
         f(&mut self.0.data.write().unwrap_or_else(|e| e.into_inner()))
     }
@@ -208,11 +210,6 @@ impl Tensor {
     /// The value of a one-element tensor, like `tensor.item()`.
     pub fn item(&self) -> Result<f64> {
         self.data().item()
-    }
-
-    /// A copy converted to `dtype`; differentiable between float dtypes.
-    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
-        crate::ops::to_dtype(self, dtype)
     }
 
     /// `torch.allclose(self, other, rtol, atol)`.

@@ -282,59 +282,46 @@ impl TensorData {
     }
 }
 
-/// One pass per lane: max, sum of exp(x - max), then the outputs.
+/// softmax or log_softmax over `dim`: every lane through the same row kernel
+/// ([`crate::vmath::softmax_rows`]), so a strided lane (any `dim` but the last) gives exactly
+/// the values the same numbers give as a contiguous row. Strided lanes are gathered into
+/// contiguous rows first and the results scattered back.
 fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<TensorData> {
     let op = if log { "log_softmax" } else { "softmax" };
     let d = x.shape().dim(op, dim)?;
     let (outer, n, inner) = split(x.shape(), d);
     let v = x.values::<T>()?;
     let mut out = crate::pool::overwritable(v.len()); // every element is written below
+    if n == 0 || v.is_empty() {
+        return Ok(TensorData::from_vec_unchecked(out, x.shape().clone()));
+    }
     if inner == 1 {
-        // Contiguous rows: the vectorised, multi-threaded row kernel.
-        if n > 0 {
-            crate::vmath::softmax_rows(&v, n, &mut out, log);
-        }
+        crate::vmath::softmax_rows(&v, n, &mut out, log);
     } else {
-        // Gather each strided lane into a scratch row, transform it, scatter it back.
-        let mut lane = vec![T::ZERO; n];
-        let mut res = vec![T::ZERO; n];
+        // (outer, n, inner) -> rows (outer, inner, n), the kernel, and back.
+        let mut rows = crate::pool::overwritable(v.len());
         for o in 0..outer {
-            for i in 0..inner {
-                let base = o * n * inner + i;
-                for k in 0..n {
-                    lane[k] = v[base + k * inner];
-                }
-                softmax_row(&lane, &mut res, log);
-                for k in 0..n {
-                    out[base + k * inner] = res[k];
+            let (src, dst) =
+                (&v[o * n * inner..(o + 1) * n * inner], &mut rows[o * n * inner..(o + 1) * n * inner]);
+            for k in 0..n {
+                for i in 0..inner {
+                    dst[i * n + k] = src[k * inner + i];
                 }
             }
         }
+        let mut res = crate::pool::overwritable(v.len());
+        crate::vmath::softmax_rows(&rows, n, &mut res, log);
+        for o in 0..outer {
+            let (src, dst) =
+                (&res[o * n * inner..(o + 1) * n * inner], &mut out[o * n * inner..(o + 1) * n * inner]);
+            for k in 0..n {
+                for i in 0..inner {
+                    dst[k * inner + i] = src[i * n + k];
+                }
+            }
+        }
+        crate::pool::give_back(rows);
+        crate::pool::give_back(res);
     }
     Ok(TensorData::from_vec_unchecked(out, x.shape().clone()))
-}
-
-/// softmax or log_softmax of one contiguous row into `out`.
-#[inline]
-pub fn softmax_row<T: Float>(row: &[T], out: &mut [T], log: bool) {
-    let m = row.iter().fold(T::neg_infinity(), |a, &b| if b > a || b.is_nan() { b } else { a });
-    // A row of all -inf has no finite max: subtract nothing (gives NaN like PyTorch).
-    let m = if m == T::neg_infinity() { T::ZERO } else { m };
-    let mut s = T::ZERO;
-    for (o, &x) in out.iter_mut().zip(row) {
-        let e = (x - m).exp();
-        *o = e;
-        s += e;
-    }
-    if log {
-        let ls = s.ln();
-        for (o, &x) in out.iter_mut().zip(row) {
-            *o = (x - m) - ls;
-        }
-    } else {
-        let inv = T::ONE / s;
-        for o in out.iter_mut() {
-            *o *= inv;
-        }
-    }
 }

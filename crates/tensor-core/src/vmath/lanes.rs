@@ -233,7 +233,7 @@ unsafe fn softmax_groups<const C: usize>(x: &[f32], out: &mut [f32], log: bool) 
     groups * GROUP
 }
 
-/// Whole groups of `super::row_stats`.
+/// Whole groups of `super::RowStats::of`.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn stats_groups<const C: usize>(x: &[f32], max: &mut [f32], lse: &mut [f32]) -> usize {
     let groups = (x.len() / (GROUP * C)).min(max.len() / GROUP).min(lse.len() / GROUP);

@@ -375,7 +375,7 @@ fn softmax_seq<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
     softmax_portable(&x[n..], c, &mut out[n..], log);
 }
 
-/// One thread's share of [`row_stats`].
+/// One thread's share of [`RowStats::of`].
 fn stats_seq<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
     let r = lanes::stats(x, c, max, lse);
     stats_portable(&x[r * c..], c, &mut max[r..], &mut lse[r..]);
@@ -399,48 +399,85 @@ pub fn softmax_rows<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
     x.par_chunks(k).zip(out.par_chunks_mut(k)).for_each(|(xs, os)| softmax_seq(xs, c, os, log));
 }
 
-/// Row statistics of rows of `c` values: `max[r]` and `lse[r] = ln sum(exp(x_r - max[r]))`.
-pub fn row_stats<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
-    let rows = rows_per_task(x.len(), c);
-    x.par_chunks(rows * c)
-        .zip(max.par_chunks_mut(rows))
-        .zip(lse.par_chunks_mut(rows))
-        .for_each(|((xs, ms), ls)| stats_seq(xs, c, ms, ls));
+/// Per-row statistics of rows of `c` values: the maximum and `lse = ln sum(exp(x - max))`,
+/// so that `log_softmax(x_r) = (x_r - max[r]) - lse[r]` and `softmax = exp` of that. Two
+/// numbers per row are all a cross-entropy needs to recompute softmax in its backward pass.
+#[derive(Clone, Debug)]
+pub struct RowStats<T> {
+    /// Row maxima (0 for an all -inf row).
+    pub max: Vec<T>,
+    /// `ln sum(exp(x_r - max[r]))` per row.
+    pub lse: Vec<T>,
 }
 
-/// `out = softmax(x)` row by row from the statistics of [`row_stats`].
-pub fn softmax_from_stats<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) {
+impl<T: Float> RowStats<T> {
+    /// The statistics of every row of `c` values of `x` (`x.len()` a multiple of `c`; no rows
+    /// when `c` is 0), computed in parallel above [`PARALLEL_MIN`] elements.
+    pub fn of(x: &[T], c: usize) -> RowStats<T> {
+        let rows = x.len().checked_div(c).unwrap_or(0);
+        let mut st =
+            RowStats { max: crate::pool::filled(rows, T::ZERO), lse: crate::pool::filled(rows, T::ZERO) };
+        if rows > 0 {
+            let per = rows_per_task(x.len(), c);
+            x.par_chunks(per * c)
+                .zip(st.max.par_chunks_mut(per))
+                .zip(st.lse.par_chunks_mut(per))
+                .for_each(|((xs, ms), ls)| stats_seq(xs, c, ms, ls));
+        }
+        st
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.max.len()
+    }
+}
+
+/// Class-index targets of rows: one target per row (rows whose target is `ignore_index` are
+/// skipped), and optional per-class weights (`weight` empty for none).
+#[derive(Clone, Copy, Debug)]
+pub struct ClassTargets<'a, T> {
+    /// One class index per row.
+    pub targets: &'a [i64],
+    /// Rows with this target contribute nothing.
+    pub ignore_index: i64,
+    /// `w[c]` scales the loss of rows whose target is `c`; empty for none.
+    pub weight: &'a [T],
+}
+
+/// `out = softmax(x)` row by row from the statistics of [`RowStats::of`].
+pub fn softmax_from_stats<T: Float>(x: &[T], c: usize, stats: &RowStats<T>, out: &mut [T]) {
+    if c == 0 {
+        return;
+    }
     let rows = rows_per_task(x.len(), c);
     x.par_chunks(rows * c)
         .zip(out.par_chunks_mut(rows * c))
-        .zip(max.par_chunks(rows).zip(lse.par_chunks(rows)))
+        .zip(stats.max.par_chunks(rows).zip(stats.lse.par_chunks(rows)))
         .for_each(|((xs, os), (ms, ls))| from_stats_seq(xs, c, ms, ls, os));
 }
 
-/// Negative log-likelihood per row of class-index targets `t`, from the statistics of
-/// [`row_stats`]: `loss[r] = -((x[r, t_r] - max[r]) - lse[r])`, times `w[t_r]` when class
-/// weights `w` are given (empty: none), and 0 for rows whose target is `ignore`. Rows run in
-/// parallel above [`PARALLEL_MIN`] elements. Returns `Err(r)` with the first row `r` whose
-/// target is neither `ignore` nor in `0..c` (the losses are then unspecified).
+/// Negative log-likelihood per row of class-index targets, from the row statistics:
+/// `loss[r] = -((x[r, t_r] - max[r]) - lse[r])`, times `w[t_r]` with class weights, and 0 for
+/// rows whose target is ignored. Rows run in parallel above [`PARALLEL_MIN`] elements.
+/// Returns `Err(r)` with the first row `r` whose target is neither ignored nor in `0..c` (the
+/// losses are then unspecified).
 ///
 /// # Panics
 ///
-/// If the slices do not describe the same rows (`x.len() = rows * c` with `c > 0`; `max`,
-/// `lse`, `t` and `loss` of length `rows`).
-#[allow(clippy::too_many_arguments)]
+/// If the slices do not describe the same rows (`x.len() = rows * c` with `c > 0`; the
+/// statistics, the targets and `loss` of length `rows`).
 pub fn nll_rows<T: Float>(
     x: &[T],
     c: usize,
-    max: &[T],
-    lse: &[T],
-    t: &[i64],
-    ignore: i64,
-    w: &[T],
+    stats: &RowStats<T>,
+    t: &ClassTargets<'_, T>,
     loss: &mut [T],
 ) -> Result<(), usize> {
+    let (max, lse, ignore, w) = (&stats.max[..], &stats.lse[..], t.ignore_index, t.weight);
     assert!(c > 0, "nll_rows: rows of 0 classes");
     let nrows = x.len() / c;
-    assert!(x.len() == nrows * c && [max.len(), lse.len(), t.len(), loss.len()] == [nrows; 4], "nll_rows: x ({} values in rows of {c}), max ({}), lse ({}), t ({}) and loss ({}) must describe the same rows", x.len(), max.len(), lse.len(), t.len(), loss.len());
+    assert!(x.len() == nrows * c && [max.len(), lse.len(), t.targets.len(), loss.len()] == [nrows; 4], "nll_rows: x ({} values in rows of {c}), max ({}), lse ({}), targets ({}) and loss ({}) must describe the same rows", x.len(), max.len(), lse.len(), t.targets.len(), loss.len());
     let rows = rows_per_task(x.len(), c);
     // One chunk of rows (starting at row `r0`): the first bad row, if any.
     let chunk = |r0: usize, xs: &[T], ls: &mut [T], ms: &[T], es: &[T], ts: &[i64]| {
@@ -463,43 +500,40 @@ pub fn nll_rows<T: Float>(
         .par_chunks(rows * c)
         .zip(loss.par_chunks_mut(rows))
         .zip(max.par_chunks(rows).zip(lse.par_chunks(rows)))
-        .zip(t.par_chunks(rows))
+        .zip(t.targets.par_chunks(rows))
         .enumerate()
         .filter_map(|(i, (((xs, ls), (ms, es)), ts))| chunk(i * rows, xs, ls, ms, es, ts))
         .min();
     first_bad.map_or(Ok(()), Err)
 }
 
-/// Cross-entropy gradient for class-index targets `t` (one per row), in one pass per element:
+/// Cross-entropy gradient for class-index targets (one per row), in one pass per element:
 /// `out[r, j] = s_r (softmax(x_r)_j - [j == t_r])`, `s_r = u_r w[t_r]`, softmax recomputed
-/// from the statistics of [`row_stats`]. `u` has one upstream value per row, or a single one
-/// for all rows; `w` holds the class weights, or is empty for none. Rows with `t_r == ignore`
-/// get zeros; every other target must be in `0..c` (panics otherwise). Returns the gradient
-/// as a new vector of `x.len()` values, written once each (no zero-fill first).
+/// from the row statistics. `u` has one upstream value per row, or a single one for all
+/// rows. Ignored rows get zeros; every other target must be in `0..c` (panics otherwise).
+/// Returns the gradient as a new vector of `x.len()` values, written once each (no
+/// zero-fill first).
 ///
 /// # Panics
 ///
-/// If the slices do not describe the same rows (`x.len() = rows * c`, `max`, `lse`, `t` of
-/// length `rows`, `u` of length 1 or `rows`), or a target is out of range.
-#[allow(clippy::too_many_arguments)]
+/// If the slices do not describe the same rows (`x.len() = rows * c`, the statistics and
+/// targets of length `rows`, `u` of length 1 or `rows`), or a target is out of range.
 pub fn ce_grad_index<T: Float>(
     x: &[T],
     c: usize,
-    max: &[T],
-    lse: &[T],
-    t: &[i64],
-    ignore: i64,
+    stats: &RowStats<T>,
+    t: &ClassTargets<'_, T>,
     u: &[T],
-    w: &[T],
 ) -> Vec<T> {
     if c == 0 {
         return vec![T::ZERO; x.len()];
     }
+    let (max, lse, tv, ignore, w) = (&stats.max[..], &stats.lse[..], t.targets, t.ignore_index, t.weight);
     let n = x.len();
     // The soundness of `set_len` below rests on these: every chunk of `out` is paired with a
     // chunk of every input, so all of `out` is written.
     let nrows = n / c;
-    assert!(n % c == 0 && max.len() == nrows && lse.len() == nrows && t.len() == nrows, "ce_grad_index: x ({n} values in rows of {c}), max ({}), lse ({}) and t ({}) must describe the same rows", max.len(), lse.len(), t.len());
+    assert!(n % c == 0 && max.len() == nrows && lse.len() == nrows && tv.len() == nrows, "ce_grad_index: x ({n} values in rows of {c}), max ({}), lse ({}) and targets ({}) must describe the same rows", max.len(), lse.len(), tv.len());
     assert!(u.len() == 1 || u.len() == nrows, "ce_grad_index: u needs 1 or {nrows} values, got {}", u.len());
     let mut out = crate::pool::vec_with_capacity(n);
     let rows = rows_per_task(n, c);
@@ -507,7 +541,7 @@ pub fn ce_grad_index<T: Float>(
     x.par_chunks(rows * c)
         .zip(out.spare_capacity_mut()[..n].par_chunks_mut(rows * c))
         .zip(max.par_chunks(rows).zip(lse.par_chunks(rows)))
-        .zip(t.par_chunks(rows))
+        .zip(tv.par_chunks(rows))
         .enumerate()
         .for_each(|(i, (((xs, os), (ms, ls)), ts))| {
             let us = if per_row_u { &u[i * rows..(i * rows + ts.len())] } else { u };
@@ -594,11 +628,10 @@ mod tests {
                     assert!((f as f64 - (v as f64 - m - l)).abs() < 1e-5);
                 }
             }
-            let rows = n / c;
-            let (mut mx, mut ls) = (vec![0.0f32; rows], vec![0.0f32; rows]);
-            row_stats(&x, c, &mut mx, &mut ls);
+            let stats = RowStats::of(&x, c);
+            assert_eq!(stats.rows(), n / c);
             let mut sm = vec![0.0f32; n];
-            softmax_from_stats(&x, c, &mx, &ls, &mut sm);
+            softmax_from_stats(&x, c, &stats, &mut sm);
             for (s, f) in sm.iter().zip(&fast) {
                 assert!((s - f.exp()).abs() < 1e-6);
             }
@@ -613,14 +646,14 @@ mod tests {
             let x: Vec<f32> = (0..rows * c).map(|i| ((i * 7919) % 1000) as f32 / 50.0 - 10.0).collect();
             let t: Vec<i64> =
                 (0..rows).map(|r| if r % 7 == 3 { -100 } else { (r * 31 % c) as i64 }).collect();
-            let (mut mx, mut ls) = (vec![0.0f32; rows], vec![0.0f32; rows]);
-            row_stats(&x, c, &mut mx, &mut ls);
+            let stats = RowStats::of(&x, c);
             let mut sm = vec![0.0f32; rows * c];
-            softmax_from_stats(&x, c, &mx, &ls, &mut sm);
+            softmax_from_stats(&x, c, &stats, &mut sm);
             let w: Vec<f32> = (0..c).map(|j| 0.5 + j as f32).collect();
             let per_row: Vec<f32> = (0..rows).map(|r| (r % 5) as f32 - 2.0).collect();
             for (u, w) in [(&[0.25f32][..], &[][..]), (&per_row[..], &w[..])] {
-                let g = ce_grad_index(&x, c, &mx, &ls, &t, -100, u, w);
+                let targets = ClassTargets { targets: &t, ignore_index: -100, weight: w };
+                let g = ce_grad_index(&x, c, &stats, &targets, u);
                 assert_eq!(g.len(), rows * c);
                 for (r, (gr, sr)) in g.chunks(c).zip(sm.chunks(c)).enumerate() {
                     let s = if t[r] == -100 { 0.0 } else { u[if u.len() == 1 { 0 } else { r }] };
@@ -637,18 +670,18 @@ mod tests {
     #[test]
     fn nll_rows_picks_the_target_and_reports_the_first_bad_one() {
         // Big enough to run in parallel chunks. Rows r: x[r, j] = j / 10 (so with max and lse
-        // from row_stats, the loss is lse + max - t/10), targets r % 10, every 7th ignored.
+        // from RowStats::of, the loss is lse + max - t/10), targets r % 10, every 7th ignored.
         let (c, rows) = (10usize, PARALLEL_MIN / 10 + 37);
         let x: Vec<f32> = (0..rows * c).map(|i| (i % c) as f32 / 10.0).collect();
         let mut t: Vec<i64> = (0..rows).map(|r| if r % 7 == 3 { -100 } else { (r % c) as i64 }).collect();
-        let (mut mx, mut ls) = (vec![0.0f32; rows], vec![0.0f32; rows]);
-        row_stats(&x, c, &mut mx, &mut ls);
+        let stats = RowStats::of(&x, c);
         // Every row is [0, 0.1, .., 0.9]: max 0.9, lse = ln(sum_j e^(j/10 - 0.9)), here in f64.
         let lse: f64 = (0..c).map(|j| (j as f64 / 10.0 - 0.9).exp()).sum::<f64>().ln();
         let w: Vec<f32> = (0..c).map(|j| 1.0 + j as f32).collect();
         for weights in [&[][..], &w[..]] {
             let mut loss = vec![f32::NAN; rows];
-            assert_eq!(nll_rows(&x, c, &mx, &ls, &t, -100, weights, &mut loss), Ok(()));
+            let targets = ClassTargets { targets: &t, ignore_index: -100, weight: weights };
+            assert_eq!(nll_rows(&x, c, &stats, &targets, &mut loss), Ok(()));
             for (r, &l) in loss.iter().enumerate() {
                 let k = r % c;
                 let want = if t[r] == -100 {
@@ -661,7 +694,8 @@ mod tests {
         }
         // Two bad targets in different chunks: the first in row order is reported.
         (t[rows - 5], t[1234]) = (10, -1);
-        assert_eq!(nll_rows(&x, c, &mx, &ls, &t, -100, &[], &mut vec![0.0; rows]), Err(1234));
+        let targets = ClassTargets { targets: &t, ignore_index: -100, weight: &[] };
+        assert_eq!(nll_rows(&x, c, &stats, &targets, &mut vec![0.0; rows]), Err(1234));
     }
 
     #[test]

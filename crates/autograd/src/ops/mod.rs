@@ -1,0 +1,120 @@
+//! The differentiable operations on [`Tensor`], one file per family. Each file holds, for
+//! each op: the `Tensor` method (validation, the tensor-core kernel, [`record`]), the backward
+//! rule with the derivative stated beside it, and its [`OpInfo`] catalog entry (which enrols
+//! it in the gradient-check, no-panic and property suites).
+//!
+//! | file | ops |
+//! |---|---|
+//! | [`unary`] | `exp log sigmoid relu tanh ...` (one table line each), `neg`, `clamp`, `pow_scalar`, scalar arithmetic, `to_dtype` |
+//! | [`binary`] | `add sub mul div pow maximum minimum where_cond`, comparisons |
+//! | [`reduce`] | `sum mean max min` (all or over a dim), `max_dim min_dim argmax logsumexp` |
+//! | [`softmax`] | `softmax log_softmax` |
+//! | [`view`] | `reshape view squeeze unsqueeze flatten permute transpose t expand narrow contiguous cat stack` |
+//! | [`index`] | `index_select gather one_hot` |
+//! | [`linalg`] | `matmul linear` |
+//!
+//! [`record`]: crate::graph::record
+
+use crate::catalog::OpInfo;
+pub(crate) use crate::graph::Grads;
+use smallvec::smallvec;
+use torchlet_tensor_core::{Result, Shape, TensorData};
+
+#[cfg(doc)]
+use crate::tensor::Tensor;
+
+pub mod binary;
+pub mod index;
+pub mod linalg;
+pub mod reduce;
+pub mod softmax;
+pub mod unary;
+pub mod view;
+
+/// The catalog entries of every family in this module.
+pub(crate) fn catalog() -> Vec<OpInfo> {
+    [
+        unary::catalog(),
+        binary::catalog(),
+        reduce::catalog(),
+        softmax::catalog(),
+        view::catalog(),
+        index::catalog(),
+        linalg::catalog(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// A single input's gradient.
+pub(crate) fn one(g: TensorData) -> Result<Grads> {
+    Ok(smallvec![Some(g)])
+}
+
+/// `f(g, s)` over two float tensors of one dtype in a single fused pass (`T` is the element
+/// type inside `f`): `zip!(g, y, |g, y| g * y * (T::ONE - y))`.
+macro_rules! zip {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {
+        torchlet_tensor_core::with_float!($a.dtype(), "backward", |T| {
+            #[allow(unused_imports)]
+            use torchlet_tensor_core::{Float, Numeric};
+            $a.zip_map::<T, T, T>($b, "backward", |$x: T, $y: T| $e)
+        })
+    };
+}
+pub(crate) use zip;
+
+/// `Some(f())` when the gradient is wanted, else `None`: rules skip gradients nobody asked for.
+pub(crate) fn wanted(need: bool, f: impl FnOnce() -> Result<TensorData>) -> Result<Option<TensorData>> {
+    if need {
+        f().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// `d` with a size-1 dimension reinserted at `dim` unless the reduction kept it.
+pub(crate) fn keep(d: &TensorData, dim: isize, keepdim: bool, shape: &Shape) -> Result<TensorData> {
+    if keepdim || shape.ndim() == 0 {
+        return Ok(d.clone());
+    }
+    d.unsqueeze(shape.dim("backward", dim)? as isize)
+}
+
+/// A broadcast view of `g` over `shape`, materialised.
+pub(crate) fn spread(g: &TensorData, shape: &Shape) -> Result<TensorData> {
+    Ok(g.expand(shape.clone())?.contiguous())
+}
+
+/// The dims of `s` as `isize` (what `reshape` takes).
+pub(crate) fn dims_isize(s: &Shape) -> Vec<isize> {
+    s.dims().iter().map(|&d| d as isize).collect()
+}
+
+/// The ops in free-function form, as `F` offers them (`F::softmax(&x, 1)` is `x.softmax(1)`).
+pub mod functions {
+    pub use super::unary::functions::*;
+    use crate::tensor::Tensor;
+    use torchlet_tensor_core::Result;
+
+    /// `softmax(x, dim)`: see [`Tensor::softmax`].
+    pub fn softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
+        x.softmax(dim)
+    }
+
+    /// `log_softmax(x, dim)`: see [`Tensor::log_softmax`].
+    pub fn log_softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
+        x.log_softmax(dim)
+    }
+
+    /// `linear(x, weight, bias) = x @ weight^T + bias`: see [`Tensor::linear`].
+    pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        x.linear(weight, bias)
+    }
+
+    /// `one_hot(t, num_classes)` for i64 class indices: see [`Tensor::one_hot`].
+    pub fn one_hot(t: &Tensor, num_classes: Option<usize>) -> Result<Tensor> {
+        t.one_hot(num_classes)
+    }
+}

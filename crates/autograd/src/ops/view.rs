@@ -1,0 +1,241 @@
+//! Shape operations: the same elements seen differently (`reshape`, `permute`, `expand`,
+//! `narrow`, ...) or joined (`cat`, `stack`). Each moves elements without changing them, so
+//! its derivative moves the gradient back: reshape it back, apply the inverse permutation,
+//! sum over the broadcast dims, place it into zeros, or cut it into the inputs' slices.
+
+use crate::catalog::{Case, OpInfo};
+use crate::graph::{record, Backward, Grads};
+use crate::ops::{dims_isize, one};
+use crate::tensor::Tensor;
+use torchlet_tensor_core::{Error, Result, Shape, TensorData};
+
+/// The gradient takes the input's shape back (reshape, view, squeeze, flatten, contiguous).
+struct Reshape(Shape);
+impl Backward for Reshape {
+    fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
+        one(g.reshape(&dims_isize(&self.0))?)
+    }
+}
+
+/// `y = x.permute(perm)`: `dx = g.permute(perm^-1)`.
+struct Permute(Vec<isize>);
+impl Backward for Permute {
+    fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
+        let n = self.0.len() as isize;
+        let mut inverse = vec![0isize; self.0.len()];
+        for (i, &p) in self.0.iter().enumerate() {
+            inverse[(if p < 0 { p + n } else { p }) as usize] = i as isize;
+        }
+        one(g.permute(&inverse)?)
+    }
+}
+
+/// `y = x.expand(shape)`: each input element was repeated, so its gradient is the sum of its
+/// copies' gradients.
+struct Expand(Shape);
+impl Backward for Expand {
+    fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
+        one(g.sum_to_shape(&self.0)?)
+    }
+}
+
+/// `y = x.narrow(dim, start, len)`: `g` placed back at `start` in zeros of the input's shape.
+struct Narrow {
+    shape: Shape,
+    dim: isize,
+    start: usize,
+}
+impl Backward for Narrow {
+    fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
+        one(TensorData::narrow_embed(&self.shape, self.dim, self.start, g)?)
+    }
+}
+
+/// `y = cat(xs, dim)`: each input gets its slice of `g`.
+struct Cat {
+    dim: isize,
+    sizes: Vec<usize>,
+}
+impl Backward for Cat {
+    fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
+        let mut start = 0;
+        let mut out = Grads::with_capacity(self.sizes.len());
+        for (&s, &need) in self.sizes.iter().zip(needs) {
+            out.push(if need { Some(g.narrow(self.dim, start, s)?.contiguous()) } else { None });
+            start += s;
+        }
+        Ok(out)
+    }
+}
+
+impl Tensor {
+    fn reshaped(&self, out: TensorData, name: &'static str) -> Tensor {
+        record(out, name, &[self], || Reshape(self.shape()))
+    }
+
+    /// The same elements in a new shape (one `-1` is inferred). Derivative: reshape back.
+    pub fn reshape(&self, shape: &[isize]) -> Result<Tensor> {
+        Ok(self.reshaped(self.data().reshape(shape)?, "ViewBackward0"))
+    }
+
+    /// Alias of [`Tensor::reshape`] (`view`).
+    pub fn view(&self, shape: &[isize]) -> Result<Tensor> {
+        self.reshape(shape)
+    }
+
+    /// Removes dimension `dim` if its size is 1.
+    pub fn squeeze_dim(&self, dim: isize) -> Result<Tensor> {
+        Ok(self.reshaped(self.data().squeeze_dim(dim)?, "SqueezeBackward1"))
+    }
+
+    /// Removes every size-1 dimension.
+    pub fn squeeze(&self) -> Result<Tensor> {
+        Ok(self.reshaped(self.data().squeeze(), "SqueezeBackward0"))
+    }
+
+    /// Inserts a size-1 dimension at `dim`.
+    pub fn unsqueeze(&self, dim: isize) -> Result<Tensor> {
+        Ok(self.reshaped(self.data().unsqueeze(dim)?, "UnsqueezeBackward0"))
+    }
+
+    /// Flattens dims `start..=end` into one.
+    pub fn flatten(&self, start: isize, end: isize) -> Result<Tensor> {
+        Ok(self.reshaped(self.data().flatten(start, end)?, "ViewBackward0"))
+    }
+
+    /// A contiguous copy (same values; differentiable).
+    pub fn contiguous(&self) -> Result<Tensor> {
+        Ok(self.reshaped(self.data().contiguous(), "CloneBackward0"))
+    }
+
+    /// Reorders dimensions. Derivative: the inverse permutation.
+    pub fn permute(&self, perm: &[isize]) -> Result<Tensor> {
+        let out = self.data().permute(perm)?;
+        Ok(record(out, "PermuteBackward0", &[self], || Permute(perm.to_vec())))
+    }
+
+    /// Swaps two dimensions. Derivative: swap them back.
+    pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
+        let shape = self.shape();
+        let out = self.data().transpose(d0, d1)?;
+        let mut perm: Vec<isize> = (0..shape.ndim() as isize).collect();
+        if shape.ndim() > 0 {
+            perm.swap(shape.dim("transpose", d0)?, shape.dim("transpose", d1)?);
+        }
+        Ok(record(out, "TransposeBackward0", &[self], || Permute(perm)))
+    }
+
+    /// Matrix transpose (`.t()`) of a tensor of rank <= 2 (rank 0 and 1 are returned as they
+    /// are).
+    pub fn t(&self) -> Result<Tensor> {
+        match self.ndim() {
+            0 | 1 => Ok(self.clone()),
+            2 => self.transpose(0, 1),
+            _ => self.data().t().map(Tensor::from_data), // the error
+        }
+    }
+
+    /// Broadcasts to `shape` (a view). Derivative: sum over the broadcast dims.
+    pub fn expand(&self, shape: impl Into<Shape>) -> Result<Tensor> {
+        let x = self.data();
+        let out = x.expand(shape)?;
+        Ok(record(out, "ExpandBackward0", &[self], || Expand(x.shape().clone())))
+    }
+
+    /// Elements `start..start+len` along `dim` (a view). Derivative: `g` placed back into zeros.
+    pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Tensor> {
+        let x = self.data();
+        let out = x.narrow(dim, start, len)?;
+        Ok(record(out, "NarrowBackward0", &[self], || Narrow { shape: x.shape().clone(), dim, start }))
+    }
+
+    /// Concatenates along `dim`. Derivative: each input gets its slice of `g`.
+    pub fn cat(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
+        let datas: Vec<TensorData> = tensors.iter().map(|t| t.data()).collect();
+        let refs: Vec<&TensorData> = datas.iter().collect();
+        let out = TensorData::cat(&refs, dim)?;
+        let d = out.shape().dim("cat", dim)?;
+        let sizes = datas.iter().map(|t| t.dims()[d]).collect();
+        Ok(record(out, "CatBackward0", tensors, || Cat { dim: d as isize, sizes }))
+    }
+
+    /// Stacks same-shaped tensors along a new dimension (`unsqueeze` each, then `cat`).
+    pub fn stack(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
+        let first =
+            tensors.first().ok_or_else(|| Error::invalid("stack", "expected a non-empty list of tensors"))?;
+        let shape = first.shape();
+        for t in tensors {
+            if t.shape() != shape {
+                return Err(Error::shapes(
+                    "stack",
+                    &shape,
+                    &t.shape(),
+                    "cannot be stacked (all tensors need the same shape)",
+                ));
+            }
+        }
+        let d = torchlet_tensor_core::shape::normalize_dim("stack", dim, shape.ndim() + 1)? as isize;
+        let un: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<_>>()?;
+        Tensor::cat(&un.iter().collect::<Vec<_>>(), d)
+    }
+}
+
+pub(crate) fn catalog() -> Vec<OpInfo> {
+    // (2, 3, 4) samples; each view is followed by a non-linear op so a wrong element order
+    // shows in the gradient.
+    vec![
+        OpInfo::new("reshape", |s| {
+            let x = s.sized(&[2, 3, 4]);
+            Case::new([x], |t| t[0].reshape(&[-1, t[0].size(-1)? as isize])?.softmax(0))
+        }),
+        OpInfo::new("squeeze_unsqueeze", |s| {
+            let (m, n) = (s.size(2), s.size(4));
+            let x = s.float(&[m, 1, n]);
+            Case::new([x], |t| t[0].squeeze_dim(1)?.unsqueeze(-1)?.squeeze()?.unsqueeze(0)?.softmax(-1))
+        }),
+        OpInfo::new("flatten", |s| {
+            let x = s.sized(&[2, 3, 4]);
+            let (a, b) = (s.below(3) as isize, s.below(3) as isize);
+            Case::new([x], move |t| t[0].flatten(a.min(b), a.max(b))?.softmax(0))
+        }),
+        OpInfo::new("permute", |s| {
+            let x = s.sized(&[2, 3, 4]);
+            let perm = s.pick(&[[2, 0, 1], [1, 2, 0], [0, 2, 1], [-1, -3, -2]]);
+            Case::new([x], move |t| t[0].permute(&perm)?.softmax(0))
+        }),
+        OpInfo::new("transpose", |s| {
+            let x = s.sized(&[2, 3, 4]);
+            let (a, b) = (s.dim(3), s.dim(3));
+            Case::new([x], move |t| t[0].transpose(a, b)?.log_softmax(-1))
+        }),
+        OpInfo::new("t", |s| Case::new([s.sized(&[3, 5])], |t| t[0].t()?.softmax(1))),
+        OpInfo::new("expand", |s| {
+            let (m, n) = (s.size(2), s.size(4));
+            Case::new([s.float(&[m, 1])], move |t| t[0].expand([3, m, n])?.softmax(0))
+        }),
+        OpInfo::new("narrow", |s| {
+            let n = s.size(4);
+            let start = s.below(n.max(1));
+            let len = s.below(n.saturating_sub(start) + 1);
+            let m = s.size(2);
+            Case::new([s.float(&[m, n])], move |t| t[0].narrow(1, start, len)?.exp())
+        }),
+        OpInfo::new("contiguous", |s| {
+            let x = s.sized(&[2, 3]);
+            Case::new([x], |t| t[0].t()?.contiguous()?.softmax(1))
+        }),
+        OpInfo::new("cat", |s| {
+            let m = s.size(2);
+            let (k, l) = (s.size(3), s.size(2));
+            let (a, b) = (s.float(&[m, k]), s.float(&[m, l]));
+            Case::new([a, b], |t| Tensor::cat(&[&t[0], &t[1], &t[0]], 1)?.softmax(1))
+        }),
+        OpInfo::new("stack", |s| {
+            let shape = [s.size(2), s.size(3)];
+            let d = s.dim(3);
+            Case::new([s.float(&shape), s.float(&shape)], move |t| {
+                Tensor::stack(&[&t[0], &t[1]], d)?.softmax(0)
+            })
+        }),
+    ]
+}
