@@ -12,7 +12,7 @@
 
 use torchlet::nn::{BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Module};
 use torchlet::prelude::*;
-use torchlet::seeds::seed003::{
+use torchlet_examples::seeds::seed003::{
     bce_unchecked, ce_truth, row_entropies, tensor, xor_cells, xor_model, xor_parameters,
     xor_parameters_before_step, BAD_PREDICTIONS, BAD_PRINTED_LOSS, BAD_TRUTH, BCE_LAST_LAYER,
     BCE_PREDICTIONS, BCE_PRINTED_LOSS, BCE_TRUTH, CE_LAST_LAYER, CE_PREDICTIONS, CE_PRINTED_LOSS,
@@ -202,7 +202,7 @@ fn max_diff(a: &Tensor, b: &Tensor) -> torchlet::Result<f64> {
 fn backward_step_by_step() -> torchlet::Result<()> {
     println!("\n=== 6. loss.backward() step by step ===");
     let model = xor_model(&xor_parameters_before_step(&xor_parameters(), DType::F64)?, DType::F32)?;
-    let (x, y) = (torchlet::demos::xor_inputs(), torchlet::demos::xor_targets());
+    let (x, y) = (torchlet_examples::demos::xor_inputs(), torchlet_examples::demos::xor_targets());
     let layer = |i: usize| model.get(i).ok_or_else(|| Error::invalid("model", format!("no layer {i}")));
     let params = model.parameters();
     let (w1, w2) = (&params[0], &params[2]);

@@ -80,7 +80,7 @@ fn matmul() -> Result<f64> {
 
 /// The whole digits training run; returns (median us, test accuracy of the last run).
 fn digits_train() -> Result<(f64, f64)> {
-    let data = torchlet::demos::load_digits(&torchlet::demos::digits_default_path())?;
+    let data = torchlet_examples::demos::load_digits(&torchlet_examples::demos::digits_default_path())?;
     let (n, n_train) = (data.len(), 1437);
     let (x_train, y_train) = (data.x.narrow(0, 0, n_train)?, data.y.narrow(0, 0, n_train)?);
     let (x_test, y_test) = (data.x.narrow(0, n_train, n - n_train)?, data.y.narrow(0, n_train, n - n_train)?);

@@ -8,13 +8,13 @@
 //! 3. The post's MNIST-shaped model `Linear(784, 32) - ReLU - Linear(32, 10)` on a
 //!    `(50000, 784)` batch: forward, loss, backward. With `--mnist DIR` it reads the real
 //!    images from `DIR/train-images-idx3-ubyte` and `DIR/train-labels-idx1-ubyte`
-//!    (uncompressed IDX files, see `torchlet::idx`); otherwise random data of the same shape.
+//!    (uncompressed IDX files, see `torchlet_examples::idx`); otherwise random data of the same shape.
 
 use std::path::PathBuf;
 use std::time::Instant;
 use torchlet::nn::Module;
 use torchlet::prelude::*;
-use torchlet::seeds::seed004::{
+use torchlet_examples::seeds::seed004::{
     load_mnist_train, log_softmax_by_hand, model, nll, pick_by_flat_index, random_mnist_like,
     softmax_by_hand, CLASSES, PRED_TENSOR, PRINTED_LOG_SOFTMAX, PRINTED_MNIST_LOSS,
 };

@@ -10,7 +10,7 @@
 
 use torchlet::nn::{CrossEntropyLoss, NLLLoss};
 use torchlet::prelude::*;
-use torchlet::seeds::seed002::{
+use torchlet_examples::seeds::seed002::{
     agreement, cross_entropy_manual, nll_loss_manual, question_logits, question_loss_closed_form,
     question_target, Agreement, Tally,
 };

@@ -13,10 +13,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use torchlet::demos::{
+use torchlet_examples::demos::{
     digits_default_path, load_digits, train_digits_observed, DigitsEvent, DIGITS_BATCHES, DIGITS_TRAIN_ROWS,
 };
-use torchlet::progress::EpochBar;
+use torchlet_examples::progress::EpochBar;
 
 struct Args {
     epochs: usize,
@@ -85,7 +85,12 @@ fn main() -> ExitCode {
                 "digits: Linear(64,64)-ReLU-Linear(64,10), SGD(0.05, momentum 0.9), seed {}",
                 args.seed
             );
-            torchlet::plot::training_curves(path, &title, &run.epoch_losses, &run.epoch_test_accuracy)?;
+            torchlet_examples::plot::training_curves(
+                path,
+                &title,
+                &run.epoch_losses,
+                &run.epoch_test_accuracy,
+            )?;
             println!("wrote {}", path.display());
         }
         println!(

@@ -9,14 +9,14 @@
 //! order), its BCE table, CCE vs KLD for one-hot targets, softmax with and without the max
 //! trick on `x * 10000`, then torchlet's built-in losses against the hand-written ones and a
 //! small fit of probability targets with `kl_div`. The hand-written functions live in
-//! `torchlet::seeds::seed000`, shared with `tests/seed_000.rs`.
+//! `torchlet_examples::seeds::seed000`, shared with `tests/seed_000.rs`.
 //!
 //! Where the notebook draws random inputs we draw ours from a seeded `Generator`: the numbers
 //! differ from the notebook's, the agreements it demonstrates do not.
 
 use torchlet::autograd::info;
-use torchlet::seeds::seed000::{self as nb, py, DISTRIBUTIONS};
 use torchlet::{DType, Generator, Result, Tensor};
+use torchlet_examples::seeds::seed000::{self as nb, py, DISTRIBUTIONS};
 
 /// Prints the code of a notebook cell, to line our output up with the notebook's.
 fn cell(code: &str) {
@@ -37,7 +37,7 @@ fn main() -> Result<()> {
             ("--plot", Some(path)) => {
                 // fig, axes = plt.subplots(nrows=1, ncols=3); axes[i].bar(events, dist)
                 let named: Vec<(&str, &[f64])> = DISTRIBUTIONS.iter().map(|(n, p)| (*n, &p[..])).collect();
-                torchlet::plot::distributions(&path, &named)?;
+                torchlet_examples::plot::distributions(&path, &named)?;
                 println!("wrote the three distributions as bar charts to {path}");
             }
             _ => {

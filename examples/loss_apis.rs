@@ -6,7 +6,7 @@
 //! after `LogSoftmax`, `KLDivLoss` with the default `mean` against `batchmean`, the per-sample
 //! identity CE = H + KL (with `Categorical::entropy`), BCE computed through NLL, and
 //! `CosineEmbeddingLoss`; then the cheat sheet of which loss takes logits, log-probabilities
-//! or probabilities. Shared pieces live in `torchlet::seeds::seed001` (see `tests/seed_001.rs`).
+//! or probabilities. Shared pieces live in `torchlet_examples::seeds::seed001` (see `tests/seed_001.rs`).
 //!
 //! The notebook's inputs are random; ours come from a seeded `Generator`, so the numbers
 //! differ while every equality the notebook shows still holds.
@@ -14,9 +14,9 @@
 use torchlet::autograd::distributions::Categorical;
 use torchlet::nn::functional::{self as F, Reduction};
 use torchlet::nn::{BCELoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, LogSoftmax, Module, NLLLoss};
-use torchlet::seeds::seed000::py;
-use torchlet::seeds::seed001::{self as nb, cheat_sheet_table};
 use torchlet::{DType, Generator, Result, Tensor, TensorData};
+use torchlet_examples::seeds::seed000::py;
+use torchlet_examples::seeds::seed001::{self as nb, cheat_sheet_table};
 
 /// Prints the code of a notebook cell, to line our output up with the notebook's.
 fn cell(code: &str) {

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         eprintln!("usage: parity FILE [--filter PREFIX]");
         return ExitCode::from(2);
     };
-    match torchlet::parity::run_file(&file, filter.as_deref()) {
+    match torchlet_examples::parity::run_file(&file, filter.as_deref()) {
         Ok(summary) => {
             for (name, why) in &summary.failures {
                 println!("FAIL {name}: {why}");

@@ -6,17 +6,17 @@
 //! with the weights the notebook printed and walks through its cells: predictions, the
 //! cross-entropy loss and its `grad_fn`, `loss.grad` (None), the parameters, and the first
 //! weight's gradient before and after `backward()`.
-//! Part 2 trains an XOR classifier that converges reliably (see `torchlet::demos::train_xor_every`).
+//! Part 2 trains an XOR classifier that converges reliably (see `torchlet_examples::demos::train_xor_every`).
 //! `--save PATH` writes the trained network as safetensors (PyTorch loads it with
 //! `model.load_state_dict(safetensors.torch.load_file(PATH))`; see docs/save-and-load.md);
 //! `--graph PATH` writes its loss graph as Graphviz DOT; `--plot FILE.png` draws the loss curve.
 
 use std::process::ExitCode;
 use std::time::Instant;
-use torchlet::demos::{train_xor_every, xor_graph_dot, xor_inputs, xor_targets};
 use torchlet::nn::{save_safetensors, CrossEntropyLoss, Linear, Module, Parameter, Sequential, Sigmoid};
 use torchlet::optim::{Optimizer, SGD};
 use torchlet::{Result, Tensor};
+use torchlet_examples::demos::{train_xor_every, xor_graph_dot, xor_inputs, xor_targets};
 
 struct Args {
     steps: usize,
@@ -215,7 +215,7 @@ fn train(args: &Args) -> Result<()> {
         if every > 1 {
             title.push_str(&format!(" (one point per {every} steps)"));
         }
-        torchlet::plot::loss_curve(path, &title, &run.losses)?;
+        torchlet_examples::plot::loss_curve(path, &title, &run.losses)?;
         println!("wrote the loss curve to {path}");
     }
     if let Some(path) = &args.graph {

@@ -13,8 +13,12 @@
 //! # Ok::<(), torchlet::Error>(())
 //! ```
 //!
-//! The crates: [`tensor_core`] (raw data and kernels), [`autograd`] (the [`Tensor`] users
-//! hold, the tape, losses), [`nn`] (modules, losses, optimizers in [`optim`]).
+//! This crate is only a facade: it re-exports the three crates of torchlet, [`tensor_core`]
+//! (raw data and kernels), [`autograd`] (the [`Tensor`] users hold, the tape, the ops and
+//! losses) and [`nn`] (modules, optimizers in [`optim`], saving and loading), plus the
+//! [`prelude`]. The examples, their plotting and data helpers and the PyTorch parity runner
+//! live in the `torchlet-examples` crate of this repository, so depending on `torchlet` pulls
+//! in no plotting, image, progress-bar or JSON crates.
 
 pub use torchlet_autograd as autograd;
 pub use torchlet_nn as nn;
@@ -24,13 +28,6 @@ pub use torchlet_autograd::warnings;
 pub use torchlet_autograd::{gradcheck, is_grad_enabled, no_grad, NoGradGuard, Tensor};
 pub use torchlet_nn::optim;
 pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
-
-pub mod demos;
-pub mod idx;
-pub mod parity;
-pub mod plot;
-pub mod progress;
-pub mod seeds;
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
 pub mod prelude {

@@ -829,13 +829,13 @@ fn cases() -> Vec<Case> {
             "load_digits: missing file",
             Any,
             ["load_digits", "cannot read", "--data"],
-            torchlet::demos::load_digits(std::path::Path::new("/nonexistent/optdigits.csv"))
+            torchlet_examples::demos::load_digits(std::path::Path::new("/nonexistent/optdigits.csv"))
         ),
         case!(
             "plot: no values",
             Any,
             ["plot", "nothing to plot"],
-            torchlet::plot::loss_curve("/nonexistent/loss.png", "loss", &[])
+            torchlet_examples::plot::loss_curve("/nonexistent/loss.png", "loss", &[])
         ),
         case!("reduction: unknown string", Invalid, ["reduction", "avg"], "avg".parse::<Reduction>()),
     ]

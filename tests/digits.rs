@@ -1,7 +1,7 @@
 //! BENCH.md's digits training, shortened to 20 epochs, classifies the held-out digits.
 
 use std::path::Path;
-use torchlet::demos::{digits_default_path, load_digits, train_digits};
+use torchlet_examples::demos::{digits_default_path, load_digits, train_digits};
 
 #[test]
 fn digits_reach_88_percent_after_20_epochs() {

@@ -1,10 +1,10 @@
-//! `torchlet::idx::read_idx`: IDX files written byte by byte (per the format's description)
+//! `torchlet_examples::idx::read_idx`: IDX files written byte by byte (per the format's description)
 //! read back, and every malformed file rejected with a clear `Error::Io` naming the path.
 
 use std::path::{Path, PathBuf};
-use torchlet::idx::read_idx;
-use torchlet::seeds::seed004::load_mnist_train;
 use torchlet::{DType, Error};
+use torchlet_examples::idx::read_idx;
+use torchlet_examples::seeds::seed004::load_mnist_train;
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);

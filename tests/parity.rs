@@ -3,9 +3,9 @@
 
 #[test]
 fn pytorch_parity_cases_pass() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/torch_cases.json");
-    let summary =
-        torchlet::parity::run_file_where(path, |case| case["op"] != "train").expect("readable cases");
+    let path = torchlet_examples::project_path("tests/data/torch_cases.json");
+    let summary = torchlet_examples::parity::run_file_where(path, |case| case["op"] != "train")
+        .expect("readable cases");
     let report: Vec<String> = summary.failures.iter().map(|(n, why)| format!("{n}: {why}")).collect();
     assert!(
         summary.failures.is_empty(),

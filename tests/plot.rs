@@ -1,13 +1,13 @@
-//! `torchlet::plot` writes real PNGs of the promised size with visible content, reports bad
-//! paths and bad data as errors, and `torchlet::progress::EpochBar` is quiet off a terminal.
+//! `torchlet_examples::plot` writes real PNGs of the promised size with visible content, reports bad
+//! paths and bad data as errors, and `torchlet_examples::progress::EpochBar` is quiet off a terminal.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use torchlet::plot;
-use torchlet::progress::EpochBar;
 use torchlet::Error;
+use torchlet_examples::plot;
+use torchlet_examples::progress::EpochBar;
 
 /// matplotlib's tab:blue, tab:orange and tab:green, the series colours of the charts.
 const BLUE: [u8; 3] = [31, 119, 180];

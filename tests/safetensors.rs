@@ -3,14 +3,14 @@
 //! path and the tensor (never panics) that leave the model unchanged, and the XOR example's
 //! `--graph` output has the expected shape.
 
-use std::path::{Path, PathBuf};
-use torchlet::demos::{train_xor, xor_graph_dot, xor_inputs};
+use std::path::PathBuf;
 use torchlet::nn::safetensors::{load, load_file, save, save_file};
 use torchlet::nn::{load_safetensors, save_safetensors, Linear, Module, Sequential, Sigmoid};
 use torchlet::{DType, Error, Generator, Tensor, TensorData};
+use torchlet_examples::demos::{train_xor, xor_graph_dot, xor_inputs};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("data").join(name)
+    torchlet_examples::project_path("tests/data").join(name)
 }
 
 /// A fresh path in the temp directory, unique per test (tests run in parallel).

@@ -3,14 +3,14 @@
 //!
 //! The expected strings below are copied from the notebook's outputs
 //! (../shared/seeds/000_c66fa8c02048c1c1.txt). The notebook computes them in f64 with
-//! `np.log` and Python's left-to-right `sum`; `torchlet::seeds::seed000` applies the same
+//! `np.log` and Python's left-to-right `sum`; `torchlet_examples::seeds::seed000` applies the same
 //! formulas in the same order with f64 tensor ops (a sum of fewer than 8 elements is
 //! sequential in torchlet too), so the check is exact: the value must print as the notebook's
 //! digits (Python's shortest round-trip repr) and equal the f64 those digits denote.
 
 use torchlet::autograd::info;
-use torchlet::seeds::seed000::{self as nb, py, DISTRIBUTIONS};
 use torchlet::{DType, Generator, Tensor};
+use torchlet_examples::seeds::seed000::{self as nb, py, DISTRIBUTIONS};
 
 /// `got` must be exactly the f64 the notebook printed as `want`.
 fn exact(got: f64, want: &str, what: &str) {

@@ -13,8 +13,8 @@ use torchlet::nn::{
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, LogSoftmax,
 };
 use torchlet::nn::{Module, NLLLoss};
-use torchlet::seeds::seed001::{self as nb, cheat_sheet_table, CHEAT_SHEET};
 use torchlet::{DType, Generator, Tensor, TensorData};
+use torchlet_examples::seeds::seed001::{self as nb, cheat_sheet_table, CHEAT_SHEET};
 
 fn inputs(seed: u64) -> nb::Inputs {
     nb::inputs(&mut Generator::new(seed), 2, 4).unwrap()

@@ -6,7 +6,7 @@ mod printed;
 use printed::{assert_printed, F32_REL, HALF_4DP};
 use torchlet::nn::CrossEntropyLoss;
 use torchlet::prelude::*;
-use torchlet::seeds::seed002::*;
+use torchlet_examples::seeds::seed002::*;
 
 #[test]
 fn logits_0001_with_target_3_give_the_printed_0_7437() {

@@ -11,7 +11,7 @@ mod printed;
 use printed::{assert_printed, flat, half_unit_5_significant, input_rounding_bound, tolerance_4dp, F32_REL};
 use torchlet::nn::{BCELoss, CrossEntropyLoss};
 use torchlet::prelude::*;
-use torchlet::seeds::seed003::*;
+use torchlet_examples::seeds::seed003::*;
 
 /// `v` (flat, f64) as a `(rows, cols)` tensor of `dtype`.
 fn t2(v: &[f64], rows: usize, dtype: DType) -> Tensor {

@@ -6,7 +6,7 @@ mod printed;
 use printed::{assert_printed, F32_REL, HALF_4DP};
 use torchlet::nn::Module;
 use torchlet::prelude::*;
-use torchlet::seeds::seed004::*;
+use torchlet_examples::seeds::seed004::*;
 
 #[test]
 fn log_softmax_by_hand_of_the_five_scores_is_the_printed_one() {

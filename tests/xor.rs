@@ -1,6 +1,6 @@
 //! The XOR trainer of `examples/xor.rs` learns XOR for every seed tried.
 
-use torchlet::demos::{train_xor, xor_targets};
+use torchlet_examples::demos::{train_xor, xor_targets};
 
 /// The example's defaults.
 const STEPS: usize = 500;
@@ -52,8 +52,8 @@ fn xor_rejects_a_negative_learning_rate() {
 #[test]
 fn train_xor_every_keeps_every_nth_loss_of_the_same_run() {
     let all = train_xor(5, 25, LR).unwrap();
-    let some = torchlet::demos::train_xor_every(5, 25, LR, 10).unwrap();
+    let some = torchlet_examples::demos::train_xor_every(5, 25, LR, 10).unwrap();
     assert_eq!(some.losses, vec![all.losses[0], all.losses[10], all.losses[20]]);
     assert_eq!(some.final_loss, all.final_loss);
-    assert!(torchlet::demos::train_xor_every(5, 25, LR, 0).is_err());
+    assert!(torchlet_examples::demos::train_xor_every(5, 25, LR, 0).is_err());
 }

@@ -48,7 +48,9 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
                 // `use crate::{a, b}` lists are split.
                 let rest = &code[i + "crate::".len()..];
                 let heads: Vec<&str> = match rest.strip_prefix('{') {
-                    Some(list) => list.split(['}', ';']).next().unwrap_or("").split(',').map(str::trim).collect(),
+                    Some(list) => {
+                        list.split(['}', ';']).next().unwrap_or("").split(',').map(str::trim).collect()
+                    }
                     None => vec![rest],
                 };
                 for head in heads {
@@ -57,7 +59,8 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
                         .map(|s| s.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_')))
                         .take_while(|s| !s.is_empty())
                         .collect();
-                    let target = (1..=segs.len()).rev().map(|k| segs[..k].join("::")).find(|m| modules.contains(m));
+                    let target =
+                        (1..=segs.len()).rev().map(|k| segs[..k].join("::")).find(|m| modules.contains(m));
                     if let Some(t) = target {
                         if t != me && !t.starts_with(&format!("{me}::")) {
                             deps.insert(t);
@@ -72,7 +75,11 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// A cycle through `start`, if any (depth-first search).
-fn cycle_from(graph: &BTreeMap<String, BTreeSet<String>>, start: &str, allowed: &[(&str, &str)]) -> Option<Vec<String>> {
+fn cycle_from(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    start: &str,
+    allowed: &[(&str, &str)],
+) -> Option<Vec<String>> {
     fn visit(
         graph: &BTreeMap<String, BTreeSet<String>>,
         node: &str,

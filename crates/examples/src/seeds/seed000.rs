@@ -8,9 +8,9 @@
 //! formulas operation for operation, in f64, and sum short vectors left to right as Python's
 //! `sum` does, so they reproduce the notebook's printed digits exactly.
 
-use crate::nn::functional::{self as F, KlDivOpts, Reduction};
-use crate::optim::{Adam, Optimizer};
-use crate::{DType, Generator, Result, Tensor, TensorData};
+use torchlet::nn::functional::{self as F, KlDivOpts, Reduction};
+use torchlet::optim::{Adam, Optimizer};
+use torchlet::{DType, Generator, Result, Tensor, TensorData};
 
 /// The notebook's three example distributions over five events, in its order.
 pub const DISTRIBUTIONS: [(&str, [f64; 5]); 3] = [
@@ -263,7 +263,7 @@ pub fn compare_distribution_targets(
         kl_div: F::kl_div_with(&logits.log_softmax(-1)?, &y, &batchmean)?.item()?,
         batch_kld_loss: batch_kld_loss(&p, &y)?.item()?,
         cross_entropy: F::cross_entropy(&logits, &y)?.item()?,
-        target_entropy: crate::autograd::info::entropy(&y, -1)?.mean()?.item()?,
+        target_entropy: torchlet::autograd::info::entropy(&y, -1)?.mean()?.item()?,
         p,
     })
 }
@@ -307,7 +307,7 @@ pub fn fit_distributions(steps: usize, lr: f64) -> Result<KlFit> {
         losses,
         probs: logits.softmax(-1)?,
         cross_entropy: F::cross_entropy_with(&logits, &targets, &per_row)?,
-        kl: crate::autograd::info::kl_divergence(&targets, &logits.softmax(-1)?, -1)?,
+        kl: torchlet::autograd::info::kl_divergence(&targets, &logits.softmax(-1)?, -1)?,
         logits,
     })
 }

@@ -2,7 +2,7 @@
 //! written as PNG files.
 //!
 //! ```no_run
-//! use torchlet::plot;
+//! use torchlet_examples::plot;
 //!
 //! let losses = [2.3, 1.1, 0.7, 0.45, 0.38, 0.31];
 //! plot::loss_curve("loss.png", "XOR training loss", &losses)?;
@@ -38,11 +38,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::register_font;
 
-use crate::{Error, Result};
+use torchlet::{Error, Result};
 
 /// DejaVu Sans 2.37, embedded so text renders the same everywhere (license:
 /// `assets/fonts/LICENSE-DejaVu.txt`).
-static DEJAVU_SANS: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// The family name the bundled font is registered under with plotters.
 const FONT: &str = "sans-serif";
@@ -148,7 +148,7 @@ pub fn training_curves(
 /// let normal = [0.01, 0.06, 0.24, 0.38, 0.24, 0.06, 0.01];
 /// let uniform = [1.0 / 7.0; 7];
 /// let random = [0.3, 0.05, 0.1, 0.2, 0.15, 0.1, 0.1];
-/// torchlet::plot::distributions(
+/// torchlet_examples::plot::distributions(
 ///     "distributions.png",
 ///     &[("normal_dist", &normal), ("uniform_dist", &uniform), ("random_dist", &random)],
 /// )?;

@@ -4,11 +4,11 @@
 //! Both initialise their layers from an explicit [`Generator`] seeded by the caller, so a
 //! run is reproducible and never touches the global generator (tests run in parallel).
 
-use crate::nn::functional as F;
-use crate::nn::{Linear, Module, ReLU, Sequential, Sigmoid};
-use crate::optim::{Optimizer, SgdOptions, SGD};
-use crate::{no_grad, Error, Generator, Result, Tensor};
 use std::path::{Path, PathBuf};
+use torchlet::nn::functional as F;
+use torchlet::nn::{Linear, Module, ReLU, Sequential, Sigmoid};
+use torchlet::optim::{Optimizer, SgdOptions, SGD};
+use torchlet::{no_grad, Error, Generator, Result, Tensor};
 
 /// The four XOR inputs `[[0,0],[0,1],[1,0],[1,1]]` (f32, shape `(4, 2)`).
 pub fn xor_inputs() -> Tensor {
@@ -99,7 +99,7 @@ pub fn xor_graph_dot(run: &XorRun) -> Result<String> {
 
 /// `data/optdigits.csv` of this repository (located at compile time).
 pub fn digits_default_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join("optdigits.csv")
+    crate::project_path("data/optdigits.csv")
 }
 
 /// The digits data set: `x` `(n, 64)` f32 pixels scaled to `[0, 1]`, `y` `(n)` i64 labels.

@@ -5,9 +5,9 @@
 //!
 //! Used by `examples/categorical_cross_entropy.rs` and `tests/seed_004.rs`.
 
-use crate::nn::{Linear, ReLU, Sequential};
-use crate::{Error, Generator, Result, Tensor, TensorData};
 use std::path::Path;
+use torchlet::nn::{Linear, ReLU, Sequential};
+use torchlet::{Error, Generator, Result, Tensor, TensorData};
 
 /// `pred_tensor = torch.Tensor([2.44, 3.92, 2.50, -1.27, 3.23])`, "our predictions as a
 /// result of the model" for the five classes cat, dog, plane, fish, building.
@@ -89,7 +89,7 @@ pub fn load_mnist_train(dir: &Path, n: usize) -> Result<(Tensor, Tensor)> {
 /// Random stand-ins of MNIST's shapes: `x` `(n, 784)` uniform in [0, 1) and labels `y`
 /// `(n)` uniform in 0..10, from `g`.
 pub fn random_mnist_like(n: usize, g: &mut Generator) -> Result<(Tensor, Tensor)> {
-    let x = TensorData::rand_with([n, 784], crate::DType::F32, g)?;
+    let x = TensorData::rand_with([n, 784], torchlet::DType::F32, g)?;
     let y = TensorData::randint_with(0, 10, [n], g)?;
     Ok((Tensor::from_data(x), Tensor::from_data(y)))
 }

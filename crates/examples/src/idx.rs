@@ -14,8 +14,8 @@
 //! pixel bytes; `train-labels-idx1-ubyte` starts `00 00 08 01`, then 60000, then the labels.
 //! Files must be uncompressed (`gunzip train-images-idx3-ubyte.gz`).
 
-use crate::{Error, Result, Shape, TensorData};
 use std::path::Path;
+use torchlet::{Error, Result, Shape, TensorData};
 
 /// Reads an IDX file into a tensor of its shape.
 ///
@@ -33,8 +33,8 @@ use std::path::Path;
 /// after the data, and sizes whose product overflows.
 ///
 /// ```no_run
-/// let images = torchlet::idx::read_idx("mnist/train-images-idx3-ubyte")?; // f32 (60000, 28, 28)
-/// let labels = torchlet::idx::read_idx("mnist/train-labels-idx1-ubyte")?; // i64 (60000)
+/// let images = torchlet_examples::idx::read_idx("mnist/train-images-idx3-ubyte")?; // f32 (60000, 28, 28)
+/// let labels = torchlet_examples::idx::read_idx("mnist/train-labels-idx1-ubyte")?; // i64 (60000)
 /// # Ok::<(), torchlet::Error>(())
 /// ```
 pub fn read_idx(path: impl AsRef<Path>) -> Result<TensorData> {

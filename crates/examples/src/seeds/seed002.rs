@@ -4,8 +4,8 @@
 //!
 //! Used by `examples/cross_entropy_by_hand.rs` and `tests/seed_002.rs`.
 
-use crate::nn::functional as F;
-use crate::{DType, Generator, Result, Tensor, TensorData};
+use torchlet::nn::functional as F;
+use torchlet::{DType, Generator, Result, Tensor, TensorData};
 
 /// The question's logits, `torch.FloatTensor([0,0,0,1]).view(1, -1)`.
 pub fn question_logits() -> Tensor {

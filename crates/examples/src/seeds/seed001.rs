@@ -6,10 +6,10 @@
 //! The notebook draws every input at random, so its printed numbers cannot be reproduced;
 //! what carries over are the identities it demonstrates, which hold for any input.
 
-use crate::autograd::distributions::Categorical;
-use crate::nn::functional::Reduction;
-use crate::nn::{CrossEntropyLoss, KLDivLoss, LogSoftmax, Module, NLLLoss};
-use crate::{DType, Generator, Result, Tensor, TensorData};
+use torchlet::autograd::distributions::Categorical;
+use torchlet::nn::functional::Reduction;
+use torchlet::nn::{CrossEntropyLoss, KLDivLoss, LogSoftmax, Module, NLLLoss};
+use torchlet::{DType, Generator, Result, Tensor, TensorData};
 
 /// The notebook's data: a model output and two kinds of target.
 pub struct Inputs {

@@ -6,13 +6,13 @@
 
 mod train;
 
-use crate::autograd::distributions::Categorical;
-use crate::nn::functional::{self as F, Reduction};
-use crate::{DType, Tensor, TensorData};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use torchlet::autograd::distributions::Categorical;
+use torchlet::nn::functional::{self as F, Reduction};
+use torchlet::{DType, Tensor, TensorData};
 
 /// The outcome of a run: counts and, for every failing case, why.
 #[derive(Debug, Default)]
@@ -201,7 +201,7 @@ fn call(op: &str, args: &HashMap<String, Tensor>, o: &Value) -> Result<Tensor, S
             .map_or(Ok(Reduction::Mean), |s| s.parse::<Reduction>().map_err(|e| e.to_string()))
     };
     let dim = || o["dim"].as_i64().map(|d| d as isize).ok_or_else(|| format!("{op}: missing option dim"));
-    let e = |r: crate::Result<Tensor>| r.map_err(|e| e.to_string());
+    let e = |r: torchlet::Result<Tensor>| r.map_err(|e| e.to_string());
     match op {
         "sigmoid" => e(F::sigmoid(arg("input")?)),
         "relu" => e(F::relu(arg("input")?)),

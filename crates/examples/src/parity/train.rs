@@ -7,15 +7,15 @@
 //! (the paths a user writes as `torchlet::...`).
 
 use super::{compare, parse_tensor};
-use crate::nn::functional::Reduction;
-use crate::nn::{
+use serde_json::Value;
+use torchlet::nn::functional::Reduction;
+use torchlet::nn::{
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Linear, MSELoss, Module, NLLLoss, ReLU, Sequential, Sigmoid,
 };
-use crate::optim::{Adam, AdamOptions, AdamW, Optimizer, SgdOptions, SGD};
-use crate::{Tensor, TensorData};
-use serde_json::Value;
+use torchlet::optim::{Adam, AdamOptions, AdamW, Optimizer, SgdOptions, SGD};
+use torchlet::{Tensor, TensorData};
 
-type Loss = Box<dyn Fn(&Tensor, &Tensor) -> crate::Result<Tensor>>;
+type Loss = Box<dyn Fn(&Tensor, &Tensor) -> torchlet::Result<Tensor>>;
 
 /// Runs one `train` case; `Err` describes what differed (and by how much).
 pub(crate) fn run_train(case: &Value) -> Result<(), String> {
@@ -31,7 +31,7 @@ pub(crate) fn run_train(case: &Value) -> Result<(), String> {
 
     let mut losses = Vec::with_capacity(steps);
     for step in 0..steps {
-        let err = |e: crate::Error| format!("step {step}: {e}");
+        let err = |e: torchlet::Error| format!("step {step}: {e}");
         opt.zero_grad();
         let out = model.forward(&x).map_err(err)?;
         let loss = loss_fn(&out, &y).map_err(err)?;
@@ -142,7 +142,7 @@ fn build_optimizer(spec: &Value, params: Vec<Tensor>) -> Result<Box<dyn Optimize
     let num = |v: &Value, k: &str| v.as_f64().ok_or(format!("optimizer option {k} is not a number"));
     let flag = |v: &Value, k: &str| v.as_bool().ok_or(format!("optimizer option {k} is not a boolean"));
     let name = spec.get("name").and_then(Value::as_str).ok_or("optimizer has no name")?;
-    let opt: crate::Result<Box<dyn Optimizer>> = match name {
+    let opt: torchlet::Result<Box<dyn Optimizer>> = match name {
         "sgd" => {
             let mut o = SgdOptions::default();
             for (k, v) in spec {

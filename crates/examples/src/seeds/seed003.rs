@@ -7,9 +7,9 @@
 //! is rounded to 4 decimals, which the tests take into account.
 //! Used by `examples/bce_and_xor.rs` and `tests/seed_003.rs`.
 
-use crate::nn::functional as F;
-use crate::nn::{Linear, Sequential, Sigmoid};
-use crate::{DType, Result, Tensor};
+use torchlet::nn::functional as F;
+use torchlet::nn::{Linear, Sequential, Sigmoid};
+use torchlet::{DType, Result, Tensor};
 
 /// In \[186\]: `last_layer = torch.randn(5, 2)`, "5 data points, with 2 real number output each".
 pub const CE_LAST_LAYER: [[f32; 2]; 5] =
@@ -166,7 +166,7 @@ pub struct XorCells {
 
 /// Runs the notebook's XOR cells (forward, loss, backward) with parameters `params`.
 pub fn xor_cells(params: &[f64], dtype: DType) -> Result<XorCells> {
-    use crate::nn::Module;
+    use torchlet::nn::Module;
     let model = xor_model(params, dtype)?;
     let x = crate::demos::xor_inputs().to_dtype(dtype)?;
     let predictions = model.forward(&x)?;
@@ -175,7 +175,9 @@ pub fn xor_cells(params: &[f64], dtype: DType) -> Result<XorCells> {
     let grads: Vec<Tensor> = model
         .parameters()
         .iter()
-        .map(|p| p.grad().ok_or_else(|| crate::Error::autograd("xor_cells", "a parameter got no gradient")))
+        .map(|p| {
+            p.grad().ok_or_else(|| torchlet::Error::autograd("xor_cells", "a parameter got no gradient"))
+        })
         .collect::<Result<_>>()?;
     let gradients = grads.iter().flat_map(Tensor::to_f64_vec).collect();
     Ok(XorCells { predictions, loss, weight0_grad: grads[0].clone(), gradients })

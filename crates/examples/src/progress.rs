@@ -1,7 +1,7 @@
 //! A progress bar for one training epoch.
 //!
 //! ```no_run
-//! use torchlet::progress::EpochBar;
+//! use torchlet_examples::progress::EpochBar;
 //!
 //! let (epochs, batches) = (3, 100);
 //! for epoch in 1..=epochs {

@@ -1,0 +1,27 @@
+//! # torchlet-examples
+//!
+//! What torchlet's examples share, kept out of the `torchlet` facade so that depending on it
+//! pulls in no plotting, image, progress-bar or JSON crates: the computations of the seed
+//! walkthroughs ([`seeds`]), small trainings and data loaders ([`demos`], [`idx`]), charts
+//! ([`plot`]), progress bars ([`progress`]) and the PyTorch parity runner ([`parity`]).
+//!
+//! This package also owns the repository's top-level `examples/`, `tests/` and `benches/`
+//! (see its Cargo.toml), which use only `torchlet`'s public API plus this crate.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+pub mod demos;
+pub mod idx;
+pub mod parity;
+pub mod plot;
+pub mod progress;
+pub mod seeds;
+
+/// A path inside the repository (`project_path("data/optdigits.csv")`), located at compile
+/// time: this crate sits in `crates/examples/`.
+pub fn project_path(rel: impl AsRef<Path>) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+}
