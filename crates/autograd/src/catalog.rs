@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | [`Mode::Check`] | as written | f64, distinct, in `[-2, 2]`, away from 0, -0.5 and 1 (the kinks of relu, abs, clamp) |
 //! | [`Mode::Random`] | random, 1 to one more than written | as in `Check` |
-//! | [`Mode::Fuzz`] | random, 0 to 5; sometimes a shape unrelated to the one written | any dtype; NaN, ±inf, huge, tiny, -0.0; out-of-range indices and dims |
+//! | [`Mode::Fuzz`] | random, 0 to 5; sometimes a shape unrelated to the one written | any dtype; NaN, ±inf, huge, tiny, -0.0; non-contiguous views; out-of-range indices, dims and options |
 //!
 //! ```
 //! use torchlet_autograd::catalog::{Mode, Sampler};
@@ -171,7 +171,13 @@ impl Sampler {
     pub fn dim(&mut self, ndim: usize) -> isize {
         let n = ndim as isize;
         match self.mode {
-            Mode::Fuzz => self.below(2 * ndim + 5) as isize - n - 2,
+            Mode::Fuzz => {
+                if self.chance(0.05) {
+                    self.pick(&[isize::MAX, isize::MIN])
+                } else {
+                    self.below(2 * ndim + 5) as isize - n - 2
+                }
+            }
             _ if ndim == 0 => 0,
             _ => {
                 let d = self.below(ndim) as isize;
@@ -313,6 +319,18 @@ impl Sampler {
                 }
             })
             .collect();
-        TensorData::from_vec(v, shape).expect("length matches").to_dtype(dtype)
+        let t = TensorData::from_vec(v, shape.clone()).expect("length matches").to_dtype(dtype);
+        // Sometimes a non-contiguous view of those values: the transpose of the transposed shape.
+        if shape.len() >= 2 && self.chance(0.2) {
+            let mut swapped = shape.clone();
+            swapped.swap(0, 1);
+            if let Ok(v) = t
+                .reshape(&swapped.iter().map(|&d| d as isize).collect::<Vec<_>>())
+                .and_then(|v| v.transpose(0, 1))
+            {
+                return v;
+            }
+        }
+        t
     }
 }

@@ -5,17 +5,37 @@ use crate::module::Module;
 use std::fmt;
 use torchlet_autograd::{Result, Tensor};
 
-/// `nn.Sigmoid()`: `1 / (1 + e^-x)` elementwise.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Sigmoid;
+/// Parameter-free elementwise modules, one line each: `Name => tensor_method, "doc"`. Each
+/// gets the struct, `Module::forward` (the tensor op, where its derivative lives) and
+/// PyTorch's repr `Name()`.
+macro_rules! elementwise_modules {
+    ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
 
-/// `nn.ReLU()`: `max(x, 0)` elementwise.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReLU;
+        impl Module for $name {
+            fn forward(&self, x: &Tensor) -> Result<Tensor> {
+                x.$op()
+            }
+        }
 
-/// `nn.Tanh()`: `tanh(x)` elementwise.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Tanh;
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "()"))
+            }
+        }
+    )*};
+}
+
+elementwise_modules! {
+    /// `nn.Sigmoid()`: `1 / (1 + e^-x)` elementwise.
+    Sigmoid => sigmoid;
+    /// `nn.ReLU()`: `max(x, 0)` elementwise.
+    ReLU => relu;
+    /// `nn.Tanh()`: `tanh(x)` elementwise.
+    Tanh => tanh;
+}
 
 /// `nn.Softmax(dim)`: `e^x / sum(e^x, dim)`, computed stably.
 #[derive(Clone, Copy, Debug)]
@@ -72,24 +92,6 @@ impl Default for Flatten {
     }
 }
 
-impl Module for Sigmoid {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.sigmoid()
-    }
-}
-
-impl Module for ReLU {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.relu()
-    }
-}
-
-impl Module for Tanh {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.tanh()
-    }
-}
-
 impl Module for Softmax {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.softmax(self.dim)
@@ -105,24 +107,6 @@ impl Module for LogSoftmax {
 impl Module for Flatten {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.flatten(self.start_dim, self.end_dim)
-    }
-}
-
-impl fmt::Display for Sigmoid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Sigmoid()")
-    }
-}
-
-impl fmt::Display for ReLU {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ReLU()")
-    }
-}
-
-impl fmt::Display for Tanh {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Tanh()")
     }
 }
 

@@ -38,7 +38,7 @@ pub mod optim;
 pub mod safetensors;
 pub mod state;
 
-pub use activation::{Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh};
+pub use activation::*;
 pub use container::Sequential;
 pub use linear::Linear;
 pub use loss::{

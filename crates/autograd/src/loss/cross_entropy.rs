@@ -418,6 +418,15 @@ fn forward(input: &Tensor, target: &Tensor, o: &CrossEntropyOpts, at: Site) -> R
     Ok(out)
 }
 
+/// When fuzzing, label smoothing anywhere in [-0.5, 1.5] (outside [0, 1] is an error).
+fn fuzz_smoothing(s: &mut Sampler, ls: f64) -> f64 {
+    if s.mode() == crate::catalog::Mode::Fuzz {
+        s.scalar(-0.5, 1.5)
+    } else {
+        ls
+    }
+}
+
 /// Class-index targets for `(n, c)`-shaped scores (one in three ignored when `ignore`).
 fn index_targets(s: &mut Sampler, shape: &[usize], c: usize, ignore: Option<i64>) -> TensorData {
     let t = s.index(shape, c);
@@ -450,6 +459,7 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
                 reduction: any_reduction(s),
                 label_smoothing: s.pick(&[0.0, 0.2]),
             };
+            let opts = CrossEntropyOpts { label_smoothing: fuzz_smoothing(s, opts.label_smoothing), ..opts };
             let (x, t) = (s.float(&xs), index_targets(s, &ts, c, ignore));
             Case::new([x, t], move |a| cross_entropy_with(&a[0], &a[1], &opts))
         }),

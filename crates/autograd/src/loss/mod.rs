@@ -179,7 +179,11 @@ pub(crate) fn first_positive<T: Float>(v: &[T]) -> Option<f64> {
     v.iter().find(|&&x| x > T::ZERO).map(|&x| Element::to_f64(x))
 }
 
-/// One of the three reductions every loss has, for catalog entries.
+/// One of the three reductions every loss has, for catalog entries (when fuzzing, also
+/// `BatchMean`, which only `kl_div` accepts).
 pub(crate) fn any_reduction(s: &mut crate::catalog::Sampler) -> Reduction {
+    if s.mode() == crate::catalog::Mode::Fuzz {
+        return s.pick(&[Reduction::None, Reduction::Mean, Reduction::Sum, Reduction::BatchMean]);
+    }
     s.pick(&[Reduction::None, Reduction::Mean, Reduction::Sum])
 }
