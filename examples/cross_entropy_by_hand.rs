@@ -43,7 +43,7 @@ fn main() -> torchlet::Result<()> {
     println!("softmax(output), not output. A loss near 0 needs a logit far above the others:");
     for big in [1.0, 5.0, 10.0, 20.0] {
         // f64, so that ln(1 + 3 e^-20) = 6.2e-9 does not round to 0 as it would in f32.
-        let l = F::cross_entropy(&Tensor::from([[0.0f64, 0.0, 0.0, big]]), &target)?;
+        let l = F::cross_entropy(&Tensor::with_dtype([[0.0f64, 0.0, 0.0, big]], DType::F64), &target)?;
         println!("  logits [0, 0, 0, {big:>2}] -> loss {:.3e}", l.item()?);
     }
 

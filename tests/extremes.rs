@@ -45,7 +45,7 @@ fn logits_of_1e4_give_finite_cross_entropy_log_softmax_and_exact_gradients() {
     l2.backward().unwrap();
     assert_eq!(grad(&y), vec![0.5, -0.5, 0.0, 0.0, 0.0, 0.0]);
     // logsumexp of [1e4, 1e4] is 1e4 + ln 2 (f64: no overflow in exp).
-    let z = Tensor::from(vec![1e4f64, 1e4]);
+    let z = Tensor::with_dtype(vec![1e4f64, 1e4], DType::F64);
     assert!((z.logsumexp(0, false).unwrap().item().unwrap() - (1e4 + 2f64.ln())).abs() < 1e-9);
 }
 
@@ -54,8 +54,11 @@ fn logits_of_1e4_give_finite_cross_entropy_log_softmax_and_exact_gradients() {
 #[test]
 fn sigmoid_saturates_exactly_at_plus_minus_1e3_without_nan() {
     for dt in [DType::F32, DType::F64] {
-        let x =
-            Tensor::from(vec![-1e3f64, 1e3, -40.0, 40.0]).to_dtype(dt).unwrap().requires_grad_(true).unwrap();
+        let x = Tensor::with_dtype(vec![-1e3f64, 1e3, -40.0, 40.0], DType::F64)
+            .to_dtype(dt)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
         let y = x.sigmoid().unwrap();
         let v = vals(&y);
         assert_eq!(v[0], 0.0, "{dt}");
@@ -284,7 +287,7 @@ fn integer_arithmetic_wraps_around_like_pytorch() {
     let one = Tensor::from(vec![1i64, 1, 1]);
     assert_eq!(big.add(&one).unwrap().to_vec::<i64>().unwrap(), vec![i64::MIN, i64::MIN + 1, 4]);
     assert_eq!(big.sub(&one).unwrap().to_vec::<i64>().unwrap(), vec![i64::MAX - 1, i64::MAX, 2]);
-    assert_eq!(big.mul_scalar(2.0).unwrap().to_vec::<i64>().unwrap(), vec![-2, 0, 6]);
+    assert_eq!(big.mul_scalar(2).unwrap().to_vec::<i64>().unwrap(), vec![-2, 0, 6]);
     assert_eq!(big.neg().unwrap().to_vec::<i64>().unwrap(), vec![i64::MIN + 1, i64::MIN, -3]);
     assert_eq!(big.abs().unwrap().to_vec::<i64>().unwrap(), vec![i64::MAX, i64::MIN, 3]);
     // MAX + MIN + 3 = -1 + 3 = 2, whatever the order of the wrapping partial sums.

@@ -246,7 +246,7 @@ proptest! {
         for d in [DType::F32, DType::F64, DType::I64, DType::Bool] {
             exercise("to_dtype", || x.to_dtype(d))?;
         }
-        exercise("gt_scalar", || x.gt_scalar(s))?;
+        exercise("gt", || x.gt(s))?;
         probe("item", || x.item())?;
         probe("to_f64_vec", || x.to_f64_vec())?;
         probe("to_vec::<f32>", || x.to_vec::<f32>())?;
@@ -314,8 +314,8 @@ proptest! {
         exercise("linear bias", || x.linear(&y, Some(&y)))?;
         exercise("linear row-sum bias", || x.linear(&y, Some(&y.sum_dim(-1, false)?)))?;
         exercise("F::linear", || F::linear(&y, &x, None))?;
-        exercise("where", || Tensor::where_cond(&x.data().gt_scalar(0.0)?, &x, &y))?;
-        exercise("where bool cond", || Tensor::where_cond(&y.data(), &x, &y))?;
+        exercise("where", || Tensor::where_cond(&x.gt(0.0)?, &x, &y))?;
+        exercise("where bool cond", || Tensor::where_cond(&y, &x, &y))?;
         exercise("cat", || Tensor::cat(&[&x, &y], 0))?;
         exercise("cat -1", || Tensor::cat(&[&x, &y], -1))?;
         exercise("stack", || Tensor::stack(&[&x, &y], 0))?;
@@ -361,7 +361,7 @@ proptest! {
                              s in shape(), len in 0usize..30, dt in dtype(), seed in any::<u64>()) {
         // Ranges of at most a few thousand elements (anything larger is an allocation request).
         if ((end - start) / step).abs() < 5000.0 {
-            probe("arange", || Tensor::arange(start, end, step))?;
+            probe("arange", || Tensor::arange_step(start, end, step))?;
         }
         probe("linspace", || Tensor::linspace(start, end, n))?;
         probe("randint", || Tensor::randint(low, high, Shape::new(&s)))?;
@@ -369,7 +369,7 @@ proptest! {
         probe("randn", || Tensor::randn(Shape::new(&s)))?;
         probe("randn_with", || Tensor::randn_with(Shape::new(&s), dt, &mut Generator::new(seed)))?;
         probe("uniform_with", || TensorData::uniform_with(Shape::new(&s), start, end, dt, &mut Generator::new(seed)))?;
-        probe("full", || Tensor::full(Shape::new(&s), start, dt).to_string())?;
+        probe("full", || Tensor::full(Shape::new(&s), start, dt).map(|t| t.to_string()))?;
         probe("eye", || Tensor::eye(n))?;
         probe("from_vec", || Tensor::from_vec(vec![1.0f32; len], Shape::new(&s)))?;
         probe("randperm", || TensorData::randperm_with(n, &mut Generator::new(seed)))?;

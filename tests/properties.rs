@@ -27,7 +27,8 @@ fn shape(max_rank: usize, max_size: usize) -> impl Strategy<Value = Vec<usize>> 
 /// An f64 tensor of `shape` with values in `[lo, hi)`.
 fn tensor(shape: Vec<usize>, lo: f64, hi: f64) -> impl Strategy<Value = Tensor> {
     let n: usize = shape.iter().product();
-    prop::collection::vec(lo..hi, n).prop_map(move |v| Tensor::from_vec(v, shape.clone()).unwrap())
+    prop::collection::vec(lo..hi, n)
+        .prop_map(move |v| Tensor::from_data(TensorData::from_vec(v, shape.clone()).unwrap()))
 }
 
 /// `(N, C)` or `(N, C, d)` logits shapes.
@@ -91,7 +92,7 @@ proptest! {
         let mut o = CrossEntropyOpts::default().label_smoothing(ls).reduction(red);
         if weighted {
             let c = x.dims()[1];
-            o = o.weight(Tensor::from_vec((0..c).map(|i| 0.5 + i as f64).collect::<Vec<_>>(), [c]).unwrap());
+            o = o.weight(Tensor::from_data(TensorData::from_vec((0..c).map(|i| 0.5 + i as f64).collect::<Vec<_>>(), [c]).unwrap()));
         }
         let l = F::cross_entropy_with(&x, &t, &o).unwrap();
         for v in l.to_f64_vec() {

@@ -229,7 +229,7 @@ fn softmax_forms_agree_for_small_inputs() {
 fn only_the_max_trick_survives_x_times_10000() {
     // One row with a large positive entry (exp overflows: inf / inf = nan) and large negative
     // ones (exp underflows to 0, so log(softmax) = -inf).
-    let x = Tensor::from([3000.0f64, -5500.0, -7600.0, 1000.0]);
+    let x = Tensor::with_dtype([3000.0f64, -5500.0, -7600.0, 1000.0], DType::F64);
     let unstable = nb::softmax_unstable(&x).unwrap().to_vec::<f64>().unwrap();
     assert!(unstable[0].is_nan() && unstable[3].is_nan(), "{unstable:?}");
     assert_eq!(&unstable[1..3], &[0.0, 0.0]);

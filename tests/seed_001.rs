@@ -181,7 +181,7 @@ fn cosine_embedding_loss_matches_the_formula() {
     }
     // Identical vectors: cos = 14 / (14 + 1e-12) (the 1e-12 guards the norms), so a +1 pair
     // costs ~7e-14 and a -1 pair ~1.
-    let v = Tensor::from([[1.0f64, 2.0, 3.0]]);
+    let v = Tensor::with_dtype([[1.0f64, 2.0, 3.0]], DType::F64);
     assert!(item(F::cosine_embedding_loss(&v, &v, &Tensor::from(vec![1i64]))).abs() < 1e-13);
     assert!((item(F::cosine_embedding_loss(&v, &v, &Tensor::from(vec![-1i64]))) - 1.0).abs() < 1e-13);
 }

@@ -25,11 +25,11 @@ fn logits_0001_with_target_3_give_the_printed_0_7437() {
 #[test]
 fn hand_written_losses_compute_the_formulas() {
     // x[i][y[i]] picked by hand: -(-1 + -4) / 2 = 2.5, exactly.
-    let x = Tensor::from([[-1.0f64, -2.0], [-3.0, -4.0]]);
+    let x = Tensor::with_dtype([[-1.0f64, -2.0], [-3.0, -4.0]], DType::F64);
     let y = Tensor::from(vec![0i64, 1]);
     assert_eq!(nll_loss_manual(&x, &y).unwrap().item().unwrap(), 2.5);
     // Cross-entropy of uniform logits over 4 classes is ln 4 for any target.
-    let u = Tensor::from([[0.5f64, 0.5, 0.5, 0.5], [2.0, 2.0, 2.0, 2.0]]);
+    let u = Tensor::with_dtype([[0.5f64, 0.5, 0.5, 0.5], [2.0, 2.0, 2.0, 2.0]], DType::F64);
     let t = Tensor::from(vec![3i64, 0]);
     for ce in [cross_entropy_manual(&u, &t).unwrap(), cross_entropy_manual_stable(&u, &t).unwrap()] {
         assert!((ce.item().unwrap() - 4f64.ln()).abs() < 1e-15);

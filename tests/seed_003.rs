@@ -15,7 +15,9 @@ use torchlet_examples::seeds::seed003::*;
 
 /// `v` (flat, f64) as a `(rows, cols)` tensor of `dtype`.
 fn t2(v: &[f64], rows: usize, dtype: DType) -> Tensor {
-    Tensor::from_vec(v.to_vec(), [rows, v.len() / rows]).unwrap().to_dtype(dtype).unwrap()
+    Tensor::from_data(TensorData::from_vec(v.to_vec(), [rows, v.len() / rows]).unwrap())
+        .to_dtype(dtype)
+        .unwrap()
 }
 
 fn sigmoid_values(x: &[f64], dtype: DType) -> Vec<f64> {

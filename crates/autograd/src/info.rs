@@ -6,17 +6,15 @@
 //! indices (it applies `log_softmax` itself). Terms with `p = 0` contribute 0 (`0 ln 0 = 0`).
 
 use crate::tensor::Tensor;
-use torchlet_tensor_core::{Result, Shape, TensorData};
+use torchlet_tensor_core::Result;
 
 /// `x ln y` elementwise with the convention `0 ln 0 = 0` (PyTorch's `xlogy` where both are 0).
 /// `d/dx = ln y`, `d/dy = x / y` (0 where `x = y = 0`).
 fn xlogy(x: &Tensor, y: &Tensor) -> Result<Tensor> {
-    let (xd, yd) = (x.data(), y.data());
-    let (x0, y0) = (xd.eq_scalar(0.0)?, yd.eq_scalar(0.0)?);
-    let both = TensorData::where_cond(&x0, &y0, &x0)?; // x == 0 && y == 0
-    let one = Tensor::from_data(TensorData::full(Shape::scalar(), 1.0, yd.dtype()));
-    // ln(1) = 0 where both vanish, so the product is 0 there and its gradient finite.
-    let safe_y = Tensor::where_cond(&both, &one, y)?;
+    let (x0, y0) = (x.eq(0.0)?, y.eq(0.0)?);
+    let both = x0.mul(&y0)?; // x == 0 && y == 0 (bool * bool is `and`)
+                             // ln(1) = 0 where both vanish, so the product is 0 there and its gradient finite.
+    let safe_y = Tensor::where_cond(&both, 1.0, y)?;
     x.mul(&safe_y.log()?)
 }
 

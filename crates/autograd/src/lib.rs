@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+mod creation;
 pub mod distributions;
 mod dot;
 pub mod functional;
@@ -39,8 +40,11 @@ pub mod warnings;
 
 pub use gradcheck::{gradcheck, GradcheckReport};
 pub use graph::{is_grad_enabled, no_grad, NoGradGuard};
+pub use ops::binary::Other;
 pub use tensor::Tensor;
-pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
+pub use torchlet_tensor_core::{
+    default_dtype, manual_seed, set_default_dtype, DType, Error, Generator, Result, Scalar, Shape, TensorData,
+};
 
 /// Every enrolled op (the [`catalog`]): the ops of [`ops`] and the losses of [`loss`].
 pub fn op_catalog() -> Vec<catalog::OpInfo> {

@@ -22,7 +22,9 @@ pub struct Tensor(pub(crate) Arc<Inner>);
 
 pub(crate) struct Inner {
     pub(crate) id: u64,
-    pub(crate) data: RwLock<TensorData>,
+    /// The value; shared with the handles [`Tensor::detach`] returns, so replacing it (or an
+    /// in-place op) through either is seen by both, as PyTorch's shared storage is.
+    pub(crate) data: Arc<RwLock<TensorData>>,
     pub(crate) requires_grad: AtomicBool,
     pub(crate) retains_grad: AtomicBool,
     pub(crate) grad: Mutex<Option<TensorData>>,
@@ -36,7 +38,7 @@ impl Tensor {
     pub(crate) fn make(data: TensorData, requires_grad: bool, node: Option<NodeRef>) -> Tensor {
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            data: RwLock::new(data),
+            data: Arc::new(RwLock::new(data)),
             requires_grad: AtomicBool::new(requires_grad),
             retains_grad: AtomicBool::new(false),
             grad: Mutex::new(None),
@@ -47,64 +49,11 @@ impl Tensor {
 
     // ----- creation ------------------------------------------------------------------------
 
-    /// A leaf tensor holding `data` (no gradient tracking until [`Tensor::requires_grad_`]).
+    /// A leaf tensor holding `data` exactly, dtype included (no gradient tracking until
+    /// [`Tensor::requires_grad_`]). Literals go through `Tensor::from`, which applies the
+    /// default float dtype.
     pub fn from_data(data: TensorData) -> Tensor {
         Tensor::make(data, false, None)
-    }
-
-    /// A tensor from a flat row-major `Vec` and a shape: `Tensor::from_vec(v, [2, 3])`.
-    pub fn from_vec<T: Element>(data: Vec<T>, shape: impl Into<Shape>) -> Result<Tensor> {
-        Ok(Tensor::from_data(TensorData::from_vec(data, shape)?))
-    }
-
-    /// A 0-dimensional tensor.
-    pub fn scalar<T: Element>(v: T) -> Tensor {
-        Tensor::from_data(TensorData::scalar(v))
-    }
-
-    /// Zeros (f32), like `torch.zeros`.
-    pub fn zeros(shape: impl Into<Shape>) -> Tensor {
-        Tensor::from_data(TensorData::zeros(shape, DType::F32))
-    }
-
-    /// Ones (f32), like `torch.ones`.
-    pub fn ones(shape: impl Into<Shape>) -> Tensor {
-        Tensor::from_data(TensorData::ones(shape, DType::F32))
-    }
-
-    /// `shape` filled with `value`, of `dtype`.
-    pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType) -> Tensor {
-        Tensor::from_data(TensorData::full(shape, value, dtype))
-    }
-
-    /// Zeros of the given dtype.
-    pub fn zeros_dtype(shape: impl Into<Shape>, dtype: DType) -> Tensor {
-        Tensor::from_data(TensorData::zeros(shape, dtype))
-    }
-
-    /// Zeros with the shape and dtype of `self` (no grad).
-    pub fn zeros_like(&self) -> Tensor {
-        Tensor::from_data(self.data().zeros_like())
-    }
-
-    /// Ones with the shape and dtype of `self` (no grad).
-    pub fn ones_like(&self) -> Tensor {
-        Tensor::from_data(self.data().ones_like())
-    }
-
-    /// The `n x n` identity (f32), like `torch.eye`.
-    pub fn eye(n: usize) -> Tensor {
-        Tensor::from_data(TensorData::eye(n, DType::F32))
-    }
-
-    /// `start, start+step, ...` below `end`, like `torch.arange` (f32).
-    pub fn arange(start: f64, end: f64, step: f64) -> Result<Tensor> {
-        Ok(Tensor::from_data(TensorData::arange(start, end, step, DType::F32)?))
-    }
-
-    /// `steps` values from `start` to `end` inclusive (f32), like `torch.linspace`.
-    pub fn linspace(start: f64, end: f64, steps: usize) -> Tensor {
-        Tensor::from_data(TensorData::linspace(start, end, steps, DType::F32))
     }
 
     /// Uniform `[0, 1)` samples (f32) from the global generator (see `manual_seed`).
@@ -148,14 +97,7 @@ impl Tensor {
     /// have the same shape and dtype.
     pub fn set_data(&self, value: TensorData) -> Result<()> {
         let mut d = self.0.data.write().unwrap_or_else(|e| e.into_inner());
-        if value.shape() != d.shape() || value.dtype() != d.dtype() {
-            return Err(Error::shapes(
-                "set_data",
-                d.shape(),
-                value.shape(),
-                format!("must agree in shape and dtype ({} vs {})", d.dtype(), value.dtype()),
-            ));
-        }
+        check_same(&d, &value, "set_data", "the new value")?;
         *d = value;
         Ok(())
     }
@@ -267,22 +209,11 @@ impl Tensor {
         self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Sets or clears the gradient (`tensor.grad = None` is `set_grad(None)`).
+    /// Sets or clears the gradient (`tensor.grad = None` is `set_grad(None)`). A gradient
+    /// needs the tensor's shape and dtype.
     pub fn set_grad(&self, grad: Option<TensorData>) -> Result<()> {
         if let Some(g) = &grad {
-            let s = self.shape();
-            if g.shape() != &s || g.dtype() != self.dtype() {
-                return Err(Error::shapes(
-                    "set_grad",
-                    &s,
-                    g.shape(),
-                    format!(
-                        "must agree: a gradient needs the tensor's shape and dtype ({} vs {})",
-                        self.dtype(),
-                        g.dtype()
-                    ),
-                ));
-            }
+            check_same(&self.data(), g, "set_grad", "a gradient")?;
         }
         *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = grad;
         Ok(())
@@ -300,9 +231,44 @@ impl Tensor {
         }
     }
 
-    /// A new leaf sharing this tensor's value, cut from the graph (like `detach()`).
+    /// A new leaf sharing this tensor's value, cut from the graph (like `detach()`): replacing
+    /// the value of either handle ([`Tensor::set_data`], in-place ops such as `sub_`) changes
+    /// both, as with PyTorch's shared storage. (A value read with [`Tensor::data`] is a
+    /// snapshot: tensor-core values are copy-on-write.)
     pub fn detach(&self) -> Tensor {
-        Tensor::from_data(self.data())
+        Tensor(Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            data: self.0.data.clone(),
+            requires_grad: AtomicBool::new(false),
+            retains_grad: AtomicBool::new(false),
+            grad: Mutex::new(None),
+            node: None,
+            name: Mutex::new(None),
+        }))
+    }
+
+    /// Converts a leaf's value to `dtype` in place (what `module.double()` does to each
+    /// parameter); its gradient, now of the wrong dtype, is cleared. Only leaves can change
+    /// dtype (a recorded graph relies on its tensors' dtypes), and only float dtypes can
+    /// require grad.
+    pub fn to_dtype_(&self, dtype: DType) -> Result<()> {
+        if !self.is_leaf() {
+            return Err(Error::autograd("to_dtype_", format!("only leaf tensors can change dtype in place; this tensor was produced by {} (convert a copy with to_dtype)", self.grad_fn().unwrap_or("an operation"))));
+        }
+        if self.requires_grad() && !dtype.is_float() {
+            return Err(Error::dtype(
+                "to_dtype_",
+                "a float dtype for a tensor that requires grad",
+                dtype,
+                "",
+            ));
+        }
+        let mut d = self.0.data.write().unwrap_or_else(|e| e.into_inner());
+        if d.dtype() != dtype {
+            *d = d.to_dtype(dtype);
+            self.zero_grad();
+        }
+        Ok(())
     }
 
     /// The name given by a module (`0.weight`), if any.
@@ -343,13 +309,68 @@ impl fmt::Debug for Tensor {
     }
 }
 
-/// Literals and data: `Tensor::from([[0.0f32, 1.0], [1.0, 0.0]])`, `Tensor::from(vec![1i64, 0])`,
-/// `Tensor::from(2.5f32)`, `Tensor::from(tensor_data)` — anything a [`TensorData`] is built from.
+/// Literals, like `torch.tensor(...)`: `Tensor::from([[0.0, 1.0], [1.0, 0.0]])`,
+/// `Tensor::from(vec![1, 0])`, `Tensor::from(2.5)`, `Tensor::from(vec![true, false])`.
+///
+/// Floats become the **default float dtype** (f32 unless [`crate::set_default_dtype`] changed
+/// it), whatever their Rust type: Rust's `0.5` is an f64 just as Python's is a double, and
+/// `torch.tensor([0.5])` is float32. Integers (of any Rust integer type) become i64, bools
+/// bool. Ask for another dtype with [`Tensor::with_dtype`] (`Tensor::with_dtype(vec![0.1],
+/// DType::F64)` keeps the f64 value exactly) or convert with `to_dtype`; a [`TensorData`] is
+/// wrapped as it is by [`Tensor::from_data`].
 impl<X> From<X> for Tensor
 where
     TensorData: From<X>,
+    X: IsLiteral,
 {
     fn from(v: X) -> Tensor {
-        Tensor::from_data(TensorData::from(v))
+        Tensor::from_data(default_float(TensorData::from(v)))
     }
+}
+
+/// Marks the Rust values `Tensor::from` reads as literals (numbers, arrays, vectors and slices
+/// of numbers), as opposed to a [`TensorData`], which it wraps unchanged.
+pub trait IsLiteral {}
+/// The numbers of a literal (every Rust integer and float type, and bool).
+pub trait Number: torchlet_tensor_core::Literal {}
+macro_rules! number {
+    ($($t:ty),*) => {$(impl Number for $t {} impl IsLiteral for $t {})*};
+}
+number!(f32, f64, i64, i32, i16, i8, u32, u16, u8, usize, isize, bool);
+impl<T: Number> IsLiteral for Vec<T> {}
+impl<T: Number> IsLiteral for &[T] {}
+impl<T: Number, const N: usize> IsLiteral for [T; N] {}
+impl<T: Number, const N: usize, const M: usize> IsLiteral for [[T; N]; M] {}
+impl<T: Number, const N: usize, const M: usize, const K: usize> IsLiteral for [[[T; N]; M]; K] {}
+
+/// `d` converted to the default float dtype if it is a float tensor of another one (how
+/// literals and creation functions get PyTorch's default dtype).
+pub(crate) fn default_float(d: TensorData) -> TensorData {
+    let want = torchlet_tensor_core::default_dtype();
+    if d.dtype().is_float() && d.dtype() != want {
+        d.to_dtype(want)
+    } else {
+        d
+    }
+}
+
+/// Errors unless `new` has `old`'s shape and dtype, naming which differs.
+fn check_same(old: &TensorData, new: &TensorData, op: &'static str, what: &str) -> Result<()> {
+    if new.shape() != old.shape() {
+        return Err(Error::shapes(
+            op,
+            old.shape(),
+            new.shape(),
+            format!("mismatch: {what} needs the tensor's shape (the first)"),
+        ));
+    }
+    if new.dtype() != old.dtype() {
+        return Err(Error::dtype(
+            op,
+            format!("{what} of the tensor's dtype {}", old.dtype()),
+            new.dtype(),
+            format!("; convert it with .to_dtype(DType::{:?})", old.dtype()),
+        ));
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use torchlet_autograd::distributions::Categorical;
 use torchlet_autograd::{gradcheck, info, DType, Error, Generator, Tensor, TensorData};
 
 fn dist(v: [f64; 5]) -> Tensor {
-    Tensor::from(v)
+    Tensor::with_dtype(v, DType::F64)
 }
 
 // The seed notebook's distributions.
@@ -37,9 +37,12 @@ fn seed_000_information_entropy_cross_entropy_kl() {
 #[test]
 fn info_zero_probabilities_contribute_zero() {
     // H([0, 1]) = 0 (0 ln 0 = 0); KL([0, 1] || [0.5, 0.5]) = ln 2.
-    let p = Tensor::from(vec![0.0f64, 1.0]);
+    let p = Tensor::with_dtype(vec![0.0f64, 1.0], DType::F64);
     assert_eq!(info::entropy(&p, 0).unwrap().item().unwrap(), 0.0);
-    let kl = info::kl_divergence(&p, &Tensor::from(vec![0.5f64, 0.5]), 0).unwrap().item().unwrap();
+    let kl = info::kl_divergence(&p, &Tensor::with_dtype(vec![0.5f64, 0.5], DType::F64), 0)
+        .unwrap()
+        .item()
+        .unwrap();
     assert!((kl - std::f64::consts::LN_2).abs() < 1e-15);
 }
 
@@ -58,18 +61,21 @@ fn info_gradcheck() {
 #[test]
 fn categorical_entropy_matches_pytorch_cases() {
     // categorical_entropy/f64/[5]: output and gradient for grad_output 0.75.
-    let probs = Tensor::from(vec![
-        0.41627917668450864f64,
-        0.1363251687035159,
-        0.25793508661563713,
-        0.05446283088013615,
-        0.13499773711620214,
-    ])
+    let probs = Tensor::with_dtype(
+        vec![
+            0.41627917668450864f64,
+            0.1363251687035159,
+            0.25793508661563713,
+            0.05446283088013615,
+            0.13499773711620214,
+        ],
+        DType::F64,
+    )
     .requires_grad_(true)
     .unwrap();
     let h = Categorical::from_probs(&probs).unwrap().entropy().unwrap();
     assert!((h.item().unwrap() - 1.4148301398040264).abs() < 1e-12);
-    h.backward_with(&Tensor::scalar(0.75f64)).unwrap();
+    h.backward_with(&Tensor::with_dtype(0.75f64, DType::F64)).unwrap();
     let want = [
         -0.40382324534776604,
         0.43341162064275496,
@@ -92,10 +98,11 @@ fn categorical_entropy_matches_pytorch_cases() {
     for (g, w) in h32.iter().zip([1.1920930376163597e-07f64, 0.6931471824645996]) {
         assert!((*g as f64 - w).abs() <= 2e-7 * w, "{g} vs {w}");
     }
-    let h64 = Categorical::from_probs(&Tensor::from_vec(rows.to_vec(), [2, 3]).unwrap())
-        .unwrap()
-        .entropy()
-        .unwrap();
+    let h64 =
+        Categorical::from_probs(&Tensor::from_data(TensorData::from_vec(rows.to_vec(), [2, 3]).unwrap()))
+            .unwrap()
+            .entropy()
+            .unwrap();
     let h64 = h64.to_f64_vec();
     assert!((h64[0] - 2.220446049250313e-16).abs() <= 1e-15 * 2.220446049250313e-16);
     assert!((h64[1] - std::f64::consts::LN_2).abs() < 1e-16); // PyTorch: 0.6931471805599453
@@ -104,11 +111,14 @@ fn categorical_entropy_matches_pytorch_cases() {
 #[test]
 fn categorical_from_logits_and_log_prob() {
     // logits [0, 0, 0, 1]: p(3) = e / (3 + e), so log_prob(3) = 1 - ln(3 + e) = -0.7436683806.
-    let c = Categorical::from_logits(&Tensor::from(vec![0.0f64, 0.0, 0.0, 1.0])).unwrap();
+    let c = Categorical::from_logits(&Tensor::with_dtype(vec![0.0f64, 0.0, 0.0, 1.0], DType::F64)).unwrap();
     let lp = c.log_prob(&Tensor::scalar(3i64)).unwrap().item().unwrap();
     assert!((lp + 0.7436683806).abs() < 1e-9);
     // unnormalised probs are normalised: [1, 3] -> [0.25, 0.75]
-    let c = Categorical::from_probs(&Tensor::from_vec(vec![1.0f64, 3.0, 2.0, 2.0], [2, 2]).unwrap()).unwrap();
+    let c = Categorical::from_probs(&Tensor::from_data(
+        TensorData::from_vec(vec![1.0f64, 3.0, 2.0, 2.0], [2, 2]).unwrap(),
+    ))
+    .unwrap();
     let lp = c.log_prob(&Tensor::from(vec![1i64, 0])).unwrap().to_f64_vec();
     assert!((lp[0] - 0.75f64.ln()).abs() < 1e-15 && (lp[1] - 0.5f64.ln()).abs() < 1e-15);
     let mut g = Generator::new(41);
@@ -124,16 +134,19 @@ fn categorical_from_logits_and_log_prob() {
 
 #[test]
 fn categorical_errors() {
-    let e = Categorical::from_probs(&Tensor::from(vec![0.5f64, -0.1])).unwrap_err();
+    let e = Categorical::from_probs(&Tensor::with_dtype(vec![0.5f64, -0.1], DType::F64)).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument { .. }) && e.to_string().contains("non-negative"), "{e}");
-    let e = Categorical::from_probs(&Tensor::from(vec![0.0f64, 0.0])).unwrap_err();
+    let e = Categorical::from_probs(&Tensor::with_dtype(vec![0.0f64, 0.0], DType::F64)).unwrap_err();
     assert!(e.to_string().contains("positive sum"), "{e}");
-    let e = Categorical::from_probs(&Tensor::scalar(1.0f64)).unwrap_err();
+    let e = Categorical::from_probs(&Tensor::with_dtype(1.0f64, DType::F64)).unwrap_err();
     assert!(e.to_string().contains("at least one dimension"), "{e}");
-    let c = Categorical::from_probs(&Tensor::from(vec![0.5f64, 0.5])).unwrap();
+    let c = Categorical::from_probs(&Tensor::with_dtype(vec![0.5f64, 0.5], DType::F64)).unwrap();
     assert!(matches!(
         c.log_prob(&Tensor::scalar(2i64)).unwrap_err(),
         Error::IndexOutOfRange { index: 2, size: 2, .. }
     ));
-    assert!(matches!(c.log_prob(&Tensor::scalar(1.0f64)).unwrap_err(), Error::DTypeMismatch { .. }));
+    assert!(matches!(
+        c.log_prob(&Tensor::with_dtype(1.0f64, DType::F64)).unwrap_err(),
+        Error::DTypeMismatch { .. }
+    ));
 }

@@ -69,7 +69,7 @@ fn backward_misuse_errors() {
     let e = y.backward().unwrap_err();
     assert!(e.to_string().contains("only for scalar outputs"), "{e}");
     assert!(e.to_string().contains("[2]"), "{e}");
-    let e = y.backward_with(&Tensor::ones([3])).unwrap_err();
+    let e = y.backward_with(&Tensor::ones([3]).unwrap()).unwrap_err();
     assert!(matches!(e, Error::ShapeMismatch { op: "backward", .. }), "{e}");
     let plain = Tensor::from([1.0f32]);
     let e = plain.sum().unwrap().backward().unwrap_err();

@@ -2,7 +2,7 @@
 //! notebooks (printed by PyTorch) and by hand.
 
 use torchlet_autograd::functional::Reduction;
-use torchlet_autograd::Tensor;
+use torchlet_autograd::{DType, Tensor};
 use torchlet_nn::{
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss,
 };
@@ -33,7 +33,7 @@ fn cross_entropy_loss_matches_the_seeds() {
 fn cross_entropy_loss_options_are_used() {
     // logits [0, ln 3] -> log-probs [ln 1/4, ln 3/4]; target 1, label_smoothing 0.2, C = 2:
     // 0.8 * (-ln 3/4) + (0.2/2) * (-(ln 1/4 + ln 3/4)) = 0.8*0.287682 + 0.1*1.673976 = 0.397544
-    let x = Tensor::from([[0.0f64, 3.0f64.ln()]]);
+    let x = Tensor::with_dtype([[0.0f64, 3.0f64.ln()]], DType::F64);
     let t = Tensor::from(vec![1i64]);
     close(CrossEntropyLoss::new().label_smoothing(0.2).forward(&x, &t).unwrap(), 0.397544, 1e-6);
     // ignore_index = 1 ignores the only sample: mean over nothing is NaN.
@@ -66,12 +66,12 @@ fn bce_loss_matches_seed_003() {
 #[test]
 fn other_losses_by_hand() {
     // NLL: -x[0, 1] = 2; with class weights [1, 3]: -3*(-2) / 3 = 2 (mean divides by the weight).
-    let lp = Tensor::from([[-1.0f64, -2.0]]);
+    let lp = Tensor::with_dtype([[-1.0f64, -2.0]], DType::F64);
     let t = Tensor::from(vec![1i64]);
     close(NLLLoss::new().forward(&lp, &t).unwrap(), 2.0, 1e-12);
     close(
         NLLLoss::new()
-            .weight(Tensor::from(vec![1.0f64, 3.0]))
+            .weight(Tensor::with_dtype(vec![1.0f64, 3.0], DType::F64))
             .reduction(Reduction::Sum)
             .forward(&lp, &t)
             .unwrap(),
@@ -79,19 +79,27 @@ fn other_losses_by_hand() {
         1e-12,
     );
     // MSE: ((1-0)^2 + (2-0)^2) / 2 = 2.5; sum 5.
-    let (a, z) = (Tensor::from(vec![1.0f64, 2.0]), Tensor::from(vec![0.0f64, 0.0]));
+    let (a, z) = (
+        Tensor::with_dtype(vec![1.0f64, 2.0], DType::F64),
+        Tensor::with_dtype(vec![0.0f64, 0.0], DType::F64),
+    );
     close(MSELoss::new().forward(&a, &z).unwrap(), 2.5, 1e-12);
     close(MSELoss::new().reduction(Reduction::Sum).forward(&a, &z).unwrap(), 5.0, 1e-12);
     // BCE with logits: x = 0, t = 1 -> -ln sigmoid(0) = ln 2.
-    let x0 = Tensor::from(vec![0.0f64]);
-    close(BCEWithLogitsLoss::new().forward(&x0, &Tensor::from(vec![1.0f64])).unwrap(), 2f64.ln(), 1e-12);
+    let x0 = Tensor::with_dtype(vec![0.0f64], DType::F64);
+    close(
+        BCEWithLogitsLoss::new().forward(&x0, &Tensor::with_dtype(vec![1.0f64], DType::F64)).unwrap(),
+        2f64.ln(),
+        1e-12,
+    );
     // KL(p || p) = 0.
-    let p = Tensor::from([[0.5f64, 0.5]]);
+    let p = Tensor::with_dtype([[0.5f64, 0.5]], DType::F64);
     let kl = KLDivLoss::new().reduction(Reduction::BatchMean).forward(&p.log().unwrap(), &p).unwrap();
     close(kl, 0.0, 1e-12);
     // Cosine embedding: orthogonal pair with y = 1 -> 1 - 0 = 1; identical pair with
     // y = -1 and margin 0.5 -> max(0, 1 - 0.5) = 0.5.
-    let (e0, e1) = (Tensor::from([[1.0f64, 0.0]]), Tensor::from([[0.0f64, 1.0]]));
+    let (e0, e1) =
+        (Tensor::with_dtype([[1.0f64, 0.0]], DType::F64), Tensor::with_dtype([[0.0f64, 1.0]], DType::F64));
     close(CosineEmbeddingLoss::new().forward(&e0, &e1, &Tensor::from(vec![1i64])).unwrap(), 1.0, 1e-9);
     let l = CosineEmbeddingLoss::new().margin(0.5).forward(&e0, &e0, &Tensor::from(vec![-1i64])).unwrap();
     close(l, 0.5, 1e-9);

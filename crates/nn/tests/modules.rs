@@ -108,17 +108,17 @@ fn linear_forward_by_hand() {
     // W = [[1, 2], [3, 4]], b = [0.5, -1], x = [[1, 1], [0, 2]]:
     // x W^T + b = [[1+2+0.5, 3+4-1], [0+4+0.5, 0+8-1]] = [[3.5, 6], [4.5, 7]]
     let l = Linear::from_weights(
-        Tensor::from([[1.0f64, 2.0], [3.0, 4.0]]),
-        Some(Tensor::from(vec![0.5f64, -1.0])),
+        Tensor::with_dtype([[1.0f64, 2.0], [3.0, 4.0]], DType::F64),
+        Some(Tensor::with_dtype(vec![0.5f64, -1.0], DType::F64)),
     )
     .unwrap();
-    let y = l.forward(&Tensor::from([[1.0f64, 1.0], [0.0, 2.0]])).unwrap();
+    let y = l.forward(&Tensor::with_dtype([[1.0f64, 1.0], [0.0, 2.0]], DType::F64)).unwrap();
     assert_eq!(y.to_vec::<f64>().unwrap(), vec![3.5, 6.0, 4.5, 7.0]);
     assert_eq!(y.grad_fn(), Some("AddmmBackward0"));
     // Without bias: [[3, 7], [4, 8]].
-    let l = Linear::from_weights(Tensor::from([[1.0f64, 2.0], [3.0, 4.0]]), None).unwrap();
+    let l = Linear::from_weights(Tensor::with_dtype([[1.0f64, 2.0], [3.0, 4.0]], DType::F64), None).unwrap();
     assert_eq!(l.to_string(), "Linear(in_features=2, out_features=2, bias=False)");
-    let y = l.forward(&Tensor::from([[1.0f64, 1.0], [0.0, 2.0]])).unwrap();
+    let y = l.forward(&Tensor::with_dtype([[1.0f64, 1.0], [0.0, 2.0]], DType::F64)).unwrap();
     assert_eq!(y.to_vec::<f64>().unwrap(), vec![3.0, 7.0, 4.0, 8.0]);
 }
 
@@ -126,11 +126,11 @@ fn linear_forward_by_hand() {
 fn linear_gradients_reach_the_parameters() {
     // loss = sum(x W^T + b) with x = [[1, 2]]: dW = [[1, 2], [1, 2]], db = [1, 1].
     let l = Linear::from_weights(
-        Tensor::from([[0.0f64, 0.0], [0.0, 0.0]]),
-        Some(Tensor::from(vec![0.0f64, 0.0])),
+        Tensor::with_dtype([[0.0f64, 0.0], [0.0, 0.0]], DType::F64),
+        Some(Tensor::with_dtype(vec![0.0f64, 0.0], DType::F64)),
     )
     .unwrap();
-    l.forward(&Tensor::from([[1.0f64, 2.0]])).unwrap().sum().unwrap().backward().unwrap();
+    l.forward(&Tensor::with_dtype([[1.0f64, 2.0]], DType::F64)).unwrap().sum().unwrap().backward().unwrap();
     assert_eq!(l.weight().grad().unwrap().to_vec::<f64>().unwrap(), vec![1.0, 2.0, 1.0, 2.0]);
     assert_eq!(l.bias().unwrap().grad().unwrap().to_vec::<f64>().unwrap(), vec![1.0, 1.0]);
     l.zero_grad();
@@ -150,7 +150,8 @@ fn from_weights_detaches_and_checks() {
         .to_string();
     assert!(e.contains("needs a bias of shape [1]"), "{e}");
     assert!(
-        Linear::from_weights(Tensor::from([[1.0f32]]), Some(Tensor::from(vec![1.0f64]))).is_err(),
+        Linear::from_weights(Tensor::from([[1.0f32]]), Some(Tensor::with_dtype(vec![1.0f64], DType::F64)))
+            .is_err(),
         "dtypes"
     );
     assert!(Linear::from_weights(Tensor::from([[1i64]]), None).is_err(), "integer weight");
@@ -180,17 +181,17 @@ fn sequential_indexing_and_length() {
 
 #[test]
 fn activation_values_by_hand() {
-    let x = Tensor::from([[0.0f64, 3.0f64.ln()]]);
+    let x = Tensor::with_dtype([[0.0f64, 3.0f64.ln()]], DType::F64);
     // softmax([0, ln 3]) = [1/4, 3/4]; log_softmax = [ln(1/4), ln(3/4)]
     let s = Softmax::new(1).forward(&x).unwrap().to_vec::<f64>().unwrap();
     assert!((s[0] - 0.25).abs() < 1e-15 && (s[1] - 0.75).abs() < 1e-15);
     let l = LogSoftmax::new(-1).forward(&x).unwrap().to_vec::<f64>().unwrap();
     assert!((l[0] - 0.25f64.ln()).abs() < 1e-15 && (l[1] - 0.75f64.ln()).abs() < 1e-15);
-    let v = Tensor::from(vec![-1.0f64, 0.0, 2.0]);
+    let v = Tensor::with_dtype(vec![-1.0f64, 0.0, 2.0], DType::F64);
     assert_eq!(ReLU.forward(&v).unwrap().to_vec::<f64>().unwrap(), vec![0.0, 0.0, 2.0]);
     assert_eq!(Sigmoid.forward(&v).unwrap().to_vec::<f64>().unwrap()[1], 0.5);
     assert_eq!(Tanh.forward(&v).unwrap().to_vec::<f64>().unwrap()[1], 0.0);
-    let img = Tensor::zeros([2, 3, 4]);
+    let img = Tensor::zeros([2, 3, 4]).unwrap();
     assert_eq!(Flatten::new().forward(&img).unwrap().dims(), vec![2, 12]);
 }
 

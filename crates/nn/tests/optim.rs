@@ -2,12 +2,12 @@
 //! validation, and the atomicity of a failing step.
 
 use approx::assert_abs_diff_eq;
-use torchlet_autograd::{Tensor, TensorData};
+use torchlet_autograd::{DType, Tensor, TensorData};
 use torchlet_nn::optim::{Adam, AdamOptions, AdamW, Optimizer, SgdOptions, SGD};
 
 /// A leaf f64 parameter requiring grad.
 fn param(v: &[f64]) -> Tensor {
-    Tensor::from(v.to_vec()).requires_grad_(true).unwrap()
+    Tensor::with_dtype(v.to_vec(), DType::F64).requires_grad_(true).unwrap()
 }
 
 /// Sets `p.grad` as a backward pass would.
@@ -113,14 +113,16 @@ fn parameters_without_grad_are_skipped() {
 }
 
 #[test]
-fn updates_do_not_leak_into_tensors_sharing_the_storage() {
-    // `detach()` shares the storage; the step must copy on write, not change the snapshot.
+fn updates_change_shared_handles_but_not_value_snapshots() {
+    // `detach()` shares the value, as in PyTorch (`d = p.detach(); opt.step()`: d becomes
+    // tensor([0.5, 1.5])); a `data()` snapshot is copy-on-write and keeps the old values.
     let p = param(&[1.0, 2.0]);
-    let snapshot = p.detach();
+    let (shared, snapshot) = (p.detach(), p.data());
     set_grad(&p, &[1.0, 1.0]);
     SGD::new(vec![p.clone()], 0.5).unwrap().step().unwrap();
     assert_values(&p, &[0.5, 1.5]);
-    assert_values(&snapshot, &[1.0, 2.0]);
+    assert_values(&shared, &[0.5, 1.5]);
+    assert_eq!(snapshot.to_vec::<f64>().unwrap(), vec![1.0, 2.0]);
 }
 
 #[test]

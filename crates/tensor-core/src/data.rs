@@ -112,26 +112,37 @@ impl TensorData {
         Ok(Self::from_f64_vec(v, Shape::new(&[n]), dtype))
     }
 
-    /// `steps` evenly spaced values from `start` to `end` inclusive, like `torch.linspace`.
+    /// `steps` evenly spaced values from `start` to `end` inclusive, like `torch.linspace`,
+    /// computed as PyTorch computes them, in the output dtype: `step = (end - start) / (steps -
+    /// 1)`, the first half `start + step * i` and the second half `end - step * (steps - 1 - i)`
+    /// (so both ends are exact). Integer outputs use an f64 step and truncate.
     pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Self {
-        let v: Vec<f64> = match steps {
-            0 => vec![],
-            1 => vec![start],
-            _ => {
-                let step = (end - start) / (steps - 1) as f64;
-                // PyTorch fills the second half from the end for symmetry.
-                (0..steps)
-                    .map(|i| {
-                        if i < steps / 2 {
-                            start + step * i as f64
-                        } else {
-                            end - step * (steps - 1 - i) as f64
-                        }
-                    })
-                    .collect()
+        fn fill<T: crate::Float>(start: T, end: T, steps: usize) -> Vec<T> {
+            match steps {
+                0 => vec![],
+                1 => vec![start],
+                _ => {
+                    let step = (end - start) / T::c((steps - 1) as f64);
+                    let half = steps / 2;
+                    (0..steps)
+                        .map(|i| {
+                            if i < half {
+                                start + step * T::c(i as f64)
+                            } else {
+                                end - step * T::c((steps - 1 - i) as f64)
+                            }
+                        })
+                        .collect()
+                }
             }
-        };
-        Self::from_f64_vec(v, Shape::new(&[steps]), dtype)
+        }
+        match dtype {
+            DType::F32 => {
+                Self::from_parts(Buffer::F32(fill(start as f32, end as f32, steps)), Shape::new(&[steps]))
+            }
+            DType::F64 => Self::from_parts(Buffer::F64(fill(start, end, steps)), Shape::new(&[steps])),
+            d => Self::from_f64_vec(fill(start, end, steps), Shape::new(&[steps]), d),
+        }
     }
 
     /// A tensor of `dtype` from f64 values (cast element by element).
@@ -547,43 +558,77 @@ pub(crate) fn infer_shape(op: &'static str, spec: &[isize], numel: usize, from: 
     Ok(Shape(dims))
 }
 
-/// Nested array literals: `TensorData::from([[1.0f32, 2.0], [3.0, 4.0]])`.
-impl<T: Element, const N: usize> From<[T; N]> for TensorData {
+/// A Rust number that can appear in a tensor literal, and the element type it is stored as:
+/// floats and bools as themselves, every integer type as i64 (so `vec![1, 2]`, whose literals
+/// Rust types as i32, makes an i64 tensor, like `torch.tensor([1, 2])`).
+pub trait Literal: Copy {
+    /// The element type stored.
+    type Stored: Element;
+    /// The stored value.
+    fn stored(self) -> Self::Stored;
+}
+
+macro_rules! literal {
+    ($($t:ty => $s:ty),*) => {$(
+        impl Literal for $t {
+            type Stored = $s;
+            #[inline]
+            fn stored(self) -> $s {
+                self as $s
+            }
+        }
+    )*};
+}
+literal!(f32 => f32, f64 => f64, i64 => i64, i32 => i64, i16 => i64, i8 => i64, u32 => i64, u16 => i64, u8 => i64, usize => i64, isize => i64, bool => bool);
+
+/// Nested array literals: `TensorData::from([[1.0f32, 2.0], [3.0, 4.0]])`. The element types
+/// are kept exactly (this is the raw layer; `torchlet::Tensor::from` applies PyTorch's
+/// default float dtype).
+impl<T: Literal, const N: usize> From<[T; N]> for TensorData {
     fn from(v: [T; N]) -> Self {
-        Self::from_parts(T::into_buffer(v.to_vec()), Shape::new(&[N]))
+        Self::from_parts(T::Stored::into_buffer(v.iter().map(|x| x.stored()).collect()), Shape::new(&[N]))
     }
 }
-impl<T: Element, const N: usize, const M: usize> From<[[T; N]; M]> for TensorData {
+impl<T: Literal, const N: usize, const M: usize> From<[[T; N]; M]> for TensorData {
     fn from(v: [[T; N]; M]) -> Self {
-        Self::from_parts(T::into_buffer(v.iter().flatten().copied().collect()), Shape::new(&[M, N]))
+        Self::from_parts(
+            T::Stored::into_buffer(v.iter().flatten().map(|x| x.stored()).collect()),
+            Shape::new(&[M, N]),
+        )
     }
 }
-impl<T: Element, const N: usize, const M: usize, const K: usize> From<[[[T; N]; M]; K]> for TensorData {
+impl<T: Literal, const N: usize, const M: usize, const K: usize> From<[[[T; N]; M]; K]> for TensorData {
     fn from(v: [[[T; N]; M]; K]) -> Self {
         Self::from_parts(
-            T::into_buffer(v.iter().flatten().flatten().copied().collect()),
+            T::Stored::into_buffer(v.iter().flatten().flatten().map(|x| x.stored()).collect()),
             Shape::new(&[K, M, N]),
         )
     }
 }
-impl<T: Element> From<Vec<T>> for TensorData {
+impl<T: Literal> From<Vec<T>> for TensorData {
     fn from(v: Vec<T>) -> Self {
         let n = v.len();
-        Self::from_parts(T::into_buffer(v), Shape::new(&[n]))
+        Self::from_parts(
+            T::Stored::into_buffer(v.into_iter().map(|x| x.stored()).collect()),
+            Shape::new(&[n]),
+        )
     }
 }
-impl From<f32> for TensorData {
-    fn from(v: f32) -> Self {
-        Self::scalar(v)
+impl<T: Literal> From<&[T]> for TensorData {
+    fn from(v: &[T]) -> Self {
+        Self::from_parts(
+            T::Stored::into_buffer(v.iter().map(|x| x.stored()).collect()),
+            Shape::new(&[v.len()]),
+        )
     }
 }
-impl From<f64> for TensorData {
-    fn from(v: f64) -> Self {
-        Self::scalar(v)
-    }
+macro_rules! scalar_literal {
+    ($($t:ty),*) => {$(
+        impl From<$t> for TensorData {
+            fn from(v: $t) -> Self {
+                Self::scalar(v.stored())
+            }
+        }
+    )*};
 }
-impl From<i64> for TensorData {
-    fn from(v: i64) -> Self {
-        Self::scalar(v)
-    }
-}
+scalar_literal!(f32, f64, i64, i32, usize, bool);

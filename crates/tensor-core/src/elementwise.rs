@@ -2,6 +2,7 @@
 //! dtype once, then runs a monomorphised loop over contiguous slices (or a strided walk
 //! for broadcast/non-contiguous operands).
 
+use crate::promote::{default_dtype, result_type, Operand, Scalar};
 use crate::shape::{for_each_offset2, Shape};
 use crate::{with_float, with_numeric, DType, Element, Error, Float, Numeric, Result, TensorData};
 
@@ -57,39 +58,66 @@ impl TensorData {
         })
     }
 
-    fn check_same_dtype(&self, other: &TensorData, op: &'static str) -> Result<()> {
-        if self.dtype() != other.dtype() {
-            return Err(Error::dtype(
-                op,
-                format!("operands of the same dtype (the first is {})", self.dtype()),
-                other.dtype(),
-                format!("; convert one with .to_dtype(DType::{:?})", self.dtype()),
-            ));
+    /// This tensor as an operand of type promotion (a 0-dimensional tensor has a lower tier).
+    pub fn operand(&self) -> Operand {
+        if self.ndim() == 0 {
+            Operand::ZeroDim(self.dtype())
+        } else {
+            Operand::Tensor(self.dtype())
         }
-        Ok(())
+    }
+
+    /// The dtype of `self (op) other` under PyTorch's promotion (see [`crate::promote`]).
+    pub fn result_type(&self, other: &TensorData) -> DType {
+        result_type(&[self.operand(), other.operand()]).unwrap_or(self.dtype())
+    }
+
+    /// The dtype of `self (op) s` for a number `s`.
+    pub fn result_type_scalar(&self, s: Scalar) -> DType {
+        result_type(&[self.operand(), Operand::Number(s)]).unwrap_or(self.dtype())
+    }
+
+    /// Both operands converted to their promoted dtype `rt` (no copy when already of it).
+    fn promoted(&self, other: &TensorData, rt: DType) -> (TensorData, TensorData) {
+        (self.to_dtype(rt), other.to_dtype(rt))
     }
 
     fn numeric_binary(&self, other: &TensorData, op: &'static str, kind: Binary) -> Result<TensorData> {
-        self.check_same_dtype(other, op)?;
-        with_numeric!(self.dtype(), op, |T| binary_kernel::<T>(self, other, op, kind))
+        let mut rt = self.result_type(other);
+        if kind == Binary::Sub && (self.dtype() == DType::Bool || other.dtype() == DType::Bool) {
+            return Err(Error::dtype(op, "numeric operands (subtraction with a bool tensor is not supported; to invert a mask use logical_not)", DType::Bool, "; convert with .to_dtype(DType::I64) to subtract 0/1 values"));
+        }
+        if kind == Binary::Div && !rt.is_float() {
+            rt = default_dtype(); // true division
+        }
+        let (a, b) = self.promoted(other, rt);
+        if rt == DType::Bool {
+            // bool + bool is `or`, bool * bool is `and` (PyTorch's bool arithmetic).
+            return match kind {
+                Binary::Add | Binary::Max => a.zip_map::<bool, bool, bool>(&b, op, |x, y| x || y),
+                Binary::Mul | Binary::Min => a.zip_map::<bool, bool, bool>(&b, op, |x, y| x && y),
+                Binary::Sub | Binary::Div => unreachable!("handled above"),
+            };
+        }
+        with_numeric!(rt, op, |T| binary_kernel::<T>(&a, &b, op, kind))
     }
 
-    /// `self + other` with broadcasting.
+    /// `self + other` with broadcasting and type promotion.
     pub fn add(&self, other: &TensorData) -> Result<TensorData> {
         self.numeric_binary(other, "add", Binary::Add)
     }
-    /// `self - other` with broadcasting.
+    /// `self - other` with broadcasting and type promotion (bool operands are an error).
     pub fn sub(&self, other: &TensorData) -> Result<TensorData> {
         self.numeric_binary(other, "sub", Binary::Sub)
     }
-    /// `self * other` with broadcasting.
+    /// `self * other` with broadcasting and type promotion.
     pub fn mul(&self, other: &TensorData) -> Result<TensorData> {
         self.numeric_binary(other, "mul", Binary::Mul)
     }
-    /// `self / other` with broadcasting (float tensors; true division).
+    /// `self / other` with broadcasting: true division (integers divide as the default float
+    /// dtype, like PyTorch's `/`).
     pub fn div(&self, other: &TensorData) -> Result<TensorData> {
-        self.check_same_dtype(other, "div")?;
-        with_float!(self.dtype(), "div", |T| binary_kernel::<T>(self, other, "div", Binary::Div))
+        self.numeric_binary(other, "div", Binary::Div)
     }
     /// Elementwise maximum (NaN propagates), like `torch.maximum`.
     pub fn maximum(&self, other: &TensorData) -> Result<TensorData> {
@@ -99,10 +127,22 @@ impl TensorData {
     pub fn minimum(&self, other: &TensorData) -> Result<TensorData> {
         self.numeric_binary(other, "minimum", Binary::Min)
     }
-    /// `self ** other` elementwise with broadcasting (float tensors).
+    /// `self ** other` elementwise with broadcasting and type promotion. Integer powers of
+    /// integers stay integers (wrapping on overflow); a negative integer exponent of an integer
+    /// is an error, as in PyTorch.
     pub fn pow(&self, other: &TensorData) -> Result<TensorData> {
-        self.check_same_dtype(other, "pow")?;
-        with_float!(self.dtype(), "pow", |T| self.zip_map::<T, T, T>(other, "pow", |a, b| a.powf(b)))
+        let rt = self.result_type(other);
+        let rt = if rt == DType::Bool { DType::I64 } else { rt };
+        let (a, b) = self.promoted(other, rt);
+        match rt {
+            DType::I64 => {
+                if let Some(&e) = b.values::<i64>()?.iter().find(|&&e| e < 0) {
+                    return Err(Error::invalid("pow", format!("Integers to negative integer powers are not allowed (exponent {e}); use a float base, e.g. .to_dtype(DType::F32)")));
+                }
+                a.zip_map::<i64, i64, i64>(&b, "pow", |x, e| x.wrapping_pow(e.min(u32::MAX as i64) as u32))
+            }
+            _ => with_float!(rt, "pow", |T| a.zip_map::<T, T, T>(&b, "pow", |x, e| x.powf(e))),
+        }
     }
 
     /// A 0-d tensor of `self`'s dtype holding `v`.
@@ -110,24 +150,85 @@ impl TensorData {
         TensorData::full(Shape::scalar(), v, self.dtype())
     }
 
-    /// `self + s`.
-    pub fn add_scalar(&self, s: f64) -> Result<TensorData> {
-        self.add(&self.scalar_like(s))
+    /// A 0-d tensor holding the number `s` in `dtype` (integers exactly).
+    pub fn from_scalar(s: Scalar, dtype: DType) -> TensorData {
+        match (s, dtype) {
+            (Scalar::Int(i), DType::I64) => TensorData::scalar(i),
+            (s, d) => TensorData::full(Shape::scalar(), s.to_f64(), d),
+        }
+    }
+
+    /// `f(self, s)` for a number `s`, both in their promoted dtype (the number as a 0-d
+    /// tensor): how every `_scalar` op and comparison with a number is computed.
+    pub fn with_number(
+        &self,
+        s: Scalar,
+        f: impl FnOnce(&TensorData, &TensorData) -> Result<TensorData>,
+    ) -> Result<TensorData> {
+        let rt = self.result_type_scalar(s);
+        f(&self.to_dtype(rt), &TensorData::from_scalar(s, rt))
+    }
+
+    /// `self + s` (`s` a number: `2`, `0.5`, ...; an integer tensor plus a float is float).
+    pub fn add_scalar(&self, s: impl Into<Scalar>) -> Result<TensorData> {
+        self.with_number(s.into(), |a, b| a.add(b))
+    }
+    /// `self - s` (bool operands are an error, as in PyTorch).
+    pub fn sub_scalar(&self, s: impl Into<Scalar>) -> Result<TensorData> {
+        let s = s.into();
+        if matches!(s, Scalar::Bool(_)) {
+            return self.sub(&TensorData::from_scalar(s, DType::Bool));
+        }
+        self.check_not_bool("sub")?;
+        self.with_number(s, |a, b| a.sub(b))
+    }
+    /// `s - self` (bool operands are an error, as in PyTorch).
+    pub fn rsub_scalar(&self, s: impl Into<Scalar>) -> Result<TensorData> {
+        let s = s.into();
+        if matches!(s, Scalar::Bool(_)) {
+            return TensorData::from_scalar(s, DType::Bool).sub(self);
+        }
+        self.check_not_bool("sub")?;
+        self.with_number(s, |a, b| b.sub(a))
+    }
+
+    fn check_not_bool(&self, op: &'static str) -> Result<()> {
+        if self.dtype() == DType::Bool {
+            return Err(Error::dtype(op, "numeric operands (subtraction with a bool tensor is not supported; to invert a mask use logical_not)", DType::Bool, "; convert with .to_dtype(DType::I64) to subtract 0/1 values"));
+        }
+        Ok(())
     }
     /// `self * s`.
-    pub fn mul_scalar(&self, s: f64) -> Result<TensorData> {
-        self.mul(&self.scalar_like(s))
+    pub fn mul_scalar(&self, s: impl Into<Scalar>) -> Result<TensorData> {
+        self.with_number(s.into(), |a, b| a.mul(b))
     }
-    /// `self ** e` for a scalar exponent.
-    pub fn pow_scalar(&self, e: f64) -> Result<TensorData> {
-        with_float!(self.dtype(), "pow", |T| {
-            let e = T::c(e);
-            if e == T::c(2.0) {
-                self.map::<T, T>(|x| x * x)
-            } else {
-                self.map::<T, T>(|x| x.powf(e))
-            }
-        })
+    /// `self / s` (true division).
+    pub fn div_scalar(&self, s: impl Into<Scalar>) -> Result<TensorData> {
+        self.with_number(s.into(), |a, b| a.div(b))
+    }
+    /// `s / self` (true division).
+    pub fn rdiv_scalar(&self, s: impl Into<Scalar>) -> Result<TensorData> {
+        self.with_number(s.into(), |a, b| b.div(a))
+    }
+    /// `self ** e` for a number `e` (an integer tensor to an integer power stays integer).
+    pub fn pow_scalar(&self, e: impl Into<Scalar>) -> Result<TensorData> {
+        let e = e.into();
+        let rt = self.result_type_scalar(e);
+        if rt.is_float() && e.to_f64() == 2.0 {
+            return with_float!(rt, "pow", |T| self.to_dtype(rt).map::<T, T>(|x| x * x));
+        }
+        if rt.is_float() {
+            let x = self.to_dtype(rt);
+            return with_float!(rt, "pow", |T| {
+                let e = T::c(e.to_f64());
+                x.map::<T, T>(|v| v.powf(e))
+            });
+        }
+        self.pow(&TensorData::from_scalar(e, rt))
+    }
+    /// `s ** self` for a number `s` (`10 ** lre`).
+    pub fn rpow_scalar(&self, s: impl Into<Scalar>) -> Result<TensorData> {
+        self.with_number(s.into(), |a, b| b.pow(a))
     }
 
     /// Clamps every element into `[min, max]` (either bound optional), like `torch.clamp`.
@@ -173,7 +274,8 @@ impl TensorData {
                 "; build one with a comparison such as x.gt_scalar(0.0)",
             ));
         }
-        a.check_same_dtype(b, "where")?;
+        let rt = a.result_type(b);
+        let (a, b) = (&a.to_dtype(rt), &b.to_dtype(rt));
         let shape =
             Shape::broadcast("where", &Shape::broadcast("where", cond.shape(), a.shape())?, b.shape())?;
         let (c, a, b) = (cond.expand(shape.clone())?, a.expand(shape.clone())?, b.expand(shape)?);
@@ -188,8 +290,10 @@ impl TensorData {
     /// Elementwise `|a - b| <= atol + rtol * |b|` (NaN equals NaN when `equal_nan`). Like
     /// PyTorch, an infinite difference is never close: only equal infinities are.
     pub fn isclose(&self, other: &TensorData, rtol: f64, atol: f64, equal_nan: bool) -> Result<TensorData> {
-        self.check_same_dtype(other, "isclose")?;
-        with_numeric!(self.dtype(), "isclose", |T| self.zip_map::<T, T, bool>(other, "isclose", |a, b| {
+        let (a, b) = self.promoted(other, self.result_type(other));
+        let rt = if a.dtype() == DType::Bool { DType::I64 } else { a.dtype() };
+        let (a, b) = (a.to_dtype(rt), b.to_dtype(rt));
+        with_numeric!(rt, "isclose", |T| a.zip_map::<T, T, bool>(&b, "isclose", |a, b| {
             let (a, b) = (a.to_f64(), b.to_f64());
             if a.is_nan() || b.is_nan() {
                 return equal_nan && a.is_nan() && b.is_nan();
@@ -234,7 +338,7 @@ impl TensorData {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Binary {
     Add,
     Sub,
@@ -297,20 +401,20 @@ float_unary! {
     log_sigmoid => |x| x.min(T::ZERO) - (-x.abs()).exp().ln_1p();
 }
 
-/// Comparisons producing bool masks.
+/// Comparisons producing bool masks, computed in the promoted dtype.
 macro_rules! compare {
     ($($(#[$doc:meta])* $name:ident, $sname:ident => $op:tt;)*) => {
         impl TensorData {
             $(
                 $(#[$doc])*
                 pub fn $name(&self, other: &TensorData) -> Result<TensorData> {
-                    self.check_same_dtype(other, stringify!($name))?;
-                    crate::with_any!(self.dtype(), |T| self.zip_map::<T, T, bool>(other, stringify!($name), |a, b| a $op b))
+                    let (a, b) = self.promoted(other, self.result_type(other));
+                    crate::with_any!(a.dtype(), |T| a.zip_map::<T, T, bool>(&b, stringify!($name), |x, y| x $op y))
                 }
                 $(#[$doc])*
-                /// (Scalar right-hand side.)
-                pub fn $sname(&self, s: f64) -> Result<TensorData> {
-                    self.$name(&self.scalar_like(s))
+                /// (A number on the right-hand side.)
+                pub fn $sname(&self, s: impl Into<Scalar>) -> Result<TensorData> {
+                    self.with_number(s.into(), |a, b| a.$name(b))
                 }
             )*
         }

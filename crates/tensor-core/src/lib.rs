@@ -19,14 +19,16 @@ pub mod error;
 mod index;
 pub mod matmul;
 pub mod pool;
+pub mod promote;
 pub mod random;
 pub mod reduce;
 pub mod shape;
 pub mod vmath;
 
-pub use data::TensorData;
+pub use data::{Literal, TensorData};
 pub use display::format_tensor;
 pub use dtype::{Buffer, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
+pub use promote::{default_dtype, set_default_dtype, Scalar};
 pub use random::{manual_seed, Generator};
 pub use shape::{Layout, Shape};

@@ -131,10 +131,13 @@ fn scalar_and_zero_dim_operands() {
     assert_eq!(vals(&z.pow_scalar(2.0).unwrap()), vec![16.0, 81.0]);
     assert_eq!(vals(&z.pow_scalar(0.5).unwrap()), vec![2.0, 3.0]);
     assert_close(&vals(&z.pow_scalar(-1.0).unwrap()), &[0.25, 1.0 / 9.0], 1e-15);
-    // i64 scalar ops stay integer: [3, -7] * 2 + 1 = [7, -13].
+    // PyTorch: torch.tensor([3, -7]) * 2 + 1 -> tensor([7, -13]) (int64, integer numbers);
+    // torch.tensor([3, -7]) * 2.0 + 1.0 -> tensor([7., -13.]) (float32, float numbers).
     let i = i64t(&[3, -7], &[2]);
-    let r = i.mul_scalar(2.0).unwrap().add_scalar(1.0).unwrap();
+    let r = i.mul_scalar(2).unwrap().add_scalar(1).unwrap();
     assert_eq!(r.to_vec::<i64>().unwrap(), vec![7, -13]);
+    let r = i.mul_scalar(2.0).unwrap().add_scalar(1.0).unwrap();
+    assert_eq!(r.to_vec::<f32>().unwrap(), vec![7.0, -13.0]);
 }
 
 /// Logical element accessors for non-contiguous operands of logical shape (3, 2).
@@ -256,40 +259,36 @@ fn broadcast_errors_name_op_and_shapes() {
 }
 
 #[test]
-fn dtype_mismatch_errors() {
-    let a32 = f32t(&[1.0, 2.0], &[2]);
-    let a64 = f64t(&[1.0, 2.0], &[2]);
-    let ai = i64t(&[1, 2], &[2]);
-    let ab = TensorData::ones([2], DType::Bool);
+fn mixed_dtypes_promote_like_pytorch() {
+    // Each expected value is what PyTorch 2.9.1 prints for the same operands (comments).
+    let a32 = f32t(&[0.5, -1.5, 2.0], &[3]);
+    let a64 = f64t(&[0.25, 1.0, -2.0], &[3]);
+    let ai = i64t(&[1, 2, -3], &[3]);
+    let ab = TensorData::from(vec![true, false, true]);
+    // f + d -> float64 [0.75, -0.5, 0.0]; i * f -> float32 [0.5, -3.0, -6.0]
+    assert_eq!(a32.add(&a64).unwrap().to_vec::<f64>().unwrap(), vec![0.75, -0.5, 0.0]);
+    assert_eq!(ai.mul(&a32).unwrap().to_vec::<f32>().unwrap(), vec![0.5, -3.0, -6.0]);
+    // i / i -> float32 [1.0, 1.0, 1.0] (true division); i / 2 -> float32 [0.5, 1.0, -1.5]
+    assert_eq!(ai.div(&ai).unwrap().to_vec::<f32>().unwrap(), vec![1.0, 1.0, 1.0]);
+    assert_eq!(ai.div_scalar(2).unwrap().to_vec::<f32>().unwrap(), vec![0.5, 1.0, -1.5]);
+    // i ** i -> int64 [1, 4, -27]; b + b -> bool [True, False, True]; b * i -> int64 [1, 0, -3]
+    assert_eq!(ai.pow(&ai.abs().unwrap()).unwrap().to_vec::<i64>().unwrap(), vec![1, 4, -27]);
+    assert_eq!(ab.add(&ab).unwrap().to_vec::<bool>().unwrap(), vec![true, false, true]);
+    assert_eq!(ab.mul(&ai).unwrap().to_vec::<i64>().unwrap(), vec![1, 0, -3]);
+    // b - b: "Subtraction, the `-` operator, with two bool tensors is not supported."
+    assert!(matches!(ab.sub(&ab).unwrap_err(), Error::DTypeMismatch { op: "sub", got: DType::Bool, .. }));
+    // i ** -1: "Integers to negative integer powers are not allowed."
+    assert!(ai.pow(&i64t(&[-1], &[1])).is_err());
+    // Comparisons compute in the promoted dtype: f == i -> [False, False, False]; i > 1.5 -> [F, T, F]
+    assert_eq!(a32.eq(&ai).unwrap().to_vec::<bool>().unwrap(), vec![false, false, false]);
+    assert_eq!(ai.gt_scalar(1.5).unwrap().to_vec::<bool>().unwrap(), vec![false, true, false]);
+    assert_eq!(ab.eq(&ab).unwrap().to_vec::<bool>().unwrap(), vec![true, true, true]);
+    // The promoted dtype of every float op pair is the wider one.
     for (name, op, _) in float_ops() {
-        match op(&a32, &a64).unwrap_err() {
-            Error::DTypeMismatch { op, got, .. } => {
-                assert_eq!(op, name);
-                assert_eq!(got, DType::F64);
-            }
-            e => panic!("{name}: {e:?}"),
+        if name != "sub" {
+            assert_eq!(op(&a32, &a64).unwrap().dtype(), DType::F64, "{name}");
         }
-        let e = op(&ai, &a32).unwrap_err();
-        assert!(matches!(e, Error::DTypeMismatch { got: DType::F32, .. }), "{name}: {e:?}");
-        let e = op(&ab, &ab).unwrap_err();
-        assert!(matches!(e, Error::DTypeMismatch { got: DType::Bool, .. }), "{name}: {e:?}");
     }
-    for (name, op, _) in compare_ops() {
-        let e = op(&a64, &ai).unwrap_err();
-        assert!(matches!(e, Error::DTypeMismatch { got: DType::I64, .. }), "{name}: {e:?}");
-        assert!(e.to_string().starts_with(name), "{e}");
-    }
-    // The message says what to do.
-    let msg = a32.add(&a64).unwrap_err().to_string();
-    assert!(
-        msg.contains("add") && msg.contains("f32") && msg.contains("f64") && msg.contains("to_dtype"),
-        "{msg}"
-    );
-    // Float-only ops reject i64 even with matching dtypes.
-    assert!(matches!(ai.div(&ai).unwrap_err(), Error::DTypeMismatch { op: "div", got: DType::I64, .. }));
-    assert!(matches!(ai.pow(&ai).unwrap_err(), Error::DTypeMismatch { op: "pow", got: DType::I64, .. }));
-    // Comparisons accept bool operands of the same dtype.
-    assert_eq!(ab.eq(&ab).unwrap().to_vec::<bool>().unwrap(), vec![true, true]);
 }
 
 #[test]

@@ -73,14 +73,8 @@ pub fn cosine_embedding_loss_with(
     let m1 = x1.mul(x1)?.sum_dim(dim, false)?.add_scalar(eps)?;
     let m2 = x2.mul(x2)?.sum_dim(dim, false)?.add_scalar(eps)?;
     let cos = prod.div(&m1.mul(&m2)?.sqrt()?)?;
-    let yv = yd.to_dtype(a.dtype());
-    let zeros = cos.zeros_like();
-    let pos = Tensor::where_cond(&yv.eq_scalar(1.0)?, &cos.neg()?.add_scalar(1.0)?, &zeros)?;
-    let neg = Tensor::where_cond(
-        &yv.eq_scalar(-1.0)?,
-        &cos.add_scalar(-o.margin)?.clamp(Some(0.0), None)?,
-        &zeros,
-    )?;
+    let pos = Tensor::where_cond(&y.eq(1)?, &cos.rsub(1.0)?, 0.0)?;
+    let neg = Tensor::where_cond(&y.eq(-1)?, &cos.sub(o.margin)?.clamp(Some(0.0), None)?, 0.0)?;
     let l = pos.add(&neg)?;
     match red {
         Reduced::None => Ok(l),

@@ -9,7 +9,8 @@ use crate::graph::{record, Backward, Grads};
 use crate::ops::{wanted, zip};
 use crate::tensor::Tensor;
 use smallvec::smallvec;
-use torchlet_tensor_core::{Result, Shape, TensorData};
+use torchlet_tensor_core::promote::{result_type, Operand};
+use torchlet_tensor_core::{default_dtype, DType, Error, Result, Scalar, Shape, TensorData};
 
 /// `y = a + b`: `da = g`, `db = g` (`sign = 1`); `y = a - b`: `db = -g` (`sign = -1`).
 struct AddSub {
@@ -117,71 +118,230 @@ impl Backward for Where {
     }
 }
 
+/// The second operand of a binary op: a tensor (`&y`) or a number (`2`, `0.5`, `true`), so
+/// `x.add(&y)` and `x.add(2)` read like PyTorch's `x.add(y)` and `x.add(2)`.
+#[derive(Clone, Copy, Debug)]
+pub enum Other<'a> {
+    /// A tensor.
+    Tensor(&'a Tensor),
+    /// A number, which promotes as a Python number does (see `torchlet_tensor_core::promote`).
+    Scalar(Scalar),
+}
+
+impl<'a> From<&'a Tensor> for Other<'a> {
+    fn from(t: &'a Tensor) -> Self {
+        Other::Tensor(t)
+    }
+}
+
+macro_rules! other_from_number {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Other<'_> {
+            fn from(x: $t) -> Self {
+                Other::Scalar(Scalar::from(x))
+            }
+        }
+    )*};
+}
+other_from_number!(f64, f32, i64, i32, usize, bool, Scalar);
+
+/// Which binary op: decides the result dtype (true division is float) and the rule.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Max,
+    Min,
+}
+
 impl Tensor {
-    /// `self + other` with broadcasting. Derivative: 1 for both.
-    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.data(), other.data());
-        let rule = || AddSub { a: a.shape().clone(), b: b.shape().clone(), sign: 1.0 };
-        Ok(record(a.add(&b)?, "AddBackward0", &[self, other], rule))
+    /// `self` as dtype `dt` (differentiable between floats; a no-op when already of it).
+    fn cast(&self, dt: DType) -> Result<Tensor> {
+        if self.dtype() == dt {
+            Ok(self.clone())
+        } else {
+            self.to_dtype(dt)
+        }
+    }
+
+    /// Both operands promoted to their result dtype (PyTorch's type promotion; a number
+    /// becomes a constant 0-d tensor), then `f` on them.
+    fn promoted(
+        &self,
+        other: Other<'_>,
+        kind: Kind,
+        f: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let a = self.data();
+        let bool_operand = a.dtype() == DType::Bool
+            || matches!(other, Other::Tensor(t) if t.dtype() == DType::Bool)
+            || matches!(other, Other::Scalar(Scalar::Bool(_)));
+        if kind == Kind::Sub && bool_operand {
+            return Err(Error::dtype("sub", "numeric operands (subtraction with a bool tensor is not supported; to invert a mask use logical_not)", DType::Bool, "; convert with .to_dtype(DType::I64) to subtract 0/1 values"));
+        }
+        let mut rt = match other {
+            Other::Tensor(t) => a.result_type(&t.data()),
+            Other::Scalar(s) => a.result_type_scalar(s),
+        };
+        if (kind == Kind::Div && !rt.is_float()) || (kind == Kind::Pow && rt == DType::Bool) {
+            rt = if kind == Kind::Div { default_dtype() } else { DType::I64 };
+        }
+        let b = match other {
+            Other::Tensor(t) => t.cast(rt)?,
+            Other::Scalar(s) => Tensor::from_data(TensorData::from_scalar(s, rt)),
+        };
+        f(&self.cast(rt)?, &b)
+    }
+
+    /// The op on two operands of one dtype, recorded with its rule.
+    fn same_dtype(&self, b: &Tensor, kind: Kind, name: &'static str) -> Result<Tensor> {
+        let (x, y) = (self.data(), b.data());
+        let shapes = || (x.shape().clone(), y.shape().clone());
+        Ok(match kind {
+            Kind::Add => {
+                record(x.add(&y)?, name, &[self, b], || AddSub { a: shapes().0, b: shapes().1, sign: 1.0 })
+            }
+            Kind::Sub => {
+                record(x.sub(&y)?, name, &[self, b], || AddSub { a: shapes().0, b: shapes().1, sign: -1.0 })
+            }
+            Kind::Mul => record(x.mul(&y)?, name, &[self, b], || Mul { a: x.clone(), b: y.clone() }),
+            Kind::Div => record(x.div(&y)?, name, &[self, b], || Div { a: x.clone(), b: y.clone() }),
+            Kind::Max => record(x.maximum(&y)?, name, &[self, b], || Extremum {
+                a: x.clone(),
+                b: y.clone(),
+                max: true,
+            }),
+            Kind::Min => record(x.minimum(&y)?, name, &[self, b], || Extremum {
+                a: x.clone(),
+                b: y.clone(),
+                max: false,
+            }),
+            Kind::Pow => {
+                // A constant exponent takes the fast path (x * x for 2).
+                let fast = y.ndim() == 0 && !b.requires_grad() && y.dtype().is_float();
+                let out = if fast { x.pow_scalar(y.item()?)? } else { x.pow(&y)? };
+                record(out.clone(), name, &[self, b], || Pow { a: x.clone(), b: y.clone(), y: out })
+            }
+        })
+    }
+
+    /// `self + other` (a tensor or a number) with broadcasting and type promotion.
+    /// Derivative: 1 for both.
+    pub fn add<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
+        self.promoted(other.into(), Kind::Add, |a, b| a.same_dtype(b, Kind::Add, "AddBackward0"))
     }
 
     /// `self - other`. Derivatives: 1, -1.
-    pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.data(), other.data());
-        let rule = || AddSub { a: a.shape().clone(), b: b.shape().clone(), sign: -1.0 };
-        Ok(record(a.sub(&b)?, "SubBackward0", &[self, other], rule))
+    pub fn sub<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
+        self.promoted(other.into(), Kind::Sub, |a, b| a.same_dtype(b, Kind::Sub, "SubBackward0"))
+    }
+
+    /// `other - self` (`2 - x`). Derivative: -1.
+    pub fn rsub<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
+        self.promoted(other.into(), Kind::Sub, |a, b| b.same_dtype(a, Kind::Sub, "RsubBackward1"))
     }
 
     /// `self * other`. Derivatives: `other`, `self`.
-    pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.data(), other.data());
-        Ok(record(a.mul(&b)?, "MulBackward0", &[self, other], || Mul { a, b }))
+    pub fn mul<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
+        self.promoted(other.into(), Kind::Mul, |a, b| a.same_dtype(b, Kind::Mul, "MulBackward0"))
     }
 
-    /// `self / other`. Derivatives: `1 / other`, `-self / other^2`.
-    pub fn div(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.data(), other.data());
-        Ok(record(a.div(&b)?, "DivBackward0", &[self, other], || Div { a, b }))
+    /// `self / other`, true division (integers divide as the default float dtype).
+    /// Derivatives: `1 / other`, `-self / other^2`.
+    pub fn div<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
+        self.promoted(other.into(), Kind::Div, |a, b| a.same_dtype(b, Kind::Div, "DivBackward0"))
     }
 
-    /// `self ** other` elementwise. Derivatives: `b a^(b-1)`, `y ln a` (0 at `0^0`).
-    pub fn pow(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.data(), other.data());
-        let y = a.pow(&b)?;
-        Ok(record(y.clone(), "PowBackward1", &[self, other], || Pow { a, b, y }))
+    /// `other / self` (`2 / x`). Derivative: `-other / self^2`.
+    pub fn rdiv<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
+        self.promoted(other.into(), Kind::Div, |a, b| b.same_dtype(a, Kind::Div, "DivBackward0"))
+    }
+
+    /// `self ** exponent` (a tensor or a number). Derivatives: `b a^(b-1)` (0 where `b = 0`),
+    /// `y ln a` (0 at `0^b` for `b >= 0`).
+    pub fn pow<'a>(&self, exponent: impl Into<Other<'a>>) -> Result<Tensor> {
+        let e = exponent.into();
+        let name = if matches!(e, Other::Scalar(_)) { "PowBackward0" } else { "PowBackward1" };
+        self.promoted(e, Kind::Pow, |a, b| a.same_dtype(b, Kind::Pow, name))
+    }
+
+    /// `base ** self` for a number `base` (`10 ** lre`). Derivative: `base^x ln(base)`.
+    pub fn rpow(&self, base: impl Into<Scalar>) -> Result<Tensor> {
+        self.promoted(Other::Scalar(base.into()), Kind::Pow, |a, b| {
+            b.same_dtype(a, Kind::Pow, "PowBackward2")
+        })
     }
 
     /// `max(self, other)` elementwise. Derivative: to the larger, split on ties.
-    pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.data(), other.data());
-        Ok(record(a.maximum(&b)?, "MaximumBackward0", &[self, other], || Extremum { a, b, max: true }))
+    pub fn maximum<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
+        self.promoted(other.into(), Kind::Max, |a, b| a.same_dtype(b, Kind::Max, "MaximumBackward0"))
     }
 
     /// `min(self, other)` elementwise. Derivative: to the smaller, split on ties.
-    pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.data(), other.data());
-        Ok(record(a.minimum(&b)?, "MinimumBackward0", &[self, other], || Extremum { a, b, max: false }))
+    pub fn minimum<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
+        self.promoted(other.into(), Kind::Min, |a, b| a.same_dtype(b, Kind::Min, "MinimumBackward0"))
     }
 
-    /// `cond ? a : b` elementwise with broadcasting (`torch.where(cond, a, b)`).
-    pub fn where_cond(cond: &TensorData, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        let (x, y) = (a.data(), b.data());
-        let out = TensorData::where_cond(cond, &x, &y)?;
-        let rule = || Where { cond: cond.clone(), a: x.shape().clone(), b: y.shape().clone() };
-        Ok(record(out, "WhereBackward0", &[a, b], rule))
+    /// `cond ? a : b` elementwise with broadcasting (`torch.where(cond, a, b)`); `cond` is a
+    /// bool tensor (a comparison's result), `a` and `b` tensors or numbers, promoted together.
+    /// Derivative: `a` gets `g` where `cond` holds, `b` where it does not.
+    pub fn where_cond<'a, 'b>(
+        cond: &Tensor,
+        a: impl Into<Other<'a>>,
+        b: impl Into<Other<'b>>,
+    ) -> Result<Tensor> {
+        let (a, b) = (a.into(), b.into());
+        let operand = |o: Other<'_>| match o {
+            Other::Tensor(t) => t.data().operand(),
+            Other::Scalar(s) => Operand::Number(s),
+        };
+        let rt = result_type(&[operand(a), operand(b)]).unwrap_or(DType::F32);
+        let leaf = |o: Other<'_>| match o {
+            Other::Tensor(t) => t.cast(rt),
+            Other::Scalar(s) => Ok(Tensor::from_data(TensorData::from_scalar(s, rt))),
+        };
+        let (a, b) = (leaf(a)?, leaf(b)?);
+        let (c, x, y) = (cond.data(), a.data(), b.data());
+        let out = TensorData::where_cond(&c, &x, &y)?;
+        let rule = || Where { cond: c.clone(), a: x.shape().clone(), b: y.shape().clone() };
+        Ok(record(out, "WhereBackward0", &[&a, &b], rule))
     }
+}
 
-    // ----- comparisons (no gradient) --------------------------------------------------------
+/// Comparisons, computed in the promoted dtype, returning bool tensors (no gradient).
+macro_rules! comparisons {
+    ($($(#[$doc:meta])* $name:ident;)*) => {
+        impl Tensor {
+            $(
+                $(#[$doc])*
+                pub fn $name<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
+                    let a = self.data();
+                    Ok(Tensor::from_data(match other.into() {
+                        Other::Tensor(t) => a.$name(&t.data())?,
+                        Other::Scalar(s) => a.with_number(s, |a, b| a.$name(b))?,
+                    }))
+                }
+            )*
+        }
+    };
+}
 
-    /// Elementwise `self > s` as a bool mask.
-    pub fn gt_scalar(&self, s: f64) -> Result<Tensor> {
-        Ok(Tensor::from_data(self.data().gt_scalar(s)?))
-    }
-
-    /// Elementwise `self == other` as a bool mask.
-    pub fn eq(&self, other: &Tensor) -> Result<Tensor> {
-        Ok(Tensor::from_data(self.data().eq(&other.data())?))
-    }
+comparisons! {
+    /// `self == other` elementwise, as a bool tensor (`x.eq(&y)`, `x.eq(0)`).
+    eq;
+    /// `self != other` elementwise, as a bool tensor.
+    ne;
+    /// `self < other` elementwise, as a bool tensor.
+    lt;
+    /// `self <= other` elementwise, as a bool tensor.
+    le;
+    /// `self > other` elementwise, as a bool tensor.
+    gt;
+    /// `self >= other` elementwise, as a bool tensor.
+    ge;
 }
 
 /// `(m, n)` and a shape that broadcasts with it: `()`, `(n)`, `(m, 1)`, `(1, n)` or `(m, n)`.
@@ -227,7 +387,7 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         }),
         OpInfo::new("where_cond", |s| {
             let (a, b) = pair(s);
-            let cond = s.mask(&a, 0.5);
+            let cond = Tensor::from_data(s.mask(&a, 0.5));
             Case::new([s.float(&a), s.float(&b)], move |t| Tensor::where_cond(&cond, &t[0], &t[1]))
         }),
     ]

@@ -2,20 +2,22 @@
 //!
 //! Most are one line of the table below: the method name (also the `F` function), PyTorch's
 //! grad_fn name, what the derivative reads (the `input` x or the `output` y), the sample domain
-//! of its catalog entry (`float`: anywhere in [-2, 2]; `positive`), and `dx` as a function of
-//! the upstream gradient `g` and that value. The kernel is tensor-core's function of the same
+//! of its catalog entry (`float`: anywhere in [-2, 2]; `positive`), what an integer or bool
+//! input does (`to_float`: computed in the default float dtype, as `torch.exp(tensor([1, 2]))`
+//! is; `as_is`: the kernel's own dtype rules), and `dx` as a function of the upstream gradient
+//! `g` and that value. The kernel is tensor-core's function of the same
 //! name. The ops with arguments (`clamp`, `pow_scalar`, scalar arithmetic, `to_dtype`) follow.
 
 use crate::catalog::{Case, OpInfo, Sampler};
 use crate::graph::{record, Backward, Grads};
 use crate::ops::{one, zip};
 use crate::tensor::Tensor;
-use torchlet_tensor_core::{DType, Result, TensorData};
+use torchlet_tensor_core::{DType, Result, Scalar, TensorData};
 
 /// Generates, for each line: the `Tensor` method, its backward rule, the `F` function in
 /// [`functions`], and the catalog entry.
 macro_rules! unary_ops {
-    ($($(#[$doc:meta])* $name:ident, $grad_fn:literal, $saves:ident, $domain:ident => |$g:ident, $s:ident| $d:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident, $grad_fn:literal, $saves:ident, $domain:ident, $ints:ident => |$g:ident, $s:ident| $d:expr;)*) => {
         impl Tensor {
             $(
                 $(#[$doc])*
@@ -26,7 +28,7 @@ macro_rules! unary_ops {
                             one(zip!(g, &self.0, |$g, $s| $d)?)
                         }
                     }
-                    let x = self.data();
+                    let x = unary_ops!(@ints $ints, self.data());
                     let y = x.$name()?;
                     Ok(record(y.clone(), $grad_fn, &[self], || Rule(unary_ops!(@saved $saves, x, y))))
                 }
@@ -52,59 +54,45 @@ macro_rules! unary_ops {
             })),*]
         }
     };
+    (@ints to_float, $x:expr) => {{
+        let x = $x;
+        if x.dtype().is_float() { x } else { x.to_dtype(torchlet_tensor_core::default_dtype()) }
+    }};
+    (@ints as_is, $x:expr) => { $x };
     (@saved input, $x:ident, $y:ident) => { $x };
     (@saved output, $x:ident, $y:ident) => { $y };
 }
 
 unary_ops! {
     /// `e^x`. Derivative: `d/dx e^x = e^x = y`.
-    exp, "ExpBackward0", output, float => |g, y| g * y;
+    exp, "ExpBackward0", output, float, to_float => |g, y| g * y;
     /// Natural log. Derivative: `1 / x`.
-    log, "LogBackward0", input, positive => |g, x| g / x;
+    log, "LogBackward0", input, positive, to_float => |g, x| g / x;
     /// `ln(1 + x)`, accurate near 0. Derivative: `1 / (1 + x)`.
-    log1p, "Log1PBackward0", input, positive => |g, x| g / (T::ONE + x);
+    log1p, "Log1PBackward0", input, positive, to_float => |g, x| g / (T::ONE + x);
     /// Square root. Derivative: `1 / (2 sqrt(x)) = 1 / (2y)`.
-    sqrt, "SqrtBackward0", output, positive => |g, y| g / (y + y);
+    sqrt, "SqrtBackward0", output, positive, to_float => |g, y| g / (y + y);
     /// `|x|`. Derivative: `sign(x)`, 0 at 0 (PyTorch's choice).
-    abs, "AbsBackward0", input, float => |g, x| if x > T::ZERO { g } else if x < T::ZERO { -g } else { T::ZERO };
+    abs, "AbsBackward0", input, float, as_is => |g, x| if x > T::ZERO { g } else if x < T::ZERO { -g } else { T::ZERO };
     /// `1 / (1 + e^-x)`. Derivative: `y (1 - y)`.
-    sigmoid, "SigmoidBackward0", output, float => |g, y| g * y * (T::ONE - y);
+    sigmoid, "SigmoidBackward0", output, float, to_float => |g, y| g * y * (T::ONE - y);
     /// `max(x, 0)`. Derivative: 1 where `y > 0`, else 0; a NaN passes `g` through (PyTorch's
     /// `threshold_backward` zeroes only where `y <= 0`).
-    relu, "ReluBackward0", output, float => |g, y| if y <= T::ZERO { T::ZERO } else { g };
+    relu, "ReluBackward0", output, float, as_is => |g, y| if y <= T::ZERO { T::ZERO } else { g };
     /// `tanh(x)`. Derivative: `1 - y^2`.
-    tanh, "TanhBackward0", output, float => |g, y| g * (T::ONE - y * y);
+    tanh, "TanhBackward0", output, float, to_float => |g, y| g * (T::ONE - y * y);
     /// `ln(1 + e^x)`, and `x` itself above 20 (PyTorch's threshold). Derivative: `sigmoid(x)`
     /// (exactly 1 above the threshold).
-    softplus, "SoftplusBackward0", input, float => |g, x| if x > T::c(20.0) { g } else { g / (T::ONE + (-x).exp()) };
+    softplus, "SoftplusBackward0", input, float, as_is => |g, x| if x > T::c(20.0) { g } else { g / (T::ONE + (-x).exp()) };
     /// `ln sigmoid(x) = min(x, 0) - ln(1 + e^-|x|)`. Derivative: `1 - sigmoid(x) = sigmoid(-x)`.
-    log_sigmoid, "LogSigmoidBackward0", input, float => |g, x| g / (T::ONE + x.exp());
+    log_sigmoid, "LogSigmoidBackward0", input, float, as_is => |g, x| g / (T::ONE + x.exp());
 }
 
-/// `dx = g * s` for a constant `s` (`mul_scalar`, `neg` with `s = -1`).
+/// `dx = g * s` for a constant `s` (`neg`: `s = -1`).
 struct Scale(f64);
 impl Backward for Scale {
     fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
         one(if self.0 == -1.0 { g.neg()? } else { g.mul_scalar(self.0)? })
-    }
-}
-
-/// `dx = g` (`add_scalar`: `d/dx (x + s) = 1`).
-struct Identity;
-impl Backward for Identity {
-    fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
-        one(g.clone())
-    }
-}
-
-/// `d/dx x^e = e x^(e-1)`.
-struct PowScalar {
-    x: TensorData,
-    e: f64,
-}
-impl Backward for PowScalar {
-    fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
-        one(g.mul(&self.x.pow_scalar(self.e - 1.0)?.mul_scalar(self.e)?)?)
     }
 }
 
@@ -135,20 +123,19 @@ impl Tensor {
         Ok(record(self.data().neg()?, "NegBackward0", &[self], || Scale(-1.0)))
     }
 
-    /// `x + s`. Derivative: 1.
-    pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
-        Ok(record(self.data().add_scalar(s)?, "AddBackward1", &[self], || Identity))
+    /// `x + s` for a number `s` (the same as `add(s)`).
+    pub fn add_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.add(s.into())
     }
 
-    /// `x * s`. Derivative: `s`.
-    pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
-        Ok(record(self.data().mul_scalar(s)?, "MulBackward0", &[self], || Scale(s)))
+    /// `x * s` for a number `s` (the same as `mul(s)`).
+    pub fn mul_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.mul(s.into())
     }
 
-    /// `x ** e` for a scalar exponent. Derivative: `e x^(e-1)`.
-    pub fn pow_scalar(&self, e: f64) -> Result<Tensor> {
-        let x = self.data();
-        Ok(record(x.pow_scalar(e)?, "PowBackward0", &[self], || PowScalar { x, e }))
+    /// `x ** e` for a number `e` (the same as `pow(e)`).
+    pub fn pow_scalar(&self, e: impl Into<Scalar>) -> Result<Tensor> {
+        self.pow(e.into())
     }
 
     /// Clamps into `[min, max]` (either bound optional). Derivative: 1 inside the range

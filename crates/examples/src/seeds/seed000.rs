@@ -24,7 +24,7 @@ pub const EPS: f64 = 1e-12;
 
 /// A distribution as an f64 tensor of shape `(5)` (numpy's default float is f64).
 pub fn dist(p: &[f64; 5]) -> Tensor {
-    Tensor::from(*p)
+    Tensor::with_dtype(*p, DType::F64)
 }
 
 /// Formats an f64 as Python's `repr` (and numpy's `float64` `str`) does: the shortest digits
@@ -116,9 +116,9 @@ pub struct BceRow {
 /// The BCE table for `p in np.arange(11) / 10`.
 pub fn bce_table() -> Result<Vec<BceRow>> {
     let ps: Vec<f64> = (0..11).map(|i| i as f64 / 10.0).collect();
-    let p = Tensor::from(ps.clone());
-    let y0 = bce_loss(&p, &Tensor::scalar(0.0f64))?.to_vec::<f64>()?;
-    let y1 = bce_loss(&p, &Tensor::scalar(1.0f64))?.to_vec::<f64>()?;
+    let p = Tensor::with_dtype(ps.clone(), DType::F64);
+    let y0 = bce_loss(&p, &Tensor::with_dtype(0.0f64, DType::F64))?.to_vec::<f64>()?;
+    let y1 = bce_loss(&p, &Tensor::with_dtype(1.0f64, DType::F64))?.to_vec::<f64>()?;
     Ok(ps.into_iter().zip(y0).zip(y1).map(|((p, y0), y1)| BceRow { p, y0, y1 }).collect())
 }
 
@@ -221,7 +221,7 @@ pub fn compare_categorical(
     let log_p = logits.log_softmax(-1)?;
     let y = Tensor::from_data(TensorData::randint_with(0, c as i64, [n], g)?);
     // torch.eye(n_classes)[y]: row y_i of the identity.
-    let y_one_hot = Tensor::eye(c).to_dtype(dtype)?.index_select(0, &y)?;
+    let y_one_hot = Tensor::eye(c)?.to_dtype(dtype)?.index_select(0, &y)?;
     let batchmean = KlDivOpts::default().reduction(Reduction::BatchMean);
     Ok(CategoricalComparison {
         p: p.clone(),
@@ -289,8 +289,8 @@ pub struct KlFit {
 /// indices; kl_div (or cross_entropy with probability targets) can.
 pub fn fit_distributions(steps: usize, lr: f64) -> Result<KlFit> {
     let rows: Vec<f64> = DISTRIBUTIONS.iter().flat_map(|(_, p)| *p).collect();
-    let targets = Tensor::from_vec(rows, [3, 5])?;
-    let logits = Tensor::zeros_dtype([3, 5], DType::F64).requires_grad_(true)?;
+    let targets = Tensor::from_data(TensorData::from_vec(rows, [3, 5])?);
+    let logits = Tensor::zeros_dtype([3, 5], DType::F64)?.requires_grad_(true)?;
     let mut opt = Adam::new(vec![logits.clone()], lr)?;
     let batchmean = KlDivOpts::default().reduction(Reduction::BatchMean);
     let mut losses = Vec::with_capacity(steps);

@@ -38,11 +38,11 @@ fn at(x: &Tensor, row: usize, class: usize) -> Result<Tensor> {
 pub fn nll_loss_manual(x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let n_batch = x.size(0)?;
     let targets = y.to_vec::<i64>()?;
-    let mut loss = Tensor::zeros_dtype([], x.dtype());
+    let mut loss = Tensor::zeros_dtype([], x.dtype())?;
     for (i, &k) in targets.iter().enumerate() {
         loss = loss.add(&at(x, i, k as usize)?)?;
     }
-    loss.neg()?.div(&Tensor::full([], n_batch as f64, x.dtype()))
+    loss.neg()?.div(&Tensor::full([], n_batch as f64, x.dtype())?)
 }
 
 /// The seed's `compute_crossentropyloss_manual(x, y0)`: per row
@@ -51,13 +51,13 @@ pub fn nll_loss_manual(x: &Tensor, y: &Tensor) -> Result<Tensor> {
 pub fn cross_entropy_manual(x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let n_batch = x.size(0)?;
     let targets = y.to_vec::<i64>()?;
-    let mut loss = Tensor::zeros_dtype([], x.dtype());
+    let mut loss = Tensor::zeros_dtype([], x.dtype())?;
     for (i, &k) in targets.iter().enumerate() {
         let row = x.narrow(0, i, 1)?;
         let log_p = at(x, i, k as usize)?.exp()?.div(&row.exp()?.sum()?)?.log()?;
         loss = loss.add(&log_p)?;
     }
-    loss.neg()?.div(&Tensor::full([], n_batch as f64, x.dtype()))
+    loss.neg()?.div(&Tensor::full([], n_batch as f64, x.dtype())?)
 }
 
 /// Cross-entropy by hand in the stable form the built-in uses: per row
@@ -67,14 +67,14 @@ pub fn cross_entropy_manual(x: &Tensor, y: &Tensor) -> Result<Tensor> {
 pub fn cross_entropy_manual_stable(x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let n_batch = x.size(0)?;
     let targets = y.to_vec::<i64>()?;
-    let mut loss = Tensor::zeros_dtype([], x.dtype());
+    let mut loss = Tensor::zeros_dtype([], x.dtype())?;
     for (i, &k) in targets.iter().enumerate() {
         let row = x.narrow(0, i, 1)?;
         let m = row.max()?;
         let lse = row.sub(&m)?.exp()?.sum()?.log()?;
         loss = loss.add(&at(x, i, k as usize)?.sub(&m)?.sub(&lse)?)?;
     }
-    loss.neg()?.div(&Tensor::full([], n_batch as f64, x.dtype()))
+    loss.neg()?.div(&Tensor::full([], n_batch as f64, x.dtype())?)
 }
 
 /// The per-row negative log-probabilities `-log softmax(x)_{y}` in the seed's naive form,
@@ -192,7 +192,12 @@ pub fn agreement(
         }
         first.get_or_insert((nll_pair, ce_pair));
     }
-    let zero = || (Tensor::zeros([]), Tensor::zeros([]));
-    let (first_nll, first_ce) = first.unwrap_or_else(|| (zero(), zero()));
+    let (first_nll, first_ce) = match first {
+        Some(f) => f,
+        None => {
+            let zero = || Tensor::zeros([]);
+            ((zero()?, zero()?), (zero()?, zero()?))
+        }
+    };
     Ok(Agreement { dtype, iterations, tolerance, nll, ce_naive, ce_stable, rows_naive, first_nll, first_ce })
 }
