@@ -1,0 +1,1 @@
+"""The curriculum ops (format of curriculum_cases.json): not generated yet."""
