@@ -1,7 +1,7 @@
 """What every family module shares: the registry, seeding, tensors as JSON, and one case
 from one PyTorch call (output, gradients through torch.autograd, or the error PyTorch raised).
 
-The case format is described in the parity README (`tests/data/torch_cases.json`'s format):
+The case format (README.md, "The format", and the parity README that came with the cases):
 a TENSOR is {"dtype", "shape", "data"} with data flat in row-major order, non-finite floats
 as the strings "nan", "inf", "-inf", and every f32 written as the exact decimal of the f32.
 """
@@ -58,12 +58,9 @@ _SEED = 1
 
 
 def set_seed(seed):
+    """The run's seed (generate.py --seed), mixed into every key."""
     global _SEED
     _SEED = int(seed)
-
-
-def seed():
-    return _SEED
 
 
 def rng(*key):
@@ -135,14 +132,9 @@ def tensor_json(t):
     return {"dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape), "data": data}
 
 
-def scalar(value, dtype):
-    """A 0-dim tensor of a format dtype."""
-    return torch.tensor(value, dtype=DTYPES[dtype])
-
-
 def tensor(values, dtype):
-    """A tensor from nested lists; dtype "f32", "f64" or "i64"."""
-    return torch.tensor(values, dtype=DTYPES.get(dtype, torch.int64))
+    """A tensor from (nested lists of) numbers; dtype a format name: "f32", "f64", "i64", "bool"."""
+    return torch.tensor(values, dtype={name: dt for dt, name in DTYPE_NAMES.items()}[dtype])
 
 
 # ---------------------------------------------------------------------------------------
@@ -177,7 +169,7 @@ def case(name, op, dtype, args, requires_grad, options, call, *, error=False, gr
         "dtype": dtype,
         "args": {k: tensor_json(v) for k, v in args.items()},
         "requires_grad": sorted(requires_grad),  # sorted, as in the committed file
-        "options": {k: _option(v) for k, v in options.items()},
+        "options": {k: json_option(v) for k, v in options.items()},
         "rtol": rtol,
         "atol": atol,
     }
@@ -219,13 +211,14 @@ def gradients(out, leaves, requires_grad, grad_output):
     return dict(zip(requires_grad, grads))
 
 
-def _option(v):
+def json_option(v):
+    """An option value as JSON: non-finite floats as strings, like tensor data."""
     if isinstance(v, float):
         return _float(v)
     if isinstance(v, (list, tuple)):
-        return [_option(x) for x in v]
+        return [json_option(x) for x in v]
     if isinstance(v, dict):
-        return {k: _option(x) for k, x in v.items()}
+        return {k: json_option(x) for k, x in v.items()}
     return v
 
 

@@ -20,7 +20,8 @@ SUITES = {
     # tests/data/torch_cases.json
     "torch_cases": ["activations", "linalg", "losses", "distributions", "optim"],
     # the curriculum ops (the format of curriculum_cases.json)
-    "curriculum": ["curriculum"],
+    "curriculum": ["elementwise", "reductions", "masks", "indexing", "layers", "schedules", "random_streams",
+                   "models"],
 }
 
 

@@ -1,1 +1,0 @@
-"""The curriculum ops (format of curriculum_cases.json): not generated yet."""
