@@ -269,6 +269,15 @@ fn ce_grad_body<T: Float, const FMA: bool>(
     w: &[T],
     out: &mut [MaybeUninit<T>],
 ) {
+    // The `unsafe` below reads `out` as initialised: every element must be written, which
+    // holds when `out` pairs up with `x` in whole rows of `c` and each row has its statistics.
+    // (`ce_grad_index` checks the same before calling; checked here again, once per call, so
+    // that the soundness of this function does not depend on its caller.)
+    let nrows = x.len() / c.max(1);
+    assert!(
+        c > 0 && x.len() % c == 0 && out.len() == x.len() && max.len() >= nrows && lse.len() >= nrows,
+        "internal: ce_grad_body needs whole rows with their statistics"
+    );
     let rows = (BLOCK / c).max(1);
     let blocks = x.chunks(rows * c).zip(out.chunks_mut(rows * c));
     for (b, (xb, ob)) in blocks.enumerate() {
@@ -281,9 +290,10 @@ fn ce_grad_body<T: Float, const FMA: bool>(
                 o.write((v - m) - l);
             });
         }
-        // SAFETY: `ob` has as many elements as `xb` (the same block of rows of `c`), and the
-        // loop above wrote every one of them, so all are initialised; `MaybeUninit<T>` has
-        // the layout of `T`, and the borrow of `ob` moves into the result.
+        // SAFETY: `ob` has as many elements as `xb` (the same block of rows of `c`: `out` and
+        // `x` have the same length, asserted at the top), and the loop above wrote every one
+        // of them (each row has its `max` and `lse`, also asserted), so all are initialised;
+        // `MaybeUninit<T>` has the layout of `T`, and the borrow of `ob` moves into the result.
         let ob = unsafe { std::slice::from_raw_parts_mut(ob.as_mut_ptr() as *mut T, ob.len()) };
         exp_body::<T, FMA>(ob);
         for (i, or) in ob.chunks_exact_mut(c).enumerate() {
