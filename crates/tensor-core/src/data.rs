@@ -88,7 +88,7 @@ impl TensorData {
         for i in 0..n {
             v[i * n + i] = 1.0;
         }
-        Self::from_f64_vec(v, Shape::new(&[n, n]), dtype)
+        Self::from_f64_vec(v, Shape::new(&[n, n]), dtype).expect("n * n values for shape [n, n]")
     }
 
     /// `[start, start+step, ...)` up to (excluding) `end`, like `torch.arange`.
@@ -109,7 +109,7 @@ impl TensorData {
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
         let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
-        Ok(Self::from_f64_vec(v, Shape::new(&[n]), dtype))
+        Self::from_f64_vec(v, Shape::new(&[n]), dtype)
     }
 
     /// `steps` evenly spaced values from `start` to `end` inclusive, like `torch.linspace`.
@@ -131,15 +131,27 @@ impl TensorData {
                     .collect()
             }
         };
-        Self::from_f64_vec(v, Shape::new(&[steps]), dtype)
+        Self::from_f64_vec(v, Shape::new(&[steps]), dtype).expect("`steps` values for shape [steps]")
     }
 
-    /// A tensor of `dtype` from f64 values (cast element by element).
-    pub fn from_f64_vec(v: Vec<f64>, shape: Shape, dtype: DType) -> Self {
-        with_any!(dtype, |T| Self::from_parts(
+    /// A tensor of `dtype` from f64 values (cast element by element), like
+    /// [`TensorData::from_vec`]: an error if the number of values is not the shape's.
+    pub fn from_f64_vec(v: Vec<f64>, shape: Shape, dtype: DType) -> Result<Self> {
+        if v.len() != shape.numel() {
+            return Err(Error::invalid(
+                "from_f64_vec",
+                format!(
+                    "{} elements cannot fill a tensor of shape {} ({} elements)",
+                    v.len(),
+                    shape,
+                    shape.numel()
+                ),
+            ));
+        }
+        Ok(with_any!(dtype, |T| Self::from_parts(
             T::into_buffer(v.into_iter().map(T::from_f64).collect()),
             shape
-        ))
+        )))
     }
 
     /// One-hot encoding of an i64 tensor of class indices: shape `[..., num_classes]`, i64.

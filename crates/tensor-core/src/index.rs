@@ -285,7 +285,7 @@ impl TensorData {
         let d = normalize_dim("narrow", dim, shape.ndim())?;
         let fits = shape.ndim() > 0
             && src.ndim() == shape.ndim()
-            && start + src.dims()[d] <= shape.dims()[d]
+            && start.checked_add(src.dims()[d]).is_some_and(|end| end <= shape.dims()[d])
             && src.dims().iter().zip(shape.dims()).enumerate().all(|(i, (&a, &b))| i == d || a == b);
         if !fits {
             return Err(Error::shapes(

@@ -369,6 +369,23 @@ fn narrow_errors() {
 }
 
 #[test]
+fn narrow_embed_rejects_a_start_that_overflows() {
+    // Issue 21: `start + len` overflowed for start = usize::MAX: an arithmetic-overflow panic
+    // in debug; in release it wrapped to 1 <= 4, passed, and the zeros before the slice were
+    // a [3, usize::MAX] tensor ("capacity overflow" panic). Now the same error as any start
+    // that leaves no room, like narrow's (`x.narrow(1, usize::MAX, 2)` is an error too).
+    let s = Shape::new(&[3, 4]);
+    for start in [usize::MAX, usize::MAX - 1, 3] {
+        let e = TensorData::narrow_embed(&s, 1, start, &iota(&[3, 2])).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch { op: "narrow", .. }), "{e:?}");
+        assert!(e.to_string().contains(&format!("starting at {start} along dimension 1")), "{e}");
+    }
+    // The last start that fits still works: columns 2 and 3.
+    let e = TensorData::narrow_embed(&s, 1, 2, &iota(&[3, 2])).unwrap();
+    assert_tensor(&e, &[3, 4], &[0., 0., 0., 1., 0., 0., 2., 3., 0., 0., 4., 5.], 0.0);
+}
+
+#[test]
 fn one_hot_encodings() {
     // [0, 2, 1] with 3 classes -> identity rows permuted.
     let t = i64t(&[0, 2, 1], &[3]);
