@@ -8,8 +8,17 @@ use crate::{with_float, with_numeric, DType, Element, Error, Float, Numeric, Res
 impl TensorData {
     /// Applies `f` to every element (`A` must be the tensor's dtype).
     pub fn map<A: Element, O: Element>(&self, f: impl Fn(A) -> O) -> Result<TensorData> {
-        let v = self.values::<A>()?;
-        let mut out: Vec<O> = crate::pool::vec_with_capacity(v.len());
+        self.map_named("map", f)
+    }
+
+    /// [`TensorData::map`] for the op `op` (named in its errors).
+    pub(crate) fn map_named<A: Element, O: Element>(
+        &self,
+        op: &'static str,
+        f: impl Fn(A) -> O,
+    ) -> Result<TensorData> {
+        let v = self.values_for::<A>(op)?;
+        let mut out: Vec<O> = crate::pool::try_vec_with_capacity(op, self.shape())?;
         out.extend(v.iter().map(|&x| f(x)));
         Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
     }
@@ -22,11 +31,14 @@ impl TensorData {
         f: impl Fn(A, B) -> O,
     ) -> Result<TensorData> {
         let shape = Shape::broadcast(op, self.shape(), other.shape())?;
-        let n = shape.numel();
         let (sa, sb) = (self.buf_slice::<A>(op)?, other.buf_slice::<B>(op)?);
+        // The result's size is checked (and its memory allocated, fallibly) before any work.
+        let mut out: Vec<O> = crate::pool::try_vec_with_capacity(op, &shape)?;
+        let n = shape.numel();
         let (la, lb) = (&self.layout, &other.layout);
-        let mut out: Vec<O> = crate::pool::vec_with_capacity(n);
-        if la.shape == lb.shape && la.is_contiguous() && lb.is_contiguous() {
+        if n == 0 {
+            // Nothing to compute (and an empty view's offset may lie past its buffer).
+        } else if la.shape == lb.shape && la.is_contiguous() && lb.is_contiguous() {
             let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
             out.extend(xa.iter().zip(xb).map(|(&x, &y)| f(x, y)));
         } else if other.numel() == 1 && la.shape == shape && la.is_contiguous() {
@@ -123,9 +135,9 @@ impl TensorData {
         with_float!(self.dtype(), "pow", |T| {
             let e = T::c(e);
             if e == T::c(2.0) {
-                self.map::<T, T>(|x| x * x)
+                self.map_named::<T, T>("pow", |x| x * x)
             } else {
-                self.map::<T, T>(|x| x.powf(e))
+                self.map_named::<T, T>("pow", |x| x.powf(e))
             }
         })
     }
@@ -134,7 +146,7 @@ impl TensorData {
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<TensorData> {
         with_numeric!(self.dtype(), "clamp", |T| {
             let (lo, hi) = (min.map(T::from_f64), max.map(T::from_f64));
-            self.map::<T, T>(|mut x| {
+            self.map_named::<T, T>("clamp", |mut x| {
                 if let Some(l) = lo {
                     x = if x < l { l } else { x };
                 }
@@ -149,12 +161,12 @@ impl TensorData {
     /// `-self`.
     pub fn neg(&self) -> Result<TensorData> {
         // `-x`, not `0 - x`: PyTorch's neg(0.0) is -0.0.
-        with_numeric!(self.dtype(), "neg", |T| self.map::<T, T>(|x| x.neg_w()))
+        with_numeric!(self.dtype(), "neg", |T| self.map_named::<T, T>("neg", |x| x.neg_w()))
     }
 
     /// `|self|` (`0 - x` for x <= 0, so abs(-0.0) is +0.0 as in PyTorch).
     pub fn abs(&self) -> Result<TensorData> {
-        with_numeric!(self.dtype(), "abs", |T| self.map::<T, T>(|x| {
+        with_numeric!(self.dtype(), "abs", |T| self.map_named::<T, T>("abs", |x| {
             if x <= T::ZERO {
                 T::ZERO.sub_w(x)
             } else {
@@ -176,11 +188,13 @@ impl TensorData {
         a.check_same_dtype(b, "where")?;
         let shape =
             Shape::broadcast("where", &Shape::broadcast("where", cond.shape(), a.shape())?, b.shape())?;
+        shape.validate("where", a.dtype())?; // (then no expand below can fail on the size)
         let (c, a, b) = (cond.expand(shape.clone())?, a.expand(shape.clone())?, b.expand(shape)?);
         crate::with_any!(a.dtype(), |T| {
-            let (cv, av, bv) = (c.values::<bool>()?, a.values::<T>()?, b.values::<T>()?);
-            let out: Vec<T> =
-                cv.iter().zip(av.iter().zip(bv.iter())).map(|(&c, (&x, &y))| if c { x } else { y }).collect();
+            let mut out: Vec<T> = crate::pool::try_fresh("where", c.shape())?;
+            let (cv, av, bv) =
+                (c.values_for::<bool>("where")?, a.values_for::<T>("where")?, b.values_for::<T>("where")?);
+            out.extend(cv.iter().zip(av.iter().zip(bv.iter())).map(|(&c, (&x, &y))| if c { x } else { y }));
             Ok(TensorData::from_vec_unchecked(out, c.shape().clone()))
         })
     }
@@ -220,9 +234,10 @@ impl TensorData {
             ));
         }
         with_numeric!(self.dtype(), "sum_to_shape", |T| {
-            let mut out = vec![T::ZERO; shape.numel()];
+            let mut out = crate::pool::try_fresh("sum_to_shape", shape)?;
+            out.resize(shape.numel(), T::ZERO);
             let src = crate::shape::Layout::contiguous(shape.clone()).broadcast_strides(self.shape());
-            let x = self.values::<T>()?;
+            let x = self.values_for::<T>("sum_to_shape")?;
             let mut k = 0;
             let ones = self.layout.shape.contiguous_strides();
             for_each_offset2(self.dims(), &ones, 0, &src, 0, |_, j| {
@@ -267,7 +282,7 @@ macro_rules! float_unary {
             $(
                 $(#[$doc])*
                 pub fn $name(&self) -> Result<TensorData> {
-                    with_float!(self.dtype(), stringify!($name), |T| self.map::<T, T>(|$x: T| $e))
+                    with_float!(self.dtype(), stringify!($name), |T| self.map_named::<T, T>(stringify!($name), |$x: T| $e))
                 }
             )*
         }

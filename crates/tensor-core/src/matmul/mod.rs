@@ -133,9 +133,11 @@ impl TensorData {
         }
         with_float!(a.dtype(), "matmul", |T| {
             // Every element is written: by the bias rows below, or by gemm_strided's zeroing.
-            let mut out = crate::pool::overwritable(m * n);
+            // The result's size is checked and its memory allocated fallibly first.
+            let shape = Shape::new(&[m, n]);
+            let mut out = crate::pool::try_overwritable("matmul", &shape)?;
             if let Some(c) = bias {
-                let c = c.values::<T>()?;
+                let c = c.values_for::<T>("addmm")?;
                 for row in out.chunks_exact_mut(n.max(1)) {
                     row.copy_from_slice(&c);
                 }
@@ -144,7 +146,7 @@ impl TensorData {
             let sa = Strided::new(a.buf_slice::<T>("matmul")?, la.offset, la.strides[0], la.strides[1]);
             let sb = Strided::new(b.buf_slice::<T>("matmul")?, lb.offset, lb.strides[0], lb.strides[1]);
             gemm_strided(m, k, n, sa, sb, &mut out, bias.is_some())?;
-            Ok(TensorData::from_vec_unchecked(out, Shape::new(&[m, n])))
+            Ok(TensorData::from_vec_unchecked(out, shape))
         })
     }
 }
@@ -161,7 +163,13 @@ fn batched<T: Float>(
     let (ar, br) = (a.ndim(), b.ndim());
     let sa = a.buf_slice::<T>("matmul")?;
     let sb = b.buf_slice::<T>("matmul")?;
-    let mut out = crate::pool::overwritable(out_shape.numel()); // each chunk is written by gemm_strided
+    // Each chunk is written by gemm_strided. The size is checked, and the memory allocated
+    // fallibly, before any work; an empty result needs none (the walk below would visit every
+    // one of its batches, 2^46 of them for a [2^46, 0, 3] operand).
+    let mut out = crate::pool::try_overwritable("matmul", &out_shape)?;
+    if out.is_empty() {
+        return Ok(TensorData::from_vec_unchecked(out, out_shape));
+    }
     let (a_rs, a_cs) = (a.layout.strides[ar - 2], a.layout.strides[ar - 1]);
     let (b_rs, b_cs) = (b.layout.strides[br - 2], b.layout.strides[br - 1]);
     // Broadcast strides of the batch dimensions.

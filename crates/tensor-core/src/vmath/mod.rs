@@ -191,8 +191,9 @@ fn row_max<T: Float>(row: &[T]) -> T {
 /// softmax (or log_softmax) of every row of `c` values of `x` into `out`.
 #[inline(always)]
 fn softmax_body<T: Float, const FMA: bool>(x: &[T], c: usize, out: &mut [T], log: bool) {
-    let mut e = vec![T::ZERO; BLOCK.max(c)];
-    let mut sums = vec![T::ZERO; (BLOCK / c).max(1)];
+    // Scratch for one block, never more than the input (a row length alone must not size it).
+    let mut e = vec![T::ZERO; BLOCK.max(c).min(x.len())];
+    let mut sums = vec![T::ZERO; (BLOCK / c).max(1).min(x.len())];
     for (xb, ob) in x.chunks((BLOCK / c).max(1) * c).zip(out.chunks_mut((BLOCK / c).max(1) * c)) {
         for (xr, or) in xb.chunks_exact(c).zip(ob.chunks_exact_mut(c)) {
             let m = row_max(xr);
@@ -222,7 +223,7 @@ fn softmax_body<T: Float, const FMA: bool>(x: &[T], c: usize, out: &mut [T], log
 #[inline(always)]
 fn stats_body<T: Float, const FMA: bool>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
     let rows = (BLOCK / c).max(1);
-    let mut e = vec![T::ZERO; rows * c];
+    let mut e = vec![T::ZERO; (rows * c).min(x.len())]; // (as in `softmax_body`)
     for ((xb, mb), lb) in x.chunks(rows * c).zip(max.chunks_mut(rows)).zip(lse.chunks_mut(rows)) {
         let eb = &mut e[..xb.len()];
         for ((xr, er), m) in xb.chunks_exact(c).zip(eb.chunks_exact_mut(c)).zip(mb.iter_mut()) {
@@ -392,25 +393,46 @@ fn stats_seq<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
 }
 
 /// Rows per parallel task for `n` elements in rows of `c`: the whole input when it is small.
+/// At least 1, so that chunks of `rows * c` are never empty.
 fn rows_per_task(n: usize, c: usize) -> usize {
     let rows = n / c.max(1);
     if n < PARALLEL_MIN {
         rows.max(1)
     } else {
         // A multiple of 8 rows: the AVX2 lane kernels do whole groups of eight.
-        rows.div_ceil(4 * rayon::current_num_threads()).next_multiple_of(8)
+        rows.div_ceil(4 * rayon::current_num_threads()).next_multiple_of(8).max(1)
     }
 }
 
+/// Rows of `c` values need `c > 0` unless there are none.
+#[track_caller]
+fn check_rows(op: &str, x: &[impl Sized], c: usize) {
+    assert!(c > 0 || x.is_empty(), "{op}: rows of 0 values ({} values given)", x.len());
+}
+
 /// softmax (`log = false`) or log_softmax of each row of `c` values of `x` (`x.len()` a
-/// multiple of `c`, `c > 0`) into `out`, stable (max-subtracted).
+/// multiple of `c`) into `out`, stable (max-subtracted). Empty input: nothing to do.
+///
+/// # Panics
+/// If `c == 0` and `x` is not empty.
 pub fn softmax_rows<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
+    check_rows("softmax_rows", x, c);
+    if x.is_empty() {
+        return;
+    }
     let k = rows_per_task(x.len(), c) * c;
     x.par_chunks(k).zip(out.par_chunks_mut(k)).for_each(|(xs, os)| softmax_seq(xs, c, os, log));
 }
 
 /// Row statistics of rows of `c` values: `max[r]` and `lse[r] = ln sum(exp(x_r - max[r]))`.
+///
+/// # Panics
+/// If `c == 0` and `x` is not empty.
 pub fn row_stats<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
+    check_rows("row_stats", x, c);
+    if x.is_empty() {
+        return;
+    }
     let rows = rows_per_task(x.len(), c);
     x.par_chunks(rows * c)
         .zip(max.par_chunks_mut(rows))
@@ -419,7 +441,14 @@ pub fn row_stats<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
 }
 
 /// `out = softmax(x)` row by row from the statistics of [`row_stats`].
+///
+/// # Panics
+/// If `c == 0` and `x` is not empty.
 pub fn softmax_from_stats<T: Float>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) {
+    check_rows("softmax_from_stats", x, c);
+    if x.is_empty() {
+        return;
+    }
     let rows = rows_per_task(x.len(), c);
     x.par_chunks(rows * c)
         .zip(out.par_chunks_mut(rows * c))
