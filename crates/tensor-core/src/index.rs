@@ -119,6 +119,17 @@ impl TensorData {
         let size = if self.ndim() == 0 { 1 } else { self.dims()[d] };
         let idx = indices("index_select", index, size)?;
         if self.ndim() == 0 {
+            // PyTorch: "index_select(): Index to scalar can have only 1 value, got 2 value(s)".
+            if idx.len() != 1 {
+                return Err(Error::invalid(
+                    "index_select",
+                    format!(
+                        "index to a 0-dimensional tensor can have only 1 value, got {} value(s) (index shape {})",
+                        idx.len(),
+                        index.shape()
+                    ),
+                ));
+            }
             return Ok(self.clone());
         }
         let (outer, n, inner) = split(self.dims(), d);

@@ -369,6 +369,27 @@ fn narrow_errors() {
 }
 
 #[test]
+fn index_select_on_a_0d_tensor_takes_exactly_one_index() {
+    // PyTorch 2.9.1:
+    //   torch.index_select(torch.tensor(5.), 0, torch.tensor([0, 0]))
+    //   RuntimeError: index_select(): Index to scalar can have only 1 value, got 2 value(s)
+    //   (and "got 0 value(s)" for an empty index); tensor([0]) and tensor(0) give tensor(5.).
+    // torchlet returned tensor(5.) for any number of in-range indices.
+    let s = TensorData::scalar(5.0f32);
+    for idx in [i64t(&[0, 0], &[2]), i64t(&[], &[0]), i64t(&[0, 0, 0], &[3])] {
+        let e = s.index_select(0, &idx).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { op: "index_select", .. }), "{e:?}");
+        let n = idx.numel();
+        assert!(e.to_string().contains(&format!("can have only 1 value, got {n} value(s)")), "{e}");
+    }
+    for idx in [i64t(&[0], &[1]), TensorData::scalar(0i64)] {
+        let r = s.index_select(0, &idx).unwrap();
+        assert_tensor(&r, &[], &[5.0], 0.0);
+    }
+    assert!(s.index_select(0, &i64t(&[1], &[1])).is_err()); // out of range, as before
+}
+
+#[test]
 fn narrow_embed_rejects_a_start_that_overflows() {
     // Issue 21: `start + len` overflowed for start = usize::MAX: an arithmetic-overflow panic
     // in debug; in release it wrapped to 1 <= 4, passed, and the zeros before the slice were
