@@ -131,13 +131,18 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 }
 
 /// [`exp_f32`] for `x <= 0` (or NaN), the only inputs the row kernels produce (`x - max`):
-/// `2^n` is then a single normal power of two and only underflow needs a select, which
-/// keeps the loop's constants in registers. Results below e^-87 flush to 0.
+/// only underflow needs a select, which keeps the loop's constants in registers. Results down
+/// to the smallest denormal are kept, like PyTorch's (`softmax([0, -100, -90])` is
+/// `[1, 3.7835e-44, 8.1940e-40]`, not `[1, 0, 0]`): `2^n` is applied as two normal factors
+/// `2^(n/2) 2^(n - n/2)` (n >= -150), so a denormal result is rounded once, by the last
+/// multiply; a normal one is exact in both (the same bits as a single `2^n`). Below -104
+/// (`e^-104` is less than half the smallest denormal) the result is 0.
 #[inline(always)]
 fn exp_f32_nonpos<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
-    let xc = if x < -87.0 { -87.0 } else { x }; // keeps NaN (f32::max would drop it)
+    const LO: f32 = -104.0;
+    let xc = if x < LO { LO } else { x }; // keeps NaN (f32::max would drop it)
     let t = madd::<FMA>(xc, LOG2E, SHIFT);
     let n = t - SHIFT;
     let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
@@ -148,8 +153,10 @@ fn exp_f32_nonpos<const FMA: bool>(x: f32) -> f32 {
     p = madd::<FMA>(p, r, 4.166_579_6e-2);
     p = madd::<FMA>(p, r, 1.666_666_5e-1);
     p = madd::<FMA>(p, r, 0.5);
-    let y = madd::<FMA>(p, r * r, r + 1.0) * f32::from_bits(((ni + 127) as u32) << 23);
-    if x < -87.0 {
+    let (h1, h2) = (ni >> 1, ni - (ni >> 1));
+    let pow2 = |k: i32| f32::from_bits((k.wrapping_add(127) as u32) << 23);
+    let y = madd::<FMA>(p, r * r, r + 1.0) * pow2(h1) * pow2(h2);
+    if x < LO {
         0.0
     } else {
         y
@@ -586,14 +593,41 @@ mod tests {
         // Denormal results: e^-100 = 3.72e-44 (a few ulp of the smallest denormal).
         assert!((exp_f32(-100.0) as f64 - (-100.0f64).exp()).abs() < 3e-45);
         assert!(exp_f32(f32::NAN).is_nan());
-        // The kernels' variant for x <= 0 agrees with the general one down to e^-87.
+        // The kernels' variant for x <= 0 agrees with the general one down to e^-104, within
+        // an ulp (and, for denormal results, within one ulp of the smallest denormal).
         let mut x = 0.0f32;
-        while x > -87.0 {
-            assert!((exp_f32_nonpos::<false>(x) - exp_f32(x)).abs() <= f32::EPSILON * exp_f32(x), "{x}");
+        while x > -104.5 {
+            let (a, b) = (exp_f32_nonpos::<false>(x), exp_f32(x));
+            assert!((a - b).abs() <= (f32::EPSILON * b).max(1.5e-45), "{x}: {a:e} vs {b:e}");
             x -= 0.013;
         }
+        // Denormal results against f64's exp: within half a denormal ulp plus the
+        // polynomial's relative error, i.e. correctly rounded or one ulp off.
+        let mut x = -87.0f32;
+        while x > -104.0 {
+            let (got, want) = (exp_f32_nonpos::<true>(x) as f64, (x as f64).exp());
+            assert!((got - want).abs() <= 1.4013e-45 * 0.5 + want * 1e-6, "{x}: {got:e} vs {want:e}");
+            x -= 0.0071;
+        }
+        assert_eq!(exp_f32_nonpos::<false>(-104.5), 0.0);
         assert_eq!(exp_f32_nonpos::<false>(f32::NEG_INFINITY), 0.0);
         assert!(exp_f32_nonpos::<false>(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn every_build_keeps_denormal_results() {
+        // PyTorch 2.9.1: torch.tensor([0., -100., -90.]).softmax(0).view(torch.int32)
+        // -> [1065353216, 27, 584744], in the baseline build, the FMA build and the dispatched
+        // kernel (the AVX2 lanes need eight rows: `lanes` checks them against the FMA build).
+        let x = [0.0f32, -100.0, -90.0];
+        let want = [1.0f32.to_bits(), 27, 584744];
+        let (mut base, mut fma, mut disp) = ([0.0f32; 3], [0.0f32; 3], [0.0f32; 3]);
+        softmax_body::<f32, false>(&x, 3, &mut base, false);
+        softmax_body::<f32, true>(&x, 3, &mut fma, false);
+        softmax_rows(&x, 3, &mut disp, false);
+        for out in [base, fma, disp] {
+            assert_eq!(out.map(f32::to_bits), want);
+        }
     }
 
     #[test]
