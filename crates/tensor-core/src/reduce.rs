@@ -88,10 +88,15 @@ fn fold_dim<T: Element, A: Copy, O: Element>(
 }
 
 impl TensorData {
+    /// A bool tensor as i64 0/1 for `op` (whose name prefixes a conversion error).
+    fn bool_as_i64(&self, op: &'static str) -> Result<TensorData> {
+        self.try_to_dtype(DType::I64).map_err(|e| Error::invalid(op, e.to_string()))
+    }
+
     /// Sum of all elements as a 0-d tensor (bool sums to i64, like PyTorch).
     pub fn sum(&self) -> Result<TensorData> {
         if self.dtype() == DType::Bool {
-            return self.to_dtype(DType::I64).sum();
+            return self.bool_as_i64("sum")?.sum();
         }
         with_numeric!(self.dtype(), "sum", |T| Ok(TensorData::scalar(sum_slice::<T>(
             &self.values_for::<T>("sum")?
@@ -101,7 +106,7 @@ impl TensorData {
     /// Sum over `dim`.
     pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
         if self.dtype() == DType::Bool {
-            return self.to_dtype(DType::I64).sum_dim(dim, keepdim);
+            return self.bool_as_i64("sum")?.sum_dim(dim, keepdim);
         }
         let d = self.shape().dim("sum", dim)?;
         let (_, _, inner) = split(self.shape(), d);
