@@ -127,7 +127,7 @@ impl Arg {
         let n: usize = self.shape.iter().product();
         let v: Vec<f64> = self.values.iter().copied().cycle().take(n).collect();
         let v = if self.values.is_empty() { vec![0.0; n] } else { v };
-        let d = TensorData::from_f64_vec(v, Shape::new(&self.shape), self.dtype);
+        let d = TensorData::from_f64_vec(v, Shape::new(&self.shape), self.dtype).expect("n values");
         let t = Tensor::from_data(d);
         let t = if self.requires_grad && self.dtype.is_float() { t.requires_grad_(true).unwrap() } else { t };
         if self.transposed && self.shape.len() >= 2 {

@@ -17,26 +17,25 @@ pub struct TensorData {
 impl TensorData {
     // ----- construction -------------------------------------------------------------------
 
-    /// A tensor from a flat row-major `Vec` and a shape; errors if the sizes disagree.
+    /// A tensor from a flat row-major `Vec` and a shape; errors if the sizes disagree or the
+    /// shape has too many elements ([`Shape::validate`], which also rejects an empty shape
+    /// whose other sizes overflow).
     pub fn from_vec<T: Element>(data: Vec<T>, shape: impl Into<Shape>) -> Result<Self> {
         let shape = shape.into();
-        if data.len() != shape.numel() {
+        let n = shape.validate("from_vec", T::DTYPE)?;
+        if data.len() != n {
             return Err(Error::invalid(
                 "from_vec",
-                format!(
-                    "{} elements cannot fill a tensor of shape {} ({} elements)",
-                    data.len(),
-                    shape,
-                    shape.numel()
-                ),
+                format!("{} elements cannot fill a tensor of shape {} ({} elements)", data.len(), shape, n),
             ));
         }
         Ok(Self::from_parts(T::into_buffer(data), shape))
     }
 
-    /// A tensor from a buffer whose length is known to match `shape` (crate-internal).
+    /// A tensor from a buffer whose length is known to match `shape`, a shape that passed
+    /// [`Shape::validate`] (crate-internal).
     pub(crate) fn from_parts(buf: Buffer, shape: Shape) -> Self {
-        debug_assert_eq!(buf.len(), shape.numel());
+        debug_assert_eq!(shape.checked_numel_for(buf.dtype().size_in_bytes()), Some(buf.len()));
         TensorData { buf: Arc::new(buf), layout: Layout::contiguous(shape) }
     }
 
@@ -44,9 +43,14 @@ impl TensorData {
     /// Kernels use this after computing exactly `numel` values.
     ///
     /// # Panics
-    /// When the lengths differ (use [`TensorData::from_vec`] for a `Result`).
+    /// When the lengths differ, or the shape has too many elements (an empty shape whose other
+    /// sizes overflow; see [`Shape::validate`]). Use [`TensorData::from_vec`] for a `Result`.
     pub fn from_vec_unchecked<T: Element>(data: Vec<T>, shape: Shape) -> Self {
-        assert_eq!(data.len(), shape.numel(), "internal: buffer length and shape disagree");
+        assert!(
+            shape.checked_numel_for(std::mem::size_of::<T>()) == Some(data.len()),
+            "internal: buffer length {} and shape {shape} disagree",
+            data.len()
+        );
         Self::from_parts(T::into_buffer(data), shape)
     }
 
@@ -56,42 +60,114 @@ impl TensorData {
     }
 
     /// A tensor of `shape` filled with `value` (cast to `dtype`).
+    ///
+    /// # Panics
+    /// When the shape has too many elements or the allocation fails; [`TensorData::try_full`]
+    /// returns those as errors.
     pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType) -> Self {
+        or_panic(Self::try_full(shape, value, dtype))
+    }
+
+    /// The fallible core of [`TensorData::full`]: an error when the shape has too many
+    /// elements ([`Shape::validate`]) or the memory cannot be allocated.
+    pub fn try_full(shape: impl Into<Shape>, value: f64, dtype: DType) -> Result<Self> {
         let shape = shape.into();
-        let n = shape.numel();
-        with_any!(dtype, |T| Self::from_parts(T::into_buffer(vec![T::from_f64(value); n]), shape))
+        with_any!(dtype, |T| {
+            let mut v = crate::pool::try_fresh::<T>("full", &shape)?;
+            v.resize(shape.numel(), T::from_f64(value));
+            Ok(Self::from_parts(T::into_buffer(v), shape))
+        })
     }
 
     /// Zeros of `shape` and `dtype`.
+    ///
+    /// # Panics
+    /// As [`TensorData::full`]; [`TensorData::try_zeros`] returns errors instead.
     pub fn zeros(shape: impl Into<Shape>, dtype: DType) -> Self {
-        Self::full(shape, 0.0, dtype)
+        or_panic(Self::try_zeros(shape, dtype))
+    }
+
+    /// The fallible core of [`TensorData::zeros`].
+    pub fn try_zeros(shape: impl Into<Shape>, dtype: DType) -> Result<Self> {
+        Self::try_full(shape, 0.0, dtype)
     }
 
     /// Ones of `shape` and `dtype`.
+    ///
+    /// # Panics
+    /// As [`TensorData::full`]; [`TensorData::try_ones`] returns errors instead.
     pub fn ones(shape: impl Into<Shape>, dtype: DType) -> Self {
-        Self::full(shape, 1.0, dtype)
+        or_panic(Self::try_ones(shape, dtype))
+    }
+
+    /// The fallible core of [`TensorData::ones`].
+    pub fn try_ones(shape: impl Into<Shape>, dtype: DType) -> Result<Self> {
+        Self::try_full(shape, 1.0, dtype)
     }
 
     /// Zeros with the shape and dtype of `self`.
+    ///
+    /// # Panics
+    /// When the allocation fails (`self` may be a large expanded view);
+    /// [`TensorData::try_zeros_like`] returns an error instead.
     pub fn zeros_like(&self) -> Self {
-        Self::zeros(self.shape().clone(), self.dtype())
+        or_panic(self.try_zeros_like())
+    }
+
+    /// The fallible core of [`TensorData::zeros_like`].
+    pub fn try_zeros_like(&self) -> Result<Self> {
+        Self::try_zeros(self.shape().clone(), self.dtype())
     }
 
     /// Ones with the shape and dtype of `self`.
+    ///
+    /// # Panics
+    /// As [`TensorData::zeros_like`]; [`TensorData::try_ones_like`] returns an error instead.
     pub fn ones_like(&self) -> Self {
-        Self::ones(self.shape().clone(), self.dtype())
+        or_panic(self.try_ones_like())
+    }
+
+    /// The fallible core of [`TensorData::ones_like`].
+    pub fn try_ones_like(&self) -> Result<Self> {
+        Self::try_ones(self.shape().clone(), self.dtype())
     }
 
     /// The `n x n` identity matrix.
+    ///
+    /// # Panics
+    /// When `n * n` elements are too many or cannot be allocated; [`TensorData::try_eye`]
+    /// returns an error instead.
     pub fn eye(n: usize, dtype: DType) -> Self {
-        let mut v = vec![0.0; n * n];
-        for i in 0..n {
-            v[i * n + i] = 1.0;
-        }
-        Self::from_f64_vec(v, Shape::new(&[n, n]), dtype)
+        or_panic(Self::try_eye(n, dtype))
     }
 
-    /// `[start, start+step, ...)` up to (excluding) `end`, like `torch.arange`.
+    /// The fallible core of [`TensorData::eye`].
+    pub fn try_eye(n: usize, dtype: DType) -> Result<Self> {
+        let shape = Shape::new(&[n, n]);
+        with_any!(dtype, |T| {
+            let mut v = crate::pool::try_fresh::<T>("eye", &shape)?;
+            v.resize(shape.numel(), T::from_f64(0.0));
+            for i in 0..n {
+                v[i * n + i] = T::from_f64(1.0); // i * n + i < n * n, which was validated
+            }
+            Ok(Self::from_parts(T::into_buffer(v), shape))
+        })
+    }
+
+    /// A 1-D tensor of `n` values `f(i)` cast to `dtype`, or an error naming `op` when `n`
+    /// values are too many or cannot be allocated.
+    fn try_from_fn(op: &'static str, n: usize, dtype: DType, f: impl Fn(usize) -> f64) -> Result<Self> {
+        let shape = Shape::new(&[n]);
+        with_any!(dtype, |T| {
+            let mut v = crate::pool::try_fresh::<T>(op, &shape)?;
+            v.extend((0..n).map(|i| T::from_f64(f(i))));
+            Ok(Self::from_parts(T::into_buffer(v), shape))
+        })
+    }
+
+    /// `[start, start+step, ...)` up to (excluding) `end`, like `torch.arange`. An error for
+    /// non-finite arguments, a step of 0 or away from `end`, and a range of more elements than
+    /// fit in memory (PyTorch: "invalid size, possible overflow?").
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Self> {
         if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
             return Err(Error::invalid(
@@ -107,50 +183,76 @@ impl TensorData {
                 format!("step {step} moves away from end {end} (start {start})"),
             ));
         }
-        let n = ((end - start) / step).ceil().max(0.0) as usize;
-        let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
-        Ok(Self::from_f64_vec(v, Shape::new(&[n]), dtype))
+        // `as` saturates: a count beyond usize is usize::MAX, which `validate` rejects.
+        let count = ((end - start) / step).ceil().max(0.0);
+        let n = count as usize;
+        Shape::new(&[n]).validate("arange", dtype).map_err(|e| {
+            Error::invalid(
+                "arange",
+                format!("start={start}, end={end}, step={step} give {count} elements (invalid size, possible overflow?): {e}"),
+            )
+        })?;
+        Self::try_from_fn("arange", n, dtype, |i| start + i as f64 * step)
     }
 
-    /// `steps` evenly spaced values from `start` to `end` inclusive, like `torch.linspace`,
-    /// computed as PyTorch computes them, in the output dtype: `step = (end - start) / (steps -
-    /// 1)`, the first half `start + step * i` and the second half `end - step * (steps - 1 - i)`
-    /// (so both ends are exact). Integer outputs use an f64 step and truncate.
+    /// `steps` evenly spaced values from `start` to `end` inclusive, like `torch.linspace`.
+    ///
+    /// # Panics
+    /// When `steps` values are too many or cannot be allocated; [`TensorData::try_linspace`]
+    /// returns an error instead.
     pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Self {
-        fn fill<T: crate::Float>(start: T, end: T, steps: usize) -> Vec<T> {
-            match steps {
-                0 => vec![],
-                1 => vec![start],
-                _ => {
-                    let step = (end - start) / T::c((steps - 1) as f64);
-                    let half = steps / 2;
-                    (0..steps)
-                        .map(|i| {
-                            if i < half {
-                                start + step * T::c(i as f64)
-                            } else {
-                                end - step * T::c((steps - 1 - i) as f64)
-                            }
-                        })
-                        .collect()
-                }
-            }
+        or_panic(Self::try_linspace(start, end, steps, dtype))
+    }
+
+    /// The fallible core of [`TensorData::linspace`].
+    pub fn try_linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Self> {
+        // Computed as PyTorch computes it, in the output dtype: `step = (end - start) / (steps
+        // - 1)`, the first half `start + step * i`, the second half `end - step * (steps - 1 -
+        // i)` (both ends exact). Integer outputs use an f64 step and truncate.
+        fn fill<T: crate::Float>(start: T, end: T, steps: usize, out: &mut Vec<T>) {
+            let step = (end - start) / T::c(steps.saturating_sub(1).max(1) as f64);
+            out.extend((0..steps).map(|i| match steps {
+                1 => start,
+                _ if i < steps / 2 => start + step * T::c(i as f64),
+                _ => end - step * T::c((steps - 1 - i) as f64),
+            }));
         }
+        let shape = Shape::new(&[steps]);
         match dtype {
             DType::F32 => {
-                Self::from_parts(Buffer::F32(fill(start as f32, end as f32, steps)), Shape::new(&[steps]))
+                let mut v = crate::pool::try_fresh::<f32>("linspace", &shape)?;
+                fill(start as f32, end as f32, steps, &mut v);
+                Ok(Self::from_parts(Buffer::F32(v), shape))
             }
-            DType::F64 => Self::from_parts(Buffer::F64(fill(start, end, steps)), Shape::new(&[steps])),
-            d => Self::from_f64_vec(fill(start, end, steps), Shape::new(&[steps]), d),
+            DType::F64 => {
+                let mut v = crate::pool::try_fresh::<f64>("linspace", &shape)?;
+                fill(start, end, steps, &mut v);
+                Ok(Self::from_parts(Buffer::F64(v), shape))
+            }
+            d => {
+                let mut v = crate::pool::try_fresh::<f64>("linspace", &shape)?;
+                fill(start, end, steps, &mut v);
+                Self::from_f64_vec(v, shape, d)
+            }
         }
     }
 
-    /// A tensor of `dtype` from f64 values (cast element by element).
-    pub fn from_f64_vec(v: Vec<f64>, shape: Shape, dtype: DType) -> Self {
-        with_any!(dtype, |T| Self::from_parts(
-            T::into_buffer(v.into_iter().map(T::from_f64).collect()),
-            shape
-        ))
+    /// A tensor of `dtype` from f64 values (cast element by element), like
+    /// [`TensorData::from_vec`]: an error if the number of values is not the shape's, or the
+    /// shape has too many elements.
+    pub fn from_f64_vec(v: Vec<f64>, shape: Shape, dtype: DType) -> Result<Self> {
+        let n = shape.validate("from_f64_vec", dtype)?;
+        if v.len() != n {
+            return Err(Error::invalid(
+                "from_f64_vec",
+                format!("{} elements cannot fill a tensor of shape {} ({} elements)", v.len(), shape, n),
+            ));
+        }
+        with_any!(dtype, |T| {
+            let mut out = crate::pool::try_fresh::<T>("from_f64_vec", &shape)?;
+            out.extend(v.into_iter().map(T::from_f64));
+            Ok(Self::from_parts(T::into_buffer(out), shape))
+        })
     }
 
     /// One-hot encoding of an i64 tensor of class indices: shape `[..., num_classes]`, i64.
@@ -169,12 +271,12 @@ impl TensorData {
             // max + 1 (saturating: i64::MAX cannot be a class of any tensor that fits in memory).
             None => idx.iter().copied().max().map(|m| m.max(-1).saturating_add(1)).unwrap_or(0) as usize,
         };
-        // The result's size must be addressable (an allocation of more than isize::MAX bytes
-        // would panic with "capacity overflow"); a very large but addressable size is left to
-        // the allocator, as for any tensor.
+        // The result's size must be addressable (Shape::validate), and its memory is
+        // allocated fallibly: a size beyond memory is an error, not an abort.
         let mut dims = self.shape().0.clone();
         dims.push(c);
-        let n = Shape(dims.clone()).checked_numel().ok_or_else(|| {
+        let shape = Shape(dims);
+        shape.validate("one_hot", DType::I64).map_err(|_| {
             Error::invalid(
                 "one_hot",
                 format!(
@@ -183,7 +285,8 @@ impl TensorData {
                 ),
             )
         })?;
-        let mut out = vec![0i64; n];
+        let mut out = crate::pool::try_fresh::<i64>("one_hot", &shape)?;
+        out.resize(shape.numel(), 0);
         for (i, &k) in idx.iter().enumerate() {
             if k < 0 || k as usize >= c {
                 return Err(Error::IndexOutOfRange {
@@ -196,7 +299,7 @@ impl TensorData {
             }
             out[i * c + k as usize] = 1;
         }
-        Ok(Self::from_parts(Buffer::I64(out), Shape(dims)))
+        Ok(Self::from_parts(Buffer::I64(out), shape))
     }
 
     // ----- queries --------------------------------------------------------------------------
@@ -249,36 +352,71 @@ impl TensorData {
     // ----- element access -------------------------------------------------------------------
 
     /// The elements in row-major order, borrowed when the layout is contiguous.
-    /// Errors if `T` is not the tensor's dtype.
+    /// Errors if `T` is not the tensor's dtype, or when copying a strided view's elements
+    /// needs more memory than can be allocated.
     pub fn values<T: Element>(&self) -> Result<Cow<'_, [T]>> {
-        let all = T::slice(&self.buf).ok_or_else(|| {
+        self.values_for("values")
+    }
+
+    /// [`TensorData::values`] for a kernel: errors name `op`.
+    pub(crate) fn values_for<T: Element>(&self, op: &'static str) -> Result<Cow<'_, [T]>> {
+        let all = self.all_for::<T>(op)?;
+        if self.is_contiguous() {
+            let (o, n) = (self.layout.offset, self.numel());
+            // (An empty view's offset is never read: it may lie past the end of the buffer.)
+            return Ok(Cow::Borrowed(if n == 0 { &[] } else { &all[o..o + n] }));
+        }
+        self.copy_values_for(op).map(Cow::Owned)
+    }
+
+    /// The whole buffer as `&[T]`, or a dtype error naming `op`.
+    fn all_for<T: Element>(&self, op: &'static str) -> Result<&[T]> {
+        T::slice(&self.buf).ok_or_else(|| {
             Error::dtype(
-                "values",
+                op,
                 format!("a tensor of dtype {}", T::DTYPE),
                 self.dtype(),
                 format!("; convert with .to_dtype(DType::{:?})", T::DTYPE),
             )
-        })?;
-        if self.is_contiguous() {
+        })
+    }
+
+    /// The elements in row-major order in a new vector, allocated fallibly (errors name `op`).
+    fn copy_values_for<T: Element>(&self, op: &'static str) -> Result<Vec<T>> {
+        let all = self.all_for::<T>(op)?;
+        let mut out = crate::pool::try_fresh::<T>(op, self.shape())?;
+        if self.numel() == 0 {
+            // nothing to copy
+        } else if self.is_contiguous() {
             let o = self.layout.offset;
-            return Ok(Cow::Borrowed(&all[o..o + self.numel()]));
+            out.extend_from_slice(&all[o..o + self.numel()]);
+        } else {
+            for_each_offset(self.dims(), &self.layout.strides, self.layout.offset, |o| out.push(all[o]));
         }
-        let mut out = Vec::with_capacity(self.numel());
-        for_each_offset(self.dims(), &self.layout.strides, self.layout.offset, |o| out.push(all[o]));
-        Ok(Cow::Owned(out))
+        Ok(out)
     }
 
     /// The elements in row-major order as a new `Vec<T>` (dtype must be `T`).
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
-        Ok(self.values::<T>()?.into_owned())
+        self.copy_values_for("to_vec")
     }
 
     /// The elements converted to f64, in row-major order (any dtype).
+    ///
+    /// # Panics
+    /// When the allocation fails; [`TensorData::try_to_f64_vec`] returns an error instead.
     pub fn to_f64_vec(&self) -> Vec<f64> {
-        with_any!(self.dtype(), |T| self
-            .values::<T>()
-            .map(|v| v.iter().map(|x| x.to_f64()).collect())
-            .unwrap_or_default())
+        or_panic(self.try_to_f64_vec())
+    }
+
+    /// The fallible core of [`TensorData::to_f64_vec`].
+    pub fn try_to_f64_vec(&self) -> Result<Vec<f64>> {
+        with_any!(self.dtype(), |T| {
+            let v = self.values_for::<T>("to_f64_vec")?;
+            let mut out = crate::pool::try_fresh::<f64>("to_f64_vec", self.shape())?;
+            out.extend(v.iter().map(|x| x.to_f64()));
+            Ok(out)
+        })
     }
 
     /// The single value of a one-element tensor, as f64 (like `tensor.item()`).
@@ -286,18 +424,24 @@ impl TensorData {
         if self.numel() != 1 {
             return Err(Error::invalid("item", format!("a tensor with {} elements (shape {}) cannot be converted to a scalar; item() needs exactly one element", self.numel(), self.shape())));
         }
-        Ok(self.to_f64_vec()[0])
+        Ok(self.try_to_f64_vec()?[0])
     }
 
     /// A contiguous tensor with the same values (O(1) when already contiguous at offset 0).
+    ///
+    /// # Panics
+    /// When the copy cannot be allocated (a large expanded view);
+    /// [`TensorData::try_contiguous`] returns an error instead.
     pub fn contiguous(&self) -> Self {
+        or_panic(self.try_contiguous())
+    }
+
+    /// The fallible core of [`TensorData::contiguous`].
+    pub fn try_contiguous(&self) -> Result<Self> {
         if self.is_contiguous() && self.layout.offset == 0 && self.buf.len() == self.numel() {
-            return self.clone();
+            return Ok(self.clone());
         }
-        with_any!(self.dtype(), |T| {
-            let v = self.to_vec::<T>().expect("dtype checked");
-            Self::from_parts(T::into_buffer(v), self.shape().clone())
-        })
+        self.try_contiguous_copy()
     }
 
     /// Mutable access to the elements for in-place updates (optimizers, gradient
@@ -313,31 +457,52 @@ impl TensorData {
             ));
         }
         if !(self.is_contiguous() && self.layout.offset == 0 && self.buf.len() == self.numel()) {
-            *self = self.contiguous_copy();
+            *self = self.try_contiguous_copy()?;
         }
         let buf = Arc::make_mut(&mut self.buf);
         Ok(T::vec_mut(buf).expect("dtype checked").as_mut_slice())
     }
 
     /// Always a fresh contiguous copy with its own storage.
+    ///
+    /// # Panics
+    /// When the copy cannot be allocated; [`TensorData::try_contiguous_copy`] returns an
+    /// error instead.
     pub fn contiguous_copy(&self) -> Self {
+        or_panic(self.try_contiguous_copy())
+    }
+
+    /// The fallible core of [`TensorData::contiguous_copy`].
+    pub fn try_contiguous_copy(&self) -> Result<Self> {
         with_any!(self.dtype(), |T| {
-            let v = self.to_vec::<T>().expect("dtype checked");
-            Self::from_parts(T::into_buffer(v), self.shape().clone())
+            let v = self.copy_values_for::<T>("contiguous")?;
+            Ok(Self::from_parts(T::into_buffer(v), self.shape().clone()))
         })
     }
 
     /// Converts to another dtype (floats to i64 truncate toward zero; bool is 0/1).
+    ///
+    /// # Panics
+    /// When the result has too many elements for `dtype` or cannot be allocated;
+    /// [`TensorData::try_to_dtype`] returns an error instead.
     pub fn to_dtype(&self, dtype: DType) -> Self {
+        or_panic(self.try_to_dtype(dtype))
+    }
+
+    /// The fallible core of [`TensorData::to_dtype`].
+    pub fn try_to_dtype(&self, dtype: DType) -> Result<Self> {
         if dtype == self.dtype() {
-            return self.clone();
+            return Ok(self.clone());
         }
-        // Direct conversions; f32 <-> f64 keeps exact values where representable.
+        // Direct conversions; f32 <-> f64 keeps exact values where representable. The
+        // result's size is checked before the source is gathered.
+        self.shape().validate("to_dtype", dtype)?;
         with_any!(self.dtype(), |S| {
-            let src = self.values::<S>().expect("dtype checked");
+            let src = self.values_for::<S>("to_dtype")?;
             with_any!(dtype, |D| {
-                let v: Vec<D> = src.iter().map(|&x| D::from_f64(x.to_f64())).collect();
-                Self::from_parts(D::into_buffer(v), self.shape().clone())
+                let mut v = crate::pool::try_fresh::<D>("to_dtype", self.shape())?;
+                v.extend(src.iter().map(|&x| D::from_f64(x.to_f64())));
+                Ok(Self::from_parts(D::into_buffer(v), self.shape().clone()))
             })
         })
     }
@@ -352,11 +517,15 @@ impl TensorData {
     /// A view when the layout is contiguous, a copy otherwise (like `torch.reshape`).
     pub fn reshape(&self, shape: &[isize]) -> Result<Self> {
         let shape = infer_shape("reshape", shape, self.numel(), self.shape())?;
+        shape.validate("reshape", self.dtype())?; // e.g. [0] to [0, 2^40, 2^40]
         if self.is_contiguous() {
             let strides = shape.contiguous_strides();
             return Ok(self.view_with(Layout { shape, strides, offset: self.layout.offset }));
         }
-        let c = self.contiguous();
+        let c = with_any!(self.dtype(), |T| {
+            let v = self.copy_values_for::<T>("reshape")?;
+            Self::from_parts(T::into_buffer(v), self.shape().clone())
+        });
         Ok(c.view_with(Layout::contiguous(shape)))
     }
 
@@ -444,7 +613,8 @@ impl TensorData {
     pub fn unsqueeze(&self, dim: isize) -> Result<Self> {
         let d = normalize_dim("unsqueeze", dim, self.ndim() + 1)?;
         let mut layout = self.layout.clone();
-        let stride = if d < self.ndim() { layout.strides[d] * layout.shape.0[d] } else { 1 };
+        // The stride of a size-1 dimension is never stepped; PyTorch's choice, saturating.
+        let stride = if d < self.ndim() { layout.strides[d].saturating_mul(layout.shape.0[d]) } else { 1 };
         layout.shape.0.insert(d, 1);
         layout.strides.insert(d, stride);
         Ok(self.view_with(layout))
@@ -453,12 +623,7 @@ impl TensorData {
     /// A broadcast view with `shape` (size-1 and new leading dims repeat, stride 0).
     pub fn expand(&self, shape: impl Into<Shape>) -> Result<Self> {
         let shape = shape.into();
-        if shape.checked_numel().is_none() {
-            return Err(Error::invalid(
-                "expand",
-                format!("shape {shape} has too many elements to address (more than isize::MAX bytes)"),
-            ));
-        }
+        shape.validate("expand", self.dtype())?;
         let out = Shape::broadcast("expand", self.shape(), &shape)?;
         if out != shape {
             return Err(Error::shapes(
@@ -489,7 +654,11 @@ impl TensorData {
             ));
         }
         let mut layout = self.layout.clone();
-        layout.offset += start * layout.strides[d];
+        // Overflow-checked; the offset of an in-bounds element cannot overflow, so only an
+        // empty view (whose offset is never read) can keep its old one.
+        if let Some(o) = start.checked_mul(layout.strides[d]).and_then(|s| s.checked_add(layout.offset)) {
+            layout.offset = o;
+        }
         layout.shape.0[d] = len;
         Ok(self.view_with(layout))
     }
@@ -508,7 +677,12 @@ impl TensorData {
             ));
         }
         let mut dims: Vec<isize> = self.dims()[..s].iter().map(|&d| d as isize).collect();
-        dims.push(self.dims()[s..=e].iter().product::<usize>() as isize);
+        // The product of a valid shape's sizes fits (Shape::validate); checked all the same.
+        let merged = self.dims()[s..=e].iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        let merged = merged.and_then(|m| isize::try_from(m).ok()).ok_or_else(|| {
+            Error::invalid("flatten", format!("the sizes {:?} overflow when multiplied", &self.dims()[s..=e]))
+        })?;
+        dims.push(merged);
         dims.extend(self.dims()[e + 1..].iter().map(|&d| d as isize));
         self.reshape(&dims)
     }
@@ -632,3 +806,11 @@ macro_rules! scalar_literal {
     )*};
 }
 scalar_literal!(f32, f64, i64, i32, usize, bool);
+
+/// The value of an infallible function's fallible core, or a panic with its error message
+/// (a panic can be caught; an allocation failure in the standard library aborts). When the
+/// function switches to returning `Result`, this call goes and the core's result is returned.
+#[track_caller]
+pub(crate) fn or_panic<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}

@@ -238,10 +238,26 @@ fn shown(size: usize, summarize: bool) -> Vec<Option<usize>> {
     }
 }
 
-/// The elements of `t` at the given row-major `offsets`.
+/// The elements of `t` at the given row-major `offsets`, read in place through its layout:
+/// only the shown elements are touched, so a view far larger than memory (an expanded one)
+/// prints without being copied.
 fn gather<T: Element>(t: &TensorData, offsets: &[usize]) -> Vec<T> {
-    let all = t.values::<T>().unwrap_or_default();
-    offsets.iter().map(|&o| all.get(o).copied().unwrap_or_default()).collect()
+    let Ok(all) = t.buf_slice::<T>("print") else {
+        return vec![T::default(); offsets.len()]; // unreachable: the caller matched the dtype
+    };
+    let (dims, layout) = (t.dims(), t.layout());
+    offsets
+        .iter()
+        .map(|&flat| {
+            // Row-major position `flat` -> buffer offset, one dimension at a time from the last.
+            let (mut rest, mut at) = (flat, layout.offset);
+            for (&size, &stride) in dims.iter().zip(&layout.strides).rev() {
+                at += (rest % size) * stride;
+                rest /= size;
+            }
+            all[at]
+        })
+        .collect()
 }
 
 /// PyTorch's choice of float style, made from the finite non-zero shown values.

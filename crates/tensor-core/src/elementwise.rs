@@ -9,8 +9,17 @@ use crate::{with_float, with_numeric, DType, Element, Error, Float, Numeric, Res
 impl TensorData {
     /// Applies `f` to every element (`A` must be the tensor's dtype).
     pub fn map<A: Element, O: Element>(&self, f: impl Fn(A) -> O) -> Result<TensorData> {
-        let v = self.values::<A>()?;
-        let mut out: Vec<O> = crate::pool::vec_with_capacity(v.len());
+        self.map_named("map", f)
+    }
+
+    /// [`TensorData::map`] for the op `op` (named in its errors).
+    pub(crate) fn map_named<A: Element, O: Element>(
+        &self,
+        op: &'static str,
+        f: impl Fn(A) -> O,
+    ) -> Result<TensorData> {
+        let v = self.values_for::<A>(op)?;
+        let mut out: Vec<O> = crate::pool::try_vec_with_capacity(op, self.shape())?;
         out.extend(v.iter().map(|&x| f(x)));
         Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
     }
@@ -23,11 +32,14 @@ impl TensorData {
         f: impl Fn(A, B) -> O,
     ) -> Result<TensorData> {
         let shape = Shape::broadcast(op, self.shape(), other.shape())?;
-        let n = shape.numel();
         let (sa, sb) = (self.buf_slice::<A>(op)?, other.buf_slice::<B>(op)?);
+        // The result's size is checked (and its memory allocated, fallibly) before any work.
+        let mut out: Vec<O> = crate::pool::try_vec_with_capacity(op, &shape)?;
+        let n = shape.numel();
         let (la, lb) = (&self.layout, &other.layout);
-        let mut out: Vec<O> = crate::pool::vec_with_capacity(n);
-        if la.shape == lb.shape && la.is_contiguous() && lb.is_contiguous() {
+        if n == 0 {
+            // Nothing to compute (and an empty view's offset may lie past its buffer).
+        } else if la.shape == lb.shape && la.is_contiguous() && lb.is_contiguous() {
             let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
             out.extend(xa.iter().zip(xb).map(|(&x, &y)| f(x, y)));
         } else if other.numel() == 1 && la.shape == shape && la.is_contiguous() {
@@ -78,8 +90,8 @@ impl TensorData {
     }
 
     /// Both operands converted to their promoted dtype `rt` (no copy when already of it).
-    fn promoted(&self, other: &TensorData, rt: DType) -> (TensorData, TensorData) {
-        (self.to_dtype(rt), other.to_dtype(rt))
+    fn promoted(&self, other: &TensorData, rt: DType) -> Result<(TensorData, TensorData)> {
+        Ok((self.try_to_dtype(rt)?, other.try_to_dtype(rt)?))
     }
 
     fn numeric_binary(&self, other: &TensorData, op: &'static str, kind: Binary) -> Result<TensorData> {
@@ -90,7 +102,7 @@ impl TensorData {
         if kind == Binary::Div && !rt.is_float() {
             rt = default_dtype(); // true division
         }
-        let (a, b) = self.promoted(other, rt);
+        let (a, b) = self.promoted(other, rt)?;
         if rt == DType::Bool {
             // bool + bool is `or`, bool * bool is `and` (PyTorch's bool arithmetic).
             return match kind {
@@ -133,7 +145,7 @@ impl TensorData {
     pub fn pow(&self, other: &TensorData) -> Result<TensorData> {
         let rt = self.result_type(other);
         let rt = if rt == DType::Bool { DType::I64 } else { rt };
-        let (a, b) = self.promoted(other, rt);
+        let (a, b) = self.promoted(other, rt)?;
         match rt {
             DType::I64 => {
                 if let Some(&e) = b.values::<i64>()?.iter().find(|&&e| e < 0) {
@@ -166,7 +178,7 @@ impl TensorData {
         f: impl FnOnce(&TensorData, &TensorData) -> Result<TensorData>,
     ) -> Result<TensorData> {
         let rt = self.result_type_scalar(s);
-        f(&self.to_dtype(rt), &TensorData::from_scalar(s, rt))
+        f(&self.try_to_dtype(rt)?, &TensorData::from_scalar(s, rt))
     }
 
     /// `self + s` (`s` a number: `2`, `0.5`, ...; an integer tensor plus a float is float).
@@ -215,13 +227,13 @@ impl TensorData {
         let e = e.into();
         let rt = self.result_type_scalar(e);
         if rt.is_float() && e.to_f64() == 2.0 {
-            return with_float!(rt, "pow", |T| self.to_dtype(rt).map::<T, T>(|x| x * x));
+            return with_float!(rt, "pow", |T| self.try_to_dtype(rt)?.map_named::<T, T>("pow", |x| x * x));
         }
         if rt.is_float() {
-            let x = self.to_dtype(rt);
+            let x = self.try_to_dtype(rt)?;
             return with_float!(rt, "pow", |T| {
                 let e = T::c(e.to_f64());
-                x.map::<T, T>(|v| v.powf(e))
+                x.map_named::<T, T>("pow", |v| v.powf(e))
             });
         }
         self.pow(&TensorData::from_scalar(e, rt))
@@ -235,7 +247,7 @@ impl TensorData {
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<TensorData> {
         with_numeric!(self.dtype(), "clamp", |T| {
             let (lo, hi) = (min.map(T::from_f64), max.map(T::from_f64));
-            self.map::<T, T>(|mut x| {
+            self.map_named::<T, T>("clamp", |mut x| {
                 if let Some(l) = lo {
                     x = if x < l { l } else { x };
                 }
@@ -250,12 +262,12 @@ impl TensorData {
     /// `-self`.
     pub fn neg(&self) -> Result<TensorData> {
         // `-x`, not `0 - x`: PyTorch's neg(0.0) is -0.0.
-        with_numeric!(self.dtype(), "neg", |T| self.map::<T, T>(|x| x.neg_w()))
+        with_numeric!(self.dtype(), "neg", |T| self.map_named::<T, T>("neg", |x| x.neg_w()))
     }
 
     /// `|self|` (`0 - x` for x <= 0, so abs(-0.0) is +0.0 as in PyTorch).
     pub fn abs(&self) -> Result<TensorData> {
-        with_numeric!(self.dtype(), "abs", |T| self.map::<T, T>(|x| {
+        with_numeric!(self.dtype(), "abs", |T| self.map_named::<T, T>("abs", |x| {
             if x <= T::ZERO {
                 T::ZERO.sub_w(x)
             } else {
@@ -275,14 +287,16 @@ impl TensorData {
             ));
         }
         let rt = a.result_type(b);
-        let (a, b) = (&a.to_dtype(rt), &b.to_dtype(rt));
+        let (a, b) = (&a.try_to_dtype(rt)?, &b.try_to_dtype(rt)?);
         let shape =
             Shape::broadcast("where", &Shape::broadcast("where", cond.shape(), a.shape())?, b.shape())?;
+        shape.validate("where", a.dtype())?; // (then no expand below can fail on the size)
         let (c, a, b) = (cond.expand(shape.clone())?, a.expand(shape.clone())?, b.expand(shape)?);
         crate::with_any!(a.dtype(), |T| {
-            let (cv, av, bv) = (c.values::<bool>()?, a.values::<T>()?, b.values::<T>()?);
-            let out: Vec<T> =
-                cv.iter().zip(av.iter().zip(bv.iter())).map(|(&c, (&x, &y))| if c { x } else { y }).collect();
+            let mut out: Vec<T> = crate::pool::try_fresh("where", c.shape())?;
+            let (cv, av, bv) =
+                (c.values_for::<bool>("where")?, a.values_for::<T>("where")?, b.values_for::<T>("where")?);
+            out.extend(cv.iter().zip(av.iter().zip(bv.iter())).map(|(&c, (&x, &y))| if c { x } else { y }));
             Ok(TensorData::from_vec_unchecked(out, c.shape().clone()))
         })
     }
@@ -290,9 +304,9 @@ impl TensorData {
     /// Elementwise `|a - b| <= atol + rtol * |b|` (NaN equals NaN when `equal_nan`). Like
     /// PyTorch, an infinite difference is never close: only equal infinities are.
     pub fn isclose(&self, other: &TensorData, rtol: f64, atol: f64, equal_nan: bool) -> Result<TensorData> {
-        let (a, b) = self.promoted(other, self.result_type(other));
+        let (a, b) = self.promoted(other, self.result_type(other))?;
         let rt = if a.dtype() == DType::Bool { DType::I64 } else { a.dtype() };
-        let (a, b) = (a.to_dtype(rt), b.to_dtype(rt));
+        let (a, b) = (a.try_to_dtype(rt)?, b.try_to_dtype(rt)?);
         with_numeric!(rt, "isclose", |T| a.zip_map::<T, T, bool>(&b, "isclose", |a, b| {
             let (a, b) = (a.to_f64(), b.to_f64());
             if a.is_nan() || b.is_nan() {
@@ -324,9 +338,10 @@ impl TensorData {
             ));
         }
         with_numeric!(self.dtype(), "sum_to_shape", |T| {
-            let mut out = vec![T::ZERO; shape.numel()];
+            let mut out = crate::pool::try_fresh("sum_to_shape", shape)?;
+            out.resize(shape.numel(), T::ZERO);
             let src = crate::shape::Layout::contiguous(shape.clone()).broadcast_strides(self.shape());
-            let x = self.values::<T>()?;
+            let x = self.values_for::<T>("sum_to_shape")?;
             let mut k = 0;
             let ones = self.layout.shape.contiguous_strides();
             for_each_offset2(self.dims(), &ones, 0, &src, 0, |_, j| {
@@ -371,7 +386,7 @@ macro_rules! float_unary {
             $(
                 $(#[$doc])*
                 pub fn $name(&self) -> Result<TensorData> {
-                    with_float!(self.dtype(), stringify!($name), |T| self.map::<T, T>(|$x: T| $e))
+                    with_float!(self.dtype(), stringify!($name), |T| self.map_named::<T, T>(stringify!($name), |$x: T| $e))
                 }
             )*
         }
@@ -408,7 +423,7 @@ macro_rules! compare {
             $(
                 $(#[$doc])*
                 pub fn $name(&self, other: &TensorData) -> Result<TensorData> {
-                    let (a, b) = self.promoted(other, self.result_type(other));
+                    let (a, b) = self.promoted(other, self.result_type(other))?;
                     crate::with_any!(a.dtype(), |T| a.zip_map::<T, T, bool>(&b, stringify!($name), |x, y| x $op y))
                 }
                 $(#[$doc])*

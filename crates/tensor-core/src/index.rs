@@ -19,16 +19,15 @@ fn indices(op: &'static str, idx: &TensorData, size: usize) -> Result<Vec<usize>
             "; convert with .to_dtype(DType::I64)",
         ));
     }
-    idx.values::<i64>()?
-        .iter()
-        .map(|&i| {
-            if i < 0 || i as usize >= size {
-                Err(Error::IndexOutOfRange { op, what: "index", index: i, size, extra: String::new() })
-            } else {
-                Ok(i as usize)
-            }
-        })
-        .collect()
+    let v = idx.values_for::<i64>(op)?;
+    let mut out = crate::pool::try_scratch(op, v.len(), 0usize)?;
+    for (o, &i) in out.iter_mut().zip(v.iter()) {
+        if i < 0 || i as usize >= size {
+            return Err(Error::IndexOutOfRange { op, what: "index", index: i, size, extra: String::new() });
+        }
+        *o = i as usize;
+    }
+    Ok(out)
 }
 
 impl TensorData {
@@ -61,13 +60,23 @@ impl TensorData {
                     format!("cannot be concatenated along dimension {d} (all other sizes must match)"),
                 ));
             }
-            out_dims[d] += t.dims()[d];
+            out_dims[d] = out_dims[d].checked_add(t.dims()[d]).ok_or_else(|| {
+                Error::invalid(
+                    "cat",
+                    format!("the sizes along dimension {d} overflow when added ({} tensors)", tensors.len()),
+                )
+            })?;
         }
         let shape = Shape(out_dims);
+        shape.validate("cat", first.dtype())?;
+        if shape.numel() == 0 {
+            // Nothing to copy (the loop below would walk every outer index of an empty result).
+            return with_any!(first.dtype(), |T| Ok(TensorData::from_vec_unchecked(Vec::<T>::new(), shape)));
+        }
         let (outer, _, inner) = split(shape.dims(), d);
         with_any!(first.dtype(), |T| {
-            let parts: Vec<_> = tensors.iter().map(|t| t.values::<T>()).collect::<Result<_>>()?;
-            let mut out: Vec<T> = Vec::with_capacity(shape.numel());
+            let mut out: Vec<T> = crate::pool::try_fresh("cat", &shape)?;
+            let parts: Vec<_> = tensors.iter().map(|t| t.values_for::<T>("cat")).collect::<Result<_>>()?;
             for o in 0..outer {
                 for (p, t) in parts.iter().zip(tensors) {
                     let w = t.dims()[d] * inner;
@@ -110,21 +119,37 @@ impl TensorData {
         let size = if self.ndim() == 0 { 1 } else { self.dims()[d] };
         let idx = indices("index_select", index, size)?;
         if self.ndim() == 0 {
+            // PyTorch: "index_select(): Index to scalar can have only 1 value, got 2 value(s)".
+            if idx.len() != 1 {
+                return Err(Error::invalid(
+                    "index_select",
+                    format!(
+                        "index to a 0-dimensional tensor can have only 1 value, got {} value(s) (index shape {})",
+                        idx.len(),
+                        index.shape()
+                    ),
+                ));
+            }
             return Ok(self.clone());
         }
         let (outer, n, inner) = split(self.dims(), d);
         let mut dims = self.shape().0.clone();
         dims[d] = idx.len();
+        let shape = Shape(dims);
+        shape.validate("index_select", self.dtype())?;
         with_any!(self.dtype(), |T| {
-            let v = self.values::<T>()?;
-            let mut out: Vec<T> = Vec::with_capacity(outer * idx.len() * inner);
+            let mut out: Vec<T> = crate::pool::try_fresh("index_select", &shape)?;
+            if shape.numel() == 0 {
+                return Ok(TensorData::from_vec_unchecked(out, shape));
+            }
+            let v = self.values_for::<T>("index_select")?;
             for o in 0..outer {
                 for &i in &idx {
                     let s = (o * n + i) * inner;
                     out.extend_from_slice(&v[s..s + inner]);
                 }
             }
-            Ok(TensorData::from_vec_unchecked(out, Shape(dims)))
+            Ok(TensorData::from_vec_unchecked(out, shape))
         })
     }
 
@@ -161,7 +186,11 @@ impl TensorData {
         let outer_dims = &index.dims()[..d];
         with_any!(self.dtype(), |T| {
             let src = self.buf_slice::<T>("gather")?;
-            let mut out: Vec<T> = Vec::with_capacity(idx.len());
+            let mut out: Vec<T> = crate::pool::try_fresh("gather", index.shape())?;
+            if idx.is_empty() {
+                // (The loops below would walk every outer index of an empty index tensor.)
+                return Ok(TensorData::from_vec_unchecked(out, index.shape().clone()));
+            }
             // Walk the index tensor in row-major order; map each position to the source offset.
             for o in 0..io {
                 let off_o = unravel(o, outer_dims, &strides[..d]);
@@ -215,8 +244,12 @@ impl TensorData {
         let inner_dims: Vec<usize> = if shape.ndim() == 0 { vec![] } else { index.dims()[d + 1..].to_vec() };
         let outer_dims: Vec<usize> = if shape.ndim() == 0 { vec![] } else { index.dims()[..d].to_vec() };
         with_numeric!(src.dtype(), "scatter_add", |T| {
-            let s = src.values::<T>()?;
-            let mut out = vec![T::ZERO; shape.numel()];
+            let mut out = crate::pool::try_fresh("scatter_add", shape)?;
+            out.resize(shape.numel(), T::ZERO);
+            if idx.is_empty() {
+                return Ok(TensorData::from_vec_unchecked(out, shape.clone())); // nothing to add
+            }
+            let s = src.values_for::<T>("scatter_add")?;
             let sd = strides.get(d).copied().unwrap_or(1);
             for o in 0..io {
                 let off_o = unravel(o, &outer_dims, &strides[..d.min(strides.len())]);
@@ -265,8 +298,12 @@ impl TensorData {
         }
         let (outer, n, inner) = split(shape.dims(), d);
         with_numeric!(src.dtype(), "index_add", |T| {
-            let s = src.values::<T>()?;
-            let mut out = vec![T::ZERO; shape.numel()];
+            let mut out = crate::pool::try_fresh("index_add", shape)?;
+            out.resize(shape.numel(), T::ZERO);
+            if idx.is_empty() || out.is_empty() {
+                return Ok(TensorData::from_vec_unchecked(out, shape.clone())); // nothing to add
+            }
+            let s = src.values_for::<T>("index_add")?;
             for o in 0..outer {
                 for (k, &i) in idx.iter().enumerate() {
                     let dst = (o * n + i) * inner;
@@ -285,7 +322,7 @@ impl TensorData {
         let d = normalize_dim("narrow", dim, shape.ndim())?;
         let fits = shape.ndim() > 0
             && src.ndim() == shape.ndim()
-            && start + src.dims()[d] <= shape.dims()[d]
+            && start.checked_add(src.dims()[d]).is_some_and(|end| end <= shape.dims()[d])
             && src.dims().iter().zip(shape.dims()).enumerate().all(|(i, (&a, &b))| i == d || a == b);
         if !fits {
             return Err(Error::shapes(
@@ -295,6 +332,7 @@ impl TensorData {
                 format!("do not fit (the second must be a slice of the first starting at {start} along dimension {d})"),
             ));
         }
+        shape.validate("narrow", src.dtype())?;
         let parts_len = [start, src.dims()[d], shape.dims()[d] - start - src.dims()[d]];
         let mut pieces = vec![];
         for (i, &len) in parts_len.iter().enumerate() {
@@ -303,7 +341,7 @@ impl TensorData {
             } else if len > 0 {
                 let mut dims = shape.0.clone();
                 dims[d] = len;
-                pieces.push(TensorData::zeros(Shape(dims), src.dtype()));
+                pieces.push(TensorData::try_zeros(Shape(dims), src.dtype())?);
             }
         }
         let refs: Vec<&TensorData> = pieces.iter().collect();
@@ -313,7 +351,7 @@ impl TensorData {
     /// Fills positions where `mask` is true with `value` (mask broadcasts to self).
     pub fn masked_fill(&self, mask: &TensorData, value: f64) -> Result<TensorData> {
         let fill = TensorData::full(Shape::scalar(), value, self.dtype());
-        TensorData::where_cond(mask, &fill, self)?.expand(self.shape().clone()).map(|t| t.contiguous())
+        TensorData::where_cond(mask, &fill, self)?.expand(self.shape().clone())?.try_contiguous()
     }
 }
 

@@ -10,8 +10,15 @@
 //! buffers allocated elsewhere go back to the allocator as usual, so that sizes no kernel asks
 //! the cache for never sit in it. At most [`MAX_BYTES`] are kept (the oldest go first), so
 //! memory stays bounded; [`release_cached`] frees them all, like `torch.cuda.empty_cache()`.
+//!
+//! Allocation never aborts the process: [`try_vec_with_capacity`], [`try_filled`] and
+//! [`try_overwritable`] check the requested tensor shape ([`Shape::validate`]) and return an
+//! error when it is too large or the allocator refuses (`Vec::try_reserve_exact`); the
+//! count-based functions panic in that case, with a message.
 
 use crate::dtype::{Buffer, Element};
+use crate::{Error, Result, Shape};
+use std::collections::TryReserveError;
 use std::sync::Mutex;
 
 /// Buffers smaller than this are left to the allocator: glibc serves them from its free lists,
@@ -89,10 +96,15 @@ fn cache() -> std::sync::MutexGuard<'static, Cache> {
 }
 
 /// A vector with capacity for exactly `n` elements: a cached buffer of that size if there is
-/// one (the most recently freed, still holding its old values), else a new empty allocation.
-fn cached_or_new<T: Element>(n: usize) -> Vec<T> {
-    if n * std::mem::size_of::<T>() < MIN_BYTES {
-        return Vec::with_capacity(n);
+/// one (the most recently freed, still holding its old values), else a new empty allocation,
+/// or the allocator's refusal (never an abort).
+fn cached_or_new<T: Element>(n: usize) -> std::result::Result<Vec<T>, TryReserveError> {
+    let fresh = || {
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).map(|()| v)
+    };
+    if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
+        return fresh();
     }
     let mut c = cache();
     let found = (0..c.spares.len()).rev().find_map(|i| c.spares[i].take::<T>(n).map(|v| (i, v)));
@@ -101,24 +113,39 @@ fn cached_or_new<T: Element>(n: usize) -> Vec<T> {
             c.total -= c.spares.remove(i).bytes() + v.capacity() * std::mem::size_of::<T>();
             v
         }
-        None => Vec::with_capacity(n),
+        None => fresh()?,
     };
     if c.out.len() >= MAX_OUT {
         c.out.clear();
     }
     c.out.push(v.as_ptr() as usize);
-    v
+    Ok(v)
+}
+
+/// [`cached_or_new`] for the infallible functions: a failed allocation panics with a message
+/// (a panic can be caught and reported; the standard library's allocation failure aborts).
+fn cached_or_new_or_panic<T: Element>(n: usize) -> Vec<T> {
+    cached_or_new(n).unwrap_or_else(|e| {
+        let bytes = n.saturating_mul(std::mem::size_of::<T>());
+        panic!("pool: cannot allocate {n} elements of {} ({bytes} bytes): {e}", T::DTYPE)
+    })
 }
 
 /// An empty vector with capacity for exactly `n` elements: a cached buffer of that size if
 /// there is one (the most recently freed), else a new allocation.
+///
+/// # Panics
+/// When the allocation fails ([`try_vec_with_capacity`] returns an error instead).
 pub fn vec_with_capacity<T: Element>(n: usize) -> Vec<T> {
-    let mut v = cached_or_new(n);
+    let mut v = cached_or_new_or_panic(n);
     v.clear();
     v
 }
 
 /// `n` copies of `value` in a buffer from [`vec_with_capacity`].
+///
+/// # Panics
+/// When the allocation fails ([`try_filled`] returns an error instead).
 pub fn filled<T: Element>(n: usize, value: T) -> Vec<T> {
     let mut v = vec_with_capacity(n);
     v.resize(n, value);
@@ -128,10 +155,87 @@ pub fn filled<T: Element>(n: usize, value: T) -> Vec<T> {
 /// `n` elements for an output its caller overwrites completely: a cached buffer keeps the
 /// values of the tensor it last held (skipping a fill pass over memory the kernel is about to
 /// write), a new one is filled with zeros.
+///
+/// # Panics
+/// When the allocation fails ([`try_overwritable`] returns an error instead).
 pub fn overwritable<T: Element>(n: usize) -> Vec<T> {
-    let mut v = cached_or_new(n);
+    let mut v = cached_or_new_or_panic(n);
     v.resize(n, T::default());
     v
+}
+
+/// The fallible core of the allocating functions: checks that a `T` tensor of `shape` can
+/// exist ([`Shape::validate`]), then allocates room for its elements (from the cache when it
+/// has a buffer of that size). Every failure is an error naming `op`, the shape and the dtype:
+/// a size beyond `isize::MAX` bytes, or an allocation the allocator refuses.
+/// With `cached = false` the room is always a new allocation (constructors, whose buffers are
+/// not offered back to the cache).
+fn try_reserve_for<T: Element>(op: &'static str, shape: &Shape, cached: bool) -> Result<Vec<T>> {
+    let n = shape.validate(op, T::DTYPE)?;
+    let v = if cached {
+        cached_or_new(n)
+    } else {
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).map(|()| v)
+    };
+    v.map_err(|e| {
+        Error::invalid(
+            op,
+            format!(
+                "out of memory: cannot allocate a tensor of shape {shape} and dtype {} ({} bytes): {e}",
+                T::DTYPE,
+                n * std::mem::size_of::<T>() // within isize::MAX (validated)
+            ),
+        )
+    })
+}
+
+/// [`vec_with_capacity`] for the elements of a `T` tensor of `shape`, or an error: the shape
+/// has too many elements ([`Shape::validate`]) or the allocation fails (never an abort).
+pub fn try_vec_with_capacity<T: Element>(op: &'static str, shape: &Shape) -> Result<Vec<T>> {
+    let mut v = try_reserve_for(op, shape, true)?;
+    v.clear();
+    Ok(v)
+}
+
+/// [`filled`] for the elements of a `T` tensor of `shape`, or an error (see
+/// [`try_vec_with_capacity`]).
+pub fn try_filled<T: Element>(op: &'static str, shape: &Shape, value: T) -> Result<Vec<T>> {
+    let mut v = try_vec_with_capacity(op, shape)?;
+    v.resize(shape.numel(), value); // no reallocation: the room is there (validated count)
+    Ok(v)
+}
+
+/// [`overwritable`] for the elements of a `T` tensor of `shape`, or an error (see
+/// [`try_vec_with_capacity`]).
+pub fn try_overwritable<T: Element>(op: &'static str, shape: &Shape) -> Result<Vec<T>> {
+    let mut v = try_reserve_for(op, shape, true)?;
+    v.resize(shape.numel(), T::default()); // as in `try_filled`
+    Ok(v)
+}
+
+/// An empty vector with room for the elements of a `T` tensor of `shape`, always a new
+/// allocation (not from the cache, and not offered back to it), or an error as for
+/// [`try_vec_with_capacity`].
+pub(crate) fn try_fresh<T: Element>(op: &'static str, shape: &Shape) -> Result<Vec<T>> {
+    try_reserve_for(op, shape, false)
+}
+
+/// `n` copies of `value` for scratch space of any type (accumulators, gathered lanes), not
+/// cached; an error naming `op` when the allocation fails.
+pub(crate) fn try_scratch<A: Clone>(op: &'static str, n: usize, value: A) -> Result<Vec<A>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|e| {
+        Error::invalid(
+            op,
+            format!(
+                "out of memory: cannot allocate {n} values of {} bytes of working space: {e}",
+                std::mem::size_of::<A>()
+            ),
+        )
+    })?;
+    v.resize(n, value);
+    Ok(v)
 }
 
 /// Offers the vector of a dropped buffer to the cache (called by `Buffer`'s `Drop`): kept if

@@ -66,50 +66,58 @@ fn fold_dim<T: Element, A: Copy, O: Element>(
 ) -> Result<TensorData> {
     let d = x.shape().dim(op, dim)?;
     let (outer, n, inner) = split(x.shape(), d);
-    let v = x.values::<T>()?;
-    let mut acc = vec![init; outer * inner];
-    for o in 0..outer {
-        let lanes = &mut acc[o * inner..(o + 1) * inner];
-        for k in 0..n {
-            let row = &v[(o * n + k) * inner..(o * n + k + 1) * inner];
-            for (a, &val) in lanes.iter_mut().zip(row) {
-                *a = step(*a, val, k);
+    // The result (outer * inner values) is sized and allocated before any work: reducing an
+    // empty dimension of an empty tensor can ask for more than memory holds.
+    let shape = reduced_shape(x.shape(), d, keepdim);
+    let mut out: Vec<O> = crate::pool::try_fresh(op, &shape)?;
+    let mut acc = crate::pool::try_scratch(op, shape.numel(), init)?;
+    if !acc.is_empty() && n > 0 {
+        let v = x.values_for::<T>(op)?;
+        for o in 0..outer {
+            let lanes = &mut acc[o * inner..(o + 1) * inner];
+            for k in 0..n {
+                let row = &v[(o * n + k) * inner..(o * n + k + 1) * inner];
+                for (a, &val) in lanes.iter_mut().zip(row) {
+                    *a = step(*a, val, k);
+                }
             }
         }
     }
-    let out: Vec<O> = acc.into_iter().map(|a| finish(a, n)).collect();
-    Ok(TensorData::from_vec_unchecked(out, reduced_shape(x.shape(), d, keepdim)))
+    out.extend(acc.into_iter().map(|a| finish(a, n)));
+    Ok(TensorData::from_vec_unchecked(out, shape))
 }
 
 impl TensorData {
+    /// A bool tensor as i64 0/1 for `op` (whose name prefixes a conversion error).
+    fn bool_as_i64(&self, op: &'static str) -> Result<TensorData> {
+        self.try_to_dtype(DType::I64).map_err(|e| Error::invalid(op, e.to_string()))
+    }
+
     /// Sum of all elements as a 0-d tensor (bool sums to i64, like PyTorch).
     pub fn sum(&self) -> Result<TensorData> {
         if self.dtype() == DType::Bool {
-            return self.to_dtype(DType::I64).sum();
+            return self.bool_as_i64("sum")?.sum();
         }
-        with_numeric!(self.dtype(), "sum", |T| Ok(TensorData::scalar(sum_slice::<T>(&self.values::<T>()?))))
+        with_numeric!(self.dtype(), "sum", |T| Ok(TensorData::scalar(sum_slice::<T>(
+            &self.values_for::<T>("sum")?
+        ))))
     }
 
     /// Sum over `dim`.
     pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
         if self.dtype() == DType::Bool {
-            return self.to_dtype(DType::I64).sum_dim(dim, keepdim);
+            return self.bool_as_i64("sum")?.sum_dim(dim, keepdim);
         }
         let d = self.shape().dim("sum", dim)?;
         let (_, _, inner) = split(self.shape(), d);
         with_numeric!(self.dtype(), "sum", |T| {
-            if inner == 1 && self.ndim() > 0 {
+            if inner == 1 && self.ndim() > 0 && self.dims()[d] > 0 {
                 // Reducing the last dimension: contiguous rows.
                 let n = self.dims()[d];
-                let v = self.values::<T>()?;
-                let out: Vec<T> = if n == 0 {
-                    vec![T::ZERO; self.numel()]
-                } else {
-                    v.chunks_exact(n).map(sum_slice::<T>).collect()
-                };
-                let out =
-                    if n == 0 { vec![T::ZERO; reduced_shape(self.shape(), d, keepdim).numel()] } else { out };
-                return Ok(TensorData::from_vec_unchecked(out, reduced_shape(self.shape(), d, keepdim)));
+                let shape = reduced_shape(self.shape(), d, keepdim);
+                let mut out = crate::pool::try_fresh("sum", &shape)?;
+                out.extend(self.values_for::<T>("sum")?.chunks_exact(n).map(sum_slice::<T>));
+                return Ok(TensorData::from_vec_unchecked(out, shape));
             }
             fold_dim::<T, T, T>(self, "sum", dim, keepdim, T::ZERO, |a, x, _| a.add_w(x), |a, _| a)
         })
@@ -118,7 +126,7 @@ impl TensorData {
     /// Mean of all elements (NaN for an empty tensor, like PyTorch).
     pub fn mean(&self) -> Result<TensorData> {
         with_float!(self.dtype(), "mean", |T| {
-            let s = sum_slice::<T>(&self.values::<T>()?);
+            let s = sum_slice::<T>(&self.values_for::<T>("mean")?);
             Ok(TensorData::scalar(s / T::c(self.numel() as f64)))
         })
     }
@@ -128,13 +136,15 @@ impl TensorData {
         let d = self.shape().dim("mean", dim)?;
         // A 0-d tensor is its own mean (n = 1).
         let n = self.dims().get(d).copied().unwrap_or(1);
-        with_float!(self.dtype(), "mean", |T| self.sum_dim(dim, keepdim)?.map::<T, T>(|s| s / T::c(n as f64)))
+        with_float!(self.dtype(), "mean", |T| self
+            .sum_dim(dim, keepdim)?
+            .map_named::<T, T>("mean", |s| s / T::c(n as f64)))
     }
 
     /// Product of all elements.
     pub fn prod(&self) -> Result<TensorData> {
         with_numeric!(self.dtype(), "prod", |T| {
-            let p = self.values::<T>()?.iter().fold(T::ONE, |a, &b| a.mul_w(b));
+            let p = self.values_for::<T>("prod")?.iter().fold(T::ONE, |a, &b| a.mul_w(b));
             Ok(TensorData::scalar(p))
         })
     }
@@ -163,7 +173,7 @@ impl TensorData {
     pub fn max(&self) -> Result<TensorData> {
         self.nonempty("max")?;
         with_numeric!(self.dtype(), "max", |T| {
-            let v = self.values::<T>()?;
+            let v = self.values_for::<T>("max")?;
             Ok(TensorData::scalar(v.iter().skip(1).fold(v[0], |a, &b| a.max_val(b))))
         })
     }
@@ -172,7 +182,7 @@ impl TensorData {
     pub fn min(&self) -> Result<TensorData> {
         self.nonempty("min")?;
         with_numeric!(self.dtype(), "min", |T| {
-            let v = self.values::<T>()?;
+            let v = self.values_for::<T>("min")?;
             Ok(TensorData::scalar(v.iter().skip(1).fold(v[0], |a, &b| a.min_val(b))))
         })
     }
@@ -260,7 +270,7 @@ impl TensorData {
         let (m, _) = self.max_dim(dim, true)?;
         with_float!(self.dtype(), "logsumexp", |T| {
             // An all -inf (or +inf) lane has max +-inf: subtract 0 there instead (PyTorch does too).
-            let m = m.map::<T, T>(|v| if v.is_infinite() { T::ZERO } else { v })?;
+            let m = m.map_named::<T, T>("logsumexp", |v| if v.is_infinite() { T::ZERO } else { v })?;
             let s = self.sub(&m)?.exp()?.sum_dim(dim, true)?.log()?.add(&m)?;
             if keepdim {
                 Ok(s)
@@ -290,16 +300,17 @@ fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<Ten
     let op = if log { "log_softmax" } else { "softmax" };
     let d = x.shape().dim(op, dim)?;
     let (outer, n, inner) = split(x.shape(), d);
-    let v = x.values::<T>()?;
-    let mut out = crate::pool::overwritable(v.len()); // every element is written below
-    if n == 0 || v.is_empty() {
-        return Ok(TensorData::from_vec_unchecked(out, x.shape().clone()));
+    if x.numel() == 0 {
+        // No rows: nothing to compute and no scratch (a lane of n = 2^40 would be 4 TB).
+        return Ok(TensorData::from_vec_unchecked(Vec::<T>::new(), x.shape().clone()));
     }
+    let v = x.values_for::<T>(op)?;
+    let mut out = crate::pool::try_overwritable(op, x.shape())?; // every element is written below
     if inner == 1 {
         crate::vmath::softmax_rows(&v, n, &mut out, log);
     } else {
         // (outer, n, inner) -> rows (outer, inner, n), the kernel, and back.
-        let mut rows = crate::pool::overwritable(v.len());
+        let mut rows = crate::pool::try_overwritable(op, x.shape())?;
         for o in 0..outer {
             let (src, dst) =
                 (&v[o * n * inner..(o + 1) * n * inner], &mut rows[o * n * inner..(o + 1) * n * inner]);
@@ -309,7 +320,7 @@ fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<Ten
                 }
             }
         }
-        let mut res = crate::pool::overwritable(v.len());
+        let mut res = crate::pool::try_overwritable(op, x.shape())?;
         crate::vmath::softmax_rows(&rows, n, &mut res, log);
         for o in 0..outer {
             let (src, dst) =

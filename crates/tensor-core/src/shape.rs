@@ -1,6 +1,6 @@
 //! Shapes, strides and broadcasting: the index arithmetic, isolated in one module.
 
-use crate::{Error, Result};
+use crate::{DType, Error, Result};
 use smallvec::SmallVec;
 use std::fmt;
 
@@ -33,22 +33,61 @@ impl Shape {
     }
 
     /// Number of elements (1 for a scalar). Saturates at `usize::MAX` for sizes whose
-    /// product overflows (such a shape can describe no tensor: see [`Shape::checked_numel`]).
+    /// product overflows (such a shape can describe no tensor: see [`Shape::validate`]).
     pub fn numel(&self) -> usize {
-        self.checked_numel().unwrap_or(if self.0.contains(&0) { 0 } else { usize::MAX })
+        if self.0.contains(&0) {
+            return 0;
+        }
+        self.0.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(usize::MAX)
     }
 
-    /// Number of elements, or `None` when a tensor of this shape could not be addressed:
-    /// the product overflows, or its 8-byte elements would exceed `isize::MAX` bytes (the
-    /// most any allocation can hold). Ops that create shapes from user arguments check it.
+    /// Number of elements when a tensor of this shape could exist whatever its dtype (elements
+    /// of up to 8 bytes): [`Shape::checked_numel_for`] with 8-byte elements.
     pub fn checked_numel(&self) -> Option<usize> {
-        if self.0.contains(&0) {
-            return Some(0);
-        }
-        self.0
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .filter(|&n| n.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
+        self.checked_numel_for(8)
+    }
+
+    /// Number of elements, or `None` when no tensor of this shape with `elem_bytes`-byte
+    /// elements can exist: the element count times the element size must fit in
+    /// `isize::MAX` bytes (the most any allocation or pointer offset can span), computed
+    /// without overflow. A dimension of size 0 counts as 1 here, so an empty shape whose other
+    /// dimensions overflow is rejected too, as PyTorch rejects them at creation
+    /// (`torch.zeros(0, 2**40, 2**40)`: "Stride calculation overflowed"). Then every product
+    /// of dimensions and every stride of a tensor fits as well. O(ndim).
+    pub fn checked_numel_for(&self, elem_bytes: usize) -> Option<usize> {
+        let extent = self.extent()?;
+        extent.checked_mul(elem_bytes.max(1)).filter(|&b| b <= isize::MAX as usize)?;
+        Some(if self.0.contains(&0) { 0 } else { extent })
+    }
+
+    /// The product of the sizes with 0 counted as 1, or `None` when it overflows.
+    fn extent(&self) -> Option<usize> {
+        self.0.iter().try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))
+    }
+
+    /// The number of elements of a `dtype` tensor of this shape, or an error naming `op`, the
+    /// shape and the dtype when no such tensor can exist (see [`Shape::checked_numel_for`]).
+    /// Every constructor and every op that sizes an output calls it (or
+    /// the fallible allocators of [`crate::pool`], which do) before allocating.
+    pub fn validate(&self, op: &'static str, dtype: DType) -> Result<usize> {
+        let size = dtype.size_in_bytes();
+        self.checked_numel_for(size).ok_or_else(|| {
+            let detail = match self.extent() {
+                None => "the sizes overflow".to_string(),
+                Some(n) if self.0.contains(&0) => {
+                    format!("{n} elements of {size} bytes counting the sizes of 0 as 1")
+                }
+                Some(n) => format!("{n} elements of {size} bytes"),
+            };
+            Error::invalid(
+                op,
+                format!(
+                    "a tensor of shape {self} and dtype {dtype} has too many elements ({detail}; \
+                     at most isize::MAX = {} bytes can be addressed)",
+                    isize::MAX
+                ),
+            )
+        })
     }
 
     /// Row-major (C-contiguous) strides of this shape.

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use torchlet_tensor_core::{DType, Error, TensorData};
+use torchlet_tensor_core::{DType, Error, Shape, TensorData};
 
 #[test]
 fn constant_constructors() {
@@ -137,6 +137,24 @@ fn from_vec_and_literals() {
     assert_eq!((c.dims(), c.dtype()), (&[2, 1, 2][..], DType::I64));
     assert_eq!(TensorData::from(vec![true, false]).dtype(), DType::Bool);
     assert_eq!(TensorData::from(2.5f32).ndim(), 0);
+}
+
+#[test]
+fn from_f64_vec_checks_the_length() {
+    // Issue 21: a length that disagreed with the shape panicked (debug) or, in release, made a
+    // tensor of shape [2, 2] over 3 values (reading it panicked later; 5 values were silently
+    // dropped to 4). Now an error like from_vec's, naming both counts and the shape.
+    let ok = TensorData::from_f64_vec(vec![1.0, 2.5, -3.0, 4.0], Shape::new(&[2, 2]), DType::I64).unwrap();
+    assert_eq!((ok.dims(), ok.to_vec::<i64>().unwrap()), (&[2, 2][..], vec![1, 2, -3, 4]));
+    for n in [3, 5, 0] {
+        let e = TensorData::from_f64_vec(vec![1.0; n], Shape::new(&[2, 2]), DType::F32).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { op: "from_f64_vec", .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("from_f64_vec: {n} elements cannot fill a tensor of shape [2, 2] (4 elements)")
+        );
+    }
+    assert!(TensorData::from_f64_vec(vec![], Shape::new(&[0, 3]), DType::Bool).unwrap().numel() == 0);
 }
 
 #[test]

@@ -699,3 +699,31 @@ fn strided_views() {
     let t = base.narrow(0, 1, 2).unwrap().narrow(1, 2, 3).unwrap();
     assert_eq!(t.to_string(), concat!("tensor([[0, 1, 2],\n", "        [5, 6, 7]])"));
 }
+
+#[test]
+fn huge_expanded_views_print_their_shown_elements() {
+    // A view far larger than memory prints like PyTorch from the elements it shows. Printing
+    // gathered the whole tensor first: with allocation now fallible that failed, and the
+    // printer showed zeros; before, the allocation aborted the process. PyTorch 2.9.1:
+    //   torch.tensor(2.5).expand(2**30, 2**30)
+    let x = TensorData::scalar(2.5f32).expand([1 << 30, 1 << 30]).unwrap();
+    let row = "[2.5000, 2.5000, 2.5000,  ..., 2.5000, 2.5000, 2.5000]";
+    let want = format!(
+        "tensor([{row},\n        {row},\n        {row},\n        ...,\n        {row},\n        {row},\n        {row}])"
+    );
+    assert_eq!(x.to_string(), want);
+    //   torch.arange(6.).reshape(2, 3).t()[:, None, :].expand(3, 2**40, 2)
+    let y = f32s(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], &[2, 3]).t().unwrap().unsqueeze(1).unwrap();
+    let y = y.expand([3, 1 << 40, 2]).unwrap();
+    let block = |a: u8, b: u8| {
+        let r = format!("[{a}., {b}.]");
+        format!(
+            "[{r},\n         {r},\n         {r},\n         ...,\n         {r},\n         {r},\n         {r}]"
+        )
+    };
+    let want = format!("tensor([{},\n\n        {},\n\n        {}])", block(0, 3), block(1, 4), block(2, 5));
+    assert_eq!(y.to_string(), want);
+    //   torch.tensor(True).expand(2**62)
+    let b = TensorData::scalar(true).expand([1 << 62]).unwrap();
+    assert_eq!(format_tensor(&b, &[]), "tensor([True, True, True,  ..., True, True, True])");
+}

@@ -369,6 +369,44 @@ fn narrow_errors() {
 }
 
 #[test]
+fn index_select_on_a_0d_tensor_takes_exactly_one_index() {
+    // PyTorch 2.9.1:
+    //   torch.index_select(torch.tensor(5.), 0, torch.tensor([0, 0]))
+    //   RuntimeError: index_select(): Index to scalar can have only 1 value, got 2 value(s)
+    //   (and "got 0 value(s)" for an empty index); tensor([0]) and tensor(0) give tensor(5.).
+    // torchlet returned tensor(5.) for any number of in-range indices.
+    let s = TensorData::scalar(5.0f32);
+    for idx in [i64t(&[0, 0], &[2]), i64t(&[], &[0]), i64t(&[0, 0, 0], &[3])] {
+        let e = s.index_select(0, &idx).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { op: "index_select", .. }), "{e:?}");
+        let n = idx.numel();
+        assert!(e.to_string().contains(&format!("can have only 1 value, got {n} value(s)")), "{e}");
+    }
+    for idx in [i64t(&[0], &[1]), TensorData::scalar(0i64)] {
+        let r = s.index_select(0, &idx).unwrap();
+        assert_tensor(&r, &[], &[5.0], 0.0);
+    }
+    assert!(s.index_select(0, &i64t(&[1], &[1])).is_err()); // out of range, as before
+}
+
+#[test]
+fn narrow_embed_rejects_a_start_that_overflows() {
+    // Issue 21: `start + len` overflowed for start = usize::MAX: an arithmetic-overflow panic
+    // in debug; in release it wrapped to 1 <= 4, passed, and the zeros before the slice were
+    // a [3, usize::MAX] tensor ("capacity overflow" panic). Now the same error as any start
+    // that leaves no room, like narrow's (`x.narrow(1, usize::MAX, 2)` is an error too).
+    let s = Shape::new(&[3, 4]);
+    for start in [usize::MAX, usize::MAX - 1, 3] {
+        let e = TensorData::narrow_embed(&s, 1, start, &iota(&[3, 2])).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch { op: "narrow", .. }), "{e:?}");
+        assert!(e.to_string().contains(&format!("starting at {start} along dimension 1")), "{e}");
+    }
+    // The last start that fits still works: columns 2 and 3.
+    let e = TensorData::narrow_embed(&s, 1, 2, &iota(&[3, 2])).unwrap();
+    assert_tensor(&e, &[3, 4], &[0., 0., 0., 1., 0., 0., 2., 3., 0., 0., 4., 5.], 0.0);
+}
+
+#[test]
 fn one_hot_encodings() {
     // [0, 2, 1] with 3 classes -> identity rows permuted.
     let t = i64t(&[0, 2, 1], &[3]);

@@ -392,13 +392,51 @@ fn gemm_strided_accumulates_onto_the_destination() {
         let b = vals(&randn(&[k, n], 48));
         let start: Vec<f64> = (0..m * n).map(|i| i as f64).collect();
         let mut dst = start.clone();
-        gemm_strided(m, k, n, Strided::new(&a, 0, k, 1), Strided::new(&b, 0, n, 1), &mut dst, true);
+        gemm_strided(m, k, n, Strided::new(&a, 0, k, 1), Strided::new(&b, 0, n, 1), &mut dst, true).unwrap();
         let want: Vec<f64> = naive_matmul(&a, &b, m, k, n).iter().zip(&start).map(|(p, s)| p + s).collect();
         assert_close(&dst, &want, 1e-10);
         // And `accumulate = false` overwrites whatever was there.
-        gemm_strided(m, k, n, Strided::new(&a, 0, k, 1), Strided::new(&b, 0, n, 1), &mut dst, false);
+        gemm_strided(m, k, n, Strided::new(&a, 0, k, 1), Strided::new(&b, 0, n, 1), &mut dst, false).unwrap();
         assert_close(&dst, &naive_matmul(&a, &b, m, k, n), 1e-10);
     }
+}
+
+#[test]
+fn gemm_strided_rejects_strides_that_wrap_around() {
+    // Issue 21: the bounds check before the unsafe GEMM call computed 3 * 0xAAAA_AAAA_AAAA_AAAC
+    // unchecked, which wraps to 4 (< 5 elements), so this call passed and read far outside
+    // `a`: a segfault in release (an overflow panic in debug). Now an error, in either build.
+    let a = vec![1.0f32; 5];
+    let b = vec![1.0f32; 8192];
+    let mut d = vec![0.0f32; 4 * 8192];
+    let wraps = Strided::new(&a, 0, 0xAAAA_AAAA_AAAA_AAAC, 1);
+    let e = gemm_strided(4, 1, 8192, wraps, Strided::new(&b, 0, 8192, 1), &mut d, false).unwrap_err();
+    assert!(e.to_string().starts_with("gemm_strided: operand A (4 x 1, offset 0, strides (12297829382473034412, 1)) reads past its 5 elements"), "{e}");
+    // The same overflow in B's column stride, in the offset, and a destination of the wrong
+    // size (m * n itself overflowing), on the loop path and the GEMM path.
+    let a = vec![1.0f64; 64 * 64];
+    let mut d = vec![0.0f64; 64 * 64];
+    let ok = Strided::new(&a, 0, 64, 1);
+    for (m, k, n) in [(2, 2, 2), (64, 64, 64)] {
+        let d = &mut d[..m * n];
+        let bad_b = Strided::new(&a, 0, 1, usize::MAX / 2 + 2); // (n - 1) * cs wraps for n = 2, 64
+        assert!(gemm_strided(m, k, n, ok, bad_b, d, false).is_err());
+        let bad_off = Strided::new(&a, usize::MAX, 64, 1);
+        assert!(gemm_strided(m, k, n, bad_off, ok, d, false).is_err());
+        assert!(gemm_strided(m, k, n, ok, Strided::new(&a, 4050, 64, 1), d, false).is_err());
+        // plainly past the end
+    }
+    let e = gemm_strided(1 << 32, 1, 1 << 32, ok, ok, &mut d, false).unwrap_err(); // 2^64 wraps to 0
+    assert!(e.to_string().contains("the destination holds 4096 elements"), "{e}");
+    // A stride that is never stepped (a dimension of size 1) may hold anything, even more
+    // than isize::MAX, and must not reach the GEMM as a negative stride: 1 x 64 @ 64 x 64 on
+    // the GEMM path with a row stride of usize::MAX gives the plain product.
+    let x: Vec<f64> = (0..64).map(|i| i as f64).collect();
+    let eye: Vec<f64> = (0..64 * 64).map(|i| if i % 65 == 0 { 2.0 } else { 0.0 }).collect();
+    let mut out = vec![0.0; 64];
+    let row = Strided::new(&x, 0, usize::MAX, 1);
+    gemm_strided(1, 64, 64, row, Strided::new(&eye, 0, 64, 1), &mut out, false).unwrap();
+    assert_eq!(out, x.iter().map(|v| 2.0 * v).collect::<Vec<_>>()); // x @ 2I = 2x
 }
 
 #[test]

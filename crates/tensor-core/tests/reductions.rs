@@ -471,3 +471,101 @@ fn softmax_outputs_in_recycled_buffers_hold_no_stale_values() {
         }
     }
 }
+
+/// The bits of f32 values (denormals compared exactly, by their integer patterns).
+fn bits(t: &TensorData) -> Vec<u32> {
+    t.to_vec::<f32>().unwrap().iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn softmax_keeps_denormal_probabilities_like_pytorch() {
+    // Issue 21: the vectorised exp flushed results below e^-87 to 0, so softmax([0, -100, -90])
+    // was [1, 0, 0]. PyTorch 2.9.1:
+    //   torch.tensor([0., -100., -90.]).softmax(0)
+    //   -> [1.0, 3.783505853677006e-44, 8.194008692231508e-40]   (bits 27 and 584744)
+    //   .log_softmax(0) -> [0., -100., -90.]
+    let x = f32t(&[0.0, -100.0, -90.0], &[1, 3]);
+    assert_eq!(bits(&x.softmax(1).unwrap()), [1.0f32.to_bits(), 27, 584744]);
+    assert_eq!(x.softmax(1).unwrap().to_vec::<f32>().unwrap()[1], 3.78e-44); // 27 * 2^-149
+    assert_eq!(x.log_softmax(1).unwrap().to_vec::<f32>().unwrap(), [0.0, -100.0, -90.0]);
+    // Eight rows of 3 (on AVX2 machines: the lane kernels, eight rows per vector), the same
+    // rows along dim 0 (strided lanes), and a row of 20 (the portable kernel). PyTorch:
+    //   rows = torch.tensor([[0,-100,-90],[0,-88,-95],[0,-103,-103.97],[-1,-101,-50],
+    //                        [5,-95,-98.5],[0,-87.3,-104.5],[-2,-2,-99],[0,-89.5,-93.25]])
+    //   rows.softmax(1).view(torch.int32)
+    let rows = f32t(
+        &[
+            0.0, -100.0, -90.0, 0.0, -88.0, -95.0, 0.0, -103.0, -103.97, -1.0, -101.0, -50.0, 5.0, -95.0,
+            -98.5, 0.0, -87.3, -104.5, -2.0, -2.0, -99.0, 0.0, -89.5, -93.25,
+        ],
+        &[8, 3],
+    );
+    let want: [[u32; 3]; 8] = [
+        [1065353216, 27, 584744],
+        [1065353216, 4320708, 3940],
+        [1065353216, 1, 1],
+        [1065353216, 27, 471758045],
+        [1065353216, 27, 1],
+        [1065353216, 8700811, 0],
+        [1056964608, 1056964608, 266],
+        [1065353216, 964080, 22673],
+    ];
+    let want: Vec<u32> = want.iter().flatten().copied().collect();
+    assert_eq!(bits(&rows.softmax(1).unwrap()), want);
+    assert_eq!(bits(&rows.softmax(-1).unwrap().contiguous()), want);
+    let by_columns = rows.t().unwrap().contiguous().softmax(0).unwrap(); // [3, 8], strided lanes
+    assert_eq!(bits(&by_columns.t().unwrap().contiguous()), want);
+    // torch.tensor([0.] + [-100. - i for i in range(19)]).softmax(0).view(torch.int32)
+    let long: Vec<f32> = std::iter::once(0.0).chain((0..19).map(|i| -100.0 - i as f32)).collect();
+    let mut want_long = vec![1065353216u32, 27, 10, 4, 1];
+    want_long.resize(20, 0);
+    assert_eq!(bits(&f32t(&long, &[1, 20]).softmax(1).unwrap()), want_long);
+    // log_softmax is unaffected by the denormals (PyTorch: rows.log_softmax(1)).
+    let ls = rows.log_softmax(1).unwrap().to_vec::<f32>().unwrap();
+    assert_eq!(&ls[..6], &[0.0, -100.0, -90.0, 0.0, -88.0, -95.0]);
+    assert_eq!(
+        &ls[18..],
+        &[-std::f32::consts::LN_2, -std::f32::consts::LN_2, -97.693146, 0.0, -89.5, -93.25]
+    );
+}
+
+#[test]
+fn cross_entropy_statistics_keep_denormal_probabilities_like_pytorch() {
+    // The row statistics and gradient kernels of cross-entropy (vmath::row_stats,
+    // softmax_from_stats, ce_grad_index). PyTorch 2.9.1, with `rows` as in the test above and
+    //   t = torch.tensor([0, 0, 0, 2, 0, 0, 1, 0])
+    //   F.cross_entropy(rows, t, reduction='sum').backward(); rows.grad.view(torch.int32)
+    // -> [[0, 27, 584744], [0, 4320708, 3940], [0, 1, 1], [1065353216, 27, -1082130432],
+    //     [0, 27, 1], [0, 8700811, 0], [1056964608, -1090519040, 267], [0, 964080, 22673]]
+    // (-1082130432 is -1.0 and -1090519040 is -0.5 as i32 bit patterns.)
+    use torchlet_tensor_core::vmath;
+    let x: Vec<f32> = vec![
+        0.0, -100.0, -90.0, 0.0, -88.0, -95.0, 0.0, -103.0, -103.97, -1.0, -101.0, -50.0, 5.0, -95.0, -98.5,
+        0.0, -87.3, -104.5, -2.0, -2.0, -99.0, 0.0, -89.5, -93.25,
+    ];
+    let t = [0i64, 0, 0, 2, 0, 0, 1, 0];
+    let stats = vmath::RowStats::of(&x, 3);
+    let mut sm = vec![0.0f32; 24];
+    vmath::softmax_from_stats(&x, 3, &stats, &mut sm);
+    let targets = vmath::ClassTargets { targets: &t, ignore_index: -100, weight: &[] };
+    let g = vmath::ce_grad_index(&x, 3, &stats, &targets, &[1.0]);
+    let want: [[i32; 3]; 8] = [
+        [0, 27, 584744],
+        [0, 4320708, 3940],
+        [0, 1, 1],
+        [1065353216, 27, -1082130432],
+        [0, 27, 1],
+        [0, 8700811, 0],
+        [1056964608, -1090519040, 267],
+        [0, 964080, 22673],
+    ];
+    let want: Vec<u32> = want.iter().flatten().map(|&b| b as u32).collect();
+    let got: Vec<u32> = g.iter().map(|v| v.to_bits()).collect();
+    assert_eq!(got, want);
+    // softmax from the statistics is exp(log_softmax): the same denormals as the gradient
+    // where the target's 1 is not subtracted (PyTorch's exp(log_softmax) has 267, not
+    // softmax's 266, in row 6 too).
+    let sm_bits: Vec<u32> = sm.iter().map(|v| v.to_bits()).collect();
+    assert_eq!(&sm_bits[..3], &[1.0f32.to_bits(), 27, 584744]);
+    assert_eq!(sm_bits[20], 267);
+}

@@ -133,9 +133,11 @@ impl TensorData {
         }
         with_float!(a.dtype(), "matmul", |T| {
             // Every element is written: by the bias rows below, or by gemm_strided's zeroing.
-            let mut out = crate::pool::overwritable(m * n);
+            // The result's size is checked and its memory allocated fallibly first.
+            let shape = Shape::new(&[m, n]);
+            let mut out = crate::pool::try_overwritable("matmul", &shape)?;
             if let Some(c) = bias {
-                let c = c.values::<T>()?;
+                let c = c.values_for::<T>("addmm")?;
                 for row in out.chunks_exact_mut(n.max(1)) {
                     row.copy_from_slice(&c);
                 }
@@ -143,8 +145,8 @@ impl TensorData {
             let (la, lb) = (&a.layout, &b.layout);
             let sa = Strided::new(a.buf_slice::<T>("matmul")?, la.offset, la.strides[0], la.strides[1]);
             let sb = Strided::new(b.buf_slice::<T>("matmul")?, lb.offset, lb.strides[0], lb.strides[1]);
-            gemm_strided(m, k, n, sa, sb, &mut out, bias.is_some());
-            Ok(TensorData::from_vec_unchecked(out, Shape::new(&[m, n])))
+            gemm_strided(m, k, n, sa, sb, &mut out, bias.is_some())?;
+            Ok(TensorData::from_vec_unchecked(out, shape))
         })
     }
 }
@@ -161,7 +163,13 @@ fn batched<T: Float>(
     let (ar, br) = (a.ndim(), b.ndim());
     let sa = a.buf_slice::<T>("matmul")?;
     let sb = b.buf_slice::<T>("matmul")?;
-    let mut out = crate::pool::overwritable(out_shape.numel()); // each chunk is written by gemm_strided
+    // Each chunk is written by gemm_strided. The size is checked, and the memory allocated
+    // fallibly, before any work; an empty result needs none (the walk below would visit every
+    // one of its batches, 2^46 of them for a [2^46, 0, 3] operand).
+    let mut out = crate::pool::try_overwritable("matmul", &out_shape)?;
+    if out.is_empty() {
+        return Ok(TensorData::from_vec_unchecked(out, out_shape));
+    }
     let (a_rs, a_cs) = (a.layout.strides[ar - 2], a.layout.strides[ar - 1]);
     let (b_rs, b_cs) = (b.layout.strides[br - 2], b.layout.strides[br - 1]);
     // Broadcast strides of the batch dimensions.
@@ -175,12 +183,17 @@ fn batched<T: Float>(
     };
     let (ta, tb) = (batch_strides(&a.layout, ar), batch_strides(&b.layout, br));
     let mut chunk = 0;
+    let mut done = Ok(());
     let bdims: Vec<usize> = if batch.ndim() == 0 { vec![] } else { batch.dims().to_vec() };
     for_each_offset2(&bdims, &ta, a.layout.offset, &tb, b.layout.offset, |oa, ob| {
-        let dst = &mut out[chunk * m * n..(chunk + 1) * m * n];
-        gemm_strided(m, k, n, Strided::new(sa, oa, a_rs, a_cs), Strided::new(sb, ob, b_rs, b_cs), dst, false);
+        if done.is_ok() {
+            let dst = &mut out[chunk * m * n..(chunk + 1) * m * n];
+            let (pa, pb) = (Strided::new(sa, oa, a_rs, a_cs), Strided::new(sb, ob, b_rs, b_cs));
+            done = gemm_strided(m, k, n, pa, pb, dst, false);
+        }
         chunk += 1;
     });
+    done?;
     Ok(TensorData::from_vec_unchecked(out, out_shape))
 }
 
@@ -207,13 +220,29 @@ impl<'a, T> Strided<'a, T> {
     fn t(self) -> Self {
         Strided { rs: self.cs, cs: self.rs, ..self }
     }
-    /// The matrix from row `i` and column `j` on.
+    /// The matrix from row `i` and column `j` on. Only called with an `(i, j)` inside a
+    /// matrix that [`Strided::fits`], whose offset therefore does not overflow.
     fn from(self, i: usize, j: usize) -> Self {
         Strided { off: self.off + i * self.rs + j * self.cs, ..self }
     }
-    /// Whether a `rows x cols` matrix (both at least 1) stays inside the slice.
+    /// The offset of element `(rows - 1, cols - 1)`, the largest one a `rows x cols` matrix
+    /// reads (strides are unsigned), or `None` when a size is 0 or the arithmetic overflows.
+    fn last(&self, rows: usize, cols: usize) -> Option<usize> {
+        let down = rows.checked_sub(1)?.checked_mul(self.rs)?;
+        let across = cols.checked_sub(1)?.checked_mul(self.cs)?;
+        self.off.checked_add(down)?.checked_add(across)
+    }
+    /// Whether a `rows x cols` matrix (both at least 1) stays inside the slice. Checked
+    /// arithmetic: a wrapped-around offset must never pass for an in-bounds one.
     fn fits(&self, rows: usize, cols: usize) -> bool {
-        self.off + (rows - 1) * self.rs + (cols - 1) * self.cs < self.s.len()
+        self.last(rows, cols).is_some_and(|last| last < self.s.len())
+    }
+    /// The same `rows x cols` matrix with the stride of a dimension of size 1 set to 0: it
+    /// is never stepped, and whatever it held (any `usize`) must not reach the GEMM, which
+    /// takes strides as `isize`. Every stride left then satisfies `stride <= last < s.len()
+    /// <= isize::MAX` once [`Strided::fits`] holds.
+    fn canonical(self, rows: usize, cols: usize) -> Self {
+        Strided { rs: if rows == 1 { 0 } else { self.rs }, cs: if cols == 1 { 0 } else { self.cs }, ..self }
     }
     /// Element (i, j).
     fn at(&self, i: usize, j: usize) -> T
@@ -251,9 +280,9 @@ impl<T> Product<'_, T> {
 
 /// `dst (m x n, row-major) = A (m x k) @ B (k x n)`, or `dst += A @ B` with `accumulate`.
 ///
-/// # Panics
-/// When `dst.len() != m * n` or an operand's strided reads would leave its slice: these
-/// checks guard the `unsafe` GEMM call. `TensorData::matmul` never violates them.
+/// Every size and offset is checked (with overflow-checked arithmetic) before the `unsafe`
+/// GEMM call: an error when `dst.len() != m * n` or when an operand's strided reads would
+/// leave its slice. `TensorData::matmul` never gets either.
 pub fn gemm_strided<T: Float>(
     m: usize,
     k: usize,
@@ -262,18 +291,39 @@ pub fn gemm_strided<T: Float>(
     b: Strided<T>,
     dst: &mut [T],
     accumulate: bool,
-) {
-    assert_eq!(dst.len(), m * n);
+) -> Result<()> {
+    if m.checked_mul(n) != Some(dst.len()) {
+        return Err(Error::invalid(
+            "gemm_strided",
+            format!("the destination holds {} elements, but a {m} x {n} product needs m * n", dst.len()),
+        ));
+    }
     if m == 0 || n == 0 {
-        return;
+        return Ok(());
     }
     if k == 0 {
         if !accumulate {
             dst.iter_mut().for_each(|d| *d = T::ZERO); // an empty sum
         }
-        return;
+        return Ok(());
     }
-    assert!(a.fits(m, k) && b.fits(k, n), "internal: strided matmul operand out of bounds");
+    for (name, op, rows, cols) in [("A", &a, m, k), ("B", &b, k, n)] {
+        if !op.fits(rows, cols) {
+            return Err(Error::invalid(
+                "gemm_strided",
+                format!(
+                    "operand {name} ({rows} x {cols}, offset {}, strides ({}, {})) reads past its {} elements \
+                     (or its offsets overflow)",
+                    op.off,
+                    op.rs,
+                    op.cs,
+                    op.s.len()
+                ),
+            ));
+        }
+    }
+    // (Canonical strides fit whenever the given ones do: only unused strides change.)
+    let (a, b) = (a.canonical(m, k), b.canonical(k, n));
     if m.saturating_mul(n).saturating_mul(k) <= SMALL_GEMM {
         // The plain loop adds onto dst: start from zeros unless accumulating.
         if !accumulate {
@@ -291,7 +341,7 @@ pub fn gemm_strided<T: Float>(
                 }
             }
         }
-        return;
+        return Ok(());
     }
     // The GEMM paths below write every element of dst (or add to it with `accumulate`).
     let p = Product { m, k, n, a, b };
@@ -303,6 +353,7 @@ pub fn gemm_strided<T: Float>(
     } else {
         gemm_oriented(p, dst, (n, 1), accumulate);
     }
+    Ok(())
 }
 
 /// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d.0 + j*d.1]` is the
@@ -357,35 +408,45 @@ fn gemm_call<T: Float>(
 ) {
     let (m, k, n, a, b) = (p.m, p.k, p.n, p.a, p.b);
     // The writes below reach dst[(m-1)*d_rs + (n-1)*d_cs], the last element (d_rs, d_cs is
-    // (n, 1) or (1, m)); the reads reach the last elements checked by `gemm_strided`.
-    assert!(dst.len() == m * n && (m - 1) * d_rs + (n - 1) * d_cs < dst.len());
-    assert!(p.fits());
+    // (n, 1) or (1, m)); the reads reach the last elements checked by `gemm_strided`. The
+    // same checks again here, overflow-checked, so that this function's `unsafe` rests on
+    // nothing outside it.
+    assert!(p.fits()); // (which needs m, k, n >= 1)
+    let dst_last =
+        (m - 1).checked_mul(d_rs).zip((n - 1).checked_mul(d_cs)).and_then(|(r, c)| r.checked_add(c));
+    assert!(m.checked_mul(n) == Some(dst.len()) && dst_last.is_some_and(|l| l < dst.len()));
+    // Strides as the `isize`s gemm takes: lossless, since each is at most the last offset
+    // its operand reads (size-1 dimensions have stride 0, see `Strided::canonical`).
+    let s = |v: usize| isize::try_from(v).expect("internal: a checked stride fits in isize");
     let par = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: `dst` is an exclusive borrow of exactly m*n elements, written at
     // i*d_rs + j*d_cs for i < m, j < n: at most the last element (asserted above), so every
     // write stays inside it and no operand aliases it. The reads of A and B stay within
-    // their slices: all strides are non-negative (stride 0 for expanded operands is fine:
-    // those elements are only read), so the largest offsets touched are the ones asserted
-    // above (m, n, k >= 1 here). gemm does not retain the pointers after returning. With
-    // `read_dst = accumulate` gemm computes dst = alpha*dst + beta*(A @ B) = dst + A @ B
-    // (alpha = beta = 1); without it, it overwrites dst, ignoring the old contents.
+    // their slices: all strides are non-negative (converted to isize without loss above;
+    // stride 0 for expanded operands is fine: those elements are only read), so the largest
+    // offsets touched are the ones `p.fits()` asserted above with overflow-checked
+    // arithmetic (m, n, k >= 1 here), and `a.s.as_ptr().add(a.off)` is in bounds because
+    // `a.off` is at most that largest offset. gemm does not retain the pointers after
+    // returning. With `read_dst = accumulate` gemm computes
+    // dst = alpha*dst + beta*(A @ B) = dst + A @ B (alpha = beta = 1); without it, it
+    // overwrites dst, ignoring the old contents.
     // Tests: crates/tensor-core/tests/matmul.rs (gemm_path_*, degenerate_sizes,
-    // gemm_strided_accumulates_onto_the_destination).
+    // gemm_strided_accumulates_onto_the_destination, gemm_strided_rejects_*).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst.as_mut_ptr(),
-            d_cs as isize,
-            d_rs as isize,
+            s(d_cs),
+            s(d_rs),
             accumulate,
             a.s.as_ptr().add(a.off),
-            a.cs as isize,
-            a.rs as isize,
+            s(a.cs),
+            s(a.rs),
             b.s.as_ptr().add(b.off),
-            b.cs as isize,
-            b.rs as isize,
+            s(b.cs),
+            s(b.rs),
             T::ONE,
             T::ONE,
             false,

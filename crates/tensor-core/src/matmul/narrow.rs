@@ -46,7 +46,7 @@ pub(super) fn gemm<T: Float>(
     parallel: bool,
 ) {
     let (m, k, n) = (p.m, p.k, p.n);
-    assert!(applies::<T>(n) && p.fits() && dst.len() == m * n);
+    assert!(applies::<T>(n) && p.fits() && m.checked_mul(n) == Some(dst.len()));
     let (Some(sa), Some(sb), Some(dst)) = (as_f32(p.a.s), as_f32(p.b.s), as_f32_mut(dst)) else {
         unreachable!("narrow::gemm: `applies` holds, so T is f32")
     };

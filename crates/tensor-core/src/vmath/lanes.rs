@@ -79,12 +79,14 @@ unsafe fn splat(v: f32) -> __m256 {
     _mm256_set1_ps(v)
 }
 
-/// `super::exp_f32_nonpos::<true>` on eight lanes, operation for operation.
+/// `super::exp_f32_nonpos::<true>` on eight lanes, operation for operation (denormal results
+/// included: `2^n` as the two factors `2^(n >> 1)` and `2^(n - (n >> 1))`).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn exp8(x: __m256) -> __m256 {
     let shift = splat(12_582_912.0); // 1.5 * 2^23
-    let xc = _mm256_max_ps(splat(-87.0), x); // x < -87 ? -87 : x (NaN stays NaN)
+    let lo = splat(-104.0);
+    let xc = _mm256_max_ps(lo, x); // x < -104 ? -104 : x (NaN stays NaN: max returns its second operand)
     let t = _mm256_fmadd_ps(xc, splat(std::f32::consts::LOG2_E), shift);
     let n = _mm256_sub_ps(t, shift);
     let ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B40_0000));
@@ -93,9 +95,14 @@ unsafe fn exp8(x: __m256) -> __m256 {
     for k in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
         p = _mm256_fmadd_ps(p, r, splat(k));
     }
-    let pow2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(ni, _mm256_set1_epi32(127))));
-    let y = _mm256_mul_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, splat(1.0))), pow2);
-    _mm256_and_ps(_mm256_cmp_ps::<_CMP_NLT_UQ>(x, splat(-87.0)), y) // x < -87 gives 0
+    let h1 = _mm256_srai_epi32::<1>(ni);
+    let h2 = _mm256_sub_epi32(ni, h1);
+    let bias = _mm256_set1_epi32(127);
+    let pow2_h1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(h1, bias)));
+    let pow2_h2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(h2, bias)));
+    let y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, splat(1.0)));
+    let y = _mm256_mul_ps(_mm256_mul_ps(y, pow2_h1), pow2_h2);
+    _mm256_and_ps(_mm256_cmp_ps::<_CMP_NLT_UQ>(x, lo), y) // x < -104 gives 0
 }
 
 /// `super::ln_f32` on eight lanes, operation for operation (no fused multiply-adds).

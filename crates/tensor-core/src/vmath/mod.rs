@@ -131,13 +131,18 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 }
 
 /// [`exp_f32`] for `x <= 0` (or NaN), the only inputs the row kernels produce (`x - max`):
-/// `2^n` is then a single normal power of two and only underflow needs a select, which
-/// keeps the loop's constants in registers. Results below e^-87 flush to 0.
+/// only underflow needs a select, which keeps the loop's constants in registers. Results down
+/// to the smallest denormal are kept, like PyTorch's (`softmax([0, -100, -90])` is
+/// `[1, 3.7835e-44, 8.1940e-40]`, not `[1, 0, 0]`): `2^n` is applied as two normal factors
+/// `2^(n/2) 2^(n - n/2)` (n >= -150), so a denormal result is rounded once, by the last
+/// multiply; a normal one is exact in both (the same bits as a single `2^n`). Below -104
+/// (`e^-104` is less than half the smallest denormal) the result is 0.
 #[inline(always)]
 fn exp_f32_nonpos<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
-    let xc = if x < -87.0 { -87.0 } else { x }; // keeps NaN (f32::max would drop it)
+    const LO: f32 = -104.0;
+    let xc = if x < LO { LO } else { x }; // keeps NaN (f32::max would drop it)
     let t = madd::<FMA>(xc, LOG2E, SHIFT);
     let n = t - SHIFT;
     let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
@@ -148,8 +153,10 @@ fn exp_f32_nonpos<const FMA: bool>(x: f32) -> f32 {
     p = madd::<FMA>(p, r, 4.166_579_6e-2);
     p = madd::<FMA>(p, r, 1.666_666_5e-1);
     p = madd::<FMA>(p, r, 0.5);
-    let y = madd::<FMA>(p, r * r, r + 1.0) * f32::from_bits(((ni + 127) as u32) << 23);
-    if x < -87.0 {
+    let (h1, h2) = (ni >> 1, ni - (ni >> 1));
+    let pow2 = |k: i32| f32::from_bits((k.wrapping_add(127) as u32) << 23);
+    let y = madd::<FMA>(p, r * r, r + 1.0) * pow2(h1) * pow2(h2);
+    if x < LO {
         0.0
     } else {
         y
@@ -191,8 +198,9 @@ fn row_max<T: Float>(row: &[T]) -> T {
 /// softmax (or log_softmax) of every row of `c` values of `x` into `out`.
 #[inline(always)]
 fn softmax_body<T: Float, const FMA: bool>(x: &[T], c: usize, out: &mut [T], log: bool) {
-    let mut e = vec![T::ZERO; BLOCK.max(c)];
-    let mut sums = vec![T::ZERO; (BLOCK / c).max(1)];
+    // Scratch for one block, never more than the input (a row length alone must not size it).
+    let mut e = vec![T::ZERO; BLOCK.max(c).min(x.len())];
+    let mut sums = vec![T::ZERO; (BLOCK / c).max(1).min(x.len())];
     for (xb, ob) in x.chunks((BLOCK / c).max(1) * c).zip(out.chunks_mut((BLOCK / c).max(1) * c)) {
         for (xr, or) in xb.chunks_exact(c).zip(ob.chunks_exact_mut(c)) {
             let m = row_max(xr);
@@ -222,7 +230,7 @@ fn softmax_body<T: Float, const FMA: bool>(x: &[T], c: usize, out: &mut [T], log
 #[inline(always)]
 fn stats_body<T: Float, const FMA: bool>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
     let rows = (BLOCK / c).max(1);
-    let mut e = vec![T::ZERO; rows * c];
+    let mut e = vec![T::ZERO; (rows * c).min(x.len())]; // (as in `softmax_body`)
     for ((xb, mb), lb) in x.chunks(rows * c).zip(max.chunks_mut(rows)).zip(lse.chunks_mut(rows)) {
         let eb = &mut e[..xb.len()];
         for ((xr, er), m) in xb.chunks_exact(c).zip(eb.chunks_exact_mut(c)).zip(mb.iter_mut()) {
@@ -269,6 +277,15 @@ fn ce_grad_body<T: Float, const FMA: bool>(
     w: &[T],
     out: &mut [MaybeUninit<T>],
 ) {
+    // The `unsafe` below reads `out` as initialised: every element must be written, which
+    // holds when `out` pairs up with `x` in whole rows of `c` and each row has its statistics.
+    // (`ce_grad_index` checks the same before calling; checked here again, once per call, so
+    // that the soundness of this function does not depend on its caller.)
+    let nrows = x.len() / c.max(1);
+    assert!(
+        c > 0 && x.len() % c == 0 && out.len() == x.len() && max.len() >= nrows && lse.len() >= nrows,
+        "internal: ce_grad_body needs whole rows with their statistics"
+    );
     let rows = (BLOCK / c).max(1);
     let blocks = x.chunks(rows * c).zip(out.chunks_mut(rows * c));
     for (b, (xb, ob)) in blocks.enumerate() {
@@ -281,9 +298,10 @@ fn ce_grad_body<T: Float, const FMA: bool>(
                 o.write((v - m) - l);
             });
         }
-        // SAFETY: `ob` has as many elements as `xb` (the same block of rows of `c`), and the
-        // loop above wrote every one of them, so all are initialised; `MaybeUninit<T>` has
-        // the layout of `T`, and the borrow of `ob` moves into the result.
+        // SAFETY: `ob` has as many elements as `xb` (the same block of rows of `c`: `out` and
+        // `x` have the same length, asserted at the top), and the loop above wrote every one
+        // of them (each row has its `max` and `lse`, also asserted), so all are initialised;
+        // `MaybeUninit<T>` has the layout of `T`, and the borrow of `ob` moves into the result.
         let ob = unsafe { std::slice::from_raw_parts_mut(ob.as_mut_ptr() as *mut T, ob.len()) };
         exp_body::<T, FMA>(ob);
         for (i, or) in ob.chunks_exact_mut(c).enumerate() {
@@ -382,19 +400,33 @@ fn stats_seq<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) {
 }
 
 /// Rows per parallel task for `n` elements in rows of `c`: the whole input when it is small.
+/// At least 1, so that chunks of `rows * c` are never empty.
 fn rows_per_task(n: usize, c: usize) -> usize {
     let rows = n / c.max(1);
     if n < PARALLEL_MIN {
         rows.max(1)
     } else {
         // A multiple of 8 rows: the AVX2 lane kernels do whole groups of eight.
-        rows.div_ceil(4 * rayon::current_num_threads()).next_multiple_of(8)
+        rows.div_ceil(4 * rayon::current_num_threads()).next_multiple_of(8).max(1)
     }
 }
 
+/// Rows of `c` values need `c > 0` unless there are none.
+#[track_caller]
+fn check_rows(op: &str, x: &[impl Sized], c: usize) {
+    assert!(c > 0 || x.is_empty(), "{op}: rows of 0 values ({} values given)", x.len());
+}
+
 /// softmax (`log = false`) or log_softmax of each row of `c` values of `x` (`x.len()` a
-/// multiple of `c`, `c > 0`) into `out`, stable (max-subtracted).
+/// multiple of `c`) into `out`, stable (max-subtracted). Empty input: nothing to do.
+///
+/// # Panics
+/// If `c == 0` and `x` is not empty.
 pub fn softmax_rows<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
+    check_rows("softmax_rows", x, c);
+    if x.is_empty() {
+        return;
+    }
     let k = rows_per_task(x.len(), c) * c;
     x.par_chunks(k).zip(out.par_chunks_mut(k)).for_each(|(xs, os)| softmax_seq(xs, c, os, log));
 }
@@ -413,7 +445,11 @@ pub struct RowStats<T> {
 impl<T: Float> RowStats<T> {
     /// The statistics of every row of `c` values of `x` (`x.len()` a multiple of `c`; no rows
     /// when `c` is 0), computed in parallel above [`PARALLEL_MIN`] elements.
+    ///
+    /// # Panics
+    /// If `c == 0` and `x` is not empty.
     pub fn of(x: &[T], c: usize) -> RowStats<T> {
+        check_rows("RowStats::of", x, c);
         let rows = x.len().checked_div(c).unwrap_or(0);
         let mut st =
             RowStats { max: crate::pool::filled(rows, T::ZERO), lse: crate::pool::filled(rows, T::ZERO) };
@@ -446,8 +482,12 @@ pub struct ClassTargets<'a, T> {
 }
 
 /// `out = softmax(x)` row by row from the statistics of [`RowStats::of`].
+///
+/// # Panics
+/// If `c == 0` and `x` is not empty.
 pub fn softmax_from_stats<T: Float>(x: &[T], c: usize, stats: &RowStats<T>, out: &mut [T]) {
-    if c == 0 {
+    check_rows("softmax_from_stats", x, c);
+    if x.is_empty() {
         return;
     }
     let rows = rows_per_task(x.len(), c);
@@ -581,14 +621,41 @@ mod tests {
         // Denormal results: e^-100 = 3.72e-44 (a few ulp of the smallest denormal).
         assert!((exp_f32(-100.0) as f64 - (-100.0f64).exp()).abs() < 3e-45);
         assert!(exp_f32(f32::NAN).is_nan());
-        // The kernels' variant for x <= 0 agrees with the general one down to e^-87.
+        // The kernels' variant for x <= 0 agrees with the general one down to e^-104, within
+        // an ulp (and, for denormal results, within one ulp of the smallest denormal).
         let mut x = 0.0f32;
-        while x > -87.0 {
-            assert!((exp_f32_nonpos::<false>(x) - exp_f32(x)).abs() <= f32::EPSILON * exp_f32(x), "{x}");
+        while x > -104.5 {
+            let (a, b) = (exp_f32_nonpos::<false>(x), exp_f32(x));
+            assert!((a - b).abs() <= (f32::EPSILON * b).max(1.5e-45), "{x}: {a:e} vs {b:e}");
             x -= 0.013;
         }
+        // Denormal results against f64's exp: within half a denormal ulp plus the
+        // polynomial's relative error, i.e. correctly rounded or one ulp off.
+        let mut x = -87.0f32;
+        while x > -104.0 {
+            let (got, want) = (exp_f32_nonpos::<true>(x) as f64, (x as f64).exp());
+            assert!((got - want).abs() <= 1.4013e-45 * 0.5 + want * 1e-6, "{x}: {got:e} vs {want:e}");
+            x -= 0.0071;
+        }
+        assert_eq!(exp_f32_nonpos::<false>(-104.5), 0.0);
         assert_eq!(exp_f32_nonpos::<false>(f32::NEG_INFINITY), 0.0);
         assert!(exp_f32_nonpos::<false>(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn every_build_keeps_denormal_results() {
+        // PyTorch 2.9.1: torch.tensor([0., -100., -90.]).softmax(0).view(torch.int32)
+        // -> [1065353216, 27, 584744], in the baseline build, the FMA build and the dispatched
+        // kernel (the AVX2 lanes need eight rows: `lanes` checks them against the FMA build).
+        let x = [0.0f32, -100.0, -90.0];
+        let want = [1.0f32.to_bits(), 27, 584744];
+        let (mut base, mut fma, mut disp) = ([0.0f32; 3], [0.0f32; 3], [0.0f32; 3]);
+        softmax_body::<f32, false>(&x, 3, &mut base, false);
+        softmax_body::<f32, true>(&x, 3, &mut fma, false);
+        softmax_rows(&x, 3, &mut disp, false);
+        for out in [base, fma, disp] {
+            assert_eq!(out.map(f32::to_bits), want);
+        }
     }
 
     #[test]
