@@ -28,4 +28,7 @@ pub mod warnings;
 pub use gradcheck::{gradcheck, GradcheckReport};
 pub use graph::{is_grad_enabled, no_grad, NoGradGuard};
 pub use tensor::Tensor;
-pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
+pub use torchlet_tensor_core::{
+    get_rng_state, initial_seed, manual_seed, set_rng_state, DType, Error, Generator, GeneratorState, Result,
+    Shape, TensorData,
+};
