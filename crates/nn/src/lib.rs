@@ -31,6 +31,9 @@
 
 pub mod activation;
 pub mod container;
+pub mod data;
+pub mod dropout;
+pub mod init;
 pub mod linear;
 pub mod loss;
 pub mod module;
@@ -40,6 +43,8 @@ pub mod state;
 
 pub use activation::{Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh};
 pub use container::Sequential;
+pub use data::{random_split, DataLoader, Dataset, Subset, TensorDataset};
+pub use dropout::{dropout, Dropout};
 pub use linear::Linear;
 pub use loss::{
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss,
