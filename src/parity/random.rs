@@ -16,7 +16,7 @@ use std::collections::HashMap;
 /// Where a case's calls take their numbers from.
 enum Source {
     Global,
-    Local(Generator),
+    Local(Box<Generator>),
 }
 
 /// Runs one `random` case.
@@ -28,7 +28,7 @@ pub(super) fn run_random(case: &Value) -> Result<(), String> {
             manual_seed(seed);
             Source::Global
         }
-        Some("local") => Source::Local(Generator::new(seed)),
+        Some("local") => Source::Local(Box::new(Generator::new(seed))),
         other => return Err(format!("unknown generator {other:?}")),
     };
     let mut args: HashMap<String, Tensor> = HashMap::new();

@@ -71,7 +71,8 @@ fn linear_after_manual_seed_42_has_pytorchs_weights() {
 #[test]
 fn gains_and_fans() {
     // [nn.init.calculate_gain(n) for n in [linear, conv2d, sigmoid, tanh, relu, leaky_relu, selu]]
-    let want = [1.0, 1.0, 1.0, 1.6666666666666667, 1.4142135623730951, 1.4141428569978354, 0.75];
+    // (relu: 1.4142135623730951 = sqrt(2))
+    let want = [1.0, 1.0, 1.0, 1.6666666666666667, std::f64::consts::SQRT_2, 1.4141428569978354, 0.75];
     for (name, w) in ["linear", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"].iter().zip(want) {
         let g = init::calculate_gain(name.parse().unwrap(), None).unwrap();
         assert!((g - w).abs() < 1e-15, "{name}: {g} vs {w}");

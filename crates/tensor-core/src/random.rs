@@ -513,7 +513,7 @@ impl TensorData {
         g: &mut Generator,
     ) -> Result<Self> {
         const OP: &str = "normal_";
-        if !(std >= 0.0) {
+        if std.is_nan() || std < 0.0 {
             return Err(Error::invalid(OP, format!("expects std >= 0.0, got std={std}")));
         }
         check_float(OP, dtype)?;
@@ -604,7 +604,7 @@ impl TensorData {
         g: &mut Generator,
     ) -> Result<Self> {
         const OP: &str = "exponential_";
-        if !(lambd > 0.0) {
+        if lambd.is_nan() || lambd <= 0.0 {
             return Err(Error::invalid(OP, format!("expects lambd > 0.0, got lambd={lambd}")));
         }
         let shape = shape.into();
@@ -621,7 +621,7 @@ impl TensorData {
         let shape = self.shape().clone();
         with_float!(self.dtype(), OP, |T| {
             let p = self.values::<T>()?;
-            if let Some(bad) = p.iter().find(|&&x| !(x >= T::ZERO && x <= T::ONE)) {
+            if let Some(bad) = p.iter().find(|&&x| !(T::ZERO..=T::ONE).contains(&x)) {
                 return Err(Error::invalid(
                     OP,
                     format!("expects every probability in [0, 1], found {bad} (shape {shape})"),
@@ -768,7 +768,8 @@ impl TensorData {
                 // q = p / E with E ~ Exp(1), drawn over the whole tensor first.
                 let mut q: Vec<T> = Vec::new();
                 q.try_reserve_exact(p.len()).map_err(|_| Error::invalid(OP, "out of memory"))?;
-                q.extend(p.iter().map(|&x| x / T::c(-1.0 * (-g.uniform_f64()).ln_1p())));
+                // E = -1/lambda * ln(1 - u) with lambda = 1.
+                q.extend(p.iter().map(|&x| x / T::c(-(-g.uniform_f64()).ln_1p())));
                 for row in q.chunks(c) {
                     if num_samples == 1 {
                         out.push(argmax_nan_first(row) as i64);
