@@ -2,7 +2,9 @@
 //!
 //! `torch.nn` for torchlet: the [`Module`] trait, layers ([`Linear`]), activations
 //! ([`Sigmoid`], [`ReLU`], [`Tanh`], [`Softmax`], [`LogSoftmax`], [`Flatten`]), the
-//! [`Sequential`] container, loss modules ([`CrossEntropyLoss`], [`NLLLoss`], ...), the
+//! [`Sequential`] container, loss modules ([`CrossEntropyLoss`], [`NLLLoss`], ...),
+//! [`Dropout`], PyTorch's initialisations in [`init`], data loading in [`data`]
+//! ([`TensorDataset`], [`DataLoader`], [`random_split`]; PyTorch's shuffle order), the
 //! optimizers in [`optim`], and saving/loading: state dicts ([`state`]) and safetensors
 //! files ([`save_safetensors`], [`load_safetensors`]).
 //!
@@ -23,8 +25,9 @@
 //! # Ok::<(), torchlet_autograd::Error>(())
 //! ```
 //!
-//! Reading order: [`module`] (the trait and the printing helpers) → [`linear`] →
-//! [`activation`] → [`container`] → [`loss`] → [`optim`] → [`state`] → [`safetensors`].
+//! Reading order: [`module`] (the trait and the printing helpers) → [`init`] → [`linear`] →
+//! [`activation`] → [`dropout`] → [`container`] → [`loss`] → [`data`] → [`optim`] → [`state`] →
+//! [`safetensors`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
