@@ -26,7 +26,7 @@
 //! ```
 //!
 //! Reading order: [`module`] (the trait and the printing helpers) → [`init`] → [`linear`] →
-//! [`activation`] → [`dropout`] → [`container`] → [`loss`] → [`data`] → [`optim`] → [`state`] →
+//! [`activation`] → [`dropout`](mod@dropout) → [`container`] → [`loss`] → [`data`] → [`optim`] → [`state`] →
 //! [`safetensors`].
 
 #![forbid(unsafe_code)]
