@@ -59,12 +59,12 @@ fn main() -> torchlet::Result<()> {
     cell("criterion = nn.NLLLoss(); criterion(x, y0), compute_nllloss_manual(x, y0)");
     println!("module:{}", NLLLoss::new().forward(&x, &y0)?);
     println!("manual:{}", nll_loss_manual(&x, &y0)?);
-    println!("# the seed (its own random batch): module:tensor(-0.4783) manual:tensor(-0.4783)");
+    println!("# the seed printed module:tensor(-0.4783) manual:tensor(-0.4783): the same batch, since\n# Generator::new(0) draws what torch.manual_seed(0) draws");
     println!("# (NLLLoss of rand values in [0, 1) is negative: they are not log-probabilities)");
     cell("criterion2 = nn.CrossEntropyLoss(); criterion2(x, y0), compute_crossentropyloss_manual(x, y0)");
     println!("module:{}", CrossEntropyLoss::new().forward(&x, &y0)?);
     println!("manual:{}", cross_entropy_manual(&x, &y0)?);
-    println!("# the seed (its own random batch): module:tensor(2.3528) manual:tensor(2.3528)");
+    println!("# the seed printed module:tensor(2.3528) manual:tensor(2.3528)");
 
     println!("\n=== 3. The precision question: agreement to 1e-15 over 1000 batches ===");
     println!("Each batch: x = rand(10, 10), y0 = randint(0, 10, (10,)), Generator::new(0).");

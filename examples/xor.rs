@@ -172,6 +172,10 @@ fn train(args: &Args) -> Result<()> {
         "Linear(2,5)-Sigmoid-Linear(5,2) on logits, CrossEntropyLoss, SGD(lr={}, momentum=0.9), seed {}, {} steps",
         args.lr, args.seed, args.steps
     );
+    println!(
+        "initial weights: PyTorch's, as after torch.manual_seed({}); nn.Sequential(nn.Linear(2, 5), nn.Sigmoid(), nn.Linear(5, 2))",
+        args.seed
+    );
     let start = Instant::now();
     // At most 1000 losses are kept (for --plot), ten of them printed: memory stays flat for
     // any --steps.

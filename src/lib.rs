@@ -27,7 +27,10 @@ pub use torchlet_tensor_core as tensor_core;
 pub use torchlet_autograd::warnings;
 pub use torchlet_autograd::{gradcheck, is_grad_enabled, no_grad, NoGradGuard, Tensor};
 pub use torchlet_nn::optim;
-pub use torchlet_tensor_core::{manual_seed, DType, Error, Generator, Result, Shape, TensorData};
+pub use torchlet_tensor_core::{
+    get_rng_state, initial_seed, manual_seed, set_rng_state, DType, Error, Generator, GeneratorState, Result,
+    Shape, TensorData,
+};
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
 pub mod prelude {

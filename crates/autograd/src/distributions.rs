@@ -1,7 +1,8 @@
 //! Probability distributions, like `torch.distributions` (differentiable).
 
 use crate::tensor::Tensor;
-use torchlet_tensor_core::{with_float, DType, Error, Numeric, Result, Shape, TensorData};
+use torchlet_tensor_core::random::with_global;
+use torchlet_tensor_core::{with_float, DType, Error, Generator, Numeric, Result, Shape, TensorData};
 
 /// A categorical distribution over the last dimension, like `torch.distributions.Categorical`:
 /// a batch of distributions of shape `probs.shape[:-1]` over `C = probs.shape[-1]` classes.
@@ -63,6 +64,40 @@ impl Categorical {
     /// The number of classes `C`.
     pub fn num_classes(&self) -> usize {
         self.probs.shape().dims().last().copied().unwrap_or(0)
+    }
+
+    /// One sample per distribution of the batch (`dist.sample()`), i64 of the batch shape,
+    /// from the global generator. Like PyTorch this is
+    /// `multinomial(probs.reshape(-1, C), 1, replacement=True)`: the argmax of `p / E` with
+    /// `E ~ Exp(1)` drawn for every class of every row (see `Tensor::multinomial`).
+    pub fn sample(&self) -> Result<Tensor> {
+        self.sample_n(&[])
+    }
+
+    /// [`Categorical::sample`] from an explicit generator.
+    pub fn sample_with(&self, g: &mut Generator) -> Result<Tensor> {
+        self.sample_n_with(&[], g)
+    }
+
+    /// `dist.sample(sample_shape)`: i64 samples of shape `sample_shape + batch_shape`, from
+    /// the global generator. PyTorch draws
+    /// `multinomial(probs.reshape(-1, C), prod(sample_shape), replacement=True)` and
+    /// transposes it, and so does this (one sample goes through exponential variates,
+    /// several through the cumulative distribution).
+    pub fn sample_n(&self, sample_shape: &[usize]) -> Result<Tensor> {
+        with_global(|g| self.sample_n_with(sample_shape, g))
+    }
+
+    /// [`Categorical::sample_n`] from an explicit generator.
+    pub fn sample_n_with(&self, sample_shape: &[usize], g: &mut Generator) -> Result<Tensor> {
+        let c = self.num_classes() as isize;
+        let n: usize = sample_shape.iter().product();
+        let probs_2d = self.probs.data().contiguous().reshape(&[-1, c])?;
+        let samples = probs_2d.multinomial_with(n, true, g)?.t()?.contiguous();
+        let pshape = self.probs.shape();
+        let mut shape: Vec<isize> = sample_shape.iter().map(|&d| d as isize).collect();
+        shape.extend(pshape.dims()[..pshape.ndim() - 1].iter().map(|&d| d as isize));
+        Ok(Tensor::from_data(samples.reshape(&shape)?))
     }
 
     /// Entropy `-sum_c p_c logits_c` over the last dim, with `logits` clamped below at the

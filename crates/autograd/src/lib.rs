@@ -43,7 +43,8 @@ pub use graph::{is_grad_enabled, no_grad, NoGradGuard};
 pub use ops::binary::Other;
 pub use tensor::Tensor;
 pub use torchlet_tensor_core::{
-    default_dtype, manual_seed, set_default_dtype, DType, Error, Generator, Result, Scalar, Shape, TensorData,
+    default_dtype, get_rng_state, initial_seed, manual_seed, set_default_dtype, set_rng_state, DType, Error,
+    Generator, GeneratorState, Result, Scalar, Shape, TensorData,
 };
 
 /// Every enrolled op (the [`catalog`]): the ops of [`ops`] and the losses of [`loss`].

@@ -7,6 +7,7 @@ use crate::graph::{Node, NodeRef};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use torchlet_tensor_core::random::with_global;
 use torchlet_tensor_core::{DType, Element, Error, Generator, Result, Shape, TensorData};
 
 /// Creation counter: a result is always created after its inputs, so ids order the graph.
@@ -56,34 +57,176 @@ impl Tensor {
         Tensor::make(data, false, None)
     }
 
-    /// Uniform `[0, 1)` samples (f32) from the global generator (see `manual_seed`).
+    // ----- random creation: PyTorch's CPU streams, bit for bit ------------------------------
+    //
+    // The functions without a generator draw from the global one (`manual_seed`); the
+    // `_with` forms take an explicit `Generator` like PyTorch's `generator=g`. The algorithms
+    // are documented in `torchlet_tensor_core::random`.
+
+    /// Uniform `[0, 1)` samples (f32) from the global generator, like `torch.rand(shape)`:
+    /// each is `(w & 0xFFFFFF) / 2^24` for one 32-bit twister word `w`.
     pub fn rand(shape: impl Into<Shape>) -> Result<Tensor> {
         Ok(Tensor::from_data(TensorData::rand(shape, DType::F32)?))
     }
 
-    /// Standard normal samples (f32) from the global generator, like `torch.randn`.
-    pub fn randn(shape: impl Into<Shape>) -> Result<Tensor> {
-        Ok(Tensor::from_data(TensorData::randn(shape, DType::F32)?))
+    /// Uniform `[0, 1)` samples of `dtype` from the global generator
+    /// (`torch.rand(shape, dtype=dtype)`; f64 takes 53 bits of two words).
+    pub fn rand_dtype(shape: impl Into<Shape>, dtype: DType) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::rand(shape, dtype)?))
     }
 
-    /// Standard normal samples of `dtype` from an explicit generator.
-    pub fn randn_with(shape: impl Into<Shape>, dtype: DType, g: &mut Generator) -> Result<Tensor> {
-        Ok(Tensor::from_data(TensorData::randn_with(shape, dtype, g)?))
-    }
-
-    /// Uniform `[0, 1)` samples of `dtype` from an explicit generator.
+    /// Uniform `[0, 1)` samples of `dtype` from an explicit generator
+    /// (`torch.rand(shape, dtype=dtype, generator=g)`).
     pub fn rand_with(shape: impl Into<Shape>, dtype: DType, g: &mut Generator) -> Result<Tensor> {
         Ok(Tensor::from_data(TensorData::rand_with(shape, dtype, g)?))
     }
 
-    /// Integers in `[low, high)` (i64) from an explicit generator.
+    /// Standard normal samples (f32) from the global generator, like `torch.randn(shape)`:
+    /// Box–Muller on blocks of 16 uniforms for 16 or more elements, one cached f64 pair at a
+    /// time below that (so `randn(10)` and `randn(20)` start differently, as in PyTorch).
+    pub fn randn(shape: impl Into<Shape>) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randn(shape, DType::F32)?))
+    }
+
+    /// Standard normal samples of `dtype` from the global generator
+    /// (`torch.randn(shape, dtype=dtype)`).
+    pub fn randn_dtype(shape: impl Into<Shape>, dtype: DType) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randn(shape, dtype)?))
+    }
+
+    /// Standard normal samples of `dtype` from an explicit generator
+    /// (`torch.randn(shape, dtype=dtype, generator=g)`).
+    pub fn randn_with(shape: impl Into<Shape>, dtype: DType, g: &mut Generator) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randn_with(shape, dtype, g)?))
+    }
+
+    /// Integers in `[low, high)` (i64) from the global generator, like
+    /// `torch.randint(low, high, shape)`: `low + w % (high - low)`.
+    pub fn randint(low: i64, high: i64, shape: impl Into<Shape>) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randint(low, high, shape)?))
+    }
+
+    /// Integers in `[low, high)` (i64) from an explicit generator
+    /// (`torch.randint(low, high, shape, generator=g)`).
     pub fn randint_with(low: i64, high: i64, shape: impl Into<Shape>, g: &mut Generator) -> Result<Tensor> {
         Ok(Tensor::from_data(TensorData::randint_with(low, high, shape, g)?))
     }
 
-    /// Integers in `[low, high)` (i64) from the global generator, like `torch.randint`.
-    pub fn randint(low: i64, high: i64, shape: impl Into<Shape>) -> Result<Tensor> {
-        Ok(Tensor::from_data(TensorData::randint(low, high, shape)?))
+    /// A random permutation of `0..n` (i64) from the global generator, like
+    /// `torch.randperm(n)` (Fisher–Yates: swap `i` with `i + w % (n - i)`).
+    pub fn randperm(n: usize) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randperm(n)?))
+    }
+
+    /// A random permutation of `0..n` from an explicit generator
+    /// (`torch.randperm(n, generator=g)`).
+    pub fn randperm_with(n: usize, g: &mut Generator) -> Result<Tensor> {
+        Ok(Tensor::from_data(TensorData::randperm_with(n, g)?))
+    }
+
+    /// `num_samples` class indices (i64) per row of the probabilities `self` (1-D or 2-D,
+    /// unnormalised is fine), like `torch.multinomial(self, num_samples, replacement)`, from
+    /// the global generator. One sample, or sampling without replacement, takes the argmax /
+    /// top-k of `p / E` with `E ~ Exp(1)`; several samples with replacement search the
+    /// cumulative distribution with one uniform each. Not differentiable.
+    pub fn multinomial(&self, num_samples: usize, replacement: bool) -> Result<Tensor> {
+        Ok(Tensor::from_data(self.data().multinomial(num_samples, replacement)?))
+    }
+
+    /// [`Tensor::multinomial`] from an explicit generator (`generator=g`).
+    pub fn multinomial_with(
+        &self,
+        num_samples: usize,
+        replacement: bool,
+        g: &mut Generator,
+    ) -> Result<Tensor> {
+        Ok(Tensor::from_data(self.data().multinomial_with(num_samples, replacement, g)?))
+    }
+
+    /// 0/1 draws with the probabilities `self` (`torch.bernoulli(self)`): `1` where `u < p`,
+    /// `u` uniform of the dtype. Same shape and dtype as `self`; not differentiable.
+    pub fn bernoulli(&self) -> Result<Tensor> {
+        Ok(Tensor::from_data(self.data().bernoulli()?))
+    }
+
+    /// [`Tensor::bernoulli`] from an explicit generator (`generator=g`).
+    pub fn bernoulli_with(&self, g: &mut Generator) -> Result<Tensor> {
+        Ok(Tensor::from_data(self.data().bernoulli_with(g)?))
+    }
+
+    // In-place random fills (`t.normal_(mean, std)`): the value is replaced by a fresh tensor
+    // of the same shape and dtype, drawn as PyTorch draws for a contiguous tensor. Like PyTorch
+    // they refuse a leaf that requires grad while gradients are on (use `no_grad`, as
+    // `nn::init` does) and any tensor produced by an operation.
+
+    fn random_fill(&self, op: &'static str, fill: impl FnOnce(&mut TensorData) -> Result<()>) -> Result<()> {
+        if !self.is_leaf() {
+            return Err(Error::autograd(
+                op,
+                format!(
+                    "cannot fill a tensor produced by {} in place; fill a leaf (or .detach() it first)",
+                    self.grad_fn().unwrap_or("an operation")
+                ),
+            ));
+        }
+        if self.requires_grad() && crate::graph::is_grad_enabled() {
+            return Err(Error::autograd(op, "a leaf tensor that requires grad cannot be filled in place while gradients are recorded; wrap the fill in no_grad() (as nn::init does)"));
+        }
+        self.update_data(fill)
+    }
+
+    /// `self.normal_(mean, std)` from the global generator: replaces the value with normal
+    /// samples `z * std + mean` (`z` drawn as by [`Tensor::randn`]).
+    pub fn normal_(&self, mean: f64, std: f64) -> Result<()> {
+        with_global(|g| self.normal_with_(mean, std, g))
+    }
+
+    /// `self.normal_(mean, std, generator=g)`.
+    pub fn normal_with_(&self, mean: f64, std: f64, g: &mut Generator) -> Result<()> {
+        self.random_fill("normal_", |d| d.normal_(mean, std, g))
+    }
+
+    /// `self.uniform_(low, high)` from the global generator: `u * (high - low) + low`.
+    pub fn uniform_(&self, low: f64, high: f64) -> Result<()> {
+        with_global(|g| self.uniform_with_(low, high, g))
+    }
+
+    /// `self.uniform_(low, high, generator=g)`.
+    pub fn uniform_with_(&self, low: f64, high: f64, g: &mut Generator) -> Result<()> {
+        self.random_fill("uniform_", |d| d.uniform_(low, high, g))
+    }
+
+    /// `self.exponential_(lambd)` from the global generator: `-ln(1 - u) / lambd`, `u` an f64
+    /// uniform.
+    pub fn exponential_(&self, lambd: f64) -> Result<()> {
+        with_global(|g| self.exponential_with_(lambd, g))
+    }
+
+    /// `self.exponential_(lambd, generator=g)`.
+    pub fn exponential_with_(&self, lambd: f64, g: &mut Generator) -> Result<()> {
+        self.random_fill("exponential_", |d| d.exponential_(lambd, g))
+    }
+
+    /// `self.bernoulli_(p)` from the global generator: each element 1 with probability `p`
+    /// (`u < p`, `u` an f64 uniform), else 0.
+    pub fn bernoulli_(&self, p: f64) -> Result<()> {
+        with_global(|g| self.bernoulli_with_(p, g))
+    }
+
+    /// `self.bernoulli_(p, generator=g)`.
+    pub fn bernoulli_with_(&self, p: f64, g: &mut Generator) -> Result<()> {
+        self.random_fill("bernoulli_", |d| d.bernoulli_(p, g))
+    }
+
+    /// `self.random_()` from the global generator: integers over the dtype's exact range
+    /// (an i64 gets a 64-bit draw modulo 2^63, what a shuffling `DataLoader` draws).
+    pub fn random_(&self) -> Result<()> {
+        with_global(|g| self.random_with_(g))
+    }
+
+    /// `self.random_(generator=g)`.
+    pub fn random_with_(&self, g: &mut Generator) -> Result<()> {
+        self.random_fill("random_", |d| d.random_(g))
     }
 
     // ----- value access ---------------------------------------------------------------------

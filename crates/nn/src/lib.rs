@@ -2,7 +2,9 @@
 //!
 //! `torch.nn` for torchlet: the [`Module`] trait, layers ([`Linear`]), activations
 //! ([`Sigmoid`], [`ReLU`], [`Tanh`], [`Softmax`], [`LogSoftmax`], [`Flatten`]), the
-//! [`Sequential`] container, loss modules ([`CrossEntropyLoss`], [`NLLLoss`], ...), the
+//! [`Sequential`] container, loss modules ([`CrossEntropyLoss`], [`NLLLoss`], ...),
+//! [`Dropout`], PyTorch's initialisations in [`init`], data loading in [`data`]
+//! ([`TensorDataset`], [`DataLoader`], [`random_split`]; PyTorch's shuffle order), the
 //! optimizers in [`optim`], and saving/loading: state dicts ([`state`]) and safetensors
 //! files ([`save_safetensors`], [`load_safetensors`]).
 //!
@@ -23,14 +25,18 @@
 //! # Ok::<(), torchlet_autograd::Error>(())
 //! ```
 //!
-//! Reading order: [`module`] (the trait and the printing helpers) → [`linear`] →
-//! [`activation`] → [`container`] → [`loss`] → [`optim`] → [`state`] → [`safetensors`].
+//! Reading order: [`module`] (the trait and the printing helpers) → [`init`] → [`linear`] →
+//! [`activation`] → [`dropout`](mod@dropout) → [`container`] → [`loss`] → [`data`] → [`optim`] → [`state`] →
+//! [`safetensors`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod activation;
 pub mod container;
+pub mod data;
+pub mod dropout;
+pub mod init;
 pub mod linear;
 pub mod loss;
 pub mod module;
@@ -40,6 +46,8 @@ pub mod state;
 
 pub use activation::*;
 pub use container::Sequential;
+pub use data::{random_split, DataLoader, Dataset, Subset, TensorDataset};
+pub use dropout::{dropout, Dropout};
 pub use linear::Linear;
 pub use loss::{
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss,

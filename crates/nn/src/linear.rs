@@ -2,16 +2,20 @@
 
 use crate::module::Module;
 use std::fmt;
-use torchlet_autograd::{DType, Error, Generator, Result, Tensor, TensorData};
+use torchlet_autograd::{DType, Error, Generator, Result, Tensor};
 use torchlet_tensor_core::random::with_global;
 
 /// A fully connected layer: `forward(x) = x @ weight^T + bias` for `x` of shape
 /// `(*, in_features)`.
 ///
 /// `weight` has PyTorch's layout `(out_features, in_features)` and `bias` shape
-/// `(out_features)`. Both start uniform in `[-1/sqrt(in_features), 1/sqrt(in_features))`,
-/// like PyTorch's `reset_parameters` (Kaiming-uniform with `a = sqrt(5)` reduces to exactly
-/// that bound for the weight). The parameters are named `weight` and `bias` (renamed
+/// `(out_features)`. They are initialised exactly as PyTorch's `reset_parameters` does, from
+/// the same generator in the same order (see [`crate::init::linear_`]): the weight by
+/// `kaiming_uniform_(a = sqrt(5))`, i.e. `U(-b, b)` with
+/// `b = sqrt(3) * sqrt(2 / (1 + 5)) / sqrt(in_features)` (which is `1/sqrt(in_features)` up
+/// to rounding), then the bias by `U(-1/sqrt(in_features), 1/sqrt(in_features))`. So after
+/// `manual_seed(42)`, `Linear::new(2, 5)` holds the weights `nn.Linear(2, 5)` holds after
+/// `torch.manual_seed(42)`. The parameters are named `weight` and `bias` (renamed
 /// `0.weight`, ... by [`crate::Sequential`]).
 #[derive(Clone)]
 pub struct Linear {
@@ -25,31 +29,42 @@ impl Linear {
     /// `nn.Linear(in_features, out_features)`: f32 with bias, initialised from the global
     /// generator (reseed it with `manual_seed` for reproducible weights).
     pub fn new(in_features: usize, out_features: usize) -> Result<Linear> {
-        with_global(|g| Linear::with_generator(in_features, out_features, true, g))
+        Linear::with_dtype(in_features, out_features, true, DType::F32)
     }
 
     /// `nn.Linear(in_features, out_features, bias=False)` from the global generator.
     pub fn without_bias(in_features: usize, out_features: usize) -> Result<Linear> {
-        with_global(|g| Linear::with_generator(in_features, out_features, false, g))
+        Linear::with_dtype(in_features, out_features, false, DType::F32)
     }
 
-    /// A layer initialised from an explicit generator (weight drawn first, then bias).
+    /// `nn.Linear(in_features, out_features, bias=bias, dtype=dtype)` from the global
+    /// generator (an f64 layer draws f64 uniforms, 53 bits from two words each).
+    pub fn with_dtype(in_features: usize, out_features: usize, bias: bool, dtype: DType) -> Result<Linear> {
+        with_global(|g| Linear::init(in_features, out_features, bias, dtype, g))
+    }
+
+    /// An f32 layer initialised from an explicit generator (weight drawn first, then bias),
+    /// as `nn.Linear` would draw from `g` if it were the default generator.
     pub fn with_generator(
         in_features: usize,
         out_features: usize,
         bias: bool,
         g: &mut Generator,
     ) -> Result<Linear> {
-        // For in_features = 0 PyTorch skips the init (the bound would be infinite); the
-        // weight is empty anyway and the bias becomes U(0, 0) = 0.
-        let k = if in_features == 0 { 0.0 } else { 1.0 / (in_features as f64).sqrt() };
-        let w = TensorData::uniform_with([out_features, in_features], -k, k, DType::F32, g)?;
-        let b = if bias {
-            Some(Tensor::from_data(TensorData::uniform_with([out_features], -k, k, DType::F32, g)?))
-        } else {
-            None
-        };
-        Linear::from_weights(Tensor::from_data(w), b)
+        Linear::init(in_features, out_features, bias, DType::F32, g)
+    }
+
+    fn init(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        dtype: DType,
+        g: &mut Generator,
+    ) -> Result<Linear> {
+        let w = crate::init::zeros("Linear", &[out_features, in_features], dtype)?;
+        let b = if bias { Some(crate::init::zeros("Linear", &[out_features], dtype)?) } else { None };
+        crate::init::linear_with_(&w, b.as_ref(), g)?;
+        Linear::from_weights(w, b)
     }
 
     /// A layer with the given `weight` `(out, in)` and optional `bias` `(out)` (any float

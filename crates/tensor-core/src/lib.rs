@@ -30,5 +30,5 @@ pub use display::format_tensor;
 pub use dtype::{Buffer, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use promote::{default_dtype, set_default_dtype, Scalar};
-pub use random::{manual_seed, Generator};
+pub use random::{get_rng_state, initial_seed, manual_seed, set_rng_state, Generator, GeneratorState};
 pub use shape::{Layout, Shape};

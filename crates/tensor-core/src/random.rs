@@ -1,65 +1,457 @@
-//! Seedable random tensors: a global generator reset by [`manual_seed`] (like
-//! `torch.manual_seed`) and explicit [`Generator`]s for independent streams.
+//! PyTorch's CPU random streams, bit for bit.
+//!
+//! [`Generator`] is PyTorch's CPU generator (`torch.Generator()`): the 32-bit Mersenne
+//! Twister mt19937 seeded from the low 32 bits of the seed, plus PyTorch's cache of the second
+//! Box–Muller normal. Every random function here consumes the twister's 32-bit words exactly
+//! as ATen does and applies the same transform, so after `manual_seed(0)`
+//! `TensorData::randn([10], DType::F32)` starts `1.5410, -0.2934, -2.1788` like
+//! `torch.randn(10)`.
+//!
+//! The pieces, in the order a learner meets them (docs/guide/06-random-numbers.md tells the
+//! whole story):
+//! - words: [`Generator::next_u32`] is one twister output; [`Generator::next_u64`] is two,
+//!   the first as the high half (`random64()` in ATen);
+//! - floats: f32 from the low 24 bits of one word (`(w & 0xFFFFFF) * 2^-24`), f64 from the
+//!   low 53 bits of a 64-bit draw (`(w & (2^53 - 1)) * 2^-53`), then `x * (to - from) + from`;
+//! - normals: tensors of 16 or more contiguous elements fill all uniforms first and transform
+//!   them in blocks of 16 (element `j` and `j + 8` form one Box–Muller pair; a ragged tail
+//!   redraws the last 16); smaller tensors draw one f64 Box–Muller pair per two values and
+//!   keep the spare one in the generator for the next call;
+//! - integers: `randint` is `low + w % (high - low)` with a 32-bit word, or a 64-bit one when
+//!   the range reaches 2^28; `randperm` swaps with `w % (n - i)`;
+//! - multinomial: one sample or no replacement goes through exponential variates
+//!   (`argmax`/`topk` of `p / E`, `E ~ Exp(1)`); with replacement a binary search of the
+//!   normalised cumulative sum with one f64 uniform per sample.
+//!
+//! The global generator ([`manual_seed`], [`initial_seed`], [`seed`], [`get_rng_state`],
+//! [`set_rng_state`]) is `torch.default_generator`. Unlike PyTorch, whose default generator
+//! starts from a non-deterministic seed, torchlet's starts from [`DEFAULT_SEED`] so that a
+//! program without `manual_seed` is still reproducible; call [`seed`] for a fresh one.
 
 use crate::shape::Shape;
-use crate::{with_float, DType, Error, Float, Result, TensorData};
-use rand::{Rng, SeedableRng};
-use rand_distr::{Distribution, StandardNormal};
+use crate::{with_float, DType, Element, Error, Float, Numeric, Result, TensorData};
+use std::fmt;
 use std::sync::Mutex;
 
-/// The seed the global generator starts from, so runs are reproducible by default.
-pub const DEFAULT_SEED: u64 = 0x5EED_70C4;
+/// The seed of a new `torch.Generator()` (`default_rng_seed_val` in ATen), and the seed
+/// torchlet's global generator starts from.
+pub const DEFAULT_SEED: u64 = 67_280_421_310_721;
 
-/// A random number generator for tensors (`torch.Generator`): Xoshiro256++ (rand's
-/// `SmallRng`), fast and of good statistical quality (not for cryptography). Streams are
-/// reproducible for a given seed with the versions pinned in Cargo.lock.
-#[derive(Clone, Debug)]
+/// Size of the twister's state in 32-bit words.
+const N: usize = 624;
+/// The twist's middle offset.
+const M: usize = 397;
+const MATRIX_A: u32 = 0x9908_b0df;
+const UPPER_MASK: u32 = 0x8000_0000;
+const LOWER_MASK: u32 = 0x7fff_ffff;
+/// Byte size of PyTorch's serialised CPU generator state (`torch.get_rng_state().numel()`).
+pub const STATE_BYTES: usize = 5056;
+
+/// The 32-bit Mersenne Twister (Matsumoto & Nishimura 1998) as ATen keeps it: the 624-word
+/// state, the index of the next word to temper (`next`) and how many words are left before
+/// the next twist (`left`; 1 right after seeding, so the first draw twists).
+#[derive(Clone, PartialEq, Eq)]
+struct Mt19937 {
+    seed: u64,
+    left: u32,
+    next: u32,
+    state: [u32; N],
+}
+
+impl Mt19937 {
+    /// Knuth's initialisation: `s[0] = seed mod 2^32`,
+    /// `s[j] = 1812433253 * (s[j-1] ^ (s[j-1] >> 30)) + j (mod 2^32)`.
+    fn new(seed: u64) -> Self {
+        let mut state = [0u32; N];
+        state[0] = seed as u32;
+        for j in 1..N {
+            let p = state[j - 1];
+            state[j] = 1_812_433_253u32.wrapping_mul(p ^ (p >> 30)).wrapping_add(j as u32);
+        }
+        Mt19937 { seed, left: 1, next: 0, state }
+    }
+
+    /// One tempered 32-bit output.
+    fn next_u32(&mut self) -> u32 {
+        self.left -= 1;
+        if self.left == 0 {
+            self.twist();
+        }
+        let mut y = self.state[self.next as usize];
+        self.next += 1;
+        y ^= y >> 11;
+        y ^= (y << 7) & 0x9d2c_5680;
+        y ^= (y << 15) & 0xefc6_0000;
+        y ^= y >> 18;
+        y
+    }
+
+    /// Regenerates all 624 words: `s[k] = s[k+M] ^ twist(s[k], s[k+1])`, indices mod 624,
+    /// where `twist(u, v) = ((u & 0x80000000 | v & 0x7fffffff) >> 1) ^ (v odd ? 0x9908b0df : 0)`.
+    fn twist(&mut self) {
+        self.left = N as u32;
+        self.next = 0;
+        let s = &mut self.state;
+        for k in 0..N {
+            let (u, v) = (s[k], s[(k + 1) % N]);
+            let mixed = (u & UPPER_MASK) | (v & LOWER_MASK);
+            let twisted = (mixed >> 1) ^ if v & 1 == 1 { MATRIX_A } else { 0 };
+            s[k] = s[(k + M) % N] ^ twisted;
+        }
+    }
+}
+
+/// A random number generator that produces exactly PyTorch's CPU streams (`torch.Generator`).
+///
+/// `Generator::new(s)` is `torch.Generator().manual_seed(s)`; pass it to the `_with`
+/// functions (`TensorData::randn_with(shape, dtype, &mut g)`, `Tensor::multinomial_with`,
+/// ...) like `generator=g`. Clone it to fork a stream; [`Generator::get_state`] /
+/// [`Generator::set_state`] checkpoint it.
+#[derive(Clone, PartialEq)]
 pub struct Generator {
-    rng: rand::rngs::SmallRng,
+    engine: Mt19937,
+    /// The spare sine value of the last scalar Box–Muller pair (f64 path).
+    next_f64_normal: Option<f64>,
+    /// The f32 counterpart ATen keeps (unused by its CPU kernels, kept for the state layout).
+    next_f32_normal: Option<f32>,
+}
+
+impl Default for Generator {
+    /// `torch.Generator()`: seeded with [`DEFAULT_SEED`].
+    fn default() -> Self {
+        Generator::new(DEFAULT_SEED)
+    }
+}
+
+impl fmt::Debug for Generator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Generator")
+            .field("initial_seed", &self.engine.seed)
+            .field("words_left", &self.engine.left)
+            .field("cached_normal", &self.next_f64_normal)
+            .finish()
+    }
 }
 
 impl Generator {
-    /// A generator seeded with `seed`; equal seeds give equal streams.
+    /// A generator seeded with `seed`, like `torch.Generator().manual_seed(seed)`. Only the
+    /// low 32 bits reach the twister (seeds `s` and `s + 2^32` give the same stream), but
+    /// [`Generator::initial_seed`] returns the full value, as in PyTorch.
     pub fn new(seed: u64) -> Self {
-        Generator { rng: rand::rngs::SmallRng::seed_from_u64(seed) }
+        Generator { engine: Mt19937::new(seed), next_f64_normal: None, next_f32_normal: None }
     }
 
-    /// Re-seeds this generator.
-    pub fn manual_seed(&mut self, seed: u64) {
+    /// Re-seeds this generator (`g.manual_seed(seed)`), forgetting any cached normal.
+    /// Returns `self` for chaining.
+    pub fn manual_seed(&mut self, seed: u64) -> &mut Self {
         *self = Generator::new(seed);
+        self
     }
 
-    /// A uniform sample in `[0, 1)`.
-    pub fn uniform(&mut self) -> f64 {
-        self.rng.random::<f64>()
+    /// The seed this generator was last seeded with (`g.initial_seed()`).
+    pub fn initial_seed(&self) -> u64 {
+        self.engine.seed
     }
 
-    /// A standard normal sample.
-    pub fn normal(&mut self) -> f64 {
-        StandardNormal.sample(&mut self.rng)
+    /// Re-seeds from a non-deterministic source and returns the new seed (`g.seed()`).
+    pub fn seed(&mut self) -> u64 {
+        let s = nondeterministic_seed();
+        self.manual_seed(s);
+        s
     }
 
-    /// A uniform integer in `[low, high)` (`low < high`).
-    pub fn int_range(&mut self, low: i64, high: i64) -> i64 {
-        self.rng.random_range(low..high)
+    /// The next 32-bit word of the twister (ATen's `random()`).
+    pub fn next_u32(&mut self) -> u32 {
+        self.engine.next_u32()
     }
+
+    /// A 64-bit value from two words, the first one high: `(w1 << 32) | w2` (ATen's
+    /// `random64()`).
+    pub fn next_u64(&mut self) -> u64 {
+        let hi = self.engine.next_u32() as u64;
+        let lo = self.engine.next_u32() as u64;
+        (hi << 32) | lo
+    }
+
+    /// A uniform f32 in `[0, 1)` from one word: `(w & (2^24 - 1)) * 2^-24` (exact in f32).
+    pub fn uniform_f32(&mut self) -> f32 {
+        (self.next_u32() & 0x00ff_ffff) as f32 * (1.0 / (1u32 << 24) as f32)
+    }
+
+    /// A uniform f64 in `[0, 1)` from a 64-bit draw: `(w & (2^53 - 1)) * 2^-53`.
+    pub fn uniform_f64(&mut self) -> f64 {
+        (self.next_u64() & ((1u64 << 53) - 1)) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A standard normal f64 the way ATen's scalar `normal_distribution<double>` makes it:
+    /// if a spare value is cached, return it and clear the cache; otherwise draw
+    /// `u1, u2 = uniform_f64()`, set `r = sqrt(-2 ln(1 - u2))`, `theta = 2 pi u1`, cache
+    /// `r sin(theta)` and return `r cos(theta)`.
+    pub fn normal_f64(&mut self) -> f64 {
+        if let Some(z) = self.next_f64_normal.take() {
+            return z;
+        }
+        let u1 = self.uniform_f64();
+        let u2 = self.uniform_f64();
+        let r = (-2.0 * (-u2).ln_1p()).sqrt();
+        let theta = 2.0 * std::f64::consts::PI * u1;
+        self.next_f64_normal = Some(r * theta.sin());
+        r * theta.cos()
+    }
+
+    /// A snapshot of the whole state (`g.get_state()`): restoring it with
+    /// [`Generator::set_state`] replays the same stream from this point on.
+    pub fn get_state(&self) -> GeneratorState {
+        GeneratorState {
+            engine: self.engine.clone(),
+            next_f64_normal: self.next_f64_normal,
+            next_f32_normal: self.next_f32_normal,
+        }
+    }
+
+    /// Restores a state taken with [`Generator::get_state`] or read by
+    /// [`GeneratorState::from_bytes`] (`g.set_state(state)`).
+    pub fn set_state(&mut self, state: &GeneratorState) {
+        self.engine = state.engine.clone();
+        self.next_f64_normal = state.next_f64_normal;
+        self.next_f32_normal = state.next_f32_normal;
+    }
+}
+
+/// A saved generator state, like the byte tensor `torch.get_rng_state()` returns.
+///
+/// [`GeneratorState::to_bytes`] writes PyTorch's own 5056-byte layout (ATen's
+/// `CPUGeneratorImplState`, little-endian x86-64), so a state saved by torchlet can be loaded
+/// by `torch.set_rng_state(torch.tensor(list(bytes), dtype=torch.uint8))` and vice versa.
+#[derive(Clone, PartialEq)]
+pub struct GeneratorState {
+    engine: Mt19937,
+    next_f64_normal: Option<f64>,
+    next_f32_normal: Option<f32>,
+}
+
+impl fmt::Debug for GeneratorState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeneratorState")
+            .field("initial_seed", &self.engine.seed)
+            .field("words_left", &self.engine.left)
+            .field("cached_normal", &self.next_f64_normal)
+            .finish()
+    }
+}
+
+impl GeneratorState {
+    /// The state in PyTorch's byte layout ([`STATE_BYTES`] bytes): `the_initial_seed` u64
+    /// at 0, `left` i32 at 8, `seeded` i32 at 12, `next` u64 at 16, the 624 words as u64
+    /// from 24, `normal_x`, `normal_y` (the cached f64 normal), `normal_rho` f64 at 5016,
+    /// 5024, 5032, `normal_is_valid` i32 at 5040, the cached f32 normal at 5048 and its
+    /// validity byte at 5052; padding is zero.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = vec![0u8; STATE_BYTES];
+        let e = &self.engine;
+        b[0..8].copy_from_slice(&e.seed.to_le_bytes());
+        b[8..12].copy_from_slice(&(e.left as i32).to_le_bytes());
+        b[12..16].copy_from_slice(&1i32.to_le_bytes());
+        b[16..24].copy_from_slice(&(e.next as u64).to_le_bytes());
+        for (k, w) in e.state.iter().enumerate() {
+            b[24 + 8 * k..32 + 8 * k].copy_from_slice(&(*w as u64).to_le_bytes());
+        }
+        if let Some(y) = self.next_f64_normal {
+            b[5024..5032].copy_from_slice(&y.to_le_bytes());
+            b[5040..5044].copy_from_slice(&1i32.to_le_bytes());
+        }
+        if let Some(z) = self.next_f32_normal {
+            b[5048..5052].copy_from_slice(&z.to_le_bytes());
+            b[5052] = 1;
+        }
+        b
+    }
+
+    /// Reads a state in PyTorch's byte layout (see [`GeneratorState::to_bytes`]). Errors
+    /// when the length is not [`STATE_BYTES`] or the twister position is impossible
+    /// (`seeded` false, `left` outside `1..=624`, `next > 624`, or `left + next > 625`).
+    /// State words wider than 32 bits are truncated, as ATen does.
+    pub fn from_bytes(bytes: &[u8]) -> Result<GeneratorState> {
+        const OP: &str = "set_rng_state";
+        if bytes.len() != STATE_BYTES {
+            return Err(Error::invalid(
+                OP,
+                format!("expected a CPU generator state of {STATE_BYTES} bytes, got {} bytes", bytes.len()),
+            ));
+        }
+        let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
+        let i32_at = |i: usize| i32::from_le_bytes(bytes[i..i + 4].try_into().unwrap_or([0; 4]));
+        let (seed, left, seeded, next) = (u64_at(0), i32_at(8), i32_at(12), u64_at(16) as u32);
+        if seeded == 0
+            || !(1..=N as i32).contains(&left)
+            || next as usize > N
+            || left as usize + next as usize > N + 1
+        {
+            return Err(Error::invalid(
+                OP,
+                format!("invalid mt19937 state: seeded={seeded}, left={left}, next={next} (expected seeded != 0, left in 1..=624, next <= 624, left + next <= 625)"),
+            ));
+        }
+        let mut state = [0u32; N];
+        for (k, w) in state.iter_mut().enumerate() {
+            *w = u64_at(24 + 8 * k) as u32;
+        }
+        let next_f64_normal =
+            (i32_at(5040) != 0).then(|| f64::from_le_bytes(bytes[5024..5032].try_into().unwrap_or([0; 8])));
+        let next_f32_normal =
+            (bytes[5052] != 0).then(|| f32::from_le_bytes(bytes[5048..5052].try_into().unwrap_or([0; 4])));
+        Ok(GeneratorState {
+            engine: Mt19937 { seed, left: left as u32, next, state },
+            next_f64_normal,
+            next_f32_normal,
+        })
+    }
+}
+
+/// A seed from the operating system's hash randomness and the clock (for [`seed`]).
+fn nondeterministic_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    h.write_u128(nanos);
+    h.finish()
 }
 
 static GLOBAL: Mutex<Option<Generator>> = Mutex::new(None);
 
-/// Seeds the global generator, like `torch.manual_seed`.
+/// Seeds the global generator, like `torch.manual_seed(seed)`.
 pub fn manual_seed(seed: u64) {
     *GLOBAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(Generator::new(seed));
 }
 
-/// Runs `f` with the global generator (created from [`DEFAULT_SEED`] on first use).
+/// The seed of the global generator (`torch.initial_seed()`).
+pub fn initial_seed() -> u64 {
+    with_global(|g| g.initial_seed())
+}
+
+/// Re-seeds the global generator non-deterministically and returns the seed (`torch.seed()`).
+pub fn seed() -> u64 {
+    with_global(|g| g.seed())
+}
+
+/// A snapshot of the global generator (`torch.get_rng_state()`).
+pub fn get_rng_state() -> GeneratorState {
+    with_global(|g| g.get_state())
+}
+
+/// Restores the global generator (`torch.set_rng_state(state)`).
+pub fn set_rng_state(state: &GeneratorState) {
+    with_global(|g| g.set_state(state))
+}
+
+/// Runs `f` with the global generator (seeded with [`DEFAULT_SEED`] on first use). The
+/// generator stays locked while `f` runs: `f` must take its numbers from the `&mut Generator`
+/// it is given, not call a global random function.
 pub fn with_global<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
     let mut g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-    f(g.get_or_insert_with(|| Generator::new(DEFAULT_SEED)))
+    f(g.get_or_insert_with(Generator::default))
+}
+
+// ----- buffers -------------------------------------------------------------------------------
+
+/// A vector with room for `shape`'s elements, or an error naming `op` when the shape cannot be
+/// addressed or allocated.
+fn buffer<T>(op: &'static str, shape: &Shape) -> Result<(Vec<T>, usize)> {
+    let n = shape.checked_numel().ok_or_else(|| {
+        Error::invalid(op, format!("a tensor of shape {shape} has too many elements to allocate"))
+    })?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::invalid(
+            op,
+            format!("cannot allocate {n} elements for a tensor of shape {shape} (out of memory)"),
+        )
+    })?;
+    Ok((v, n))
+}
+
+/// Builds a tensor of `shape` and `dtype` from `n` values computed in f64 by `draw`
+/// (each rounded once to the dtype).
+fn fill_float<T: Float + Element>(
+    op: &'static str,
+    shape: Shape,
+    mut draw: impl FnMut() -> T,
+) -> Result<TensorData> {
+    let (mut v, n) = buffer::<T>(op, &shape)?;
+    v.extend((0..n).map(|_| draw()));
+    Ok(TensorData::from_vec_unchecked(v, shape))
+}
+
+// ----- the transforms ----------------------------------------------------------------------
+
+/// ATen's `normal_fill_16` for f32 as its AVX2 kernel computes it (the build PyTorch's x86
+/// wheels run): `u1 = 1 - d[j]`, `u2 = d[j+8]`, `r = sqrt(-2 ln u1)`, `theta = f32(2 pi) * u2`,
+/// `d[j] = fma(r cos theta, std, mean)`, `d[j+8] = fma(r sin theta, std, mean)`, all in f32
+/// (ln, sin and cos evaluated in f64 and rounded; the vector kernel's own approximations
+/// differ from that by about an ulp).
+fn normal_block_f32(d: &mut [f32], mean: f32, std: f32) {
+    let two_pi = (2.0 * std::f64::consts::PI) as f32;
+    for j in 0..8 {
+        let u1 = 1.0f32 - d[j];
+        let u2 = d[j + 8];
+        let radius = (-2.0f32 * ((u1 as f64).ln() as f32)).sqrt();
+        let theta = (two_pi * u2) as f64;
+        let (s, c) = (theta.sin() as f32, theta.cos() as f32);
+        d[j] = (radius * c).mul_add(std, mean);
+        d[j + 8] = (radius * s).mul_add(std, mean);
+    }
+}
+
+/// ATen's `normal_fill_16` for f64: the same pairing in f64, `theta = 2 pi u2`,
+/// `d[j] = r cos(theta) std + mean`.
+fn normal_block_f64(d: &mut [f64], mean: f64, std: f64) {
+    for j in 0..8 {
+        let u1 = 1.0 - d[j];
+        let u2 = d[j + 8];
+        let radius = (-2.0 * u1.ln()).sqrt();
+        let theta = 2.0 * std::f64::consts::PI * u2;
+        d[j] = radius * theta.cos() * std + mean;
+        d[j + 8] = radius * theta.sin() * std + mean;
+    }
+}
+
+/// The vectorised path of `normal_` (contiguous tensors of 16 or more elements): every
+/// element gets a uniform of its dtype first; each whole block of 16 is transformed; if
+/// `n % 16 != 0` the last 16 elements get fresh uniforms and are transformed again.
+fn normal_fill<T: Copy>(v: &mut [T], uniform: impl Fn() -> T, block: impl Fn(&mut [T])) {
+    let n = v.len();
+    for x in v.iter_mut() {
+        *x = uniform();
+    }
+    let mut i = 0;
+    while i + 16 <= n {
+        block(&mut v[i..i + 16]);
+        i += 16;
+    }
+    if n % 16 != 0 {
+        let tail = &mut v[n - 16..];
+        for x in tail.iter_mut() {
+            *x = uniform();
+        }
+        block(tail);
+    }
+}
+
+fn check_float(op: &'static str, dtype: DType) -> Result<()> {
+    if dtype.is_float() {
+        Ok(())
+    } else {
+        Err(Error::need_float(op, dtype))
+    }
 }
 
 impl TensorData {
-    /// Uniform samples in `[low, high)` of a float dtype.
+    /// Uniform samples in `[low, high)` (`torch.empty(shape, dtype=dtype).uniform_(low, high,
+    /// generator=g)`): `x = u * (high - low) + low` with `u` from [`Generator::uniform_f32`]
+    /// (f32, computed in f32 after rounding `low` and `high` to f32) or
+    /// [`Generator::uniform_f64`] (f64). As in PyTorch, rounding can land an f32 sample on
+    /// `high`. Errors unless `low <= high`, both finite, and `high - low` fits the dtype.
     pub fn uniform_with(
         shape: impl Into<Shape>,
         low: f64,
@@ -67,62 +459,355 @@ impl TensorData {
         dtype: DType,
         g: &mut Generator,
     ) -> Result<Self> {
+        const OP: &str = "uniform_";
         if !(low <= high && low.is_finite() && high.is_finite()) {
             return Err(Error::invalid(
-                "uniform",
+                OP,
                 format!("expects finite low <= high, got low={low}, high={high}"),
             ));
         }
         let shape = shape.into();
-        // Generated directly in the target dtype: no f64 detour (a (50000, 784) f32 tensor
-        // would otherwise pass through a 313 MB f64 buffer).
-        with_float!(dtype, "uniform", |T| {
-            let (lo, hi) = (T::c(low), T::c(high));
-            if !T::c(high - low).is_finite() {
-                return Err(Error::invalid(
-                    "uniform",
-                    format!("high - low = {} exceeds the largest {dtype} value; pick a narrower range (got low={low}, high={high})", high - low),
-                ));
-            }
-            let mut draw = || {
-                // Rounding to f32 can land exactly on `high`; draw again to keep [low, high).
-                // A range narrower than one ulp of the dtype has only `low` (so does the
-                // fallback after many rejections: nothing can loop forever).
-                for _ in 0..64 {
-                    let x = T::c(low + (high - low) * g.uniform());
-                    if x < hi {
-                        return x;
-                    }
+        match dtype {
+            DType::F32 => {
+                let (lo, hi) = (low as f32, high as f32);
+                let span = hi - lo;
+                if !span.is_finite() || !lo.is_finite() || !hi.is_finite() {
+                    return Err(Error::invalid(OP, format!("high - low = {} exceeds the largest f32 value; pick a narrower range (got low={low}, high={high})", high - low)));
                 }
-                lo
-            };
-            let v: Vec<T> = (0..shape.numel()).map(|_| draw()).collect();
-            Ok(TensorData::from_vec_unchecked(v, shape))
-        })
+                fill_float(OP, shape, || g.uniform_f32().mul_add(span, lo))
+            }
+            DType::F64 => {
+                let span = high - low;
+                if !span.is_finite() {
+                    return Err(Error::invalid(OP, format!("high - low = {span} exceeds the largest f64 value; pick a narrower range (got low={low}, high={high})")));
+                }
+                fill_float(OP, shape, || g.uniform_f64().mul_add(span, low))
+            }
+            other => Err(Error::need_float(OP, other)),
+        }
     }
 
-    /// Uniform samples in `[0, 1)` from the given generator, like `torch.rand`.
+    /// Uniform samples in `[0, 1)` from `g`, like `torch.rand(shape, dtype=dtype, generator=g)`:
+    /// f32 from 24 bits of one word, f64 from 53 bits of two.
     pub fn rand_with(shape: impl Into<Shape>, dtype: DType, g: &mut Generator) -> Result<Self> {
         Self::uniform_with(shape, 0.0, 1.0, dtype, g)
     }
 
-    /// Standard normal samples from the given generator, like `torch.randn`.
-    pub fn randn_with(shape: impl Into<Shape>, dtype: DType, g: &mut Generator) -> Result<Self> {
+    /// Normal samples with the given `mean` and `std` (`torch.empty(shape).normal_(mean, std,
+    /// generator=g)`), drawn by PyTorch's two paths:
+    /// - 16 or more elements: all uniforms of the dtype first, then Box–Muller on blocks of
+    ///   16 pairing element `j` with `j + 8` (`r = sqrt(-2 ln(1 - u_j))`,
+    ///   `theta = 2 pi u_{j+8}`, `x_j = r cos(theta) std + mean`,
+    ///   `x_{j+8} = r sin(theta) std + mean`); a ragged tail redraws the last 16 elements;
+    /// - fewer than 16: [`Generator::normal_f64`] per element (f64 uniforms, the spare value
+    ///   of each pair cached in the generator for the next element or the next call), then
+    ///   `z std + mean` rounded to the dtype.
+    ///
+    /// That is why `randn(10)` and `randn(20)` start with different numbers. Errors on
+    /// `std < 0` or a NaN `std`.
+    pub fn normal_with(
+        shape: impl Into<Shape>,
+        mean: f64,
+        std: f64,
+        dtype: DType,
+        g: &mut Generator,
+    ) -> Result<Self> {
+        const OP: &str = "normal_";
+        if std.is_nan() || std < 0.0 {
+            return Err(Error::invalid(OP, format!("expects std >= 0.0, got std={std}")));
+        }
+        check_float(OP, dtype)?;
         let shape = shape.into();
-        with_float!(dtype, "randn", |T| {
-            let v: Vec<T> = (0..shape.numel()).map(|_| T::c(g.normal())).collect();
+        let n = shape.checked_numel().unwrap_or(usize::MAX);
+        if n < 16 {
+            return with_float!(dtype, OP, |T| fill_float(OP, shape, || T::c(g.normal_f64() * std + mean)));
+        }
+        match dtype {
+            DType::F32 => {
+                let (mut v, n) = buffer::<f32>(OP, &shape)?;
+                v.resize(n, 0.0);
+                let g = std::cell::RefCell::new(g);
+                normal_fill(
+                    &mut v,
+                    || g.borrow_mut().uniform_f32(),
+                    |b| normal_block_f32(b, mean as f32, std as f32),
+                );
+                Ok(TensorData::from_vec_unchecked(v, shape))
+            }
+            _ => {
+                let (mut v, n) = buffer::<f64>(OP, &shape)?;
+                v.resize(n, 0.0);
+                let g = std::cell::RefCell::new(g);
+                normal_fill(&mut v, || g.borrow_mut().uniform_f64(), |b| normal_block_f64(b, mean, std));
+                Ok(TensorData::from_vec_unchecked(v, shape))
+            }
+        }
+    }
+
+    /// Standard normal samples from `g`, like `torch.randn(shape, dtype=dtype, generator=g)`
+    /// (see [`TensorData::normal_with`] for the two paths).
+    pub fn randn_with(shape: impl Into<Shape>, dtype: DType, g: &mut Generator) -> Result<Self> {
+        Self::normal_with(shape, 0.0, 1.0, dtype, g)
+    }
+
+    /// Integers uniform in `[low, high)` (i64), like `torch.randint(low, high, shape,
+    /// generator=g)`: `low + w % (high - low)` where `w` is one 32-bit word, or a 64-bit draw
+    /// when the range is 2^28 or more. (The modulo is slightly biased, as in PyTorch.)
+    pub fn randint_with(low: i64, high: i64, shape: impl Into<Shape>, g: &mut Generator) -> Result<Self> {
+        const OP: &str = "randint";
+        if low >= high {
+            return Err(Error::invalid(OP, format!("expects low < high, got low={low}, high={high}")));
+        }
+        let shape = shape.into();
+        let range = (high as i128 - low as i128) as u64;
+        let (mut v, n) = buffer::<i64>(OP, &shape)?;
+        v.extend((0..n).map(|_| {
+            let w = if range >= 1 << 28 { g.next_u64() } else { g.next_u32() as u64 };
+            ((w % range) as i64).wrapping_add(low)
+        }));
+        Ok(TensorData::from_vec_unchecked(v, shape))
+    }
+
+    /// A random permutation of `0..n` (i64), like `torch.randperm(n, generator=g)`. For
+    /// `n < (2^32 - 1) / 20` (every practical size) PyTorch's Fisher–Yates: for `i` in
+    /// `0..n-1`, swap element `i` with element `i + w % (n - i)`, `w` one 32-bit word. Larger
+    /// `n` uses the "inside-out" variant with 64-bit draws: `z = w % (i + 1)`,
+    /// `r[i] = r[z]`, `r[z] = i`.
+    pub fn randperm_with(n: usize, g: &mut Generator) -> Result<Self> {
+        const OP: &str = "randperm";
+        let shape = Shape::new(&[n]);
+        let (mut v, _) = buffer::<i64>(OP, &shape)?;
+        if (n as u64) < (u32::MAX / 20) as u64 {
+            v.extend(0..n as i64);
+            for i in 0..n.saturating_sub(1) {
+                let z = (g.next_u32() as u64 % (n - i) as u64) as usize;
+                v.swap(i, i + z);
+            }
+        } else {
+            v.resize(n, 0);
+            for i in 0..n {
+                let z = (g.next_u64() % (i as u64 + 1)) as usize;
+                v[i] = v[z];
+                v[z] = i as i64;
+            }
+        }
+        Ok(TensorData::from_vec_unchecked(v, shape))
+    }
+
+    /// Exponential samples with rate `lambd` (`torch.empty(shape).exponential_(lambd,
+    /// generator=g)`): `x = -1/lambd * ln(1 - u)` with `u` an f64 uniform (53 bits) for every
+    /// dtype, rounded to the dtype. Errors unless `lambd > 0`.
+    pub fn exponential_with(
+        shape: impl Into<Shape>,
+        lambd: f64,
+        dtype: DType,
+        g: &mut Generator,
+    ) -> Result<Self> {
+        const OP: &str = "exponential_";
+        if lambd.is_nan() || lambd <= 0.0 {
+            return Err(Error::invalid(OP, format!("expects lambd > 0.0, got lambd={lambd}")));
+        }
+        let shape = shape.into();
+        with_float!(dtype, OP, |T| fill_float(OP, shape, || T::c(-1.0 / lambd * (-g.uniform_f64()).ln_1p())))
+    }
+
+    /// Draws 0 or 1 for each element of the probabilities `self` (`torch.bernoulli(p,
+    /// generator=g)`): `1` when `u < p`, with `u` an f32 uniform (one word) for f32
+    /// probabilities and an f64 uniform (two words) for f64 ones. The result has the shape and
+    /// dtype of `self`. Errors on non-float tensors and probabilities outside `[0, 1]`.
+    pub fn bernoulli_with(&self, g: &mut Generator) -> Result<Self> {
+        const OP: &str = "bernoulli";
+        check_float(OP, self.dtype())?;
+        let shape = self.shape().clone();
+        with_float!(self.dtype(), OP, |T| {
+            let p = self.values::<T>()?;
+            if let Some(bad) = p.iter().find(|&&x| !(T::ZERO..=T::ONE).contains(&x)) {
+                return Err(Error::invalid(
+                    OP,
+                    format!("expects every probability in [0, 1], found {bad} (shape {shape})"),
+                ));
+            }
+            let (mut v, _) = buffer::<T>(OP, &shape)?;
+            if self.dtype() == DType::F32 {
+                v.extend(p.iter().map(|&x| if T::c(g.uniform_f32() as f64) < x { T::ONE } else { T::ZERO }));
+            } else {
+                v.extend(p.iter().map(|&x| if T::c(g.uniform_f64()) < x { T::ONE } else { T::ZERO }));
+            }
             Ok(TensorData::from_vec_unchecked(v, shape))
         })
     }
 
-    /// Integers uniform in `[low, high)` (i64), like `torch.randint`.
-    pub fn randint_with(low: i64, high: i64, shape: impl Into<Shape>, g: &mut Generator) -> Result<Self> {
-        if low >= high {
-            return Err(Error::invalid("randint", format!("expects low < high, got low={low}, high={high}")));
+    /// 0/1 samples with one probability `p` for every element (`torch.empty(shape,
+    /// dtype=dtype).bernoulli_(p, generator=g)`, the mask of dropout): `1` when `u < p` with
+    /// `u` an f64 uniform (53 bits), for every dtype. Errors unless `0 <= p <= 1`.
+    pub fn bernoulli_scalar_with(
+        shape: impl Into<Shape>,
+        p: f64,
+        dtype: DType,
+        g: &mut Generator,
+    ) -> Result<Self> {
+        const OP: &str = "bernoulli_";
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::invalid(OP, format!("expects p in [0, 1], got p={p}")));
         }
         let shape = shape.into();
-        let v: Vec<i64> = (0..shape.numel()).map(|_| g.int_range(low, high)).collect();
-        Ok(TensorData::from_vec_unchecked(v, shape))
+        let mut draw = || if g.uniform_f64() < p { 1.0 } else { 0.0 };
+        match dtype {
+            DType::F32 => fill_float(OP, shape, || draw() as f32),
+            DType::F64 => fill_float(OP, shape, draw),
+            DType::I64 => {
+                let (mut v, n) = buffer::<i64>(OP, &shape)?;
+                v.extend((0..n).map(|_| draw() as i64));
+                Ok(TensorData::from_vec_unchecked(v, shape))
+            }
+            DType::Bool => {
+                let (mut v, n) = buffer::<bool>(OP, &shape)?;
+                v.extend((0..n).map(|_| draw() == 1.0));
+                Ok(TensorData::from_vec_unchecked(v, shape))
+            }
+        }
+    }
+
+    /// `torch.empty(shape, dtype=dtype).random_(generator=g)`: integers uniform over the
+    /// dtype's exactly representable range, `w % (max + 1)`: i64 from a 64-bit draw modulo
+    /// 2^63 (what a shuffling `DataLoader` draws for its seeds), f32 from one word modulo
+    /// 2^24 + 1, f64 from a 64-bit draw modulo 2^53 + 1, bool from the low bit of one word.
+    pub fn random_with(shape: impl Into<Shape>, dtype: DType, g: &mut Generator) -> Result<Self> {
+        const OP: &str = "random_";
+        let shape = shape.into();
+        match dtype {
+            DType::I64 => {
+                let (mut v, n) = buffer::<i64>(OP, &shape)?;
+                v.extend((0..n).map(|_| (g.next_u64() % (1u64 << 63)) as i64));
+                Ok(TensorData::from_vec_unchecked(v, shape))
+            }
+            DType::F32 => fill_float(OP, shape, || (g.next_u32() as u64 % ((1u64 << 24) + 1)) as f32),
+            DType::F64 => fill_float(OP, shape, || (g.next_u64() % ((1u64 << 53) + 1)) as f64),
+            DType::Bool => {
+                let (mut v, n) = buffer::<bool>(OP, &shape)?;
+                v.extend((0..n).map(|_| g.next_u32() & 1 == 1));
+                Ok(TensorData::from_vec_unchecked(v, shape))
+            }
+        }
+    }
+
+    /// `num_samples` class indices per row of the probabilities `self` (1-D `(C)` or 2-D
+    /// `(rows, C)`, not necessarily normalised), like `torch.multinomial(p, num_samples,
+    /// replacement, generator=g)`. The result is i64 of shape `(num_samples)` or
+    /// `(rows, num_samples)`. PyTorch's two algorithms:
+    /// - one sample, or no replacement: `E = exponential_(1)` drawn over the whole tensor in
+    ///   the dtype of `self` (row-major), `q = p / E`, then the `argmax` (first maximum) or the
+    ///   `num_samples` largest in descending order (`topk`) of each row of `q`. A class of
+    ///   probability 0 has `q = 0` and is never chosen while a positive class is left;
+    /// - with replacement and several samples: per row, the cumulative sum of `p` in the
+    ///   dtype, divided by the total, the last entry set to 1; each sample draws an f64
+    ///   uniform `u` and takes the first class whose cumulative value is `>= u` (binary
+    ///   search).
+    ///
+    /// Errors on non-float dtypes, tensors that are not 1-D or 2-D, `num_samples == 0`,
+    /// more samples than classes without replacement, more than 2^24 classes, negative,
+    /// infinite or NaN entries, and rows summing to 0.
+    pub fn multinomial_with(&self, num_samples: usize, replacement: bool, g: &mut Generator) -> Result<Self> {
+        const OP: &str = "multinomial";
+        check_float(OP, self.dtype())?;
+        if self.ndim() == 0 || self.ndim() > 2 {
+            return Err(Error::invalid(
+                OP,
+                format!("expects 1-D or 2-D probabilities, got shape {}", self.shape()),
+            ));
+        }
+        if num_samples == 0 {
+            return Err(Error::invalid(
+                OP,
+                "cannot draw num_samples = 0 samples (expected num_samples >= 1)",
+            ));
+        }
+        let c = self.dims()[self.ndim() - 1];
+        let rows = if self.ndim() == 2 { self.dims()[0] } else { 1 };
+        if !replacement && num_samples > c {
+            return Err(Error::invalid(
+                OP,
+                format!(
+                    "cannot draw {num_samples} samples without replacement from {c} categories (shape {})",
+                    self.shape()
+                ),
+            ));
+        }
+        if c > 1 << 24 {
+            return Err(Error::invalid(OP, format!("the number of categories cannot exceed 2^24, got {c}")));
+        }
+        let out_shape =
+            if self.ndim() == 2 { Shape::new(&[rows, num_samples]) } else { Shape::new(&[num_samples]) };
+        let (mut out, total) = buffer::<i64>(OP, &out_shape)?;
+        if total == 0 {
+            return Ok(TensorData::from_vec_unchecked(out, out_shape));
+        }
+        with_float!(self.dtype(), OP, |T| {
+            let p = self.values::<T>()?;
+            if c == 0 {
+                return Err(Error::invalid(
+                    OP,
+                    format!("cannot sample from 0 categories (shape {})", self.shape()),
+                ));
+            }
+            if let Some(bad) = p.iter().find(|&&x| !(x >= T::ZERO && x.is_finite())) {
+                return Err(Error::invalid(
+                    OP,
+                    format!(
+                        "probabilities must be finite and non-negative, found {bad} (shape {})",
+                        self.shape()
+                    ),
+                ));
+            }
+            for (r, row) in p.chunks(c).enumerate() {
+                if row.iter().fold(T::ZERO, |a, &x| a + x) <= T::ZERO {
+                    return Err(Error::invalid(OP, format!("row {r} of the probabilities sums to 0 (shape {}); every row needs a positive entry", self.shape())));
+                }
+            }
+            if !replacement || num_samples == 1 {
+                // q = p / E with E ~ Exp(1), drawn over the whole tensor first.
+                let mut q: Vec<T> = Vec::new();
+                q.try_reserve_exact(p.len()).map_err(|_| Error::invalid(OP, "out of memory"))?;
+                // E = -1/lambda * ln(1 - u) with lambda = 1.
+                q.extend(p.iter().map(|&x| x / T::c(-(-g.uniform_f64()).ln_1p())));
+                for row in q.chunks(c) {
+                    if num_samples == 1 {
+                        out.push(argmax_nan_first(row) as i64);
+                    } else {
+                        let mut idx: Vec<usize> = (0..c).collect();
+                        idx.sort_by(|&a, &b| descending_nan_first(row[a], row[b]));
+                        out.extend(idx[..num_samples].iter().map(|&i| i as i64));
+                    }
+                }
+            } else {
+                let mut cum = vec![T::ZERO; c];
+                for row in p.chunks(c) {
+                    let mut sum = T::ZERO;
+                    for (cj, &x) in cum.iter_mut().zip(row) {
+                        sum += x;
+                        *cj = sum;
+                    }
+                    for cj in cum.iter_mut() {
+                        *cj /= sum;
+                    }
+                    cum[c - 1] = T::ONE;
+                    for _ in 0..num_samples {
+                        let u = g.uniform_f64();
+                        let (mut left, mut right) = (0usize, c);
+                        while right > left {
+                            let mid = left + (right - left) / 2;
+                            if cum[mid].to_f64() < u {
+                                left = mid + 1;
+                            } else {
+                                right = mid;
+                            }
+                        }
+                        out.push(left as i64);
+                    }
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, out_shape))
+        })
     }
 
     /// `torch.rand` from the global generator.
@@ -140,14 +825,76 @@ impl TensorData {
         with_global(|g| Self::randint_with(low, high, shape, g))
     }
 
-    /// A random permutation of `0..n` (i64), like `torch.randperm`.
-    pub fn randperm_with(n: usize, g: &mut Generator) -> Self {
-        let mut v: Vec<i64> = (0..n as i64).collect();
-        for i in (1..n).rev() {
-            let j = g.int_range(0, i as i64 + 1) as usize;
-            v.swap(i, j);
+    /// `torch.randperm` from the global generator.
+    pub fn randperm(n: usize) -> Result<Self> {
+        with_global(|g| Self::randperm_with(n, g))
+    }
+
+    /// `torch.multinomial` from the global generator.
+    pub fn multinomial(&self, num_samples: usize, replacement: bool) -> Result<Self> {
+        with_global(|g| self.multinomial_with(num_samples, replacement, g))
+    }
+
+    /// `torch.bernoulli` from the global generator.
+    pub fn bernoulli(&self) -> Result<Self> {
+        with_global(|g| self.bernoulli_with(g))
+    }
+
+    // ----- in-place fills: the value is replaced by a fresh contiguous tensor -------------
+
+    /// `self.normal_(mean, std, generator=g)`: replaces the value with normal samples of the
+    /// same shape and dtype (see [`TensorData::normal_with`]).
+    pub fn normal_(&mut self, mean: f64, std: f64, g: &mut Generator) -> Result<()> {
+        *self = Self::normal_with(self.shape().clone(), mean, std, self.dtype(), g)?;
+        Ok(())
+    }
+
+    /// `self.uniform_(low, high, generator=g)` (see [`TensorData::uniform_with`]).
+    pub fn uniform_(&mut self, low: f64, high: f64, g: &mut Generator) -> Result<()> {
+        *self = Self::uniform_with(self.shape().clone(), low, high, self.dtype(), g)?;
+        Ok(())
+    }
+
+    /// `self.exponential_(lambd, generator=g)` (see [`TensorData::exponential_with`]).
+    pub fn exponential_(&mut self, lambd: f64, g: &mut Generator) -> Result<()> {
+        *self = Self::exponential_with(self.shape().clone(), lambd, self.dtype(), g)?;
+        Ok(())
+    }
+
+    /// `self.bernoulli_(p, generator=g)` (see [`TensorData::bernoulli_scalar_with`]).
+    pub fn bernoulli_(&mut self, p: f64, g: &mut Generator) -> Result<()> {
+        *self = Self::bernoulli_scalar_with(self.shape().clone(), p, self.dtype(), g)?;
+        Ok(())
+    }
+
+    /// `self.random_(generator=g)` (see [`TensorData::random_with`]).
+    pub fn random_(&mut self, g: &mut Generator) -> Result<()> {
+        *self = Self::random_with(self.shape().clone(), self.dtype(), g)?;
+        Ok(())
+    }
+}
+
+/// The index of the first largest value, NaN counting as larger than everything (argmax).
+fn argmax_nan_first<T: Float>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &x) in row.iter().enumerate().skip(1) {
+        let b = row[best];
+        if !b.is_nan() && (x.is_nan() || x > b) {
+            best = i;
         }
-        TensorData::from_vec_unchecked(v, Shape::new(&[n]))
+    }
+    best
+}
+
+/// Descending order with NaN first (topk's order); ties keep the lower index first when
+/// used with a stable sort.
+fn descending_nan_first<T: Float>(a: T, b: T) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
     }
 }
 
@@ -155,35 +902,37 @@ impl TensorData {
 mod tests {
     use super::*;
 
+    /// The reference outputs of mt19937 (C++ `std::mt19937` with the default seed 5489: its
+    /// 10000th output is 4123659995, as the C++ standard requires).
     #[test]
-    fn seeded_generators_repeat_and_differ() {
-        let a = TensorData::randn_with([3, 4], DType::F32, &mut Generator::new(7)).unwrap();
-        let b = TensorData::randn_with([3, 4], DType::F32, &mut Generator::new(7)).unwrap();
-        let c = TensorData::randn_with([3, 4], DType::F32, &mut Generator::new(8)).unwrap();
-        assert_eq!(a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
-        assert_ne!(a.to_vec::<f32>().unwrap(), c.to_vec::<f32>().unwrap());
+    fn twister_matches_the_standard() {
+        let mut g = Generator::new(5489);
+        let first: Vec<u32> = (0..3).map(|_| g.next_u32()).collect();
+        assert_eq!(first, [3_499_211_612, 581_869_302, 3_890_346_734]);
+        let mut g = Generator::new(5489);
+        let mut last = 0;
+        for _ in 0..10_000 {
+            last = g.next_u32();
+        }
+        assert_eq!(last, 4_123_659_995);
     }
 
     #[test]
-    fn ranges_are_respected() {
-        let mut g = Generator::new(1);
-        let u = TensorData::uniform_with([1000], -0.5, 0.25, DType::F64, &mut g)
-            .unwrap()
-            .to_vec::<f64>()
-            .unwrap();
-        assert!(u.iter().all(|&x| (-0.5..0.25).contains(&x)));
-        let r = TensorData::randint_with(2, 5, [1000], &mut g).unwrap().to_vec::<i64>().unwrap();
-        assert!(r.iter().all(|&x| (2..5).contains(&x)));
-        assert!((2..5).all(|k| r.contains(&k)), "all of 2, 3, 4 appear in 1000 draws");
-        assert!(TensorData::randint_with(3, 3, [2], &mut g).is_err());
-        // A range narrower than one f32 ulp has a single value (and must not loop forever).
-        let narrow = TensorData::uniform_with([3], 1.0, 1.0 + 1e-12, DType::F32, &mut g).unwrap();
-        assert_eq!(narrow.to_vec::<f32>().unwrap(), vec![1.0; 3]);
-        // A span that overflows the dtype is an error, not an endless rejection loop.
-        assert!(TensorData::uniform_with([2], -1e308, 1e308, DType::F64, &mut g).is_err());
-        assert!(TensorData::uniform_with([2], -3e38, 3e38, DType::F32, &mut g).is_err());
-        let mut p = TensorData::randperm_with(50, &mut g).to_vec::<i64>().unwrap();
-        p.sort();
-        assert_eq!(p, (0..50).collect::<Vec<i64>>());
+    fn state_round_trips_through_bytes() {
+        let mut g = Generator::new(7);
+        let _ = TensorData::randn_with([3], DType::F32, &mut g).unwrap(); // leaves a cached normal
+        let state = g.get_state();
+        let bytes = state.to_bytes();
+        assert_eq!(bytes.len(), STATE_BYTES);
+        let back = GeneratorState::from_bytes(&bytes).unwrap();
+        assert_eq!(back, state);
+        let a = TensorData::randn_with([5], DType::F64, &mut g).unwrap().to_vec::<f64>().unwrap();
+        let mut h = Generator::new(0);
+        h.set_state(&back);
+        assert_eq!(TensorData::randn_with([5], DType::F64, &mut h).unwrap().to_vec::<f64>().unwrap(), a);
+        assert!(GeneratorState::from_bytes(&bytes[1..]).is_err());
+        let mut bad = bytes.clone();
+        bad[8..12].copy_from_slice(&0i32.to_le_bytes());
+        assert!(GeneratorState::from_bytes(&bad).is_err());
     }
 }

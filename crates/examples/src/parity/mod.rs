@@ -4,6 +4,7 @@
 //! infinity matches the same infinity). Error cases pass when the API returns `Err`.
 //! A case the project cannot express counts as failed; a panic counts as failed.
 
+mod random;
 mod train;
 
 use serde_json::Value;
@@ -39,8 +40,8 @@ pub fn run_file(path: impl AsRef<Path>, filter: Option<&str>) -> Result<Summary,
 pub fn run_file_where(path: impl AsRef<Path>, select: impl Fn(&Value) -> bool) -> Result<Summary, String> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let json: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+    let json: Value = serde_json::from_str(&random::python_json_to_strict(&text))
+        .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
     let cases = json["cases"].as_array().ok_or_else(|| format!("{}: no \"cases\" array", path.display()))?;
     let mut summary = Summary::default();
     for case in cases.iter().filter(|c| select(c)) {
@@ -147,6 +148,9 @@ fn run_case_inner(case: &Value) -> Result<(), String> {
     let op = case["op"].as_str().ok_or("case without op")?;
     if op == "train" {
         return train::run_train(case);
+    }
+    if op == "random" {
+        return random::run_random(case);
     }
     let requires: Vec<&str> = case["requires_grad"]
         .as_array()
