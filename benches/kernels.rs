@@ -1,4 +1,4 @@
-//! Criterion benchmarks: the BENCH.md workloads built from the public API, plus
+//! Criterion benchmarks: the workloads of docs/benchmarks.md built from the public API, plus
 //! micro-benchmarks of the kernels they are made of, so a regression in one kernel shows up
 //! by name. `cargo bench` (all) or `cargo bench -- softmax` (a filter). The side-by-side
 //! comparison with PyTorch uses `cargo run --release --example bench` (docs/performance.md).

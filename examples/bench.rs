@@ -1,5 +1,5 @@
-//! The benchmark workloads of BENCH.md, each doing exactly the work its PyTorch twin in
-//! `torch_bench.py` does: `cargo run --release --example bench -- [NAME ...]`.
+//! The benchmark workloads of docs/benchmarks.md, each doing exactly the work its PyTorch twin
+//! in `tools/bench/torch_bench.py` does: `cargo run --release --example bench -- [NAME ...]`.
 //!
 //! Prints `NAME<TAB>MEDIAN us` per workload: the median microseconds per iteration over 7
 //! timed repeats of `iters` iterations after one untimed warm-up call (3 repeats for

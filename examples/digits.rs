@@ -1,4 +1,5 @@
-//! Handwritten digits (UCI optdigits, 8x8 images): BENCH.md's `digits_train` as a program.
+//! Handwritten digits (UCI optdigits, 8x8 images): the `digits_train` benchmark
+//! (docs/benchmarks.md) as a program.
 //!
 //! `cargo run --release --example digits -- [--epochs N] [--seed S] [--data PATH] [--plot FILE.png]`
 //!

@@ -1,4 +1,5 @@
-//! BENCH.md's digits training, shortened to 20 epochs, classifies the held-out digits.
+//! The `digits_train` benchmark's training (docs/benchmarks.md), shortened to 20 epochs,
+//! classifies the held-out digits.
 
 use std::path::Path;
 use torchlet_examples::demos::{digits_default_path, load_digits, train_digits};

@@ -1,7 +1,8 @@
 //! Numerical extremes keep PyTorch's behaviour: logits of magnitude 1e4, sigmoid at ±1e3,
 //! probabilities of exactly 0 and 1 in BCE (the -100 log clamp), `-inf` logits, all targets
 //! ignored, and empty batches (N = 0) for every loss and reduction. The expected values are
-//! hand-derived (see the comments) or PyTorch's documented results (SPEC.md, parity cases).
+//! hand-derived (see the comments) or PyTorch's documented results (docs/semantics.md, the
+//! parity cases).
 
 use torchlet::nn::functional::{
     self as F, BceOpts, BceWithLogitsOpts, CosineEmbeddingOpts, CrossEntropyOpts, KlDivOpts, NllLossOpts,

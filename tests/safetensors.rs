@@ -5,7 +5,7 @@
 //! that fails midway leaves the previous file loadable), and the XOR example's `--graph`
 //! output has the expected shape.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use torchlet::nn::safetensors::{load, load_file, save, save_file};
 use torchlet::nn::{load_safetensors, save_safetensors, Linear, Module, Sequential, Sigmoid};
 use torchlet::{DType, Error, Generator, Tensor, TensorData};

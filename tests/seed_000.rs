@@ -1,8 +1,8 @@
 //! Seed 000, "Entropy Based Loss Functions": every number the notebook prints for its fixed
 //! inputs, and the identities it demonstrates on random inputs.
 //!
-//! The expected strings below are copied from the notebook's outputs
-//! (../shared/seeds/000_c66fa8c02048c1c1.txt). The notebook computes them in f64 with
+//! The expected strings below are copied from the outputs the notebook printed (the notebook
+//! itself is not part of this repository). The notebook computes them in f64 with
 //! `np.log` and Python's left-to-right `sum`; `torchlet_examples::seeds::seed000` applies the same
 //! formulas in the same order with f64 tensor ops (a sum of fewer than 8 elements is
 //! sequential in torchlet too), so the check is exact: the value must print as the notebook's

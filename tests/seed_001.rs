@@ -2,9 +2,9 @@
 //!
 //! The notebook draws all its inputs at random, so none of its numbers can be reproduced.
 //! What can be checked: (1) the relations between the numbers it printed, which must hold
-//! whatever the inputs were (its digits are copied from
-//! ../shared/seeds/001_e806948b7641bf6e.txt), and (2) the same relations for torchlet on
-//! seeded random inputs, plus every claim of the cheat sheet.
+//! whatever the inputs were (its digits are copied from the outputs the notebook printed),
+//! and (2) the same relations for torchlet on seeded random inputs, plus every claim of the
+//! cheat sheet.
 
 use torchlet::autograd::distributions::Categorical;
 use torchlet::autograd::info;

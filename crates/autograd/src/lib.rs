@@ -6,7 +6,7 @@
 //!
 //! Reading order:
 //! 1. [`tensor`]: the handle, its value and its autograd state;
-//! 2. `graph`: the [`Backward`](graph) trait every rule implements, recording, `no_grad`,
+//! 2. `graph`: the `Backward` trait every rule implements, recording, `no_grad`,
 //!    the backward walk;
 //! 3. [`ops`]: the differentiable operations, one file per family, each op beside its
 //!    derivative and its catalog entry;

@@ -206,10 +206,11 @@ pub enum DigitsEvent {
 /// Number of batches per epoch in [`train_digits`] (1437 rows in batches of 32).
 pub const DIGITS_BATCHES: usize = DIGITS_TRAIN_ROWS.div_ceil(32);
 
-/// Number of training rows in BENCH.md's `digits_train` split (the rest are the test set).
+/// Number of training rows in the `digits_train` benchmark's split (docs/benchmarks.md; the
+/// rest are the test set).
 pub const DIGITS_TRAIN_ROWS: usize = 1437;
 
-/// BENCH.md's `digits_train`: the first 1437 rows train, the rest test;
+/// The `digits_train` benchmark (docs/benchmarks.md): the first 1437 rows train, the rest test;
 /// `Linear(64,64)-ReLU-Linear(64,10)` initialised from `Generator::new(seed)` (PyTorch's
 /// weights after `torch.manual_seed(seed)`),
 /// SGD(lr 0.05, momentum 0.9), batches of 32 in file order (the last has 29 rows),

@@ -376,11 +376,20 @@ fn layout(tensors: &[Entry], bits: &[usize], data_len: usize) -> std::result::Re
                  from offset 0; the previous one ends at {covered})"
             )));
         }
+        // torchlet's size rule: the byte size, counting sizes of 0 as 1, fits in isize::MAX
+        // (so an empty tensor with other sizes that overflow is refused too).
+        let fits = t
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d.max(1)))
+            .and_then(|n| n.checked_mul(bits[i]))
+            .is_some_and(|b| b / 8 <= isize::MAX as usize);
         let Some(size) = t
             .shape
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .and_then(|numel| numel.checked_mul(bits[i]))
+            .filter(|_| fits)
         else {
             return Err(fail(format!("has shape {}, whose size overflows (dtype {})", shape(), t.dtype)));
         };

@@ -1,8 +1,10 @@
 //! Tensor printing must match PyTorch character for character.
 //!
 //! Where the expected strings come from:
-//! - "seed NNN line L": printed by PyTorch in the seed documents (../shared/seeds). The
-//!   input is rebuilt from the printed 4-decimal values, which print back identically.
+//! - "seed NNN line L": printed by PyTorch in seed document NNN (one of the five public pages
+//!   about PyTorch's losses that torchlet was created from, listed in
+//!   `crates/examples/src/seeds/mod.rs`).
+//!   The input is rebuilt from the printed 4-decimal values, which print back identically.
 //! - "PyTorch 2.x print": generated with `repr(t)` in PyTorch 2.15.0 (CPU) for the same input
 //!   and pasted here verbatim.
 //!

@@ -3,7 +3,7 @@
 //!
 //! Each loss validates its arguments (errors name the op, the shapes and the values, and
 //! include PyTorch's wording), computes its per-element (or per-sample) values in one kernel
-//! generic over `T: Float` (one dtype dispatch per call), reduces them ([`Reduced`]), and
+//! generic over `T: Float` (one dtype dispatch per call), reduces them (`Reduced`), and
 //! records a rule holding exactly what its derivative needs. Losses with a common misuse
 //! (probabilities where logits or log-probabilities belong, `kl_div`'s `Mean`, a broadcasting
 //! `mse_loss` target) also run a cheap check and report it through [`crate::warnings`] at the

@@ -1,7 +1,7 @@
 //! The differentiable operations on [`Tensor`], one file per family. Each file holds, for
-//! each op: the `Tensor` method (validation, the tensor-core kernel, [`record`]), the backward
+//! each op: the `Tensor` method (validation, the tensor-core kernel, `graph::record`), the backward
 //! rule with the derivative stated beside it, and its [`OpInfo`] catalog entry (which enrols
-//! it in the gradient-check, no-panic and property suites).
+//! it in the gradient checks and the no-panic fuzzing).
 //!
 //! | file | ops |
 //! |---|---|
@@ -12,8 +12,6 @@
 //! | [`view`] | `reshape view squeeze unsqueeze flatten permute transpose t expand narrow contiguous cat stack` |
 //! | [`index`] | `index_select gather one_hot` |
 //! | [`linalg`] | `matmul linear` |
-//!
-//! [`record`]: crate::graph::record
 
 use crate::catalog::OpInfo;
 pub(crate) use crate::graph::Grads;

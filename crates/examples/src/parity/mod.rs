@@ -1,5 +1,5 @@
 //! Runs the PyTorch parity cases (`tests/data/torch_cases.json`, format in
-//! `parity/README.md`) through the public API exactly as a user would call it, and compares
+//! `docs/parity.md`) through the public API exactly as a user would call it, and compares
 //! outputs and gradients with `|got - want| <= atol + rtol * |want|` (NaN matches NaN, an
 //! infinity matches the same infinity). Error cases pass when the API returns `Err`.
 //! A case the project cannot express counts as failed; a panic counts as failed.

@@ -96,7 +96,7 @@ impl SgdOptions {
     }
 }
 
-/// `torch.optim.SGD`. Per parameter `p` with gradient `grad` (SPEC.md):
+/// `torch.optim.SGD`. Per parameter `p` with gradient `grad` (docs/semantics.md):
 ///
 /// ```text
 /// g = maximize ? -grad : grad
