@@ -18,6 +18,7 @@ use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::cell::Cell;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use torchlet_tensor_core::{with_numeric, Error, Numeric, Result, TensorData};
@@ -177,7 +178,8 @@ fn check_grad(t: &Tensor, g: &TensorData, node: &str) -> Result<()> {
 fn run_backward(root: &Tensor, grad: TensorData) -> Result<()> {
     // The frontier: ids in a max-heap (newest first) and each pending tensor's summed gradient.
     let mut heap = BinaryHeap::from([root.id()]);
-    let mut pending: HashMap<u64, (Tensor, TensorData)> = HashMap::from([(root.id(), (root.clone(), grad))]);
+    let mut pending: HashMap<u64, (Tensor, TensorData), BuildHasherDefault<IdHasher>> = HashMap::default();
+    pending.insert(root.id(), (root.clone(), grad));
     // Leaf (and retained) gradients are committed only after the whole walk succeeded.
     let mut commits: Vec<(Tensor, TensorData)> = Vec::new();
     while let Some(id) = heap.pop() {
@@ -222,6 +224,26 @@ fn run_backward(root: &Tensor, grad: TensorData) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Hashes tensor ids (unique u64s) with one multiplication (Fibonacci hashing): the frontier
+/// map is on every backward's path, and the default SipHash cost more than the rules of a small
+/// network.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// Drops a graph iteratively: a chain of a million recorded ops would otherwise drop
