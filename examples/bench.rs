@@ -9,6 +9,7 @@ use std::time::Instant;
 use torchlet::nn::optim::{Optimizer, SgdOptions, SGD};
 use torchlet::nn::{Linear, Module, ReLU, Sequential, Sigmoid};
 use torchlet::prelude::*;
+use torchlet::Result;
 
 /// Median microseconds per iteration of `step` over `repeats` timed runs of `iters` calls.
 fn bench(mut step: impl FnMut() -> Result<()>, iters: usize, repeats: usize) -> Result<f64> {

@@ -155,7 +155,7 @@ fn mnist_section(dir: Option<PathBuf>) -> torchlet::Result<()> {
     let c = y_train.max()?.item()? as usize + 1;
     println!("({n}, {m}), ({n},), {c}");
     cell("y_train[0]");
-    println!("{}", y_train.narrow(0, 0, 1)?.reshape(&[])?);
+    println!("{}", y_train.narrow(0, 0, 1)?.reshape(())?);
     if dir.is_some() {
         println!("# the post: tensor(5)");
     }

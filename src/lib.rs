@@ -25,15 +25,23 @@ pub use torchlet_nn as nn;
 pub use torchlet_tensor_core as tensor_core;
 
 pub use torchlet_autograd::warnings;
+pub use torchlet_autograd::{
+    default_dtype, get_rng_state, initial_seed, manual_seed, set_default_dtype, set_rng_state, DType, Error,
+    Generator, GeneratorState, Other, Result, Scalar, Shape, TensorData,
+};
 pub use torchlet_autograd::{gradcheck, is_grad_enabled, no_grad, NoGradGuard, Tensor};
 pub use torchlet_nn::optim;
-pub use torchlet_tensor_core::{
-    get_rng_state, initial_seed, manual_seed, set_rng_state, DType, Error, Generator, GeneratorState, Result,
-    Shape, TensorData,
-};
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
+///
+/// It does not export torchlet's `Result` alias, so `fn main() -> Result<(), Box<dyn
+/// std::error::Error>>` keeps meaning the standard `Result`; write `torchlet::Result<T>` for
+/// the alias. torchlet's `Error` converts from `std::io::Error`, so `?` works on file I/O in a
+/// function returning `torchlet::Result`.
 pub mod prelude {
     pub use crate::nn::functional as F;
-    pub use crate::{manual_seed, no_grad, DType, Error, Generator, Result, Shape, Tensor, TensorData};
+    pub use crate::{
+        manual_seed, no_grad, set_default_dtype, DType, Error, Generator, NoGradGuard, Shape, Tensor,
+        TensorData,
+    };
 }

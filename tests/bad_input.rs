@@ -10,6 +10,7 @@ use torchlet::nn::functional::{self as F, CrossEntropyOpts, NllLossOpts, Reducti
 use torchlet::nn::{Linear, Module, Sequential, Sigmoid};
 use torchlet::optim::{Adam, AdamOptions, AdamW, Optimizer, SgdOptions, SGD};
 use torchlet::prelude::*;
+use torchlet::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -240,9 +241,9 @@ fn cases() -> Vec<Case> {
             ["from_vec", "5 elements", "[2, 3]"],
             Tensor::from_vec(vec![1.0f32; 5], [2, 3])
         ),
-        case!("reshape: size", Invalid, ["reshape", "[4, 2]", "6 elements"], f(&[2, 3]).reshape(&[4, 2])),
-        case!("reshape: two -1", Invalid, ["reshape", "only one dimension"], f(&[2, 3]).reshape(&[-1, -1])),
-        case!("reshape: negative size", Invalid, ["reshape", "-2"], f(&[2, 3]).reshape(&[-2, 3])),
+        case!("reshape: size", Invalid, ["reshape", "[4, 2]", "6 elements"], f(&[2, 3]).reshape([4, 2])),
+        case!("reshape: two -1", Invalid, ["reshape", "only one dimension"], f(&[2, 3]).reshape([-1, -1])),
+        case!("reshape: negative size", Invalid, ["reshape", "-2"], f(&[2, 3]).reshape([-2, 3])),
         case!("permute: wrong length", Invalid, ["permute", "3 dims"], f(&[2, 3]).permute(&[0, 1, 2])),
         case!("permute: repeated dim", Invalid, ["permute", "repeats"], f(&[2, 3]).permute(&[1, 1])),
         case!("narrow: past the end", Invalid, ["narrow", "exceeds"], f(&[2, 3]).narrow(1, 2, 2)),
@@ -362,7 +363,7 @@ fn cases() -> Vec<Case> {
             "cross_entropy: integer logits",
             DType,
             ["cross_entropy"],
-            F::cross_entropy(&idx(&[1, 2, 3, 4]).reshape(&[2, 2])?, &idx(&[0, 1]))
+            F::cross_entropy(&idx(&[1, 2, 3, 4]).reshape([2, 2])?, &idx(&[0, 1]))
         ),
         case!(
             "cross_entropy: bool target",
@@ -544,7 +545,7 @@ fn cases() -> Vec<Case> {
             "reshape: sizes overflow",
             Invalid,
             ["reshape", "overflow"],
-            f(&[2, 3]).reshape(&[isize::MAX, 4])
+            f(&[2, 3]).reshape([isize::MAX, 4])
         ),
         case!(
             "narrow: start + length overflow",
@@ -692,7 +693,7 @@ fn cases() -> Vec<Case> {
             "Linear::from_weights: integer weight",
             DType,
             ["Linear", "i64"],
-            Linear::from_weights(idx(&[1, 2]).reshape(&[1, 2])?, None)
+            Linear::from_weights(idx(&[1, 2]).reshape([1, 2])?, None)
         ),
         case!(
             "Sequential: layer sizes do not chain",

@@ -9,6 +9,7 @@ use torchlet::nn::functional::{
     Reduction,
 };
 use torchlet::prelude::*;
+use torchlet::Result;
 
 const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Mean, Reduction::Sum];
 

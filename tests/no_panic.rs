@@ -31,6 +31,7 @@ use torchlet::nn::{
 };
 use torchlet::optim::{Adam, AdamOptions, AdamW, Optimizer, SgdOptions, SGD};
 use torchlet::prelude::*;
+use torchlet::Result;
 
 /// Cases per property: `TORCHLET_PROPTEST_CASES` or 256.
 fn config() -> ProptestConfig {

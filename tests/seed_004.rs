@@ -50,7 +50,7 @@ fn nll_by_indexing_equals_nll_loss_of_log_softmax_equals_cross_entropy() {
         for seed in 0..5 {
             let (x, y) = random_batch(64, 10, seed, dtype);
             let sm_preds = log_softmax_by_hand(&x).unwrap();
-            let picked = sm_preds.gather(1, &y.unsqueeze(1).unwrap()).unwrap().reshape(&[-1]).unwrap();
+            let picked = sm_preds.gather(1, &y.unsqueeze(1).unwrap()).unwrap().reshape([-1]).unwrap();
             assert_eq!(picked.to_f64_vec(), pick_by_flat_index(&sm_preds, &y).unwrap().to_f64_vec());
             let by_hand = nll(&sm_preds, &y).unwrap().item().unwrap();
             let nll_loss = F::nll_loss(&F::log_softmax(&x, -1).unwrap(), &y).unwrap().item().unwrap();

@@ -325,7 +325,7 @@ impl Sampler {
             let mut swapped = shape.clone();
             swapped.swap(0, 1);
             if let Ok(v) = t
-                .reshape(&swapped.iter().map(|&d| d as isize).collect::<Vec<_>>())
+                .reshape(swapped.iter().map(|&d| d as isize).collect::<Vec<_>>())
                 .and_then(|v| v.transpose(0, 1))
             {
                 return v;

@@ -92,7 +92,7 @@ impl Categorical {
     pub fn sample_n_with(&self, sample_shape: &[usize], g: &mut Generator) -> Result<Tensor> {
         let c = self.num_classes() as isize;
         let n: usize = sample_shape.iter().product();
-        let probs_2d = self.probs.data().contiguous().reshape(&[-1, c])?;
+        let probs_2d = self.probs.data().contiguous().reshape([-1, c])?;
         let samples = probs_2d.multinomial_with(n, true, g)?.t()?.contiguous();
         let pshape = self.probs.shape();
         let mut shape: Vec<isize> = sample_shape.iter().map(|&d| d as isize).collect();

@@ -63,10 +63,11 @@ impl Tensor {
     // `_with` forms take an explicit `Generator` like PyTorch's `generator=g`. The algorithms
     // are documented in `torchlet_tensor_core::random`.
 
-    /// Uniform `[0, 1)` samples (f32) from the global generator, like `torch.rand(shape)`:
+    /// Uniform `[0, 1)` samples of the default float dtype from the global generator, like
+    /// `torch.rand(shape)`:
     /// each is `(w & 0xFFFFFF) / 2^24` for one 32-bit twister word `w`.
     pub fn rand(shape: impl Into<Shape>) -> Result<Tensor> {
-        Ok(Tensor::from_data(TensorData::rand(shape, DType::F32)?))
+        Ok(Tensor::from_data(TensorData::rand(shape, torchlet_tensor_core::default_dtype())?))
     }
 
     /// Uniform `[0, 1)` samples of `dtype` from the global generator
@@ -81,11 +82,12 @@ impl Tensor {
         Ok(Tensor::from_data(TensorData::rand_with(shape, dtype, g)?))
     }
 
-    /// Standard normal samples (f32) from the global generator, like `torch.randn(shape)`:
+    /// Standard normal samples of the default float dtype from the global generator, like
+    /// `torch.randn(shape)`:
     /// Box–Muller on blocks of 16 uniforms for 16 or more elements, one cached f64 pair at a
     /// time below that (so `randn(10)` and `randn(20)` start differently, as in PyTorch).
     pub fn randn(shape: impl Into<Shape>) -> Result<Tensor> {
-        Ok(Tensor::from_data(TensorData::randn(shape, DType::F32)?))
+        Ok(Tensor::from_data(TensorData::randn(shape, torchlet_tensor_core::default_dtype())?))
     }
 
     /// Standard normal samples of `dtype` from the global generator

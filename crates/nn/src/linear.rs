@@ -29,12 +29,12 @@ impl Linear {
     /// `nn.Linear(in_features, out_features)`: f32 with bias, initialised from the global
     /// generator (reseed it with `manual_seed` for reproducible weights).
     pub fn new(in_features: usize, out_features: usize) -> Result<Linear> {
-        Linear::with_dtype(in_features, out_features, true, DType::F32)
+        Linear::with_dtype(in_features, out_features, true, torchlet_autograd::default_dtype())
     }
 
     /// `nn.Linear(in_features, out_features, bias=False)` from the global generator.
     pub fn without_bias(in_features: usize, out_features: usize) -> Result<Linear> {
-        Linear::with_dtype(in_features, out_features, false, DType::F32)
+        Linear::with_dtype(in_features, out_features, false, torchlet_autograd::default_dtype())
     }
 
     /// `nn.Linear(in_features, out_features, bias=bias, dtype=dtype)` from the global
@@ -51,7 +51,7 @@ impl Linear {
         bias: bool,
         g: &mut Generator,
     ) -> Result<Linear> {
-        Linear::init(in_features, out_features, bias, DType::F32, g)
+        Linear::init(in_features, out_features, bias, torchlet_autograd::default_dtype(), g)
     }
 
     fn init(

@@ -2,7 +2,7 @@
 //! way PyTorch does.
 
 use std::fmt;
-use torchlet_autograd::{Result, Tensor, TensorData};
+use torchlet_autograd::{DType, Error, Result, Tensor, TensorData};
 
 /// A layer or a network: maps an input tensor to an output tensor and owns parameters.
 ///
@@ -50,7 +50,47 @@ pub trait Module: fmt::Display + Send + Sync {
     /// all reported in one [`torchlet_autograd::Error::InvalidArgument`] and leave the model
     /// unchanged. See [`crate::state::load_state_dict`].
     fn load_state_dict(&self, state: &[(String, TensorData)]) -> Result<()> {
-        crate::state::load_state_dict(self, crate::state::short_type_name::<Self>(), state)
+        crate::state::load_state_dict(self, crate::state::short_type_name::<Self>(), state, true).map(drop)
+    }
+
+    /// `model.load_state_dict(sd, strict=False)` when `strict` is false: the entries whose
+    /// names match are loaded, and the keys missing from `state` or not in the model are
+    /// returned instead of failing ([`crate::state::IncompatibleKeys`], like PyTorch's
+    /// `_IncompatibleKeys`). Shape or dtype mismatches of matching keys are still errors, and
+    /// any error leaves the model unchanged. With `strict` true this is
+    /// [`Module::load_state_dict`].
+    fn load_state_dict_with(
+        &self,
+        state: &[(String, TensorData)],
+        strict: bool,
+    ) -> Result<crate::state::IncompatibleKeys> {
+        crate::state::load_state_dict(self, crate::state::short_type_name::<Self>(), state, strict)
+    }
+
+    /// Converts every parameter to `dtype` in place (`model.to(torch.float64)`); gradients are
+    /// cleared. Parameters require grad, so `dtype` must be a float dtype (checked before
+    /// anything changes).
+    fn to_dtype(&self, dtype: DType) -> Result<()> {
+        let params = self.parameters();
+        if !dtype.is_float() && params.iter().any(Tensor::requires_grad) {
+            return Err(Error::dtype(
+                "to_dtype",
+                "a float dtype for a module whose parameters require grad",
+                dtype,
+                "",
+            ));
+        }
+        params.iter().try_for_each(|p| p.to_dtype_(dtype))
+    }
+
+    /// Every parameter to f64 (`model.double()`).
+    fn double(&self) -> Result<()> {
+        self.to_dtype(DType::F64)
+    }
+
+    /// Every parameter to f32 (`model.float()`).
+    fn float(&self) -> Result<()> {
+        self.to_dtype(DType::F32)
     }
 }
 

@@ -38,7 +38,8 @@ pub fn load_state_dict<M: Module + ?Sized>(
     module: &M,
     module_name: &str,
     state: &[(String, TensorData)],
-) -> Result<()> {
+    strict: bool,
+) -> Result<IncompatibleKeys> {
     let params = module.named_parameters();
     let mut by_name: HashMap<&str, &TensorData> = HashMap::with_capacity(state.len());
     let mut duplicated = Vec::new();
@@ -59,10 +60,10 @@ pub fn load_state_dict<M: Module + ?Sized>(
             unexpected.push(name.as_str());
         }
     }
-    if !missing.is_empty() {
+    if strict && !missing.is_empty() {
         problems.push(format!("Missing key(s) in state_dict: {}.", quote(&missing)));
     }
-    if !unexpected.is_empty() {
+    if strict && !unexpected.is_empty() {
         problems.push(format!("Unexpected key(s) in state_dict: {}.", quote(&unexpected)));
     }
     if !duplicated.is_empty() {
@@ -107,7 +108,19 @@ pub fn load_state_dict<M: Module + ?Sized>(
             return Err(e);
         }
     }
-    Ok(())
+    let owned = |v: Vec<&str>| v.into_iter().map(str::to_string).collect();
+    Ok(IncompatibleKeys { missing_keys: owned(missing), unexpected_keys: owned(unexpected) })
+}
+
+/// What a non-strict [`load_state_dict`] could not match (PyTorch's `_IncompatibleKeys`): the
+/// model's keys absent from the state dict, and the state dict's keys the model does not have.
+/// Both are empty after a strict load.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IncompatibleKeys {
+    /// Parameters of the model that the state dict did not provide (they kept their values).
+    pub missing_keys: Vec<String>,
+    /// Entries of the state dict that match no parameter (ignored).
+    pub unexpected_keys: Vec<String>,
 }
 
 /// The unqualified name of `T` (`Sequential` for `torchlet_nn::container::Sequential`), for

@@ -222,7 +222,7 @@ fn dropout_gradient_is_the_scaled_mask() {
 }
 
 fn dataset() -> TensorDataset {
-    let x = Tensor::arange_step(0.0, 10.0, 1.0).unwrap().reshape(&[10, 1]).unwrap();
+    let x = Tensor::arange_step(0.0, 10.0, 1.0).unwrap().reshape([10, 1]).unwrap();
     TensorDataset::new(vec![x, Tensor::from((0..10i64).collect::<Vec<_>>())]).unwrap()
 }
 

@@ -1,7 +1,7 @@
 //! [`TensorData`]: an n-dimensional array of one dtype. Shared, immutable storage
 //! (`Arc<Buffer>`) plus a [`Layout`], so clones and views (transpose, expand, narrow) are O(1).
 
-use crate::shape::{for_each_offset, normalize_dim, Dims, Layout, Shape};
+use crate::shape::{for_each_offset, normalize_dim, Dims, Layout, Shape, ShapeSpec};
 use crate::{with_any, Buffer, DType, Element, Error, Result};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -513,13 +513,13 @@ impl TensorData {
         TensorData { buf: self.buf.clone(), layout }
     }
 
-    /// The same elements with another shape (one dimension may be `-1`, inferred).
-    /// A view when the layout is contiguous, a copy otherwise (like `torch.reshape`).
-    pub fn reshape(&self, shape: &[isize]) -> Result<Self> {
-        let shape = infer_shape("reshape", shape, self.numel(), self.shape())?;
+    /// The same elements with another shape (one size may be `-1`, inferred), like
+    /// `torch.reshape`: a view when the strides allow one (see [`TensorData::view`]), a copy
+    /// otherwise. `x.reshape([6, -1])`, `x.reshape((n, -1))`.
+    pub fn reshape(&self, shape: impl ShapeSpec) -> Result<Self> {
+        let shape = infer_shape("reshape", &shape.spec(), self.numel(), self.shape())?;
         shape.validate("reshape", self.dtype())?; // e.g. [0] to [0, 2^40, 2^40]
-        if self.is_contiguous() {
-            let strides = shape.contiguous_strides();
+        if let Some(strides) = view_strides(&self.layout, &shape) {
             return Ok(self.view_with(Layout { shape, strides, offset: self.layout.offset }));
         }
         let c = with_any!(self.dtype(), |T| {
@@ -527,6 +527,18 @@ impl TensorData {
             Self::from_parts(T::into_buffer(v), self.shape().clone())
         });
         Ok(c.view_with(Layout::contiguous(shape)))
+    }
+
+    /// The same storage seen with another shape (one size may be `-1`), like `torch.view`:
+    /// never a copy, so it is an error when the strides cannot express the new shape (e.g.
+    /// merging the dims of a transpose); [`TensorData::reshape`] copies then.
+    pub fn view(&self, shape: impl ShapeSpec) -> Result<Self> {
+        let shape = infer_shape("view", &shape.spec(), self.numel(), self.shape())?;
+        shape.validate("view", self.dtype())?;
+        match view_strides(&self.layout, &shape) {
+            Some(strides) => Ok(self.view_with(Layout { shape, strides, offset: self.layout.offset })),
+            None => Err(Error::invalid("view", format!("view size {shape} is not compatible with input tensor's size {} and stride {:?} (at least one dimension spans across two contiguous subspaces); use .reshape(...) instead, which copies", self.shape(), self.layout.strides.as_slice()))),
+        }
     }
 
     /// Reorders the dimensions: `perm[i]` is the source dimension of result dimension `i`.
@@ -620,9 +632,23 @@ impl TensorData {
         Ok(self.view_with(layout))
     }
 
-    /// A broadcast view with `shape` (size-1 and new leading dims repeat, stride 0).
-    pub fn expand(&self, shape: impl Into<Shape>) -> Result<Self> {
-        let shape = shape.into();
+    /// A broadcast view with `shape` (size-1 and new leading dims repeat, stride 0), like
+    /// `torch.expand`: `-1` keeps a dim's size (`x.expand([3, -1])`).
+    pub fn expand(&self, shape: impl ShapeSpec) -> Result<Self> {
+        let spec = shape.spec();
+        let lead = spec.len().checked_sub(self.ndim()).ok_or_else(|| {
+            let asked = Shape(spec.iter().map(|&d| d.max(0) as usize).collect());
+            Error::shapes("expand", self.shape(), &asked, format!("cannot be expanded: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})", spec.len(), self.ndim()))
+        })?;
+        let mut dims = Dims::new();
+        for (i, &d) in spec.iter().enumerate() {
+            dims.push(match d {
+                -1 if i >= lead => self.dims()[i - lead],
+                d if d >= 0 => d as usize,
+                d => return Err(Error::invalid("expand", format!("invalid size {d} at dimension {i} of {:?} (-1, keeping a size, is allowed only for existing dims)", spec.as_slice()))),
+            });
+        }
+        let shape = Shape(dims);
         shape.validate("expand", self.dtype())?;
         let out = Shape::broadcast("expand", self.shape(), &shape)?;
         if out != shape {
@@ -666,7 +692,7 @@ impl TensorData {
     /// Flattens dimensions `start..=end` into one (like `torch.flatten`).
     pub fn flatten(&self, start: isize, end: isize) -> Result<Self> {
         if self.ndim() == 0 {
-            return self.reshape(&[1]);
+            return self.reshape([1]);
         }
         let (s, e) =
             (normalize_dim("flatten", start, self.ndim())?, normalize_dim("flatten", end, self.ndim())?);
@@ -686,6 +712,51 @@ impl TensorData {
         dims.extend(self.dims()[e + 1..].iter().map(|&d| d as isize));
         self.reshape(&dims)
     }
+}
+
+/// The strides that show `layout`'s elements in `shape` without moving them, if any:
+/// PyTorch's `computeStride`. Walking the old dims from the last, each maximal run of dims
+/// that are contiguous with each other (a "chunk") must be split exactly into whole new dims.
+fn view_strides(layout: &Layout, shape: &Shape) -> Option<Dims> {
+    let (old, old_st, new) = (layout.shape.dims(), &layout.strides[..], shape.dims());
+    if old.is_empty() {
+        return Some(new.iter().map(|_| 1).collect());
+    }
+    let numel: usize = old.iter().product();
+    let mut strides: Dims = smallvec::smallvec![0; new.len()];
+    if numel == 0 {
+        // Empty: any contiguous strides do.
+        let mut acc = 1usize;
+        for d in (0..new.len()).rev() {
+            strides[d] = acc;
+            acc = acc.saturating_mul(new[d].max(1));
+        }
+        return Some(strides);
+    }
+    let mut view_d = new.len() as isize - 1;
+    let mut chunk_base = *old_st.last()?;
+    let (mut tensor_numel, mut view_numel) = (1usize, 1usize);
+    for tensor_d in (0..old.len()).rev() {
+        tensor_numel *= old[tensor_d];
+        let chunk_ends = tensor_d == 0
+            || (old[tensor_d - 1] != 1 && Some(old_st[tensor_d - 1]) != tensor_numel.checked_mul(chunk_base));
+        if chunk_ends {
+            while view_d >= 0 && (view_numel < tensor_numel || new[view_d as usize] == 1) {
+                strides[view_d as usize] = view_numel * chunk_base;
+                view_numel *= new[view_d as usize];
+                view_d -= 1;
+            }
+            if view_numel != tensor_numel {
+                return None;
+            }
+            if tensor_d > 0 {
+                chunk_base = old_st[tensor_d - 1];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    (view_d == -1).then_some(strides)
 }
 
 /// Resolves a shape with at most one `-1` against `numel` elements.

@@ -96,6 +96,14 @@ impl std::fmt::Debug for Error {
     }
 }
 
+/// I/O errors become [`Error::Io`] (op `io`), so `?` works on file operations in a function
+/// returning torchlet's `Result`.
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io { op: "io", msg: e.to_string() }
+    }
+}
+
 impl Error {
     /// An [`Error::InvalidArgument`] for `op` with the message `msg`.
     pub fn invalid(op: &'static str, msg: impl Into<String>) -> Self {

@@ -275,7 +275,7 @@ impl TensorData {
         src: &TensorData,
     ) -> Result<TensorData> {
         if shape.ndim() == 0 {
-            return src.reshape(&[]);
+            return src.reshape(());
         }
         let d = normalize_dim("index_add", dim, shape.ndim())?;
         if index.ndim() > 1 {

@@ -31,4 +31,4 @@ pub use dtype::{Buffer, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use promote::{default_dtype, set_default_dtype, Scalar};
 pub use random::{get_rng_state, initial_seed, manual_seed, set_rng_state, Generator, GeneratorState};
-pub use shape::{Layout, Shape};
+pub use shape::{Layout, Shape, ShapeSpec, SpecDim};

@@ -364,3 +364,95 @@ mod tests {
         assert_eq!(none, 0);
     }
 }
+
+macro_rules! shape_from_tuple {
+    ($(($($t:ident $v:ident),*)),*) => {$(
+        impl From<($($t,)*)> for Shape {
+            fn from(($($v,)*): ($($t,)*)) -> Self {
+                Shape::new(&[$($v),*])
+            }
+        }
+    )*};
+}
+type U = usize;
+shape_from_tuple!((U a), (U a, U b), (U a, U b, U c), (U a, U b, U c, U d), (U a, U b, U c, U d, U e), (U a, U b, U c, U d, U e, U f));
+
+/// One size of a [`ShapeSpec`]: any Rust integer (`-1` asks for the size to be inferred).
+pub trait SpecDim: Copy {
+    /// The size as `isize` (sizes beyond `isize::MAX` saturate, and are then refused as too large).
+    fn spec_dim(self) -> isize;
+}
+
+macro_rules! spec_dim {
+    ($($t:ty),*) => {$(
+        impl SpecDim for $t {
+            fn spec_dim(self) -> isize {
+                isize::try_from(self).unwrap_or(isize::MAX)
+            }
+        }
+    )*};
+}
+spec_dim!(usize, isize, i64, i32, u32, u64);
+
+/// A shape argument that may hold `-1` for a size to infer, as `reshape`, `view` and `expand`
+/// take it in PyTorch: `[6, -1]`, `&[n, -1]`, `(n, -1)` with `n: usize`, `&dims` for a
+/// `Vec<isize>`, or a [`Shape`].
+pub trait ShapeSpec {
+    /// The sizes, `-1` where one is to be inferred.
+    fn spec(self) -> SpecDims;
+}
+
+/// The sizes of a [`ShapeSpec`] (inline up to rank 6).
+pub type SpecDims = SmallVec<[isize; 6]>;
+
+impl<T: SpecDim, const N: usize> ShapeSpec for [T; N] {
+    fn spec(self) -> SpecDims {
+        self.iter().map(|d| d.spec_dim()).collect()
+    }
+}
+impl<T: SpecDim, const N: usize> ShapeSpec for &[T; N] {
+    fn spec(self) -> SpecDims {
+        self.iter().map(|d| d.spec_dim()).collect()
+    }
+}
+impl<T: SpecDim> ShapeSpec for &[T] {
+    fn spec(self) -> SpecDims {
+        self.iter().map(|d| d.spec_dim()).collect()
+    }
+}
+impl<T: SpecDim> ShapeSpec for Vec<T> {
+    fn spec(self) -> SpecDims {
+        self.iter().map(|d| d.spec_dim()).collect()
+    }
+}
+impl<T: SpecDim> ShapeSpec for &Vec<T> {
+    fn spec(self) -> SpecDims {
+        self.iter().map(|d| d.spec_dim()).collect()
+    }
+}
+impl ShapeSpec for &Shape {
+    fn spec(self) -> SpecDims {
+        self.dims().iter().map(|d| d.spec_dim()).collect()
+    }
+}
+impl ShapeSpec for Shape {
+    fn spec(self) -> SpecDims {
+        (&self).spec()
+    }
+}
+impl ShapeSpec for () {
+    fn spec(self) -> SpecDims {
+        SpecDims::new()
+    }
+}
+macro_rules! spec_tuple {
+    ($(($($t:ident $v:ident),*)),*) => {$(
+        impl<$($t: SpecDim),*> ShapeSpec for ($($t,)*) {
+            fn spec(self) -> SpecDims {
+                let ($($v,)*) = self;
+                smallvec::smallvec![$($v.spec_dim()),*]
+            }
+        }
+    )*};
+}
+spec_tuple!((A a), (A a, B b), (A a, B b, C c), (A a, B b, C c, D d), (A a, B b, C c, D d, E e), (A a, B b, C c, D d, E e, F f));

@@ -465,7 +465,7 @@ fn line_wrapping() {
 #[test]
 fn nested_dimensions() {
     // All PyTorch 2.x print: k-D slices are separated by k - 1 newlines.
-    let t = TensorData::arange(0.0, 24.0, 1.0, DType::F32).unwrap().reshape(&[2, 3, 4]).unwrap();
+    let t = TensorData::arange(0.0, 24.0, 1.0, DType::F32).unwrap().reshape([2, 3, 4]).unwrap();
     assert_eq!(
         t.to_string(),
         concat!(
@@ -708,7 +708,7 @@ fn huge_expanded_views_print_their_shown_elements() {
     // gathered the whole tensor first: with allocation now fallible that failed, and the
     // printer showed zeros; before, the allocation aborted the process. PyTorch 2.9.1:
     //   torch.tensor(2.5).expand(2**30, 2**30)
-    let x = TensorData::scalar(2.5f32).expand([1 << 30, 1 << 30]).unwrap();
+    let x = TensorData::scalar(2.5f32).expand([1usize << 30, 1 << 30]).unwrap();
     let row = "[2.5000, 2.5000, 2.5000,  ..., 2.5000, 2.5000, 2.5000]";
     let want = format!(
         "tensor([{row},\n        {row},\n        {row},\n        ...,\n        {row},\n        {row},\n        {row}])"
@@ -716,7 +716,7 @@ fn huge_expanded_views_print_their_shown_elements() {
     assert_eq!(x.to_string(), want);
     //   torch.arange(6.).reshape(2, 3).t()[:, None, :].expand(3, 2**40, 2)
     let y = f32s(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], &[2, 3]).t().unwrap().unsqueeze(1).unwrap();
-    let y = y.expand([3, 1 << 40, 2]).unwrap();
+    let y = y.expand([3, 1usize << 40, 2]).unwrap();
     let block = |a: u8, b: u8| {
         let r = format!("[{a}., {b}.]");
         format!(
@@ -726,6 +726,6 @@ fn huge_expanded_views_print_their_shown_elements() {
     let want = format!("tensor([{},\n\n        {},\n\n        {}])", block(0, 3), block(1, 4), block(2, 5));
     assert_eq!(y.to_string(), want);
     //   torch.tensor(True).expand(2**62)
-    let b = TensorData::scalar(true).expand([1 << 62]).unwrap();
+    let b = TensorData::scalar(true).expand([1usize << 62]).unwrap();
     assert_eq!(format_tensor(&b, &[]), "tensor([True, True, True,  ..., True, True, True])");
 }

@@ -382,7 +382,7 @@ proptest! {
                          target in shape(), to in dtype()) {
         let Some(a) = sa.build()? else { return Ok(()) };
         op("reshape", || a.reshape(&spec_dims))?;
-        op_shape("reshape -1", &[a.numel()], || a.reshape(&[-1]))?;
+        op_shape("reshape -1", &[a.numel()], || a.reshape([-1]))?;
         if let Some(t) = op("flatten", || a.flatten(d0, d1))? {
             prop_assert_eq!(t.numel(), a.numel());
         }

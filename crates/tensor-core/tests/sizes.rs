@@ -43,9 +43,13 @@ fn result_returning_constructors_reject_sizes_too_large() {
         assert_too_large(e, "from_vec", &["too many elements"]);
     }
     // 2^31 x 2^31 f32 would be 2^64 bytes.
-    assert_too_large(TensorData::from_vec(Vec::<f32>::new(), [0, 1 << 31, 1 << 31]), "from_vec", &["f32"]);
+    assert_too_large(
+        TensorData::from_vec(Vec::<f32>::new(), [0, 1 << 31, 1usize << 31]),
+        "from_vec",
+        &["f32"],
+    );
     // ... but bool (1 byte) fits the bound, so an empty one exists, like in PyTorch.
-    assert_eq!(TensorData::from_vec(Vec::<bool>::new(), [0, 1 << 31, 1 << 31]).unwrap().numel(), 0);
+    assert_eq!(TensorData::from_vec(Vec::<bool>::new(), [0, 1 << 31, 1usize << 31]).unwrap().numel(), 0);
     // one_hot with 2^58 classes: 2^61 bytes of i64, addressable, not allocatable (an abort
     // before: `vec![0; n]` cannot report failure).
     let idx = TensorData::from_vec(vec![3i64], [1]).unwrap();
@@ -57,8 +61,8 @@ fn result_returning_constructors_reject_sizes_too_large() {
 fn broadcasting_ops_check_the_result_size() {
     // [2^31, 1] op [1, 2^31] is [2^31, 2^31]: 2^62 elements, 2^64 bytes of f32. These
     // panicked in pool.rs ("attempt to multiply with overflow", or "capacity overflow").
-    let col = TensorData::scalar(1.0f32).expand([1 << 31, 1]).unwrap();
-    let row = TensorData::scalar(1.0f32).expand([1, 1 << 31]).unwrap();
+    let col = TensorData::scalar(1.0f32).expand([1usize << 31, 1]).unwrap();
+    let row = TensorData::scalar(1.0f32).expand([1, 1usize << 31]).unwrap();
     type BinaryOp = fn(&TensorData, &TensorData) -> Result<TensorData, Error>;
     let ops: [(&str, BinaryOp); 7] = [
         ("add", TensorData::add),
@@ -77,13 +81,13 @@ fn broadcasting_ops_check_the_result_size() {
     for (op, r) in [("eq", col.eq(&row)), ("lt", col.lt(&row)), ("ge", col.ge(&row)), ("isclose", close)] {
         assert_too_large(r, op, &["[2147483648, 2147483648]", "out of memory"]);
     }
-    let mask = TensorData::scalar(true).expand([1 << 31, 1]).unwrap();
+    let mask = TensorData::scalar(true).expand([1usize << 31, 1]).unwrap();
     assert_too_large(TensorData::where_cond(&mask, &col, &row), "where", &["[2147483648, 2147483648]"]);
     // matmul: [2^31, 1] @ [1, 2^31], and batched over expanded views: [2^20] batches of
     // [2^20, 1] @ [1, 2^20] (2^60 f32, 2^62 bytes: addressable, not allocatable).
     assert_too_large(col.matmul(&row), "matmul", &["[2147483648, 2147483648]"]);
     assert_too_large(col.addmm(None, &row), "matmul", &["[2147483648, 2147483648]"]);
-    let a = TensorData::scalar(1.0f32).expand([1 << 20, 1 << 20, 1]).unwrap();
+    let a = TensorData::scalar(1.0f32).expand([1usize << 20, 1 << 20, 1]).unwrap();
     let b = TensorData::scalar(1.0f32).expand([1, 1 << 20]).unwrap();
     assert_too_large(a.matmul(&b), "matmul", &["[1048576, 1048576, 1048576]", "out of memory"]);
     // The sizes that fit still work: [3, 1] + [1, 4].
@@ -94,13 +98,15 @@ fn broadcasting_ops_check_the_result_size() {
 #[test]
 fn views_of_sizes_too_large_are_errors() {
     let e = TensorData::from_vec(Vec::<f32>::new(), [0]).unwrap();
-    assert_too_large(e.reshape(&[0, 1 << 40, 1 << 40]), "reshape", &["too many elements"]);
+    assert_too_large(e.reshape([0, 1usize << 40, 1usize << 40]), "reshape", &["too many elements"]);
     let one = TensorData::scalar(1.0f32);
-    assert_too_large(one.expand([0, 1 << 62, 4]), "expand", &["too many elements"]);
-    assert_too_large(one.expand([1 << 31, 1 << 31]), "expand", &["too many elements"]);
+    assert_too_large(one.expand([0, 1usize << 62, 4]), "expand", &["too many elements"]);
+    assert_too_large(one.expand([1usize << 31, 1usize << 31]), "expand", &["too many elements"]);
     // Materialising an expanded view of 2^60 f32 (2^62 bytes): an error, not an abort.
-    let big = one.expand([1 << 30, 1 << 30]).unwrap();
-    assert_too_large(big.reshape(&[-1]), "reshape", &["out of memory"]);
+    let big = one.expand([1usize << 30, 1 << 30]).unwrap();
+    // reshape(-1) of it is still a view, stride 0 (PyTorch's computeStride allows it too).
+    let flat = big.reshape([-1]).unwrap();
+    assert_eq!((flat.dims(), flat.layout().strides.as_slice()), (&[1usize << 60][..], &[0usize][..]));
     assert_too_large(big.sum_dim(1, false).map(|_| ()), "sum", &["out of memory"]);
     assert_too_large(big.values::<f32>().map(|_| ()), "values", &["out of memory"]);
     assert_too_large(big.try_contiguous(), "contiguous", &["out of memory"]);
@@ -176,7 +182,7 @@ fn shape_validate_counts_bytes_with_zeros_as_ones() {
         assert_too_large(v(&d, DType::Bool), "t", &["the sizes overflow"]);
     }
     assert_eq!(
-        v(&[1 << 31, 1 << 31], DType::F32).unwrap_err().to_string(),
+        v(&[1 << 31, 1usize << 31], DType::F32).unwrap_err().to_string(),
         "t: a tensor of shape [2147483648, 2147483648] and dtype f32 has too many elements \
          (4611686018427387904 elements of 4 bytes; at most isize::MAX = 9223372036854775807 bytes can be addressed)"
     );

@@ -8,21 +8,21 @@ use torchlet_tensor_core::{DType, Error, TensorData};
 #[test]
 fn reshape_with_inferred_dim() {
     let x = iota(&[2, 3, 4]);
-    let r = x.reshape(&[4, -1]).unwrap();
+    let r = x.reshape([4, -1]).unwrap();
     assert_eq!(r.dims(), &[4, 6]);
     assert_eq!(vals(&r), vals(&x), "row-major order is kept");
     assert!(r.shares_storage(&x), "a contiguous reshape is a view");
-    assert_eq!(x.reshape(&[-1]).unwrap().dims(), &[24]);
-    assert_eq!(x.reshape(&[2, -1, 3]).unwrap().dims(), &[2, 4, 3]);
-    assert_eq!(x.reshape(&[1, 24, 1]).unwrap().dims(), &[1, 24, 1]);
+    assert_eq!(x.reshape([-1]).unwrap().dims(), &[24]);
+    assert_eq!(x.reshape([2, -1, 3]).unwrap().dims(), &[2, 4, 3]);
+    assert_eq!(x.reshape([1, 24, 1]).unwrap().dims(), &[1, 24, 1]);
     // One element to 0-d and back.
     let one = f64t(&[5.0], &[1, 1]);
-    let s = one.reshape(&[]).unwrap();
+    let s = one.reshape(()).unwrap();
     assert_eq!(s.ndim(), 0);
     assert_eq!(s.item().unwrap(), 5.0);
-    assert_eq!(s.reshape(&[-1]).unwrap().dims(), &[1]);
+    assert_eq!(s.reshape([-1]).unwrap().dims(), &[1]);
     // An empty tensor: (0, 3) -> (-1, 3) infers 0 / 3 = 0 rows.
-    assert_eq!(TensorData::zeros([0, 3], DType::F32).reshape(&[-1, 3]).unwrap().dims(), &[0, 3]);
+    assert_eq!(TensorData::zeros([0, 3], DType::F32).reshape([-1, 3]).unwrap().dims(), &[0, 3]);
 }
 
 #[test]
@@ -32,10 +32,10 @@ fn reshape_errors() {
         let e = x.reshape(bad).unwrap_err();
         assert!(matches!(e, Error::InvalidArgument { op: "reshape", .. }), "{bad:?}: {e:?}");
     }
-    let e = x.reshape(&[4]).unwrap_err().to_string();
+    let e = x.reshape([4]).unwrap_err().to_string();
     assert!(e.contains("[4]") && e.contains("[2, 3]") && e.contains("6 elements"), "{e}");
     // -1 next to a 0 cannot be inferred.
-    assert!(TensorData::zeros([0, 3], DType::F32).reshape(&[0, -1]).is_err());
+    assert!(TensorData::zeros([0, 3], DType::F32).reshape([0, -1]).is_err());
 }
 
 #[test]
@@ -43,21 +43,21 @@ fn reshape_of_a_strided_view_copies_in_logical_order() {
     // x = [[0,1,2],[3,4,5]]; x^T = [[0,3],[1,4],[2,5]]; reshape(-1) = [0,3,1,4,2,5]
     let x = iota(&[2, 3]);
     let xt = x.t().unwrap();
-    let r = xt.reshape(&[-1]).unwrap();
+    let r = xt.reshape([-1]).unwrap();
     assert_eq!(vals(&r), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
     assert!(!r.shares_storage(&x));
     // A narrowed (offset, contiguous rows) view reshapes as a view: rows 1.. of (3,4).
     let y = iota(&[3, 4]);
     let tail = y.narrow(0, 1, 2).unwrap();
     assert!(tail.is_contiguous());
-    let tr = tail.reshape(&[8]).unwrap();
+    let tr = tail.reshape([8]).unwrap();
     assert_eq!(vals(&tr), (4..12).map(|v| v as f64).collect::<Vec<_>>());
     // Columns 1..3 are not contiguous: reshape copies the right elements.
     let cols = y.narrow(1, 1, 2).unwrap();
-    assert_eq!(vals(&cols.reshape(&[-1]).unwrap()), vec![1.0, 2.0, 5.0, 6.0, 9.0, 10.0]);
+    assert_eq!(vals(&cols.reshape([-1]).unwrap()), vec![1.0, 2.0, 5.0, 6.0, 9.0, 10.0]);
     // An expanded view: [1,2] repeated 3 times.
     let e = f64t(&[1.0, 2.0], &[2]).expand([3, 2]).unwrap();
-    assert_eq!(vals(&e.reshape(&[6]).unwrap()), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    assert_eq!(vals(&e.reshape([6]).unwrap()), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
 }
 
 #[test]
@@ -264,7 +264,7 @@ fn values_mut_is_copy_on_write() {
     assert_eq!(vals(&u), vec![1.0, 7.0]);
     // A view taken before the mutation keeps the old values.
     let mut w = f64t(&[1.0, 2.0], &[2]);
-    let view = w.reshape(&[1, 2]).unwrap();
+    let view = w.reshape([1, 2]).unwrap();
     w.values_mut::<f64>().unwrap()[0] = 50.0;
     assert_eq!(vals(&view), vec![1.0, 2.0]);
     assert_eq!(vals(&w), vec![50.0, 2.0]);

@@ -39,16 +39,16 @@ impl ClassLayout {
             return Ok(x.contiguous());
         }
         let (n, c, i) = (self.n as isize, self.c as isize, self.inner as isize);
-        Ok(x.reshape(&[n, c, i])?.permute(&[0, 2, 1])?.contiguous())
+        Ok(x.reshape([n, c, i])?.permute(&[0, 2, 1])?.contiguous())
     }
 
     /// The inverse of [`ClassLayout::to_rows`].
     pub(crate) fn rows_to_input(&self, r: TensorData) -> Result<TensorData> {
         if self.inner == 1 {
-            return r.reshape(&dims_isize(&self.shape));
+            return r.reshape(dims_isize(&self.shape));
         }
         let (n, c, i) = (self.n as isize, self.c as isize, self.inner as isize);
-        r.reshape(&[n, i, c])?.permute(&[0, 2, 1])?.contiguous().reshape(&dims_isize(&self.shape))
+        r.reshape([n, i, c])?.permute(&[0, 2, 1])?.contiguous().reshape(dims_isize(&self.shape))
     }
 }
 

@@ -28,10 +28,10 @@ impl Backward for Matmul {
             g2 = g2.unsqueeze(-1)?;
         }
         let ga = wanted(needs[0], || {
-            g2.matmul(&b2.transpose(-1, -2)?)?.sum_to_shape(a2.shape())?.reshape(&dims_isize(a.shape()))
+            g2.matmul(&b2.transpose(-1, -2)?)?.sum_to_shape(a2.shape())?.reshape(dims_isize(a.shape()))
         })?;
         let gb = wanted(needs[1], || {
-            a2.transpose(-1, -2)?.matmul(&g2)?.sum_to_shape(b2.shape())?.reshape(&dims_isize(b.shape()))
+            a2.transpose(-1, -2)?.matmul(&g2)?.sum_to_shape(b2.shape())?.reshape(dims_isize(b.shape()))
         })?;
         Ok(smallvec![ga, gb])
     }
@@ -49,17 +49,17 @@ impl Backward for Linear {
         let (x, w) = (&self.x, &self.w);
         let (out_f, in_f) = (w.dims()[0] as isize, w.dims()[1] as isize);
         let flat = x.ndim() != 2; // (*, in) inputs are handled as (rows, in)
-        let g2 = if flat { g.reshape(&[-1, out_f])? } else { g.clone() };
+        let g2 = if flat { g.reshape([-1, out_f])? } else { g.clone() };
         let gx = wanted(needs[0], || {
             let gx = g2.matmul(w)?;
             if flat {
-                gx.reshape(&dims_isize(x.shape()))
+                gx.reshape(dims_isize(x.shape()))
             } else {
                 Ok(gx)
             }
         })?;
         let gw = wanted(needs[1], || {
-            let x2 = if flat { x.reshape(&[-1, in_f])? } else { x.clone() };
+            let x2 = if flat { x.reshape([-1, in_f])? } else { x.clone() };
             g2.t()?.matmul(&x2)
         })?;
         let mut out: Grads = smallvec![gx, gw];
@@ -96,7 +96,7 @@ impl Tensor {
             b.data()
         });
         // (*, in) -> (rows, in) @ W^T (a strided view, no copy) + bias -> (*, out).
-        let x2 = if x.ndim() == 2 { x.clone() } else { x.reshape(&[-1, w.dims()[1] as isize])? };
+        let x2 = if x.ndim() == 2 { x.clone() } else { x.reshape([-1, w.dims()[1] as isize])? };
         let out2 = x2.addmm(bd.as_ref(), &w.t()?).map_err(|e| match e {
             Error::ShapeMismatch { .. } => Error::shapes(
                 "linear",

@@ -12,6 +12,8 @@
 //! | [`view`] | `reshape view squeeze unsqueeze flatten permute transpose t expand narrow contiguous cat stack` |
 //! | [`index`] | `index_select gather one_hot` |
 //! | [`linalg`] | `matmul linear` |
+//! | [`mask`] | `masked_fill` |
+//! | [`inplace`] | `add_ sub_ mul_ div_ clamp_ fill_ zero_ copy_` (no derivative) |
 
 use crate::catalog::OpInfo;
 pub(crate) use crate::graph::Grads;
@@ -23,7 +25,9 @@ use crate::tensor::Tensor;
 
 pub mod binary;
 pub mod index;
+pub mod inplace;
 pub mod linalg;
+pub mod mask;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;
@@ -39,6 +43,7 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         view::catalog(),
         index::catalog(),
         linalg::catalog(),
+        mask::catalog(),
     ]
     .into_iter()
     .flatten()

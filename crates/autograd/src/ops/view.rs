@@ -7,13 +7,13 @@ use crate::catalog::{Case, OpInfo};
 use crate::graph::{record, Backward, Grads};
 use crate::ops::{dims_isize, one};
 use crate::tensor::Tensor;
-use torchlet_tensor_core::{Error, Result, Shape, TensorData};
+use torchlet_tensor_core::{Error, Result, Shape, ShapeSpec, TensorData};
 
 /// The gradient takes the input's shape back (reshape, view, squeeze, flatten, contiguous).
 struct Reshape(Shape);
 impl Backward for Reshape {
     fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
-        one(g.reshape(&dims_isize(&self.0))?)
+        one(g.reshape(dims_isize(&self.0))?)
     }
 }
 
@@ -73,14 +73,18 @@ impl Tensor {
         record(out, name, &[self], || Reshape(self.shape()))
     }
 
-    /// The same elements in a new shape (one `-1` is inferred). Derivative: reshape back.
-    pub fn reshape(&self, shape: &[isize]) -> Result<Tensor> {
+    /// The same elements in a new shape (one size may be `-1`, inferred), like
+    /// `torch.reshape`: a view when the strides allow, else a copy. `x.reshape([6, -1])`,
+    /// `x.reshape((n, -1))`. Derivative: reshape back.
+    pub fn reshape(&self, shape: impl ShapeSpec) -> Result<Tensor> {
         Ok(self.reshaped(self.data().reshape(shape)?, "ViewBackward0"))
     }
 
-    /// Alias of [`Tensor::reshape`] (`view`).
-    pub fn view(&self, shape: &[isize]) -> Result<Tensor> {
-        self.reshape(shape)
+    /// The same storage in a new shape, like `torch.view`: an error when the strides cannot
+    /// express it without a copy (e.g. after a transpose; use [`Tensor::reshape`] there).
+    /// Derivative: reshape back.
+    pub fn view(&self, shape: impl ShapeSpec) -> Result<Tensor> {
+        Ok(self.reshaped(self.data().view(shape)?, "ViewBackward0"))
     }
 
     /// Removes dimension `dim` if its size is 1.
@@ -135,8 +139,9 @@ impl Tensor {
         }
     }
 
-    /// Broadcasts to `shape` (a view). Derivative: sum over the broadcast dims.
-    pub fn expand(&self, shape: impl Into<Shape>) -> Result<Tensor> {
+    /// Broadcasts to `shape` (a view; `-1` keeps a size). Derivative: sum over the broadcast
+    /// dims.
+    pub fn expand(&self, shape: impl ShapeSpec) -> Result<Tensor> {
         let x = self.data();
         let out = x.expand(shape)?;
         Ok(record(out, "ExpandBackward0", &[self], || Expand(x.shape().clone())))
@@ -186,7 +191,7 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
     vec![
         OpInfo::new("reshape", |s| {
             let x = s.sized(&[2, 3, 4]);
-            Case::new([x], |t| t[0].reshape(&[-1, t[0].size(-1)? as isize])?.softmax(0))
+            Case::new([x], |t| t[0].reshape([-1, t[0].size(-1)? as isize])?.softmax(0))
         }),
         OpInfo::new("squeeze_unsqueeze", |s| {
             let (m, n) = (s.size(2), s.size(4));

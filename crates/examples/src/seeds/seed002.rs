@@ -30,7 +30,7 @@ pub fn question_loss_closed_form() -> f64 {
 /// `x1[class_index]` of the seed's loops: element `(row, class)` of a 2-D tensor as a 0-d
 /// tensor (differentiable, like Python indexing).
 fn at(x: &Tensor, row: usize, class: usize) -> Result<Tensor> {
-    x.narrow(0, row, 1)?.narrow(1, class, 1)?.reshape(&[])
+    x.narrow(0, row, 1)?.narrow(1, class, 1)?.reshape(())
 }
 
 /// The seed's `compute_nllloss_manual(x, y0)`: `loss = 0.; loss = loss + x1[class_index]`

@@ -49,7 +49,7 @@ pub fn pick_by_flat_index(sm_preds: &Tensor, target: &Tensor) -> Result<Tensor> 
     let c = sm_preds.size(1)? as i64;
     let offsets: Vec<i64> =
         target.to_vec::<i64>()?.iter().enumerate().map(|(i, &t)| i as i64 * c + t).collect();
-    sm_preds.reshape(&[-1])?.index_select(0, &Tensor::from(offsets))
+    sm_preds.reshape([-1])?.index_select(0, &Tensor::from(offsets))
 }
 
 /// The post's `Model(n_in, nh, n_out)`: `Linear(n_in, nh) - ReLU - Linear(nh, n_out)`,
@@ -80,7 +80,7 @@ pub fn load_mnist_train(dir: &Path, n: usize) -> Result<(Tensor, Tensor)> {
         return Err(bad(format!("asked for {n} images, the files hold {}", images.dims()[0])));
     }
     let x = Tensor::from_data(images.narrow(0, 0, n)?.contiguous())
-        .reshape(&[n as isize, -1])?
+        .reshape([n as isize, -1])?
         .mul_scalar(1.0 / 255.0)?;
     let y = Tensor::from_data(labels.narrow(0, 0, n)?.contiguous());
     Ok((x, y))
