@@ -184,6 +184,80 @@ pub fn distributions(path: impl AsRef<Path>, named: &[(&str, &[f64])]) -> Result
     })
 }
 
+/// A classifier's decisions on a grid of points (what `plt.contourf` draws): the grid's
+/// coordinates along x and y, and for each point, row by row (`y` outer, `x` inner), whether
+/// the class is positive.
+pub struct Grid {
+    /// The x coordinates of the grid's columns, increasing and evenly spaced.
+    pub xs: Vec<f64>,
+    /// The y coordinates of the grid's rows, increasing and evenly spaced.
+    pub ys: Vec<f64>,
+    /// `positive[r * xs.len() + c]`: the decision at `(xs[c], ys[r])`.
+    pub positive: Vec<bool>,
+}
+
+/// Plots a binary classifier's decision regions and the labelled points on top, like the
+/// micrograd notebook's `contourf` + `scatter` (Spectral colours: red for negative, blue for
+/// positive), as a 600x600 PNG at `path`. `points` are `(x, y)` pairs, `labels` their classes
+/// (positive when `> 0`).
+///
+/// # Errors
+///
+/// [`Error::Io`] (op `"plot"`, message with the path) if the grid is empty or its decisions do
+/// not match its size, the points and labels differ in number, or the file cannot be written.
+pub fn decision_boundary(
+    path: impl AsRef<Path>,
+    title: &str,
+    grid: &Grid,
+    points: &[(f64, f64)],
+    labels: &[f64],
+) -> Result<()> {
+    let path = path.as_ref();
+    let (nx, ny) = (grid.xs.len(), grid.ys.len());
+    if nx < 2 || ny < 2 || grid.positive.len() != nx * ny {
+        return Err(plot_error(path, format!("a grid needs at least 2 x 2 points and one decision per point (got {nx} x {ny} points, {} decisions)", grid.positive.len())));
+    }
+    if points.len() != labels.len() {
+        return Err(plot_error(path, format!("{} points but {} labels", points.len(), labels.len())));
+    }
+    let (hx, hy) = (grid.xs[1] - grid.xs[0], grid.ys[1] - grid.ys[0]);
+    let x_range = grid.xs[0] - hx / 2.0..grid.xs[nx - 1] + hx / 2.0;
+    let y_range = grid.ys[0] - hy / 2.0..grid.ys[ny - 1] + hy / 2.0;
+    // matplotlib's Spectral at its two ends, lightened for the regions.
+    let (neg, pos) = (RGBColor(213, 62, 79), RGBColor(50, 136, 189));
+    let light = |c: RGBColor| {
+        RGBColor(
+            ((c.0 as u16 + 2 * 255) / 3) as u8,
+            ((c.1 as u16 + 2 * 255) / 3) as u8,
+            ((c.2 as u16 + 2 * 255) / 3) as u8,
+        )
+    };
+    render(path, (600, 600), |root| {
+        let area = root.titled(title, text_style(TITLE_SIZE))?;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x_range.clone(), y_range.clone())?;
+        let mut mesh = chart.configure_mesh();
+        style_mesh(&mut mesh);
+        mesh.x_label_formatter(&|x| format!("{x:.1}")).y_label_formatter(&|y| format!("{y:.1}")).draw()?;
+        chart.draw_series(grid.positive.iter().enumerate().map(|(i, &p)| {
+            let (x, y) = (grid.xs[i % nx], grid.ys[i / nx]);
+            let color = light(if p { pos } else { neg });
+            Rectangle::new([(x - hx / 2.0, y - hy / 2.0), (x + hx / 2.0, y + hy / 2.0)], color.filled())
+        }))?;
+        chart.draw_series(
+            points.iter().zip(labels).map(|(&p, &l)| {
+                Circle::new(p, 5, ShapeStyle::from(if l > 0.0 { pos } else { neg }).filled())
+            }),
+        )?;
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 5, ShapeStyle::from(AXIS).stroke_width(1))))?;
+        Ok(())
+    })
+}
+
 /// One line chart: `values[i]` plotted at x = `first_x + i`.
 struct LinePanel<'a> {
     caption: Option<&'a str>,

@@ -101,6 +101,71 @@ impl Mt19937 {
     }
 }
 
+/// Python's `random` module: the same twister, seeded as CPython seeds it, for lessons written
+/// in plain Python (micrograd draws its weights with `random.uniform(-1, 1)` after
+/// `random.seed(1337)`), so a port reproduces their numbers.
+///
+/// `PyRandom::seed(n)` is `random.seed(n)` for a non-negative integer `n` (CPython's
+/// `init_by_array` over the 32-bit words of `n`); [`PyRandom::random`] is `random.random()`
+/// (53 bits from two words: `(a >> 5) * 2^26 + (b >> 6)`, over `2^53`) and
+/// [`PyRandom::uniform`] is `random.uniform(a, b) = a + (b - a) * random()`.
+///
+/// ```
+/// // Python: random.seed(1337); random.random() -> 0.6177528569514706
+/// let mut r = torchlet_tensor_core::random::PyRandom::seed(1337);
+/// assert_eq!(r.random(), 0.6177528569514706);
+/// ```
+#[derive(Clone)]
+pub struct PyRandom {
+    mt: Mt19937,
+}
+
+impl PyRandom {
+    /// `random.seed(n)`.
+    pub fn seed(n: u64) -> PyRandom {
+        // init_by_array(key): key = the 32-bit words of n, least significant first ([0] for 0).
+        let key: Vec<u32> = if n >> 32 == 0 { vec![n as u32] } else { vec![n as u32, (n >> 32) as u32] };
+        let mut mt = Mt19937::new(19_650_218);
+        let s = &mut mt.state;
+        let (mut i, mut j) = (1usize, 0usize);
+        for _ in 0..N.max(key.len()) {
+            let p = s[i - 1] ^ (s[i - 1] >> 30);
+            s[i] = (s[i] ^ p.wrapping_mul(1_664_525)).wrapping_add(key[j]).wrapping_add(j as u32);
+            i += 1;
+            j += 1;
+            if i >= N {
+                s[0] = s[N - 1];
+                i = 1;
+            }
+            if j >= key.len() {
+                j = 0;
+            }
+        }
+        for _ in 0..N - 1 {
+            let p = s[i - 1] ^ (s[i - 1] >> 30);
+            s[i] = (s[i] ^ p.wrapping_mul(1_566_083_941)).wrapping_sub(i as u32);
+            i += 1;
+            if i >= N {
+                s[0] = s[N - 1];
+                i = 1;
+            }
+        }
+        s[0] = 0x8000_0000;
+        PyRandom { mt }
+    }
+
+    /// `random.random()`: uniform in `[0, 1)` with 53 random bits.
+    pub fn random(&mut self) -> f64 {
+        let (a, b) = (self.mt.next_u32() >> 5, self.mt.next_u32() >> 6);
+        (a as f64 * 67_108_864.0 + b as f64) / 9_007_199_254_740_992.0
+    }
+
+    /// `random.uniform(a, b)`.
+    pub fn uniform(&mut self, a: f64, b: f64) -> f64 {
+        a + (b - a) * self.random()
+    }
+}
+
 /// A random number generator that produces exactly PyTorch's CPU streams (`torch.Generator`).
 ///
 /// `Generator::new(s)` is `torch.Generator().manual_seed(s)`; pass it to the `_with`

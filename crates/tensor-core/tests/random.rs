@@ -226,3 +226,16 @@ fn ranges_and_permutations() {
     assert_eq!(p, (0..50).collect::<Vec<i64>>());
     assert_eq!(TensorData::randperm_with(0, &mut g).unwrap().dims(), [0]);
 }
+
+#[test]
+fn python_random_module_streams() {
+    use torchlet_tensor_core::random::PyRandom;
+    // CPython 3.11: random.seed(1337); [random.uniform(-1, 1) for _ in range(3)]
+    // -> [0.23550571390294128, 0.06653114721000164, -0.26830328150124894] (micrograd's first
+    // three weights in its demo notebook)
+    let mut r = PyRandom::seed(1337);
+    let w: Vec<f64> = (0..3).map(|_| r.uniform(-1.0, 1.0)).collect();
+    assert_eq!(w, vec![0.23550571390294128, 0.06653114721000164, -0.26830328150124894]);
+    // A seed wider than 32 bits is two key words: random.seed(2**40 + 5); random.random()
+    assert_eq!(PyRandom::seed((1 << 40) + 5).random(), 0.5043802970418443);
+}
