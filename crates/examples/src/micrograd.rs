@@ -68,6 +68,9 @@ pub fn mlp(seed: u64) -> Result<Sequential> {
 
 /// The notebook's `loss()`: the mean SVM loss `relu(1 - y * score)` plus `1e-4 * sum(p^2)`,
 /// and the accuracy (the fraction of points whose score has the label's sign).
+// `reg_loss = reg_loss + x` records an addition in the graph, as in Python; `reg_loss += x`
+// would update `reg_loss` in place instead (PyTorch's semantics too), which backward refuses.
+#[allow(clippy::assign_op_pattern)]
 pub fn loss(model: &Sequential, data: &Moons) -> Result<(Tensor, f64)> {
     let scores = model.forward(&data.x)?;
     // svm "max-margin" loss
