@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub mod demos;
 pub mod idx;
+pub mod gpt;
 pub mod micrograd;
 pub mod parity;
 pub mod plot;

@@ -31,10 +31,10 @@ use torchlet_autograd::{DType, Error, Result, Tensor, TensorData};
 ///         wei.masked_fill(&mask, f64::NEG_INFINITY)?.softmax(-1)?.matmul(&v)
 ///     }
 ///     fn children(&self) -> Vec<(String, &dyn Module)> {
-///         vec![("key".into(), &self.key), ("query".into(), &self.query), ("value".into(), &self.value)]
+///         torchlet_nn::children![self.key, self.query, self.value]
 ///     }
 ///     fn own_buffers(&self) -> Vec<(String, Tensor)> {
-///         vec![("tril".into(), self.tril.clone())]
+///         torchlet_nn::tensors![self.tril]
 ///     }
 /// }
 ///
@@ -277,6 +277,27 @@ macro_rules! display_as_repr {
             }
         }
     )*};
+}
+
+/// The `(name, module)` list that [`Module::children`] returns, named after the fields:
+/// `children![self.key, self.query]` is
+/// `vec![("key".into(), &self.key as &dyn Module), ("query".into(), &self.query as &dyn Module)]`
+/// (PyTorch names a sub-module by the attribute it is assigned to).
+#[macro_export]
+macro_rules! children {
+    ($($s:ident . $f:ident),* $(,)?) => {
+        vec![$((::std::string::String::from(stringify!($f)), &$s.$f as &dyn $crate::Module)),*]
+    };
+}
+
+/// The `(name, tensor)` list that [`Module::own_parameters`] or [`Module::own_buffers`]
+/// returns, named after the fields: `tensors![self.tril]` is
+/// `vec![("tril".into(), self.tril.clone())]` (PyTorch's `register_buffer("tril", ...)`).
+#[macro_export]
+macro_rules! tensors {
+    ($($s:ident . $f:ident),* $(,)?) => {
+        vec![$((::std::string::String::from(stringify!($f)), $s.$f.clone())),*]
+    };
 }
 
 /// Prints a tensor as PyTorch prints an `nn.Parameter`:

@@ -53,6 +53,33 @@ impl fmt::Display for DType {
     }
 }
 
+/// Parses a dtype's name: torchlet's (`"f32"`), PyTorch's (`"float32"`, `"torch.float32"`)
+/// or its alias (`"float"`, `"double"`, `"long"`).
+///
+/// ```
+/// # use torchlet_tensor_core::DType;
+/// assert_eq!("torch.float64".parse::<DType>().unwrap(), DType::F64);
+/// assert!("f16".parse::<DType>().is_err());
+/// ```
+impl std::str::FromStr for DType {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<DType, crate::Error> {
+        Ok(match s.strip_prefix("torch.").unwrap_or(s) {
+            "f32" | "float32" | "float" => DType::F32,
+            "f64" | "float64" | "double" => DType::F64,
+            "i64" | "int64" | "long" => DType::I64,
+            "bool" => DType::Bool,
+            _ => {
+                return Err(crate::Error::invalid(
+                    "dtype",
+                    format!("unknown dtype {s:?} (expected f32, f64, i64 or bool, or PyTorch's name of one)"),
+                ))
+            }
+        })
+    }
+}
+
 /// The flat storage behind a tensor: one contiguous `Vec` of one element type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Buffer {

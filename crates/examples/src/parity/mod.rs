@@ -7,6 +7,7 @@
 mod layers;
 mod random;
 mod train;
+mod train_model;
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -155,6 +156,9 @@ fn run_case_inner(case: &Value) -> Result<(), String> {
     let op = case["op"].as_str().ok_or("case without op")?;
     if op == "train" {
         return train::run_train(case);
+    }
+    if op == "train_model" {
+        return train_model::run_train_model(case);
     }
     if op == "random" {
         return random::run_random(case);

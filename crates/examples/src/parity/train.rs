@@ -137,7 +137,7 @@ fn build_loss(name: &str, options: Option<&Value>) -> Result<Loss, String> {
 
 /// `{"name": "sgd"|"adam"|"adamw", ...PyTorch keyword arguments}`; unknown keys are errors,
 /// so an option is never silently ignored.
-fn build_optimizer(spec: &Value, params: Vec<Tensor>) -> Result<Box<dyn Optimizer>, String> {
+pub(super) fn build_optimizer(spec: &Value, params: Vec<Tensor>) -> Result<Box<dyn Optimizer>, String> {
     let spec = spec.as_object().ok_or("options.optimizer is not an object")?;
     let num = |v: &Value, k: &str| v.as_f64().ok_or(format!("optimizer option {k} is not a number"));
     let flag = |v: &Value, k: &str| v.as_bool().ok_or(format!("optimizer option {k} is not a boolean"));
@@ -187,11 +187,11 @@ fn build_optimizer(spec: &Value, params: Vec<Tensor>) -> Result<Box<dyn Optimize
     opt.map_err(|e| e.to_string())
 }
 
-fn field<'a>(v: &'a Value, key: &str) -> Result<&'a Value, String> {
+pub(super) fn field<'a>(v: &'a Value, key: &str) -> Result<&'a Value, String> {
     v.get(key).ok_or_else(|| format!("missing field {key:?}"))
 }
 
-fn str_field<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
+pub(super) fn str_field<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
     field(v, key)?.as_str().ok_or_else(|| format!("field {key:?} is not a string"))
 }
 
