@@ -243,3 +243,42 @@ fn ones_tril(n: usize) -> Result<Tensor> {
     let i = Tensor::arange(n as i64)?;
     i.unsqueeze(1)?.ge(&i.unsqueeze(0)?)?.to_dtype(torchlet::default_dtype())
 }
+
+/// A character-level corpus as the lecture reads it: the sorted distinct characters are the
+/// vocabulary, the first 90% of the encoded text trains and the rest validates.
+pub struct CharData {
+    /// The vocabulary, sorted.
+    pub chars: Vec<char>,
+    /// The encoded training text.
+    pub train: Vec<i64>,
+    /// The encoded validation text.
+    pub val: Vec<i64>,
+}
+
+impl CharData {
+    /// Encodes `text` (`data = torch.tensor(encode(text))`, `n = int(0.9*len(data))`).
+    pub fn new(text: &str) -> CharData {
+        let mut chars: Vec<char> = text.chars().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        chars.dedup();
+        let data: Vec<i64> = text.chars().map(|c| chars.binary_search(&c).unwrap_or(0) as i64).collect();
+        let n = (0.9 * data.len() as f64) as usize;
+        CharData { chars, val: data[n..].to_vec(), train: data[..n].to_vec() }
+    }
+
+    /// Decodes token indices back to text.
+    pub fn decode(&self, idx: &[i64]) -> String {
+        idx.iter().map(|&i| self.chars.get(i as usize).copied().unwrap_or('?')).collect()
+    }
+
+    /// The lecture's `get_batch`: `batch` random windows of `block` tokens (offsets from
+    /// `torch.randint(len(data) - block, (batch,))` on the global generator) and the same
+    /// windows shifted by one, both `(batch, block)`.
+    pub fn get_batch(&self, train: bool, batch: usize, block: usize) -> Result<(Tensor, Tensor)> {
+        let data = if train { &self.train } else { &self.val };
+        let ix = Tensor::randint(0, (data.len() - block) as i64, [batch])?.to_vec::<i64>()?;
+        let rows = |shift: usize| -> Vec<i64> {
+            ix.iter().flat_map(|&i| data[i as usize + shift..i as usize + shift + block].to_vec()).collect()
+        };
+        Ok((Tensor::from(rows(0)).view([batch, block])?, Tensor::from(rows(1)).view([batch, block])?))
+    }
+}

@@ -89,6 +89,47 @@ impl EpochBar {
     }
 }
 
+/// A progress bar over training steps: `step [####>---] 1200/5000  loss 2.1034`. Hidden
+/// under the same conditions as [`EpochBar`].
+#[derive(Debug)]
+pub struct StepBar {
+    bar: ProgressBar,
+}
+
+impl StepBar {
+    /// A bar expecting `steps` calls to [`tick`](Self::tick).
+    pub fn new(steps: usize) -> Self {
+        let target =
+            if progress_disabled() { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let bar = ProgressBar::with_draw_target(Some(steps as u64), target);
+        let style = ProgressStyle::with_template("step [{bar:30}] {pos}/{len}  {msg}  {elapsed}<{eta}")
+            .map(|style| style.progress_chars("#>-"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        StepBar { bar }
+    }
+
+    /// Marks one more step as done and shows its `loss`.
+    pub fn tick(&self, loss: f64) {
+        self.bar.set_message(format!("loss {loss:.4}"));
+        self.bar.inc(1);
+    }
+
+    /// Prints `line` above the bar (or plainly when the bar is hidden).
+    pub fn println(&self, line: &str) {
+        if self.bar.is_hidden() {
+            println!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+
+    /// Removes the bar from the screen.
+    pub fn finish(self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// Whether `TORCHLET_NO_PROGRESS` asks for no progress bars.
 fn progress_disabled() -> bool {
     disables_progress(std::env::var_os(NO_PROGRESS_ENV).as_deref())

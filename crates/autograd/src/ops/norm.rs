@@ -59,12 +59,57 @@ impl<T: Float> Norm<T> {
     }
 }
 
+impl<T: Float> Norm<T> {
+    /// The backward pass of layer norm (contiguous rows of `m` values), as slice loops.
+    fn backward_rows(&self, xv: &[T], gv: &[T], w: Option<&[T]>, m: usize, needs: &[bool]) -> Result<Grads> {
+        let (mut dw, mut db) = (vec![T::ZERO; m], vec![T::ZERO; m]);
+        let mut dx = if needs[0] { vec![T::ZERO; xv.len()] } else { Vec::new() };
+        let mut xhat = vec![T::ZERO; m];
+        let mut gw = vec![T::ZERO; m];
+        let inv_m = T::c(1.0 / m as f64);
+        for (r, (x, g)) in xv.chunks_exact(m).zip(gv.chunks_exact(m)).enumerate() {
+            let (mu, rs) = (self.mean[r], self.rstd[r]);
+            xhat.iter_mut().zip(x).for_each(|(h, &x)| *h = (x - mu) * rs);
+            match w {
+                Some(w) => gw.iter_mut().zip(g).zip(w).for_each(|((o, &g), &w)| *o = g * w),
+                None => gw.copy_from_slice(g),
+            }
+            dw.iter_mut().zip(g).zip(&xhat).for_each(|((d, &g), &h)| *d += g * h);
+            db.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
+            if needs[0] {
+                let s_gw = gw.iter().fold(T::ZERO, |a, &v| a + v) * inv_m;
+                let s_gwx = gw.iter().zip(&xhat).fold(T::ZERO, |a, (&v, &h)| a + v * h) * inv_m;
+                let out = &mut dx[r * m..(r + 1) * m];
+                out.iter_mut()
+                    .zip(&gw)
+                    .zip(&xhat)
+                    .for_each(|((d, &gw), &h)| *d = rs * (gw - s_gw - h * s_gwx));
+            }
+        }
+        let gx = wanted(needs[0], || Ok(TensorData::from_vec_unchecked(dx, self.x.shape().clone())))?;
+        let wshape = self.weight.as_ref().map_or_else(|| Shape::new(&[m]), |w| w.shape().clone());
+        let mut out: Grads = smallvec![gx];
+        if self.weight.is_some() {
+            out.push(wanted(needs[1], || Ok(TensorData::from_vec_unchecked(dw, wshape.clone())))?);
+        }
+        if self.has_bias {
+            let k = out.len();
+            out.push(wanted(needs[k], || Ok(TensorData::from_vec_unchecked(db, wshape)))?);
+        }
+        Ok(out)
+    }
+}
+
 impl<T: Float> Backward for Norm<T> {
     fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
         let Groups { outer, channels, inner } = self.groups;
         let xv = self.x.values::<T>()?;
+        let g = g.try_contiguous()?;
         let gv = g.values::<T>()?;
         let w = self.weight.as_ref().map(|w| w.values::<T>()).transpose()?;
+        if self.per_row && !self.fixed_stats {
+            return self.backward_rows(&xv, &gv, w.as_deref(), channels * inner, needs);
+        }
         let nw = if self.per_row { channels * inner } else { channels };
         let ngroups = self.mean.len();
         let m = T::c((xv.len() / ngroups.max(1)) as f64);
@@ -154,6 +199,9 @@ fn forward<T: Float>(
     b: Option<&[T]>,
 ) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
     let Groups { outer, channels, inner } = groups;
+    if per_row && stats.is_none() {
+        return forward_rows(x, channels * inner, eps, w, b);
+    }
     let ngroups = if per_row { outer } else { channels };
     let group_of = |o: usize, c: usize, i: usize| if per_row { (o, c * inner + i) } else { (c, c) };
     let (mean, rstd, var): (Vec<T>, Vec<T>, Vec<T>) = match stats {
@@ -209,6 +257,37 @@ fn forward<T: Float>(
                 idx += 1;
             }
         }
+    }
+    (y, mean, rstd, var)
+}
+
+/// [`forward`] for layer norm, where each group is a contiguous row of `m` values: slice loops
+/// the compiler vectorises (the statistics still accumulate in f64).
+#[allow(clippy::type_complexity)]
+fn forward_rows<T: Float>(
+    x: &[T],
+    m: usize,
+    eps: f64,
+    w: Option<&[T]>,
+    b: Option<&[T]>,
+) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
+    let rows = x.len().checked_div(m).unwrap_or(0);
+    let (mut mean, mut rstd, mut var) = (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows));
+    let mut y = vec![T::ZERO; x.len()];
+    for (row, out) in x.chunks_exact(m).zip(y.chunks_exact_mut(m)) {
+        let mu = row.iter().map(|&v| Element::to_f64(v)).sum::<f64>() / m as f64;
+        let v = row.iter().map(|&v| (Element::to_f64(v) - mu).powi(2)).sum::<f64>() / m as f64;
+        let (mu_t, r_t) = (T::c(mu), T::c(1.0 / (v + eps).sqrt()));
+        out.iter_mut().zip(row).for_each(|(o, &xv)| *o = (xv - mu_t) * r_t);
+        if let Some(w) = w {
+            out.iter_mut().zip(w).for_each(|(o, &w)| *o *= w);
+        }
+        if let Some(b) = b {
+            out.iter_mut().zip(b).for_each(|(o, &b)| *o += b);
+        }
+        mean.push(mu_t);
+        rstd.push(r_t);
+        var.push(T::c(v));
     }
     (y, mean, rstd, var)
 }

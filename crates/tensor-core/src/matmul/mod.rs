@@ -329,16 +329,20 @@ pub fn gemm_strided<T: Float>(
         if !accumulate {
             dst.iter_mut().for_each(|d| *d = T::ZERO);
         }
+        // Rows of B must be contiguous slices for the loop to vectorise: a strided B (a
+        // transpose, as in attention's `q @ k^T`) is first packed row-major (k * n <= m * n * k).
+        let packed: Vec<T>;
+        let (bs, brs) = if b.cs == 1 {
+            (&b.s[b.off..], b.rs)
+        } else {
+            packed = (0..k).flat_map(|p| (0..n).map(move |j| (p, j))).map(|(p, j)| b.at(p, j)).collect();
+            (&packed[..], n)
+        };
         for (i, row) in dst.chunks_exact_mut(n).enumerate() {
             for p in 0..k {
                 let aip = a.at(i, p);
-                if b.cs == 1 {
-                    // A contiguous row of B: a slice, so the loop vectorises.
-                    let brow = &b.s[b.off + p * b.rs..][..n];
-                    row.iter_mut().zip(brow).for_each(|(d, &bv)| *d += aip * bv);
-                } else {
-                    row.iter_mut().enumerate().for_each(|(j, d)| *d += aip * b.at(p, j));
-                }
+                let brow = &bs[p * brs..][..n];
+                row.iter_mut().zip(brow).for_each(|(d, &bv)| *d += aip * bv);
             }
         }
         return Ok(());
