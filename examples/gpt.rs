@@ -22,19 +22,24 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let number = |flag: &str, default: usize| -> Result<usize> {
-        value(flag).map_or(Ok(default), |s| s.parse().map_err(|_| Error::invalid("gpt", format!("{flag} needs a number, got {s:?}"))))
+        value(flag).map_or(Ok(default), |s| {
+            s.parse().map_err(|_| Error::invalid("gpt", format!("{flag} needs a number, got {s:?}")))
+        })
     };
-    let (max_iters, eval_interval, eval_iters) = (number("--steps", 5000)?, 500, number("--eval-iters", 200)?);
+    let (max_iters, eval_interval, eval_iters) =
+        (number("--steps", 5000)?, 500, number("--eval-iters", 200)?);
     let (batch_size, learning_rate) = (16, 1e-3);
     let config = GptConfig { vocab_size: 0, block_size: 32, n_embd: 64, n_head: 4, n_layer: 4, dropout: 0.1 };
 
     manual_seed(1337);
     let path = torchlet_examples::project_path("data/shakespeare.txt");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::invalid("gpt", format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::invalid("gpt", format!("cannot read {}: {e}", path.display())))?;
     let data = CharData::new(&text);
     let model = Gpt::new(&GptConfig { vocab_size: data.chars.len(), ..config })?;
     if let Some(file) = value("--load") {
-        let state: Vec<_> = safetensors::load_file(&file)?.into_iter().map(|(k, v)| (lecture_key(&k), v)).collect();
+        let state: Vec<_> =
+            safetensors::load_file(&file)?.into_iter().map(|(k, v)| (lecture_key(&k), v)).collect();
         model.load_state_dict(&state)?;
         println!("loaded {file}");
     }

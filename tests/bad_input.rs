@@ -517,6 +517,49 @@ fn cases() -> Vec<Case> {
                 &F::BceOpts::default().weight(f(&[3]))
             )
         ),
+        // ----- layers ------------------------------------------------------------------------
+        case!(
+            "BatchNorm1d: one value per channel in training",
+            Invalid,
+            ["batch_norm", "more than 1 value per channel"],
+            torchlet::nn::BatchNorm1d::new_1d(3)?.forward(&f(&[1, 3]))
+        ),
+        case!(
+            "BatchNorm1d: channel count",
+            Invalid,
+            ["BatchNorm1d", "3 channels", "num_features = 4"],
+            torchlet::nn::BatchNorm1d::new_1d(4)?.forward(&f(&[2, 3]))
+        ),
+        case!(
+            "LayerNorm: trailing dims differ",
+            Shape,
+            ["layer_norm", "[2, 3]", "[4]"],
+            torchlet::nn::LayerNorm::new(&[4])?.forward(&f(&[2, 3]))
+        ),
+        case!(
+            "Embedding: index out of range",
+            Any,
+            ["embedding", "5"],
+            torchlet::nn::Embedding::new(5, 3)?.forward(&idx(&[0, 5]))
+        ),
+        case!(
+            "Embedding: float indices",
+            DType,
+            ["embedding"],
+            torchlet::nn::Embedding::new(5, 3)?.forward(&f(&[2]))
+        ),
+        case!(
+            "sdpa: key width differs from the query's",
+            Any,
+            ["scaled_dot_product_attention"],
+            f(&[2, 4, 8]).scaled_dot_product_attention(&f(&[2, 4, 6]), &f(&[2, 4, 8]), &Default::default())
+        ),
+        case!(
+            "state_dict: missing key (strict)",
+            Any,
+            ["missing key", "bias"],
+            Linear::new(2, 3)?.load_state_dict(&Linear::without_bias(2, 3)?.state_dict())
+        ),
         // ----- losses: kl_div, cosine, mse --------------------------------------------------
         case!("kl_div: no broadcast", Shape, ["kl_div"], F::kl_div(&f(&[2, 3]).neg()?, &f(&[2, 4]))),
         case!("kl_div: integer target", DType, ["kl_div"], F::kl_div(&f(&[2]).neg()?, &idx(&[0, 1]))),

@@ -13,12 +13,20 @@ const BATCH: usize = 16;
 static GLOBAL_GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn data() -> CharData {
-    let text = std::fs::read_to_string(torchlet_examples::project_path("data/shakespeare.txt")).expect("data/shakespeare.txt");
+    let text = std::fs::read_to_string(torchlet_examples::project_path("data/shakespeare.txt"))
+        .expect("data/shakespeare.txt");
     CharData::new(&text)
 }
 
 fn config(data: &CharData) -> GptConfig {
-    GptConfig { vocab_size: data.chars.len(), block_size: 32, n_embd: 64, n_head: 4, n_layer: 4, dropout: 0.1 }
+    GptConfig {
+        vocab_size: data.chars.len(),
+        block_size: 32,
+        n_embd: 64,
+        n_head: 4,
+        n_layer: 4,
+        dropout: 0.1,
+    }
 }
 
 /// The lecture's `estimate_loss` (eval mode, no gradients; it draws `2 * iters` batches).

@@ -10,7 +10,9 @@
 //! `net`; here the block's `ffwd` *is* that `Sequential` (keys `ffwd.0.weight`, not
 //! `ffwd.net.0.weight`). [`lecture_key`] maps a checkpoint saved by the lecture's own code.
 
-use torchlet::nn::{children, tensors, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, ReLU, Sequential};
+use torchlet::nn::{
+    children, tensors, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, ReLU, Sequential,
+};
 use torchlet::{NoGradGuard, Result, Tensor};
 
 /// The sizes of the model (the lecture's hyper-parameters).
@@ -56,7 +58,7 @@ impl Module for Head {
         let t = x.size(1)?; // x: (B, T, C)
         let k = self.key.forward(x)?; // (B, T, hs)
         let q = self.query.forward(x)?; // (B, T, hs)
-        // attention scores ("affinities"): (B, T, hs) @ (B, hs, T) -> (B, T, T)
+                                        // attention scores ("affinities"): (B, T, hs) @ (B, hs, T) -> (B, T, T)
         let wei = q.matmul(&k.transpose(-2, -1)?)? * (k.size(-1)? as f64).powf(-0.5);
         let future = self.tril.narrow(0, 0, t)?.narrow(1, 0, t)?.eq(0)?;
         let wei = wei.masked_fill(&future, f64::NEG_INFINITY)?.softmax(-1)?;
@@ -228,7 +230,13 @@ impl Module for Gpt {
         Ok(self.forward_loss(idx, None)?.0)
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        children![self.token_embedding_table, self.position_embedding_table, self.blocks, self.ln_f, self.lm_head]
+        children![
+            self.token_embedding_table,
+            self.position_embedding_table,
+            self.blocks,
+            self.ln_f,
+            self.lm_head
+        ]
     }
 }
 
@@ -258,7 +266,8 @@ pub struct CharData {
 impl CharData {
     /// Encodes `text` (`data = torch.tensor(encode(text))`, `n = int(0.9*len(data))`).
     pub fn new(text: &str) -> CharData {
-        let mut chars: Vec<char> = text.chars().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut chars: Vec<char> =
+            text.chars().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         chars.dedup();
         let data: Vec<i64> = text.chars().map(|c| chars.binary_search(&c).unwrap_or(0) as i64).collect();
         let n = (0.9 * data.len() as f64) as usize;

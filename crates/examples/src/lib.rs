@@ -14,8 +14,8 @@
 use std::path::{Path, PathBuf};
 
 pub mod demos;
-pub mod idx;
 pub mod gpt;
+pub mod idx;
 pub mod micrograd;
 pub mod parity;
 pub mod plot;

@@ -272,7 +272,8 @@ fn forward_rows<T: Float>(
     b: Option<&[T]>,
 ) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
     let rows = x.len().checked_div(m).unwrap_or(0);
-    let (mut mean, mut rstd, mut var) = (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows));
+    let (mut mean, mut rstd, mut var) =
+        (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows));
     let mut y = vec![T::ZERO; x.len()];
     for (row, out) in x.chunks_exact(m).zip(y.chunks_exact_mut(m)) {
         let mu = row.iter().map(|&v| Element::to_f64(v)).sum::<f64>() / m as f64;

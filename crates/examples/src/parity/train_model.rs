@@ -69,10 +69,18 @@ fn build(options: &Value) -> Result<Model, String> {
     let e = |e: torchlet::Error| e.to_string();
     Ok(match str_field(options, "model")? {
         "makemore_mlp" => {
-            let (vocab, block, n_embd, hidden) =
-                (usize_of(c, "vocab")?, usize_of(c, "block_size")?, usize_of(c, "n_embd")?, usize_of(c, "n_hidden")?);
+            let (vocab, block, n_embd, hidden) = (
+                usize_of(c, "vocab")?,
+                usize_of(c, "block_size")?,
+                usize_of(c, "n_embd")?,
+                usize_of(c, "n_hidden")?,
+            );
             let batchnorm = field(c, "batchnorm")?.as_bool().ok_or("config.batchnorm is not a boolean")?;
-            let l1 = if batchnorm { Linear::without_bias(block * n_embd, hidden) } else { Linear::new(block * n_embd, hidden) };
+            let l1 = if batchnorm {
+                Linear::without_bias(block * n_embd, hidden)
+            } else {
+                Linear::new(block * n_embd, hidden)
+            };
             Model::Classifier(Box::new(MakemoreMlp {
                 C: Embedding::new(vocab, n_embd).map_err(e)?,
                 l1: l1.map_err(e)?,
@@ -120,8 +128,10 @@ pub(crate) fn run_train_model(case: &Value) -> Result<(), String> {
             Model::Gpt(g) => {
                 let (text, t) = (arg("text")?, g.config.block_size);
                 let window = |shift: usize| -> torchlet::Result<Tensor> {
-                    let rows: Vec<Tensor> =
-                        rows.iter().map(|&i| text.narrow(0, i as usize + shift, t)).collect::<torchlet::Result<_>>()?;
+                    let rows: Vec<Tensor> = rows
+                        .iter()
+                        .map(|&i| text.narrow(0, i as usize + shift, t))
+                        .collect::<torchlet::Result<_>>()?;
                     Tensor::stack(&rows.iter().collect::<Vec<_>>(), 0)
                 };
                 Ok((window(0).map_err(e)?, window(1).map_err(e)?))
@@ -158,7 +168,8 @@ pub(crate) fn run_train_model(case: &Value) -> Result<(), String> {
     let (rtol, atol) = (case["rtol"].as_f64().unwrap_or(1e-5), case["atol"].as_f64().unwrap_or(1e-6));
     let expected = field(case, "expected")?;
     let want_losses = parse_tensor(field(expected, "losses")?)?;
-    let got_losses = TensorData::from_vec(losses, [batches.len()]).map_err(|e| e.to_string())?.to_dtype(dtype);
+    let got_losses =
+        TensorData::from_vec(losses, [batches.len()]).map_err(|e| e.to_string())?.to_dtype(dtype);
     compare("losses (per step)", &got_losses, &want_losses, rtol, atol)?;
     let want_eval = field(expected, "eval_loss")?.as_f64().ok_or("expected.eval_loss is not a number")?;
     let eval = TensorData::from_vec(vec![eval_loss], [1]).map_err(|e| e.to_string())?;
