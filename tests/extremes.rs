@@ -299,3 +299,52 @@ fn integer_arithmetic_wraps_around_like_pytorch() {
     assert_eq!(two.sum_dim(0, false).unwrap().to_vec::<i64>().unwrap(), vec![-2]);
     assert_eq!(two.data().prod().unwrap().to_vec::<i64>().unwrap(), vec![1]);
 }
+
+#[test]
+fn linear_with_zero_in_features_on_3d_input_is_the_bias() -> Result<()> {
+    // PyTorch 2.9.1: F.linear(zeros(2, 3, 0), zeros(4, 0), b=[1, 2, 3, 4]) has shape (2, 3, 4),
+    // every row b; after .sum().backward(): x.grad (2, 3, 0), W.grad (4, 0), b.grad [6, 6, 6, 6].
+    let x = Tensor::zeros([2, 3, 0])?.requires_grad_(true)?;
+    let w = Tensor::zeros([4, 0])?.requires_grad_(true)?;
+    let b = leaf(vec![1.0, 2.0, 3.0, 4.0], &[4]);
+    let y = F::linear(&x, &w, Some(&b))?;
+    assert_eq!(y.shape().dims(), [2, 3, 4]);
+    assert_eq!(vals(&y)[..4], [1.0, 2.0, 3.0, 4.0]);
+    y.sum()?.backward()?;
+    assert_eq!(grad(&b), [6.0; 4]);
+    assert_eq!(x.grad().expect("x.grad").shape().dims(), [2, 3, 0]);
+    assert_eq!(w.grad().expect("w.grad").shape().dims(), [4, 0]);
+    Ok(())
+}
+
+#[test]
+fn mse_overflow_is_inf_with_the_gradient_pytorch_gives() -> Result<()> {
+    // PyTorch 2.9.1 (f32): mse_loss([1e20, 1], [0, 0]) = inf (the square overflows) while the
+    // gradient 2 (x - y) / n = [1e20, 1] stays finite; mse_loss([3e38], [-3e38]) = inf, grad inf.
+    let x = leaf(vec![1e20, 1.0], &[2]);
+    let l = F::mse_loss(&x, &Tensor::from(vec![0.0f32, 0.0]))?;
+    assert_eq!(l.item()?, f64::INFINITY);
+    l.backward()?;
+    let g = grad(&x);
+    assert!((g[0] - 1e20).abs() <= 1e20 * 1e-6 && g[1] == 1.0, "{g:?}");
+    let x = leaf(vec![3e38], &[1]);
+    let l = F::mse_loss(&x, &Tensor::from(vec![-3e38f32]))?;
+    l.backward()?;
+    assert_eq!((l.item()?, grad(&x)[0]), (f64::INFINITY, f64::INFINITY));
+    Ok(())
+}
+
+#[test]
+fn cross_entropy_with_zero_total_weight_is_nan_with_or_without_label_smoothing() -> Result<()> {
+    // PyTorch 2.9.1: cross_entropy(logits (2, 3), [0, 2], weight=zeros(3), label_smoothing=0.1
+    // or 0) is nan (0 / 0 for the mean), and every gradient element is nan.
+    for ls in [0.1, 0.0] {
+        let lg = leaf(vec![1.0, 2.0, 3.0, 0.5, 0.1, 0.2], &[2, 3]);
+        let opts = CrossEntropyOpts::default().weight(Tensor::zeros([3])?).label_smoothing(ls);
+        let l = F::cross_entropy_with(&lg, &Tensor::from(vec![0i64, 2]), &opts)?;
+        assert!(l.item()?.is_nan(), "label_smoothing {ls}");
+        l.backward()?;
+        assert!(grad(&lg).iter().all(|g| g.is_nan()), "label_smoothing {ls}: {:?}", grad(&lg));
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@ use crate::graph::{record, Backward, Grads};
 use crate::ops::{dims_isize, wanted};
 use crate::tensor::Tensor;
 use smallvec::smallvec;
-use torchlet_tensor_core::{Error, Result, TensorData};
+use torchlet_tensor_core::{Error, Result, Shape, TensorData};
 
 /// `y = a @ b` with `torch.matmul`'s rules.
 struct Matmul {
@@ -37,6 +37,12 @@ impl Backward for Matmul {
     }
 }
 
+/// The number of rows of `(*, in)` seen as `(rows, in)`: the product of the leading dims
+/// (spelled out rather than `-1`, which is ambiguous when `in = 0`).
+fn leading_rows(shape: &Shape) -> isize {
+    shape.dims()[..shape.ndim().saturating_sub(1)].iter().product::<usize>() as isize
+}
+
 /// `y = x W^T + bias` for `x` of shape `(*, in)`: `dx = g W`, `dW = g^T x` (leading dims
 /// flattened into rows), `dbias = sum of g's rows`.
 struct Linear {
@@ -49,7 +55,8 @@ impl Backward for Linear {
         let (x, w) = (&self.x, &self.w);
         let (out_f, in_f) = (w.dims()[0] as isize, w.dims()[1] as isize);
         let flat = x.ndim() != 2; // (*, in) inputs are handled as (rows, in)
-        let g2 = if flat { g.reshape([-1, out_f])? } else { g.clone() };
+        let rows = leading_rows(x.shape());
+        let g2 = if flat { g.reshape([rows, out_f])? } else { g.clone() };
         let gx = wanted(needs[0], || {
             let gx = g2.matmul(w)?;
             if flat {
@@ -59,7 +66,7 @@ impl Backward for Linear {
             }
         })?;
         let gw = wanted(needs[1], || {
-            let x2 = if flat { x.reshape([-1, in_f])? } else { x.clone() };
+            let x2 = if flat { x.reshape([rows, in_f])? } else { x.clone() };
             g2.t()?.matmul(&x2)
         })?;
         let mut out: Grads = smallvec![gx, gw];
@@ -96,7 +103,7 @@ impl Tensor {
             b.data()
         });
         // (*, in) -> (rows, in) @ W^T (a strided view, no copy) + bias -> (*, out).
-        let x2 = if x.ndim() == 2 { x.clone() } else { x.reshape([-1, w.dims()[1] as isize])? };
+        let x2 = if x.ndim() == 2 { x.clone() } else { x.reshape([leading_rows(x.shape()), w.dims()[1] as isize])? };
         let out2 = x2.addmm(bd.as_ref(), &w.t()?).map_err(|e| match e {
             Error::ShapeMismatch { .. } => Error::shapes(
                 "linear",
