@@ -109,6 +109,21 @@ fn digits_train() -> Result<(f64, f64)> {
     Ok((t, accuracy))
 }
 
+/// A wide graph: `n` scalar leaves stacked, summed and differentiated (issue: backward
+/// must be linear in nodes + edges). Leaves are made outside the timed region.
+fn backward_stack(n: usize) -> Result<f64> {
+    let leaves: Vec<Tensor> = (0..n).map(|i| Tensor::scalar(i as f32).requires_grad_(true)).collect::<Result<_>>()?;
+    let refs: Vec<&Tensor> = leaves.iter().collect();
+    bench(|| Tensor::stack(&refs, 0)?.sum()?.backward(), 1, 3)
+}
+
+/// One leaf used `n` times: `cat([x] * n).sum().backward()`.
+fn backward_cat_one_leaf(n: usize) -> Result<f64> {
+    let x = Tensor::from(vec![1.0f32]).requires_grad_(true)?;
+    let refs = vec![&x; n];
+    bench(|| Tensor::cat(&refs, 0)?.sum()?.backward(), 1, 3)
+}
+
 fn main() -> Result<()> {
     manual_seed(0);
     // The workloads mirror PyTorch's, which warns about nothing; keep the output to the lines.
@@ -121,6 +136,9 @@ fn main() -> Result<()> {
         "mlp_784_32_10_fwd_bwd_50000",
         "matmul_512",
         "digits_train",
+        "backward_stack_40000_leaves",
+        "backward_stack_200000_leaves",
+        "backward_cat_one_leaf_100000",
     ];
     for name in all {
         if !names.is_empty() && !names.iter().any(|n| n == name) {
@@ -132,6 +150,9 @@ fn main() -> Result<()> {
             "cross_entropy_fwd_bwd_50000x10" => cross_entropy_fwd_bwd()?,
             "mlp_784_32_10_fwd_bwd_50000" => mlp_fwd_bwd()?,
             "matmul_512" => matmul()?,
+            "backward_stack_40000_leaves" => backward_stack(40_000)?,
+            "backward_stack_200000_leaves" => backward_stack(200_000)?,
+            "backward_cat_one_leaf_100000" => backward_cat_one_leaf(100_000)?,
             _ => {
                 let (us, acc) = digits_train()?;
                 println!("{name}\t{us:.1} us\taccuracy {acc:.4}");
