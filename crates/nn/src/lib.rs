@@ -38,6 +38,7 @@ pub mod container;
 pub mod data;
 pub mod dropout;
 pub mod init;
+pub mod layers;
 pub mod linear;
 pub mod loss;
 pub mod module;
@@ -47,9 +48,10 @@ pub mod state;
 
 pub use activation::*;
 pub use clip::{clip_grad_norm_, clip_grad_norm_with, clip_grad_value_, clip_grads_with_norm_, get_total_norm};
-pub use container::Sequential;
+pub use container::{ModuleDict, ModuleList, Sequential};
 pub use data::{random_split, DataLoader, Dataset, Subset, TensorDataset};
 pub use dropout::{dropout, Dropout};
+pub use layers::{BatchNorm, BatchNorm1d, BatchNorm2d, Embedding, Identity, LayerNorm};
 pub use linear::Linear;
 pub use loss::{
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss,

@@ -13,6 +13,9 @@
 //! | [`index`] | `index_select gather one_hot` |
 //! | [`linalg`] | `matmul linear` |
 //! | [`mask`] | `masked_fill` |
+//! | [`embedding`] | `embedding` (`C[X]`) |
+//! | [`norm`] | `layer_norm batch_norm` |
+//! | [`attention`] | `scaled_dot_product_attention` |
 //! | [`inplace`] | `add_ sub_ mul_ div_ clamp_ fill_ zero_ copy_` (no derivative) |
 
 use crate::catalog::OpInfo;
@@ -23,11 +26,14 @@ use torchlet_tensor_core::{Result, Shape, TensorData};
 #[cfg(doc)]
 use crate::tensor::Tensor;
 
+pub mod attention;
 pub mod binary;
+pub mod embedding;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
 pub mod mask;
+pub mod norm;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;
@@ -44,6 +50,9 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         index::catalog(),
         linalg::catalog(),
         mask::catalog(),
+        embedding::catalog(),
+        norm::catalog(),
+        attention::catalog(),
     ]
     .into_iter()
     .flatten()
