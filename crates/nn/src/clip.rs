@@ -125,7 +125,11 @@ fn total_norm(op: &'static str, tensors: &[Tensor], p: f64, error_if_nonfinite: 
         return Err(Error::invalid(op, format!("invalid norm_type {p} (must be >= 0, or inf)")));
     }
     if tensors.is_empty() {
-        return Ok(Tensor::from_data(TensorData::full(Shape::scalar(), 0.0, torchlet_autograd::default_dtype())));
+        return Ok(Tensor::from_data(TensorData::full(
+            Shape::scalar(),
+            0.0,
+            torchlet_autograd::default_dtype(),
+        )));
     }
     // Each tensor's norm, rounded to its dtype (PyTorch computes it as a tensor of that dtype).
     let mut norms = Vec::with_capacity(tensors.len());
@@ -181,7 +185,11 @@ fn scale_grads(op: &'static str, params: &[Tensor], max_norm: f64, total: &Tenso
     if total.numel() != 1 || !total.dtype().is_float() {
         return Err(Error::invalid(
             op,
-            format!("total_norm must be a one-element float tensor, got dtype {} and shape {}", total.dtype(), total.shape()),
+            format!(
+                "total_norm must be a one-element float tensor, got dtype {} and shape {}",
+                total.dtype(),
+                total.shape()
+            ),
         ));
     }
     let t = total.item()?;

@@ -73,7 +73,10 @@ pub(crate) fn run_lr_scheduler(case: &Value) -> Result<(), String> {
         let at = |e: torchlet::Error| format!("step {step}: {e}");
         let current = opt.lr();
         if sched.get_last_lr() != [current] {
-            return Err(format!("step {step}: get_last_lr() {:?} but the optimizer's lr is {current}", sched.get_last_lr()));
+            return Err(format!(
+                "step {step}: get_last_lr() {:?} but the optimizer's lr is {current}",
+                sched.get_last_lr()
+            ));
         }
         lrs.push(current);
         p.set_grad(Some(TensorData::from(vec![0.5f64, -0.25]))).map_err(at)?;
@@ -100,7 +103,9 @@ fn build_scheduler(
     };
     let int = |k: &str, default: Option<usize>| -> Result<usize, String> {
         match kw.get(k) {
-            Some(v) => v.as_u64().map(|x| x as usize).ok_or(format!("{name}: {k} is not a non-negative integer")),
+            Some(v) => {
+                v.as_u64().map(|x| x as usize).ok_or(format!("{name}: {k} is not a non-negative integer"))
+            }
             None => default.ok_or(format!("{name}: missing argument {k}")),
         }
     };
@@ -165,7 +170,9 @@ fn build_scheduler(
             let max_lr = num("max_lr", None)?;
             let mut o = match kw.get("total_steps") {
                 Some(_) => OneCycleOptions::new(max_lr, int("total_steps", None)?),
-                None => OneCycleOptions::with_epochs(max_lr, int("epochs", None)?, int("steps_per_epoch", None)?),
+                None => {
+                    OneCycleOptions::with_epochs(max_lr, int("epochs", None)?, int("steps_per_epoch", None)?)
+                }
             };
             o = o
                 .pct_start(num("pct_start", Some(0.3))?)
@@ -174,7 +181,9 @@ fn build_scheduler(
                 .div_factor(num("div_factor", Some(25.0))?)
                 .final_div_factor(num("final_div_factor", Some(1e4))?);
             if let Some(s) = kw.get("anneal_strategy") {
-                o = o.anneal_strategy(s.as_str().ok_or("anneal_strategy is not a string")?.parse().map_err(e)?);
+                o = o.anneal_strategy(
+                    s.as_str().ok_or("anneal_strategy is not a string")?.parse().map_err(e)?,
+                );
             }
             if let Some(b) = kw.get("cycle_momentum") {
                 o = o.cycle_momentum(b.as_bool().ok_or("cycle_momentum is not a boolean")?);

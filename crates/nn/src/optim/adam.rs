@@ -160,9 +160,11 @@ impl ParamState for AdamState {
         if self.step > 0 || self.exp_avg.is_some() {
             out.push(("step", TensorData::scalar(self.step as i64)));
         }
-        for (name, t) in
-            [("exp_avg", &self.exp_avg), ("exp_avg_sq", &self.exp_avg_sq), ("max_exp_avg_sq", &self.max_exp_avg_sq)]
-        {
+        for (name, t) in [
+            ("exp_avg", &self.exp_avg),
+            ("exp_avg_sq", &self.exp_avg_sq),
+            ("max_exp_avg_sq", &self.max_exp_avg_sq),
+        ] {
             if let Some(t) = t {
                 out.push((name, t.clone()));
             }
@@ -188,7 +190,12 @@ struct AdamCore {
 }
 
 impl AdamCore {
-    fn new(op: &'static str, groups: Vec<ParamGroup>, mut opts: AdamOptions, decoupled: bool) -> Result<Self> {
+    fn new(
+        op: &'static str,
+        groups: Vec<ParamGroup>,
+        mut opts: AdamOptions,
+        decoupled: bool,
+    ) -> Result<Self> {
         opts.weight_decay = Some(opts.weight_decay.unwrap_or(if decoupled { 0.01 } else { 0.0 }));
         let groups = Groups::new(op, groups, &opts)?;
         let n = groups.params.len();

@@ -170,7 +170,10 @@ impl<H: Hyper> Groups<H> {
             if let Some(bad) = group.set_options().into_iter().find(|o| !H::OPTIONS.contains(o)) {
                 return Err(Error::invalid(
                     op,
-                    format!("param group {g} sets {bad}, which {op} does not have (its options: {})", H::OPTIONS.join(", ")),
+                    format!(
+                        "param group {g} sets {bad}, which {op} does not have (its options: {})",
+                        H::OPTIONS.join(", ")
+                    ),
                 ));
             }
             let hyper = defaults.merged(&group);

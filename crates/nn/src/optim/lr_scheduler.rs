@@ -36,6 +36,7 @@
 //! | [`LinearLR`] | `base * start_factor` at `t = 0`, then `lr * (1 + (end - start) / (total_iters * start + (t-1) (end - start)))` up to `t = total_iters` (so `base * (start + (end - start) * min(t, total_iters) / total_iters)`) |
 //! | [`OneCycleLR`] | warm up from `max_lr / div_factor` to `max_lr`, then anneal to `initial_lr / final_div_factor` (cosine or linear); the momentum cycles the other way |
 //! | [`LambdaLR`] | `base * lr_lambda(t)` |
+//! | [`ReduceLROnPlateau`] | `max(lr * factor, min_lr)` after more than `patience` steps whose metric did not improve (its `step` takes the metric) |
 //!
 //! A step that returns `Err` (a scheduler stepped with another optimizer than its own, a
 //! [`OneCycleLR`] stepped past `total_steps`, a lambda giving a negative learning rate)
@@ -43,7 +44,7 @@
 
 use super::Optimizer;
 use std::str::FromStr;
-use torchlet_autograd::{Error, Result};
+use torchlet_autograd::{DType, Error, Result, TensorData};
 
 /// What every scheduler offers (`torch.optim.lr_scheduler.LRScheduler`).
 pub trait LrScheduler {
@@ -62,6 +63,19 @@ pub trait LrScheduler {
 
     /// Every group's `initial_lr` (`scheduler.base_lrs`).
     fn base_lrs(&self) -> &[f64];
+
+    /// The scheduler's progress (`scheduler.state_dict()`) as named tensors: `last_epoch`
+    /// (i64, `[]`), `base_lrs` and `_last_lr` (f64, `[groups]`). The hyper-parameters
+    /// (`gamma`, `T_max`, a lambda, ...) are not saved: they are the ones the scheduler was
+    /// built with.
+    fn state_dict(&self) -> Vec<(String, TensorData)>;
+
+    /// Restores a state saved by [`LrScheduler::state_dict`]
+    /// (`scheduler.load_state_dict(sd)`). Strict and atomic: on `Err` (a missing or unknown
+    /// key, another number of groups, a wrong dtype or shape, a negative or non-finite
+    /// learning rate) nothing changed. As in PyTorch, the optimizer's learning rates are not
+    /// touched; the next [`LrScheduler::step`] continues from the loaded epoch.
+    fn load_state_dict(&mut self, state: &[(String, TensorData)]) -> Result<()>;
 }
 
 /// What one step of a schedule sets: every group's learning rate and, for [`OneCycleLR`],
@@ -154,7 +168,13 @@ impl Core {
     /// Sets the values of `update` (and every group's `initial_lr`, when given) on `opt`,
     /// all or nothing: every learning rate is checked first, and should the optimizer refuse
     /// a value anyway (a momentum out of its range), what was set is restored.
-    fn apply(&self, opt: &mut dyn Optimizer, epoch: usize, initial: Option<&[f64]>, update: &Update) -> Result<()> {
+    fn apply(
+        &self,
+        opt: &mut dyn Optimizer,
+        epoch: usize,
+        initial: Option<&[f64]>,
+        update: &Update,
+    ) -> Result<()> {
         for (g, &lr) in update.lrs.iter().enumerate() {
             if lr.is_nan() || lr < 0.0 {
                 return Err(Error::invalid(
@@ -196,9 +216,97 @@ impl Core {
     }
 }
 
-/// `get_last_lr`, `last_epoch` and `base_lrs` of a scheduler with a `core` field.
+impl Core {
+    /// `last_epoch`, `base_lrs` and `_last_lr`.
+    fn save(&self) -> Vec<(String, TensorData)> {
+        vec![
+            ("last_epoch".to_string(), TensorData::scalar(self.last_epoch as i64)),
+            ("base_lrs".to_string(), TensorData::from(self.base_lrs.clone())),
+            ("_last_lr".to_string(), TensorData::from(self.last_lr.clone())),
+        ]
+    }
+
+    /// Reads what [`Core::save`] wrote; changes nothing on `Err`.
+    fn load(&mut self, sd: &[(String, TensorData)]) -> Result<()> {
+        let (epoch, base, last) = load_core(self.name, self.groups, sd)?;
+        self.last_epoch = epoch;
+        self.base_lrs = base;
+        self.last_lr = last;
+        Ok(())
+    }
+}
+
+/// The error of a failed scheduler load.
+fn bad_load(name: &str, msg: impl std::fmt::Display) -> Error {
+    Error::invalid("load_state_dict", format!("{name} state dict: {msg}; the scheduler was not changed"))
+}
+
+/// Reads `last_epoch`, `base_lrs` and `_last_lr` (one learning rate per group, `groups`
+/// of them) from a scheduler state dict holding exactly those keys.
+fn load_core(name: &str, groups: usize, sd: &[(String, TensorData)]) -> Result<(usize, Vec<f64>, Vec<f64>)> {
+    load_entries(name, sd, &["last_epoch", "base_lrs", "_last_lr"])?;
+    let get = |k: &str| sd.iter().find(|(n, _)| n == k).map(|(_, t)| t);
+    let epoch = get("last_epoch").ok_or_else(|| bad_load(name, "missing key \"last_epoch\""))?;
+    if epoch.dtype() != DType::I64 || !epoch.dims().is_empty() {
+        return Err(bad_load(
+            name,
+            format!(
+                "\"last_epoch\" should be a 0-dimensional i64 tensor, got dtype {} and shape {}",
+                epoch.dtype(),
+                epoch.shape()
+            ),
+        ));
+    }
+    let e = epoch.to_vec::<i64>()?[0];
+    let epoch =
+        usize::try_from(e).map_err(|_| bad_load(name, format!("\"last_epoch\" is {e} (must be >= 0)")))?;
+    let lrs = |k: &str| -> Result<Vec<f64>> {
+        let t = get(k).ok_or_else(|| bad_load(name, format!("missing key \"{k}\"")))?;
+        if !t.dtype().is_float() || t.dims() != [groups] {
+            return Err(bad_load(
+                name,
+                format!(
+                    "\"{k}\" should be a float tensor of shape [{groups}] (one learning rate per param group), got dtype {} and shape {}",
+                    t.dtype(),
+                    t.shape()
+                ),
+            ));
+        }
+        let v = t.try_to_f64_vec()?;
+        if let Some(bad) = v.iter().find(|lr| !(**lr >= 0.0 && lr.is_finite())) {
+            return Err(bad_load(
+                name,
+                format!("\"{k}\" holds the learning rate {bad} (must be a finite number >= 0)"),
+            ));
+        }
+        Ok(v)
+    };
+    Ok((epoch, lrs("base_lrs")?, lrs("_last_lr")?))
+}
+
+/// Every key of `sd` must be one of `allowed`, and appear once.
+fn load_entries(name: &str, sd: &[(String, TensorData)], allowed: &[&str]) -> Result<()> {
+    for (i, (k, _)) in sd.iter().enumerate() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(bad_load(name, format!("unexpected key \"{k}\" (expected {allowed:?})")));
+        }
+        if sd[..i].iter().any(|(j, _)| j == k) {
+            return Err(bad_load(name, format!("key \"{k}\" appears twice")));
+        }
+    }
+    Ok(())
+}
+
+/// `get_last_lr`, `last_epoch`, `base_lrs` and the state dict of a scheduler with a `core`
+/// field.
 macro_rules! core_accessors {
     () => {
+        fn state_dict(&self) -> Vec<(String, TensorData)> {
+            self.core.save()
+        }
+        fn load_state_dict(&mut self, state: &[(String, TensorData)]) -> Result<()> {
+            self.core.load(state)
+        }
         fn get_last_lr(&self) -> &[f64] {
             &self.core.last_lr
         }
@@ -278,7 +386,8 @@ impl MultiStepLR {
     pub fn new(optimizer: &mut dyn Optimizer, milestones: &[usize], gamma: f64) -> Result<MultiStepLR> {
         check_gamma("MultiStepLR", gamma)?;
         let milestones = milestones.to_vec();
-        let core = Core::start("MultiStepLR", optimizer, None, |t, lrs, _| Self::rule(&milestones, gamma, t, lrs))?;
+        let core =
+            Core::start("MultiStepLR", optimizer, None, |t, lrs, _| Self::rule(&milestones, gamma, t, lrs))?;
         Ok(MultiStepLR { milestones, gamma, core })
     }
 
@@ -366,8 +475,9 @@ impl CosineAnnealingLR {
                 format!("invalid eta_min {eta_min} (must be a finite number >= 0)"),
             ));
         }
-        let core =
-            Core::start("CosineAnnealingLR", optimizer, None, |t, lrs, base| Self::rule(t_max, eta_min, t, lrs, base))?;
+        let core = Core::start("CosineAnnealingLR", optimizer, None, |t, lrs, base| {
+            Self::rule(t_max, eta_min, t, lrs, base)
+        })?;
         Ok(CosineAnnealingLR { t_max, eta_min, core })
     }
 
@@ -431,7 +541,9 @@ impl LinearLR {
         if !(0.0..=1.0).contains(&end_factor) {
             return Err(Error::invalid(
                 "LinearLR",
-                format!("invalid end_factor {end_factor}: the ending multiplicative factor must be in [0, 1]"),
+                format!(
+                    "invalid end_factor {end_factor}: the ending multiplicative factor must be in [0, 1]"
+                ),
             ));
         }
         let (s, e, n) = (start_factor, end_factor, total_iters);
@@ -485,7 +597,10 @@ pub struct LambdaLR {
 
 impl LambdaLR {
     /// One function for every group. Sets step 0's learning rates, `base * lr_lambda(0)`.
-    pub fn new(optimizer: &mut dyn Optimizer, lr_lambda: impl Fn(usize) -> f64 + 'static) -> Result<LambdaLR> {
+    pub fn new(
+        optimizer: &mut dyn Optimizer,
+        lr_lambda: impl Fn(usize) -> f64 + 'static,
+    ) -> Result<LambdaLR> {
         let n = optimizer.num_param_groups();
         let f: std::rc::Rc<dyn Fn(usize) -> f64> = std::rc::Rc::new(lr_lambda);
         let lambdas = (0..n)
@@ -723,7 +838,10 @@ impl OneCyclePlan {
         if t > self.total_steps {
             return Err(Error::invalid(
                 "OneCycleLR",
-                format!("tried to step {t} times; the specified number of total steps is {}", self.total_steps),
+                format!(
+                    "tried to step {t} times; the specified number of total steps is {}",
+                    self.total_steps
+                ),
             ));
         }
         let step = t as f64;
@@ -741,7 +859,11 @@ impl OneCyclePlan {
                     }
                     let pct = (step - start) / span;
                     lrs.push(self.anneal.anneal(cycle.get(phase.lr.0), cycle.get(phase.lr.1), pct));
-                    momentums.push(self.anneal.anneal(cycle.get(phase.momentum.0), cycle.get(phase.momentum.1), pct));
+                    momentums.push(self.anneal.anneal(
+                        cycle.get(phase.momentum.0),
+                        cycle.get(phase.momentum.1),
+                        pct,
+                    ));
                     break;
                 }
                 start = phase.end_step;
@@ -784,10 +906,16 @@ impl OneCycleLR {
         const OP: &str = "OneCycleLR";
         let o = &opts;
         if o.total_steps == 0 {
-            return Err(Error::invalid(OP, "expected a positive integer total_steps (or epochs and steps_per_epoch), but got 0"));
+            return Err(Error::invalid(
+                OP,
+                "expected a positive integer total_steps (or epochs and steps_per_epoch), but got 0",
+            ));
         }
         if !(0.0..=1.0).contains(&o.pct_start) {
-            return Err(Error::invalid(OP, format!("expected pct_start between 0 and 1, but got {}", o.pct_start)));
+            return Err(Error::invalid(
+                OP,
+                format!("expected pct_start between 0 and 1, but got {}", o.pct_start),
+            ));
         }
         for (what, f) in [("div_factor", o.div_factor), ("final_div_factor", o.final_div_factor)] {
             if !(f > 0.0 && f.is_finite()) {
@@ -814,7 +942,10 @@ impl OneCycleLR {
             return Err(Error::invalid(OP, format!("invalid max_lr {bad} (must be a finite number >= 0)")));
         }
         if o.cycle_momentum && optimizer.momentums().is_none() {
-            return Err(Error::invalid(OP, "optimizer must support momentum or beta1 with the cycle_momentum option enabled"));
+            return Err(Error::invalid(
+                OP,
+                "optimizer must support momentum or beta1 with the cycle_momentum option enabled",
+            ));
         }
         let groups: Vec<Cycle> = max_lrs
             .iter()
@@ -832,14 +963,34 @@ impl OneCycleLR {
         let total = o.total_steps as f64;
         let phases = if o.three_phase {
             vec![
-                Phase { end_step: o.pct_start * total - 1.0, lr: (Point::InitialLr, Point::MaxLr), momentum: (Point::MaxMomentum, Point::BaseMomentum) },
-                Phase { end_step: 2.0 * o.pct_start * total - 2.0, lr: (Point::MaxLr, Point::InitialLr), momentum: (Point::BaseMomentum, Point::MaxMomentum) },
-                Phase { end_step: total - 1.0, lr: (Point::InitialLr, Point::MinLr), momentum: (Point::MaxMomentum, Point::MaxMomentum) },
+                Phase {
+                    end_step: o.pct_start * total - 1.0,
+                    lr: (Point::InitialLr, Point::MaxLr),
+                    momentum: (Point::MaxMomentum, Point::BaseMomentum),
+                },
+                Phase {
+                    end_step: 2.0 * o.pct_start * total - 2.0,
+                    lr: (Point::MaxLr, Point::InitialLr),
+                    momentum: (Point::BaseMomentum, Point::MaxMomentum),
+                },
+                Phase {
+                    end_step: total - 1.0,
+                    lr: (Point::InitialLr, Point::MinLr),
+                    momentum: (Point::MaxMomentum, Point::MaxMomentum),
+                },
             ]
         } else {
             vec![
-                Phase { end_step: o.pct_start * total - 1.0, lr: (Point::InitialLr, Point::MaxLr), momentum: (Point::MaxMomentum, Point::BaseMomentum) },
-                Phase { end_step: total - 1.0, lr: (Point::MaxLr, Point::MinLr), momentum: (Point::BaseMomentum, Point::MaxMomentum) },
+                Phase {
+                    end_step: o.pct_start * total - 1.0,
+                    lr: (Point::InitialLr, Point::MaxLr),
+                    momentum: (Point::MaxMomentum, Point::BaseMomentum),
+                },
+                Phase {
+                    end_step: total - 1.0,
+                    lr: (Point::MaxLr, Point::MinLr),
+                    momentum: (Point::BaseMomentum, Point::MaxMomentum),
+                },
             ]
         };
         let initial = groups.iter().map(|c| c.initial_lr).collect();
@@ -867,4 +1018,355 @@ impl LrScheduler for OneCycleLR {
         self.core.step(optimizer, |t, _, _| plan.at(t))
     }
     core_accessors!();
+}
+
+// ----- ReduceLROnPlateau ---------------------------------------------------------------------
+
+/// Whether [`ReduceLROnPlateau`] watches a metric that should go down (`"min"`, a loss) or
+/// up (`"max"`, an accuracy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PlateauMode {
+    /// `"min"` (the default): a metric that should decrease.
+    #[default]
+    Min,
+    /// `"max"`: a metric that should increase.
+    Max,
+}
+
+/// How [`ReduceLROnPlateau`] decides that a metric improved on the best one (`threshold_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ThresholdMode {
+    /// `"rel"` (the default): better than `best * (1 - threshold)` (`min`) or
+    /// `best * (1 + threshold)` (`max`).
+    #[default]
+    Rel,
+    /// `"abs"`: better than `best - threshold` (`min`) or `best + threshold` (`max`).
+    Abs,
+}
+
+/// [`ReduceLROnPlateau`]'s arguments with PyTorch's defaults (`mode='min'`, `factor=0.1`,
+/// `patience=10`, `threshold=1e-4`, `threshold_mode='rel'`, `cooldown=0`, `min_lr=0`,
+/// `eps=1e-8`), set with the builder methods.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlateauOptions {
+    mode: PlateauMode,
+    factor: f64,
+    patience: usize,
+    threshold: f64,
+    threshold_mode: ThresholdMode,
+    cooldown: usize,
+    min_lr: Vec<f64>,
+    eps: f64,
+}
+
+impl Default for PlateauOptions {
+    fn default() -> Self {
+        PlateauOptions {
+            mode: PlateauMode::Min,
+            factor: 0.1,
+            patience: 10,
+            threshold: 1e-4,
+            threshold_mode: ThresholdMode::Rel,
+            cooldown: 0,
+            min_lr: vec![0.0],
+            eps: 1e-8,
+        }
+    }
+}
+
+impl PlateauOptions {
+    /// PyTorch's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// `mode`: [`PlateauMode::Min`] or [`PlateauMode::Max`].
+    pub fn mode(mut self, mode: PlateauMode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// `factor`: the learning rate becomes `lr * factor` (must be in `[0, 1)`).
+    pub fn factor(mut self, factor: f64) -> Self {
+        self.factor = factor;
+        self
+    }
+    /// `patience`: how many steps without improvement are tolerated before reducing.
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.patience = patience;
+        self
+    }
+    /// `threshold`: how much better a metric must be to count as an improvement.
+    pub fn threshold(mut self, threshold: f64) -> Self {
+        self.threshold = threshold;
+        self
+    }
+    /// `threshold_mode`: [`ThresholdMode::Rel`] or [`ThresholdMode::Abs`].
+    pub fn threshold_mode(mut self, mode: ThresholdMode) -> Self {
+        self.threshold_mode = mode;
+        self
+    }
+    /// `cooldown`: steps after a reduction during which bad steps are not counted.
+    pub fn cooldown(mut self, cooldown: usize) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+    /// `min_lr` for every group: the learning rate is never reduced below it.
+    pub fn min_lr(mut self, min_lr: f64) -> Self {
+        self.min_lr = vec![min_lr];
+        self
+    }
+    /// `min_lr=[...]`: one lower bound per group.
+    pub fn min_lrs(mut self, min_lrs: Vec<f64>) -> Self {
+        self.min_lr = min_lrs;
+        self
+    }
+    /// `eps`: a reduction smaller than this is skipped.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+}
+
+/// `torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, ...)`: reduces every group's
+/// learning rate by `factor` (not below its `min_lr`) once a watched metric has not improved
+/// for more than `patience` steps. Unlike the other schedulers its [`ReduceLROnPlateau::step`]
+/// takes the metric, and it does not change the learning rates when built. Per step with
+/// metric `m`:
+///
+/// ```text
+/// if m is better than best (see ThresholdMode): best = m, bad = 0 else bad += 1
+/// if cooling down: cooldown_counter -= 1, bad = 0
+/// if bad > patience: lr = max(lr * factor, min_lr) where that lowers lr by more than eps;
+///                    cooldown_counter = cooldown, bad = 0
+/// ```
+///
+/// A NaN metric is never better (it counts as a bad step), as in PyTorch.
+///
+/// ```
+/// # use torchlet_autograd::Tensor;
+/// use torchlet_nn::optim::{Optimizer, PlateauOptions, ReduceLROnPlateau, SGD};
+/// # let params = vec![Tensor::from(vec![1.0f32]).requires_grad_(true)?];
+/// let mut opt = SGD::new(params, 0.1)?;
+/// let mut sched = ReduceLROnPlateau::new(&mut opt, PlateauOptions::new().patience(1))?;
+/// for loss in [1.0, 0.5, 0.6, 0.7] {
+///     sched.step(&mut opt, loss)?;
+/// }
+/// // 0.6 and 0.7 do not improve on 0.5: two bad steps > patience 1
+/// assert_eq!(sched.get_last_lr(), [0.1 * 0.1]);
+/// # Ok::<(), torchlet_autograd::Error>(())
+/// ```
+pub struct ReduceLROnPlateau {
+    opts: PlateauOptions,
+    /// One per group.
+    min_lrs: Vec<f64>,
+    best: f64,
+    num_bad_epochs: usize,
+    cooldown_counter: usize,
+    last_epoch: usize,
+    last_lr: Vec<f64>,
+    params: Vec<u64>,
+}
+
+impl ReduceLROnPlateau {
+    /// Builds the scheduler; the learning rates are left as they are. Errors when `factor`
+    /// is not in `[0, 1)`, `threshold` or `eps` is not a finite number `>= 0`, or there is
+    /// neither one `min_lr` nor one per group, or one is not a finite number `>= 0`.
+    pub fn new(optimizer: &mut dyn Optimizer, opts: PlateauOptions) -> Result<ReduceLROnPlateau> {
+        const OP: &str = "ReduceLROnPlateau";
+        if !(0.0..1.0).contains(&opts.factor) {
+            return Err(Error::invalid(
+                OP,
+                format!("invalid factor {} (should be >= 0 and < 1.0)", opts.factor),
+            ));
+        }
+        for (what, x) in [("threshold", opts.threshold), ("eps", opts.eps)] {
+            if !(x >= 0.0 && x.is_finite()) {
+                return Err(Error::invalid(OP, format!("invalid {what} {x} (must be a finite number >= 0)")));
+            }
+        }
+        let n = optimizer.num_param_groups();
+        let min_lrs = match opts.min_lr.len() {
+            1 => vec![opts.min_lr[0]; n],
+            k if k == n => opts.min_lr.clone(),
+            k => {
+                return Err(Error::invalid(
+                    OP,
+                    format!("expected one min_lr or {n} (one per param group), got {k}"),
+                ))
+            }
+        };
+        if let Some(bad) = min_lrs.iter().find(|m| !(**m >= 0.0 && m.is_finite())) {
+            return Err(Error::invalid(OP, format!("invalid min_lr {bad} (must be a finite number >= 0)")));
+        }
+        Ok(ReduceLROnPlateau {
+            best: Self::worse(opts.mode),
+            opts,
+            min_lrs,
+            num_bad_epochs: 0,
+            cooldown_counter: 0,
+            last_epoch: 0,
+            last_lr: optimizer.lrs(),
+            params: optimizer.params().iter().map(|p| p.id()).collect(),
+        })
+    }
+
+    fn worse(mode: PlateauMode) -> f64 {
+        match mode {
+            PlateauMode::Min => f64::INFINITY,
+            PlateauMode::Max => f64::NEG_INFINITY,
+        }
+    }
+
+    fn is_better(&self, a: f64) -> bool {
+        let (best, th) = (self.best, self.opts.threshold);
+        match (self.opts.mode, self.opts.threshold_mode) {
+            (PlateauMode::Min, ThresholdMode::Rel) => a < best * (1.0 - th),
+            (PlateauMode::Min, ThresholdMode::Abs) => a < best - th,
+            (PlateauMode::Max, ThresholdMode::Rel) => a > best * (th + 1.0),
+            (PlateauMode::Max, ThresholdMode::Abs) => a > best + th,
+        }
+    }
+
+    /// `scheduler.step(metric)`: one step with the watched metric (e.g. the validation loss),
+    /// reducing the learning rates of `optimizer` (the one the scheduler was built on) after
+    /// too many steps without improvement. On `Err` nothing changed.
+    pub fn step(&mut self, optimizer: &mut dyn Optimizer, metric: f64) -> Result<()> {
+        let same = optimizer.num_param_groups() == self.min_lrs.len()
+            && optimizer.params().len() == self.params.len()
+            && optimizer.params().iter().zip(&self.params).all(|(p, &id)| p.id() == id);
+        if !same {
+            return Err(Error::invalid(
+                "ReduceLROnPlateau",
+                format!(
+                    "step() was given an optimizer other than the one this scheduler was built on ({} parameter(s) in {} group(s), not these {} in {}); build one scheduler per optimizer",
+                    self.params.len(),
+                    self.min_lrs.len(),
+                    optimizer.params().len(),
+                    optimizer.num_param_groups()
+                ),
+            ));
+        }
+        let (mut best, mut bad, mut cooldown) = (self.best, self.num_bad_epochs, self.cooldown_counter);
+        if self.is_better(metric) {
+            best = metric;
+            bad = 0;
+        } else {
+            bad += 1;
+        }
+        if cooldown > 0 {
+            cooldown -= 1;
+            bad = 0;
+        }
+        if bad > self.opts.patience {
+            let old = optimizer.lrs();
+            for (g, (&lr, &min_lr)) in old.iter().zip(&self.min_lrs).enumerate() {
+                let new_lr = (lr * self.opts.factor).max(min_lr);
+                if lr - new_lr > self.opts.eps {
+                    if let Err(e) = optimizer.set_group_lr(g, new_lr) {
+                        for (h, &before) in old[..g].iter().enumerate() {
+                            let _ = optimizer.set_group_lr(h, before);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            cooldown = self.opts.cooldown;
+            bad = 0;
+        }
+        self.best = best;
+        self.num_bad_epochs = bad;
+        self.cooldown_counter = cooldown;
+        self.last_epoch += 1;
+        self.last_lr = optimizer.lrs();
+        Ok(())
+    }
+
+    /// The learning rates after the last step (at construction: the optimizer's), one per
+    /// group (`scheduler.get_last_lr()`).
+    pub fn get_last_lr(&self) -> &[f64] {
+        &self.last_lr
+    }
+
+    /// The number of steps taken (`scheduler.last_epoch`).
+    pub fn last_epoch(&self) -> usize {
+        self.last_epoch
+    }
+
+    /// The best metric seen (`scheduler.best`; infinity, of the bad sign, before any step).
+    pub fn best(&self) -> f64 {
+        self.best
+    }
+
+    /// Steps without improvement since the best metric or the last reduction
+    /// (`scheduler.num_bad_epochs`).
+    pub fn num_bad_epochs(&self) -> usize {
+        self.num_bad_epochs
+    }
+
+    /// The progress (`scheduler.state_dict()`): `last_epoch`, `best` (f64),
+    /// `num_bad_epochs`, `cooldown_counter` (i64) and `_last_lr` (f64, `[groups]`); the
+    /// options are those it was built with.
+    pub fn state_dict(&self) -> Vec<(String, TensorData)> {
+        vec![
+            ("last_epoch".to_string(), TensorData::scalar(self.last_epoch as i64)),
+            ("best".to_string(), TensorData::scalar(self.best)),
+            ("num_bad_epochs".to_string(), TensorData::scalar(self.num_bad_epochs as i64)),
+            ("cooldown_counter".to_string(), TensorData::scalar(self.cooldown_counter as i64)),
+            ("_last_lr".to_string(), TensorData::from(self.last_lr.clone())),
+        ]
+    }
+
+    /// Restores a state saved by [`ReduceLROnPlateau::state_dict`]; strict and atomic like
+    /// [`LrScheduler::load_state_dict`].
+    pub fn load_state_dict(&mut self, sd: &[(String, TensorData)]) -> Result<()> {
+        const NAME: &str = "ReduceLROnPlateau";
+        load_entries(NAME, sd, &["last_epoch", "best", "num_bad_epochs", "cooldown_counter", "_last_lr"])?;
+        let get = |k: &str| {
+            sd.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, t)| t)
+                .ok_or_else(|| bad_load(NAME, format!("missing key \"{k}\"")))
+        };
+        let count = |k: &str| -> Result<usize> {
+            let t = get(k)?;
+            if t.dtype() != DType::I64 || !t.dims().is_empty() {
+                return Err(bad_load(
+                    NAME,
+                    format!(
+                        "\"{k}\" should be a 0-dimensional i64 tensor, got dtype {} and shape {}",
+                        t.dtype(),
+                        t.shape()
+                    ),
+                ));
+            }
+            let v = t.to_vec::<i64>()?[0];
+            usize::try_from(v).map_err(|_| bad_load(NAME, format!("\"{k}\" is {v} (must be >= 0)")))
+        };
+        let (last_epoch, bad, cooldown) =
+            (count("last_epoch")?, count("num_bad_epochs")?, count("cooldown_counter")?);
+        let best = get("best")?;
+        if !best.dtype().is_float() || !best.dims().is_empty() {
+            return Err(bad_load(
+                NAME,
+                format!(
+                    "\"best\" should be a 0-dimensional float tensor, got dtype {} and shape {}",
+                    best.dtype(),
+                    best.shape()
+                ),
+            ));
+        }
+        let best = best.item()?;
+        // `_last_lr` has the shape and checks of the other schedulers' entry.
+        let lr_only: Vec<(String, TensorData)> = vec![
+            ("last_epoch".to_string(), TensorData::scalar(0i64)),
+            ("base_lrs".to_string(), get("_last_lr")?.clone()),
+            ("_last_lr".to_string(), get("_last_lr")?.clone()),
+        ];
+        let (_, _, last_lr) = load_core(NAME, self.min_lrs.len(), &lr_only)?;
+        self.last_epoch = last_epoch;
+        self.num_bad_epochs = bad;
+        self.cooldown_counter = cooldown;
+        self.best = best;
+        self.last_lr = last_lr;
+        Ok(())
+    }
 }

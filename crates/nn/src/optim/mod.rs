@@ -87,8 +87,8 @@ mod state;
 pub use adam::{Adam, AdamOptions, AdamW};
 pub use groups::ParamGroup;
 pub use lr_scheduler::{
-    AnnealStrategy, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LrScheduler, MultiStepLR, OneCycleLR,
-    OneCycleOptions, StepLR,
+    AnnealStrategy, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LrLambda, LrScheduler, MultiStepLR,
+    OneCycleLR, OneCycleOptions, PlateauMode, PlateauOptions, ReduceLROnPlateau, StepLR, ThresholdMode,
 };
 pub use sgd::{SgdOptions, SGD};
 

@@ -133,7 +133,8 @@ impl ParamState for SgdState {
 }
 
 impl Hyper for SgdOptions {
-    const OPTIONS: &'static [&'static str] = &["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"];
+    const OPTIONS: &'static [&'static str] =
+        &["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"];
 
     fn merged(&self, g: &ParamGroup) -> Self {
         SgdOptions {

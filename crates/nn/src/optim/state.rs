@@ -52,7 +52,12 @@ impl<'a> Entries<'a> {
         }
         Err(bad(
             self.op,
-            format!("\"{}\" should be {expected}, got a tensor of dtype {} and shape {}", self.key(name), t.dtype(), t.shape()),
+            format!(
+                "\"{}\" should be {expected}, got a tensor of dtype {} and shape {}",
+                self.key(name),
+                t.dtype(),
+                t.shape()
+            ),
         ))
     }
 
@@ -91,7 +96,9 @@ impl<'a> Entries<'a> {
         let Some(t) = self.get(name) else { return Ok(None) };
         self.check(name, t, t.dtype() == DType::I64 && t.dims().is_empty(), "a 0-dimensional i64 tensor")?;
         let n = t.to_vec::<i64>()?[0];
-        u64::try_from(n).map(Some).map_err(|_| bad(self.op, format!("\"{}\" is {n} (must be >= 0)", self.key(name))))
+        u64::try_from(n)
+            .map(Some)
+            .map_err(|_| bad(self.op, format!("\"{}\" is {n} (must be >= 0)", self.key(name))))
     }
 
     /// Indices stored as a 1-dimensional i64 tensor.
@@ -169,16 +176,17 @@ pub(crate) fn load<H: Hyper, S: ParamState>(
     for (key, value) in sd {
         let mut parts = key.splitn(3, '.');
         let (kind, index, name) = (parts.next(), parts.next(), parts.next());
-        let map = match (kind, index.and_then(|i| i.parse::<usize>().ok()), name) {
-            (Some("state"), Some(i), Some(_)) => state_entries.entry(i as i64).or_default(),
-            (Some("param_groups"), Some(g), Some(_)) => group_entries.entry(g).or_default(),
-            _ => {
-                return Err(bad(
+        let map =
+            match (kind, index.and_then(|i| i.parse::<usize>().ok()), name) {
+                (Some("state"), Some(i), Some(_)) => state_entries.entry(i as i64).or_default(),
+                (Some("param_groups"), Some(g), Some(_)) => group_entries.entry(g).or_default(),
+                _ => return Err(bad(
                     op,
-                    format!("unexpected key \"{key}\" (names are state.<i>.<name> and param_groups.<g>.<name>)"),
-                ))
-            }
-        };
+                    format!(
+                        "unexpected key \"{key}\" (names are state.<i>.<name> and param_groups.<g>.<name>)"
+                    ),
+                )),
+            };
         if map.insert(name.unwrap_or_default(), value).is_some() {
             return Err(bad(op, format!("duplicate key \"{key}\"")));
         }
@@ -189,10 +197,7 @@ pub(crate) fn load<H: Hyper, S: ParamState>(
     if saved != (0..n).collect::<Vec<_>>() {
         return Err(bad(
             op,
-            format!(
-                "it has {} parameter group(s) (indices {saved:?}), the optimizer has {n}",
-                saved.len()
-            ),
+            format!("it has {} parameter group(s) (indices {saved:?}), the optimizer has {n}", saved.len()),
         ));
     }
     let mut param_of_id: HashMap<i64, usize> = HashMap::new();
