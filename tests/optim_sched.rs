@@ -439,9 +439,9 @@ fn clip_grad_norm_p3_and_inf_match_pytorch() {
 
     // clip_grad_value_([p], 3.5) on [3, -4]: value [3.0, -3.5]
     grad(&p, vec![3.0, -4.0]);
-    clip_grad_value_(&[p.clone()], 3.5).unwrap();
+    clip_grad_value_(std::slice::from_ref(&p), 3.5).unwrap();
     assert_eq!(grad_values(&p), vec![3.0, -3.5]);
-    assert!(clip_grad_value_(&[p.clone()], -1.0).is_err());
+    assert!(clip_grad_value_(std::slice::from_ref(&p), -1.0).is_err());
 }
 
 #[test]
@@ -452,23 +452,23 @@ fn clip_grad_norm_nonfinite() {
     // otherwise: inf total inf [0.0, nan, -0.0] (coef = 1 / (inf + 1e-6) = 0, inf * 0 = nan)
     let p = Tensor::from(vec![0.0f32; 3]).requires_grad_(true).unwrap();
     p.set_grad(Some(TensorData::from(vec![1.0f32, f32::INFINITY, -2.0]))).unwrap();
-    let err = clip_grad_norm_with(&[p.clone()], 1.0, 2.0, true).unwrap_err().to_string();
+    let err = clip_grad_norm_with(std::slice::from_ref(&p), 1.0, 2.0, true).unwrap_err().to_string();
     assert!(err.contains("non-finite") || err.contains("nonfinite"), "{err}");
     assert_eq!(grad_values(&p), vec![1.0, f64::INFINITY, -2.0]);
 
-    let total = clip_grad_norm_(&[p.clone()], 1.0, 2.0).unwrap();
+    let total = clip_grad_norm_(std::slice::from_ref(&p), 1.0, 2.0).unwrap();
     assert_eq!(total.item().unwrap(), f64::INFINITY);
     let g = grad_values(&p);
     assert!(g[0] == 0.0 && g[1].is_nan() && g[2] == 0.0, "{g:?}");
 
     // p.grad = [1, nan, -2]: nan total nan [nan, nan, nan]
     p.set_grad(Some(TensorData::from(vec![1.0f32, f32::NAN, -2.0]))).unwrap();
-    assert!(clip_grad_norm_with(&[p.clone()], 1.0, 2.0, true).is_err());
-    let total = clip_grad_norm_(&[p.clone()], 1.0, 2.0).unwrap();
+    assert!(clip_grad_norm_with(std::slice::from_ref(&p), 1.0, 2.0, true).is_err());
+    let total = clip_grad_norm_(std::slice::from_ref(&p), 1.0, 2.0).unwrap();
     assert!(total.item().unwrap().is_nan());
     assert!(grad_values(&p).iter().all(|x| x.is_nan()));
 
     // Negative max_norm / norm_type are refused, not silently used.
-    assert!(clip_grad_norm_(&[p.clone()], -1.0, 2.0).is_err());
+    assert!(clip_grad_norm_(std::slice::from_ref(&p), -1.0, 2.0).is_err());
     assert!(clip_grad_norm_(&[p], 1.0, -2.0).is_err());
 }

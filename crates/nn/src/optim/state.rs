@@ -176,17 +176,18 @@ pub(crate) fn load<H: Hyper, S: ParamState>(
     for (key, value) in sd {
         let mut parts = key.splitn(3, '.');
         let (kind, index, name) = (parts.next(), parts.next(), parts.next());
-        let map =
-            match (kind, index.and_then(|i| i.parse::<usize>().ok()), name) {
-                (Some("state"), Some(i), Some(_)) => state_entries.entry(i as i64).or_default(),
-                (Some("param_groups"), Some(g), Some(_)) => group_entries.entry(g).or_default(),
-                _ => return Err(bad(
+        let map = match (kind, index.and_then(|i| i.parse::<usize>().ok()), name) {
+            (Some("state"), Some(i), Some(_)) => state_entries.entry(i as i64).or_default(),
+            (Some("param_groups"), Some(g), Some(_)) => group_entries.entry(g).or_default(),
+            _ => {
+                return Err(bad(
                     op,
                     format!(
                         "unexpected key \"{key}\" (names are state.<i>.<name> and param_groups.<g>.<name>)"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         if map.insert(name.unwrap_or_default(), value).is_some() {
             return Err(bad(op, format!("duplicate key \"{key}\"")));
         }
