@@ -19,7 +19,7 @@
 //!     sched.step(&mut opt)?;
 //! }
 //! assert_eq!(lrs, [0.1, 0.1, 0.05, 0.05, 0.025]);
-//! assert_eq!(sched.get_last_lr(), [0.0125]);
+//! assert_eq!(sched.get_last_lr(), [0.025]); // epoch 5: 0.1 * 0.5^(5 / 2), integer division
 //! # Ok::<(), torchlet_autograd::Error>(())
 //! ```
 //!
