@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod clip;
 pub mod container;
 pub mod data;
 pub mod dropout;
@@ -46,6 +47,9 @@ pub mod safetensors;
 pub mod state;
 
 pub use activation::*;
+pub use clip::{
+    clip_grad_norm_, clip_grad_norm_with, clip_grad_value_, clip_grads_with_norm_, get_total_norm,
+};
 pub use container::{ModuleDict, ModuleList, Sequential};
 pub use data::{random_split, DataLoader, Dataset, Subset, TensorDataset};
 pub use dropout::{dropout, Dropout};

@@ -5,6 +5,7 @@
 //! A case the project cannot express counts as failed; a panic counts as failed.
 
 mod layers;
+mod optim;
 mod random;
 mod train;
 mod train_model;
@@ -162,6 +163,12 @@ fn run_case_inner(case: &Value) -> Result<(), String> {
     }
     if op == "random" {
         return random::run_random(case);
+    }
+    if op == "clip_grad_norm" {
+        return optim::run_clip_grad_norm(case);
+    }
+    if op == "lr_scheduler" {
+        return optim::run_lr_scheduler(case);
     }
     let requires: Vec<&str> = case["requires_grad"]
         .as_array()

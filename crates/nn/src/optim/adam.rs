@@ -1,7 +1,9 @@
 //! Adam and AdamW (`torch.optim.Adam`, `torch.optim.AdamW`): one implementation, differing
 //! only in how weight decay is applied.
 
-use super::{check_non_negative, check_params, check_state, collect_grads, Optimizer};
+use super::groups::{Groups, Hyper, ParamGroup};
+use super::state::{self, Entries, ParamState};
+use super::{check_non_negative, check_state, collect_grads, Optimizer};
 use torchlet_autograd::{DType, Error, Result, Tensor, TensorData};
 use torchlet_tensor_core::Float;
 
@@ -75,7 +77,7 @@ impl AdamOptions {
         self
     }
 
-    fn validate(&self, op: &'static str) -> Result<()> {
+    fn check(&self, op: &'static str) -> Result<()> {
         check_non_negative(op, "learning rate", self.lr)?;
         check_non_negative(op, "epsilon value", self.eps)?;
         for (i, b) in [self.betas.0, self.betas.1].into_iter().enumerate() {
@@ -93,6 +95,56 @@ impl AdamOptions {
     }
 }
 
+impl Hyper for AdamOptions {
+    const OPTIONS: &'static [&'static str] = &["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"];
+
+    fn merged(&self, g: &ParamGroup) -> Self {
+        AdamOptions {
+            lr: g.lr.unwrap_or(self.lr),
+            betas: g.betas.unwrap_or(self.betas),
+            eps: g.eps.unwrap_or(self.eps),
+            weight_decay: g.weight_decay.or(self.weight_decay),
+            amsgrad: g.amsgrad.unwrap_or(self.amsgrad),
+            maximize: g.maximize.unwrap_or(self.maximize),
+        }
+    }
+    fn validate(&self, op: &'static str) -> Result<()> {
+        self.check(op)
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn momentum(&self) -> f64 {
+        self.betas.0
+    }
+    fn set_momentum(&mut self, m: f64) {
+        self.betas.0 = m;
+    }
+    fn save(&self) -> Vec<(&'static str, TensorData)> {
+        vec![
+            ("lr", self.lr.into()),
+            ("betas", [self.betas.0, self.betas.1].into()),
+            ("eps", self.eps.into()),
+            ("weight_decay", self.weight_decay.unwrap_or(0.0).into()),
+            ("amsgrad", self.amsgrad.into()),
+            ("maximize", self.maximize.into()),
+        ]
+    }
+    fn load(e: &mut Entries) -> Result<Self> {
+        Ok(AdamOptions {
+            lr: e.f64("lr")?,
+            betas: e.pair("betas")?,
+            eps: e.f64("eps")?,
+            weight_decay: Some(e.f64("weight_decay")?),
+            amsgrad: e.bool("amsgrad")?,
+            maximize: e.bool("maximize")?,
+        })
+    }
+}
+
 /// Per-parameter state (`optimizer.state[p]`), created on the parameter's first step.
 #[derive(Clone, Default)]
 struct AdamState {
@@ -102,73 +154,98 @@ struct AdamState {
     max_exp_avg_sq: Option<TensorData>,
 }
 
-/// The shared implementation.
+impl ParamState for AdamState {
+    fn save(&self) -> Vec<(&'static str, TensorData)> {
+        let mut out = vec![];
+        if self.step > 0 || self.exp_avg.is_some() {
+            out.push(("step", TensorData::scalar(self.step as i64)));
+        }
+        for (name, t) in [
+            ("exp_avg", &self.exp_avg),
+            ("exp_avg_sq", &self.exp_avg_sq),
+            ("max_exp_avg_sq", &self.max_exp_avg_sq),
+        ] {
+            if let Some(t) = t {
+                out.push((name, t.clone()));
+            }
+        }
+        out
+    }
+    fn load(e: &mut Entries, i: usize, param: &Tensor) -> Result<Self> {
+        Ok(AdamState {
+            step: e.count("step")?.unwrap_or(0),
+            exp_avg: e.like("exp_avg", i, param)?,
+            exp_avg_sq: e.like("exp_avg_sq", i, param)?,
+            max_exp_avg_sq: e.like("max_exp_avg_sq", i, param)?,
+        })
+    }
+}
+
+/// The shared implementation. Every group's `weight_decay` is resolved (`Some`).
 struct AdamCore {
-    op: &'static str,
-    params: Vec<Tensor>,
-    opts: AdamOptions,
-    weight_decay: f64,
+    groups: Groups<AdamOptions>,
     decoupled: bool,
     state: Vec<AdamState>,
     grads: Vec<Option<TensorData>>,
 }
 
 impl AdamCore {
-    fn new(op: &'static str, params: Vec<Tensor>, opts: AdamOptions, decoupled: bool) -> Result<Self> {
-        opts.validate(op)?;
-        check_params(op, &params)?;
-        let weight_decay = opts.weight_decay.unwrap_or(if decoupled { 0.01 } else { 0.0 });
-        let n = params.len();
-        Ok(AdamCore {
-            op,
-            params,
-            opts,
-            weight_decay,
-            decoupled,
-            state: vec![AdamState::default(); n],
-            grads: Vec::with_capacity(n),
-        })
+    fn new(
+        op: &'static str,
+        groups: Vec<ParamGroup>,
+        mut opts: AdamOptions,
+        decoupled: bool,
+    ) -> Result<Self> {
+        opts.weight_decay = Some(opts.weight_decay.unwrap_or(if decoupled { 0.01 } else { 0.0 }));
+        let groups = Groups::new(op, groups, &opts)?;
+        let n = groups.params.len();
+        Ok(AdamCore { groups, decoupled, state: vec![AdamState::default(); n], grads: Vec::with_capacity(n) })
     }
 
     fn step(&mut self) -> Result<()> {
-        let op = self.op;
+        let (op, params) = (self.groups.op, &self.groups.params);
         // Phase one: check everything, change nothing.
-        collect_grads(op, &self.params, &mut self.grads)?;
-        for (i, (p, s)) in self.params.iter().zip(&self.state).enumerate() {
+        collect_grads(op, params, &mut self.grads)?;
+        for (i, (p, s)) in params.iter().zip(&self.state).enumerate() {
             check_state(op, i, p, "exp_avg", s.exp_avg.as_ref())?;
             check_state(op, i, p, "exp_avg_sq", s.exp_avg_sq.as_ref())?;
             check_state(op, i, p, "max_exp_avg_sq", s.max_exp_avg_sq.as_ref())?;
         }
-        // Phase two: update.
-        let hp = Hyper {
-            lr: self.opts.lr,
-            betas: self.opts.betas,
-            eps: self.opts.eps,
-            weight_decay: self.weight_decay,
-            decoupled: self.decoupled,
-            amsgrad: self.opts.amsgrad,
-            maximize: self.opts.maximize,
-        };
-        for ((p, g), s) in self.params.iter().zip(&self.grads).zip(&mut self.state) {
-            let Some(g) = g else { continue };
-            p.update_data(|d| match d.dtype() {
-                DType::F32 => adam_update::<f32>(d, g, s, &hp),
-                DType::F64 => adam_update::<f64>(d, g, s, &hp),
-                other => Err(Error::need_float(op, other)),
-            })?;
+        // Phase two: update, each group with its own options.
+        for group in &self.groups.groups {
+            let o = &group.hyper;
+            let hp = StepOptions {
+                lr: o.lr,
+                betas: o.betas,
+                eps: o.eps,
+                weight_decay: o.weight_decay.unwrap_or(0.0),
+                decoupled: self.decoupled,
+                amsgrad: o.amsgrad,
+                maximize: o.maximize,
+            };
+            for i in group.range.clone() {
+                let Some(g) = &self.grads[i] else { continue };
+                let s = &mut self.state[i];
+                params[i].update_data(|d| match d.dtype() {
+                    DType::F32 => adam_update::<f32>(d, g, s, &hp),
+                    DType::F64 => adam_update::<f64>(d, g, s, &hp),
+                    other => Err(Error::need_float(op, other)),
+                })?;
+            }
         }
         Ok(())
     }
 
-    fn set_lr(&mut self, lr: f64) -> Result<()> {
-        check_non_negative(self.op, "learning rate", lr)?;
-        self.opts.lr = lr;
+    fn load_state_dict(&mut self, sd: &[(String, TensorData)]) -> Result<()> {
+        let (groups, state) = state::load(&self.groups, sd)?;
+        self.groups.groups = groups;
+        self.state = state;
         Ok(())
     }
 }
 
-/// Resolved hyper-parameters of one step.
-struct Hyper {
+/// Resolved hyper-parameters of one group for one step.
+struct StepOptions {
     lr: f64,
     betas: (f64, f64),
     eps: f64,
@@ -195,7 +272,7 @@ fn adam_update<T: Float>(
     param: &mut TensorData,
     grad: &TensorData,
     s: &mut AdamState,
-    h: &Hyper,
+    h: &StepOptions,
 ) -> Result<()> {
     let g = grad.values::<T>()?;
     let shape = param.shape().clone();
@@ -245,17 +322,37 @@ fn adam_update<T: Float>(
 }
 
 /// `torch.optim.Adam`: adaptive moments with bias correction; weight decay is an L2 penalty
-/// added to the gradient. See `adam_update` in the source for the exact formula.
+/// added to the gradient. Per parameter, with its group's options, in PyTorch's order:
+///
+/// ```text
+/// g = maximize ? -grad : grad
+/// g = g + weight_decay * p
+/// m = beta1 * m + (1 - beta1) * g          (computed as lerp(m, g, 1 - beta1))
+/// v = beta2 * v + (1 - beta2) * g * g
+/// v = max(vmax, v)                           (amsgrad, vmax kept)
+/// p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+/// ```
 pub struct Adam(AdamCore);
 
-/// `torch.optim.AdamW`: Adam with decoupled weight decay (`p *= 1 - lr * wd` before the
-/// moment update), default `weight_decay` 0.01.
+/// `torch.optim.AdamW`: Adam with decoupled weight decay, default `weight_decay` 0.01: the
+/// weight is decayed first, `p = p * (1 - lr * weight_decay)`, then Adam's update (without
+/// the L2 term) is applied, as in [`Adam`].
 pub struct AdamW(AdamCore);
 
 impl Adam {
     /// `optim.Adam(params, ...)`: errors on invalid hyper-parameters or parameters.
     pub fn new(params: Vec<Tensor>, opts: impl Into<AdamOptions>) -> Result<Adam> {
-        AdamCore::new("Adam", params, opts.into(), false).map(Adam)
+        if params.is_empty() {
+            return Err(Error::invalid("Adam", "got an empty parameter list"));
+        }
+        Adam::with_groups(vec![ParamGroup::new(params)], opts)
+    }
+
+    /// `optim.Adam([{'params': ..., 'weight_decay': ...}, ...], ...)`: one [`ParamGroup`]
+    /// per group, each taking `opts` where it sets nothing. Errors on invalid
+    /// hyper-parameters, an option Adam does not have (`momentum`), or invalid parameters.
+    pub fn with_groups(groups: Vec<ParamGroup>, opts: impl Into<AdamOptions>) -> Result<Adam> {
+        AdamCore::new("Adam", groups, opts.into(), false).map(Adam)
     }
 
     /// Number of steps taken for parameter `i` (`state[p]['step']`).
@@ -272,12 +369,28 @@ impl Adam {
     pub fn exp_avg_sq(&self, i: usize) -> Option<Tensor> {
         self.0.state.get(i).and_then(|s| s.exp_avg_sq.clone()).map(Tensor::from_data)
     }
+
+    /// The hyper-parameters of group `g` (`optimizer.param_groups[g]`), `weight_decay`
+    /// resolved.
+    pub fn group_options(&self, g: usize) -> Option<&AdamOptions> {
+        self.0.groups.hyper(g)
+    }
 }
 
 impl AdamW {
     /// `optim.AdamW(params, ...)`: errors on invalid hyper-parameters or parameters.
     pub fn new(params: Vec<Tensor>, opts: impl Into<AdamOptions>) -> Result<AdamW> {
-        AdamCore::new("AdamW", params, opts.into(), true).map(AdamW)
+        if params.is_empty() {
+            return Err(Error::invalid("AdamW", "got an empty parameter list"));
+        }
+        AdamW::with_groups(vec![ParamGroup::new(params)], opts)
+    }
+
+    /// `optim.AdamW([{'params': decay, 'weight_decay': 0.1}, {'params': no_decay,
+    /// 'weight_decay': 0.0}], ...)`: one [`ParamGroup`] per group, each taking `opts` where
+    /// it sets nothing (and 0.01 for `weight_decay` if neither sets it).
+    pub fn with_groups(groups: Vec<ParamGroup>, opts: impl Into<AdamOptions>) -> Result<AdamW> {
+        AdamCore::new("AdamW", groups, opts.into(), true).map(AdamW)
     }
 
     /// Number of steps taken for parameter `i` (`state[p]['step']`).
@@ -285,9 +398,25 @@ impl AdamW {
         self.0.state.get(i).map_or(0, |s| s.step)
     }
 
-    /// The weight decay in effect (0.01 unless set).
+    /// First moment estimate of parameter `i` (`state[p]['exp_avg']`), once it exists.
+    pub fn exp_avg(&self, i: usize) -> Option<Tensor> {
+        self.0.state.get(i).and_then(|s| s.exp_avg.clone()).map(Tensor::from_data)
+    }
+
+    /// Second moment estimate of parameter `i` (`state[p]['exp_avg_sq']`), once it exists.
+    pub fn exp_avg_sq(&self, i: usize) -> Option<Tensor> {
+        self.0.state.get(i).and_then(|s| s.exp_avg_sq.clone()).map(Tensor::from_data)
+    }
+
+    /// The weight decay of the first group (0.01 unless set).
     pub fn weight_decay(&self) -> f64 {
-        self.0.weight_decay
+        self.0.groups.groups[0].hyper.weight_decay.unwrap_or(0.0)
+    }
+
+    /// The hyper-parameters of group `g` (`optimizer.param_groups[g]`), `weight_decay`
+    /// resolved.
+    pub fn group_options(&self, g: usize) -> Option<&AdamOptions> {
+        self.0.groups.hyper(g)
     }
 }
 
@@ -298,13 +427,33 @@ macro_rules! delegate_optimizer {
                 self.0.step()
             }
             fn params(&self) -> &[Tensor] {
-                &self.0.params
+                &self.0.groups.params
             }
-            fn lr(&self) -> f64 {
-                self.0.opts.lr
+            fn lrs(&self) -> Vec<f64> {
+                self.0.groups.lrs()
             }
-            fn set_lr(&mut self, lr: f64) -> Result<()> {
-                self.0.set_lr(lr)
+            fn set_group_lr(&mut self, group: usize, lr: f64) -> Result<()> {
+                self.0.groups.set_group_lr(group, lr)
+            }
+            fn initial_lrs(&self) -> Vec<Option<f64>> {
+                self.0.groups.initial_lrs()
+            }
+            fn set_group_initial_lr(&mut self, group: usize, initial_lr: Option<f64>) -> Result<()> {
+                self.0.groups.set_group_initial_lr(group, initial_lr)
+            }
+            /// Every group's `beta1`.
+            fn momentums(&self) -> Option<Vec<f64>> {
+                Some(self.0.groups.momentums())
+            }
+            /// Sets group `group`'s `beta1` (in `[0, 1)`).
+            fn set_group_momentum(&mut self, group: usize, momentum: f64) -> Result<()> {
+                self.0.groups.set_group_momentum(group, momentum)
+            }
+            fn state_dict(&self) -> Vec<(String, TensorData)> {
+                state::save(&self.0.groups, &self.0.state)
+            }
+            fn load_state_dict(&mut self, sd: &[(String, TensorData)]) -> Result<()> {
+                self.0.load_state_dict(sd)
             }
         }
     )*};

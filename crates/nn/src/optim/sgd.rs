@@ -1,7 +1,9 @@
 //! Stochastic gradient descent with momentum, dampening, weight decay, Nesterov and maximize
 //! (`torch.optim.SGD`).
 
-use super::{check_non_negative, check_params, check_state, collect_grads, Optimizer};
+use super::groups::{Groups, Hyper, ParamGroup};
+use super::state::{self, Entries, ParamState};
+use super::{check_non_negative, check_state, collect_grads, Optimizer};
 use torchlet_autograd::{DType, Error, Result, Tensor, TensorData};
 use torchlet_tensor_core::Float;
 
@@ -73,7 +75,7 @@ impl SgdOptions {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    fn check(&self) -> Result<()> {
         check_non_negative("SGD", "learning rate", self.lr)?;
         check_non_negative("SGD", "momentum value", self.momentum)?;
         check_non_negative("SGD", "weight_decay value", self.weight_decay)?;
@@ -96,7 +98,8 @@ impl SgdOptions {
     }
 }
 
-/// `torch.optim.SGD`. Per parameter `p` with gradient `grad` (docs/semantics.md):
+/// `torch.optim.SGD`. Per parameter `p` with gradient `grad`, with its group's options
+/// (docs/semantics.md):
 ///
 /// ```text
 /// g = maximize ? -grad : grad
@@ -107,66 +110,165 @@ impl SgdOptions {
 /// p = p - lr * g
 /// ```
 pub struct SGD {
-    params: Vec<Tensor>,
-    opts: SgdOptions,
-    /// `momentum_buffer` per parameter, created on its first step.
-    momentum_buffers: Vec<Option<TensorData>>,
+    groups: Groups<SgdOptions>,
+    /// `state[p]` per parameter: the momentum buffer, created on its first step.
+    state: Vec<SgdState>,
     /// Gradients read in phase one of a step (kept to reuse the allocation).
     grads: Vec<Option<TensorData>>,
+}
+
+/// SGD's state of one parameter (`optimizer.state[p]`).
+#[derive(Clone, Default)]
+struct SgdState {
+    momentum_buffer: Option<TensorData>,
+}
+
+impl ParamState for SgdState {
+    fn save(&self) -> Vec<(&'static str, TensorData)> {
+        self.momentum_buffer.iter().map(|b| ("momentum_buffer", b.clone())).collect()
+    }
+    fn load(entries: &mut Entries, i: usize, param: &Tensor) -> Result<Self> {
+        Ok(SgdState { momentum_buffer: entries.like("momentum_buffer", i, param)? })
+    }
+}
+
+impl Hyper for SgdOptions {
+    const OPTIONS: &'static [&'static str] =
+        &["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"];
+
+    fn merged(&self, g: &ParamGroup) -> Self {
+        SgdOptions {
+            lr: g.lr.unwrap_or(self.lr),
+            momentum: g.momentum.unwrap_or(self.momentum),
+            dampening: g.dampening.unwrap_or(self.dampening),
+            weight_decay: g.weight_decay.unwrap_or(self.weight_decay),
+            nesterov: g.nesterov.unwrap_or(self.nesterov),
+            maximize: g.maximize.unwrap_or(self.maximize),
+        }
+    }
+    fn validate(&self, _op: &'static str) -> Result<()> {
+        self.check()
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn momentum(&self) -> f64 {
+        self.momentum
+    }
+    fn set_momentum(&mut self, m: f64) {
+        self.momentum = m;
+    }
+    fn save(&self) -> Vec<(&'static str, TensorData)> {
+        vec![
+            ("lr", self.lr.into()),
+            ("momentum", self.momentum.into()),
+            ("dampening", self.dampening.into()),
+            ("weight_decay", self.weight_decay.into()),
+            ("nesterov", self.nesterov.into()),
+            ("maximize", self.maximize.into()),
+        ]
+    }
+    fn load(e: &mut Entries) -> Result<Self> {
+        Ok(SgdOptions {
+            lr: e.f64("lr")?,
+            momentum: e.f64("momentum")?,
+            dampening: e.f64("dampening")?,
+            weight_decay: e.f64("weight_decay")?,
+            nesterov: e.bool("nesterov")?,
+            maximize: e.bool("maximize")?,
+        })
+    }
 }
 
 impl SGD {
     /// `optim.SGD(params, ...)`: errors on invalid hyper-parameters or parameters.
     pub fn new(params: Vec<Tensor>, opts: impl Into<SgdOptions>) -> Result<SGD> {
-        let opts = opts.into();
-        opts.validate()?;
-        check_params("SGD", &params)?;
-        let n = params.len();
-        Ok(SGD { params, opts, momentum_buffers: vec![None; n], grads: Vec::with_capacity(n) })
+        if params.is_empty() {
+            return Err(Error::invalid("SGD", "got an empty parameter list"));
+        }
+        SGD::with_groups(vec![ParamGroup::new(params)], opts)
     }
 
-    /// The hyper-parameters.
+    /// `optim.SGD([{'params': ..., 'lr': ...}, ...], ...)`: one [`ParamGroup`] per group,
+    /// each taking `opts` where it sets nothing. Errors on invalid hyper-parameters (of the
+    /// defaults or of a group), an option SGD does not have (`betas`), or invalid parameters.
+    pub fn with_groups(groups: Vec<ParamGroup>, opts: impl Into<SgdOptions>) -> Result<SGD> {
+        let groups = Groups::new("SGD", groups, &opts.into())?;
+        let n = groups.params.len();
+        Ok(SGD { groups, state: vec![SgdState::default(); n], grads: Vec::with_capacity(n) })
+    }
+
+    /// The hyper-parameters of the first group (the only one unless groups were given).
     pub fn options(&self) -> &SgdOptions {
-        &self.opts
+        &self.groups.groups[0].hyper
+    }
+
+    /// The hyper-parameters of group `g` (`optimizer.param_groups[g]`).
+    pub fn group_options(&self, g: usize) -> Option<&SgdOptions> {
+        self.groups.hyper(g)
     }
 
     /// The momentum buffer of parameter `i` (`state[p]['momentum_buffer']`), once it exists.
     pub fn momentum_buffer(&self, i: usize) -> Option<Tensor> {
-        self.momentum_buffers.get(i).cloned().flatten().map(Tensor::from_data)
+        self.state.get(i).and_then(|s| s.momentum_buffer.clone()).map(Tensor::from_data)
     }
 }
 
 impl Optimizer for SGD {
     fn step(&mut self) -> Result<()> {
+        let params = &self.groups.params;
         // Phase one: check everything, change nothing.
-        collect_grads("SGD", &self.params, &mut self.grads)?;
-        for (i, p) in self.params.iter().enumerate() {
-            check_state("SGD", i, p, "momentum buffer", self.momentum_buffers[i].as_ref())?;
+        collect_grads("SGD", params, &mut self.grads)?;
+        for (i, p) in params.iter().enumerate() {
+            check_state("SGD", i, p, "momentum buffer", self.state[i].momentum_buffer.as_ref())?;
         }
-        // Phase two: update.
-        let opts = &self.opts;
-        for ((p, g), buf) in self.params.iter().zip(&self.grads).zip(&mut self.momentum_buffers) {
-            let Some(g) = g else { continue };
-            p.update_data(|d| match d.dtype() {
-                DType::F32 => sgd_update::<f32>(d, g, buf, opts),
-                DType::F64 => sgd_update::<f64>(d, g, buf, opts),
-                other => Err(Error::need_float("SGD", other)),
-            })?;
+        // Phase two: update, each group with its own options.
+        for group in &self.groups.groups {
+            let opts = &group.hyper;
+            for i in group.range.clone() {
+                let Some(g) = &self.grads[i] else { continue };
+                let buf = &mut self.state[i].momentum_buffer;
+                params[i].update_data(|d| match d.dtype() {
+                    DType::F32 => sgd_update::<f32>(d, g, buf, opts),
+                    DType::F64 => sgd_update::<f64>(d, g, buf, opts),
+                    other => Err(Error::need_float("SGD", other)),
+                })?;
+            }
         }
         Ok(())
     }
 
     fn params(&self) -> &[Tensor] {
-        &self.params
+        &self.groups.params
     }
-
-    fn lr(&self) -> f64 {
-        self.opts.lr
+    fn lrs(&self) -> Vec<f64> {
+        self.groups.lrs()
     }
-
-    fn set_lr(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("SGD", "learning rate", lr)?;
-        self.opts.lr = lr;
+    fn set_group_lr(&mut self, group: usize, lr: f64) -> Result<()> {
+        self.groups.set_group_lr(group, lr)
+    }
+    fn initial_lrs(&self) -> Vec<Option<f64>> {
+        self.groups.initial_lrs()
+    }
+    fn set_group_initial_lr(&mut self, group: usize, initial_lr: Option<f64>) -> Result<()> {
+        self.groups.set_group_initial_lr(group, initial_lr)
+    }
+    fn momentums(&self) -> Option<Vec<f64>> {
+        Some(self.groups.momentums())
+    }
+    fn set_group_momentum(&mut self, group: usize, momentum: f64) -> Result<()> {
+        self.groups.set_group_momentum(group, momentum)
+    }
+    fn state_dict(&self) -> Vec<(String, TensorData)> {
+        state::save(&self.groups, &self.state)
+    }
+    fn load_state_dict(&mut self, sd: &[(String, TensorData)]) -> Result<()> {
+        let (groups, state) = state::load(&self.groups, sd)?;
+        self.groups.groups = groups;
+        self.state = state;
         Ok(())
     }
 }
