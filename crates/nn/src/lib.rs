@@ -34,6 +34,7 @@
 
 pub mod activation;
 pub mod container;
+pub mod conv;
 pub mod data;
 pub mod dropout;
 pub mod init;
@@ -41,11 +42,13 @@ pub mod linear;
 pub mod loss;
 pub mod module;
 pub mod optim;
+pub mod pool;
 pub mod safetensors;
 pub mod state;
 
 pub use activation::*;
 pub use container::Sequential;
+pub use conv::{Conv1d, Conv1dBuilder, Conv2d, Conv2dBuilder};
 pub use data::{random_split, DataLoader, Dataset, Subset, TensorDataset};
 pub use dropout::{dropout, Dropout};
 pub use linear::Linear;
@@ -53,5 +56,6 @@ pub use loss::{
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss,
 };
 pub use module::{Module, Parameter};
+pub use pool::{AvgPool2d, MaxPool2d};
 pub use safetensors::{load_safetensors, save_safetensors};
 pub use torchlet_autograd::functional;

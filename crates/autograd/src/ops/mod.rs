@@ -12,6 +12,8 @@
 //! | [`view`] | `reshape view squeeze unsqueeze flatten permute transpose t expand narrow contiguous cat stack` |
 //! | [`index`] | `index_select gather one_hot` |
 //! | [`linalg`] | `matmul linear` |
+//! | [`conv`] | `conv1d conv2d` |
+//! | [`pool`] | `max_pool2d avg_pool2d` |
 //! | [`mask`] | `masked_fill` |
 //! | [`inplace`] | `add_ sub_ mul_ div_ clamp_ fill_ zero_ copy_` (no derivative) |
 
@@ -24,10 +26,12 @@ use torchlet_tensor_core::{Result, Shape, TensorData};
 use crate::tensor::Tensor;
 
 pub mod binary;
+pub mod conv;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
 pub mod mask;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;
@@ -44,6 +48,8 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         index::catalog(),
         linalg::catalog(),
         mask::catalog(),
+        conv::catalog(),
+        pool::catalog(),
     ]
     .into_iter()
     .flatten()
