@@ -7,7 +7,6 @@
 //! `Conv2d::builder(16, 32, 3).padding(1).build()?` is `nn.Conv2d(16, 32, 3, padding=1)`.
 
 use crate::module::Module;
-use std::fmt;
 use torchlet_autograd::functional::{Conv1dOpts, Conv2dOpts, Size2};
 use torchlet_autograd::{DType, Error, Generator, Result, Tensor};
 use torchlet_tensor_core::random::with_global;
@@ -43,15 +42,29 @@ fn named(weight: Tensor, bias: Option<Tensor>) -> Result<(Tensor, Option<Tensor>
 
 /// Checks a layer's sizes as PyTorch's `_ConvNd` does (plus a kernel, stride and dilation of
 /// at least 1, which PyTorch would only refuse in the forward pass).
-fn check_sizes(op: &'static str, in_channels: usize, out_channels: usize, groups: usize, sizes: &[(&str, usize)]) -> Result<()> {
+fn check_sizes(
+    op: &'static str,
+    in_channels: usize,
+    out_channels: usize,
+    groups: usize,
+    sizes: &[(&str, usize)],
+) -> Result<()> {
     if groups == 0 {
         return Err(Error::invalid(op, "groups must be a positive integer (got 0)"));
     }
     if in_channels % groups != 0 {
-        return Err(Error::invalid(op, format!("in_channels must be divisible by groups (in_channels={in_channels}, groups={groups})")));
+        return Err(Error::invalid(
+            op,
+            format!("in_channels must be divisible by groups (in_channels={in_channels}, groups={groups})"),
+        ));
     }
     if out_channels % groups != 0 {
-        return Err(Error::invalid(op, format!("out_channels must be divisible by groups (out_channels={out_channels}, groups={groups})")));
+        return Err(Error::invalid(
+            op,
+            format!(
+                "out_channels must be divisible by groups (out_channels={out_channels}, groups={groups})"
+            ),
+        ));
     }
     if let Some((name, _)) = sizes.iter().find(|(_, v)| *v == 0) {
         return Err(Error::invalid(op, format!("{name} must be at least 1 (got 0)")));
@@ -63,8 +76,15 @@ fn check_sizes(op: &'static str, in_channels: usize, out_channels: usize, groups
 /// dtype, the bias `(out_channels)` of the same dtype.
 fn check_weights(op: &'static str, rank: usize, weight: &Tensor, bias: Option<&Tensor>) -> Result<()> {
     if weight.ndim() != rank {
-        let layout = if rank == 3 { "(out_channels, in_channels / groups, kW)" } else { "(out_channels, in_channels / groups, kH, kW)" };
-        return Err(Error::invalid(op, format!("weight must have shape {layout}, got shape {}", weight.shape())));
+        let layout = if rank == 3 {
+            "(out_channels, in_channels / groups, kW)"
+        } else {
+            "(out_channels, in_channels / groups, kH, kW)"
+        };
+        return Err(Error::invalid(
+            op,
+            format!("weight must have shape {layout}, got shape {}", weight.shape()),
+        ));
     }
     if !weight.dtype().is_float() {
         return Err(Error::need_float(op, weight.dtype()));
@@ -162,7 +182,14 @@ impl Conv2dBuilder {
     pub fn build_with(self, g: &mut Generator) -> Result<Conv2d> {
         let [kh, kw] = self.kernel_size.pair();
         let ([sh, sw], [dh, dw]) = (self.opts.stride.pair(), self.opts.dilation.pair());
-        let sizes = [("kernel_size", kh), ("kernel_size", kw), ("stride", sh), ("stride", sw), ("dilation", dh), ("dilation", dw)];
+        let sizes = [
+            ("kernel_size", kh),
+            ("kernel_size", kw),
+            ("stride", sh),
+            ("stride", sw),
+            ("dilation", dh),
+            ("dilation", dw),
+        ];
         check_sizes("Conv2d", self.in_channels, self.out_channels, self.opts.groups, &sizes)?;
         let dims = [self.out_channels, self.in_channels / self.opts.groups, kh, kw];
         let dtype = self.dtype.unwrap_or_else(torchlet_autograd::default_dtype);
@@ -239,7 +266,33 @@ impl Module for Conv2d {
         x.conv2d(&self.weight, self.bias.as_ref(), &self.opts)
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+    /// PyTorch's `Conv2d(16, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))`:
+    /// padding, dilation, groups and bias are shown only when not their defaults.
+    fn extra_repr(&self) -> String {
+        let o = &self.opts;
+        let mut s = format!(
+            "{}, {}, kernel_size={}, stride={}",
+            self.in_channels,
+            self.out_channels,
+            tuple2(self.kernel_size),
+            tuple2(o.stride.pair())
+        );
+        if o.padding.pair() != [0, 0] {
+            s.push_str(&format!(", padding={}", tuple2(o.padding.pair())));
+        }
+        if o.dilation.pair() != [1, 1] {
+            s.push_str(&format!(", dilation={}", tuple2(o.dilation.pair())));
+        }
+        if o.groups != 1 {
+            s.push_str(&format!(", groups={}", o.groups));
+        }
+        if self.bias.is_none() {
+            s.push_str(", bias=False");
+        }
+        s
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
         let mut v = vec![("weight".to_string(), self.weight.clone())];
         if let Some(b) = &self.bias {
             v.push(("bias".to_string(), b.clone()));
@@ -248,34 +301,7 @@ impl Module for Conv2d {
     }
 }
 
-impl fmt::Display for Conv2d {
-    /// PyTorch's repr: `Conv2d(16, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))`;
-    /// padding, dilation, groups and bias are shown only when not their defaults.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let o = &self.opts;
-        write!(
-            f,
-            "Conv2d({}, {}, kernel_size={}, stride={}",
-            self.in_channels,
-            self.out_channels,
-            tuple2(self.kernel_size),
-            tuple2(o.stride.pair())
-        )?;
-        if o.padding.pair() != [0, 0] {
-            write!(f, ", padding={}", tuple2(o.padding.pair()))?;
-        }
-        if o.dilation.pair() != [1, 1] {
-            write!(f, ", dilation={}", tuple2(o.dilation.pair()))?;
-        }
-        if o.groups != 1 {
-            write!(f, ", groups={}", o.groups)?;
-        }
-        if self.bias.is_none() {
-            f.write_str(", bias=False")?;
-        }
-        f.write_str(")")
-    }
-}
+crate::display_as_repr!(Conv2d, Conv1d);
 
 /// A 1-D convolution layer, `nn.Conv1d(in_channels, out_channels, kernel_size, stride=1,
 /// padding=0, dilation=1, groups=1, bias=True)`: `forward(x) = conv1d(x, weight, bias)` for
@@ -369,7 +395,14 @@ impl Conv1d {
 
     /// A builder for the keyword arguments (stride, padding, dilation, groups, bias, dtype).
     pub fn builder(in_channels: usize, out_channels: usize, kernel_size: usize) -> Conv1dBuilder {
-        Conv1dBuilder { in_channels, out_channels, kernel_size, opts: Conv1dOpts::default(), bias: true, dtype: None }
+        Conv1dBuilder {
+            in_channels,
+            out_channels,
+            kernel_size,
+            opts: Conv1dOpts::default(),
+            bias: true,
+            dtype: None,
+        }
     }
 
     /// A layer with the given `weight` `(out_channels, in_channels / groups, kernel_size)`,
@@ -414,32 +447,33 @@ impl Module for Conv1d {
         x.conv1d(&self.weight, self.bias.as_ref(), &self.opts)
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+    /// PyTorch's `Conv1d(4, 6, kernel_size=(2,), stride=(2,), padding=(1,), groups=2)`.
+    fn extra_repr(&self) -> String {
+        let o = &self.opts;
+        let mut s = format!(
+            "{}, {}, kernel_size=({},), stride=({},)",
+            self.in_channels, self.out_channels, self.kernel_size, o.stride
+        );
+        if o.padding != 0 {
+            s.push_str(&format!(", padding=({},)", o.padding));
+        }
+        if o.dilation != 1 {
+            s.push_str(&format!(", dilation=({},)", o.dilation));
+        }
+        if o.groups != 1 {
+            s.push_str(&format!(", groups={}", o.groups));
+        }
+        if self.bias.is_none() {
+            s.push_str(", bias=False");
+        }
+        s
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
         let mut v = vec![("weight".to_string(), self.weight.clone())];
         if let Some(b) = &self.bias {
             v.push(("bias".to_string(), b.clone()));
         }
         v
-    }
-}
-
-impl fmt::Display for Conv1d {
-    /// PyTorch's repr: `Conv1d(4, 6, kernel_size=(2,), stride=(2,), padding=(1,), groups=2)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let o = &self.opts;
-        write!(f, "Conv1d({}, {}, kernel_size=({},), stride=({},)", self.in_channels, self.out_channels, self.kernel_size, o.stride)?;
-        if o.padding != 0 {
-            write!(f, ", padding=({},)", o.padding)?;
-        }
-        if o.dilation != 1 {
-            write!(f, ", dilation=({},)", o.dilation)?;
-        }
-        if o.groups != 1 {
-            write!(f, ", groups={}", o.groups)?;
-        }
-        if self.bias.is_none() {
-            f.write_str(", bias=False")?;
-        }
-        f.write_str(")")
     }
 }

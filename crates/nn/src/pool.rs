@@ -4,7 +4,6 @@
 //! `MaxPool2d::new(2)` or `AvgPool2d::new(3).stride(2).padding(1)`; they print as PyTorch's do.
 
 use crate::module::Module;
-use std::fmt;
 use torchlet_autograd::functional::{AvgPool2dOpts, MaxPool2dOpts, Size2};
 use torchlet_autograd::{Result, Tensor};
 
@@ -49,6 +48,19 @@ impl Module for MaxPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.max_pool2d(&self.opts)
     }
+
+    /// PyTorch's `kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False`.
+    fn extra_repr(&self) -> String {
+        let o = &self.opts;
+        format!(
+            "kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={}",
+            o.kernel_size,
+            o.effective_stride(),
+            o.padding,
+            o.dilation,
+            py_bool(o.ceil_mode)
+        )
+    }
 }
 
 /// `"True"` or `"False"`, as Python prints a bool.
@@ -57,21 +69,6 @@ fn py_bool(b: bool) -> &'static str {
         "True"
     } else {
         "False"
-    }
-}
-
-impl fmt::Display for MaxPool2d {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let o = &self.opts;
-        write!(
-            f,
-            "MaxPool2d(kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={})",
-            o.kernel_size,
-            o.effective_stride(),
-            o.padding,
-            o.dilation,
-            py_bool(o.ceil_mode)
-        )
     }
 }
 
@@ -121,12 +118,12 @@ impl Module for AvgPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.avg_pool2d(&self.opts)
     }
-}
 
-impl fmt::Display for AvgPool2d {
-    /// PyTorch's `extra_repr` shows only the window: kernel_size, stride, padding.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// PyTorch's `extra_repr` shows only the window: `kernel_size=2, stride=2, padding=0`.
+    fn extra_repr(&self) -> String {
         let o = &self.opts;
-        write!(f, "AvgPool2d(kernel_size={}, stride={}, padding={})", o.kernel_size, o.effective_stride(), o.padding)
+        format!("kernel_size={}, stride={}, padding={}", o.kernel_size, o.effective_stride(), o.padding)
     }
 }
+
+crate::display_as_repr!(MaxPool2d, AvgPool2d);

@@ -81,7 +81,12 @@ impl TensorData {
     /// `(C, L)`, `weight` `(O, C / groups, K)`, `bias` `(O)`; the output is `(N, O, L_out)`
     /// (or `(O, L_out)`) with `L_out = (L + 2*padding - dilation*(K - 1) - 1) / stride + 1`.
     /// `p` holds the width options in its second entries (see [`ConvParams::new_1d`]).
-    pub fn conv1d(&self, weight: &TensorData, bias: Option<&TensorData>, p: &ConvParams) -> Result<TensorData> {
+    pub fn conv1d(
+        &self,
+        weight: &TensorData,
+        bias: Option<&TensorData>,
+        p: &ConvParams,
+    ) -> Result<TensorData> {
         convolution("conv1d", 1, self, weight, bias, p)
     }
 
@@ -91,7 +96,12 @@ impl TensorData {
     /// x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]` (zero outside the input), where
     /// `g` is the group of output channel `o`. The output is `(N, O, OH, OW)` with
     /// `OH = (H + 2*ph - dh*(KH - 1) - 1) / sh + 1` (and the same for the width).
-    pub fn conv2d(&self, weight: &TensorData, bias: Option<&TensorData>, p: &ConvParams) -> Result<TensorData> {
+    pub fn conv2d(
+        &self,
+        weight: &TensorData,
+        bias: Option<&TensorData>,
+        p: &ConvParams,
+    ) -> Result<TensorData> {
         convolution("conv2d", 2, self, weight, bias, p)
     }
 
@@ -122,12 +132,15 @@ impl TensorData {
             ));
         }
         with_float!(self.dtype(), op, |T| {
-            let (x, w, g) = (self.values_for::<T>(op)?, weight.values_for::<T>(op)?, grad_output.values_for::<T>(op)?);
+            let (x, w, g) =
+                (self.values_for::<T>(op)?, weight.values_for::<T>(op)?, grad_output.values_for::<T>(op)?);
             let mut grads = ConvGrads::default();
             let dx_need = needs[0] && !x.is_empty();
-            let mut dx = if needs[0] { Some(pool::try_filled::<T>(op, self.shape(), T::ZERO)?) } else { None };
+            let mut dx =
+                if needs[0] { Some(pool::try_filled::<T>(op, self.shape(), T::ZERO)?) } else { None };
             if needs[1] || dx_need {
-                let dw = backward::<T>(op, &geo, &x, &w, &g, dx.as_deref_mut().filter(|_| dx_need), needs[1])?;
+                let dw =
+                    backward::<T>(op, &geo, &x, &w, &g, dx.as_deref_mut().filter(|_| dx_need), needs[1])?;
                 if let Some(dw) = dw {
                     grads.weight = Some(TensorData::from_vec_unchecked(dw, weight.shape().clone()));
                 }
@@ -223,7 +236,11 @@ fn geometry(
         ));
     }
     if wd.len() != spatial + 2 {
-        let layout = if spatial == 1 { "(out_channels, in_channels / groups, kW)" } else { "(out_channels, in_channels / groups, kH, kW)" };
+        let layout = if spatial == 1 {
+            "(out_channels, in_channels / groups, kW)"
+        } else {
+            "(out_channels, in_channels / groups, kH, kW)"
+        };
         return Err(Error::invalid(
             op,
             format!("expected a {}D weight {layout}, but got weight of size: {}", spatial + 2, dims_str(wd)),
@@ -245,10 +262,16 @@ fn geometry(
     // The options that matter for this rank (a 1-D convolution's are the width entries).
     let used = |a: [usize; 2]| if spatial == 1 { vec![a[1]] } else { a.to_vec() };
     if used(p.stride).contains(&0) {
-        return Err(Error::invalid(op, format!("non-positive stride is not supported (stride={:?})", used(p.stride))));
+        return Err(Error::invalid(
+            op,
+            format!("non-positive stride is not supported (stride={:?})", used(p.stride)),
+        ));
     }
     if used(p.dilation).contains(&0) {
-        return Err(Error::invalid(op, format!("dilation should be greater than zero, but got {:?}", used(p.dilation))));
+        return Err(Error::invalid(
+            op,
+            format!("dilation should be greater than zero, but got {:?}", used(p.dilation)),
+        ));
     }
     if p.groups == 0 {
         return Err(Error::invalid(op, "non-positive groups is not supported (groups=0)"));
@@ -268,7 +291,9 @@ fn geometry(
         return Err(Error::invalid(
             op,
             if spatial == 2 {
-                format!("kernel size should be greater than zero, but got kernel_height: {kh} kernel_width: {kw}")
+                format!(
+                    "kernel size should be greater than zero, but got kernel_height: {kh} kernel_width: {kw}"
+                )
             } else {
                 format!("kernel size should be greater than zero, but got kernel_width: {kw}")
             },
@@ -316,13 +341,24 @@ fn geometry(
     if (h == 0 || wi == 0) && n != 0 && c != 0 {
         return Err(Error::invalid(
             op,
-            format!("only zero batch or zero channel inputs are supported, but got input shape: {}", dims_str(xd)),
+            format!(
+                "only zero batch or zero channel inputs are supported, but got input shape: {}",
+                dims_str(xd)
+            ),
         ));
     }
     // Padded input and dilated kernel, per dimension; overflow is an error, not a wrap.
-    let too_large = || Error::invalid(op, format!("padding {:?} or dilation {:?} is too large", used(p.padding), used(p.dilation)));
-    let padded = |size: usize, pad: usize| pad.checked_mul(2).and_then(|p2| size.checked_add(p2)).ok_or_else(too_large);
-    let dilated = |k: usize, d: usize| (k - 1).checked_mul(d).and_then(|v| v.checked_add(1)).ok_or_else(too_large);
+    let too_large = || {
+        Error::invalid(
+            op,
+            format!("padding {:?} or dilation {:?} is too large", used(p.padding), used(p.dilation)),
+        )
+    };
+    let padded = |size: usize, pad: usize| {
+        pad.checked_mul(2).and_then(|p2| size.checked_add(p2)).ok_or_else(too_large)
+    };
+    let dilated =
+        |k: usize, d: usize| (k - 1).checked_mul(d).and_then(|v| v.checked_add(1)).ok_or_else(too_large);
     let (ph, pw) = (padded(h, p.padding[0])?, padded(wi, p.padding[1])?);
     let (dkh, dkw) = (dilated(kh, p.dilation[0])?, dilated(kw, p.dilation[1])?);
     if ph < dkh || pw < dkw {
@@ -559,7 +595,14 @@ fn inside(out: usize, size: usize, stride: usize, pad: usize, offset: usize) -> 
 
 /// For each kernel tap along one dimension: the output positions reading the input (see
 /// [`inside`]) and the input index the first of them reads.
-fn tap_ranges(out: usize, size: usize, k: usize, stride: usize, pad: usize, dil: usize) -> Vec<(Range<usize>, usize)> {
+fn tap_ranges(
+    out: usize,
+    size: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    dil: usize,
+) -> Vec<(Range<usize>, usize)> {
     (0..k)
         .map(|i| {
             let r = inside(out, size, stride, pad, i * dil);

@@ -94,7 +94,13 @@ fn out_size(size: usize, k: usize, s: usize, pad: usize, d: usize, ceil: bool) -
 
 /// Checks a pooling's input and options as PyTorch does (its order, its wording) and works
 /// out the sizes. `avg` selects average pooling's padding rule (no dilation).
-fn geometry(op: &'static str, shape: &Shape, dtype: DType, p: &PoolParams, avg: bool) -> Result<PoolGeometry> {
+fn geometry(
+    op: &'static str,
+    shape: &Shape,
+    dtype: DType,
+    p: &PoolParams,
+    avg: bool,
+) -> Result<PoolGeometry> {
     let [kh, kw] = p.kernel_size;
     if kh == 0 || kw == 0 {
         return Err(Error::invalid(
@@ -140,8 +146,14 @@ fn geometry(op: &'static str, shape: &Shape, dtype: DType, p: &PoolParams, avg: 
     }
     let (h, w) = (d[d.len() - 2], d[d.len() - 1]);
     let sizes = |i: usize, size: usize| {
-        out_size(size, p.kernel_size[i], p.stride[i], p.padding[i], p.dilation[i], p.ceil_mode)
-            .ok_or_else(|| Error::invalid(op, format!("kernel_size {:?} or dilation {:?} is too large", p.kernel_size, p.dilation)))
+        out_size(size, p.kernel_size[i], p.stride[i], p.padding[i], p.dilation[i], p.ceil_mode).ok_or_else(
+            || {
+                Error::invalid(
+                    op,
+                    format!("kernel_size {:?} or dilation {:?} is too large", p.kernel_size, p.dilation),
+                )
+            },
+        )
     };
     let (oh, ow) = (sizes(0, h)?, sizes(1, w)?);
     let c = d[d.len() - 3];
@@ -245,7 +257,10 @@ impl TensorData {
                     x.chunks(hw).zip(out.chunks_mut(l)).zip(idx.chunks_mut(l)).for_each(plane);
                 }
             }
-            Ok((TensorData::from_vec_unchecked(out, shape.clone()), TensorData::from_vec_unchecked(idx, shape)))
+            Ok((
+                TensorData::from_vec_unchecked(out, shape.clone()),
+                TensorData::from_vec_unchecked(idx, shape),
+            ))
         })
     }
 
@@ -273,7 +288,13 @@ impl TensorData {
             let (g, ix) = (self.values_for::<T>(op)?, indices.values_for::<i64>(op)?);
             let mut dx = pool::try_filled::<T>(op, input_shape, T::ZERO)?;
             if let Some(&bad) = ix.iter().find(|&&i| i < 0 || i as usize >= hw) {
-                return Err(Error::IndexOutOfRange { op, what: "index", index: bad, size: hw, extra: " (a position in an input plane)".into() });
+                return Err(Error::IndexOutOfRange {
+                    op,
+                    what: "index",
+                    index: bad,
+                    size: hw,
+                    extra: " (a position in an input plane)".into(),
+                });
             }
             if l > 0 && hw > 0 && !dx.is_empty() {
                 let plane = |((dp, gp), ip): ((&mut [T], &[T]), &[i64])| {
@@ -330,7 +351,12 @@ impl TensorData {
 
     /// The gradient of [`TensorData::avg_pool2d`] at an input of `input_shape`: each
     /// window's `g / divisor` (`self` is the upstream gradient) added over the window.
-    pub fn avg_pool2d_backward(&self, input_shape: &Shape, p: &PoolParams, div: AvgDivisor) -> Result<TensorData> {
+    pub fn avg_pool2d_backward(
+        &self,
+        input_shape: &Shape,
+        p: &PoolParams,
+        div: AvgDivisor,
+    ) -> Result<TensorData> {
         let op = "avg_pool2d_backward";
         let (geo, hs, ws) = avg_setup(op, input_shape, self.dtype(), p, div)?;
         if self.dims() != geo.out_dims.as_slice() {
@@ -388,9 +414,18 @@ fn divisor(sh: &Span, sw: &Span, div: AvgDivisor) -> usize {
 type AvgSetup = (PoolGeometry, Vec<Span>, Vec<Span>);
 
 /// Average pooling's checks and spans for an input of `shape`.
-fn avg_setup(op: &'static str, shape: &Shape, dtype: DType, p: &PoolParams, div: AvgDivisor) -> Result<AvgSetup> {
+fn avg_setup(
+    op: &'static str,
+    shape: &Shape,
+    dtype: DType,
+    p: &PoolParams,
+    div: AvgDivisor,
+) -> Result<AvgSetup> {
     if p.dilation != [1, 1] {
-        return Err(Error::invalid(op, format!("average pooling has no dilation (got {:?}; expected [1, 1])", p.dilation)));
+        return Err(Error::invalid(
+            op,
+            format!("average pooling has no dilation (got {:?}; expected [1, 1])", p.dilation),
+        ));
     }
     if div.divisor_override == Some(0) {
         return Err(Error::invalid(op, "divisor must be not zero (divisor_override=0)"));

@@ -189,7 +189,13 @@ impl Backward for Convolution {
 }
 
 /// Both ranks: the kernel, then one recorded op.
-fn convolution(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: ConvParams, one_d: bool) -> Result<Tensor> {
+fn convolution(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    p: ConvParams,
+    one_d: bool,
+) -> Result<Tensor> {
     let (xd, wd) = (x.data(), weight.data());
     let bd = bias.map(Tensor::data);
     let out = if one_d { xd.conv1d(&wd, bd.as_ref(), &p)? } else { xd.conv2d(&wd, bd.as_ref(), &p)? };

@@ -15,6 +15,9 @@
 //! | [`conv`] | `conv1d conv2d` |
 //! | [`pool`] | `max_pool2d avg_pool2d` |
 //! | [`mask`] | `masked_fill` |
+//! | [`embedding`] | `embedding` (`C[X]`) |
+//! | [`norm`] | `layer_norm batch_norm` |
+//! | [`attention`] | `scaled_dot_product_attention` |
 //! | [`inplace`] | `add_ sub_ mul_ div_ clamp_ fill_ zero_ copy_` (no derivative) |
 
 use crate::catalog::OpInfo;
@@ -25,12 +28,15 @@ use torchlet_tensor_core::{Result, Shape, TensorData};
 #[cfg(doc)]
 use crate::tensor::Tensor;
 
+pub mod attention;
 pub mod binary;
 pub mod conv;
+pub mod embedding;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
 pub mod mask;
+pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;
@@ -50,6 +56,9 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         mask::catalog(),
         conv::catalog(),
         pool::catalog(),
+        embedding::catalog(),
+        norm::catalog(),
+        attention::catalog(),
     ]
     .into_iter()
     .flatten()

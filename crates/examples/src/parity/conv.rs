@@ -16,7 +16,8 @@ fn size2(o: &Value, key: &str) -> Result<Option<Size2>, String> {
         Value::Null => Ok(None),
         Value::Number(n) => Ok(Some(Size2::Both(n.as_u64().ok_or_else(bad)? as usize))),
         Value::Array(a) if a.len() == 2 => {
-            let v: Vec<usize> = a.iter().map(|x| x.as_u64().map(|x| x as usize).ok_or_else(bad)).collect::<Result<_, _>>()?;
+            let v: Vec<usize> =
+                a.iter().map(|x| x.as_u64().map(|x| x as usize).ok_or_else(bad)).collect::<Result<_, _>>()?;
             Ok(Some(Size2::Pair(v[0], v[1])))
         }
         _ => Err(bad()),

@@ -193,10 +193,14 @@ fn call(c: &Value, args: &HashMap<String, Tensor>, source: &mut Source) -> Resul
             Ok(out)
         }
         "conv2d_init" => {
-            let conv = Conv2d::builder(count(c, "in_channels")?, count(c, "out_channels")?, count(c, "kernel_size")?)
-                .dtype(dtype(c)?)
-                .build()
-                .map_err(|e| e.to_string())?;
+            let conv = Conv2d::builder(
+                count(c, "in_channels")?,
+                count(c, "out_channels")?,
+                count(c, "kernel_size")?,
+            )
+            .dtype(dtype(c)?)
+            .build()
+            .map_err(|e| e.to_string())?;
             let mut out = vec![conv.weight().data()];
             out.extend(conv.bias().map(|b| b.data()));
             Ok(out)
