@@ -137,7 +137,7 @@ fn geometry(
         // pad <= (effective kernel) / 2; for avg pooling, pad <= kernel / 2.
         let (k, dil, pad) = (p.kernel_size[i], p.dilation[i], p.padding[i]);
         let eff = if avg { Some(k) } else { (k - 1).checked_mul(dil).and_then(|v| v.checked_add(1)) };
-        if eff.map_or(false, |e| pad > e / 2) {
+        if eff.is_some_and(|e| pad > e / 2) {
             return Err(Error::invalid(
                 op,
                 format!("pad should be at most half of effective kernel size, but got pad={pad}, kernel_size={k} and dilation={dil}"),
