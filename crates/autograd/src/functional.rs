@@ -22,5 +22,10 @@ pub use crate::loss::mse::{mse_loss, mse_loss_with};
 pub use crate::loss::nll::{nll_loss, nll_loss_with, NllLossOpts};
 pub use crate::loss::Reduction;
 pub use crate::ops::attention::AttentionOpts;
+pub use crate::ops::conv::{conv1d, conv1d_with, conv2d, conv2d_with, Conv1dOpts, Conv2dOpts, Size2};
 pub use crate::ops::functions::*;
 pub use crate::ops::norm::BatchNormOpts;
+pub use crate::ops::pool::{
+    avg_pool2d, avg_pool2d_with, max_pool2d, max_pool2d_with, max_pool2d_with_indices, AvgPool2dOpts,
+    MaxPool2dOpts,
+};

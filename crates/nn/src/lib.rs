@@ -35,6 +35,7 @@
 pub mod activation;
 pub mod clip;
 pub mod container;
+pub mod conv;
 pub mod data;
 pub mod dropout;
 pub mod init;
@@ -43,6 +44,7 @@ pub mod linear;
 pub mod loss;
 pub mod module;
 pub mod optim;
+pub mod pool;
 pub mod safetensors;
 pub mod state;
 
@@ -51,6 +53,7 @@ pub use clip::{
     clip_grad_norm_, clip_grad_norm_with, clip_grad_value_, clip_grads_with_norm_, get_total_norm,
 };
 pub use container::{ModuleDict, ModuleList, Sequential};
+pub use conv::{Conv1d, Conv1dBuilder, Conv2d, Conv2dBuilder};
 pub use data::{random_split, DataLoader, Dataset, Subset, TensorDataset};
 pub use dropout::{dropout, Dropout};
 pub use layers::{BatchNorm, BatchNorm1d, BatchNorm2d, Embedding, Identity, LayerNorm};
@@ -59,5 +62,6 @@ pub use loss::{
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss,
 };
 pub use module::{Module, Parameter};
+pub use pool::{AvgPool2d, MaxPool2d};
 pub use safetensors::{load_safetensors, save_safetensors};
 pub use torchlet_autograd::functional;

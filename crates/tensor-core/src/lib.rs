@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod conv;
 pub mod data;
 pub mod display;
 pub mod dtype;
@@ -19,6 +20,7 @@ pub mod error;
 mod index;
 pub mod matmul;
 pub mod pool;
+pub mod pooling;
 pub mod promote;
 pub mod random;
 pub mod reduce;

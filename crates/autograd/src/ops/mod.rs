@@ -12,6 +12,8 @@
 //! | [`view`] | `reshape view squeeze unsqueeze flatten permute transpose t expand narrow contiguous cat stack` |
 //! | [`index`] | `index_select gather one_hot` |
 //! | [`linalg`] | `matmul linear` |
+//! | [`conv`] | `conv1d conv2d` |
+//! | [`pool`] | `max_pool2d avg_pool2d` |
 //! | [`mask`] | `masked_fill` |
 //! | [`embedding`] | `embedding` (`C[X]`) |
 //! | [`norm`] | `layer_norm batch_norm` |
@@ -28,12 +30,14 @@ use crate::tensor::Tensor;
 
 pub mod attention;
 pub mod binary;
+pub mod conv;
 pub mod embedding;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
 pub mod mask;
 pub mod norm;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;
@@ -50,6 +54,8 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         index::catalog(),
         linalg::catalog(),
         mask::catalog(),
+        conv::catalog(),
+        pool::catalog(),
         embedding::catalog(),
         norm::catalog(),
         attention::catalog(),

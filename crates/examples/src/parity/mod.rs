@@ -4,6 +4,7 @@
 //! infinity matches the same infinity). Error cases pass when the API returns `Err`.
 //! A case the project cannot express counts as failed; a panic counts as failed.
 
+mod conv;
 mod layers;
 mod optim;
 mod random;
@@ -286,6 +287,7 @@ fn call(op: &str, args: &HashMap<String, Tensor>, o: &Value) -> Result<Tensor, S
             e(F::cosine_embedding_loss_with(arg("input1")?, arg("input2")?, arg("target")?, &c))
         }
         "mse_loss" => e(F::mse_loss_with(arg("input")?, arg("target")?, reduction()?)),
+        "conv1d" | "conv2d" | "max_pool2d" | "avg_pool2d" => conv::call(op, args, o),
         "categorical_entropy" => e(Categorical::from_probs(arg("probs")?).and_then(|c| c.entropy())),
         other => match layers::call(other, args, o) {
             Some(r) => r,

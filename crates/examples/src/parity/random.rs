@@ -10,7 +10,7 @@ use super::{compare, parse_tensor};
 use serde_json::Value;
 use std::collections::HashMap;
 use torchlet::nn::data::{DataLoader, TensorDataset};
-use torchlet::nn::{self, init, Linear};
+use torchlet::nn::{self, init, Conv2d, Linear};
 use torchlet::{manual_seed, DType, Generator, Tensor, TensorData};
 
 /// Where a case's calls take their numbers from.
@@ -193,18 +193,16 @@ fn call(c: &Value, args: &HashMap<String, Tensor>, source: &mut Source) -> Resul
             Ok(out)
         }
         "conv2d_init" => {
-            let k = count(c, "kernel_size")?;
-            let (w, b) = init::conv2d_parameters(
+            let conv = Conv2d::builder(
                 count(c, "in_channels")?,
                 count(c, "out_channels")?,
-                (k, k),
-                1,
-                true,
-                dtype(c)?,
+                count(c, "kernel_size")?,
             )
+            .dtype(dtype(c)?)
+            .build()
             .map_err(|e| e.to_string())?;
-            let mut out = vec![w.data()];
-            out.extend(b.map(|b| b.data()));
+            let mut out = vec![conv.weight().data()];
+            out.extend(conv.bias().map(|b| b.data()));
             Ok(out)
         }
         "embedding_init" => e(init::embedding_weight(

@@ -292,6 +292,35 @@ pub fn gemm_strided<T: Float>(
     dst: &mut [T],
     accumulate: bool,
 ) -> Result<()> {
+    gemm_checked(m, k, n, a, b, dst, accumulate, true)
+}
+
+/// [`gemm_strided`] on the calling thread only: for callers that already run independent
+/// products in parallel (a convolution, one product per sample of its batch).
+pub fn gemm_strided_serial<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<T>,
+    b: Strided<T>,
+    dst: &mut [T],
+    accumulate: bool,
+) -> Result<()> {
+    gemm_checked(m, k, n, a, b, dst, accumulate, false)
+}
+
+/// [`gemm_strided`], multi-threaded above a size threshold only when `may_parallelise`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_checked<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<T>,
+    b: Strided<T>,
+    dst: &mut [T],
+    accumulate: bool,
+    may_parallelise: bool,
+) -> Result<()> {
     if m.checked_mul(n) != Some(dst.len()) {
         return Err(Error::invalid(
             "gemm_strided",
@@ -353,19 +382,26 @@ pub fn gemm_strided<T: Float>(
         // Same product, transposed: C^T = B^T A^T written through C^T's strides. The GEMM
         // is fastest with the long side as rows: the weight gradient g^T x (32 x 784 over
         // 50000 rows) takes 23 ms this way round and 31 ms the other.
-        gemm_oriented(p.t(), dst, (1, n), accumulate);
+        gemm_oriented(p.t(), dst, (1, n), accumulate, may_parallelise);
     } else {
-        gemm_oriented(p, dst, (n, 1), accumulate);
+        gemm_oriented(p, dst, (n, 1), accumulate, may_parallelise);
     }
     Ok(())
 }
 
 /// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d.0 + j*d.1]` is the
-/// element (i, j) of the m x n result, for operands already checked by [`gemm_strided`].
-fn gemm_oriented<T: Float>(p: Product<T>, dst: &mut [T], d: (usize, usize), accumulate: bool) {
+/// element (i, j) of the m x n result, for operands already checked by [`gemm_strided`]; on
+/// one thread unless `may_parallelise`.
+fn gemm_oriented<T: Float>(
+    p: Product<T>,
+    dst: &mut [T],
+    d: (usize, usize),
+    accumulate: bool,
+    may_parallelise: bool,
+) {
     let (m, k, n) = (p.m, p.k, p.n);
     let work = m.saturating_mul(n).saturating_mul(k);
-    let threads = rayon::current_num_threads();
+    let threads = if may_parallelise { rayon::current_num_threads() } else { 1 };
     let narrow = work >= PARALLEL_GEMM && narrow::applies::<T>(n);
     let product = |p: Product<T>, out: &mut [T], acc: bool, parallel: bool| {
         if narrow {
@@ -399,7 +435,7 @@ fn gemm_oriented<T: Float>(p: Product<T>, dst: &mut [T], d: (usize, usize), accu
         }
         return;
     }
-    product(p, dst, accumulate, work >= PARALLEL_GEMM);
+    product(p, dst, accumulate, may_parallelise && work >= PARALLEL_GEMM);
 }
 
 /// One call of the `gemm` crate (see [`gemm_oriented`]), on every core when `parallel`.

@@ -1,0 +1,683 @@
+//! Convolution: PyTorch's `conv1d` and `conv2d` (a cross-correlation, as in every deep
+//! learning library: the kernel is not flipped) by im2col and GEMM, and the three gradients
+//! its backward rule needs.
+//!
+//! For one sample and one group, with `Cg = C / groups` input channels, `Og = O / groups`
+//! output channels, a `KH x KW` kernel and an output of `L = OH * OW` positions:
+//!
+//! - **im2col** unfolds the input into `cols`, a `(Cg*KH*KW) x L` matrix: row `(c, i, j)`
+//!   holds, for every output position `(oh, ow)`, the input value under kernel tap `(i, j)`,
+//!   `x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]` (0 where that falls in the padding);
+//! - the **output** is then one matrix product: `y (Og x L) = W (Og x Cg*KH*KW) @ cols + b`;
+//! - **backward**, from the upstream gradient `g (Og x L)`: `dW += g @ cols^T` (summed over
+//!   the batch), `dcols = W^T @ g`, which **col2im** folds back onto the input (the adjoint
+//!   of im2col: every entry is added where im2col read it from), and `db = sum of g` over
+//!   the batch and the positions.
+//!
+//! A 1-D convolution is the 2-D one over a height of 1. A 1x1 kernel with stride 1 and no
+//! padding needs no im2col: the input already is `cols`. The samples are independent: above
+//! a size threshold the batch is split among the threads, each with its own `cols` scratch
+//! (from the buffer cache, [`crate::pool`]) and its own partial `dW`, and each product runs
+//! on its thread. The copies in im2col and col2im are row slices (contiguous when the stride
+//! is 1); the index arithmetic is done once per row, never per element.
+
+use crate::matmul::{gemm_strided, gemm_strided_serial, Strided};
+use crate::{pool, with_float, Error, Float, Numeric, Result, Shape, TensorData};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Products (multiply-adds over the whole batch) above which the batch is split among the
+/// threads: below it, scheduling costs more than it saves.
+const PARALLEL_CONV: usize = 1 << 20;
+
+/// The options of a convolution per spatial dimension, `[height, width]`. A 1-D convolution
+/// is a 2-D one over a height of 1, with stride 1, padding 0 and dilation 1 along it
+/// ([`ConvParams::new_1d`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvParams {
+    /// Step between two applications of the kernel (each at least 1).
+    pub stride: [usize; 2],
+    /// Zeros added on both sides of the input.
+    pub padding: [usize; 2],
+    /// Spacing between kernel taps (each at least 1; 1 is a dense kernel).
+    pub dilation: [usize; 2],
+    /// Input and output channels are split into this many groups, each convolved with its
+    /// own slice of the weight (at least 1; it must divide both channel counts).
+    pub groups: usize,
+}
+
+impl Default for ConvParams {
+    /// PyTorch's defaults: stride 1, padding 0, dilation 1, groups 1.
+    fn default() -> Self {
+        ConvParams { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }
+    }
+}
+
+impl ConvParams {
+    /// The options of a 2-D convolution (`[height, width]` each).
+    pub fn new_2d(stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2], groups: usize) -> Self {
+        ConvParams { stride, padding, dilation, groups }
+    }
+
+    /// The options of a 1-D convolution (along the width; the height entries are 1, 0, 1).
+    pub fn new_1d(stride: usize, padding: usize, dilation: usize, groups: usize) -> Self {
+        ConvParams { stride: [1, stride], padding: [0, padding], dilation: [1, dilation], groups }
+    }
+}
+
+/// The gradients of a convolution's inputs (`None` where not asked for).
+#[derive(Clone, Debug, Default)]
+pub struct ConvGrads {
+    /// `dL/dinput`, of the input's shape.
+    pub input: Option<TensorData>,
+    /// `dL/dweight`, of the weight's shape.
+    pub weight: Option<TensorData>,
+    /// `dL/dbias`, of shape `(out_channels)`.
+    pub bias: Option<TensorData>,
+}
+
+impl TensorData {
+    /// `conv1d(input, weight, bias)` as PyTorch computes it: `input` `(N, C, L)` or unbatched
+    /// `(C, L)`, `weight` `(O, C / groups, K)`, `bias` `(O)`; the output is `(N, O, L_out)`
+    /// (or `(O, L_out)`) with `L_out = (L + 2*padding - dilation*(K - 1) - 1) / stride + 1`.
+    /// `p` holds the width options in its second entries (see [`ConvParams::new_1d`]).
+    pub fn conv1d(
+        &self,
+        weight: &TensorData,
+        bias: Option<&TensorData>,
+        p: &ConvParams,
+    ) -> Result<TensorData> {
+        convolution("conv1d", 1, self, weight, bias, p)
+    }
+
+    /// `conv2d(input, weight, bias)` as PyTorch computes it: `input` `(N, C, H, W)` or
+    /// unbatched `(C, H, W)`, `weight` `(O, C / groups, KH, KW)`, `bias` `(O)`:
+    /// `y[n, o, oh, ow] = b[o] + sum over c, i, j of W[o, c, i, j] *
+    /// x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]` (zero outside the input), where
+    /// `g` is the group of output channel `o`. The output is `(N, O, OH, OW)` with
+    /// `OH = (H + 2*ph - dh*(KH - 1) - 1) / sh + 1` (and the same for the width).
+    pub fn conv2d(
+        &self,
+        weight: &TensorData,
+        bias: Option<&TensorData>,
+        p: &ConvParams,
+    ) -> Result<TensorData> {
+        convolution("conv2d", 2, self, weight, bias, p)
+    }
+
+    /// The gradients of [`TensorData::conv1d`] or [`TensorData::conv2d`] (by the weight's
+    /// rank) at input `self` and `weight`, from the upstream gradient `grad_output` (of the
+    /// output's shape). `needs` says which of input, weight and bias are wanted; the bias
+    /// gradient is the sum of `grad_output` over every dimension but the channels.
+    pub fn conv_backward(
+        &self,
+        weight: &TensorData,
+        grad_output: &TensorData,
+        needs: [bool; 3],
+        p: &ConvParams,
+    ) -> Result<ConvGrads> {
+        let (op, spatial) = if weight.ndim() == 3 { ("conv1d", 1) } else { ("conv2d", 2) };
+        let geo = geometry(op, spatial, self, weight, None, p)?;
+        let out_dims = geo.output_dims(spatial);
+        if grad_output.dims() != out_dims.as_slice() || grad_output.dtype() != self.dtype() {
+            return Err(Error::shapes(
+                op,
+                grad_output.shape(),
+                &Shape::new(&out_dims),
+                format!(
+                    "mismatch: the gradient of the output (the first, dtype {}) must have the output's shape (the second) and dtype {}",
+                    grad_output.dtype(),
+                    self.dtype()
+                ),
+            ));
+        }
+        with_float!(self.dtype(), op, |T| {
+            let (x, w, g) =
+                (self.values_for::<T>(op)?, weight.values_for::<T>(op)?, grad_output.values_for::<T>(op)?);
+            let mut grads = ConvGrads::default();
+            let dx_need = needs[0] && !x.is_empty();
+            let mut dx =
+                if needs[0] { Some(pool::try_filled::<T>(op, self.shape(), T::ZERO)?) } else { None };
+            if needs[1] || dx_need {
+                let dw =
+                    backward::<T>(op, &geo, &x, &w, &g, dx.as_deref_mut().filter(|_| dx_need), needs[1])?;
+                if let Some(dw) = dw {
+                    grads.weight = Some(TensorData::from_vec_unchecked(dw, weight.shape().clone()));
+                }
+            }
+            grads.input = dx.map(|dx| TensorData::from_vec_unchecked(dx, self.shape().clone()));
+            if needs[2] {
+                let db = bias_grad::<T>(&geo, &g);
+                grads.bias = Some(TensorData::from_vec_unchecked(db, Shape::new(&[geo.o])));
+            }
+            Ok(grads)
+        })
+    }
+}
+
+/// A convolution's sizes, checked: input `(n, c, h, w)`, weight `(o, c / groups, kh, kw)`,
+/// output `(n, o, oh, ow)` (a 1-D convolution has `h = kh = oh = 1`).
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+    /// Whether the input has a batch dimension.
+    batched: bool,
+    p: ConvParams,
+}
+
+impl Geometry {
+    fn groups(&self) -> usize {
+        self.p.groups
+    }
+    /// Input channels per group.
+    fn cg(&self) -> usize {
+        self.c / self.p.groups
+    }
+    /// Output channels per group.
+    fn og(&self) -> usize {
+        self.o / self.p.groups
+    }
+    /// Rows of `cols`: the kernel taps of one group, `Cg * KH * KW`.
+    fn taps(&self) -> usize {
+        self.cg() * self.kh * self.kw
+    }
+    /// Columns of `cols`: the output positions, `OH * OW`.
+    fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+    /// A 1x1 kernel at stride 1 without padding: `cols` is the input itself.
+    fn pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.p.stride == [1, 1] && self.p.padding == [0, 0]
+    }
+    /// The output's dims in the input's rank.
+    fn output_dims(&self, spatial: usize) -> Vec<usize> {
+        let mut d = if self.batched { vec![self.n, self.o] } else { vec![self.o] };
+        if spatial == 2 {
+            d.push(self.oh);
+        }
+        d.push(self.ow);
+        d
+    }
+}
+
+/// `[1, 2, 3]` for error messages.
+fn dims_str(d: &[usize]) -> String {
+    Shape::new(d).to_string()
+}
+
+/// Checks a convolution's arguments as PyTorch does (in its order, with its wording) and
+/// works out its sizes. `spatial` is 1 or 2.
+fn geometry(
+    op: &'static str,
+    spatial: usize,
+    x: &TensorData,
+    w: &TensorData,
+    bias: Option<&TensorData>,
+    p: &ConvParams,
+) -> Result<Geometry> {
+    let (xd, wd) = (x.dims(), w.dims());
+    if xd.len() != spatial + 1 && xd.len() != spatial + 2 {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "expected {}D (unbatched) or {}D (batched) input to {op}, but got input of size: {}",
+                spatial + 1,
+                spatial + 2,
+                dims_str(xd)
+            ),
+        ));
+    }
+    if wd.len() != spatial + 2 {
+        let layout = if spatial == 1 {
+            "(out_channels, in_channels / groups, kW)"
+        } else {
+            "(out_channels, in_channels / groups, kH, kW)"
+        };
+        return Err(Error::invalid(
+            op,
+            format!("expected a {}D weight {layout}, but got weight of size: {}", spatial + 2, dims_str(wd)),
+        ));
+    }
+    for t in std::iter::once(w).chain(bias) {
+        if t.dtype() != x.dtype() {
+            return Err(Error::dtype(
+                op,
+                format!("weight and bias of the input's dtype {}", x.dtype()),
+                t.dtype(),
+                format!("; convert with .to_dtype(DType::{:?})", x.dtype()),
+            ));
+        }
+    }
+    if !x.dtype().is_float() {
+        return Err(Error::need_float(op, x.dtype()));
+    }
+    // The options that matter for this rank (a 1-D convolution's are the width entries).
+    let used = |a: [usize; 2]| if spatial == 1 { vec![a[1]] } else { a.to_vec() };
+    if used(p.stride).contains(&0) {
+        return Err(Error::invalid(
+            op,
+            format!("non-positive stride is not supported (stride={:?})", used(p.stride)),
+        ));
+    }
+    if used(p.dilation).contains(&0) {
+        return Err(Error::invalid(
+            op,
+            format!("dilation should be greater than zero, but got {:?}", used(p.dilation)),
+        ));
+    }
+    if p.groups == 0 {
+        return Err(Error::invalid(op, "non-positive groups is not supported (groups=0)"));
+    }
+    let batched = xd.len() == spatial + 2;
+    // Everything as 2-D: (n, c, h, w) and (o, cg, kh, kw).
+    let x4: [usize; 4] = match (batched, spatial) {
+        (true, 2) => [xd[0], xd[1], xd[2], xd[3]],
+        (true, _) => [xd[0], xd[1], 1, xd[2]],
+        (false, 2) => [1, xd[0], xd[1], xd[2]],
+        (false, _) => [1, xd[0], 1, xd[1]],
+    };
+    let w4: [usize; 4] = if spatial == 2 { [wd[0], wd[1], wd[2], wd[3]] } else { [wd[0], wd[1], 1, wd[2]] };
+    let [n, c, h, wi] = x4;
+    let [o, cg, kh, kw] = w4;
+    if kh == 0 || kw == 0 {
+        return Err(Error::invalid(
+            op,
+            if spatial == 2 {
+                format!(
+                    "kernel size should be greater than zero, but got kernel_height: {kh} kernel_width: {kw}"
+                )
+            } else {
+                format!("kernel size should be greater than zero, but got kernel_width: {kw}")
+            },
+        ));
+    }
+    if o == 0 || o % p.groups != 0 {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "given groups={}, expected weight to be {} at dimension 0, but got weight of size {} instead",
+                p.groups,
+                if o == 0 { "at least 1".to_string() } else { format!("divisible by {}", p.groups) },
+                dims_str(wd)
+            ),
+        ));
+    }
+    if cg.checked_mul(p.groups) != Some(c) {
+        return Err(Error::shapes(
+            op,
+            x.shape(),
+            w.shape(),
+            format!(
+                "disagree: given groups={}, weight of size {} expected input{} to have {} channels, but got {c} channels instead (input channels must be weight.shape[1] * groups)",
+                p.groups,
+                dims_str(wd),
+                dims_str(xd),
+                cg.saturating_mul(p.groups)
+            ),
+        ));
+    }
+    if let Some(b) = bias {
+        if b.dims() != [o] {
+            return Err(Error::shapes(
+                op,
+                w.shape(),
+                b.shape(),
+                format!(
+                    "mismatch: given weight of size {}, expected bias to be 1-dimensional with {o} elements, but got bias of size {} instead",
+                    dims_str(wd),
+                    dims_str(b.dims())
+                ),
+            ));
+        }
+    }
+    if (h == 0 || wi == 0) && n != 0 && c != 0 {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "only zero batch or zero channel inputs are supported, but got input shape: {}",
+                dims_str(xd)
+            ),
+        ));
+    }
+    // Padded input and dilated kernel, per dimension; overflow is an error, not a wrap.
+    let too_large = || {
+        Error::invalid(
+            op,
+            format!("padding {:?} or dilation {:?} is too large", used(p.padding), used(p.dilation)),
+        )
+    };
+    let padded = |size: usize, pad: usize| {
+        pad.checked_mul(2).and_then(|p2| size.checked_add(p2)).ok_or_else(too_large)
+    };
+    let dilated =
+        |k: usize, d: usize| (k - 1).checked_mul(d).and_then(|v| v.checked_add(1)).ok_or_else(too_large);
+    let (ph, pw) = (padded(h, p.padding[0])?, padded(wi, p.padding[1])?);
+    let (dkh, dkw) = (dilated(kh, p.dilation[0])?, dilated(kw, p.dilation[1])?);
+    if ph < dkh || pw < dkw {
+        let (padded_s, kernel_s) = if spatial == 2 {
+            (format!("({ph} x {pw})"), format!("({dkh} x {dkw})"))
+        } else {
+            (format!("({pw})"), format!("({dkw})"))
+        };
+        return Err(Error::invalid(
+            op,
+            format!(
+                "calculated padded input size per channel: {padded_s}. Kernel size: {kernel_s}. Kernel size can't be greater than actual input size"
+            ),
+        ));
+    }
+    let (oh, ow) = ((ph - dkh) / p.stride[0] + 1, (pw - dkw) / p.stride[1] + 1);
+    // The output must be able to exist (its size checked before anything is allocated).
+    let geo = Geometry { n, c, h, w: wi, o, kh, kw, oh, ow, batched, p: *p };
+    Shape::new(&geo.output_dims(spatial)).validate(op, x.dtype())?;
+    Ok(geo)
+}
+
+/// The forward pass of both ranks: checks, then [`forward`] on contiguous values.
+fn convolution(
+    op: &'static str,
+    spatial: usize,
+    x: &TensorData,
+    w: &TensorData,
+    bias: Option<&TensorData>,
+    p: &ConvParams,
+) -> Result<TensorData> {
+    let geo = geometry(op, spatial, x, w, bias, p)?;
+    let shape = Shape::new(&geo.output_dims(spatial));
+    with_float!(x.dtype(), op, |T| {
+        let mut out = pool::try_overwritable::<T>(op, &shape)?;
+        let (xv, wv) = (x.values_for::<T>(op)?, w.values_for::<T>(op)?);
+        let bv = bias.map(|b| b.values_for::<T>(op)).transpose()?;
+        forward::<T>(op, &geo, &xv, &wv, bv.as_deref(), &mut out)?;
+        Ok(TensorData::from_vec_unchecked(out, shape))
+    })
+}
+
+/// Whether to split the batch among the threads (each product then runs on one thread).
+fn split_batch(g: &Geometry) -> bool {
+    let work = g.n.saturating_mul(g.o).saturating_mul(g.taps()).saturating_mul(g.positions());
+    g.n > 1 && work >= PARALLEL_CONV && rayon::current_num_threads() > 1
+}
+
+/// Samples per task: the batch in one piece per thread, or whole.
+fn samples_per_task(g: &Geometry, split: bool) -> usize {
+    if split {
+        g.n.div_ceil(rayon::current_num_threads()).max(1)
+    } else {
+        g.n.max(1)
+    }
+}
+
+/// `dst = a @ b` (or `+=` with `accumulate`): on this thread alone when the batch is split.
+#[allow(clippy::too_many_arguments)]
+fn product<T: Float>(
+    split: bool,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<T>,
+    b: Strided<T>,
+    dst: &mut [T],
+    accumulate: bool,
+) -> Result<()> {
+    if split {
+        gemm_strided_serial(m, k, n, a, b, dst, accumulate)
+    } else {
+        gemm_strided(m, k, n, a, b, dst, accumulate)
+    }
+}
+
+/// An uninitialised-looking `cols` scratch of `taps x positions` from the buffer cache (its
+/// caller overwrites it in full before reading it).
+fn scratch<T: Float>(op: &'static str, g: &Geometry) -> Result<Vec<T>> {
+    if g.pointwise() {
+        return Ok(Vec::new());
+    }
+    pool::try_overwritable::<T>(op, &Shape::new(&[g.taps(), g.positions()]))
+}
+
+/// `y = W @ im2col(x) + b` for every sample and group; `out` holds `(n, o, oh, ow)`.
+fn forward<T: Float>(
+    op: &'static str,
+    g: &Geometry,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+) -> Result<()> {
+    let (per_in, per_out) = (g.c * g.h * g.w, g.o * g.positions());
+    if out.is_empty() {
+        return Ok(());
+    }
+    let (og, taps, l, group_in) = (g.og(), g.taps(), g.positions(), g.cg() * g.h * g.w);
+    let split = split_batch(g);
+    let chunk = samples_per_task(g, split);
+    let task = |(t, ys): (usize, &mut [T])| -> Result<()> {
+        let mut cols = scratch::<T>(op, g)?;
+        for (k, y) in ys.chunks_exact_mut(per_out).enumerate() {
+            let xs = &x[(t * chunk + k) * per_in..][..per_in];
+            for gi in 0..g.groups() {
+                let xg = &xs[gi * group_in..][..group_in];
+                let yg = &mut y[gi * og * l..][..og * l];
+                if let Some(b) = bias {
+                    for (row, &bo) in yg.chunks_exact_mut(l).zip(&b[gi * og..(gi + 1) * og]) {
+                        row.fill(bo); // the bias seeds the rows; the product adds onto it
+                    }
+                }
+                let cols_op = if g.pointwise() {
+                    Strided::new(xg, 0, l, 1)
+                } else {
+                    im2col(g, xg, &mut cols);
+                    Strided::new(&cols[..], 0, l, 1)
+                };
+                let wg = Strided::new(w, gi * og * taps, taps, 1);
+                product(split, og, taps, l, wg, cols_op, yg, bias.is_some())?;
+            }
+        }
+        pool::give_back(cols);
+        Ok(())
+    };
+    if split {
+        out.par_chunks_mut(chunk * per_out).enumerate().try_for_each(task)
+    } else {
+        out.chunks_mut(chunk * per_out).enumerate().try_for_each(task)
+    }
+}
+
+/// `dx` (into `dx`, zeroed by the caller, when given) and, when `need_w`, `dW` (returned)
+/// for every sample and group.
+fn backward<T: Float>(
+    op: &'static str,
+    g: &Geometry,
+    x: &[T],
+    w: &[T],
+    gy: &[T],
+    dx: Option<&mut [T]>,
+    need_w: bool,
+) -> Result<Option<Vec<T>>> {
+    let (per_in, per_out) = (g.c * g.h * g.w, g.o * g.positions());
+    let (og, taps, l, group_in) = (g.og(), g.taps(), g.positions(), g.cg() * g.h * g.w);
+    let dw_len = g.o * taps;
+    if g.n == 0 || per_out == 0 {
+        return Ok(need_w.then(|| vec![T::ZERO; dw_len]));
+    }
+    let split = split_batch(g);
+    let chunk = samples_per_task(g, split);
+    let tasks = g.n.div_ceil(chunk);
+    // Each task's slice of dx (or none).
+    let dx_parts: Vec<Option<&mut [T]>> = match dx {
+        Some(dx) => dx.chunks_mut(chunk * per_in).map(Some).collect(),
+        None => (0..tasks).map(|_| None).collect(),
+    };
+    let task = |(t, mut dxs): (usize, Option<&mut [T]>)| -> Result<Option<Vec<T>>> {
+        let mut dw = if need_w { Some(pool::try_scratch(op, dw_len, T::ZERO)?) } else { None };
+        let mut cols = scratch::<T>(op, g)?;
+        let samples = chunk.min(g.n - t * chunk);
+        for k in 0..samples {
+            let s = t * chunk + k;
+            let (xs, gs) = (&x[s * per_in..][..per_in], &gy[s * per_out..][..per_out]);
+            for gi in 0..g.groups() {
+                let xg = &xs[gi * group_in..][..group_in];
+                let gg = Strided::new(gs, gi * og * l, l, 1); // g of this group: Og x L
+                if let Some(dw) = dw.as_mut() {
+                    // dW_g (Og x taps) += g (Og x L) @ cols^T (L x taps)
+                    let cols_t = if g.pointwise() {
+                        Strided::new(xg, 0, 1, l)
+                    } else {
+                        im2col(g, xg, &mut cols);
+                        Strided::new(&cols[..], 0, 1, l)
+                    };
+                    product(split, og, l, taps, gg, cols_t, &mut dw[gi * og * taps..][..og * taps], true)?;
+                }
+                if let Some(dxs) = dxs.as_deref_mut() {
+                    // dcols (taps x L) = W_g^T (taps x Og) @ g (Og x L), folded onto dx by col2im.
+                    let wg_t = Strided::new(w, gi * og * taps, 1, taps);
+                    let dxg = &mut dxs[k * per_in + gi * group_in..][..group_in];
+                    if g.pointwise() {
+                        product(split, taps, og, l, wg_t, gg, dxg, false)?;
+                    } else {
+                        product(split, taps, og, l, wg_t, gg, &mut cols, false)?;
+                        col2im(g, &cols, dxg);
+                    }
+                }
+            }
+        }
+        pool::give_back(cols);
+        Ok(dw)
+    };
+    let parts: Vec<Option<Vec<T>>> = if split {
+        dx_parts.into_par_iter().enumerate().map(task).collect::<Result<_>>()?
+    } else {
+        dx_parts.into_iter().enumerate().map(task).collect::<Result<_>>()?
+    };
+    // The weight gradient is the sum of the tasks' partial sums.
+    let mut parts = parts.into_iter().flatten();
+    let Some(mut dw) = parts.next() else { return Ok(None) };
+    for part in parts {
+        dw.iter_mut().zip(&part).for_each(|(a, &b)| *a += b);
+    }
+    Ok(Some(dw))
+}
+
+/// `db[o] = sum of g[n, o, :]` over the batch.
+fn bias_grad<T: Float>(g: &Geometry, gy: &[T]) -> Vec<T> {
+    let l = g.positions();
+    let mut db = vec![T::ZERO; g.o];
+    if l == 0 {
+        return db;
+    }
+    for sample in gy.chunks_exact(g.o * l) {
+        for (d, row) in db.iter_mut().zip(sample.chunks_exact(l)) {
+            *d += row.iter().copied().sum::<T>();
+        }
+    }
+    db
+}
+
+/// The output positions `o` in `0..out` whose input index `o*stride + offset - pad` lies in
+/// `0..size` (a range: the positions reading the padding are at its two ends).
+fn inside(out: usize, size: usize, stride: usize, pad: usize, offset: usize) -> Range<usize> {
+    // o*stride + offset >= pad  <=>  o >= ceil((pad - offset) / stride)
+    let lo = if pad > offset { (pad - offset).div_ceil(stride) } else { 0 };
+    // o*stride + offset < size + pad  <=>  o < ceil((size + pad - offset) / stride)
+    let hi = if size + pad > offset { (size + pad - offset).div_ceil(stride) } else { 0 };
+    let (lo, hi) = (lo.min(out), hi.min(out));
+    lo..hi.max(lo)
+}
+
+/// For each kernel tap along one dimension: the output positions reading the input (see
+/// [`inside`]) and the input index the first of them reads.
+fn tap_ranges(
+    out: usize,
+    size: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    dil: usize,
+) -> Vec<(Range<usize>, usize)> {
+    (0..k)
+        .map(|i| {
+            let r = inside(out, size, stride, pad, i * dil);
+            let first = if r.is_empty() { 0 } else { r.start * stride + i * dil - pad };
+            (r, first)
+        })
+        .collect()
+}
+
+/// Unfolds one sample's group of input planes `x` (`Cg x H x W`) into `cols`
+/// (`Cg*KH*KW x OH*OW`): row `(c, i, j)`, column `(oh, ow)` is
+/// `x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]`, or 0 in the padding.
+fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
+    let (h, w, ow, l) = (g.h, g.w, g.ow, g.positions());
+    if h * w == 0 || l == 0 {
+        return; // no channels (then no rows) or no output
+    }
+    let [sh, sw] = g.p.stride;
+    let rows_h = tap_ranges(g.oh, h, g.kh, sh, g.p.padding[0], g.p.dilation[0]);
+    let rows_w = tap_ranges(ow, w, g.kw, sw, g.p.padding[1], g.p.dilation[1]);
+    let mut rows = cols.chunks_exact_mut(l);
+    for plane in x.chunks_exact(h * w) {
+        for (rh, ih0) in &rows_h {
+            for (rw, iw0) in &rows_w {
+                let row = rows.next().expect("cols has Cg*KH*KW rows");
+                row[..rh.start * ow].fill(T::ZERO);
+                row[rh.end * ow..].fill(T::ZERO);
+                for (k, oh) in rh.clone().enumerate() {
+                    let src = &plane[(ih0 + k * sh) * w..][..w];
+                    let dst = &mut row[oh * ow..][..ow];
+                    dst[..rw.start].fill(T::ZERO);
+                    dst[rw.end..].fill(T::ZERO);
+                    if rw.is_empty() {
+                        continue;
+                    }
+                    let dst = &mut dst[rw.clone()];
+                    if sw == 1 {
+                        dst.copy_from_slice(&src[*iw0..][..rw.len()]);
+                    } else {
+                        dst.iter_mut().zip(src[*iw0..].iter().step_by(sw)).for_each(|(d, &s)| *d = s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds every entry of `cols` onto the element of `dx`
+/// (`Cg x H x W`) it was read from (entries read from the padding are dropped).
+fn col2im<T: Float>(g: &Geometry, cols: &[T], dx: &mut [T]) {
+    let (h, w, ow, l) = (g.h, g.w, g.ow, g.positions());
+    if h * w == 0 || l == 0 {
+        return;
+    }
+    let [sh, sw] = g.p.stride;
+    let rows_h = tap_ranges(g.oh, h, g.kh, sh, g.p.padding[0], g.p.dilation[0]);
+    let rows_w = tap_ranges(ow, w, g.kw, sw, g.p.padding[1], g.p.dilation[1]);
+    let mut rows = cols.chunks_exact(l);
+    for plane in dx.chunks_exact_mut(h * w) {
+        for (rh, ih0) in &rows_h {
+            for (rw, iw0) in &rows_w {
+                let row = rows.next().expect("cols has Cg*KH*KW rows");
+                if rw.is_empty() {
+                    continue;
+                }
+                for (k, oh) in rh.clone().enumerate() {
+                    let dst = &mut plane[(ih0 + k * sh) * w..][..w];
+                    let src = &row[oh * ow..][rw.clone()];
+                    if sw == 1 {
+                        dst[*iw0..][..rw.len()].iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+                    } else {
+                        dst[*iw0..].iter_mut().step_by(sw).zip(src).for_each(|(d, &s)| *d += s);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! 2-D pooling: PyTorch's `max_pool2d` and `avg_pool2d` over the last two dimensions of a
+//! `(N, C, H, W)` or `(C, H, W)` tensor, and their gradients.
+//!
+//! A window slides over each `H x W` plane: output `(oh, ow)` covers the rows
+//! `oh*sh - ph + i*dh` for `i < KH` (and the same for the columns), in the input padded with
+//! `ph` rows and `pw` columns on each side. The output has `OH = (H + 2*ph - dh*(KH - 1) - 1)
+//! / sh + 1` rows (rounded up instead of down with `ceil_mode`, dropping a last window that
+//! would start in the right padding).
+//!
+//! - **max**: the largest value of the window (the padding never wins; NaN does, the last
+//!   NaN of the window); ties go to the first in row-major order. The forward pass returns
+//!   the index `ih * W + iw` of each maximum within its plane; the gradient of `x` is `g`
+//!   added at those indices (several times where windows overlap).
+//! - **avg**: the window's sum over a divisor: the window's size counting the padding
+//!   (`count_include_pad`, PyTorch's default; a window sticking out past the right padding
+//!   in `ceil_mode` is cut there), or only the elements inside the input, or
+//!   `divisor_override`. The gradient spreads `g / divisor` over the window.
+//!
+//! The window bounds of each output row and column are computed once per call; the planes
+//! are independent and split among the threads above a size threshold.
+
+use crate::{pool, with_float, DType, Error, Float, Numeric, Result, Shape, TensorData};
+use num_traits::Float as _;
+use rayon::prelude::*;
+
+/// Input elements above which the planes are split among the threads.
+const PARALLEL_POOL: usize = 1 << 16;
+
+/// The window of a 2-D pooling per spatial dimension, `[height, width]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolParams {
+    /// The window's size (each at least 1).
+    pub kernel_size: [usize; 2],
+    /// Step between windows (each at least 1; PyTorch's default is the kernel size).
+    pub stride: [usize; 2],
+    /// Implicit padding on both sides (at most half the dilated window).
+    pub padding: [usize; 2],
+    /// Spacing between the window's taps (max pooling only; 1 for average pooling).
+    pub dilation: [usize; 2],
+    /// Round the output size up instead of down.
+    pub ceil_mode: bool,
+}
+
+impl PoolParams {
+    /// A `kernel_size` window at stride `kernel_size`, no padding, no dilation, floor mode
+    /// (PyTorch's defaults).
+    pub fn new(kernel_size: [usize; 2]) -> Self {
+        PoolParams { kernel_size, stride: kernel_size, padding: [0, 0], dilation: [1, 1], ceil_mode: false }
+    }
+}
+
+/// What an average divides the window's sum by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvgDivisor {
+    /// Count the padding in the window's size (PyTorch's default `true`).
+    pub count_include_pad: bool,
+    /// Divide by this instead (must not be 0).
+    pub divisor_override: Option<usize>,
+}
+
+impl Default for AvgDivisor {
+    /// `count_include_pad = true`, no override.
+    fn default() -> Self {
+        AvgDivisor { count_include_pad: true, divisor_override: None }
+    }
+}
+
+/// A pooling's checked sizes: planes of `h x w` pooled to `oh x ow`, the output's dims.
+#[derive(Clone, Debug)]
+struct PoolGeometry {
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    out_dims: Vec<usize>,
+}
+
+/// The output size along one dimension (PyTorch's `pooling_output_shape`), or 0 when no
+/// window fits; `None` when the arithmetic overflows.
+fn out_size(size: usize, k: usize, s: usize, pad: usize, d: usize, ceil: bool) -> Option<usize> {
+    let span = size.checked_add(pad.checked_mul(2)?)?;
+    let eff = (k - 1).checked_mul(d)?.checked_add(1)?;
+    if span < eff {
+        return Some(0);
+    }
+    let room = span - eff;
+    let mut out = if ceil { room.div_ceil(s) } else { room / s } + 1;
+    // In ceil mode the last window must start inside the input or the left padding.
+    if ceil && (out - 1) * s >= size + pad {
+        out -= 1;
+    }
+    Some(out)
+}
+
+/// Checks a pooling's input and options as PyTorch does (its order, its wording) and works
+/// out the sizes. `avg` selects average pooling's padding rule (no dilation).
+fn geometry(
+    op: &'static str,
+    shape: &Shape,
+    dtype: DType,
+    p: &PoolParams,
+    avg: bool,
+) -> Result<PoolGeometry> {
+    let [kh, kw] = p.kernel_size;
+    if kh == 0 || kw == 0 {
+        return Err(Error::invalid(
+            op,
+            format!("kernel_size must be greater than zero, but got kH: {kh} kW: {kw}"),
+        ));
+    }
+    if p.stride.contains(&0) {
+        return Err(Error::invalid(op, format!("stride should not be zero (stride={:?})", p.stride)));
+    }
+    if p.dilation.contains(&0) {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "dilation should be greater than zero, but got dilationH: {} dilationW: {}",
+                p.dilation[0], p.dilation[1]
+            ),
+        ));
+    }
+    let d = shape.dims();
+    if !(d.len() == 3 || d.len() == 4) || d[d.len() - 3..].contains(&0) {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "expected a 3D (C, H, W) or 4D (N, C, H, W) input with non-zero C, H and W (optionally a 0 batch size), but got input of size: {}",
+                shape
+            ),
+        ));
+    }
+    if !dtype.is_float() {
+        return Err(Error::need_float(op, dtype));
+    }
+    for i in 0..2 {
+        // pad <= (effective kernel) / 2; for avg pooling, pad <= kernel / 2.
+        let (k, dil, pad) = (p.kernel_size[i], p.dilation[i], p.padding[i]);
+        let eff = if avg { Some(k) } else { (k - 1).checked_mul(dil).and_then(|v| v.checked_add(1)) };
+        if eff.is_some_and(|e| pad > e / 2) {
+            return Err(Error::invalid(
+                op,
+                format!("pad should be at most half of effective kernel size, but got pad={pad}, kernel_size={k} and dilation={dil}"),
+            ));
+        }
+    }
+    let (h, w) = (d[d.len() - 2], d[d.len() - 1]);
+    let sizes = |i: usize, size: usize| {
+        out_size(size, p.kernel_size[i], p.stride[i], p.padding[i], p.dilation[i], p.ceil_mode).ok_or_else(
+            || {
+                Error::invalid(
+                    op,
+                    format!("kernel_size {:?} or dilation {:?} is too large", p.kernel_size, p.dilation),
+                )
+            },
+        )
+    };
+    let (oh, ow) = (sizes(0, h)?, sizes(1, w)?);
+    let c = d[d.len() - 3];
+    if oh == 0 || ow == 0 {
+        return Err(Error::invalid(
+            op,
+            format!("given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{oh}x{ow}). Output size is too small"),
+        ));
+    }
+    let mut out_dims = d.to_vec();
+    let r = out_dims.len();
+    out_dims[r - 2] = oh;
+    out_dims[r - 1] = ow;
+    Shape::new(&out_dims).validate(op, dtype)?;
+    Ok(PoolGeometry { h, w, oh, ow, out_dims })
+}
+
+/// One dimension of a window: the taps `start, start + step, ... < end` (input indices), and
+/// for average pooling the window's size counting the padding.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    end: usize,
+    padded_len: usize,
+}
+
+/// The span of every output position along one dimension. A window covers the padded
+/// positions `o*s + i*d` for `i < k`, which are the input indices minus `pad`.
+fn spans(out: usize, size: usize, k: usize, s: usize, pad: usize, d: usize, avg: bool) -> Vec<Span> {
+    (0..out)
+        .map(|o| {
+            let first = o * s; // in padded coordinates
+            if avg {
+                // PyTorch: the window [first, first + k) cut at size + 2*pad counts for the
+                // divisor; its part inside the input is summed.
+                let end = first.saturating_add(k).min(size + 2 * pad);
+                let (a, b) = (first.max(pad).min(size + pad), end.max(pad).min(size + pad));
+                Span { start: a - pad, end: (b - pad).max(a - pad), padded_len: end - first }
+            } else {
+                // Skip the taps in the left padding, stop at the input's end.
+                let skip = if first < pad { (pad - first).div_ceil(d) } else { 0 };
+                let start = first + skip * d;
+                let end = first.saturating_add((k - 1).saturating_mul(d)).saturating_add(1).min(size + pad);
+                if start >= end {
+                    Span { start: 0, end: 0, padded_len: 0 } // every tap in the padding
+                } else {
+                    Span { start: start - pad, end: end - pad, padded_len: 0 }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Whether to split the planes of a tensor of `elements` among the threads.
+fn split(elements: usize) -> bool {
+    elements >= PARALLEL_POOL && rayon::current_num_threads() > 1
+}
+
+impl TensorData {
+    /// `max_pool2d(input)` with the indices of the maxima (PyTorch's
+    /// `max_pool2d(..., return_indices=True)`): the output of shape `(N, C, OH, OW)` (or
+    /// `(C, OH, OW)`) and, for each output, the index `ih * W + iw` of its maximum within
+    /// its plane (i64). See the module docs for the window, NaN and tie rules.
+    pub fn max_pool2d_with_indices(&self, p: &PoolParams) -> Result<(TensorData, TensorData)> {
+        let op = "max_pool2d";
+        let geo = geometry(op, self.shape(), self.dtype(), p, false)?;
+        let shape = Shape::new(&geo.out_dims);
+        let [dh, dw] = p.dilation;
+        let hs = spans(geo.oh, geo.h, p.kernel_size[0], p.stride[0], p.padding[0], dh, false);
+        let ws = spans(geo.ow, geo.w, p.kernel_size[1], p.stride[1], p.padding[1], dw, false);
+        with_float!(self.dtype(), op, |T| {
+            let x = self.values_for::<T>(op)?;
+            let mut out = pool::try_overwritable::<T>(op, &shape)?;
+            let mut idx = pool::try_overwritable::<i64>(op, &shape)?;
+            let (hw, l) = (geo.h * geo.w, geo.oh * geo.ow);
+            if l > 0 && hw > 0 && !out.is_empty() {
+                let plane = |((xp, yp), ip): ((&[T], &mut [T]), &mut [i64])| {
+                    let (mut y, mut at) = (yp.iter_mut(), ip.iter_mut());
+                    for sh in &hs {
+                        for sw in &ws {
+                            let mut best = T::neg_infinity();
+                            let mut best_at = sh.start * geo.w + sw.start;
+                            for ih in (sh.start..sh.end).step_by(dh) {
+                                let row = &xp[ih * geo.w..][..geo.w];
+                                for iw in (sw.start..sw.end).step_by(dw) {
+                                    let v = row[iw];
+                                    if v > best || v.is_nan() {
+                                        best = v;
+                                        best_at = ih * geo.w + iw;
+                                    }
+                                }
+                            }
+                            *y.next().expect("one output per window") = best;
+                            *at.next().expect("one index per window") = best_at as i64;
+                        }
+                    }
+                };
+                if split(x.len()) {
+                    x.par_chunks(hw).zip(out.par_chunks_mut(l)).zip(idx.par_chunks_mut(l)).for_each(plane);
+                } else {
+                    x.chunks(hw).zip(out.chunks_mut(l)).zip(idx.chunks_mut(l)).for_each(plane);
+                }
+            }
+            Ok((
+                TensorData::from_vec_unchecked(out, shape.clone()),
+                TensorData::from_vec_unchecked(idx, shape),
+            ))
+        })
+    }
+
+    /// The gradient of [`TensorData::max_pool2d_with_indices`]: a tensor of `input_shape`
+    /// holding, in each plane, `self` (the upstream gradient) added at `indices`.
+    pub fn max_pool2d_backward(&self, indices: &TensorData, input_shape: &Shape) -> Result<TensorData> {
+        let op = "max_pool2d_backward";
+        let d = input_shape.dims();
+        let r = d.len();
+        let planes_match = r >= 2 && self.ndim() == r && self.dims()[..r - 2] == d[..r - 2];
+        if !planes_match || self.dims() != indices.dims() {
+            return Err(Error::shapes(
+                op,
+                self.shape(),
+                indices.shape(),
+                format!("mismatch: the gradient and the indices need the output's shape, with the planes of an input of shape {input_shape}"),
+            ));
+        }
+        if indices.dtype() != DType::I64 {
+            return Err(Error::dtype(op, "i64 indices", indices.dtype(), ""));
+        }
+        let hw = d[r - 2].saturating_mul(d[r - 1]);
+        let l = self.dims()[r - 2] * self.dims()[r - 1];
+        with_float!(self.dtype(), op, |T| {
+            let (g, ix) = (self.values_for::<T>(op)?, indices.values_for::<i64>(op)?);
+            let mut dx = pool::try_filled::<T>(op, input_shape, T::ZERO)?;
+            if let Some(&bad) = ix.iter().find(|&&i| i < 0 || i as usize >= hw) {
+                return Err(Error::IndexOutOfRange {
+                    op,
+                    what: "index",
+                    index: bad,
+                    size: hw,
+                    extra: " (a position in an input plane)".into(),
+                });
+            }
+            if l > 0 && hw > 0 && !dx.is_empty() {
+                let plane = |((dp, gp), ip): ((&mut [T], &[T]), &[i64])| {
+                    for (&gv, &i) in gp.iter().zip(ip) {
+                        dp[i as usize] += gv;
+                    }
+                };
+                if split(dx.len()) {
+                    dx.par_chunks_mut(hw).zip(g.par_chunks(l)).zip(ix.par_chunks(l)).for_each(plane);
+                } else {
+                    dx.chunks_mut(hw).zip(g.chunks(l)).zip(ix.chunks(l)).for_each(plane);
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(dx, input_shape.clone()))
+        })
+    }
+
+    /// `avg_pool2d(input)`: each window's sum over its divisor (see the module docs and
+    /// [`AvgDivisor`]). `p.dilation` must be `[1, 1]`.
+    pub fn avg_pool2d(&self, p: &PoolParams, div: AvgDivisor) -> Result<TensorData> {
+        let op = "avg_pool2d";
+        let (geo, hs, ws) = avg_setup(op, self.shape(), self.dtype(), p, div)?;
+        let shape = Shape::new(&geo.out_dims);
+        with_float!(self.dtype(), op, |T| {
+            let x = self.values_for::<T>(op)?;
+            let mut out = pool::try_overwritable::<T>(op, &shape)?;
+            let (hw, l) = (geo.h * geo.w, geo.oh * geo.ow);
+            if l > 0 && !out.is_empty() {
+                let plane = |(xp, yp): (&[T], &mut [T])| {
+                    let mut y = yp.iter_mut();
+                    for sh in &hs {
+                        for sw in &ws {
+                            let mut sum = T::ZERO;
+                            for ih in sh.start..sh.end {
+                                sum += xp[ih * geo.w..][sw.start..sw.end].iter().copied().sum::<T>();
+                            }
+                            let out = y.next().expect("one output per window");
+                            *out = match divisor(sh, sw, div) {
+                                0 => T::ZERO, // an empty window (PyTorch writes 0)
+                                n => sum / T::c(n as f64),
+                            };
+                        }
+                    }
+                };
+                if split(x.len()) {
+                    x.par_chunks(hw).zip(out.par_chunks_mut(l)).for_each(plane);
+                } else {
+                    x.chunks(hw).zip(out.chunks_mut(l)).for_each(plane);
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, shape))
+        })
+    }
+
+    /// The gradient of [`TensorData::avg_pool2d`] at an input of `input_shape`: each
+    /// window's `g / divisor` (`self` is the upstream gradient) added over the window.
+    pub fn avg_pool2d_backward(
+        &self,
+        input_shape: &Shape,
+        p: &PoolParams,
+        div: AvgDivisor,
+    ) -> Result<TensorData> {
+        let op = "avg_pool2d_backward";
+        let (geo, hs, ws) = avg_setup(op, input_shape, self.dtype(), p, div)?;
+        if self.dims() != geo.out_dims.as_slice() {
+            return Err(Error::shapes(
+                op,
+                self.shape(),
+                &Shape::new(&geo.out_dims),
+                "mismatch: the gradient must have the output's shape (the second)",
+            ));
+        }
+        with_float!(self.dtype(), op, |T| {
+            let g = self.values_for::<T>(op)?;
+            let mut dx = pool::try_filled::<T>(op, input_shape, T::ZERO)?;
+            let (hw, l) = (geo.h * geo.w, geo.oh * geo.ow);
+            if l > 0 && !dx.is_empty() {
+                let plane = |(dp, gp): (&mut [T], &[T])| {
+                    let mut gs = gp.iter();
+                    for sh in &hs {
+                        for sw in &ws {
+                            let gv = *gs.next().expect("one gradient per window");
+                            let n = divisor(sh, sw, div);
+                            if n == 0 {
+                                continue;
+                            }
+                            let share = gv / T::c(n as f64);
+                            for ih in sh.start..sh.end {
+                                dp[ih * geo.w..][sw.start..sw.end].iter_mut().for_each(|d| *d += share);
+                            }
+                        }
+                    }
+                };
+                if split(dx.len()) {
+                    dx.par_chunks_mut(hw).zip(g.par_chunks(l)).for_each(plane);
+                } else {
+                    dx.chunks_mut(hw).zip(g.chunks(l)).for_each(plane);
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(dx, input_shape.clone()))
+        })
+    }
+}
+
+/// The divisor of the window `sh x sw` (0 for an empty window without override).
+fn divisor(sh: &Span, sw: &Span, div: AvgDivisor) -> usize {
+    if sh.start >= sh.end || sw.start >= sw.end {
+        return 0;
+    }
+    match div.divisor_override {
+        Some(d) => d,
+        None if div.count_include_pad => sh.padded_len * sw.padded_len,
+        None => (sh.end - sh.start) * (sw.end - sw.start),
+    }
+}
+
+type AvgSetup = (PoolGeometry, Vec<Span>, Vec<Span>);
+
+/// Average pooling's checks and spans for an input of `shape`.
+fn avg_setup(
+    op: &'static str,
+    shape: &Shape,
+    dtype: DType,
+    p: &PoolParams,
+    div: AvgDivisor,
+) -> Result<AvgSetup> {
+    if p.dilation != [1, 1] {
+        return Err(Error::invalid(
+            op,
+            format!("average pooling has no dilation (got {:?}; expected [1, 1])", p.dilation),
+        ));
+    }
+    if div.divisor_override == Some(0) {
+        return Err(Error::invalid(op, "divisor must be not zero (divisor_override=0)"));
+    }
+    let geo = geometry(op, shape, dtype, p, true)?;
+    let hs = spans(geo.oh, geo.h, p.kernel_size[0], p.stride[0], p.padding[0], 1, true);
+    let ws = spans(geo.ow, geo.w, p.kernel_size[1], p.stride[1], p.padding[1], 1, true);
+    Ok((geo, hs, ws))
+}
