@@ -10,7 +10,7 @@ use super::{compare, parse_tensor};
 use crate::gpt::{Gpt, GptConfig};
 use serde_json::Value;
 use torchlet::nn::functional as F;
-use torchlet::nn::{children, BatchNorm1d, Embedding, Linear, Module};
+use torchlet::nn::{children, BatchNorm1d, Conv2d, Embedding, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
 use torchlet::{DType, NoGradGuard, Tensor, TensorData};
 
 /// makemore part 2/3's MLP: `C` embeds the `block_size` previous characters, `l1` (without
@@ -88,7 +88,19 @@ fn build(options: &Value) -> Result<Model, String> {
                 l2: Linear::new(hidden, vocab).map_err(e)?,
             }))
         }
-        "cnn_digits" => Err("TEMP cnn_digits pending Conv2d".to_string())?,
+        "cnn_digits" => {
+            // (N, 1, 8, 8) -> conv k -> (8 - k + 1)^2 -> pooled -> flattened -> classes
+            let (ch, k, pool) = (usize_of(c, "channels")?, usize_of(c, "kernel_size")?, usize_of(c, "pool")?);
+            let side = (8 - k + 1) / pool;
+            Model::Classifier(Box::new(
+                Sequential::new()
+                    .add(Conv2d::new(1, ch, k).map_err(e)?)
+                    .add(ReLU)
+                    .add(MaxPool2d::new(pool))
+                    .add(Flatten::new())
+                    .add(Linear::new(ch * side * side, usize_of(c, "classes")?).map_err(e)?),
+            ))
+        }
         "gpt" => Model::Gpt(
             Gpt::new(&GptConfig {
                 vocab_size: usize_of(c, "vocab")?,
