@@ -4,6 +4,7 @@
 //! infinity matches the same infinity). Error cases pass when the API returns `Err`.
 //! A case the project cannot express counts as failed; a panic counts as failed.
 
+mod indexing;
 mod random;
 mod train;
 
@@ -268,6 +269,7 @@ fn call(op: &str, args: &HashMap<String, Tensor>, o: &Value) -> Result<Tensor, S
             e(F::cosine_embedding_loss_with(arg("input1")?, arg("input2")?, arg("target")?, &c))
         }
         "mse_loss" => e(F::mse_loss_with(arg("input")?, arg("target")?, reduction()?)),
+        op if indexing::handles(op) => indexing::call(op, args, o),
         "categorical_entropy" => e(Categorical::from_probs(arg("probs")?).and_then(|c| c.entropy())),
         other => Err(format!("op {other:?} is not supported by torchlet's parity runner")),
     }
