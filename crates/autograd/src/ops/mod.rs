@@ -14,6 +14,9 @@
 //! | [`indexing`] | `x[...]` as [`Tensor::i`] with the `s!` macro; `index index_put index_put_ masked_select nonzero` |
 //! | [`linalg`] | `matmul linear` |
 //! | [`mask`] | `masked_fill` |
+//! | [`embedding`] | `embedding` (`C[X]`) |
+//! | [`norm`] | `layer_norm batch_norm` |
+//! | [`attention`] | `scaled_dot_product_attention` |
 //! | [`inplace`] | `add_ sub_ mul_ div_ clamp_ fill_ zero_ copy_` (no derivative) |
 
 use crate::catalog::OpInfo;
@@ -24,12 +27,15 @@ use torchlet_tensor_core::{Result, Shape, TensorData};
 #[cfg(doc)]
 use crate::tensor::Tensor;
 
+pub mod attention;
 pub mod binary;
+pub mod embedding;
 pub mod index;
 pub mod indexing;
 pub mod inplace;
 pub mod linalg;
 pub mod mask;
+pub mod norm;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;
@@ -47,6 +53,9 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         indexing::catalog(),
         linalg::catalog(),
         mask::catalog(),
+        embedding::catalog(),
+        norm::catalog(),
+        attention::catalog(),
     ]
     .into_iter()
     .flatten()
