@@ -227,15 +227,13 @@ impl TensorData {
                 op,
                 self.shape(),
                 index.shape(),
-                format!(
-                    "need the same number of dimensions (self, index, and src {})",
-                    src.shape()
-                ),
+                format!("need the same number of dimensions (self, index, and src {})", src.shape()),
             ));
         }
         // Like PyTorch: no larger than src anywhere, nor than self outside `dim` (a larger
         // index would write past the rows it addresses).
-        let fits = (0..nd).all(|i| index.dims()[i] <= src.dims()[i] && (i == d || index.dims()[i] <= self.dims()[i]));
+        let fits = (0..nd)
+            .all(|i| index.dims()[i] <= src.dims()[i] && (i == d || index.dims()[i] <= self.dims()[i]));
         if !fits {
             return Err(Error::shapes(
                 op,
@@ -329,7 +327,8 @@ impl TensorData {
         with_numeric!(self.dtype(), op, |T| {
             let mut out = crate::indexing::owned_values::<T>(self, op)?;
             if idx.is_empty() || out.is_empty() {
-                return Ok(TensorData::from_vec_unchecked(out, self.shape().clone())); // nothing to add
+                return Ok(TensorData::from_vec_unchecked(out, self.shape().clone()));
+                // nothing to add
             }
             let s = source.values_for::<T>(op)?;
             for o in 0..outer {
@@ -375,7 +374,8 @@ impl TensorData {
         // the result, laid out as (r0 * s0, r1 * s1, ...).
         let (mut dims, mut strides, mut out) = (Dims::new(), Dims::new(), Dims::new());
         for (i, &r) in repeats.iter().enumerate() {
-            let (s, st) = if i < lead { (1, 0) } else { (self.dims()[i - lead], self.layout.strides[i - lead]) };
+            let (s, st) =
+                if i < lead { (1, 0) } else { (self.dims()[i - lead], self.layout.strides[i - lead]) };
             dims.extend([r, s]);
             strides.extend([0, st]);
             out.push(r.checked_mul(s).ok_or_else(|| {

@@ -24,12 +24,13 @@ fn position(op: &'static str, index: i64, dim: usize, size: usize) -> Result<usi
     let i = if index < 0 { index.checked_add(n) } else { Some(index) };
     match i {
         Some(i) if (0..n).contains(&i) => Ok(i as usize),
-        _ => Err(Error::invalid(
+        _ => Err(Error::IndexOutOfRange {
             op,
-            format!(
-                "index {index} is out of bounds for dimension {dim} with size {size} (expected a value in [-{size}, {size}))"
-            ),
-        )),
+            what: "index",
+            index,
+            size,
+            extra: format!(", or [-{size}, -1] from the end: dimension {dim} has size {size}"),
+        }),
     }
 }
 
@@ -294,7 +295,9 @@ impl TensorData {
             }
         };
         let n = (0..row).try_fold(0usize, |n, i| n.checked_add(width(i)));
-        let n = n.ok_or_else(|| Error::invalid(op, format!("the lower triangle of a {row} x {col} matrix has too many elements")))?;
+        let n = n.ok_or_else(|| {
+            Error::invalid(op, format!("the lower triangle of a {row} x {col} matrix has too many elements"))
+        })?;
         let shape = Shape::new(&[2, n]);
         shape.validate(op, DType::I64)?;
         let mut out = crate::pool::try_fresh::<i64>(op, &shape)?;
@@ -355,7 +358,12 @@ struct Plan {
 impl Plan {
     /// Checks `indices` against a tensor of `shape` whose elements are at `strides`, resolves
     /// masks and negative indices, and places the dims.
-    fn new(op: &'static str, shape: &Shape, strides: &[usize], indices: &[Option<TensorData>]) -> Result<Plan> {
+    fn new(
+        op: &'static str,
+        shape: &Shape,
+        strides: &[usize],
+        indices: &[Option<TensorData>],
+    ) -> Result<Plan> {
         let nd = shape.ndim();
         let too_many = |n: usize| {
             Error::invalid(

@@ -362,7 +362,10 @@ impl Tensor {
         let used: usize = entries.iter().map(Idx::consumes).sum();
         let shown = || entries.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ");
         if entries.iter().filter(|e| matches!(e, Idx::Ellipsis)).count() > 1 {
-            return Err(Error::invalid("index", format!("an index can only have a single ellipsis ('...'), got [{}]", shown())));
+            return Err(Error::invalid(
+                "index",
+                format!("an index can only have a single ellipsis ('...'), got [{}]", shown()),
+            ));
         }
         if used > nd {
             return Err(Error::invalid(
@@ -466,7 +469,12 @@ impl Tensor {
     /// accumulate)`: `n.index_put_([&ix1, &ix2], 1, true)` counts makemore's bigrams. `values`
     /// is a tensor of `x`'s dtype or a number; no derivative (an in-place update, see
     /// [`Tensor::add_`]).
-    pub fn index_put_<'a>(&self, indices: impl IndexArg, values: impl Into<Other<'a>>, accumulate: bool) -> Result<()> {
+    pub fn index_put_<'a>(
+        &self,
+        indices: impl IndexArg,
+        values: impl Into<Other<'a>>,
+        accumulate: bool,
+    ) -> Result<()> {
         let values = match values.into() {
             Other::Tensor(t) => t.clone(),
             Other::Scalar(s) => Tensor::from_data(TensorData::from_scalar(s, self.dtype())),
@@ -488,11 +496,19 @@ impl Tensor {
             ));
         }
         let shape = Shape::broadcast("masked_select", x.shape(), m.shape()).map_err(|_| {
-            Error::shapes("masked_select", x.shape(), m.shape(), "(input and mask) cannot be broadcast together")
+            Error::shapes(
+                "masked_select",
+                x.shape(),
+                m.shape(),
+                "(input and mask) cannot be broadcast together",
+            )
         })?;
         let m = m.expand(&shape)?;
         let out = x.expand(&shape)?.index(&[Some(m.clone())])?;
-        Ok(record(out, "MaskedSelectBackward0", &[self], || MaskedSelect { mask: m, shape: x.shape().clone() }))
+        Ok(record(out, "MaskedSelectBackward0", &[self], || MaskedSelect {
+            mask: m,
+            shape: x.shape().clone(),
+        }))
     }
 
     /// The positions of the nonzero (true) elements, like `torch.nonzero`: an i64 tensor of
@@ -544,7 +560,10 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
             let (x, mask) = (s.float(&[m, n]), s.mask(&[m, n], 0.5));
             let rows = s.mask(&[m], 0.6);
             let whole = s.flag();
-            Case::new([x, mask, rows], move |t| if whole { t[0].i(&t[1])?.exp() } else { t[0].i(&t[2])?.softmax(1) })
+            Case::new(
+                [x, mask, rows],
+                move |t| if whole { t[0].i(&t[1])?.exp() } else { t[0].i(&t[2])?.softmax(1) },
+            )
         }),
         // Basic indexing: integers, slices with steps and negative bounds, None, ellipsis.
         OpInfo::new("index_basic", |s| {
@@ -565,7 +584,11 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         OpInfo::new("index_put", |s| {
             let (m, n) = (s.size(4), s.size(3));
             let acc = s.flag();
-            let rows = if acc { s.index(&[5], m) } else { TensorData::arange(0.0, m as f64, 1.0, DType::I64).expect("a small range") };
+            let rows = if acc {
+                s.index(&[5], m)
+            } else {
+                TensorData::arange(0.0, m as f64, 1.0, DType::I64).expect("a small range")
+            };
             let k = rows.numel();
             let (x, cols, v) = (s.float(&[m, n]), s.index(&[k], n), s.float(&[k]));
             Case::new([x, v, rows, cols], move |t| t[0].index_put([&t[2], &t[3]], &t[1], acc)?.softmax(1))

@@ -281,7 +281,10 @@ impl Tensor {
         if total != Some(n) {
             return Err(Error::invalid(
                 "split_with_sizes",
-                format!("split_sizes {sizes:?} must sum exactly to {n} (the size of dimension {dim} of shape {})", self.shape()),
+                format!(
+                    "split_sizes {sizes:?} must sum exactly to {n} (the size of dimension {dim} of shape {})",
+                    self.shape()
+                ),
             ));
         }
         let mut start = 0;

@@ -1,7 +1,8 @@
 //! The indexing ops of the curriculum cases (`docs/parity.md`), each called through the
 //! public indexing API as a learner writes it: `index_tensor` is `input.i(&index)` (`C[X]`),
 //! `index_pair` `input.i(s![&index0, &index1])`, `index_pair_nll` its `-log().mean()`,
-//! `slice` `input.i(...)` with a stepped slice at `dim`, `gather`, `index_put`, `one_hot`.
+//! `slice` `input.i(...)` with a stepped slice at `dim`, `gather`, `index_put`, `one_hot`,
+//! `masked_fill` and `masked_softmax` (`masked_fill` then `softmax(-1)`).
 
 use super::Value;
 use std::collections::HashMap;
@@ -10,7 +11,18 @@ use torchlet::{s, Tensor};
 
 /// Whether `op` is one of this file's.
 pub(super) fn handles(op: &str) -> bool {
-    matches!(op, "index_tensor" | "index_pair" | "index_pair_nll" | "slice" | "gather" | "index_put" | "one_hot")
+    matches!(
+        op,
+        "index_tensor"
+            | "index_pair"
+            | "index_pair_nll"
+            | "slice"
+            | "gather"
+            | "index_put"
+            | "one_hot"
+            | "masked_fill"
+            | "masked_softmax"
+    )
 }
 
 /// Calls the public API for `op` (one of [`handles`]).
@@ -36,7 +48,22 @@ pub(super) fn call(op: &str, args: &HashMap<String, Tensor>, o: &Value) -> Resul
             let accumulate = o["accumulate"].as_bool().unwrap_or(false);
             e(arg("input")?.index_put([arg("index0")?, arg("index1")?], arg("values")?, accumulate))
         }
+        "masked_fill" => e(arg("input")?.masked_fill(arg("mask")?, number(&o["value"])?)),
+        "masked_softmax" => {
+            e(arg("input")?.masked_fill(arg("mask")?, number(&o["value"])?).and_then(|t| t.softmax(-1)))
+        }
         "one_hot" => e(arg("input")?.one_hot(o["num_classes"].as_i64().map(|n| n as usize))),
         other => Err(format!("op {other:?} is not an indexing op")),
+    }
+}
+
+/// An option's number; non-finite values arrive as the strings `"inf"`, `"-inf"`, `"nan"`.
+fn number(v: &Value) -> Result<f64, String> {
+    match v {
+        Value::Number(n) => n.as_f64().ok_or_else(|| format!("bad number {n}")),
+        Value::String(s) if s == "inf" => Ok(f64::INFINITY),
+        Value::String(s) if s == "-inf" => Ok(f64::NEG_INFINITY),
+        Value::String(s) if s == "nan" => Ok(f64::NAN),
+        other => Err(format!("bad number {other}")),
     }
 }

@@ -401,7 +401,13 @@ fn gemm_product<T: Float>(
 /// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d.0 + j*d.1]` is the
 /// element (i, j) of the m x n result, for operands already checked by [`gemm_strided`]; on
 /// one core unless `parallel`.
-fn gemm_oriented<T: Float>(p: Product<T>, dst: &mut [T], d: (usize, usize), accumulate: bool, parallel: bool) {
+fn gemm_oriented<T: Float>(
+    p: Product<T>,
+    dst: &mut [T],
+    d: (usize, usize),
+    accumulate: bool,
+    parallel: bool,
+) {
     let (m, k, n) = (p.m, p.k, p.n);
     let work = m.saturating_mul(n).saturating_mul(k);
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
