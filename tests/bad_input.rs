@@ -217,7 +217,7 @@ fn cases() -> Vec<Case> {
             "x[i]: index too negative",
             Index,
             ["index", "-4", "dimension 0", "size 3"],
-            f(&[3]).i(&idx(&[-4]))
+            f(&[3]).i(idx(&[-4]))
         ),
         case!(
             "x[i, j]: index tensors do not broadcast",
@@ -225,8 +225,8 @@ fn cases() -> Vec<Case> {
             ["index", "[2]", "[3]", "broadcast"],
             f(&[4, 4]).i(s![&idx(&[0, 1]), &idx(&[0, 1, 2])])
         ),
-        case!("x[mask]: mask shape", Shape, ["index", "[2]", "[3, 4]", "mask"], f(&[3, 4]).i(&mask(&[2]))),
-        case!("x[i]: float index", DType, ["index", "i64", "f32"], f(&[3]).i(&f(&[1]))),
+        case!("x[mask]: mask shape", Shape, ["index", "[2]", "[3, 4]", "mask"], f(&[3, 4]).i(mask(&[2]))),
+        case!("x[i]: float index", DType, ["index", "i64", "f32"], f(&[3]).i(f(&[1]))),
         case!(
             "x[...]: too many indices",
             Invalid,

@@ -99,7 +99,7 @@ fn probs_at_arange_and_targets_then_nll() {
 fn boolean_mask_selection() {
     // x = (torch.arange(6., dtype=float64).view(2, 3) - 2.5).tanh(); s = x[x > 0]
     let x = leaf(6, &[2, 3], 1.0, -2.5).tanh().unwrap().detach().requires_grad_(true).unwrap();
-    let s = x.i(&x.gt(0.0).unwrap()).unwrap();
+    let s = x.i(x.gt(0.0).unwrap()).unwrap();
     close(&s.to_f64_vec(), &[0.4621171572600098, 0.9051482536448664, 0.9866142981514303]);
     s.exp().unwrap().sum().unwrap().backward().unwrap();
     // exp(x) where selected, 0 elsewhere.
@@ -138,7 +138,7 @@ fn slices_with_steps_and_negative_bounds_are_views() {
     close(&s1.to_f64_vec(), &[0.0, 0.2, 0.4, 0.5, 0.7, 0.9, 1.0, 1.2, 1.4, 1.5, 1.7, 1.9]);
     // PyTorch: s1.is_contiguous() is False and s1._base is z: a strided view, no copy.
     assert!(!s1.data().is_contiguous());
-    let s2 = z.i(s![1..-1, -4..;2]).unwrap(); // z[1:-1, -4::2]
+    let s2 = z.i(s![1..-1, -4..;2]).unwrap(); // z[1:-1, -4::2] (literal bounds: no clippy lint)
     close(&s2.to_f64_vec(), &[0.6, 0.8, 1.1, 1.3]);
     let s3 = z.i(s![.., -1]).unwrap(); // z[:, -1]
     close(&s3.to_f64_vec(), &[0.4, 0.9, 1.4, 1.9]);
@@ -225,11 +225,11 @@ fn batched_matmul_broadcasts_like_attention() {
 #[test]
 fn bad_indices_name_the_problem() {
     // torch.zeros(3)[torch.tensor([3])]: "index 3 is out of bounds for dimension 0 with size 3"
-    let e = Tensor::zeros([3]).unwrap().i(&Tensor::from(vec![3i64])).unwrap_err().to_string();
+    let e = Tensor::zeros([3]).unwrap().i(Tensor::from(vec![3i64])).unwrap_err().to_string();
     assert!(e.contains('3') && e.contains("dimension 0") && e.contains("size 3"), "{e}");
     // torch.zeros(3, 4)[torch.tensor([True, False])]: "The shape of the mask [2] at index 0
     // does not match the shape of the indexed tensor [3, 4] at index 0"
-    let e = Tensor::zeros([3, 4]).unwrap().i(&Tensor::from(vec![true, false])).unwrap_err().to_string();
+    let e = Tensor::zeros([3, 4]).unwrap().i(Tensor::from(vec![true, false])).unwrap_err().to_string();
     assert!(e.contains("[2]") && e.contains("[3, 4]"), "{e}");
     // F.one_hot(tensor([1, 5, 2]), 3): "Class values must be smaller than num_classes."
     let e = Tensor::from(vec![1i64, 5, 2]).one_hot(Some(3)).unwrap_err().to_string();

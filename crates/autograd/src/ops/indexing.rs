@@ -132,8 +132,8 @@ impl SliceBounds for RangeFull {
 
 /// An integer as an index value; `usize` values beyond `i64::MAX` saturate (any such index is
 /// out of bounds, any such slice bound is clamped).
-trait AsI64 {
-    fn as_i64(self) -> i64;
+trait ToI64 {
+    fn to_i64(self) -> i64;
 }
 
 /// The end of `..=end`: one further, or the end of the dimension for `..=-1`.
@@ -147,40 +147,40 @@ fn inclusive_end(end: i64) -> Option<i64> {
 
 macro_rules! integer_indices {
     ($($t:ty),*) => {$(
-        impl AsI64 for $t {
-            fn as_i64(self) -> i64 {
+        impl ToI64 for $t {
+            fn to_i64(self) -> i64 {
                 i64::try_from(self).unwrap_or(i64::MAX)
             }
         }
         impl From<$t> for Idx {
             fn from(i: $t) -> Idx {
-                Idx::Int(i.as_i64())
+                Idx::Int(i.to_i64())
             }
         }
         impl SliceBounds for Range<$t> {
             fn bounds(self) -> (Option<i64>, Option<i64>) {
-                (Some(self.start.as_i64()), Some(self.end.as_i64()))
+                (Some(self.start.to_i64()), Some(self.end.to_i64()))
             }
         }
         impl SliceBounds for RangeFrom<$t> {
             fn bounds(self) -> (Option<i64>, Option<i64>) {
-                (Some(self.start.as_i64()), None)
+                (Some(self.start.to_i64()), None)
             }
         }
         impl SliceBounds for RangeTo<$t> {
             fn bounds(self) -> (Option<i64>, Option<i64>) {
-                (None, Some(self.end.as_i64()))
+                (None, Some(self.end.to_i64()))
             }
         }
         impl SliceBounds for RangeInclusive<$t> {
             fn bounds(self) -> (Option<i64>, Option<i64>) {
                 let (s, e) = self.into_inner();
-                (Some(s.as_i64()), inclusive_end(e.as_i64()))
+                (Some(s.to_i64()), inclusive_end(e.to_i64()))
             }
         }
         impl SliceBounds for RangeToInclusive<$t> {
             fn bounds(self) -> (Option<i64>, Option<i64>) {
-                (None, inclusive_end(self.end.as_i64()))
+                (None, inclusive_end(self.end.to_i64()))
             }
         }
         index_from_range!(Range<$t>, RangeFrom<$t>, RangeTo<$t>, RangeInclusive<$t>, RangeToInclusive<$t>);
@@ -276,6 +276,17 @@ macro_rules! s {
     (@go [$($done:expr),*] None $(, $($rest:tt)*)?) => {
         $crate::s!(@go [$($done,)* $crate::ops::indexing::Idx::NewAxis] $($($rest)*)?)
     };
+    // Literal bounds (`1..-1`) are read here rather than as a Rust range, which clippy
+    // would call empty.
+    (@go [$($done:expr),*] $a:literal .. $b:literal $(; $step:expr)? $(, $($rest:tt)*)?) => {
+        $crate::s!(@go [$($done,)* $crate::ops::indexing::Idx::Slice {
+            start: Some($a),
+            end: Some($b),
+            step: $crate::s!(@step $($step)?),
+        }] $($($rest)*)?)
+    };
+    (@step) => { 1 };
+    (@step $step:expr) => { $step };
     (@go [$($done:expr),*] $r:expr ; $step:expr $(, $($rest:tt)*)?) => {
         $crate::s!(@go [$($done,)* $crate::ops::indexing::Idx::stepped($r, $step)] $($($rest)*)?)
     };
