@@ -238,3 +238,20 @@ fn bad_indices_name_the_problem() {
     let e = Tensor::zeros([2, 3]).unwrap().i(s![.., ..;-1]).unwrap_err().to_string();
     assert!(e.contains("step must be greater than zero"), "{e}");
 }
+
+#[test]
+fn batched_matmul_with_many_batches_matches_each_product() {
+    // 64 products of (32, 48) @ (48, 40), the second operand broadcast over the outer dim:
+    // large enough in total for the batches to be spread over the cores. Each batch must
+    // equal the 2-D product of its operands.
+    let a = Tensor::arange(8 * 8 * 32 * 48).unwrap().to_dtype(DType::F64).unwrap();
+    let a = a.mul_scalar(1e-4).unwrap().tanh().unwrap().view([8, 8, 32, 48]).unwrap();
+    let b = Tensor::arange(8 * 48 * 40).unwrap().to_dtype(DType::F64).unwrap();
+    let b = b.mul_scalar(-3e-4).unwrap().tanh().unwrap().view([1, 8, 48, 40]).unwrap();
+    let c = a.matmul(&b).unwrap();
+    assert_eq!(c.dims(), vec![8, 8, 32, 40]);
+    for (i, j) in [(0, 0), (3, 5), (7, 7)] {
+        let want = a.i(s![i, j]).unwrap().matmul(&b.i(s![0, j]).unwrap()).unwrap();
+        close(&c.i(s![i, j]).unwrap().to_f64_vec(), &want.to_f64_vec());
+    }
+}
