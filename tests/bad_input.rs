@@ -276,13 +276,13 @@ fn cases() -> Vec<Case> {
         case!(
             "index_add: index too large",
             Index,
-            ["index_add", "9"],
+            ["index_add", "9", "dimension 0", "size 4"],
             f(&[4, 3]).index_add(0, &idx(&[9]), &f(&[1, 3]))
         ),
         case!(
             "scatter_add: index too large",
             Index,
-            ["scatter_add", "5"],
+            ["scatter_add", "5", "dimension 1", "size 3"],
             f(&[2, 3]).scatter_add(1, &Tensor::from_vec(vec![5i64, 0], [2, 1]).unwrap(), &f(&[2, 1]))
         ),
         case!(
@@ -306,7 +306,8 @@ fn cases() -> Vec<Case> {
             f(&[4]).split_with_sizes(&[1, 2], 0)
         ),
         case!("chunk: 0 chunks", Invalid, ["chunk", "0"], f(&[4]).chunk(0, 0)),
-        case!("unbind: dim", Dim, ["dim"], f(&[2, 3]).unbind(2)),
+        case!("unbind: dim", Dim, ["unbind", "dimension 2"], f(&[2, 3]).unbind(2)),
+        case!("unbind: 0-d", Invalid, ["unbind", "0-dimensional"], Tensor::from(1.0f32).unbind(0)),
         // ----- dtypes -----------------------------------------------------------------------
         // (Mixed dtypes promote, as in PyTorch; these are the mixes PyTorch refuses too.)
         case!("sub: bool tensors", DType, ["sub", "bool"], mask(&[2]).sub(&mask(&[2]))),

@@ -10,7 +10,7 @@ fn split(dims: &[usize], d: usize) -> (usize, usize, usize) {
 }
 
 /// Validates an index tensor: i64 dtype, every value in `[0, size)`.
-fn indices(op: &'static str, idx: &TensorData, size: usize) -> Result<Vec<usize>> {
+fn indices(op: &'static str, idx: &TensorData, dim: usize, size: usize) -> Result<Vec<usize>> {
     if idx.dtype() != DType::I64 {
         return Err(Error::dtype(
             op,
@@ -23,7 +23,8 @@ fn indices(op: &'static str, idx: &TensorData, size: usize) -> Result<Vec<usize>
     let mut out = crate::pool::try_scratch(op, v.len(), 0usize)?;
     for (o, &i) in out.iter_mut().zip(v.iter()) {
         if i < 0 || i as usize >= size {
-            return Err(Error::IndexOutOfRange { op, what: "index", index: i, size, extra: String::new() });
+            let extra = format!(": dimension {dim} has size {size}");
+            return Err(Error::IndexOutOfRange { op, what: "index", index: i, size, extra });
         }
         *o = i as usize;
     }
@@ -117,7 +118,7 @@ impl TensorData {
             ));
         }
         let size = if self.ndim() == 0 { 1 } else { self.dims()[d] };
-        let idx = indices("index_select", index, size)?;
+        let idx = indices("index_select", index, d, size)?;
         if self.ndim() == 0 {
             // PyTorch: "index_select(): Index to scalar can have only 1 value, got 2 value(s)".
             if idx.len() != 1 {
@@ -176,7 +177,7 @@ impl TensorData {
             }
         }
         let size = if self.ndim() == 0 { 1 } else { self.dims()[d] };
-        let idx = indices("gather", index, size)?;
+        let idx = indices("gather", index, d, size)?;
         if self.ndim() == 0 {
             return Ok(self.clone());
         }
@@ -246,7 +247,7 @@ impl TensorData {
             ));
         }
         let size = if nd == 0 { 1 } else { self.dims()[d] };
-        let idx = indices(op, index, size)?;
+        let idx = indices(op, index, d, size)?;
         // Walk index's positions with src's strides and the output's, leaving out `dim` of
         // the output: that offset comes from the index value.
         let strides = self.shape().contiguous_strides();
@@ -312,7 +313,7 @@ impl TensorData {
             let (x, s) = (self.reshape([1])?, source.reshape([-1])?);
             return x.index_add(0, index, &s)?.reshape(());
         }
-        let idx = indices(op, index, self.dims()[d])?;
+        let idx = indices(op, index, d, self.dims()[d])?;
         let mut want = self.shape().clone();
         want.0[d] = idx.len();
         if source.shape() != &want {

@@ -1,4 +1,4 @@
-//! `x[...]` in PyTorch's vocabulary: [`Tensor::i`] takes an index written with the [`s!`]
+//! `x[...]` in PyTorch's vocabulary: [`Tensor::i`] takes an index written with the [`s!`](crate::s!)
 //! macro (or a single entry) and applies it as PyTorch's `__getitem__` does.
 //!
 //! | PyTorch | torchlet |
@@ -54,7 +54,7 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToIncl
 use torchlet_tensor_core::{DType, Error, Result, Scalar, Shape, TensorData};
 
 /// One entry of an index, what goes between the commas of `x[...]` in Python. Usually built
-/// by the [`s!`] macro, or converted from an integer, a range or a tensor.
+/// by the [`s!`](crate::s!) macro, or converted from an integer, a range or a tensor.
 #[derive(Clone)]
 pub enum Idx {
     /// `x[i]`: one position; the dimension disappears. Negative counts from the end.
@@ -79,7 +79,7 @@ pub enum Idx {
 
 impl Idx {
     /// A slice with a step, `start:end:step`, from a range: `Idx::stepped(1.., 2)` is `1::2`.
-    /// The [`s!`] macro writes it `1..;2`.
+    /// The [`s!`](crate::s!) macro writes it `1..;2`.
     pub fn stepped(range: impl SliceBounds, step: i64) -> Idx {
         let (start, end) = range.bounds();
         Idx::Slice { start, end, step }
@@ -211,7 +211,7 @@ macro_rules! index_arg {
 }
 
 /// What [`Tensor::i`] and [`Tensor::index_put`] accept: a whole index (an array or `Vec` of
-/// entries, as [`s!`] builds: PyTorch's `x[a, b, c]`), or a single entry (`x.i(-1)`,
+/// entries, as [`s!`](crate::s!) builds: PyTorch's `x[a, b, c]`), or a single entry (`x.i(-1)`,
 /// `x.i(&t)`, `x.i(1..3)`). An array of tensors, `[&i0, &i1]`, is the tuple `x[i0, i1]`.
 pub trait IndexArg {
     /// The entries, in order.

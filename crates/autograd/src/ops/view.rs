@@ -241,7 +241,11 @@ impl Tensor {
     /// `x.unbind(0)` of a `(3, 4)` tensor is its three rows (views). Derivative: each
     /// slice's gradient placed back at its position.
     pub fn unbind(&self, dim: isize) -> Result<Vec<Tensor>> {
-        let n = self.size(dim)?;
+        if self.ndim() == 0 {
+            return Err(Error::invalid("unbind", "a 0-dimensional tensor has no dimension to unbind"));
+        }
+        let d = torchlet_tensor_core::shape::normalize_dim("unbind", dim, self.ndim())?;
+        let n = self.dims()[d];
         let x = self.data();
         (0..n as i64)
             .map(|i| {
