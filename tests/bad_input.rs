@@ -201,6 +201,113 @@ fn cases() -> Vec<Case> {
         ),
         case!("one_hot: class >= num_classes", Index, ["one_hot", "4"], idx(&[1, 4]).one_hot(Some(3))),
         case!("one_hot: negative class", Index, ["one_hot", "-1"], idx(&[-1, 0]).one_hot(Some(3))),
+        case!(
+            "one_hot: too few classes names the largest",
+            Index,
+            ["one_hot", "7", "at least 8"],
+            idx(&[7, 1, 5]).one_hot(Some(3))
+        ),
+        case!(
+            "x[i]: index too large",
+            Index,
+            ["index", "3", "dimension 1", "size 3"],
+            f(&[2, 3]).i(s![.., &idx(&[0, 3])])
+        ),
+        case!(
+            "x[i]: index too negative",
+            Index,
+            ["index", "-4", "dimension 0", "size 3"],
+            f(&[3]).i(idx(&[-4]))
+        ),
+        case!(
+            "x[i, j]: index tensors do not broadcast",
+            Shape,
+            ["index", "[2]", "[3]", "broadcast"],
+            f(&[4, 4]).i(s![&idx(&[0, 1]), &idx(&[0, 1, 2])])
+        ),
+        case!("x[mask]: mask shape", Shape, ["index", "[2]", "[3, 4]", "mask"], f(&[3, 4]).i(mask(&[2]))),
+        case!("x[i]: float index", DType, ["index", "i64", "f32"], f(&[3]).i(f(&[1]))),
+        case!(
+            "x[...]: too many indices",
+            Invalid,
+            ["index", "too many indices", "dimension 1"],
+            f(&[3]).i(s![0, 0])
+        ),
+        case!("x[..., ...]: two ellipses", Invalid, ["index", "single ellipsis"], f(&[3]).i(s![..., ...])),
+        case!(
+            "x[k]: select out of range",
+            Index,
+            ["select", "5", "dimension 1", "size 3"],
+            f(&[2, 3]).i(s![.., 5])
+        ),
+        case!("x[::0]: zero step", Invalid, ["slice", "step", "greater than zero", "0"], f(&[4]).i(s![..;0])),
+        case!("x[::-1]: negative step", Invalid, ["slice", "step", "-1"], f(&[4]).slice(0, None, None, -1)),
+        case!("select: 0-d", Invalid, ["select", "0-dimensional"], Tensor::from(1.0f32).select(0, 0)),
+        case!(
+            "index_put: values do not broadcast",
+            Shape,
+            ["index_put", "[3]", "[2]"],
+            f(&[4]).index_put([&idx(&[0, 1])], &f(&[3]), false)
+        ),
+        case!(
+            "index_put: values dtype",
+            DType,
+            ["index_put", "f32", "f64"],
+            f(&[4]).index_put([&idx(&[0, 1])], &f64t(&[2]), false)
+        ),
+        case!(
+            "index_put: index too large",
+            Index,
+            ["index_put", "4", "size 4"],
+            f(&[4]).index_put([&idx(&[4])], &f(&[1]), true)
+        ),
+        case!(
+            "index_put_: leaf requiring grad",
+            Autograd,
+            ["index_put_", "leaf"],
+            leaf(&[3]).index_put_([&idx(&[0])], 1.0, false)
+        ),
+        case!(
+            "index_add: source shape",
+            Shape,
+            ["index_add", "[3, 3]", "[2, 3]"],
+            f(&[4, 3]).index_add(0, &idx(&[0, 1, 2]), &f(&[2, 3]))
+        ),
+        case!(
+            "index_add: index too large",
+            Index,
+            ["index_add", "9", "dimension 0", "size 4"],
+            f(&[4, 3]).index_add(0, &idx(&[9]), &f(&[1, 3]))
+        ),
+        case!(
+            "scatter_add: index too large",
+            Index,
+            ["scatter_add", "5", "dimension 1", "size 3"],
+            f(&[2, 3]).scatter_add(1, &Tensor::from_vec(vec![5i64, 0], [2, 1]).unwrap(), &f(&[2, 1]))
+        ),
+        case!(
+            "masked_select: mask does not broadcast",
+            Shape,
+            ["masked_select", "[2, 3]", "[2]"],
+            f(&[2, 3]).masked_select(&mask(&[2]))
+        ),
+        case!(
+            "masked_select: float mask",
+            DType,
+            ["masked_select", "bool"],
+            f(&[2, 3]).masked_select(&f(&[3]))
+        ),
+        case!("repeat: fewer repeats than dims", Invalid, ["repeat", "[2]", "2"], f(&[2, 3]).repeat(&[2])),
+        case!("split: size 0", Invalid, ["split", "split_size", "0"], f(&[4]).split(0, 0)),
+        case!(
+            "split_with_sizes: wrong sum",
+            Invalid,
+            ["split_with_sizes", "[1, 2]", "4"],
+            f(&[4]).split_with_sizes(&[1, 2], 0)
+        ),
+        case!("chunk: 0 chunks", Invalid, ["chunk", "0"], f(&[4]).chunk(0, 0)),
+        case!("unbind: dim", Dim, ["unbind", "dimension 2"], f(&[2, 3]).unbind(2)),
+        case!("unbind: 0-d", Invalid, ["unbind", "0-dimensional"], Tensor::from(1.0f32).unbind(0)),
         // ----- dtypes -----------------------------------------------------------------------
         // (Mixed dtypes promote, as in PyTorch; these are the mixes PyTorch refuses too.)
         case!("sub: bool tensors", DType, ["sub", "bool"], mask(&[2]).sub(&mask(&[2]))),

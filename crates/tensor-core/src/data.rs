@@ -285,19 +285,34 @@ impl TensorData {
                 ),
             )
         })?;
+        // The largest class (too few classes) or the smallest (a negative class) names the
+        // problem, as PyTorch's "Class values must be smaller than num_classes" does.
+        let (lo, hi) = (idx.iter().copied().min(), idx.iter().copied().max());
+        if let Some(k) = lo.filter(|&k| k < 0) {
+            return Err(Error::IndexOutOfRange {
+                op: "one_hot",
+                what: "class index",
+                index: k,
+                size: c,
+                extra: "; class values must be non-negative".into(),
+            });
+        }
+        if let Some(k) = hi.filter(|&k| k as u64 >= c as u64) {
+            return Err(Error::IndexOutOfRange {
+                op: "one_hot",
+                what: "class index",
+                index: k,
+                size: c,
+                extra: format!(
+                    "; the largest class value is {k}, so num_classes must be at least {}, got {c}",
+                    k.saturating_add(1)
+                ),
+            });
+        }
         let mut out = crate::pool::try_fresh::<i64>("one_hot", &shape)?;
         out.resize(shape.numel(), 0);
         for (i, &k) in idx.iter().enumerate() {
-            if k < 0 || k as usize >= c {
-                return Err(Error::IndexOutOfRange {
-                    op: "one_hot",
-                    what: "class index",
-                    index: k,
-                    size: c,
-                    extra: String::new(),
-                });
-            }
-            out[i * c + k as usize] = 1;
+            out[i * c + k as usize] = 1; // 0 <= k < c, checked above
         }
         Ok(Self::from_parts(Buffer::I64(out), shape))
     }

@@ -1,7 +1,7 @@
 //! Joining and indexing: cat, stack, index_select, gather, and the scatter-adds that are
 //! their gradients.
 
-use crate::shape::{normalize_dim, Shape};
+use crate::shape::{for_each_offset2, normalize_dim, Dims, Layout, Shape};
 use crate::{with_any, with_numeric, DType, Error, Numeric, Result, TensorData};
 
 /// `(outer, n, inner)` split of a contiguous shape around `dim`.
@@ -10,7 +10,7 @@ fn split(dims: &[usize], d: usize) -> (usize, usize, usize) {
 }
 
 /// Validates an index tensor: i64 dtype, every value in `[0, size)`.
-fn indices(op: &'static str, idx: &TensorData, size: usize) -> Result<Vec<usize>> {
+fn indices(op: &'static str, idx: &TensorData, dim: usize, size: usize) -> Result<Vec<usize>> {
     if idx.dtype() != DType::I64 {
         return Err(Error::dtype(
             op,
@@ -23,7 +23,8 @@ fn indices(op: &'static str, idx: &TensorData, size: usize) -> Result<Vec<usize>
     let mut out = crate::pool::try_scratch(op, v.len(), 0usize)?;
     for (o, &i) in out.iter_mut().zip(v.iter()) {
         if i < 0 || i as usize >= size {
-            return Err(Error::IndexOutOfRange { op, what: "index", index: i, size, extra: String::new() });
+            let extra = format!(": dimension {dim} has size {size}");
+            return Err(Error::IndexOutOfRange { op, what: "index", index: i, size, extra });
         }
         *o = i as usize;
     }
@@ -117,7 +118,7 @@ impl TensorData {
             ));
         }
         let size = if self.ndim() == 0 { 1 } else { self.dims()[d] };
-        let idx = indices("index_select", index, size)?;
+        let idx = indices("index_select", index, d, size)?;
         if self.ndim() == 0 {
             // PyTorch: "index_select(): Index to scalar can have only 1 value, got 2 value(s)".
             if idx.len() != 1 {
@@ -176,7 +177,7 @@ impl TensorData {
             }
         }
         let size = if self.ndim() == 0 { 1 } else { self.dims()[d] };
-        let idx = indices("gather", index, size)?;
+        let idx = indices("gather", index, d, size)?;
         if self.ndim() == 0 {
             return Ok(self.clone());
         }
@@ -206,15 +207,78 @@ impl TensorData {
         })
     }
 
+    /// `self` with `src` added at the positions `index` names along `dim`, like
+    /// `torch.scatter_add`: for `dim = 1`, `out[i][index[i][j]] += src[i][j]` (repeated
+    /// indices add up). `index` has `self`'s rank, and no larger sizes than `src`, nor than
+    /// `self` outside `dim`; only `src`'s elements at `index`'s positions are read.
+    pub fn scatter_add(&self, dim: isize, index: &TensorData, src: &TensorData) -> Result<TensorData> {
+        let op = "scatter_add";
+        let nd = self.ndim();
+        let d = normalize_dim(op, dim, nd)?;
+        if src.dtype() != self.dtype() {
+            return Err(Error::dtype(
+                op,
+                format!("src of self's dtype ({})", self.dtype()),
+                src.dtype(),
+                format!("; convert src with .to_dtype(DType::{:?})", self.dtype()),
+            ));
+        }
+        if index.ndim() != nd || src.ndim() != nd {
+            return Err(Error::shapes(
+                op,
+                self.shape(),
+                index.shape(),
+                format!("need the same number of dimensions (self, index, and src {})", src.shape()),
+            ));
+        }
+        // Like PyTorch: no larger than src anywhere, nor than self outside `dim` (a larger
+        // index would write past the rows it addresses).
+        let fits = (0..nd)
+            .all(|i| index.dims()[i] <= src.dims()[i] && (i == d || index.dims()[i] <= self.dims()[i]));
+        if !fits {
+            return Err(Error::shapes(
+                op,
+                self.shape(),
+                index.shape(),
+                format!(
+                    "do not fit (the index, the second, must be no larger than self apart from dimension {d}, and no larger than src {})",
+                    src.shape()
+                ),
+            ));
+        }
+        let size = if nd == 0 { 1 } else { self.dims()[d] };
+        let idx = indices(op, index, d, size)?;
+        // Walk index's positions with src's strides and the output's, leaving out `dim` of
+        // the output: that offset comes from the index value.
+        let strides = self.shape().contiguous_strides();
+        let sd = strides.get(d).copied().unwrap_or(0);
+        let mut walk = strides.clone();
+        if nd > 0 {
+            walk[d] = 0;
+        }
+        with_numeric!(self.dtype(), op, |T| {
+            let mut out = crate::indexing::owned_values::<T>(self, op)?;
+            let s = src.buf_slice::<T>(op)?;
+            let mut k = 0;
+            for_each_offset2(index.dims(), &src.layout.strides, src.layout.offset, &walk, 0, |so, oo| {
+                let slot = &mut out[oo + idx[k] * sd];
+                *slot = slot.add_w(s[so]);
+                k += 1;
+            });
+            Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
+        })
+    }
+
     /// The gradient of `gather`: a zero tensor of `shape` with `src` added at the gathered
-    /// positions (`out[i][index[i][j]] += src[i][j]` for dim 1).
+    /// positions (`out[i][index[i][j]] += src[i][j]` for dim 1); `index` and `src` have one
+    /// shape.
     pub fn scatter_add_zeros(
         shape: &Shape,
         dim: isize,
         index: &TensorData,
         src: &TensorData,
     ) -> Result<TensorData> {
-        let d = normalize_dim("scatter_add", dim, shape.ndim())?;
+        normalize_dim("scatter_add", dim, shape.ndim())?;
         if index.shape() != src.shape() {
             return Err(Error::shapes(
                 "scatter_add",
@@ -223,46 +287,61 @@ impl TensorData {
                 "must match (index and src)",
             ));
         }
-        // Like PyTorch: same rank, and no larger than the output outside `dim` (a larger
-        // index would write past the rows it addresses).
-        let fits = index.ndim() == shape.ndim()
-            && index.dims().iter().zip(shape.dims()).enumerate().all(|(i, (&a, &b))| i == d || a <= b);
-        if !fits {
-            return Err(Error::shapes(
-                "scatter_add",
-                shape,
-                index.shape(),
-                format!(
-                    "do not fit (the index needs the same rank and no larger sizes apart from dimension {d})"
-                ),
+        TensorData::try_zeros(shape.clone(), src.dtype())?.scatter_add(dim, index, src)
+    }
+
+    /// `self` with the slices of `source` added at `index` along `dim`, like
+    /// `torch.index_add` (alpha 1): for `dim = 0`, `out[index[k]] += source[k]`; repeated
+    /// indices add up. `index` is 1-D (or 0-D) with values in `[0, size)`, and `source` has
+    /// `self`'s shape except `index.numel()` entries along `dim`.
+    pub fn index_add(&self, dim: isize, index: &TensorData, source: &TensorData) -> Result<TensorData> {
+        let op = "index_add";
+        if source.dtype() != self.dtype() {
+            return Err(Error::dtype(
+                op,
+                format!("a source of self's dtype ({})", self.dtype()),
+                source.dtype(),
+                format!("; convert the source with .to_dtype(DType::{:?})", self.dtype()),
             ));
         }
-        let size = if shape.ndim() == 0 { 1 } else { shape.dims()[d] };
-        let idx = indices("scatter_add", index, size)?;
-        let strides = shape.contiguous_strides();
-        let (io, ik, ii) = if shape.ndim() == 0 { (1, 1, 1) } else { split(index.dims(), d) };
-        let inner_dims: Vec<usize> = if shape.ndim() == 0 { vec![] } else { index.dims()[d + 1..].to_vec() };
-        let outer_dims: Vec<usize> = if shape.ndim() == 0 { vec![] } else { index.dims()[..d].to_vec() };
-        with_numeric!(src.dtype(), "scatter_add", |T| {
-            let mut out = crate::pool::try_fresh("scatter_add", shape)?;
-            out.resize(shape.numel(), T::ZERO);
-            if idx.is_empty() {
-                return Ok(TensorData::from_vec_unchecked(out, shape.clone())); // nothing to add
+        let d = normalize_dim(op, dim, self.ndim())?;
+        if index.ndim() > 1 {
+            return Err(Error::invalid(op, format!("index must be 0-D or 1-D, got shape {}", index.shape())));
+        }
+        if self.ndim() == 0 {
+            // A 0-D tensor is a 1-element vector here.
+            let (x, s) = (self.reshape([1])?, source.reshape([-1])?);
+            return x.index_add(0, index, &s)?.reshape(());
+        }
+        let idx = indices(op, index, d, self.dims()[d])?;
+        let mut want = self.shape().clone();
+        want.0[d] = idx.len();
+        if source.shape() != &want {
+            return Err(Error::shapes(
+                op,
+                &want,
+                source.shape(),
+                format!("must match (the source, the second, needs {} entries along dimension {d}, one per index)", idx.len()),
+            ));
+        }
+        let (outer, n, inner) = split(self.dims(), d);
+        with_numeric!(self.dtype(), op, |T| {
+            let mut out = crate::indexing::owned_values::<T>(self, op)?;
+            if idx.is_empty() || out.is_empty() {
+                return Ok(TensorData::from_vec_unchecked(out, self.shape().clone()));
+                // nothing to add
             }
-            let s = src.values_for::<T>("scatter_add")?;
-            let sd = strides.get(d).copied().unwrap_or(1);
-            for o in 0..io {
-                let off_o = unravel(o, &outer_dims, &strides[..d.min(strides.len())]);
-                for k in 0..ik {
-                    for i in 0..ii {
-                        let off_i = unravel(i, &inner_dims, strides.get(d + 1..).unwrap_or(&[]));
-                        let p = (o * ik + k) * ii + i;
-                        let slot = &mut out[off_o + idx[p] * sd + off_i];
-                        *slot = slot.add_w(s[p]);
+            let s = source.values_for::<T>(op)?;
+            for o in 0..outer {
+                for (k, &i) in idx.iter().enumerate() {
+                    let dst = (o * n + i) * inner;
+                    let from = (o * idx.len() + k) * inner;
+                    for j in 0..inner {
+                        out[dst + j] = out[dst + j].add_w(s[from + j]);
                     }
                 }
             }
-            Ok(TensorData::from_vec_unchecked(out, shape.clone()))
+            Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
         })
     }
 
@@ -274,47 +353,44 @@ impl TensorData {
         index: &TensorData,
         src: &TensorData,
     ) -> Result<TensorData> {
-        if shape.ndim() == 0 {
-            return src.reshape(());
+        TensorData::try_zeros(shape.clone(), src.dtype())?.index_add(dim, index, src)
+    }
+
+    /// The tensor repeated `repeats[i]` times along each dimension, like `torch.repeat`:
+    /// `[1, 2].repeat([2, 3])` is `[[1, 2, 1, 2, 1, 2], [1, 2, 1, 2, 1, 2]]`. `repeats` may be
+    /// longer than the rank (new leading dims), not shorter. A copy.
+    pub fn repeat(&self, repeats: &[usize]) -> Result<TensorData> {
+        let nd = self.ndim();
+        let lead = repeats.len().checked_sub(nd).ok_or_else(|| {
+            Error::invalid(
+                "repeat",
+                format!(
+                    "the number of repeat dims ({}, {repeats:?}) can not be smaller than the number of dimensions of the tensor ({nd}, shape {})",
+                    repeats.len(),
+                    self.shape()
+                ),
+            )
+        })?;
+        // Seen as (r0, s0, r1, s1, ...) with stride 0 along each r: a copy of that view is
+        // the result, laid out as (r0 * s0, r1 * s1, ...).
+        let (mut dims, mut strides, mut out) = (Dims::new(), Dims::new(), Dims::new());
+        for (i, &r) in repeats.iter().enumerate() {
+            let (s, st) =
+                if i < lead { (1, 0) } else { (self.dims()[i - lead], self.layout.strides[i - lead]) };
+            dims.extend([r, s]);
+            strides.extend([0, st]);
+            out.push(r.checked_mul(s).ok_or_else(|| {
+                Error::invalid("repeat", format!("repeating size {s} {r} times overflows"))
+            })?);
         }
-        let d = normalize_dim("index_add", dim, shape.ndim())?;
-        if index.ndim() > 1 {
-            return Err(Error::invalid(
-                "index_add",
-                format!("index must be 0-D or 1-D, got shape {}", index.shape()),
-            ));
-        }
-        let idx = indices("index_add", index, shape.dims()[d])?;
-        // src is what index_select returned: `shape` with `idx.len()` entries along `dim`.
-        let mut want = shape.clone();
-        want.0[d] = idx.len();
-        if src.shape() != &want {
-            return Err(Error::shapes(
-                "index_add",
-                &want,
-                src.shape(),
-                format!("must match (src needs {} entries along dimension {d}, one per index)", idx.len()),
-            ));
-        }
-        let (outer, n, inner) = split(shape.dims(), d);
-        with_numeric!(src.dtype(), "index_add", |T| {
-            let mut out = crate::pool::try_fresh("index_add", shape)?;
-            out.resize(shape.numel(), T::ZERO);
-            if idx.is_empty() || out.is_empty() {
-                return Ok(TensorData::from_vec_unchecked(out, shape.clone())); // nothing to add
-            }
-            let s = src.values_for::<T>("index_add")?;
-            for o in 0..outer {
-                for (k, &i) in idx.iter().enumerate() {
-                    let dst = (o * n + i) * inner;
-                    let from = (o * idx.len() + k) * inner;
-                    for j in 0..inner {
-                        out[dst + j] = out[dst + j].add_w(s[from + j]);
-                    }
-                }
-            }
-            Ok(TensorData::from_vec_unchecked(out, shape.clone()))
-        })
+        let out = Shape(out);
+        out.validate("repeat", self.dtype())?;
+        let view = TensorData {
+            buf: self.buf.clone(),
+            layout: Layout { shape: Shape(dims), strides, offset: self.layout.offset },
+        };
+        let copy = view.try_contiguous_copy()?;
+        Ok(TensorData { buf: copy.buf, layout: Layout::contiguous(out) })
     }
 
     /// The gradient of `narrow`: zeros of `shape` with `src` written at `start..` along `dim`.

@@ -18,6 +18,7 @@ pub mod dtype;
 mod elementwise;
 pub mod error;
 mod index;
+mod indexing;
 pub mod matmul;
 pub mod pool;
 pub mod pooling;

@@ -119,7 +119,13 @@ fn scatter_add_rejects_bad_shapes_and_indices() {
     let e = TensorData::scatter_add_zeros(&shape, 1, &i64t(&[0, 3], &[2, 1]), &iota(&[2, 1])).unwrap_err();
     assert_eq!(
         e,
-        Error::IndexOutOfRange { op: "scatter_add", what: "index", index: 3, size: 3, extra: String::new() }
+        Error::IndexOutOfRange {
+            op: "scatter_add",
+            what: "index",
+            index: 3,
+            size: 3,
+            extra: ": dimension 1 has size 3".into()
+        }
     );
     // The index may not be larger than the output in the other dims (PyTorch:
     // "Expected index [3, 1] to be smaller than self [2, 3] apart from dimension 1").
@@ -145,9 +151,18 @@ fn gather_errors() {
     let e = x.gather(1, &i64t(&[0, 2], &[2, 1])).unwrap_err();
     assert_eq!(
         e,
-        Error::IndexOutOfRange { op: "gather", what: "index", index: 2, size: 2, extra: String::new() }
+        Error::IndexOutOfRange {
+            op: "gather",
+            what: "index",
+            index: 2,
+            size: 2,
+            extra: ": dimension 1 has size 2".into()
+        }
     );
-    assert_eq!(e.to_string(), "gather: index 2 is out of range (expected a value in [0, 2))");
+    assert_eq!(
+        e.to_string(),
+        "gather: index 2 is out of range (expected a value in [0, 2): dimension 1 has size 2)"
+    );
     let e = x.gather(0, &i64t(&[-1, 0], &[1, 2])).unwrap_err();
     assert!(matches!(e, Error::IndexOutOfRange { index: -1, size: 2, .. }), "{e:?}");
     // Rank mismatch, and an index larger than the input outside dim.
@@ -221,7 +236,13 @@ fn index_select_and_index_add_errors() {
     let e = x.index_select(0, &i64t(&[0, 3], &[2])).unwrap_err();
     assert_eq!(
         e,
-        Error::IndexOutOfRange { op: "index_select", what: "index", index: 3, size: 3, extra: String::new() }
+        Error::IndexOutOfRange {
+            op: "index_select",
+            what: "index",
+            index: 3,
+            size: 3,
+            extra: ": dimension 0 has size 3".into()
+        }
     );
     assert!(matches!(
         x.index_select(1, &i64t(&[-1], &[1])).unwrap_err(),
@@ -434,7 +455,7 @@ fn one_hot_encodings() {
             what: "class index",
             index: 2,
             size: 2,
-            extra: String::new()
+            extra: "; the largest class value is 2, so num_classes must be at least 3, got 2".into()
         }
     );
     assert!(matches!(

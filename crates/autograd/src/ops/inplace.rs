@@ -16,7 +16,11 @@ use torchlet_tensor_core::{DType, Error, Result, Scalar, TensorData};
 
 impl Tensor {
     /// Replaces the value with `f(value)`, after the checks described in the module docs.
-    fn update_in_place(&self, op: &'static str, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+    pub(crate) fn update_in_place(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Tensor) -> Result<Tensor>,
+    ) -> Result<()> {
         if is_grad_enabled() && self.requires_grad() {
             let msg = if self.is_leaf() {
                 "a leaf tensor that requires grad is being used in an in-place operation; run the update under no_grad (`let _g = NoGradGuard::new();` or `no_grad(|| ...)`, like `with torch.no_grad():`)".to_string()

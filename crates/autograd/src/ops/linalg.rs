@@ -155,6 +155,14 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
             let (m, k, n) = (40 + s.size(3), 30 + s.size(3), 20 + s.size(3));
             Case::new([s.float(&[m, k]), s.float(&[k, n])], |t| t[0].matmul(&t[1])?.sum())
         }),
+        // Attention's shapes: q (B, h, T, hs) @ k^T (1, h, hs, T), k transposed (a strided
+        // view) and broadcast over the batch.
+        OpInfo::new("matmul_attention", |s| {
+            let (b, h, t, hs) = (s.size(2), s.size(2), s.size(3), s.size(4));
+            Case::new([s.float(&[b, h, t, hs]), s.float(&[1, h, t, hs])], |x| {
+                x[0].matmul(&x[1].transpose(-2, -1)?)?.softmax(-1)
+            })
+        }),
         OpInfo::new("matmul_transposed", |s| {
             let (m, k, n) = (s.size(3), s.size(4), s.size(5));
             Case::new([s.float(&[m, k]), s.float(&[n, k])], |t| t[0].matmul(&t[1].t()?))

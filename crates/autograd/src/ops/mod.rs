@@ -9,8 +9,9 @@
 //! | [`binary`] | `add sub mul div pow maximum minimum where_cond`, comparisons |
 //! | [`reduce`] | `sum mean max min` (all or over a dim), `max_dim min_dim argmax logsumexp` |
 //! | [`softmax`] | `softmax log_softmax` |
-//! | [`view`] | `reshape view squeeze unsqueeze flatten permute transpose t expand narrow contiguous cat stack` |
-//! | [`index`] | `index_select gather one_hot` |
+//! | [`view`] | `reshape view squeeze unsqueeze flatten permute transpose t expand narrow select slice contiguous cat stack repeat unbind split chunk` |
+//! | [`index`] | `index_select gather scatter_add index_add one_hot` |
+//! | [`indexing`] | `x[...]` as [`Tensor::i`] with the `s!` macro; `index index_put index_put_ masked_select nonzero` |
 //! | [`linalg`] | `matmul linear` |
 //! | [`conv`] | `conv1d conv2d` |
 //! | [`pool`] | `max_pool2d avg_pool2d` |
@@ -33,6 +34,7 @@ pub mod binary;
 pub mod conv;
 pub mod embedding;
 pub mod index;
+pub mod indexing;
 pub mod inplace;
 pub mod linalg;
 pub mod mask;
@@ -52,6 +54,7 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         softmax::catalog(),
         view::catalog(),
         index::catalog(),
+        indexing::catalog(),
         linalg::catalog(),
         mask::catalog(),
         conv::catalog(),

@@ -51,6 +51,52 @@ impl Backward for Narrow {
     }
 }
 
+/// `y = x.select(dim, index)` (`x[:, i]`): `g` placed back at `index` in zeros of the
+/// input's shape.
+struct Select {
+    shape: Shape,
+    dim: isize,
+    index: i64,
+}
+impl Backward for Select {
+    fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
+        one(TensorData::select_backward(&self.shape, self.dim, self.index, g)?)
+    }
+}
+
+/// `y = x.slice(dim, start, end, step)` (`x[:, start:end:step]`): `g` placed back at the
+/// sliced positions in zeros of the input's shape.
+struct Slice {
+    shape: Shape,
+    dim: isize,
+    start: Option<i64>,
+    end: Option<i64>,
+    step: i64,
+}
+impl Backward for Slice {
+    fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
+        one(TensorData::slice_backward(&self.shape, self.dim, self.start, self.end, self.step, g)?)
+    }
+}
+
+/// `y = x.repeat(repeats)`: each input element was copied `prod(repeats)` times, so its
+/// gradient is the sum of its copies' gradients: `g` seen as `(r0, s0, r1, s1, ...)`, summed
+/// over the `r` dims.
+struct Repeat {
+    shape: Shape,
+    repeats: Vec<usize>,
+}
+impl Backward for Repeat {
+    fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
+        let lead = self.repeats.len() - self.shape.ndim();
+        let size = |i: usize| if i < lead { 1 } else { self.shape.dims()[i - lead] };
+        let split: Vec<isize> =
+            self.repeats.iter().enumerate().flat_map(|(i, &r)| [r as isize, size(i) as isize]).collect();
+        let kept: Vec<usize> = (0..self.repeats.len()).flat_map(|i| [1, size(i)]).collect();
+        one(g.reshape(&split)?.sum_to_shape(&Shape(kept.into()))?.reshape(dims_isize(&self.shape))?)
+    }
+}
+
 /// `y = cat(xs, dim)`: each input gets its slice of `g`.
 struct Cat {
     dim: isize,
@@ -154,6 +200,122 @@ impl Tensor {
         Ok(record(out, "NarrowBackward0", &[self], || Narrow { shape: x.shape().clone(), dim, start }))
     }
 
+    fn narrow_named(&self, dim: isize, start: usize, len: usize, name: &'static str) -> Result<Tensor> {
+        let x = self.data();
+        let out = x.narrow(dim, start, len)?;
+        Ok(record(out, name, &[self], || Narrow { shape: x.shape().clone(), dim, start }))
+    }
+
+    /// `x[..., index, ...]` with `index` at dimension `dim`, like `torch.select`: a view
+    /// without that dimension (`x.select(1, -1)` is `x[:, -1]`; negative counts from the
+    /// end). Derivative: `g` placed back at `index`, zeros elsewhere.
+    pub fn select(&self, dim: isize, index: i64) -> Result<Tensor> {
+        let x = self.data();
+        let out = x.select(dim, index)?;
+        Ok(record(out, "SelectBackward0", &[self], || Select { shape: x.shape().clone(), dim, index }))
+    }
+
+    /// `x[..., start:end:step, ...]` at dimension `dim`, a view: `None` bounds are the start
+    /// and the end, negative ones count from the end, bounds past the ends are clamped, as in
+    /// Python; `step` must be positive. `x.slice(1, None, None, 2)` is `x[:, ::2]`.
+    /// Derivative: `g` placed back at the sliced positions, zeros elsewhere.
+    pub fn slice(&self, dim: isize, start: Option<i64>, end: Option<i64>, step: i64) -> Result<Tensor> {
+        let x = self.data();
+        let out = x.slice(dim, start, end, step)?;
+        let rule = || Slice { shape: x.shape().clone(), dim, start, end, step };
+        Ok(record(out, "SliceBackward0", &[self], rule))
+    }
+
+    /// The tensor repeated `repeats[i]` times along each dimension, like `x.repeat(*repeats)`
+    /// (`repeats` may add leading dims, not drop any): `[1, 2].repeat([2, 2])` is
+    /// `[[1, 2, 1, 2], [1, 2, 1, 2]]`. A copy. Derivative: the sum of each element's copies'
+    /// gradients.
+    pub fn repeat(&self, repeats: &[usize]) -> Result<Tensor> {
+        let x = self.data();
+        let out = x.repeat(repeats)?;
+        let rule = || Repeat { shape: x.shape().clone(), repeats: repeats.to_vec() };
+        Ok(record(out, "RepeatBackward0", &[self], rule))
+    }
+
+    /// The slices along `dim`, each without that dimension, like `torch.unbind`:
+    /// `x.unbind(0)` of a `(3, 4)` tensor is its three rows (views). Derivative: each
+    /// slice's gradient placed back at its position.
+    pub fn unbind(&self, dim: isize) -> Result<Vec<Tensor>> {
+        if self.ndim() == 0 {
+            return Err(Error::invalid("unbind", "a 0-dimensional tensor has no dimension to unbind"));
+        }
+        let d = torchlet_tensor_core::shape::normalize_dim("unbind", dim, self.ndim())?;
+        let n = self.dims()[d];
+        let x = self.data();
+        (0..n as i64)
+            .map(|i| {
+                let out = x.select(dim, i)?;
+                let rule = || Select { shape: x.shape().clone(), dim, index: i };
+                Ok(record(out, "UnbindBackward0", &[self], rule))
+            })
+            .collect()
+    }
+
+    /// Pieces of `split_size` elements along `dim` (the last one shorter if the size does not
+    /// divide), like `torch.split(x, split_size, dim)`: views. Derivative: each piece's
+    /// gradient placed back at its slice.
+    pub fn split(&self, split_size: usize, dim: isize) -> Result<Vec<Tensor>> {
+        let n = self.size(dim)?;
+        if split_size == 0 && n > 0 {
+            return Err(Error::invalid(
+                "split",
+                format!("split_size can only be 0 if dimension size is 0, but got dimension size of {n} (dimension {dim}, shape {})", self.shape()),
+            ));
+        }
+        if n == 0 {
+            return Ok(vec![self.narrow_named(dim, 0, 0, "SplitBackward0")?]);
+        }
+        (0..n)
+            .step_by(split_size)
+            .map(|start| self.narrow_named(dim, start, split_size.min(n - start), "SplitBackward0"))
+            .collect()
+    }
+
+    /// Pieces of the given sizes along `dim`, which must add up to its size, like
+    /// `torch.split(x, [sizes], dim)` (`split_with_sizes`): views. Derivative: each piece's
+    /// gradient placed back at its slice.
+    pub fn split_with_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
+        let n = self.size(dim)?;
+        let total = sizes.iter().try_fold(0usize, |a, &s| a.checked_add(s));
+        if total != Some(n) {
+            return Err(Error::invalid(
+                "split_with_sizes",
+                format!(
+                    "split_sizes {sizes:?} must sum exactly to {n} (the size of dimension {dim} of shape {})",
+                    self.shape()
+                ),
+            ));
+        }
+        let mut start = 0;
+        sizes
+            .iter()
+            .map(|&len| {
+                let piece = self.narrow_named(dim, start, len, "SplitWithSizesBackward0");
+                start += len;
+                piece
+            })
+            .collect()
+    }
+
+    /// `chunks` pieces of equal size along `dim` (`ceil(size / chunks)` each, the last one
+    /// smaller; fewer pieces when they run out), like `torch.chunk`: views. Derivative: as
+    /// [`Tensor::split`].
+    pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
+        if chunks == 0 {
+            return Err(Error::invalid("chunk", "chunk expects `chunks` to be greater than 0, got: 0"));
+        }
+        let n = self.size(dim)?;
+        if n == 0 {
+            return (0..chunks).map(|_| self.narrow_named(dim, 0, 0, "SplitBackward0")).collect();
+        }
+        self.split(n.div_ceil(chunks), dim)
+    }
+
     /// Concatenates along `dim`. Derivative: each input gets its slice of `g`.
     pub fn cat(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
         let datas: Vec<TensorData> = tensors.iter().map(|t| t.data()).collect();
@@ -224,6 +386,47 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
             let len = s.below(n.saturating_sub(start) + 1);
             let m = s.size(2);
             Case::new([s.float(&[m, n])], move |t| t[0].narrow(1, start, len)?.exp())
+        }),
+        OpInfo::new("select", |s| {
+            let x = s.sized(&[2, 3, 4]);
+            let (d, neg) = (s.dim(3), s.flag());
+            Case::new([x], move |t| {
+                let n = t[0].size(d)? as i64;
+                t[0].select(d, if neg { -1 } else { n / 2 })?.softmax(0)
+            })
+        }),
+        OpInfo::new("slice", |s| {
+            let x = s.sized(&[3, 6, 2]);
+            let d = s.dim(3);
+            let (start, end) = (s.pick(&[None, Some(1), Some(-2)]), s.pick(&[None, Some(5), Some(-1)]));
+            let step = s.pick(&[1, 2, 3]);
+            Case::new([x], move |t| t[0].slice(d, start, end, step)?.exp())
+        }),
+        OpInfo::new("repeat", |s| {
+            let x = s.sized(&[2, 3]);
+            let reps = s.pick(&[vec![2, 1], vec![1, 3], vec![2, 2, 1], vec![3, 1, 2]]);
+            Case::new([x], move |t| t[0].repeat(&reps)?.softmax(-1))
+        }),
+        // The pieces of unbind, split and chunk, each weighted by its own factor.
+        OpInfo::new("unbind_split_chunk", |s| {
+            let x = s.sized(&[3, 5]);
+            let (d, form, k) = (s.dim(2), s.below(4), 1 + s.below(3));
+            Case::new([x], move |t| {
+                let pieces = match form {
+                    0 => t[0].unbind(d)?,
+                    1 => t[0].split(k, d)?,
+                    2 => t[0].chunk(k, d)?,
+                    _ => {
+                        let n = t[0].size(d)?;
+                        t[0].split_with_sizes(&[n / 2, n - n / 2], d)?
+                    }
+                };
+                let mut total = t[0].sum()?.mul_scalar(0.0)?;
+                for (i, p) in pieces.iter().enumerate() {
+                    total = total.add(&p.exp()?.sum()?.mul_scalar(i as f64 + 1.0)?)?;
+                }
+                Ok(total)
+            })
         }),
         OpInfo::new("contiguous", |s| {
             let x = s.sized(&[2, 3]);

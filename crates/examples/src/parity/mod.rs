@@ -5,6 +5,7 @@
 //! A case the project cannot express counts as failed; a panic counts as failed.
 
 mod conv;
+mod indexing;
 mod layers;
 mod optim;
 mod random;
@@ -288,6 +289,7 @@ fn call(op: &str, args: &HashMap<String, Tensor>, o: &Value) -> Result<Tensor, S
         }
         "mse_loss" => e(F::mse_loss_with(arg("input")?, arg("target")?, reduction()?)),
         "conv1d" | "conv2d" | "max_pool2d" | "avg_pool2d" => conv::call(op, args, o),
+        op if indexing::handles(op) => indexing::call(op, args, o),
         "categorical_entropy" => e(Categorical::from_probs(arg("probs")?).and_then(|c| c.entropy())),
         other => match layers::call(other, args, o) {
             Some(r) => r,

@@ -151,6 +151,14 @@ impl TensorData {
     }
 }
 
+/// The batched product: one GEMM per batch (operands read in place through their strides,
+/// broadcast batch dims with stride 0: nothing is copied or expanded).
+///
+/// When `b` is a plain matrix and `a`'s batch and row dims merge into one (a view), the whole
+/// batch is a single `(batch * m, k) @ (k, n)` product, as PyTorch folds it. Otherwise, with
+/// many small products (attention's `(B, h, T, hs) @ (B, h, hs, T)`), the batches are shared
+/// among the cores, each product on one; a product large enough to use every core by itself
+/// keeps its own parallel GEMM, batch after batch.
 fn batched<T: Float>(
     a: &TensorData,
     b: &TensorData,
@@ -170,8 +178,17 @@ fn batched<T: Float>(
     if out.is_empty() {
         return Ok(TensorData::from_vec_unchecked(out, out_shape));
     }
-    let (a_rs, a_cs) = (a.layout.strides[ar - 2], a.layout.strides[ar - 1]);
     let (b_rs, b_cs) = (b.layout.strides[br - 2], b.layout.strides[br - 1]);
+    if br == 2 {
+        if let Ok(rows) = a.view([-1, k as isize]) {
+            let l = &rows.layout;
+            let pa = Strided::new(sa, l.offset, l.strides[0], l.strides[1]);
+            let pb = Strided::new(sb, b.layout.offset, b_rs, b_cs);
+            gemm_strided(rows.dims()[0], k, n, pa, pb, &mut out, false)?;
+            return Ok(TensorData::from_vec_unchecked(out, out_shape));
+        }
+    }
+    let (a_rs, a_cs) = (a.layout.strides[ar - 2], a.layout.strides[ar - 1]);
     // Broadcast strides of the batch dimensions.
     let batch_strides = |l: &Layout, r: usize| -> Dims {
         let bl = Layout {
@@ -182,18 +199,27 @@ fn batched<T: Float>(
         bl.broadcast_strides(batch)
     };
     let (ta, tb) = (batch_strides(&a.layout, ar), batch_strides(&b.layout, br));
-    let mut chunk = 0;
-    let mut done = Ok(());
-    let bdims: Vec<usize> = if batch.ndim() == 0 { vec![] } else { batch.dims().to_vec() };
-    for_each_offset2(&bdims, &ta, a.layout.offset, &tb, b.layout.offset, |oa, ob| {
-        if done.is_ok() {
-            let dst = &mut out[chunk * m * n..(chunk + 1) * m * n];
-            let (pa, pb) = (Strided::new(sa, oa, a_rs, a_cs), Strided::new(sb, ob, b_rs, b_cs));
-            done = gemm_strided(m, k, n, pa, pb, dst, false);
+    // The offsets of each batch's operands (one pair per output chunk; fewer than the output's
+    // elements, which are allocated already).
+    let bdims: Vec<usize> = batch.dims().to_vec();
+    let mut offsets = Vec::with_capacity(batch.numel());
+    for_each_offset2(&bdims, &ta, a.layout.offset, &tb, b.layout.offset, |oa, ob| offsets.push((oa, ob)));
+    let one = |dst: &mut [T], &(oa, ob): &(usize, usize), parallel: bool| {
+        let (pa, pb) = (Strided::new(sa, oa, a_rs, a_cs), Strided::new(sb, ob, b_rs, b_cs));
+        gemm_product(m, k, n, pa, pb, dst, false, parallel)
+    };
+    let work = m.saturating_mul(n).saturating_mul(k);
+    let spread = offsets.len() > 1
+        && rayon::current_num_threads() > 1
+        && work < PARALLEL_GEMM
+        && work.saturating_mul(offsets.len()) >= PARALLEL_GEMM;
+    if spread {
+        out.par_chunks_mut(m * n).zip(offsets.par_iter()).try_for_each(|(dst, o)| one(dst, o, false))?;
+    } else {
+        for (dst, o) in out.chunks_mut(m * n).zip(&offsets) {
+            one(dst, o, true)?;
         }
-        chunk += 1;
-    });
-    done?;
+    }
     Ok(TensorData::from_vec_unchecked(out, out_shape))
 }
 
@@ -292,7 +318,7 @@ pub fn gemm_strided<T: Float>(
     dst: &mut [T],
     accumulate: bool,
 ) -> Result<()> {
-    gemm_checked(m, k, n, a, b, dst, accumulate, true)
+    gemm_product(m, k, n, a, b, dst, accumulate, true)
 }
 
 /// [`gemm_strided`] on the calling thread only: for callers that already run independent
@@ -306,12 +332,13 @@ pub fn gemm_strided_serial<T: Float>(
     dst: &mut [T],
     accumulate: bool,
 ) -> Result<()> {
-    gemm_checked(m, k, n, a, b, dst, accumulate, false)
+    gemm_product(m, k, n, a, b, dst, accumulate, false)
 }
 
-/// [`gemm_strided`], multi-threaded above a size threshold only when `may_parallelise`.
+/// [`gemm_strided`], on one core unless `parallel` (then every core, for a product large
+/// enough to pay for it).
 #[allow(clippy::too_many_arguments)]
-fn gemm_checked<T: Float>(
+fn gemm_product<T: Float>(
     m: usize,
     k: usize,
     n: usize,
@@ -319,7 +346,7 @@ fn gemm_checked<T: Float>(
     b: Strided<T>,
     dst: &mut [T],
     accumulate: bool,
-    may_parallelise: bool,
+    parallel: bool,
 ) -> Result<()> {
     if m.checked_mul(n) != Some(dst.len()) {
         return Err(Error::invalid(
@@ -382,26 +409,26 @@ fn gemm_checked<T: Float>(
         // Same product, transposed: C^T = B^T A^T written through C^T's strides. The GEMM
         // is fastest with the long side as rows: the weight gradient g^T x (32 x 784 over
         // 50000 rows) takes 23 ms this way round and 31 ms the other.
-        gemm_oriented(p.t(), dst, (1, n), accumulate, may_parallelise);
+        gemm_oriented(p.t(), dst, (1, n), accumulate, parallel);
     } else {
-        gemm_oriented(p, dst, (n, 1), accumulate, may_parallelise);
+        gemm_oriented(p, dst, (n, 1), accumulate, parallel);
     }
     Ok(())
 }
 
 /// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d.0 + j*d.1]` is the
 /// element (i, j) of the m x n result, for operands already checked by [`gemm_strided`]; on
-/// one thread unless `may_parallelise`.
+/// one core unless `parallel`.
 fn gemm_oriented<T: Float>(
     p: Product<T>,
     dst: &mut [T],
     d: (usize, usize),
     accumulate: bool,
-    may_parallelise: bool,
+    parallel: bool,
 ) {
     let (m, k, n) = (p.m, p.k, p.n);
     let work = m.saturating_mul(n).saturating_mul(k);
-    let threads = if may_parallelise { rayon::current_num_threads() } else { 1 };
+    let threads = if parallel { rayon::current_num_threads() } else { 1 };
     let narrow = work >= PARALLEL_GEMM && narrow::applies::<T>(n);
     let product = |p: Product<T>, out: &mut [T], acc: bool, parallel: bool| {
         if narrow {
@@ -435,7 +462,7 @@ fn gemm_oriented<T: Float>(
         }
         return;
     }
-    product(p, dst, accumulate, may_parallelise && work >= PARALLEL_GEMM);
+    product(p, dst, accumulate, parallel && work >= PARALLEL_GEMM);
 }
 
 /// One call of the `gemm` crate (see [`gemm_oriented`]), on every core when `parallel`.
