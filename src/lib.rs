@@ -30,6 +30,7 @@ pub use torchlet_autograd::{
     Generator, GeneratorState, Other, Result, Scalar, Shape, TensorData,
 };
 pub use torchlet_autograd::{gradcheck, is_grad_enabled, no_grad, NoGradGuard, Tensor};
+pub use torchlet_autograd::Dims;
 pub use torchlet_nn::optim;
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
@@ -44,4 +45,5 @@ pub mod prelude {
         manual_seed, no_grad, set_default_dtype, DType, Error, Generator, NoGradGuard, Shape, Tensor,
         TensorData,
     };
+    pub use crate::Dims;
 }

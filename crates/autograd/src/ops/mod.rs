@@ -5,14 +5,15 @@
 //!
 //! | file | ops |
 //! |---|---|
-//! | [`unary`] | `exp log sigmoid relu tanh ...` (one table line each), `neg`, `clamp`, `pow_scalar`, scalar arithmetic, `to_dtype` |
+//! | [`unary`] | `exp log sigmoid relu tanh gelu silu rsqrt log10 sign floor ...` (one table line each), `gelu_with leaky_relu softplus_with`, `neg`, `clamp`, `pow_scalar`, scalar arithmetic, `to_dtype` |
 //! | [`binary`] | `add sub mul div pow maximum minimum where_cond`, comparisons |
-//! | [`reduce`] | `sum mean max min` (all or over a dim), `max_dim min_dim argmax logsumexp` |
+//! | [`reduce`] | `sum mean var std logsumexp vector_norm` (all, a dim or a list of dims), `max min prod`, `max_dim min_dim argmax argmin cumsum histc` |
 //! | [`softmax`] | `softmax log_softmax` |
 //! | [`view`] | `reshape view squeeze unsqueeze flatten permute transpose t expand narrow contiguous cat stack` |
 //! | [`index`] | `index_select gather one_hot` |
 //! | [`linalg`] | `matmul linear` |
 //! | [`mask`] | `masked_fill` |
+//! | [`triangle`] | `tril triu`, `tril_indices triu_indices` |
 //! | [`inplace`] | `add_ sub_ mul_ div_ clamp_ fill_ zero_ copy_` (no derivative) |
 
 use crate::catalog::OpInfo;
@@ -30,6 +31,7 @@ pub mod linalg;
 pub mod mask;
 pub mod reduce;
 pub mod softmax;
+pub mod triangle;
 pub mod unary;
 pub mod view;
 
@@ -44,6 +46,7 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         index::catalog(),
         linalg::catalog(),
         mask::catalog(),
+        triangle::catalog(),
     ]
     .into_iter()
     .flatten()
