@@ -21,4 +21,6 @@ pub use crate::loss::kl_div::{kl_div, kl_div_with, KlDivOpts};
 pub use crate::loss::mse::{mse_loss, mse_loss_with};
 pub use crate::loss::nll::{nll_loss, nll_loss_with, NllLossOpts};
 pub use crate::loss::Reduction;
+pub use crate::ops::attention::AttentionOpts;
 pub use crate::ops::functions::*;
+pub use crate::ops::norm::BatchNormOpts;

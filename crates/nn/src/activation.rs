@@ -2,7 +2,6 @@
 //! of the same name (where its derivative lives).
 
 use crate::module::Module;
-use std::fmt;
 use torchlet_autograd::{Result, Tensor};
 
 /// Parameter-free elementwise modules, one line each: `Name => tensor_method, "doc"`. Each
@@ -20,11 +19,7 @@ macro_rules! elementwise_modules {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($name), "()"))
-            }
-        }
+        crate::display_as_repr!($name);
     )*};
 }
 
@@ -96,11 +91,19 @@ impl Module for Softmax {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.softmax(self.dim)
     }
+
+    fn extra_repr(&self) -> String {
+        format!("dim={}", self.dim)
+    }
 }
 
 impl Module for LogSoftmax {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.log_softmax(self.dim)
+    }
+
+    fn extra_repr(&self) -> String {
+        format!("dim={}", self.dim)
     }
 }
 
@@ -108,22 +111,10 @@ impl Module for Flatten {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.flatten(self.start_dim, self.end_dim)
     }
-}
 
-impl fmt::Display for Softmax {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Softmax(dim={})", self.dim)
+    fn extra_repr(&self) -> String {
+        format!("start_dim={}, end_dim={}", self.start_dim, self.end_dim)
     }
 }
 
-impl fmt::Display for LogSoftmax {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LogSoftmax(dim={})", self.dim)
-    }
-}
-
-impl fmt::Display for Flatten {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Flatten(start_dim={}, end_dim={})", self.start_dim, self.end_dim)
-    }
-}
+crate::display_as_repr!(Softmax, LogSoftmax, Flatten);

@@ -1,7 +1,6 @@
 //! [`Sequential`]: modules applied one after another (`torch.nn.Sequential`).
 
-use crate::module::{add_indent, Module};
-use std::fmt;
+use crate::module::Module;
 use std::ops::Index;
 use torchlet_autograd::{Result, Tensor};
 
@@ -82,28 +81,133 @@ impl Module for Sequential {
         Ok(out)
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut v = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            for (name, p) in layer.named_parameters() {
-                v.push((format!("{i}.{name}"), p));
-            }
-        }
-        v
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        self.layers.iter().enumerate().map(|(i, m)| (i.to_string(), &**m)).collect()
     }
 }
 
-impl fmt::Display for Sequential {
-    /// PyTorch's repr: `Sequential(\n  (0): Linear(...)\n  (1): Sigmoid()\n)`, or
-    /// `Sequential()` when empty.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.layers.is_empty() {
-            return f.write_str("Sequential()");
+crate::display_as_repr!(Sequential);
+
+impl Sequential {
+    /// The output of every layer for input `x`, in order (the last is `forward(x)`): the way to
+    /// look inside a network, as makemore part 3 keeps `layer.out` to plot each layer's
+    /// activation statistics (call `retain_grad()` on an output before `backward()` to see its
+    /// gradient too).
+    pub fn forward_with_outputs(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let mut outs: Vec<Tensor> = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let next = layer.forward(outs.last().unwrap_or(x))?;
+            outs.push(next);
         }
-        f.write_str("Sequential(")?;
-        for (i, layer) in self.layers.iter().enumerate() {
-            write!(f, "\n  ({i}): {}", add_indent(&layer.to_string()))?;
-        }
-        f.write_str("\n)")
+        Ok(outs)
     }
 }
+
+/// `nn.ModuleList`: modules held in a list, named `0`, `1`, ... (their parameters `0.weight`,
+/// ...); unlike [`Sequential`] it has no `forward` of its own — the owner calls the modules.
+#[derive(Default)]
+pub struct ModuleList {
+    modules: Vec<Box<dyn Module>>,
+}
+
+impl ModuleList {
+    /// An empty list.
+    pub fn new() -> Self {
+        ModuleList::default()
+    }
+
+    /// Appends a module (`append`).
+    pub fn push(&mut self, module: impl Module + 'static) {
+        self.modules.push(Box::new(module));
+    }
+
+    /// Number of modules.
+    pub fn len(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+
+    /// The modules in order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
+        self.modules.iter().map(|m| &**m)
+    }
+}
+
+impl<M: Module + 'static> FromIterator<M> for ModuleList {
+    fn from_iter<I: IntoIterator<Item = M>>(iter: I) -> Self {
+        ModuleList { modules: iter.into_iter().map(|m| Box::new(m) as Box<dyn Module>).collect() }
+    }
+}
+
+impl Index<usize> for ModuleList {
+    type Output = dyn Module;
+    fn index(&self, i: usize) -> &(dyn Module + 'static) {
+        &*self.modules[i]
+    }
+}
+
+impl Module for ModuleList {
+    /// A `ModuleList` is not callable (PyTorch raises `NotImplementedError`): an error.
+    fn forward(&self, _x: &Tensor) -> Result<Tensor> {
+        Err(torchlet_autograd::Error::invalid("ModuleList", "a ModuleList has no forward; call its modules (e.g. for m in list.iter() { x = m.forward(&x)? })"))
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        self.modules.iter().enumerate().map(|(i, m)| (i.to_string(), &**m)).collect()
+    }
+}
+
+/// `nn.ModuleDict`: modules by name, in insertion order (their parameters `name.weight`, ...).
+#[derive(Default)]
+pub struct ModuleDict {
+    modules: Vec<(String, Box<dyn Module>)>,
+}
+
+impl ModuleDict {
+    /// An empty dict.
+    pub fn new() -> Self {
+        ModuleDict::default()
+    }
+
+    /// Inserts (or replaces, keeping its place) the module named `name`.
+    pub fn insert(&mut self, name: impl Into<String>, module: impl Module + 'static) {
+        let name = name.into();
+        match self.modules.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = Box::new(module),
+            None => self.modules.push((name, Box::new(module))),
+        }
+    }
+
+    /// The module named `name`.
+    pub fn get(&self, name: &str) -> Option<&dyn Module> {
+        self.modules.iter().find(|(n, _)| n == name).map(|(_, m)| &**m)
+    }
+
+    /// Number of modules.
+    pub fn len(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+}
+
+impl Module for ModuleDict {
+    /// A `ModuleDict` is not callable: an error.
+    fn forward(&self, _x: &Tensor) -> Result<Tensor> {
+        Err(torchlet_autograd::Error::invalid(
+            "ModuleDict",
+            "a ModuleDict has no forward; call its modules by name",
+        ))
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        self.modules.iter().map(|(n, m)| (n.clone(), &**m)).collect()
+    }
+}
+
+crate::display_as_repr!(ModuleList, ModuleDict);

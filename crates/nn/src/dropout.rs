@@ -8,7 +8,6 @@
 //! is an ordinary differentiable product, so the gradient is `grad * noise`.
 
 use crate::module::Module;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use torchlet_autograd::{Error, Generator, Result, Tensor, TensorData};
 use torchlet_tensor_core::random::with_global;
@@ -82,32 +81,25 @@ impl Dropout {
     pub fn p(&self) -> f64 {
         self.p
     }
-
-    /// Sets training mode (`module.train(mode)`): masks are drawn only in training.
-    pub fn train(&self, mode: bool) {
-        self.training.store(mode, Ordering::Relaxed);
-    }
-
-    /// Evaluation mode (`module.eval()`): the identity.
-    pub fn eval(&self) {
-        self.train(false);
-    }
-
-    /// Whether the module is in training mode (`module.training`).
-    pub fn is_training(&self) -> bool {
-        self.training.load(Ordering::Relaxed)
-    }
 }
 
 impl Module for Dropout {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        dropout(x, self.p, self.is_training())
+        dropout(x, self.p, self.training.load(Ordering::Relaxed))
+    }
+
+    fn set_mode(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
+    }
+
+    fn mode(&self) -> Option<bool> {
+        Some(self.training.load(Ordering::Relaxed))
+    }
+
+    fn extra_repr(&self) -> String {
+        // Rust's `{:?}` of an f64 is Python's repr for finite values (`0.5`, `1.0`).
+        format!("p={:?}, inplace=False", self.p)
     }
 }
 
-impl fmt::Display for Dropout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Rust's `{:?}` of an f64 is Python's repr for finite values (`0.5`, `1.0`).
-        write!(f, "Dropout(p={:?}, inplace=False)", self.p)
-    }
-}
+crate::display_as_repr!(Dropout);

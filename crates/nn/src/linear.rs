@@ -1,7 +1,6 @@
 //! [`Linear`]: `y = x W^T + b` (`torch.nn.Linear`).
 
 use crate::module::Module;
-use std::fmt;
 use torchlet_autograd::{DType, Error, Generator, Result, Tensor};
 use torchlet_tensor_core::random::with_global;
 
@@ -141,23 +140,18 @@ impl Module for Linear {
         x.linear(&self.weight, self.bias.as_ref())
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
         let mut v = vec![("weight".to_string(), self.weight.clone())];
         if let Some(b) = &self.bias {
             v.push(("bias".to_string(), b.clone()));
         }
         v
     }
-}
 
-impl fmt::Display for Linear {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Linear(in_features={}, out_features={}, bias={})",
-            self.in_features,
-            self.out_features,
-            if self.bias.is_some() { "True" } else { "False" }
-        )
+    fn extra_repr(&self) -> String {
+        let bias = if self.bias.is_some() { "True" } else { "False" };
+        format!("in_features={}, out_features={}, bias={bias}", self.in_features, self.out_features)
     }
 }
+
+crate::display_as_repr!(Linear);

@@ -12,16 +12,36 @@
 
 use crate::module::Module;
 use std::collections::{HashMap, HashSet};
-use torchlet_autograd::{Error, Result, TensorData};
+use torchlet_autograd::{Error, Result, Tensor, TensorData};
 
-/// The parameters of `module` as `(name, value)` pairs, in
-/// [`Module::named_parameters`] order.
+/// The parameters and buffers of `module` as `(name, value)` pairs, in PyTorch's
+/// `state_dict()` order: each module's own parameters, then its own buffers, then its
+/// children's entries (depth first, in registration order).
 ///
 /// Each value is a snapshot: cloning a `TensorData` is O(1) (shared storage) and an
 /// optimizer step copies on write, so the state dict keeps the values of the moment it was
 /// taken (PyTorch's state-dict tensors alias the parameters instead).
 pub fn state_dict<M: Module + ?Sized>(module: &M) -> Vec<(String, TensorData)> {
-    module.named_parameters().into_iter().map(|(name, p)| (name, p.data())).collect()
+    named_state(module).into_iter().map(|(name, t)| (name, t.data())).collect()
+}
+
+/// The tensors a state dict holds (parameters and buffers), by name, in state-dict order.
+pub(crate) fn named_state<M: Module + ?Sized>(module: &M) -> Vec<(String, Tensor)> {
+    fn walk(m: &dyn Module, prefix: &str, out: &mut Vec<(String, Tensor)>) {
+        let full = |n: &str| if prefix.is_empty() { n.to_string() } else { format!("{prefix}.{n}") };
+        for (n, t) in m.own_parameters().into_iter().chain(m.own_buffers()) {
+            out.push((full(&n), t));
+        }
+        for (n, child) in m.children() {
+            walk(child, &full(&n), out);
+        }
+    }
+    let mut out: Vec<(String, Tensor)> =
+        module.own_parameters().into_iter().chain(module.own_buffers()).collect();
+    for (n, child) in module.children() {
+        walk(child, &n, &mut out);
+    }
+    out
 }
 
 /// Replaces the value of every parameter of `module` with the entry of the same name in
@@ -40,7 +60,7 @@ pub fn load_state_dict<M: Module + ?Sized>(
     state: &[(String, TensorData)],
     strict: bool,
 ) -> Result<IncompatibleKeys> {
-    let params = module.named_parameters();
+    let params = named_state(module);
     let mut by_name: HashMap<&str, &TensorData> = HashMap::with_capacity(state.len());
     let mut duplicated = Vec::new();
     for (name, value) in state {

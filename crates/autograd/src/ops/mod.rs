@@ -14,6 +14,9 @@
 //! | [`linalg`] | `matmul linear` |
 //! | [`mask`] | `masked_fill` |
 //! | [`triangle`] | `tril triu`, `tril_indices triu_indices` |
+//! | [`embedding`] | `embedding` (`C[X]`) |
+//! | [`norm`] | `layer_norm batch_norm` |
+//! | [`attention`] | `scaled_dot_product_attention` |
 //! | [`inplace`] | `add_ sub_ mul_ div_ clamp_ fill_ zero_ copy_` (no derivative) |
 
 use crate::catalog::OpInfo;
@@ -24,11 +27,14 @@ use torchlet_tensor_core::{Result, Shape, TensorData};
 #[cfg(doc)]
 use crate::tensor::Tensor;
 
+pub mod attention;
 pub mod binary;
+pub mod embedding;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
 pub mod mask;
+pub mod norm;
 pub mod reduce;
 pub mod softmax;
 pub mod triangle;
@@ -47,6 +53,9 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         linalg::catalog(),
         mask::catalog(),
         triangle::catalog(),
+        embedding::catalog(),
+        norm::catalog(),
+        attention::catalog(),
     ]
     .into_iter()
     .flatten()

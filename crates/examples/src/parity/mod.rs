@@ -4,6 +4,7 @@
 //! infinity matches the same infinity). Error cases pass when the API returns `Err`.
 //! A case the project cannot express counts as failed; a panic counts as failed.
 
+mod layers;
 mod random;
 mod train;
 
@@ -99,6 +100,12 @@ pub fn parse_tensor(v: &Value) -> Result<TensorData, String> {
             shape,
         ),
         Some("f64") => TensorData::from_vec(data.iter().map(num).collect::<Result<Vec<_>, _>>()?, shape),
+        Some("bool") => TensorData::from_vec(
+            data.iter()
+                .map(|x| x.as_bool().ok_or_else(|| format!("bad bool {x}")))
+                .collect::<Result<Vec<_>, _>>()?,
+            shape,
+        ),
         Some("i64") => TensorData::from_vec(
             data.iter()
                 .map(|x| x.as_i64().ok_or_else(|| format!("bad integer {x}")))
@@ -192,7 +199,7 @@ fn run_case_inner(case: &Value) -> Result<(), String> {
             compare(&format!("grad of {k}"), &got, &parse_tensor(want)?, rtol, atol)?;
         }
     }
-    Ok(())
+    layers::extra_checks(op, &args, case, rtol, atol)
 }
 
 /// Calls the public API for `op`; `Err` for anything it rejects (or cannot express).
@@ -269,7 +276,10 @@ fn call(op: &str, args: &HashMap<String, Tensor>, o: &Value) -> Result<Tensor, S
         }
         "mse_loss" => e(F::mse_loss_with(arg("input")?, arg("target")?, reduction()?)),
         "categorical_entropy" => e(Categorical::from_probs(arg("probs")?).and_then(|c| c.entropy())),
-        other => Err(format!("op {other:?} is not supported by torchlet's parity runner")),
+        other => match layers::call(other, args, o) {
+            Some(r) => r,
+            None => Err(format!("op {other:?} is not supported by torchlet's parity runner")),
+        },
     }
     .and_then(|t| if t.dtype() == DType::Bool { Err(format!("{op}: bool output")) } else { Ok(t) })
 }
