@@ -25,12 +25,12 @@ pub use torchlet_nn as nn;
 pub use torchlet_tensor_core as tensor_core;
 
 pub use torchlet_autograd::warnings;
+pub use torchlet_autograd::Dims;
 pub use torchlet_autograd::{
     default_dtype, get_rng_state, initial_seed, manual_seed, set_default_dtype, set_rng_state, DType, Error,
     Generator, GeneratorState, Other, Result, Scalar, Shape, TensorData,
 };
 pub use torchlet_autograd::{gradcheck, is_grad_enabled, no_grad, NoGradGuard, Tensor};
-pub use torchlet_autograd::Dims;
 pub use torchlet_nn::optim;
 
 /// Everything a training script needs: `use torchlet::prelude::*;`.
@@ -41,9 +41,9 @@ pub use torchlet_nn::optim;
 /// function returning `torchlet::Result`.
 pub mod prelude {
     pub use crate::nn::functional as F;
+    pub use crate::Dims;
     pub use crate::{
         manual_seed, no_grad, set_default_dtype, DType, Error, Generator, NoGradGuard, Shape, Tensor,
         TensorData,
     };
-    pub use crate::Dims;
 }

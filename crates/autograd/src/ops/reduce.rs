@@ -34,19 +34,22 @@ impl Backward for Spread {
     }
 }
 
-/// `y = var(x)` over some dims with `correction` c: `dx = g * 2 (x - mean) / (n - c)`. Where
-/// `n - c <= 0` (`y` is inf or NaN) PyTorch's gradient is `g * inf`, NaN where `x` equals the
-/// mean; so is this one.
+/// `y = var(x)` over some dims with `correction` c: `dx = g * 2 (x - mean) / (n - c)`, as
+/// PyTorch's `var_backward` computes it also where `n - c <= 0` (`y` is inf or NaN): over a
+/// list of dims the factor `2 / (n - c)` is inf (`+-inf`, NaN where `x` equals the mean) or
+/// negative; over all elements (`x.var()`, no `dim`) the gradient is `g * inf` there, NaN
+/// where `x` equals the mean.
 struct Var {
     x: TensorData,
     mean: TensorData,
     keep: Shape,
     dof: f64,
+    all: bool,
 }
 impl Var {
     fn grad(&self, g: &TensorData) -> Result<TensorData> {
         let dof = self.dof;
-        let d = if dof > 0.0 {
+        let d = if dof > 0.0 || !self.all {
             zip!(&self.x, &self.mean, |x, m| T::c(2.0 / dof) * (x - m))?
         } else {
             zip!(&self.x, &self.mean, |x, m| if x == m { T::c(f64::NAN) } else { T::c(f64::INFINITY) })?
@@ -211,7 +214,11 @@ impl Tensor {
     pub fn sum(&self) -> Result<Tensor> {
         let x = self.data();
         let keep = Dims::All.keep_shape("sum", x.shape())?;
-        Ok(record(x.sum()?, "SumBackward0", &[self], || Spread { shape: x.shape().clone(), keep, scale: 1.0 }))
+        Ok(record(x.sum()?, "SumBackward0", &[self], || Spread {
+            shape: x.shape().clone(),
+            keep,
+            scale: 1.0,
+        }))
     }
 
     /// Sum over `dim`: one dim (`x.sum_dim(0, false)`), a list (`x.sum_dim([0, 1], true)`) or
@@ -261,7 +268,12 @@ impl Tensor {
     /// batch norm normalises with). `correction >= n` gives inf (NaN when the deviations are
     /// all 0, e.g. `n = 1`), as in PyTorch. Float tensors only. Derivative:
     /// `2 (x - mean) / (n - correction)`.
-    pub fn var_with(&self, dim: impl Into<Dims>, correction: impl Into<f64>, keepdim: bool) -> Result<Tensor> {
+    pub fn var_with(
+        &self,
+        dim: impl Into<Dims>,
+        correction: impl Into<f64>,
+        keepdim: bool,
+    ) -> Result<Tensor> {
         let (x, dims, c) = (self.data(), dim.into(), correction.into());
         let (var, rule) = var_parts(&x, &dims, c, keepdim)?;
         Ok(record(var, "VarBackward0", &[self], || rule))
@@ -279,7 +291,12 @@ impl Tensor {
 
     /// Standard deviation over `dim` with `correction`: `sqrt` of [`Tensor::var_with`].
     /// Derivative: `(x - mean) / ((n - correction) y)`, 0 where `y = 0`.
-    pub fn std_with(&self, dim: impl Into<Dims>, correction: impl Into<f64>, keepdim: bool) -> Result<Tensor> {
+    pub fn std_with(
+        &self,
+        dim: impl Into<Dims>,
+        correction: impl Into<f64>,
+        keepdim: bool,
+    ) -> Result<Tensor> {
         let (x, dims, c) = (self.data(), dim.into(), correction.into());
         let (var, rule) = var_parts(&x, &dims, c, keepdim).map_err(|e| rename(e, "std"))?;
         let y = var.sqrt()?;
@@ -407,7 +424,10 @@ struct ProdAll(Prod, Shape);
 impl Backward for ProdAll {
     fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
         let d = self.0.backward(&g.reshape([1])?, needs)?;
-        one(d[0].as_ref().ok_or_else(|| Error::autograd("prod", "no gradient"))?.reshape(dims_isize(&self.1))?)
+        one(d[0]
+            .as_ref()
+            .ok_or_else(|| Error::autograd("prod", "no gradient"))?
+            .reshape(dims_isize(&self.1))?)
     }
 }
 
@@ -417,7 +437,8 @@ fn var_parts(x: &TensorData, dims: &Dims, correction: f64, keepdim: bool) -> Res
     let (var, mean) = x.var_mean_dims(dims, correction, keepdim)?;
     let keep = dims.keep_shape("var", x.shape())?;
     let n = x.numel().checked_div(keep.numel()).unwrap_or(0);
-    let rule = Var { x: x.clone(), mean: kept(&mean, &keep)?, keep, dof: n as f64 - correction };
+    let all = matches!(dims, Dims::All) || x.dims().is_empty();
+    let rule = Var { x: x.clone(), mean: kept(&mean, &keep)?, keep, dof: n as f64 - correction, all };
     Ok((var, rule))
 }
 
@@ -440,8 +461,10 @@ fn dim_case(s: &mut Sampler) -> (TensorData, isize, bool) {
 /// A `(2, 3, 4)` sample (every size at least 2 outside `Fuzz`, so a variance with
 /// correction 1 is finite), a list of dims (adjacent or not, or empty: all) and a keepdim flag.
 fn dims_case(s: &mut Sampler) -> (TensorData, Vec<isize>, bool) {
-    let shape: Vec<usize> =
-        [2, 3, 4].iter().map(|&d| if s.mode() == Mode::Fuzz { s.size(d) } else { s.size(d).max(2) }).collect();
+    let shape: Vec<usize> = [2, 3, 4]
+        .iter()
+        .map(|&d| if s.mode() == Mode::Fuzz { s.size(d) } else { s.size(d).max(2) })
+        .collect();
     let x = s.float(&shape);
     let dims = if s.mode() == Mode::Fuzz {
         (0..s.below(3)).map(|_| s.dim(3)).collect()

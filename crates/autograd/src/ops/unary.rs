@@ -149,7 +149,10 @@ impl std::str::FromStr for Approximate {
         match s {
             "none" => Ok(Approximate::None),
             "tanh" => Ok(Approximate::Tanh),
-            other => Err(Error::invalid("gelu", format!("approximate argument must be either none or tanh, got {other:?}"))),
+            other => Err(Error::invalid(
+                "gelu",
+                format!("approximate argument must be either none or tanh, got {other:?}"),
+            )),
         }
     }
 }
@@ -271,8 +274,7 @@ impl Tensor {
     }
 
     /// Clamps into `[min, max]` (either bound optional). Derivative: 1 inside the range
-    /// (bounds included), 0 outside.
-    /// Both bounds `None` is an error, as in PyTorch.
+    /// (bounds included), 0 outside. Both bounds `None` is an error, as in PyTorch.
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         if min.is_none() && max.is_none() {
             return Err(Error::invalid("clamp", "at least one of min or max must not be None"));
@@ -313,7 +315,8 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         }),
         // Bounds at -0.5 and 1: the sampler keeps values away from them.
         OpInfo::new("clamp", |s| {
-            let (lo, hi) = (s.pick(&[Some(-0.5), None]), s.pick(&[Some(1.0), None]));
+            // Both bounds absent is an error (as in PyTorch), so at least one is given.
+            let (lo, hi) = s.pick(&[(Some(-0.5), Some(1.0)), (Some(-0.5), None), (None, Some(1.0))]);
             Case::new([s.sized(&[3, 4])], move |t| t[0].clamp(lo, hi))
         }),
         OpInfo::new("to_dtype", |s| Case::new([s.sized(&[3, 4])], |t| t[0].to_dtype(DType::F64)?.exp())),

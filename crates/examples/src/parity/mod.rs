@@ -5,6 +5,7 @@
 //! A case the project cannot express counts as failed; a panic counts as failed.
 
 mod layers;
+mod math;
 mod random;
 mod train;
 
@@ -199,7 +200,8 @@ fn run_case_inner(case: &Value) -> Result<(), String> {
             compare(&format!("grad of {k}"), &got, &parse_tensor(want)?, rtol, atol)?;
         }
     }
-    layers::extra_checks(op, &args, case, rtol, atol)
+    layers::extra_checks(op, &args, case, rtol, atol)?;
+    math::extra_checks(op, &args, case, rtol, atol)
 }
 
 /// Calls the public API for `op`; `Err` for anything it rejects (or cannot express).
@@ -276,7 +278,7 @@ fn call(op: &str, args: &HashMap<String, Tensor>, o: &Value) -> Result<Tensor, S
         }
         "mse_loss" => e(F::mse_loss_with(arg("input")?, arg("target")?, reduction()?)),
         "categorical_entropy" => e(Categorical::from_probs(arg("probs")?).and_then(|c| c.entropy())),
-        other => match layers::call(other, args, o) {
+        other => match layers::call(other, args, o).or_else(|| math::call(other, args, o)) {
             Some(r) => r,
             None => Err(format!("op {other:?} is not supported by torchlet's parity runner")),
         },
