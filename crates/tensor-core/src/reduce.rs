@@ -374,7 +374,7 @@ impl TensorData {
             let v = p.data.values_for::<T>(op)?;
             let (mut var, mut mean) =
                 (crate::pool::try_fresh::<T>(op, &p.out)?, crate::pool::try_fresh::<T>(op, &p.out)?);
-            if p.inner == 1 || p.n == 0 {
+            if p.inner <= 1 || p.n == 0 {
                 let mut pairs = Vec::new();
                 map_lanes(op, &v, (p.outer, p.n, p.inner), &mut pairs, |lane: &[T]| {
                     let m = lane.iter().map(|x| x.to_f64()).sum::<f64>() / n;
@@ -585,8 +585,8 @@ impl TensorData {
                 hi = v.iter().fold(v[0], |a, &b| a.max_val(b));
             }
             if lo == hi {
-                lo = lo - T::ONE;
-                hi = hi + T::ONE;
+                lo -= T::ONE;
+                hi += T::ONE;
             }
             if !(lo.is_finite() && hi.is_finite()) {
                 return Err(Error::invalid(op, format!("range of [{lo}, {hi}] is not finite")));

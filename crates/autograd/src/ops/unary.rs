@@ -86,7 +86,7 @@ unary_ops! {
     /// `tanh(x)`. Derivative: `1 - y^2`.
     tanh, "TanhBackward0", output, float, to_float => |g, y| g * (T::ONE - y * y);
     /// `ln sigmoid(x) = min(x, 0) - ln(1 + e^-|x|)`. Derivative: `1 - sigmoid(x) = sigmoid(-x)`.
-    /// (`F.logsigmoid` in PyTorch's spelling: [`option_functions::logsigmoid`].)
+    /// (`F.logsigmoid` in PyTorch's spelling: [`crate::ops::unary::option_functions::logsigmoid`].)
     log_sigmoid, "LogSigmoidBackward0", input, float, as_is => |g, x| g / (T::ONE + x.exp());
     /// `1 / sqrt(x)`. Derivative: `-1 / (2 x^(3/2)) = -y^3 / 2`.
     rsqrt, "RsqrtBackward0", output, positive, to_float => |g, y| T::c(-0.5) * g * y * y * y;
