@@ -25,6 +25,7 @@ pub use torchlet_nn as nn;
 pub use torchlet_tensor_core as tensor_core;
 
 pub use torchlet_autograd::warnings;
+pub use torchlet_autograd::Dims;
 pub use torchlet_autograd::{
     default_dtype, get_rng_state, initial_seed, manual_seed, set_default_dtype, set_rng_state, DType, Error,
     Generator, GeneratorState, Other, Result, Scalar, Shape, TensorData,
@@ -41,6 +42,7 @@ pub use torchlet_nn::optim;
 /// function returning `torchlet::Result`.
 pub mod prelude {
     pub use crate::nn::functional as F;
+    pub use crate::Dims;
     pub use crate::{
         manual_seed, no_grad, set_default_dtype, DType, Error, Generator, NoGradGuard, Shape, Tensor,
         TensorData,

@@ -813,6 +813,50 @@ fn cases() -> Vec<Case> {
                 1e-4
             )
         ),
+        // ----- math ops: options, dim lists, triangles ----------------------------------------
+        case!("var: dim out of range", Dim, ["var", "dimension 2"], f(&[2, 3]).var_with(2, 1, false)),
+        case!("std: dim out of range", Dim, ["std", "dimension -3"], f(&[2, 3]).std_with([0, -3], 1, false)),
+        case!("var: integers", DType, ["var", "i64"], idx(&[1, 2]).var()),
+        case!("std: integers", DType, ["std", "i64"], idx(&[1, 2]).std()),
+        case!(
+            "sum_dim: repeated dim",
+            Invalid,
+            ["sum", "dim 0", "multiple times"],
+            f(&[2, 3]).sum_dim([0, -2], false)
+        ),
+        case!("mean_dim: list out of range", Dim, ["mean", "dimension 3"], f(&[2, 3]).mean_dim([0, 3], true)),
+        case!(
+            "logsumexp: list out of range",
+            Dim,
+            ["logsumexp", "dimension 4"],
+            f(&[2, 3]).logsumexp([4], true)
+        ),
+        case!("cumsum: dim out of range", Dim, ["cumsum", "dimension 2"], f(&[2, 3]).cumsum(2)),
+        case!("prod_dim: dim out of range", Dim, ["prod", "dimension -2"], f(&[3]).prod_dim(-2, false)),
+        case!("argmin: dim out of range", Dim, ["argmin"], f(&[2, 3]).argmin(2, false)),
+        case!(
+            "vector_norm: integers",
+            DType,
+            ["vector_norm", "i64"],
+            idx(&[3, 4]).vector_norm(2.0, Dims::All, false)
+        ),
+        case!(
+            "vector_norm: dim out of range",
+            Dim,
+            ["vector_norm", "dimension 1"],
+            f(&[3]).vector_norm(1.0, 1, false)
+        ),
+        case!("histc: zero bins", Invalid, ["histc", "bins"], f(&[4]).histc(0, 0.0, 1.0)),
+        case!("histc: min > max", Invalid, ["histc", "max"], f(&[4]).histc(4, 1.0, 0.0)),
+        case!("histc: integers", DType, ["histc", "i64"], idx(&[1, 2]).histc(2, 0.0, 3.0)),
+        case!("tril: 1-D", Invalid, ["tril", "2"], f(&[3]).tril(0)),
+        case!("triu: 0-D", Invalid, ["triu", "2"], f(&[]).triu(1)),
+        case!("clamp: no bounds", Invalid, ["clamp", "min", "max"], f(&[2]).clamp(None, None)),
+        case!("gelu: bad approximate", Invalid, ["gelu", "tanh", "exact"], "exact".parse::<F::Approximate>()),
+        case!("gelu: integers", DType, ["gelu", "i64"], idx(&[1, 2]).gelu()),
+        case!("leaky_relu: bool", DType, ["leaky_relu", "bool"], mask(&[2]).leaky_relu(0.1)),
+        case!("softplus_with: integers", DType, ["softplus", "i64"], idx(&[1, 2]).softplus_with(2.0, 10.0)),
+        case!("max_dim: 0-length dim", Invalid, ["max", "empty"], f(&[2, 0]).max_dim(1, false)),
         // ----- modules ------------------------------------------------------------------------
         case!(
             "Linear: wrong in_features",

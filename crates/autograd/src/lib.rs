@@ -43,6 +43,7 @@ pub use graph::{is_grad_enabled, no_grad, NoGradGuard};
 pub use ops::binary::Other;
 pub use ops::indexing::{Idx, IndexArg};
 pub use tensor::Tensor;
+pub use torchlet_tensor_core::Dims;
 pub use torchlet_tensor_core::{
     default_dtype, get_rng_state, initial_seed, manual_seed, set_default_dtype, set_rng_state, DType, Error,
     Generator, GeneratorState, Result, Scalar, Shape, TensorData,

@@ -27,3 +27,12 @@ pub mod seeds;
 pub fn project_path(rel: impl AsRef<Path>) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
 }
+
+/// The guide's chapters, compiled as doctests (their ```rust blocks).
+#[cfg(doctest)]
+pub mod guide {
+    #[doc = include_str!("../../../docs/guide/07-micrograd.md")]
+    pub struct Ch07;
+    #[doc = include_str!("../../../docs/guide/08-gpt.md")]
+    pub struct Ch08;
+}

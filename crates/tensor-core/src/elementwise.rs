@@ -410,10 +410,184 @@ float_unary! {
     sigmoid => |x| T::ONE / (T::ONE + (-x).exp());
     /// `max(x, 0)`; NaN stays NaN, like PyTorch's `relu` (a `clamp_min`).
     relu => |x| if x > T::ZERO || x.is_nan() { x } else { T::ZERO };
-    /// `log(1 + e^x)`, returning x itself above 20 like PyTorch (beta=1, threshold=20).
-    softplus => |x| if x > T::c(20.0) { x } else { x.exp().ln_1p() };
     /// `log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|)`, stable for any x.
     log_sigmoid => |x| x.min(T::ZERO) - (-x.abs()).exp().ln_1p();
+    /// `1 / sqrt(x)`.
+    rsqrt => |x| T::ONE / x.sqrt();
+    /// Base-10 logarithm.
+    log10 => |x| x.log10();
+    /// Base-2 logarithm.
+    log2 => |x| x.log2();
+    /// The Gauss error function `erf(x) = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt`.
+    erf => |x| erf(x);
+    /// GELU, exact form: `x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))` (`Phi` the standard normal
+    /// CDF), `F.gelu(x)`.
+    gelu => |x| x * T::c(0.5) * (T::ONE + erf(x * T::c(std::f64::consts::FRAC_1_SQRT_2)));
+    /// GELU, tanh approximation: `x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`,
+    /// `F.gelu(x, approximate="tanh")`.
+    gelu_tanh => |x| T::c(0.5) * x * (T::ONE + (T::c(GELU_TANH_BETA) * (x + T::c(GELU_TANH_KAPPA) * x * x * x)).tanh());
+    /// SiLU (swish): `x * sigmoid(x) = x / (1 + e^-x)`.
+    silu => |x| x / (T::ONE + (-x).exp());
+}
+
+/// `sqrt(2 / pi)`, the scale inside the tanh approximation of GELU.
+pub const GELU_TANH_BETA: f64 = 0.797_884_560_802_865_4;
+/// The cubic coefficient of the tanh approximation of GELU.
+pub const GELU_TANH_KAPPA: f64 = 0.044715;
+
+/// The Gauss error function in `T`'s precision (musl's `erf`/`erff`, accurate to about an ulp).
+pub fn erf<T: Float>(x: T) -> T {
+    if T::DTYPE == DType::F32 {
+        T::c(libm::erff(x.to_f64() as f32) as f64)
+    } else {
+        T::c(libm::erf(x.to_f64()))
+    }
+}
+
+impl TensorData {
+    /// `log(1 + e^x)` with PyTorch's defaults (`beta = 1`, `threshold = 20`): see
+    /// [`TensorData::softplus_with`].
+    pub fn softplus(&self) -> Result<TensorData> {
+        self.softplus_with(1.0, 20.0)
+    }
+
+    /// `log(1 + e^(beta x)) / beta`, and `x` itself where `beta x > threshold` (where the two
+    /// agree to the float's precision), like `F.softplus(x, beta, threshold)`.
+    pub fn softplus_with(&self, beta: f64, threshold: f64) -> Result<TensorData> {
+        with_float!(self.dtype(), "softplus", |T| {
+            let (b, t) = (T::c(beta), T::c(threshold));
+            self.map_named::<T, T>("softplus", |x| if x * b > t { x } else { (x * b).exp().ln_1p() / b })
+        })
+    }
+
+    /// `x` where `x > 0`, else `negative_slope * x`, like `F.leaky_relu(x, negative_slope)`.
+    pub fn leaky_relu(&self, negative_slope: f64) -> Result<TensorData> {
+        with_float!(self.dtype(), "leaky_relu", |T| {
+            let a = T::c(negative_slope);
+            self.map_named::<T, T>("leaky_relu", |x| if x > T::ZERO { x } else { x * a })
+        })
+    }
+
+    /// The sign of each element, `(0 < x) - (x < 0)`: -1, 0 or 1, like `torch.sign` (so NaN
+    /// and -0.0 give 0). Integers stay integers; a bool tensor is its own sign.
+    pub fn sign(&self) -> Result<TensorData> {
+        if self.dtype() == DType::Bool {
+            return self.try_contiguous_copy();
+        }
+        with_numeric!(self.dtype(), "sign", |T| self.map_named::<T, T>("sign", |x| {
+            if x > T::ZERO {
+                T::ONE
+            } else if x < T::ZERO {
+                T::ZERO.sub_w(T::ONE)
+            } else {
+                T::ZERO
+            }
+        }))
+    }
+
+    /// Rounds every float toward -inf (`torch.floor`); integers are returned unchanged.
+    pub fn floor(&self) -> Result<TensorData> {
+        self.rounding("floor", |x| x.floor())
+    }
+
+    /// Rounds every float toward +inf (`torch.ceil`); integers are returned unchanged.
+    pub fn ceil(&self) -> Result<TensorData> {
+        self.rounding("ceil", |x| x.ceil())
+    }
+
+    /// Rounds every float to the nearest integer, halves to even (`torch.round`: 0.5 -> 0,
+    /// 1.5 -> 2, 2.5 -> 2); integers are returned unchanged.
+    pub fn round(&self) -> Result<TensorData> {
+        self.rounding("round", |x| x.round_ties_even())
+    }
+
+    /// Rounds every float toward 0 (`torch.trunc`); integers are returned unchanged.
+    pub fn trunc(&self) -> Result<TensorData> {
+        self.rounding("trunc", |x| x.trunc())
+    }
+
+    /// `f` (computed in f64, exact for f32 too) on every float; an integer tensor is copied,
+    /// a bool tensor refused, as in PyTorch.
+    fn rounding(&self, op: &'static str, f: impl Fn(f64) -> f64) -> Result<TensorData> {
+        match self.dtype() {
+            DType::I64 => self.try_contiguous_copy(),
+            DType::Bool => {
+                Err(Error::dtype(op, "a numeric tensor", DType::Bool, "; convert with .to_dtype(DType::F32)"))
+            }
+            dt => with_float!(dt, op, |T| self.map_named::<T, T>(op, |x| T::c(f(x.to_f64())))),
+        }
+    }
+
+    /// The lower triangle of the last two dims, like `torch.tril(x, diagonal)`: the elements
+    /// at row `i`, column `j` with `j - i <= diagonal` are kept, the others set to 0
+    /// (`diagonal` 0 is the main diagonal, 1 the one above it, -1 the one below). Any dtype;
+    /// the tensor needs at least 2 dims.
+    pub fn tril(&self, diagonal: i64) -> Result<TensorData> {
+        self.triangle("tril", diagonal, |j_minus_i, k| j_minus_i <= k)
+    }
+
+    /// The upper triangle of the last two dims, like `torch.triu(x, diagonal)`: the elements
+    /// with `j - i >= diagonal` are kept, the others set to 0.
+    pub fn triu(&self, diagonal: i64) -> Result<TensorData> {
+        self.triangle("triu", diagonal, |j_minus_i, k| j_minus_i >= k)
+    }
+
+    fn triangle(&self, op: &'static str, k: i64, keep: impl Fn(i128, i128) -> bool) -> Result<TensorData> {
+        if self.ndim() < 2 {
+            return Err(Error::invalid(
+                op,
+                format!("input tensor must have at least 2 dimensions, got shape {}", self.shape()),
+            ));
+        }
+        let d = self.dims();
+        let (rows, cols) = (d[d.len() - 2], d[d.len() - 1]);
+        crate::with_any!(self.dtype(), |T| {
+            let v = self.values_for::<T>(op)?;
+            let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, self.shape())?;
+            if rows > 0 && cols > 0 {
+                for (idx, &x) in v.iter().enumerate() {
+                    let (i, j) = ((idx / cols) % rows, idx % cols);
+                    out.push(if keep(j as i128 - i as i128, k as i128) { x } else { T::default() });
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
+        })
+    }
+
+    /// The coordinates of the lower triangle of a `rows x cols` matrix, like
+    /// `torch.tril_indices(rows, cols, offset)`: an i64 tensor of shape `(2, N)`, row indices
+    /// then column indices, in row-major order, of the `(i, j)` with `j - i <= offset`.
+    pub fn tril_indices(rows: usize, cols: usize, offset: i64) -> Result<TensorData> {
+        Self::triangle_indices("tril_indices", rows, cols, |j_minus_i| j_minus_i <= offset as i128)
+    }
+
+    /// The coordinates of the upper triangle (`j - i >= offset`), like
+    /// `torch.triu_indices(rows, cols, offset)`: see [`TensorData::tril_indices`].
+    pub fn triu_indices(rows: usize, cols: usize, offset: i64) -> Result<TensorData> {
+        Self::triangle_indices("triu_indices", rows, cols, |j_minus_i| j_minus_i >= offset as i128)
+    }
+
+    fn triangle_indices(
+        op: &'static str,
+        rows: usize,
+        cols: usize,
+        keep: impl Fn(i128) -> bool,
+    ) -> Result<TensorData> {
+        Shape::new(&[rows, cols]).validate(op, DType::I64)?;
+        // Count first, so the result is sized (and refused if too large) before it is filled.
+        let count = |i: usize| (0..cols).filter(|&j| keep(j as i128 - i as i128)).count();
+        let n: usize = (0..rows).map(count).sum();
+        let shape = Shape::new(&[2, n]);
+        let mut out: Vec<i64> = crate::pool::try_vec_with_capacity(op, &shape)?;
+        for pass in 0..2 {
+            for i in 0..rows {
+                for j in (0..cols).filter(|&j| keep(j as i128 - i as i128)) {
+                    out.push(if pass == 0 { i as i64 } else { j as i64 });
+                }
+            }
+        }
+        Ok(TensorData::from_vec_unchecked(out, shape))
+    }
 }
 
 /// Comparisons producing bool masks, computed in the promoted dtype.

@@ -278,39 +278,6 @@ impl TensorData {
     }
 }
 
-impl TensorData {
-    /// The coordinates of the lower triangle of a `row x col` matrix, like
-    /// `torch.tril_indices(row, col, offset)`: an i64 tensor of shape `(2, n)` whose columns
-    /// are the positions `(i, j)` with `j <= i + offset`, in row-major order (`offset` 0 is
-    /// the diagonal, 1 one above it, -1 one below).
-    pub fn tril_indices(row: usize, col: usize, offset: i64) -> Result<TensorData> {
-        let op = "tril_indices";
-        // Columns 0..=min(i + offset, col - 1) of row i, when that is not negative.
-        let width = |i: usize| -> usize {
-            let last = (i as i128) + (offset as i128);
-            if last < 0 {
-                0
-            } else {
-                (last as u128).saturating_add(1).min(col as u128) as usize
-            }
-        };
-        let n = (0..row).try_fold(0usize, |n, i| n.checked_add(width(i)));
-        let n = n.ok_or_else(|| {
-            Error::invalid(op, format!("the lower triangle of a {row} x {col} matrix has too many elements"))
-        })?;
-        let shape = Shape::new(&[2, n]);
-        shape.validate(op, DType::I64)?;
-        let mut out = crate::pool::try_fresh::<i64>(op, &shape)?;
-        for i in 0..row {
-            out.extend(std::iter::repeat(i as i64).take(width(i)));
-        }
-        for i in 0..row {
-            out.extend((0..width(i)).map(|j| j as i64));
-        }
-        Ok(TensorData::from_vec_unchecked(out, shape))
-    }
-}
-
 /// A copy of `t`'s elements in row-major order, allocated fallibly (errors name `op`): the
 /// starting point of the kernels that write into a copy of their input.
 pub(crate) fn owned_values<T: crate::Element>(t: &TensorData, op: &'static str) -> Result<Vec<T>> {

@@ -1,8 +1,205 @@
-//! Reductions over one dimension or all elements, with `keepdim`, and the softmax family.
-//! A reduction over `dim` views the contiguous data as `(outer, n, inner)`.
+//! Reductions over one dimension, a list of dimensions or all elements, with `keepdim`, the
+//! scans (`cumsum`), `histc`, and the softmax family.
+//!
+//! A reduction views its input as `(outer, n, inner)` lanes of contiguous data: the `n`
+//! values of one lane reduce to one output value, and consecutive values of a lane lie
+//! `inner` apart. One dim, or a run of adjacent dims, is such a view of the input as it is;
+//! other lists of dims first move the reduced dims to the end (a copy), giving `inner = 1`.
 
-use crate::shape::Shape;
+use crate::shape::{normalize_dim, Shape, SpecDim};
 use crate::{with_float, with_numeric, DType, Element, Error, Float, Numeric, Result, TensorData};
+use smallvec::SmallVec;
+
+/// The dims a reduction runs over, as PyTorch's `dim` argument takes them: one dim (`0`,
+/// `-1`), a list (`[0, 1]`, `&[0, 2]`, `vec![0, 1]`), or every dim ([`Dims::All`], PyTorch's
+/// `dim=None`). An empty list also means every dim, as PyTorch's `x.sum(dim=[])` does.
+/// Negative dims count from the end; a dim may appear once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dims {
+    /// Every dimension.
+    All,
+    /// These dimensions.
+    List(SmallVec<[isize; 4]>),
+}
+
+macro_rules! dims_from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Dims {
+            fn from(d: $t) -> Self {
+                Dims::List(smallvec::smallvec![d.spec_dim()])
+            }
+        }
+    )*};
+}
+dims_from_int!(isize, i64, i32, usize);
+
+impl<T: SpecDim, const N: usize> From<[T; N]> for Dims {
+    fn from(d: [T; N]) -> Self {
+        Dims::List(d.iter().map(|d| d.spec_dim()).collect())
+    }
+}
+impl<T: SpecDim, const N: usize> From<&[T; N]> for Dims {
+    fn from(d: &[T; N]) -> Self {
+        Dims::List(d.iter().map(|d| d.spec_dim()).collect())
+    }
+}
+impl<T: SpecDim> From<&[T]> for Dims {
+    fn from(d: &[T]) -> Self {
+        Dims::List(d.iter().map(|d| d.spec_dim()).collect())
+    }
+}
+impl<T: SpecDim> From<Vec<T>> for Dims {
+    fn from(d: Vec<T>) -> Self {
+        Dims::List(d.iter().map(|d| d.spec_dim()).collect())
+    }
+}
+impl<T: SpecDim> From<&Vec<T>> for Dims {
+    fn from(d: &Vec<T>) -> Self {
+        Dims::List(d.iter().map(|d| d.spec_dim()).collect())
+    }
+}
+impl From<&Dims> for Dims {
+    fn from(d: &Dims) -> Self {
+        d.clone()
+    }
+}
+
+impl Dims {
+    /// The reduced dims of a tensor of rank `ndim`, increasing. Errors name `op`: a dim out of
+    /// range, or one given twice. A 0-d tensor accepts the dims `0` and `-1` (and reduces
+    /// nothing: its one value is the lane).
+    pub fn resolve(&self, op: &'static str, ndim: usize) -> Result<SmallVec<[usize; 4]>> {
+        let list = match self {
+            Dims::List(l) if !l.is_empty() => l,
+            _ => return Ok((0..ndim).collect()),
+        };
+        let mut out: SmallVec<[usize; 4]> = SmallVec::new();
+        for &d in list {
+            let u = normalize_dim(op, d, ndim)?;
+            if out.contains(&u) {
+                return Err(Error::invalid(
+                    op,
+                    format!("dim {u} appears multiple times in the list of dims {list:?} (each dim may be reduced once)"),
+                ));
+            }
+            out.push(u);
+        }
+        if ndim == 0 {
+            out.clear();
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The shape of reducing `shape` over these dims with `keepdim = true`: each reduced dim
+    /// becomes 1 (what a reduction's gradient is reshaped to before it is broadcast back).
+    pub fn keep_shape(&self, op: &'static str, shape: &Shape) -> Result<Shape> {
+        let mut dims = shape.0.clone();
+        for d in self.resolve(op, shape.ndim())? {
+            dims[d] = 1;
+        }
+        Ok(Shape(dims))
+    }
+}
+
+/// A reduction's view of its input: `(outer, n, inner)` lanes of `data` (see the module
+/// docs) and the result's shape.
+struct Plan {
+    /// The input, its reduced dims moved to the end when they were not adjacent.
+    data: TensorData,
+    outer: usize,
+    n: usize,
+    inner: usize,
+    /// The result's shape (with or without the kept size-1 dims).
+    out: Shape,
+}
+
+impl Plan {
+    fn new(x: &TensorData, op: &'static str, dims: &Dims, keepdim: bool) -> Result<Plan> {
+        let ds = dims.resolve(op, x.ndim())?;
+        let d = x.dims();
+        let out: Shape = if keepdim {
+            dims.keep_shape(op, x.shape())?
+        } else {
+            Shape(d.iter().enumerate().filter(|(i, _)| !ds.contains(i)).map(|(_, &s)| s).collect())
+        };
+        if ds.is_empty() {
+            // A 0-d tensor: one lane of one value.
+            return Ok(Plan { data: x.clone(), outer: 1, n: 1, inner: 1, out });
+        }
+        let n: usize = ds.iter().map(|&i| d[i]).product();
+        let (first, last) = (ds[0], ds[ds.len() - 1]);
+        if last - first + 1 == ds.len() {
+            // Adjacent dims: lanes of the input as it is.
+            let outer = d[..first].iter().product();
+            let inner = d[last + 1..].iter().product();
+            return Ok(Plan { data: x.clone(), outer, n, inner, out });
+        }
+        // Kept dims first, reduced dims last: every lane becomes a contiguous row.
+        let perm: Vec<isize> =
+            (0..d.len()).filter(|i| !ds.contains(i)).chain(ds.iter().copied()).map(|i| i as isize).collect();
+        let data = x.permute(&perm)?.try_contiguous()?;
+        let outer = d.iter().enumerate().filter(|(i, _)| !ds.contains(i)).map(|(_, &s)| s).product();
+        Ok(Plan { data, outer, n, inner: 1, out })
+    }
+
+    /// The number of lanes (output values).
+    fn lanes(&self) -> usize {
+        self.outer * self.inner
+    }
+}
+
+/// Calls `f` on every lane of `v` (laid out as `(outer, n, inner)`) in output order, and
+/// collects the results. A strided lane (`inner > 1`) is gathered into scratch first.
+fn map_lanes<T: Element, O>(
+    op: &'static str,
+    v: &[T],
+    (outer, n, inner): (usize, usize, usize),
+    out: &mut Vec<O>,
+    mut f: impl FnMut(&[T]) -> O,
+) -> Result<()> {
+    if outer * inner == 0 {
+        // No lanes (and no scratch: an empty tensor's lanes can be 2^46 long).
+    } else if n == 0 {
+        out.extend((0..outer * inner).map(|_| f(&[])));
+    } else if inner == 1 {
+        out.extend(v.chunks_exact(n).map(f));
+    } else {
+        let mut lane = crate::pool::try_scratch(op, n, T::default())?;
+        for o in 0..outer {
+            for i in 0..inner {
+                for (k, l) in lane.iter_mut().enumerate() {
+                    *l = v[(o * n + k) * inner + i];
+                }
+                out.push(f(&lane));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Folds the lanes of `v` row by row into `outer * inner` accumulators (`step(acc, value)`),
+/// the cache-friendly order for strided lanes: each step reads one contiguous row of `inner`
+/// values.
+fn fold_rows<T: Element, A: Copy>(
+    op: &'static str,
+    v: &[T],
+    (outer, n, inner): (usize, usize, usize),
+    init: A,
+    step: impl Fn(A, T) -> A,
+) -> Result<Vec<A>> {
+    let mut acc = crate::pool::try_scratch(op, outer * inner, init)?;
+    if n > 0 && inner > 0 {
+        for (o, lanes) in acc.chunks_exact_mut(inner).enumerate() {
+            for row in v[o * n * inner..(o + 1) * n * inner].chunks_exact(inner) {
+                for (a, &x) in lanes.iter_mut().zip(row) {
+                    *a = step(*a, x);
+                }
+            }
+        }
+    }
+    Ok(acc)
+}
 
 /// `(outer, n, inner)` sizes for a reduction over `dim` of `shape`.
 fn split(shape: &Shape, dim: usize) -> (usize, usize, usize) {
@@ -105,21 +302,25 @@ impl TensorData {
 
     /// Sum over `dim`.
     pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
+        self.sum_dims(&Dims::from(dim), keepdim)
+    }
+
+    /// Sum over `dims` (bool sums to i64, like PyTorch): pairwise within contiguous lanes,
+    /// row by row for strided ones.
+    pub fn sum_dims(&self, dims: &Dims, keepdim: bool) -> Result<TensorData> {
         if self.dtype() == DType::Bool {
-            return self.bool_as_i64("sum")?.sum_dim(dim, keepdim);
+            return self.bool_as_i64("sum")?.sum_dims(dims, keepdim);
         }
-        let d = self.shape().dim("sum", dim)?;
-        let (_, _, inner) = split(self.shape(), d);
+        let p = Plan::new(self, "sum", dims, keepdim)?;
         with_numeric!(self.dtype(), "sum", |T| {
-            if inner == 1 && self.ndim() > 0 && self.dims()[d] > 0 {
-                // Reducing the last dimension: contiguous rows.
-                let n = self.dims()[d];
-                let shape = reduced_shape(self.shape(), d, keepdim);
-                let mut out = crate::pool::try_fresh("sum", &shape)?;
-                out.extend(self.values_for::<T>("sum")?.chunks_exact(n).map(sum_slice::<T>));
-                return Ok(TensorData::from_vec_unchecked(out, shape));
+            let mut out = crate::pool::try_fresh::<T>("sum", &p.out)?;
+            let v = p.data.values_for::<T>("sum")?;
+            if p.inner == 1 {
+                map_lanes("sum", &v, (p.outer, p.n, 1), &mut out, sum_slice::<T>)?;
+            } else {
+                out.extend(fold_rows("sum", &v, (p.outer, p.n, p.inner), T::ZERO, |a, x| a.add_w(x))?);
             }
-            fold_dim::<T, T, T>(self, "sum", dim, keepdim, T::ZERO, |a, x, _| a.add_w(x), |a, _| a)
+            Ok(TensorData::from_vec_unchecked(out, p.out))
         })
     }
 
@@ -133,12 +334,274 @@ impl TensorData {
 
     /// Mean over `dim`.
     pub fn mean_dim(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
-        let d = self.shape().dim("mean", dim)?;
-        // A 0-d tensor is its own mean (n = 1).
-        let n = self.dims().get(d).copied().unwrap_or(1);
-        with_float!(self.dtype(), "mean", |T| self
-            .sum_dim(dim, keepdim)?
-            .map_named::<T, T>("mean", |s| s / T::c(n as f64)))
+        self.mean_dims(&Dims::from(dim), keepdim)
+    }
+
+    /// Mean over `dims`: the sum divided by the number `n` of values in a lane (NaN for an
+    /// empty lane, as `0 / 0`). Float tensors only (PyTorch cannot infer a mean's dtype from
+    /// an integer tensor).
+    pub fn mean_dims(&self, dims: &Dims, keepdim: bool) -> Result<TensorData> {
+        with_float!(self.dtype(), "mean", |T| {
+            let n = Plan::new(self, "mean", dims, keepdim)?.n;
+            self.sum_dims(dims, keepdim)?.map_named::<T, T>("mean", |s| s / T::c(n as f64))
+        })
+    }
+
+    /// Variance and mean over `dims`, like `torch.var_mean(x, dims, correction=, keepdim=)`:
+    /// `var = sum((x - mean)^2) / max(0, n - correction)` for the `n` values of each lane,
+    /// so `correction >= n` gives `inf` (or NaN when every deviation is 0, e.g. for `n = 1`),
+    /// and an empty lane gives NaN, as in PyTorch. Two passes (the mean, then the squared
+    /// deviations) accumulated in f64; a strided lane (`x.var(0)` of a matrix) is read row by
+    /// row, without materialising a transpose.
+    pub fn var_mean_dims(
+        &self,
+        dims: &Dims,
+        correction: f64,
+        keepdim: bool,
+    ) -> Result<(TensorData, TensorData)> {
+        let op = "var";
+        if !self.dtype().is_float() {
+            return Err(Error::dtype(
+                op,
+                "a floating-point tensor (std and var only support floating point dtypes)",
+                self.dtype(),
+                "; convert with .to_dtype(DType::F32)",
+            ));
+        }
+        let p = Plan::new(self, op, dims, keepdim)?;
+        let (n, denom) = (p.n as f64, (p.n as f64 - correction).max(0.0));
+        with_float!(self.dtype(), op, |T| {
+            let v = p.data.values_for::<T>(op)?;
+            let (mut var, mut mean) =
+                (crate::pool::try_fresh::<T>(op, &p.out)?, crate::pool::try_fresh::<T>(op, &p.out)?);
+            if p.inner <= 1 || p.n == 0 {
+                let mut pairs = Vec::new();
+                map_lanes(op, &v, (p.outer, p.n, p.inner), &mut pairs, |lane: &[T]| {
+                    let m = lane.iter().map(|x| x.to_f64()).sum::<f64>() / n;
+                    let m2: f64 = lane.iter().map(|x| (x.to_f64() - m) * (x.to_f64() - m)).sum();
+                    (m2 / denom, m)
+                })?;
+                var.extend(pairs.iter().map(|&(s, _)| T::c(s)));
+                mean.extend(pairs.iter().map(|&(_, m)| T::c(m)));
+            } else {
+                let shape = (p.outer, p.n, p.inner);
+                let means: Vec<f64> = fold_rows(op, &v, shape, 0.0f64, |a, x| a + x.to_f64())?
+                    .into_iter()
+                    .map(|s| s / n)
+                    .collect();
+                let mut m2 = crate::pool::try_scratch(op, means.len(), 0.0f64)?;
+                for o in 0..p.outer {
+                    let (lanes, mu) =
+                        (&mut m2[o * p.inner..(o + 1) * p.inner], &means[o * p.inner..(o + 1) * p.inner]);
+                    for row in v[o * p.n * p.inner..(o + 1) * p.n * p.inner].chunks_exact(p.inner) {
+                        for ((a, &m), &x) in lanes.iter_mut().zip(mu).zip(row) {
+                            let d = x.to_f64() - m;
+                            *a += d * d;
+                        }
+                    }
+                }
+                var.extend(m2.iter().map(|&s| T::c(s / denom)));
+                mean.extend(means.iter().map(|&m| T::c(m)));
+            }
+            Ok((
+                TensorData::from_vec_unchecked(var, p.out.clone()),
+                TensorData::from_vec_unchecked(mean, p.out),
+            ))
+        })
+    }
+
+    /// Variance over `dims` with `correction` (1: the unbiased estimate, PyTorch's default;
+    /// 0: the population variance): see [`TensorData::var_mean_dims`].
+    pub fn var_dims(&self, dims: &Dims, correction: f64, keepdim: bool) -> Result<TensorData> {
+        Ok(self.var_mean_dims(dims, correction, keepdim)?.0)
+    }
+
+    /// Standard deviation over `dims`: `sqrt(var)` (see [`TensorData::var_mean_dims`]).
+    pub fn std_dims(&self, dims: &Dims, correction: f64, keepdim: bool) -> Result<TensorData> {
+        self.var_dims(dims, correction, keepdim)?.sqrt().map_err(|e| match e {
+            Error::DTypeMismatch { got, .. } => Error::need_float("std", got),
+            e => e,
+        })
+    }
+
+    /// The vector `ord`-norm over `dims`, like `torch.linalg.vector_norm(x, ord, dims,
+    /// keepdim)`: `(sum |x|^ord)^(1/ord)`; `ord = 2` is the Euclidean length, `1` the sum of
+    /// magnitudes, `inf` (`-inf`) the largest (smallest) magnitude, `0` the number of nonzero
+    /// values. Float tensors only; an infinite `ord` over an empty lane is an error (max and
+    /// min have no identity).
+    pub fn vector_norm(&self, ord: f64, dims: &Dims, keepdim: bool) -> Result<TensorData> {
+        let op = "vector_norm";
+        if !self.dtype().is_float() {
+            return Err(Error::dtype(
+                op,
+                "a floating-point tensor (linalg.vector_norm needs a float input)",
+                self.dtype(),
+                "; convert with .to_dtype(DType::F32)",
+            ));
+        }
+        if ord.is_nan() {
+            return Err(Error::invalid(op, "ord must be a number or +-inf, got NaN"));
+        }
+        let p = Plan::new(self, op, dims, keepdim)?;
+        if ord.is_infinite() && p.n == 0 && p.lanes() > 0 {
+            return Err(Error::invalid(op, format!("cannot compute the {ord} norm over an empty dimension (shape {}): max and min have no identity", self.shape())));
+        }
+        with_float!(self.dtype(), op, |T| {
+            let v = p.data.values_for::<T>(op)?;
+            let mut out = crate::pool::try_fresh::<T>(op, &p.out)?;
+            map_lanes(op, &v, (p.outer, p.n, p.inner), &mut out, |lane: &[T]| {
+                let abs = lane.iter().map(|x| x.to_f64().abs());
+                T::c(if ord == 2.0 {
+                    abs.map(|a| a * a).sum::<f64>().sqrt()
+                } else if ord == 1.0 {
+                    abs.sum()
+                } else if ord == 0.0 {
+                    abs.filter(|&a| a != 0.0).count() as f64
+                } else if ord == f64::INFINITY {
+                    abs.fold(f64::NEG_INFINITY, |m, a| m.max_val(a)) // (NaN-propagating)
+                } else if ord == f64::NEG_INFINITY {
+                    abs.fold(f64::INFINITY, |m, a| m.min_val(a))
+                } else {
+                    abs.map(|a| a.powf(ord)).sum::<f64>().powf(1.0 / ord)
+                })
+            })?;
+            Ok(TensorData::from_vec_unchecked(out, p.out))
+        })
+    }
+
+    /// Running sums along `dim`, like `torch.cumsum(x, dim)`: `y_i = x_0 + ... + x_i`. Floats
+    /// accumulate in f64 (as PyTorch's CPU kernel does), integers wrap; bool counts as i64.
+    pub fn cumsum(&self, dim: isize) -> Result<TensorData> {
+        self.scan_sum("cumsum", dim, false)
+    }
+
+    /// Running sums along `dim` from the end: `y_i = x_i + ... + x_(n-1)` (the gradient of
+    /// `cumsum`).
+    pub fn cumsum_reverse(&self, dim: isize) -> Result<TensorData> {
+        self.scan_sum("cumsum", dim, true)
+    }
+
+    fn scan_sum(&self, op: &'static str, dim: isize, reverse: bool) -> Result<TensorData> {
+        if self.dtype() == DType::Bool {
+            return self.bool_as_i64(op)?.scan_sum(op, dim, reverse);
+        }
+        let p = Plan::new(self, op, &Dims::from(dim), true)?;
+        let (outer, n, inner) = (p.outer, p.n, p.inner);
+        if self.numel() == 0 {
+            return Ok(self.contiguous());
+        }
+        with_numeric!(self.dtype(), op, |T| {
+            let v = p.data.values_for::<T>(op)?;
+            let mut out = crate::pool::try_overwritable::<T>(op, self.shape())?;
+            let float = T::DTYPE.is_float();
+            let mut acc = crate::pool::try_scratch(op, inner, (0.0f64, T::ZERO))?;
+            for o in 0..outer {
+                acc.iter_mut().for_each(|a| *a = (0.0, T::ZERO));
+                for step in 0..n {
+                    let k = if reverse { n - 1 - step } else { step };
+                    let at = (o * n + k) * inner;
+                    for ((a, &x), y) in acc.iter_mut().zip(&v[at..at + inner]).zip(&mut out[at..at + inner]) {
+                        *y = if float {
+                            a.0 += x.to_f64();
+                            T::from_f64(a.0)
+                        } else {
+                            a.1 = a.1.add_w(x);
+                            a.1
+                        };
+                    }
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
+        })
+    }
+
+    /// For every element, the product of the *other* elements of its lane along `dim`
+    /// (`prod_{j != i} x_j`, from prefix and suffix products, so exact with zeros): the
+    /// derivative of `prod` along `dim`.
+    pub fn prod_others(&self, dim: isize) -> Result<TensorData> {
+        let op = "prod";
+        let p = Plan::new(self, op, &Dims::from(dim), true)?;
+        let (outer, n, inner) = (p.outer, p.n, p.inner);
+        if self.numel() == 0 {
+            return Ok(self.contiguous());
+        }
+        with_numeric!(self.dtype(), op, |T| {
+            let v = p.data.values_for::<T>(op)?;
+            let mut out = crate::pool::try_overwritable::<T>(op, self.shape())?;
+            let mut acc = crate::pool::try_scratch(op, inner, T::ONE)?;
+            for o in 0..outer {
+                // Forward: out_k = x_0 ... x_(k-1); backward: out_k *= x_(k+1) ... x_(n-1).
+                acc.iter_mut().for_each(|a| *a = T::ONE);
+                for k in 0..n {
+                    let at = (o * n + k) * inner;
+                    for ((a, &x), y) in acc.iter_mut().zip(&v[at..at + inner]).zip(&mut out[at..at + inner]) {
+                        *y = *a;
+                        *a = a.mul_w(x);
+                    }
+                }
+                acc.iter_mut().for_each(|a| *a = T::ONE);
+                for k in (0..n).rev() {
+                    let at = (o * n + k) * inner;
+                    for ((a, &x), y) in acc.iter_mut().zip(&v[at..at + inner]).zip(&mut out[at..at + inner]) {
+                        *y = y.mul_w(*a);
+                        *a = a.mul_w(x);
+                    }
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
+        })
+    }
+
+    /// A histogram of the values, like `torch.histc(x, bins, min, max)`: `bins` equal-width
+    /// bins over `[min, max]` (the last one includes `max`), counted in the tensor's float
+    /// dtype. Values outside the range, and NaN, are not counted. `min == max` (PyTorch's
+    /// default is both 0) takes the range of the data, widened by 1 on each side if that is a
+    /// single value. Errors: `bins == 0`, `min > max`, an infinite range.
+    pub fn histc(&self, bins: usize, min: f64, max: f64) -> Result<TensorData> {
+        let op = "histc";
+        if bins == 0 {
+            return Err(Error::invalid(op, "bins must be > 0, but got 0"));
+        }
+        if min > max {
+            return Err(Error::invalid(
+                op,
+                format!("max must be larger than min (got min {min} and max {max})"),
+            ));
+        }
+        if !self.dtype().is_float() {
+            return Err(Error::dtype(
+                op,
+                "a floating-point tensor",
+                self.dtype(),
+                "; convert with .to_dtype(DType::F32)",
+            ));
+        }
+        with_float!(self.dtype(), op, |T| {
+            let v = self.values_for::<T>(op)?;
+            let (mut lo, mut hi) = (T::c(min), T::c(max));
+            if lo == hi && !v.is_empty() {
+                // The data's own range (NaN if any value is NaN, then refused below).
+                lo = v.iter().fold(v[0], |a, &b| a.min_val(b));
+                hi = v.iter().fold(v[0], |a, &b| a.max_val(b));
+            }
+            if lo == hi {
+                lo -= T::ONE;
+                hi += T::ONE;
+            }
+            if !(lo.is_finite() && hi.is_finite()) {
+                return Err(Error::invalid(op, format!("range of [{lo}, {hi}] is not finite")));
+            }
+            let mut counts = crate::pool::try_filled::<T>(op, &Shape::new(&[bins]), T::ZERO)?;
+            let b = T::c(bins as f64);
+            for &x in v.iter() {
+                if x >= lo && x <= hi {
+                    // (x - lo) * bins / (hi - lo), truncated: PyTorch's linear bin search.
+                    let pos = (((x - lo) * b / (hi - lo)).to_f64() as usize).min(bins - 1);
+                    counts[pos] += T::ONE;
+                }
+            }
+            Ok(TensorData::from_vec_unchecked(counts, Shape::new(&[bins])))
+        })
     }
 
     /// Product of all elements.
@@ -263,20 +726,24 @@ impl TensorData {
     /// `log(sum(exp(x), dim))`, computed stably as `m + log(sum(exp(x - m)))`.
     /// An empty lane gives `log(0) = -inf`, like PyTorch.
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
-        self.shape().dim("logsumexp", dim)?;
-        if self.numel() == 0 {
-            return with_float!(self.dtype(), "logsumexp", |T| self.sum_dim(dim, keepdim)?.log());
-        }
-        let (m, _) = self.max_dim(dim, true)?;
-        with_float!(self.dtype(), "logsumexp", |T| {
-            // An all -inf (or +inf) lane has max +-inf: subtract 0 there instead (PyTorch does too).
-            let m = m.map_named::<T, T>("logsumexp", |v| if v.is_infinite() { T::ZERO } else { v })?;
-            let s = self.sub(&m)?.exp()?.sum_dim(dim, true)?.log()?.add(&m)?;
-            if keepdim {
-                Ok(s)
-            } else {
-                s.squeeze_dim(dim)
-            }
+        self.logsumexp_dims(&Dims::from(dim), keepdim)
+    }
+
+    /// `log(sum(exp(x)))` over `dims`, as `m + log(sum(exp(x - m)))` with `m` the lane's
+    /// largest value (NaN if any value is NaN; 0 when it is infinite, as PyTorch does, so a
+    /// lane of -inf gives -inf and one holding +inf gives +inf). An empty lane gives `-inf`.
+    pub fn logsumexp_dims(&self, dims: &Dims, keepdim: bool) -> Result<TensorData> {
+        let op = "logsumexp";
+        let p = Plan::new(self, op, dims, keepdim)?;
+        with_float!(self.dtype(), op, |T| {
+            let v = p.data.values_for::<T>(op)?;
+            let mut out = crate::pool::try_fresh::<T>(op, &p.out)?;
+            map_lanes(op, &v, (p.outer, p.n, p.inner), &mut out, |lane: &[T]| {
+                let m = lane.iter().fold(T::c(f64::NEG_INFINITY), |a, &b| a.max_val(b));
+                let m = if m.is_infinite() { T::ZERO } else { m };
+                lane.iter().map(|&x| (x - m).exp()).sum::<T>().ln() + m
+            })?;
+            Ok(TensorData::from_vec_unchecked(out, p.out))
         })
     }
 

@@ -454,3 +454,12 @@ fn f32_sum_is_pairwise_accurate() {
     let s = x.sum().unwrap().item().unwrap();
     assert!((s - 10000.000149).abs() < 0.01, "{s}");
 }
+
+/// A variance over a dim followed by a size-0 dim has no lanes and must not panic:
+/// `torch.zeros(2, 3, 0).var(1)` is `tensor([], size=(2, 0))` in PyTorch 2.9.1.
+#[test]
+fn var_before_an_empty_dim_is_empty() {
+    let x = TensorData::zeros([2, 3, 0], DType::F32);
+    let v = x.var_dims(&1.into(), 1.0, false).unwrap();
+    assert_eq!(v.dims(), &[2, 0]);
+}

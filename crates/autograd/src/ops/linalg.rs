@@ -103,7 +103,11 @@ impl Tensor {
             b.data()
         });
         // (*, in) -> (rows, in) @ W^T (a strided view, no copy) + bias -> (*, out).
-        let x2 = if x.ndim() == 2 { x.clone() } else { x.reshape([leading_rows(x.shape()), w.dims()[1] as isize])? };
+        let x2 = if x.ndim() == 2 {
+            x.clone()
+        } else {
+            x.reshape([leading_rows(x.shape()), w.dims()[1] as isize])?
+        };
         let out2 = x2.addmm(bd.as_ref(), &w.t()?).map_err(|e| match e {
             Error::ShapeMismatch { .. } => Error::shapes(
                 "linear",

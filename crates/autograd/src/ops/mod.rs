@@ -5,9 +5,9 @@
 //!
 //! | file | ops |
 //! |---|---|
-//! | [`unary`] | `exp log sigmoid relu tanh ...` (one table line each), `neg`, `clamp`, `pow_scalar`, scalar arithmetic, `to_dtype` |
+//! | [`unary`] | `exp log sigmoid relu tanh gelu silu rsqrt log10 sign floor ...` (one table line each), `gelu_with leaky_relu softplus_with`, `neg`, `clamp`, `pow_scalar`, scalar arithmetic, `to_dtype` |
 //! | [`binary`] | `add sub mul div pow maximum minimum where_cond`, comparisons |
-//! | [`reduce`] | `sum mean max min` (all or over a dim), `max_dim min_dim argmax logsumexp` |
+//! | [`reduce`] | `sum mean var std logsumexp vector_norm` (all, a dim or a list of dims), `max min prod`, `max_dim min_dim argmax argmin cumsum histc` |
 //! | [`softmax`] | `softmax log_softmax` |
 //! | [`view`] | `reshape view squeeze unsqueeze flatten permute transpose t expand narrow select slice contiguous cat stack repeat unbind split chunk` |
 //! | [`index`] | `index_select gather scatter_add index_add one_hot` |
@@ -16,6 +16,7 @@
 //! | [`conv`] | `conv1d conv2d` |
 //! | [`pool`] | `max_pool2d avg_pool2d` |
 //! | [`mask`] | `masked_fill` |
+//! | [`triangle`] | `tril triu`, `tril_indices triu_indices` |
 //! | [`embedding`] | `embedding` (`C[X]`) |
 //! | [`norm`] | `layer_norm batch_norm` |
 //! | [`attention`] | `scaled_dot_product_attention` |
@@ -42,6 +43,7 @@ pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;
+pub mod triangle;
 pub mod unary;
 pub mod view;
 
@@ -59,6 +61,7 @@ pub(crate) fn catalog() -> Vec<OpInfo> {
         mask::catalog(),
         conv::catalog(),
         pool::catalog(),
+        triangle::catalog(),
         embedding::catalog(),
         norm::catalog(),
         attention::catalog(),

@@ -7,6 +7,7 @@
 mod conv;
 mod indexing;
 mod layers;
+mod math;
 mod optim;
 mod random;
 mod train;
@@ -212,7 +213,8 @@ fn run_case_inner(case: &Value) -> Result<(), String> {
             compare(&format!("grad of {k}"), &got, &parse_tensor(want)?, rtol, atol)?;
         }
     }
-    layers::extra_checks(op, &args, case, rtol, atol)
+    layers::extra_checks(op, &args, case, rtol, atol)?;
+    math::extra_checks(op, &args, case, rtol, atol)
 }
 
 /// Calls the public API for `op`; `Err` for anything it rejects (or cannot express).
@@ -291,7 +293,7 @@ fn call(op: &str, args: &HashMap<String, Tensor>, o: &Value) -> Result<Tensor, S
         "conv1d" | "conv2d" | "max_pool2d" | "avg_pool2d" => conv::call(op, args, o),
         op if indexing::handles(op) => indexing::call(op, args, o),
         "categorical_entropy" => e(Categorical::from_probs(arg("probs")?).and_then(|c| c.entropy())),
-        other => match layers::call(other, args, o) {
+        other => match layers::call(other, args, o).or_else(|| math::call(other, args, o)) {
             Some(r) => r,
             None => Err(format!("op {other:?} is not supported by torchlet's parity runner")),
         },

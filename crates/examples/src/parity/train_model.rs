@@ -10,7 +10,9 @@ use super::{compare, parse_tensor};
 use crate::gpt::{Gpt, GptConfig};
 use serde_json::Value;
 use torchlet::nn::functional as F;
-use torchlet::nn::{children, BatchNorm1d, Conv2d, Embedding, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
+use torchlet::nn::{
+    children, BatchNorm1d, Conv2d, Embedding, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential,
+};
 use torchlet::{DType, NoGradGuard, Tensor, TensorData};
 
 /// makemore part 2/3's MLP: `C` embeds the `block_size` previous characters, `l1` (without
