@@ -112,7 +112,8 @@ fn digits_train() -> Result<(f64, f64)> {
 /// A wide graph: `n` scalar leaves stacked, summed and differentiated (issue: backward
 /// must be linear in nodes + edges). Leaves are made outside the timed region.
 fn backward_stack(n: usize) -> Result<f64> {
-    let leaves: Vec<Tensor> = (0..n).map(|i| Tensor::scalar(i as f32).requires_grad_(true)).collect::<Result<_>>()?;
+    let leaves: Vec<Tensor> =
+        (0..n).map(|i| Tensor::scalar(i as f32).requires_grad_(true)).collect::<Result<_>>()?;
     let refs: Vec<&Tensor> = leaves.iter().collect();
     bench(|| Tensor::stack(&refs, 0)?.sum()?.backward(), 1, 3)
 }
