@@ -2,6 +2,9 @@
 //! one call, modes, printed reprs, `state_dict` names with buffers, and the errors of misuse.
 //! Expected values were printed by PyTorch 2.9.1 (quoted beside each).
 
+// PyTorch's printed numbers are quoted digit for digit.
+#![allow(clippy::excessive_precision)]
+
 use torchlet::nn::{BatchNorm1d, Embedding, Flatten, LayerNorm, Linear, Module, Sequential, Tanh};
 use torchlet::{Result, Tensor};
 
@@ -141,5 +144,24 @@ fn strict_state_dict_names_what_is_wrong_and_changes_nothing() -> Result<()> {
     let e = m.load_state_dict(&misshaped).expect_err("mis-shaped").to_string();
     assert!(e.contains("0.weight") && e.contains("[3, 3]") && e.contains("[3, 2]"), "{e}");
     assert_eq!(m.parameters()[0].to_vec::<f32>()?, before, "a failed load changed the weights");
+    Ok(())
+}
+
+#[test]
+fn activation_modules_match_pytorch() -> Result<()> {
+    use torchlet::nn::{LeakyReLU, SiLU, GELU};
+    let x = Tensor::from(vec![-2.0f32, -0.5, 0.0, 0.5, 2.0]);
+    // nn.GELU()(x), nn.GELU('tanh')(x), nn.SiLU()(x), nn.LeakyReLU(0.2)(x) in PyTorch 2.9.1:
+    let cases: [(&dyn Module, &str, [f32; 5]); 4] = [
+        (&GELU::new(), "GELU(approximate='none')", [-0.04550028, -0.15426877, 0.0, 0.34573123, 1.9544997]),
+        (&GELU::tanh(), "GELU(approximate='tanh')", [-0.04540229, -0.154286, 0.0, 0.345714, 1.9545977]),
+        (&SiLU, "SiLU()", [-0.23840584, -0.18877034, 0.0, 0.31122968, 1.761594]),
+        (&LeakyReLU::new(0.2), "LeakyReLU(negative_slope=0.2)", [-0.4, -0.1, 0.0, 0.5, 2.0]),
+    ];
+    for (m, repr, want) in cases {
+        assert_eq!(m.repr(), repr);
+        close(&m.forward(&x)?.to_vec::<f32>()?, &want, 1e-6);
+    }
+    assert_eq!(LeakyReLU::default().to_string(), "LeakyReLU(negative_slope=0.01)");
     Ok(())
 }

@@ -47,7 +47,7 @@ impl Head {
             key: Linear::without_bias(c.n_embd, head_size)?,
             query: Linear::without_bias(c.n_embd, head_size)?,
             value: Linear::without_bias(c.n_embd, head_size)?,
-            tril: ones_tril(c.block_size)?,
+            tril: Tensor::ones([c.block_size, c.block_size])?.tril(0)?,
             dropout: Dropout::new(c.dropout)?,
         })
     }
@@ -244,12 +244,6 @@ impl Module for Gpt {
 /// `FeedFoward` wraps the MLP in `net`: `blocks.0.ffwd.net.0.weight` -> `blocks.0.ffwd.0.weight`.
 pub fn lecture_key(key: &str) -> String {
     key.replace(".ffwd.net.", ".ffwd.")
-}
-
-// TEMP until tril lands: torch.tril(torch.ones(n, n)).
-fn ones_tril(n: usize) -> Result<Tensor> {
-    let i = Tensor::arange(n as i64)?;
-    i.unsqueeze(1)?.ge(&i.unsqueeze(0)?)?.to_dtype(torchlet::default_dtype())
 }
 
 /// A character-level corpus as the lecture reads it: the sorted distinct characters are the

@@ -2,6 +2,7 @@
 //! of the same name (where its derivative lives).
 
 use crate::module::Module;
+use torchlet_autograd::functional::Approximate;
 use torchlet_autograd::{Result, Tensor};
 
 /// Parameter-free elementwise modules, one line each: `Name => tensor_method, "doc"`. Each
@@ -30,6 +31,72 @@ elementwise_modules! {
     ReLU => relu;
     /// `nn.Tanh()`: `tanh(x)` elementwise.
     Tanh => tanh;
+    /// `nn.SiLU()`: `x * sigmoid(x)` elementwise (the "swish").
+    SiLU => silu;
+}
+
+/// `nn.GELU(approximate='none')`: `x * Phi(x)` with the normal CDF `Phi` (exact, by erf), or
+/// its tanh approximation with `GELU::tanh()` (`approximate='tanh'`, GPT-2's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GELU {
+    /// Exact (`Approximate::None`, the default) or the tanh form.
+    pub approximate: Approximate,
+}
+
+impl GELU {
+    /// `nn.GELU()`: the exact form.
+    pub fn new() -> Self {
+        GELU { approximate: Approximate::None }
+    }
+
+    /// `nn.GELU(approximate='tanh')`.
+    pub fn tanh() -> Self {
+        GELU { approximate: Approximate::Tanh }
+    }
+}
+
+impl Module for GELU {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.gelu_with(self.approximate)
+    }
+
+    fn extra_repr(&self) -> String {
+        let name = match self.approximate {
+            Approximate::None => "none",
+            Approximate::Tanh => "tanh",
+        };
+        format!("approximate='{name}'")
+    }
+}
+
+/// `nn.LeakyReLU(negative_slope=0.01)`: `x` for `x >= 0`, `negative_slope * x` below.
+#[derive(Clone, Copy, Debug)]
+pub struct LeakyReLU {
+    /// The slope for negative inputs (default 0.01).
+    pub negative_slope: f64,
+}
+
+impl LeakyReLU {
+    /// `nn.LeakyReLU(negative_slope)`.
+    pub fn new(negative_slope: f64) -> Self {
+        LeakyReLU { negative_slope }
+    }
+}
+
+impl Default for LeakyReLU {
+    fn default() -> Self {
+        LeakyReLU::new(0.01)
+    }
+}
+
+impl Module for LeakyReLU {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.leaky_relu(self.negative_slope)
+    }
+
+    fn extra_repr(&self) -> String {
+        format!("negative_slope={}", crate::module::py_float(self.negative_slope))
+    }
 }
 
 /// `nn.Softmax(dim)`: `e^x / sum(e^x, dim)`, computed stably.
@@ -117,4 +184,4 @@ impl Module for Flatten {
     }
 }
 
-crate::display_as_repr!(Softmax, LogSoftmax, Flatten);
+crate::display_as_repr!(Softmax, LogSoftmax, Flatten, GELU, LeakyReLU);

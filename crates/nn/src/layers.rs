@@ -3,7 +3,7 @@
 //! mode) and [`Identity`]. Each forwards to the tensor op of the same name (where its
 //! derivative lives) and prints like PyTorch.
 
-use crate::module::Module;
+use crate::module::{py_bool, py_float, Module};
 use std::sync::atomic::{AtomicBool, Ordering};
 use torchlet_autograd::functional::BatchNormOpts;
 use torchlet_autograd::{default_dtype, DType, Error, Result, Tensor};
@@ -121,16 +121,7 @@ impl Module for LayerNorm {
         let shape: Vec<String> = self.normalized_shape.iter().map(|d| d.to_string()).collect();
         let tuple =
             if shape.len() == 1 { format!("({},)", shape[0]) } else { format!("({})", shape.join(", ")) };
-        format!("{tuple}, eps={:e}, elementwise_affine={}", self.eps, py_bool(self.weight.is_some()))
-            .replace("e-5", "e-05")
-    }
-}
-
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
+        format!("{tuple}, eps={}, elementwise_affine={}", py_float(self.eps), py_bool(self.weight.is_some()))
     }
 }
 
@@ -310,15 +301,14 @@ impl Module for BatchNorm {
         self.name
     }
     fn extra_repr(&self) -> String {
-        let momentum = self.momentum.map_or("None".to_string(), |m| format!("{m:?}"));
+        let momentum = self.momentum.map_or("None".to_string(), py_float);
         format!(
-            "{}, eps={:e}, momentum={momentum}, affine={}, track_running_stats={}",
+            "{}, eps={}, momentum={momentum}, affine={}, track_running_stats={}",
             self.num_features,
-            self.eps,
+            py_float(self.eps),
             py_bool(self.weight.is_some()),
             py_bool(self.running_mean.is_some())
         )
-        .replace("e-5", "e-05")
     }
 }
 

@@ -317,6 +317,43 @@ impl fmt::Display for Parameter<'_> {
     }
 }
 
+/// `"True"` or `"False"`, as Python prints a bool (for `extra_repr`).
+pub(crate) fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// A float as Python's `repr` prints it: the shortest round-trip digits, `1.0` rather than
+/// `1`, and scientific notation with a two-digit exponent outside `[1e-4, 1e16)` (`1e-05`).
+pub(crate) fn py_float(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let exp = if x == 0.0 { 0 } else { x.abs().log10().floor() as i32 };
+    if exp < -4 || exp >= 16 {
+        let s = format!("{x:e}"); // "1e-5", "1.5e-7"
+        let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        format!("{mantissa}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+    } else {
+        let s = format!("{x}");
+        if s.contains('.') {
+            s
+        } else {
+            s + ".0"
+        }
+    }
+}
+
 /// Indents every line of `s` but the first by two spaces (PyTorch's `_addindent`), so a
 /// child module's multi-line repr nests inside its parent's.
 pub(crate) fn add_indent(s: &str) -> String {

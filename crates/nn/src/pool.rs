@@ -3,7 +3,7 @@
 //! `torchlet_autograd::functional`, where the math and the backward rules live). Build like
 //! `MaxPool2d::new(2)` or `AvgPool2d::new(3).stride(2).padding(1)`; they print as PyTorch's do.
 
-use crate::module::Module;
+use crate::module::{py_bool, Module};
 use torchlet_autograd::functional::{AvgPool2dOpts, MaxPool2dOpts, Size2};
 use torchlet_autograd::{Result, Tensor};
 
@@ -60,15 +60,6 @@ impl Module for MaxPool2d {
             o.dilation,
             py_bool(o.ceil_mode)
         )
-    }
-}
-
-/// `"True"` or `"False"`, as Python prints a bool.
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
     }
 }
 
