@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub mod demos;
 pub mod gpt;
 pub mod idx;
+pub mod makemore;
 pub mod micrograd;
 pub mod parity;
 pub mod plot;

@@ -65,3 +65,5 @@ pub use module::{Module, Parameter};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use safetensors::{load_safetensors, save_safetensors};
 pub use torchlet_autograd::functional;
+#[doc(hidden)]
+pub use torchlet_autograd::Tensor as __Tensor;

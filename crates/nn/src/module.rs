@@ -290,6 +290,28 @@ macro_rules! children {
     };
 }
 
+/// Writes [`Module::children`] for a module whose sub-modules are the named fields, inside
+/// its `impl Module` block: `submodules!(key, query, value);`.
+#[macro_export]
+macro_rules! submodules {
+    ($($f:ident),* $(,)?) => {
+        fn children(&self) -> ::std::vec::Vec<(::std::string::String, &dyn $crate::Module)> {
+            $crate::children![$(self.$f),*]
+        }
+    };
+}
+
+/// Writes [`Module::own_buffers`] for tensors held in the named fields, inside the module's
+/// `impl Module` block: `buffers!(tril);` (PyTorch's `register_buffer("tril", ...)`).
+#[macro_export]
+macro_rules! buffers {
+    ($($f:ident),* $(,)?) => {
+        fn own_buffers(&self) -> ::std::vec::Vec<(::std::string::String, $crate::__Tensor)> {
+            $crate::tensors![$(self.$f),*]
+        }
+    };
+}
+
 /// The `(name, tensor)` list that [`Module::own_parameters`] or [`Module::own_buffers`]
 /// returns, named after the fields: `tensors![self.tril]` is
 /// `vec![("tril".into(), self.tril.clone())]` (PyTorch's `register_buffer("tril", ...)`).

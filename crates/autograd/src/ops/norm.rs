@@ -107,7 +107,7 @@ impl<T: Float> Backward for Norm<T> {
         let g = g.try_contiguous()?;
         let gv = g.values::<T>()?;
         let w = self.weight.as_ref().map(|w| w.values::<T>()).transpose()?;
-        if self.per_row && !self.fixed_stats {
+        if self.per_row && !self.fixed_stats && channels * inner > 0 {
             return self.backward_rows(&xv, &gv, w.as_deref(), channels * inner, needs);
         }
         let nw = if self.per_row { channels * inner } else { channels };
@@ -199,7 +199,7 @@ fn forward<T: Float>(
     b: Option<&[T]>,
 ) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
     let Groups { outer, channels, inner } = groups;
-    if per_row && stats.is_none() {
+    if per_row && stats.is_none() && channels * inner > 0 {
         return forward_rows(x, channels * inner, eps, w, b);
     }
     let ngroups = if per_row { outer } else { channels };

@@ -1,0 +1,56 @@
+//! What the makemore walkthroughs share: the names of `data/names.txt`, the character
+//! vocabulary (`.` is 0, the letters 1..=26), the bigrams of every name and sampling a name
+//! one character at a time.
+
+use torchlet::{Error, Generator, Result, Tensor};
+
+/// The names of `data/names.txt`, one per line.
+pub fn load_names() -> Result<Vec<String>> {
+    let path = crate::project_path("data/names.txt");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::invalid("load_names", format!("cannot read {}: {e}", path.display())))?;
+    Ok(text.lines().map(str::to_string).collect())
+}
+
+/// The lecture's `itos`: `.` then the sorted distinct characters of `words`.
+pub fn vocabulary(words: &[String]) -> Vec<char> {
+    let chars: std::collections::BTreeSet<char> = words.iter().flat_map(|w| w.chars()).collect();
+    std::iter::once('.').chain(chars).collect()
+}
+
+/// Every bigram of every name with `.` marking start and end, as `(xs, ys)` index tensors:
+/// `xs[i]` is followed by `ys[i]` (the lecture's `zip(chs, chs[1:])`).
+pub fn bigrams(words: &[String], itos: &[char]) -> (Tensor, Tensor) {
+    let stoi = |c: char| itos.iter().position(|&x| x == c).unwrap_or(0) as i64;
+    let (mut xs, mut ys) = (vec![], vec![]);
+    for w in words {
+        let chs: Vec<char> = std::iter::once('.').chain(w.chars()).chain(std::iter::once('.')).collect();
+        for pair in chs.windows(2) {
+            xs.push(stoi(pair[0]));
+            ys.push(stoi(pair[1]));
+        }
+    }
+    (Tensor::from(xs), Tensor::from(ys))
+}
+
+/// `count` names sampled as the lecture does: from `ix = 0`, draw the next index from
+/// `probs_of(ix)` with `torch.multinomial(p, 1, replacement=True, generator=g)` until `.`.
+pub fn sample_names(
+    count: usize,
+    itos: &[char],
+    g: &mut Generator,
+    probs_of: impl Fn(usize) -> Result<Tensor>,
+) -> Result<Vec<String>> {
+    (0..count)
+        .map(|_| {
+            let (mut out, mut ix) = (String::new(), 0);
+            loop {
+                ix = probs_of(ix)?.multinomial_with(1, true, g)?.item()? as usize;
+                out.push(itos[ix]);
+                if ix == 0 {
+                    return Ok(out);
+                }
+            }
+        })
+        .collect()
+}
