@@ -361,7 +361,7 @@ pub(crate) fn py_float(x: f64) -> String {
         };
     }
     let exp = if x == 0.0 { 0 } else { x.abs().log10().floor() as i32 };
-    if exp < -4 || exp >= 16 {
+    if !(-4..16).contains(&exp) {
         let s = format!("{x:e}"); // "1e-5", "1.5e-7"
         let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
         let e: i32 = e.parse().unwrap_or(0);
