@@ -77,13 +77,33 @@ impl Mt19937 {
         if self.left == 0 {
             self.twist();
         }
-        let mut y = self.state[self.next as usize];
+        let y = self.state[self.next as usize];
         self.next += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c_5680;
-        y ^= (y << 15) & 0xefc6_0000;
-        y ^= y >> 18;
-        y
+        temper(y)
+    }
+
+    /// `out.len()` outputs, exactly the sequence of that many [`Mt19937::next_u32`] calls,
+    /// tempered straight from the state a run at a time (a loop the compiler vectorises).
+    fn fill(&mut self, out: &mut [u32]) {
+        let mut i = 0;
+        while i < out.len() {
+            // Words `next .. next + left - 1` are ready; the call after them twists.
+            let ready = (self.left - 1) as usize;
+            if ready == 0 {
+                out[i] = self.next_u32();
+                i += 1;
+                continue;
+            }
+            let take = ready.min(out.len() - i);
+            let start = self.next as usize;
+            out[i..i + take]
+                .iter_mut()
+                .zip(&self.state[start..start + take])
+                .for_each(|(o, &y)| *o = temper(y));
+            self.next += take as u32;
+            self.left -= take as u32;
+            i += take;
+        }
     }
 
     /// Regenerates all 624 words: `s[k] = s[k+M] ^ twist(s[k], s[k+1])`, indices mod 624,
@@ -99,6 +119,15 @@ impl Mt19937 {
             s[k] = s[(k + M) % N] ^ twisted;
         }
     }
+}
+
+/// The twister's output tempering.
+#[inline]
+fn temper(mut y: u32) -> u32 {
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c_5680;
+    y ^= (y << 15) & 0xefc6_0000;
+    y ^ (y >> 18)
 }
 
 /// Python's `random` module: the same twister, seeded as CPython seeds it, for lessons written
@@ -246,6 +275,19 @@ impl Generator {
     /// A uniform f64 in `[0, 1)` from a 64-bit draw: `(w & (2^53 - 1)) * 2^-53`.
     pub fn uniform_f64(&mut self) -> f64 {
         (self.next_u64() & ((1u64 << 53) - 1)) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// `out.len()` draws of [`Generator::uniform_f64`], in order, generated in bulk.
+    pub fn uniform_f64_into(&mut self, out: &mut [f64]) {
+        let mut words = [0u32; 512];
+        for chunk in out.chunks_mut(words.len() / 2) {
+            let words = &mut words[..2 * chunk.len()];
+            self.engine.fill(words);
+            for (o, w) in chunk.iter_mut().zip(words.chunks_exact(2)) {
+                let bits = ((w[0] as u64) << 32) | w[1] as u64;
+                *o = (bits & ((1u64 << 53) - 1)) as f64 * (1.0 / (1u64 << 53) as f64);
+            }
+        }
     }
 
     /// A standard normal f64 the way ATen's scalar `normal_distribution<double>` makes it:
@@ -716,18 +758,29 @@ impl TensorData {
             return Err(Error::invalid(OP, format!("expects p in [0, 1], got p={p}")));
         }
         let shape = shape.into();
-        let mut draw = || if g.uniform_f64() < p { 1.0 } else { 0.0 };
+        let draw = |g: &mut Generator| if g.uniform_f64() < p { 1.0 } else { 0.0 };
         match dtype {
-            DType::F32 => fill_float(OP, shape, || draw() as f32),
-            DType::F64 => fill_float(OP, shape, draw),
+            // The same draws in bulk (dropout's masks): one f64 uniform per element.
+            DType::F32 | DType::F64 => with_float!(dtype, OP, |T| {
+                let (mut v, n) = buffer::<T>(OP, &shape)?;
+                let mut u = [0.0f64; 1024];
+                let mut left = n;
+                while left > 0 {
+                    let u = &mut u[..left.min(1024)];
+                    g.uniform_f64_into(u);
+                    v.extend(u.iter().map(|&u| if u < p { T::ONE } else { T::ZERO }));
+                    left -= u.len();
+                }
+                Ok(TensorData::from_vec_unchecked(v, shape))
+            }),
             DType::I64 => {
                 let (mut v, n) = buffer::<i64>(OP, &shape)?;
-                v.extend((0..n).map(|_| draw() as i64));
+                v.extend((0..n).map(|_| draw(g) as i64));
                 Ok(TensorData::from_vec_unchecked(v, shape))
             }
             DType::Bool => {
                 let (mut v, n) = buffer::<bool>(OP, &shape)?;
-                v.extend((0..n).map(|_| draw() == 1.0));
+                v.extend((0..n).map(|_| draw(g) == 1.0));
                 Ok(TensorData::from_vec_unchecked(v, shape))
             }
         }
@@ -966,6 +1019,22 @@ fn descending_nan_first<T: Float>(a: T, b: T) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bulk generation is the same sequence as one call at a time, across twists and from
+    /// any starting point: the 10000th output of seed 5489 is still 4123659995.
+    #[test]
+    fn bulk_draws_are_the_same_stream() {
+        let mut g = Generator::new(5489);
+        let _ = g.next_u32(); // start mid-state
+        let mut bulk = vec![0u32; 9_999];
+        g.engine.fill(&mut bulk[..1000]);
+        g.engine.fill(&mut bulk[1000..]);
+        assert_eq!(bulk[9_998], 4_123_659_995);
+        let (mut a, mut b) = (Generator::new(7), Generator::new(7));
+        let mut u = vec![0.0; 1500];
+        a.uniform_f64_into(&mut u);
+        assert!(u.iter().all(|&u| u == b.uniform_f64()));
+    }
 
     /// The reference outputs of mt19937 (C++ `std::mt19937` with the default seed 5489: its
     /// 10000th output is 4123659995, as the C++ standard requires).

@@ -22,7 +22,7 @@ mod narrow {
 
 /// Products with fewer multiply-adds than this run in a plain loop: for the 4x2 @ 2x5 of the
 /// XOR network, the loop finishes before a GEMM library has set up its packing buffers.
-const SMALL_GEMM: usize = 16 * 1024;
+const SMALL_GEMM: usize = 2 * 1024;
 /// Products with more multiply-adds than this may use every core.
 const PARALLEL_GEMM: usize = 1 << 22;
 
