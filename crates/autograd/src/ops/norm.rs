@@ -87,7 +87,20 @@ impl<T: Float> Norm<T> {
             }
         }
         let gx = wanted(needs[0], || Ok(TensorData::from_vec_unchecked(dx, self.x.shape().clone())))?;
-        let wshape = self.weight.as_ref().map_or_else(|| Shape::new(&[m]), |w| w.shape().clone());
+        self.with_affine_grads(gx, dw, db, m, needs)
+    }
+
+    /// The gradients in input order: `gx`, then `dw` and `db` for the affine parameters the
+    /// op was given (`nw` elements each).
+    fn with_affine_grads(
+        &self,
+        gx: Option<TensorData>,
+        dw: Vec<T>,
+        db: Vec<T>,
+        nw: usize,
+        needs: &[bool],
+    ) -> Result<Grads> {
+        let wshape = self.weight.as_ref().map_or_else(|| Shape::new(&[nw]), |w| w.shape().clone());
         let mut out: Grads = smallvec![gx];
         if self.weight.is_some() {
             out.push(wanted(needs[1], || Ok(TensorData::from_vec_unchecked(dw, wshape.clone())))?);
@@ -151,19 +164,7 @@ impl<T: Float> Backward for Norm<T> {
             }
             Ok(TensorData::from_vec_unchecked(dx, self.x.shape().clone()))
         })?;
-        let wshape = match &self.weight {
-            Some(w) => w.shape().clone(),
-            None => Shape::new(&[nw]),
-        };
-        let mut out: Grads = smallvec![gx];
-        if self.weight.is_some() {
-            out.push(wanted(needs[1], || Ok(TensorData::from_vec_unchecked(dw, wshape.clone())))?);
-        }
-        if self.has_bias {
-            let k = out.len();
-            out.push(wanted(needs[k], || Ok(TensorData::from_vec_unchecked(db, wshape)))?);
-        }
-        Ok(out)
+        self.with_affine_grads(gx, dw, db, nw, needs)
     }
 }
 
