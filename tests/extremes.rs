@@ -348,3 +348,38 @@ fn cross_entropy_with_zero_total_weight_is_nan_with_or_without_label_smoothing()
     }
     Ok(())
 }
+
+#[test]
+fn gradients_at_nan_and_zero_are_pytorchs() -> Result<()> {
+    let nan = f32::NAN;
+    let same = |got: Vec<f64>, want: &[f64]| assert_eq!(got, want);
+    // PyTorch 2.9.1: x = [1, nan, 3, nan]; x.max().backward() -> x.grad = [0, 0.5, 0, 0.5]
+    let x = leaf(vec![1.0, nan, 3.0, nan], &[4]);
+    x.max()?.backward()?;
+    same(grad(&x), &[0.0, 0.5, 0.0, 0.5]);
+    // torch.maximum([1, nan, 2], [nan, 0.5, 1]).sum().backward(): a.grad [1, 1, 1], b.grad [1, 1, 0]
+    let (a, b) = (leaf(vec![1.0, nan, 2.0], &[3]), leaf(vec![nan, 0.5, 1.0], &[3]));
+    a.maximum(&b)?.sum()?.backward()?;
+    same(grad(&a), &[1.0, 1.0, 1.0]);
+    same(grad(&b), &[1.0, 1.0, 0.0]);
+    // relu([nan, -1, 1]).sum().backward() -> [1, 0, 1]: the NaN passes its gradient
+    let r = leaf(vec![nan, -1.0, 1.0], &[3]);
+    r.relu()?.sum()?.backward()?;
+    same(grad(&r), &[1.0, 0.0, 1.0]);
+    // z = [0, 2]; z.pow(0) -> z.grad [0, 0]; z.pow(e = [0, 0]) -> z.grad [0, 0], e.grad [0, ln 2]
+    let z = leaf(vec![0.0, 2.0], &[2]);
+    z.pow(0.0)?.sum()?.backward()?;
+    same(grad(&z), &[0.0, 0.0]);
+    let (z, e) = (leaf(vec![0.0, 2.0], &[2]), leaf(vec![0.0, 0.0], &[2]));
+    z.pow(&e)?.sum()?.backward()?;
+    same(grad(&z), &[0.0, 0.0]);
+    assert_eq!(grad(&e)[0], 0.0);
+    assert!((grad(&e)[1] - std::f64::consts::LN_2).abs() < 1e-7);
+    // torch.tensor(5.).index_select(0, tensor([0, 0])) raises "Index to scalar can have only 1 value"
+    let err = Tensor::scalar(5.0f32).index_select(0, &Tensor::from(vec![0i64, 0])).expect_err("2 indices");
+    assert!(err.to_string().contains("only 1 value"), "{err}");
+    // softmax([0, -100, -90]) = [1, 3.7835e-44, 8.1940e-40]: subnormal results are not flushed
+    let p = vals(&Tensor::from(vec![0.0f32, -100.0, -90.0]).softmax(0)?);
+    assert!(p[1] > 3.7e-44 && p[1] < 3.9e-44 && (p[2] / 8.194008692231508e-40 - 1.0).abs() < 1e-5, "{p:?}");
+    Ok(())
+}
