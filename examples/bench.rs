@@ -6,8 +6,9 @@
 //! `digits_train`, as the reference script does). f32, default thread count.
 
 use std::time::Instant;
+use torchlet::nn::functional::AttentionOpts;
 use torchlet::nn::optim::{Optimizer, SgdOptions, SGD};
-use torchlet::nn::{Linear, Module, ReLU, Sequential, Sigmoid};
+use torchlet::nn::{Conv2d, Linear, Module, ReLU, Sequential, Sigmoid};
 use torchlet::prelude::*;
 use torchlet::Result;
 
@@ -109,6 +110,45 @@ fn digits_train() -> Result<(f64, f64)> {
     Ok((t, accuracy))
 }
 
+/// `conv2d_fwd_bwd_32x16x32x32_k3_o32` (curriculum table): `Conv2d(16, 32, 3, padding=1)` on
+/// `(32, 16, 32, 32)`, backward of a given gradient to the input and the parameters.
+fn conv2d_fwd_bwd() -> Result<f64> {
+    let x = Tensor::randn([32, 16, 32, 32])?.requires_grad_(true)?;
+    let conv = Conv2d::builder(16, 32, 3).padding(1).build()?;
+    let g = Tensor::randn([32, 32, 32, 32])?;
+    bench(
+        || {
+            x.zero_grad();
+            conv.zero_grad();
+            conv.forward(&x)?.backward_with(&g)
+        },
+        5,
+        7,
+    )
+}
+
+/// `sdpa_causal_fwd_bwd_8x4x128x32` (curriculum table): causal attention on `(8, 4, 128, 32)`
+/// queries, keys and values, backward of a given gradient to all three.
+fn sdpa_fwd_bwd() -> Result<f64> {
+    let (q, k, v) = (
+        Tensor::randn([8, 4, 128, 32])?.requires_grad_(true)?,
+        Tensor::randn([8, 4, 128, 32])?.requires_grad_(true)?,
+        Tensor::randn([8, 4, 128, 32])?.requires_grad_(true)?,
+    );
+    let g = Tensor::randn([8, 4, 128, 32])?;
+    let opts = AttentionOpts { is_causal: true, ..Default::default() };
+    bench(
+        || {
+            for t in [&q, &k, &v] {
+                t.zero_grad();
+            }
+            q.scaled_dot_product_attention(&k, &v, &opts)?.backward_with(&g)
+        },
+        10,
+        7,
+    )
+}
+
 /// A wide graph: `n` scalar leaves stacked, summed and differentiated (issue: backward
 /// must be linear in nodes + edges). Leaves are made outside the timed region.
 fn backward_stack(n: usize) -> Result<f64> {
@@ -137,6 +177,8 @@ fn main() -> Result<()> {
         "mlp_784_32_10_fwd_bwd_50000",
         "matmul_512",
         "digits_train",
+        "conv2d_fwd_bwd_32x16x32x32_k3_o32",
+        "sdpa_causal_fwd_bwd_8x4x128x32",
         "backward_stack_40000_leaves",
         "backward_stack_200000_leaves",
         "backward_cat_one_leaf_100000",
@@ -151,6 +193,8 @@ fn main() -> Result<()> {
             "cross_entropy_fwd_bwd_50000x10" => cross_entropy_fwd_bwd()?,
             "mlp_784_32_10_fwd_bwd_50000" => mlp_fwd_bwd()?,
             "matmul_512" => matmul()?,
+            "conv2d_fwd_bwd_32x16x32x32_k3_o32" => conv2d_fwd_bwd()?,
+            "sdpa_causal_fwd_bwd_8x4x128x32" => sdpa_fwd_bwd()?,
             "backward_stack_40000_leaves" => backward_stack(40_000)?,
             "backward_stack_200000_leaves" => backward_stack(200_000)?,
             "backward_cat_one_leaf_100000" => backward_cat_one_leaf(100_000)?,
