@@ -27,22 +27,12 @@ fn main() -> Result<()> {
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::invalid("gpt", format!("{}: {e}", path.display())))?;
     let data = CharData::new(&text);
-    let config = GptConfig {
-        vocab_size: data.chars.len(),
-        block_size,
-        n_embd: 64,
-        n_head: 4,
-        n_layer: 4,
-        dropout: 0.1,
-    };
+    let (n_embd, n_head, n_layer, dropout) = (64, 4, 4, 0.1);
+    let config = GptConfig { vocab_size: data.chars.len(), block_size, n_embd, n_head, n_layer, dropout };
     let model = Gpt::new(&config)?;
     if let Some(file) = flag("--load") {
-        model.load_state_dict(
-            &safetensors::load_file(&file)?
-                .into_iter()
-                .map(|(k, v)| (lecture_key(&k), v))
-                .collect::<Vec<_>>(),
-        )?;
+        let state = safetensors::load_file(&file)?.into_iter().map(|(k, v)| (lecture_key(&k), v));
+        model.load_state_dict(&state.collect::<Vec<_>>())?;
     }
     println!("{} M parameters", model.num_parameters() as f64 / 1e6);
     let mut optimizer = AdamW::new(model.parameters(), learning_rate)?;

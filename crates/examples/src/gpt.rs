@@ -86,16 +86,10 @@ impl Block {
     fn new(c: &GptConfig) -> Result<Block> {
         let (n, hs) = (c.n_embd, c.n_embd / c.n_head);
         let heads = (0..c.n_head).map(|_| Head::new(c, hs)).collect::<Result<_>>()?;
-        let sa = MultiHeadAttention {
-            heads,
-            proj: Linear::new(hs * c.n_head, n)?,
-            dropout: Dropout::new(c.dropout)?,
-        };
-        let ffwd = Sequential::new()
-            .add(Linear::new(n, 4 * n)?)
-            .add(ReLU)
-            .add(Linear::new(4 * n, n)?)
-            .add(Dropout::new(c.dropout)?);
+        let (proj, dropout) = (Linear::new(hs * c.n_head, n)?, Dropout::new(c.dropout)?);
+        let sa = MultiHeadAttention { heads, proj, dropout };
+        let ffwd = Sequential::new().add(Linear::new(n, 4 * n)?).add(ReLU);
+        let ffwd = ffwd.add(Linear::new(4 * n, n)?).add(Dropout::new(c.dropout)?);
         Ok(Block { sa, ffwd, ln1: LayerNorm::new(&[n])?, ln2: LayerNorm::new(&[n])? })
     }
 }
