@@ -13,6 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod cnn;
 pub mod demos;
 pub mod gpt;
 pub mod idx;
