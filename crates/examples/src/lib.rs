@@ -37,4 +37,8 @@ pub mod guide {
     pub struct Ch07;
     #[doc = include_str!("../../../docs/guide/08-gpt.md")]
     pub struct Ch08;
+    #[doc = include_str!("../../../docs/guide/09-makemore-bigram.md")]
+    pub struct Ch09;
+    #[doc = include_str!("../../../docs/guide/10-cnn-digits.md")]
+    pub struct Ch10;
 }
