@@ -97,7 +97,7 @@ impl Tensor {
         if w.ndim() != 2 || x.ndim() == 0 || x.dims()[x.ndim() - 1] != w.dims()[1] {
             return Err(Error::shapes("linear", x.shape(), w.shape(), format!("cannot be multiplied (input features {} vs weight (out, in) = {}); the input's last dimension must equal weight.shape[1]", x.dims().last().map_or("none".into(), |d| d.to_string()), w.shape())));
         }
-        let mut inputs = vec![self, weight];
+        let mut inputs: smallvec::SmallVec<[&Tensor; 3]> = smallvec![self, weight];
         let bd = bias.map(|b| {
             inputs.push(b);
             b.data()
