@@ -18,6 +18,7 @@ pub mod demos;
 pub mod gpt;
 pub mod idx;
 pub mod makemore;
+pub mod makemore_mlp;
 pub mod micrograd;
 pub mod parity;
 pub mod plot;

@@ -54,3 +54,22 @@ pub fn sample_names(
         })
         .collect()
 }
+
+/// The lecture's `build_dataset`: for every character of every name (and the closing `.`),
+/// the `block_size` characters before it (`.`-padded) as a row of `x` and the character as
+/// `y`: `x` `(n, block_size)`, `y` `(n)`, both i64.
+pub fn build_dataset(words: &[String], itos: &[char], block_size: usize) -> Result<(Tensor, Tensor)> {
+    let stoi = |c: char| itos.iter().position(|&x| x == c).unwrap_or(0) as i64;
+    let (mut x, mut y) = (vec![], vec![]);
+    for w in words {
+        let mut context = vec![0i64; block_size];
+        for ix in w.chars().map(stoi).chain(std::iter::once(0)) {
+            x.extend_from_slice(&context);
+            y.push(ix);
+            context.remove(0); // crop and append
+            context.push(ix);
+        }
+    }
+    let n = y.len();
+    Ok((Tensor::from(x).view([n, block_size])?, Tensor::from(y)))
+}

@@ -193,6 +193,38 @@ impl PyRandom {
     pub fn uniform(&mut self, a: f64, b: f64) -> f64 {
         a + (b - a) * self.random()
     }
+
+    /// `random.getrandbits(k)` for `k <= 32`: the top `k` bits of one word.
+    pub fn getrandbits(&mut self, k: u32) -> u32 {
+        if k == 0 {
+            return 0;
+        }
+        self.mt.next_u32() >> (32 - k.min(32))
+    }
+
+    /// `random.shuffle(x)` (Fisher-Yates from the end; `randbelow(i + 1)` draws
+    /// `getrandbits(bit_length(i + 1))` until below `i + 1`), for up to 2^32 elements.
+    ///
+    /// ```
+    /// // Python: random.seed(42); x = list(range(10)); random.shuffle(x) -> [7, 3, 2, 8, 5, 6, 9, 4, 0, 1]
+    /// let mut r = torchlet_tensor_core::random::PyRandom::seed(42);
+    /// let mut x: Vec<i32> = (0..10).collect();
+    /// r.shuffle(&mut x);
+    /// assert_eq!(x, [7, 3, 2, 8, 5, 6, 9, 4, 0, 1]);
+    /// ```
+    pub fn shuffle<T>(&mut self, x: &mut [T]) {
+        for i in (1..x.len()).rev() {
+            let n = (i + 1) as u64;
+            let k = 64 - n.leading_zeros();
+            let j = loop {
+                let r = self.getrandbits(k) as u64;
+                if r < n {
+                    break r as usize;
+                }
+            };
+            x.swap(i, j);
+        }
+    }
 }
 
 /// A random number generator that produces exactly PyTorch's CPU streams (`torch.Generator`).

@@ -1,0 +1,28 @@
+//! makemore part 2 (`crates/examples/src/makemore_mlp.rs`) against PyTorch 2.9.1:
+//! `tools/lectures/makemore_mlp.py --steps 20000` printed the quoted lines.
+
+#[test]
+fn split_sweep_and_first_steps_are_pytorchs() -> torchlet::Result<()> {
+    let mut lines = vec![];
+    torchlet_examples::makemore_mlp::run(10, |l| lines.push(l))?;
+    // the split (random.seed(42); random.shuffle), the parameter count and the start of the
+    // learning-rate sweep, exactly as PyTorch printed them
+    assert_eq!(
+        lines[..5],
+        [
+            "train (28892, 3) dev (3640, 3) test (3590, 3)",
+            "parameters: 11897",
+            "sweep: lr 0.0010 loss 24.7655",
+            "sweep: lr 0.0056 loss 18.0519",
+            "sweep: lr 0.0317 loss 9.9139",
+        ]
+    );
+    // "step 0: loss 27.945810" ... "step 4: loss 15.422996": within 1e-6 relative (f32)
+    let torch = [27.945810, 22.690788, 23.080338, 22.142765, 15.422996];
+    for (i, want) in torch.iter().enumerate() {
+        let line = lines.iter().find(|l| l.starts_with(&format!("step {i}: loss "))).expect("step line");
+        let got: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("a number");
+        assert!((got - want).abs() <= 1e-6 * want, "{line} vs PyTorch {want}");
+    }
+    Ok(())
+}
