@@ -4,18 +4,24 @@
 //! same model as a one-layer network trained by gradient descent. `tools/lectures/
 //! makemore_bigram.py` is the PyTorch twin: both print the same counts, names and losses.
 //!
+//! `--plot PATH` draws the count table as the lecture's `plt.imshow(N, cmap='Blues')` does, each
+//! cell with its bigram and count (`torchlet_examples::plot::count_table`).
+//!
 //! ```text
 //! cargo run --release --example makemore_bigram                  # 100 steps
 //! cargo run --release --example makemore_bigram -- --steps 20
+//! cargo run --release --example makemore_bigram -- --plot bigram_counts.png
 //! ```
 
 use torchlet::prelude::*;
 use torchlet::{no_grad, DType, Error, Generator, Result};
 use torchlet_examples::makemore::{bigrams, load_names, sample_names, vocabulary};
+use torchlet_examples::plot;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let steps = match args.iter().position(|a| a == "--steps").and_then(|i| args.get(i + 1)) {
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
+    let steps = match value("--steps") {
         Some(s) => s
             .parse()
             .map_err(|_| Error::invalid("makemore_bigram", format!("--steps needs a number, got {s:?}")))?,
@@ -32,6 +38,11 @@ fn main() -> Result<()> {
     println!("N[0] (counts of first letters): {:?}", n.i(0)?.to_vec::<i64>()?);
     let top = n.flatten(0, -1)?.argmax(0, false)?.item()? as usize;
     println!("most common bigram: {}{} ({} times)", itos[top / 27], itos[top % 27], n.max()?.item()?);
+    if let Some(path) = value("--plot") {
+        // plt.imshow(N, cmap='Blues') with itos[i] + itos[j] and N[i, j] in every cell
+        plot::count_table(path, &itos, &n.flatten(0, -1)?.to_vec::<i64>()?)?;
+        println!("wrote {path}");
+    }
 
     // smoothed, normalised rows; sample names
     let p = (&n + 1).to_dtype(DType::F32)?;

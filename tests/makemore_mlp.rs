@@ -4,7 +4,7 @@
 #[test]
 fn split_sweep_and_first_steps_are_pytorchs() -> torchlet::Result<()> {
     let mut lines = vec![];
-    torchlet_examples::makemore_mlp::run(10, |l| lines.push(l))?;
+    let sweep = torchlet_examples::makemore_mlp::run(10, |l| lines.push(l))?;
     // the split (random.seed(42); random.shuffle), the parameter count and the start of the
     // learning-rate sweep, exactly as PyTorch printed them
     assert_eq!(
@@ -17,6 +17,14 @@ fn split_sweep_and_first_steps_are_pytorchs() -> torchlet::Result<()> {
             "sweep: lr 0.0317 loss 9.9139",
         ]
     );
+    // the sweep handed back for `--plot` (the lecture's lri, lossi): exponents -3 to 0, the
+    // losses the sweep lines print
+    assert_eq!(sweep.len(), 1000);
+    assert_eq!((sweep[0].0, sweep[999].0), (-3.0, 0.0));
+    assert!(sweep.windows(2).all(|w| w[0].0 < w[1].0), "the exponents increase");
+    for (i, line) in [0, 250, 500].iter().zip(&lines[2..5]) {
+        assert!(line.ends_with(&format!(" loss {:.4}", sweep[*i].1)), "{line} vs sweep[{i}] {:?}", sweep[*i]);
+    }
     // "step 0: loss 27.945810" ... "step 4: loss 15.422996": within 1e-6 relative (f32)
     let torch = [27.945810, 22.690788, 23.080338, 22.142765, 15.422996];
     for (i, want) in torch.iter().enumerate() {

@@ -13,6 +13,14 @@ use torchlet_examples::progress::EpochBar;
 const BLUE: [u8; 3] = [31, 119, 180];
 const ORANGE: [u8; 3] = [255, 127, 14];
 const GREEN: [u8; 3] = [44, 160, 44];
+/// tab:red, the fourth colour of the cycle.
+const RED: [u8; 3] = [214, 39, 40];
+/// The `hline` of `plot::lines` (the chart's text is a softer dark gray).
+const BLACK: [u8; 3] = [0, 0, 0];
+/// Blues at the largest and at a zero count, and the cells' text colour (matplotlib's gray).
+const DARKEST_BLUE: [u8; 3] = [8, 48, 107];
+const LIGHTEST_BLUE: [u8; 3] = [247, 251, 255];
+const GRAY: [u8; 3] = [128, 128, 128];
 
 /// A fresh path in the system temp dir (unique per process and call), removed on drop.
 struct TempPng(PathBuf);
@@ -222,7 +230,119 @@ fn an_unwritable_path_is_an_error_naming_it() {
     assert_plot_error(plot::loss_curve(&path, "t", &[1.0, 0.5]), &path, "cannot write the PNG");
     assert_plot_error(plot::training_curves(&path, "t", &[1.0], &[0.5]), &path, "cannot write the PNG");
     assert_plot_error(plot::distributions(&path, &[("p", &[1.0])]), &path, "cannot write the PNG");
+    let points = [(0.0, 1.0), (1.0, 0.5)];
+    let series = [plot::Series { name: "p", points: &points }];
+    assert_plot_error(plot::lines(&path, "t", "x", "y", &series, Some(0.0)), &path, "cannot write the PNG");
+    assert_plot_error(plot::count_table(&path, &['.', 'a'], &[0, 1, 2, 3]), &path, "cannot write the PNG");
     assert!(!dir.exists());
+}
+
+/// `n` points of a curve shaped like makemore's learning-rate sweep, x from -3 to 0.
+fn sweep_like(n: usize, shift: f64) -> Vec<(f64, f64)> {
+    (0..n)
+        .map(|i| {
+            let x = -3.0 + 3.0 * i as f64 / (n - 1) as f64;
+            (x, shift + 2.5 + 8.0 * (x + 1.0).powi(2) + 0.3 * ((i * 37 % 11) as f64 / 11.0))
+        })
+        .collect()
+}
+
+#[test]
+fn lines_write_a_1200x450_png_with_every_series_and_the_hline() {
+    let out = TempPng::new("lines");
+    let (a, b, c, d) =
+        (sweep_like(1000, 0.0), sweep_like(200, 5.0), sweep_like(7, -2.0), sweep_like(50, 10.0));
+    let series = [
+        plot::Series { name: "loss", points: &a },
+        plot::Series { name: "shifted", points: &b },
+        plot::Series { name: "seven points", points: &c },
+        plot::Series { name: "fourth", points: &d },
+    ];
+    plot::lines(out.path(), "sweep", "learning rate exponent", "loss", &series, Some(-1.0)).unwrap();
+    let pixels = check_png(out.path(), 1200, 450);
+    for color in [BLUE, ORANGE, GREEN, RED] {
+        assert!(pixels.count_color(0..450, color) > 300, "line of {color:?}");
+    }
+    assert!(pixels.count_color(0..450, BLACK) > 1000, "the horizontal line must be drawn");
+    assert!(pixels.count_dark(0..40) > 50, "the title must be rendered");
+    assert!(pixels.count_dark(400..450) > 50, "the x axis label must be rendered");
+}
+
+#[test]
+fn lines_skip_non_finite_points_and_unnamed_or_empty_series() {
+    let out = TempPng::new("lines-gaps");
+    let mut a = sweep_like(100, 0.0);
+    a[0].1 = f64::NAN;
+    a[40].0 = f64::INFINITY;
+    a[41].1 = f64::NEG_INFINITY;
+    let one = [(0.5, 3.0)];
+    let series = [
+        plot::Series { name: "gaps", points: &a },
+        plot::Series { name: "", points: &one },
+        plot::Series { name: "empty", points: &[] },
+        plot::Series { name: "all NaN", points: &[(f64::NAN, 1.0), (1.0, f64::NAN)] },
+    ];
+    plot::lines(out.path(), "gaps", "x", "y", &series, Some(f64::NAN)).unwrap();
+    check_png(out.path(), 1200, 450);
+    // One point, one constant series, a line far below the data, no title.
+    plot::lines(out.path(), "", "x", "y", &[plot::Series { name: "p", points: &one }], None).unwrap();
+    check_png(out.path(), 1200, 450);
+    let flat = [(0.0, 2.0), (1.0, 2.0)];
+    plot::lines(out.path(), "flat", "x", "y", &[plot::Series { name: "f", points: &flat }], Some(-3.0))
+        .unwrap();
+    check_png(out.path(), 1200, 450);
+}
+
+#[test]
+fn count_table_writes_a_1600x1600_png_with_blue_cells_and_gray_text() {
+    let out = TempPng::new("counts");
+    let labels: Vec<char> = std::iter::once('.').chain('a'..='z').collect();
+    let counts: Vec<i64> =
+        (0..27 * 27).map(|k| if k % 27 == 0 { 0 } else { (k * 7919 % 1800) as i64 }).collect();
+    plot::count_table(out.path(), &labels, &counts).unwrap();
+    let pixels = check_png(out.path(), 1600, 1600);
+    assert!(pixels.count_color(0..1600, DARKEST_BLUE) > 1000, "the largest count's cell");
+    assert!(pixels.count_color(0..1600, LIGHTEST_BLUE) > 27 * 1000, "the zero counts' cells");
+    assert!(pixels.count_color(0..1600, GRAY) > 27 * 27 * 5, "the text of every cell");
+    // Small tables and tables of zeros draw too.
+    plot::count_table(out.path(), &['.'], &[0]).unwrap();
+    check_png_size(out.path(), 1600, 1600);
+    plot::count_table(out.path(), &['.', 'a'], &[0, 3, -1, 10]).unwrap();
+    check_png_size(out.path(), 1600, 1600);
+}
+
+/// Checks the file at `path` is a PNG of `width`x`height` (however plain its content).
+fn check_png_size(path: &Path, width: u32, height: u32) {
+    let info = png_info(&std::fs::read(path).unwrap());
+    assert_eq!((info.width, info.height), (width, height), "{info:?}");
+}
+
+#[test]
+fn lines_and_count_tables_report_bad_data() {
+    let out = TempPng::new("bad");
+    let p = out.path();
+    assert_plot_error(plot::lines(p, "t", "x", "y", &[], None), p, "no series to plot (got an empty list)");
+    let empty = [plot::Series { name: "a", points: &[] }];
+    assert_plot_error(plot::lines(p, "t", "x", "y", &empty, Some(1.0)), p, "every series is empty");
+    let nan = [
+        plot::Series { name: "a", points: &[(f64::NAN, 1.0), (0.0, f64::INFINITY)] },
+        plot::Series { name: "b", points: &[(f64::NEG_INFINITY, f64::NAN)] },
+    ];
+    assert_plot_error(
+        plot::lines(p, "t", "x", "y", &nan, None),
+        p,
+        "all 3 points have a NaN or infinite coordinate",
+    );
+    let far = [plot::Series { name: "a", points: &[(0.0, -f64::MAX), (1.0, f64::MAX)] }];
+    assert_plot_error(plot::lines(p, "t", "x", "y", &far, None), p, "too far apart");
+    assert_plot_error(plot::count_table(p, &[], &[]), p, "no labels");
+    assert_plot_error(
+        plot::count_table(p, &['.', 'a', 'b'], &[1; 8]),
+        p,
+        "3 labels need 3 x 3 = 9 counts, got 8",
+    );
+    assert_plot_error(plot::count_table(p, &['.'], &[1, 2]), p, "1 labels need 1 x 1 = 1 counts, got 2");
+    assert!(!p.exists(), "nothing is written for invalid data");
 }
 
 #[test]

@@ -76,3 +76,48 @@ pub fn tolerance_4dp(f: impl Fn(&[f64]) -> Vec<f64>, inputs: &[f64], printed: &[
 pub fn flat<const N: usize>(rows: &[[f32; N]]) -> Vec<f64> {
     rows.iter().flatten().map(|&v| v as f64).collect()
 }
+
+/// One unit in the last printed digit of a number token (`3.2870` -> 1e-4, `8.353392e-04`
+/// -> 1e-10, `47024` -> 1).
+fn last_digit_unit(token: &str) -> f64 {
+    let (mantissa, exp) = match token.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (token, 0),
+    };
+    let decimals = mantissa.split_once('.').map_or(0, |(_, d)| d.len()) as i32;
+    10f64.powi(exp - decimals)
+}
+
+/// The tokens of a printed line: words and numbers, split at spaces and at `|(),:%`.
+fn tokens(line: &str) -> Vec<&str> {
+    line.split(|c: char| c.is_whitespace() || "|(),:%".contains(c)).filter(|t| !t.is_empty()).collect()
+}
+
+/// Asserts that `got` prints what PyTorch printed (`want`, one line per line): the same
+/// words, and every number within one unit of its last printed digit plus `rel` relative
+/// (f32 sums in another order differ in the 7th significant digit; `+0.000000` and
+/// `-0.000000` are both zero).
+pub fn assert_lines_close(got: &[String], want: &str, rel: f64) {
+    let want: Vec<&str> = want.lines().collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{} lines printed, PyTorch printed {}:\n{}",
+        got.len(),
+        want.len(),
+        got.join("\n")
+    );
+    for (g, w) in got.iter().zip(&want) {
+        let (gt, wt) = (tokens(g), tokens(w));
+        assert_eq!(gt.len(), wt.len(), "`{g}` vs PyTorch's `{w}`");
+        for (a, b) in gt.iter().zip(&wt) {
+            match (a.parse::<f64>(), b.parse::<f64>()) {
+                (Ok(x), Ok(y)) => assert!(
+                    (x - y).abs() <= last_digit_unit(b) + rel * y.abs(),
+                    "`{g}` vs PyTorch's `{w}`: {a} vs {b}"
+                ),
+                _ => assert_eq!(a, b, "`{g}` vs PyTorch's `{w}`"),
+            }
+        }
+    }
+}

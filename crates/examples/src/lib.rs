@@ -17,8 +17,12 @@ pub mod cnn;
 pub mod demos;
 pub mod gpt;
 pub mod idx;
+pub mod lecture_layers;
 pub mod makemore;
+pub mod makemore_backprop;
+pub mod makemore_batchnorm;
 pub mod makemore_mlp;
+pub mod makemore_wavenet;
 pub mod micrograd;
 pub mod parity;
 pub mod plot;
@@ -42,4 +46,6 @@ pub mod guide {
     pub struct Ch09;
     #[doc = include_str!("../../../docs/guide/10-cnn-digits.md")]
     pub struct Ch10;
+    #[doc = include_str!("../../../docs/guide/11-makemore-mlp.md")]
+    pub struct Ch11;
 }

@@ -26,8 +26,11 @@ fn loss_of(p: &[Tensor], x: &Tensor, y: &Tensor) -> Result<Tensor> {
     F::cross_entropy(&(h.matmul(&p[3])? + &p[4]), y) // logits (n, 27)
 }
 
-/// Runs the lecture's program with `steps` training steps, handing `out` each line to print.
-pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<()> {
+/// Runs the lecture's program with `steps` training steps, handing `out` each line to print,
+/// and returns the learning-rate sweep, what the lecture plots as `plt.plot(lri, lossi)`: for
+/// each of its 1000 steps, the exponent of the learning rate (`torch.linspace(-3, 0, 1000)`)
+/// and the step's minibatch loss.
+pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<Vec<(f64, f64)>> {
     let mut words = load_names()?;
     let itos = vocabulary(&words);
     PyRandom::seed(42).shuffle(&mut words); // random.seed(42); random.shuffle(words)
@@ -56,7 +59,8 @@ pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<()> {
     manual_seed(0);
     let p = init()?;
     out(format!("parameters: {}", p.iter().map(Tensor::numel).sum::<usize>()));
-    let lrs = Tensor::linspace(-3.0, 0.0, 1000)?.rpow(10.0)?.to_vec::<f32>()?; // 10**lre
+    let lre = Tensor::linspace(-3.0, 0.0, 1000)?;
+    let lrs = lre.rpow(10.0)?.to_vec::<f32>()?; // 10**lre
     let sweep = lrs.iter().map(|&lr| step(&p, lr as f64)).collect::<Result<Vec<_>>>()?;
     for i in [0, 250, 500, 750, 999] {
         out(format!("sweep: lr {:.4} loss {:.4}", lrs[i], sweep[i]));
@@ -93,5 +97,6 @@ pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<()> {
         }
         out(format!("samples: {}", names.join(" ")));
         Ok(())
-    })
+    })?;
+    Ok(lre.to_vec::<f32>()?.into_iter().map(f64::from).zip(sweep).collect())
 }

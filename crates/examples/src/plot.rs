@@ -1,5 +1,5 @@
-//! Charts for teaching: loss curves, per-epoch training curves and discrete distributions,
-//! written as PNG files.
+//! Charts for teaching: loss curves, per-epoch training curves, discrete distributions,
+//! decision boundaries, named lines on one chart and tables of counts, written as PNG files.
 //!
 //! ```no_run
 //! use torchlet_examples::plot;
@@ -12,6 +12,11 @@
 //! let normal = [0.05, 0.25, 0.4, 0.25, 0.05];
 //! let uniform = [0.2; 5];
 //! plot::distributions("dists.png", &[("normal_dist", &normal), ("uniform_dist", &uniform)])?;
+//!
+//! let sweep = [(-3.0, 24.8), (-2.0, 11.2), (-1.0, 6.9), (0.0, 13.7)];
+//! plot::lines("sweep.png", "lr sweep", "exponent", "loss", &[plot::Series { name: "loss", points: &sweep }], None)?;
+//!
+//! plot::count_table("counts.png", &['.', 'a'], &[0, 12, 9, 3])?;
 //! # Ok::<(), torchlet::Error>(())
 //! ```
 //!
@@ -34,9 +39,11 @@ use std::sync::OnceLock;
 
 use plotters::backend::RGBPixel;
 use plotters::chart::MeshStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::register_font;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use torchlet::{Error, Result};
 
@@ -53,14 +60,28 @@ const CAPTION_SIZE: u32 = 20;
 const AXIS_DESC_SIZE: u32 = 16;
 const TICK_LABEL_SIZE: u32 = 13;
 
-/// matplotlib's first three default colours (tab:blue, tab:orange, tab:green).
-const PALETTE: [RGBColor; 3] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
+/// matplotlib's default colour cycle, `tab10`: tab:blue, tab:orange, tab:green, tab:red,
+/// tab:purple, tab:brown, tab:pink, tab:gray, tab:olive, tab:cyan.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
 /// Grid lines (at the labelled ticks only): light enough not to compete with the data.
 const GRID: RGBColor = RGBColor(228, 228, 228);
 /// Axis lines and tick marks.
 const AXIS: RGBColor = RGBColor(90, 90, 90);
 /// Titles and labels.
 const TEXT: RGBColor = RGBColor(30, 30, 30);
+/// The text in the cells of [`count_table`]: matplotlib's `'gray'`.
+const CELL_TEXT: RGBColor = RGBColor(128, 128, 128);
 
 /// Series with at most this many points get a marker on every point.
 const MAX_MARKED_POINTS: usize = 40;
@@ -258,6 +279,189 @@ pub fn decision_boundary(
     })
 }
 
+/// One named line of a [`lines`] chart.
+#[derive(Debug, Clone, Copy)]
+pub struct Series<'a> {
+    /// The series' entry in the legend; a series with an empty name gets none.
+    pub name: &'a str,
+    /// The `(x, y)` points, joined by straight lines in the order given. A point with a NaN
+    /// or infinite coordinate is left out and breaks the line there.
+    pub points: &'a [(f64, f64)],
+}
+
+/// Plots several named series as lines on one chart, like repeated `plt.plot(xs, ys)` calls
+/// followed by `plt.legend()`, as a 1200x450 PNG at `path`.
+///
+/// The series take matplotlib's default colours in order (tab:blue, tab:orange, tab:green,
+/// ... cycling after ten), and a legend with their names is placed where it covers the fewest
+/// points and segments (matplotlib's `loc="best"`). Both axes fit every finite point of every
+/// series, with a 5% margin. `hline` adds a black horizontal reference line across the chart at
+/// that y (the axes include it), like makemore part 3's `plt.plot([0, len(ud)], [-3, -3], 'k')`;
+/// a NaN or infinite `hline` is not drawn.
+///
+/// ```no_run
+/// use torchlet_examples::plot::{self, Series};
+///
+/// let sweep: Vec<(f64, f64)> = (0..1000).map(|i| (-3.0 + 3.0 * i as f64 / 999.0, 2.5)).collect();
+/// let series = [Series { name: "loss", points: &sweep }];
+/// plot::lines("sweep.png", "learning-rate sweep", "learning rate exponent", "loss", &series, None)?;
+/// # Ok::<(), torchlet::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Io`] (op `"plot"`, message with the path) if `series` is empty or holds no point
+/// with finite coordinates, the values span more than an `f64` can hold, or the file cannot
+/// be written.
+pub fn lines(
+    path: impl AsRef<Path>,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series<'_>],
+    hline: Option<f64>,
+) -> Result<()> {
+    let path = path.as_ref();
+    if series.is_empty() {
+        return Err(plot_error(path, "no series to plot (got an empty list)"));
+    }
+    let runs: Vec<Vec<Vec<(f64, f64)>>> =
+        series.iter().map(|s| finite_point_runs(s.points.iter().copied())).collect();
+    let finite = || runs.iter().flatten().flatten();
+    if finite().next().is_none() {
+        let total: usize = series.iter().map(|s| s.points.len()).sum();
+        let msg = if total == 0 {
+            "series: nothing to plot (every series is empty)".to_string()
+        } else {
+            format!("series: nothing to plot (all {total} points have a NaN or infinite coordinate)")
+        };
+        return Err(plot_error(path, msg));
+    }
+    let hline = hline.filter(|h| h.is_finite());
+    let xs: Vec<f64> = finite().map(|p| p.0).collect();
+    let ys: Vec<f64> = finite().map(|p| p.1).chain(hline).collect();
+    let x_range = value_range(path, "x", &xs)?;
+    let y_range = value_range(path, "y", &ys)?;
+    render(path, (1200, 450), |root| {
+        let area = root.titled(title, text_style(TITLE_SIZE))?;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x_range.clone(), y_range.clone())?;
+        let (x_format, y_format) = (TickFormat::for_range(&x_range), TickFormat::for_range(&y_range));
+        let mut mesh = chart.configure_mesh();
+        style_mesh(&mut mesh);
+        mesh.x_label_formatter(&|x| x_format.label(*x))
+            .y_label_formatter(&|y| y_format.label(*y))
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .draw()?;
+        for ((s, runs), &color) in series.iter().zip(&runs).zip(PALETTE.iter().cycle()) {
+            draw_runs(&mut chart, runs, color)?;
+            if !s.name.is_empty() {
+                // An empty series carries the legend entry, whatever the runs are.
+                chart
+                    .draw_series(LineSeries::new(std::iter::empty(), color))?
+                    .label(s.name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            }
+        }
+        let hline_ends = hline.map(|h| [(x_range.start, h), (x_range.end, h)]);
+        if let Some(ends) = hline_ends {
+            chart.draw_series(LineSeries::new(ends, BLACK.stroke_width(2)))?;
+        }
+        let names: Vec<&str> = series.iter().map(|s| s.name).filter(|n| !n.is_empty()).collect();
+        if !names.is_empty() {
+            let obstacles =
+                runs.iter().flatten().map(Vec::as_slice).chain(hline_ends.as_ref().map(|e| &e[..]));
+            let position = best_legend_position(&chart, &names, obstacles);
+            chart
+                .configure_series_labels()
+                .position(position)
+                .label_font(text_style(TICK_LABEL_SIZE))
+                .background_style(WHITE.mix(0.8))
+                .border_style(GRID)
+                .draw()?;
+        }
+        Ok(())
+    })
+}
+
+/// Plots a table of counts as makemore part 1 draws its bigram counts `N`:
+/// `plt.imshow(N, cmap='Blues')` with, in every cell, the two labels `itos[i] + itos[j]` above
+/// the cell's centre and the count below it, and no axes (`plt.axis('off')`).
+/// `counts` holds the `n x n` table row by row, `n = labels.len()`; row `i`, column `j` is
+/// `counts[i * n + j]`. The PNG at `path` is 1600x1600 (larger only for tables of more than
+/// 1568 rows), the cells square; the text is left out when the cells are too small for it.
+///
+/// The colours are matplotlib's Blues at `count / max(counts)`: near-white (247, 251, 255) for
+/// 0, dark blue (8, 48, 107) for the largest count, linear between the nine colours the map is
+/// made of. Negative counts are drawn as 0. The text is the lecture's gray, except on cells
+/// dark enough that white reads better, where it is white.
+///
+/// ```no_run
+/// let labels = ['.', 'a', 'b'];
+/// let counts = [0, 4, 1, 3, 2, 5, 1, 6, 0];
+/// torchlet_examples::plot::count_table("counts.png", &labels, &counts)?;
+/// # Ok::<(), torchlet::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Io`] (op `"plot"`, message with the path) if `labels` is empty, `counts` does not
+/// hold `n * n` values, or the file cannot be written.
+pub fn count_table(path: impl AsRef<Path>, labels: &[char], counts: &[i64]) -> Result<()> {
+    let path = path.as_ref();
+    let n = labels.len();
+    if n == 0 {
+        return Err(plot_error(path, "no labels: a count table needs at least one row"));
+    }
+    if n.checked_mul(n) != Some(counts.len()) {
+        let want = n.saturating_mul(n);
+        return Err(plot_error(
+            path,
+            format!("{n} labels need {n} x {n} = {want} counts, got {}", counts.len()),
+        ));
+    }
+    let max = counts.iter().copied().max().unwrap_or(0);
+    // Cells of whole pixels, centred, with a margin of at least 16 pixels.
+    let cell = (1568 / n).max(1);
+    let Ok(side) = u32::try_from((n * cell + 32).max(1600)) else {
+        return Err(plot_error(path, format!("a table of {n} x {n} counts is too large to draw")));
+    };
+    let (cell, offset) = (cell as i32, (side as i32 - n as i32 * cell as i32) / 2);
+    // Three tenths of a cell, so that four digits fit across it.
+    let font_size = (cell as f64 * 0.3).min(40.0) as u32;
+    let colors: Vec<RGBColor> =
+        counts.iter().map(|&c| blues(if max > 0 { c.max(0) as f64 / max as f64 } else { 0.0 })).collect();
+    render(path, (side, side), |root| {
+        for (k, &color) in colors.iter().enumerate() {
+            let (x0, y0) = (offset + (k % n) as i32 * cell, offset + (k / n) as i32 * cell);
+            root.draw(&Rectangle::new([(x0, y0), (x0 + cell, y0 + cell)], color.filled()))?;
+        }
+        if font_size < 6 {
+            return Ok(());
+        }
+        let font = (FONT, font_size).into_font();
+        for (k, (&count, &color)) in counts.iter().zip(&colors).enumerate() {
+            let (i, j) = (k / n, k % n);
+            let (cx, cy) = (offset + j as i32 * cell + cell / 2, offset + i as i32 * cell + cell / 2);
+            let text_color = cell_text_color(color);
+            let text = TextStyle::from(font.clone()).color(&text_color);
+            // matplotlib's va="bottom" / va="top" at the centre: the pair above, the count below.
+            let pair: String = [labels[i], labels[j]].iter().collect();
+            root.draw(&Text::new(pair, (cx, cy - 1), text.pos(Pos::new(HPos::Center, VPos::Bottom))))?;
+            root.draw(&Text::new(
+                count.to_string(),
+                (cx, cy + 2),
+                text.pos(Pos::new(HPos::Center, VPos::Top)),
+            ))?;
+        }
+        Ok(())
+    })
+}
+
 /// One line chart: `values[i]` plotted at x = `first_x + i`.
 struct LinePanel<'a> {
     caption: Option<&'a str>,
@@ -292,18 +496,27 @@ impl LinePanel<'_> {
             .y_desc(self.y_desc)
             .draw()?;
 
-        let runs = finite_runs(self.values, first);
-        let points: usize = runs.iter().map(Vec::len).sum();
-        let line = self.color.stroke_width(2);
-        for run in &runs {
-            chart.draw_series(LineSeries::new(run.iter().copied(), line))?;
-            // A lone point between gaps has no line through it: mark it so it is not lost.
-            if points <= MAX_MARKED_POINTS || run.len() == 1 {
-                chart.draw_series(run.iter().map(|&p| Circle::new(p, 3, self.color.filled())))?;
-            }
-        }
-        Ok(())
+        draw_runs(&mut chart, &finite_runs(self.values, first), self.color)
     }
+}
+
+/// A chart with `f64` axes, as [`LinePanel`] and [`lines`] draw on.
+type XyChart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b, RGBPixel>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws one series, split into `runs` of finite points, as a line of `color` broken between
+/// runs; short series (and lone points between gaps) also get a marker on every point.
+fn draw_runs<'b>(chart: &mut XyChart<'_, 'b>, runs: &[Vec<(f64, f64)>], color: RGBColor) -> Drawn<'b> {
+    let points: usize = runs.iter().map(Vec::len).sum();
+    let line = color.stroke_width(2);
+    for run in runs {
+        chart.draw_series(LineSeries::new(run.iter().copied(), line))?;
+        // A lone point between gaps has no line through it: mark it so it is not lost.
+        if points <= MAX_MARKED_POINTS || run.len() == 1 {
+            chart.draw_series(run.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        }
+    }
+    Ok(())
 }
 
 /// One bar chart of a discrete distribution: bar `i` has height `probs[i]`.
@@ -423,6 +636,144 @@ fn whole_number_label(x: f64) -> String {
     }
 }
 
+/// Where the legend of a [`lines`] chart with entries `names` covers the fewest vertices and
+/// segments of `obstacles` (polylines in data coordinates), as matplotlib's `loc="best"`
+/// chooses: the candidates in matplotlib's order, the first of the least covered wins. The
+/// legend's size is worked out as plotters lays it out (default margin 10, legend area 30).
+fn best_legend_position<'p>(
+    chart: &XyChart<'_, '_>,
+    names: &[&str],
+    obstacles: impl Iterator<Item = &'p [(f64, f64)]>,
+) -> SeriesLabelPosition {
+    use SeriesLabelPosition::*;
+    let mut text = MultiLineText::<(i32, i32), &str>::new((0, 0), text_style(TICK_LABEL_SIZE));
+    names.iter().for_each(|name| text.push_line(*name));
+    let Ok((text_w, text_h)) = text.estimate_dimension() else {
+        return UpperRight;
+    };
+    let (w, h) = (f64::from(text_w + 30 + 2 * 10), f64::from(text_h + 2 * 10));
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    let (x0, y0, area_w, area_h) = (
+        f64::from(xs.start),
+        f64::from(ys.start),
+        f64::from(xs.end - xs.start),
+        f64::from(ys.end - ys.start),
+    );
+    let pixels: Vec<Vec<(f64, f64)>> = obstacles
+        .map(|line| {
+            line.iter()
+                .map(|p| {
+                    let (x, y) = chart.backend_coord(p);
+                    (f64::from(x), f64::from(y))
+                })
+                .collect()
+        })
+        .collect();
+    let candidates = [
+        UpperRight,
+        UpperLeft,
+        LowerLeft,
+        LowerRight,
+        MiddleRight,
+        MiddleLeft,
+        LowerMiddle,
+        UpperMiddle,
+        MiddleMiddle,
+    ];
+    let covered = |position: &SeriesLabelPosition| {
+        // plotters' `layout_label_area`, inside the plotting area.
+        let left = match position {
+            UpperLeft | MiddleLeft | LowerLeft => 5.0,
+            UpperMiddle | MiddleMiddle | LowerMiddle => (area_w - w) / 2.0,
+            _ => area_w - w - 5.0,
+        };
+        let top = match position {
+            UpperLeft | UpperMiddle | UpperRight => 5.0,
+            MiddleLeft | MiddleMiddle | MiddleRight => (area_h - h) / 2.0,
+            _ => area_h - h - 5.0,
+        };
+        let (lo, hi) = ((x0 + left, y0 + top), (x0 + left + w, y0 + top + h));
+        pixels
+            .iter()
+            .map(|line| {
+                let vertices = line.iter().filter(|&&p| segment_hits_box(p, p, lo, hi)).count();
+                let segments = line.windows(2).filter(|s| segment_hits_box(s[0], s[1], lo, hi)).count();
+                vertices + segments
+            })
+            .sum::<usize>()
+    };
+    let counts: Vec<usize> = candidates.iter().map(covered).collect();
+    let best = (0..candidates.len()).min_by_key(|&i| counts[i]).unwrap_or(0);
+    candidates[best].clone()
+}
+
+/// Whether the segment from `a` to `b` touches the box from `lo` to `hi` (Liang-Barsky
+/// clipping; `a == b` tests a point).
+fn segment_hits_box(a: (f64, f64), b: (f64, f64), lo: (f64, f64), hi: (f64, f64)) -> bool {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut enter, mut leave) = (0.0f64, 1.0f64);
+    for (p, q) in [(-dx, a.0 - lo.0), (dx, hi.0 - a.0), (-dy, a.1 - lo.1), (dy, hi.1 - a.1)] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return false; // parallel to this edge and outside it
+            }
+        } else if p < 0.0 {
+            enter = enter.max(q / p);
+        } else {
+            leave = leave.min(q / p);
+        }
+    }
+    enter <= leave
+}
+
+/// matplotlib's Blues colormap at `t` in `[0, 1]`: linear between the nine ColorBrewer
+/// colours it is made of, equally spaced, from near-white (247, 251, 255) at 0 to dark blue
+/// (8, 48, 107) at 1.
+fn blues(t: f64) -> RGBColor {
+    const STOPS: [(u8, u8, u8); 9] = [
+        (247, 251, 255),
+        (222, 235, 247),
+        (198, 219, 239),
+        (158, 202, 225),
+        (107, 174, 214),
+        (66, 146, 198),
+        (33, 113, 181),
+        (8, 81, 156),
+        (8, 48, 107),
+    ];
+    let at = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (at.floor() as usize).min(STOPS.len() - 2);
+    let (from, to, f) = (STOPS[i], STOPS[i + 1], at - i as f64);
+    let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * f).round() as u8;
+    RGBColor(mix(from.0, to.0), mix(from.1, to.1), mix(from.2, to.2))
+}
+
+/// The text colour for a cell of `background`: the lecture's gray, or white where white
+/// contrasts more with the cell (WCAG contrast ratio), so that dark cells stay readable.
+fn cell_text_color(background: RGBColor) -> RGBColor {
+    // Relative luminance of an sRGB colour.
+    let luminance = |c: RGBColor| {
+        let linear = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * linear(c.0) + 0.7152 * linear(c.1) + 0.0722 * linear(c.2)
+    };
+    let contrast = |a: RGBColor, b: RGBColor| {
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    };
+    if contrast(WHITE, background) > contrast(CELL_TEXT, background) {
+        WHITE
+    } else {
+        CELL_TEXT
+    }
+}
+
 /// The bundled font at `size` pixels in the text colour.
 fn text_style(size: u32) -> TextStyle<'static> {
     (FONT, size).into_font().color(&TEXT)
@@ -491,11 +842,16 @@ fn write_png(path: &Path, (width, height): (u32, u32), pixels: &[u8]) -> Result<
 /// Splits `values` at its NaN/infinite entries into runs of `(x, value)` points, with
 /// `values[i]` at x = `first_x + i`.
 fn finite_runs(values: &[f64], first_x: f64) -> Vec<Vec<(f64, f64)>> {
+    finite_point_runs(values.iter().enumerate().map(|(i, &v)| (first_x + i as f64, v)))
+}
+
+/// Splits `points` at those with a NaN or infinite coordinate into runs of finite points.
+fn finite_point_runs(points: impl IntoIterator<Item = (f64, f64)>) -> Vec<Vec<(f64, f64)>> {
     let mut runs = vec![];
     let mut run = vec![];
-    for (i, &v) in values.iter().enumerate() {
-        if v.is_finite() {
-            run.push((first_x + i as f64, v));
+    for (x, y) in points {
+        if x.is_finite() && y.is_finite() {
+            run.push((x, y));
         } else if !run.is_empty() {
             runs.push(std::mem::take(&mut run));
         }
@@ -587,6 +943,29 @@ mod tests {
         let runs = finite_runs(&v, 1.0);
         assert_eq!(runs, vec![vec![(1.0, 1.0)], vec![(3.0, 2.0), (4.0, 3.0)], vec![(7.0, 4.0)]]);
         assert!(finite_runs(&[f64::NAN], 0.0).is_empty());
+    }
+
+    #[test]
+    fn segments_touch_boxes_as_clipping_says() {
+        let (lo, hi) = ((0.0, 0.0), (10.0, 5.0));
+        assert!(segment_hits_box((1.0, 1.0), (1.0, 1.0), lo, hi)); // a point inside
+        assert!(!segment_hits_box((11.0, 1.0), (11.0, 1.0), lo, hi)); // a point outside
+        assert!(segment_hits_box((-5.0, 2.0), (15.0, 2.0), lo, hi)); // across, no vertex inside
+        assert!(!segment_hits_box((-5.0, 6.0), (15.0, 6.0), lo, hi)); // above
+        assert!(!segment_hits_box((9.0, 8.0), (13.0, 4.0), lo, hi)); // past the corner
+        assert!(segment_hits_box((8.0, 7.0), (12.0, 3.0), lo, hi)); // through the corner
+    }
+
+    #[test]
+    fn blues_runs_from_near_white_to_dark_blue_and_text_stays_readable() {
+        assert_eq!(blues(0.0), RGBColor(247, 251, 255));
+        assert_eq!(blues(-1.0), RGBColor(247, 251, 255));
+        assert_eq!(blues(0.5), RGBColor(107, 174, 214));
+        assert_eq!(blues(1.0), RGBColor(8, 48, 107));
+        assert_eq!(blues(2.0), RGBColor(8, 48, 107));
+        assert_eq!(cell_text_color(blues(0.0)), CELL_TEXT);
+        assert_eq!(cell_text_color(blues(0.2)), CELL_TEXT);
+        assert_eq!(cell_text_color(blues(1.0)), WHITE);
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub use linear::Linear;
 pub use loss::{
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, KLDivLoss, MSELoss, NLLLoss,
 };
-pub use module::{Module, Parameter};
+pub use module::{py_bool, py_float, Module, Parameter};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use safetensors::{load_safetensors, save_safetensors};
 pub use torchlet_autograd::functional;

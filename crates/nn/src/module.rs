@@ -340,7 +340,7 @@ impl fmt::Display for Parameter<'_> {
 }
 
 /// `"True"` or `"False"`, as Python prints a bool (for `extra_repr`).
-pub(crate) fn py_bool(b: bool) -> &'static str {
+pub fn py_bool(b: bool) -> &'static str {
     if b {
         "True"
     } else {
@@ -350,7 +350,7 @@ pub(crate) fn py_bool(b: bool) -> &'static str {
 
 /// A float as Python's `repr` prints it: the shortest round-trip digits, `1.0` rather than
 /// `1`, and scientific notation with a two-digit exponent outside `[1e-4, 1e16)` (`1e-05`).
-pub(crate) fn py_float(x: f64) -> String {
+pub fn py_float(x: f64) -> String {
     if !x.is_finite() {
         return if x.is_nan() {
             "nan".into()

@@ -4,7 +4,7 @@
 
 use crate::promote::{default_dtype, result_type, Operand, Scalar};
 use crate::shape::{for_each_offset2, Shape};
-use crate::{with_float, with_numeric, DType, Element, Error, Float, Numeric, Result, TensorData};
+use crate::{with_float, with_numeric, DType, Dims, Element, Error, Float, Numeric, Result, TensorData};
 
 impl TensorData {
     /// Applies `f` to every element (`A` must be the tensor's dtype).
@@ -337,19 +337,14 @@ impl TensorData {
                 "do not broadcast to the first shape",
             ));
         }
-        with_numeric!(self.dtype(), "sum_to_shape", |T| {
-            let mut out = crate::pool::try_fresh("sum_to_shape", shape)?;
-            out.resize(shape.numel(), T::ZERO);
-            let src = crate::shape::Layout::contiguous(shape.clone()).broadcast_strides(self.shape());
-            let x = self.values_for::<T>("sum_to_shape")?;
-            let mut k = 0;
-            let ones = self.layout.shape.contiguous_strides();
-            for_each_offset2(self.dims(), &ones, 0, &src, 0, |_, j| {
-                out[j] = out[j].add_w(x[k]);
-                k += 1;
-            });
-            Ok(TensorData::from_vec_unchecked(out, shape.clone()))
-        })
+        // the added leading dims and the dims expanded from 1, summed by the kernel of
+        // `sum_dims` (so a gradient reduced here equals the same sum written by hand)
+        let lead = self.ndim() - shape.ndim();
+        let dims: Vec<isize> = (0..self.ndim())
+            .filter(|&d| d < lead || (shape.dims()[d - lead] == 1 && self.dims()[d] != 1))
+            .map(|d| d as isize)
+            .collect();
+        self.sum_dims(&Dims::from(dims), true)?.reshape(shape)
     }
 }
 
