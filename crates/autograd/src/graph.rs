@@ -52,8 +52,6 @@ pub(crate) struct Saved {
     pub(crate) inputs: SmallVec<[Tensor; 2]>,
 }
 
-pub(crate) type NodeRef = Arc<Node>;
-
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
 }
@@ -112,8 +110,7 @@ pub(crate) fn record<R: Backward + 'static>(
         return Tensor::make(data, false, None);
     }
     let saved = Saved { rule: Box::new(rule()), inputs: inputs.iter().map(|&t| t.clone()).collect() };
-    let node = Arc::new(Node { name, saved: Mutex::new(Some(saved)) });
-    Tensor::make(data, true, Some(node))
+    Tensor::make(data, true, Some(Node { name, saved: Mutex::new(Some(saved)) }))
 }
 
 /// `acc += g`, in place when `acc`'s storage is not shared (gradients of one shape and dtype).
@@ -168,7 +165,7 @@ impl Tensor {
 
 /// Errors unless `g` can be the gradient of `t` (same shape and dtype).
 fn check_grad(t: &Tensor, g: &TensorData, node: &str) -> Result<()> {
-    let data = t.data();
+    let data = t.0.data.read().unwrap_or_else(|e| e.into_inner()); // read in place: no clone
     if g.shape() != data.shape() || g.dtype() != data.dtype() {
         return Err(Error::autograd("backward", format!("the gradient computed for an input of {node} has shape {} and dtype {}, but the tensor now has shape {} and dtype {}: was its value replaced (set_data/update_data) with another shape or dtype between forward and backward? Run the forward pass again", g.shape(), g.dtype(), data.shape(), data.dtype())));
     }
@@ -255,8 +252,7 @@ impl Drop for Node {
         while let Some(t) = stack.pop() {
             // Only a last owner tears down; shared tensors stay alive for their other owners.
             let Ok(inner) = Arc::try_unwrap(t.0) else { continue };
-            let Some(node) = inner.node else { continue };
-            let Ok(mut node) = Arc::try_unwrap(node) else { continue };
+            let Some(mut node) = inner.node else { continue };
             if let Some(s) = node.saved.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
                 stack.extend(s.inputs);
             }

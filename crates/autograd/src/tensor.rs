@@ -3,7 +3,7 @@
 //! A `Tensor` is a cheap handle (`Arc`) to its value ([`TensorData`]), its gradient, and —
 //! for results of tracked operations — the node of the graph that produced it.
 
-use crate::graph::{Node, NodeRef};
+use crate::graph::Node;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -30,13 +30,13 @@ pub(crate) struct Inner {
     pub(crate) retains_grad: AtomicBool,
     pub(crate) grad: Mutex<Option<TensorData>>,
     /// The operation that produced this tensor; `None` for leaves.
-    pub(crate) node: Option<NodeRef>,
+    pub(crate) node: Option<Node>,
     /// A name for graph drawings and state dicts (`0.weight`), set by modules.
     pub(crate) name: Mutex<Option<String>>,
 }
 
 impl Tensor {
-    pub(crate) fn make(data: TensorData, requires_grad: bool, node: Option<NodeRef>) -> Tensor {
+    pub(crate) fn make(data: TensorData, requires_grad: bool, node: Option<Node>) -> Tensor {
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             data: Arc::new(RwLock::new(data)),
@@ -432,7 +432,7 @@ impl Tensor {
     }
 
     pub(crate) fn node(&self) -> Option<&Node> {
-        self.0.node.as_deref()
+        self.0.node.as_ref()
     }
 }
 

@@ -48,4 +48,10 @@ pub mod guide {
     pub struct Ch10;
     #[doc = include_str!("../../../docs/guide/11-makemore-mlp.md")]
     pub struct Ch11;
+    #[doc = include_str!("../../../docs/guide/12-makemore-batchnorm.md")]
+    pub struct Ch12;
+    #[doc = include_str!("../../../docs/guide/13-makemore-backprop.md")]
+    pub struct Ch13;
+    #[doc = include_str!("../../../docs/guide/14-makemore-wavenet.md")]
+    pub struct Ch14;
 }
