@@ -5,11 +5,10 @@
 //! then a training run whose backward pass is entirely manual. Every printed line is
 //! PyTorch's (`tools/lectures/makemore_backprop.py`) from the same seeds.
 
-use crate::makemore::{build_dataset, load_names, vocabulary};
+use crate::makemore::{sample_with_context, splits, Splits};
 use torchlet::nn::functional as F;
 use torchlet::nn::{py_bool, py_float};
 use torchlet::prelude::*;
-use torchlet::tensor_core::random::PyRandom;
 use torchlet::{manual_seed, no_grad, DType, Error, Generator, Result};
 
 /// The lecture's `cmp`: is the manual gradient `dt` exactly autograd's `t.grad`, close to it
@@ -215,12 +214,7 @@ fn logits_of(p: &[Tensor], hprebn: &Tensor, mean: &Tensor, var: &Tensor) -> Resu
 /// calibration over the training set, train/val loss and 20 sampled names; hands `out` each
 /// line to print.
 pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<()> {
-    let mut words = load_names()?;
-    let itos = vocabulary(&words);
-    PyRandom::seed(42).shuffle(&mut words); // random.seed(42); random.shuffle(words)
-    let (n1, n2) = ((0.8 * words.len() as f64) as usize, (0.9 * words.len() as f64) as usize);
-    let (xtr, ytr) = build_dataset(&words[..n1], &itos, 3)?;
-    let (xdev, ydev) = build_dataset(&words[n1..n2], &itos, 3)?;
+    let Splits { itos, train: (xtr, ytr), dev: (xdev, ydev), .. } = splits(3)?;
     exercises(&xtr, &ytr, &mut out)?;
 
     // Exercise 4: train with our own backward pass
@@ -277,21 +271,11 @@ pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<()> {
             out(format!("{split} {}", py_float(F::cross_entropy(&logits, y)?.item()?)));
         }
         let mut g = Generator::new(2147483647 + 10); // sample from the model
-        for _ in 0..20 {
-            let (mut name, mut context) = (String::new(), vec![0i64; 3]);
-            loop {
-                let hprebn = hprebn_of(&p, &Tensor::from(context.clone()).view([1, 3])?)?;
-                let probs = logits_of(&p, &hprebn, &bnmean, &bnvar)?.softmax(1)?;
-                let ix = probs.multinomial_with(1, false, &mut g)?.item()? as i64;
-                context.remove(0);
-                context.push(ix);
-                name.push(itos[ix as usize]);
-                if ix == 0 {
-                    break;
-                }
-            }
-            out(name);
-        }
+        let names = sample_with_context(20, 3, &itos, |context| {
+            let probs = logits_of(&p, &hprebn_of(&p, context)?, &bnmean, &bnvar)?.softmax(1)?;
+            Ok(probs.multinomial_with(1, false, &mut g)?.item()? as i64)
+        })?;
+        names.into_iter().for_each(&mut out);
         Ok(())
     })
 }

@@ -6,10 +6,9 @@
 //! printed line is PyTorch's (`tools/lectures/makemore_batchnorm.py`) from the same seeds.
 
 use crate::lecture_layers::{BatchNorm1d, Layer, Linear, Tanh};
-use crate::makemore::{build_dataset, load_names, vocabulary};
+use crate::makemore::{sample_with_context, splits, Splits};
 use torchlet::nn::functional as F;
 use torchlet::prelude::*;
-use torchlet::tensor_core::random::PyRandom;
 use torchlet::{no_grad, DType, Error, Generator, Result};
 
 /// What the lecture plots: histogram curves `(name, points)` of the tanh activations, of
@@ -129,12 +128,7 @@ fn diagnose(
 /// `min(1000, steps - 1)` (where the lecture stops its debugging run), handing `out` each
 /// line to print; returns what the lecture plots.
 pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<Diagnostics> {
-    let mut words = load_names()?;
-    let itos = vocabulary(&words);
-    PyRandom::seed(42).shuffle(&mut words); // random.seed(42); random.shuffle(words)
-    let (n1, n2) = ((0.8 * words.len() as f64) as usize, (0.9 * words.len() as f64) as usize);
-    let (xtr, ytr) = build_dataset(&words[..n1], &itos, 3)?;
-    let (xdev, ydev) = build_dataset(&words[n1..n2], &itos, 3)?;
+    let Splits { itos, train: (xtr, ytr), dev: (xdev, ydev), .. } = splits(3)?;
 
     let mut g = Generator::new(2147483647);
     let (c, mut layers) = model(&mut g, 10, 100)?;
@@ -180,20 +174,11 @@ pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<Diagnostics> {
             out(format!("{split} {}", F::cross_entropy(&forward(&c, &mut layers, x)?, y)?.item()?));
         }
         let mut g = Generator::new(2147483647 + 10); // sample from the model
-        for _ in 0..20 {
-            let (mut name, mut context) = (String::new(), vec![0i64; 3]);
-            loop {
-                let logits = forward(&c, &mut layers, &Tensor::from(context.clone()).view([1, 3])?)?;
-                let ix = logits.softmax(1)?.multinomial_with(1, false, &mut g)?.item()? as i64;
-                context.remove(0);
-                context.push(ix);
-                name.push(itos[ix as usize]);
-                if ix == 0 {
-                    break;
-                }
-            }
-            out(name);
-        }
+        let names = sample_with_context(20, 3, &itos, |context| {
+            let probs = forward(&c, &mut layers, context)?.softmax(1)?;
+            Ok(probs.multinomial_with(1, false, &mut g)?.item()? as i64)
+        })?;
+        names.into_iter().for_each(&mut out);
         Ok(())
     })?;
     Ok(d)

@@ -4,10 +4,9 @@
 //! SGD written `p += -lr * p.grad`. Every printed line is PyTorch's
 //! (`tools/lectures/makemore_mlp.py`) from the same seeds.
 
-use crate::makemore::{build_dataset, load_names, vocabulary};
+use crate::makemore::{sample_with_context, splits, Splits};
 use torchlet::nn::functional as F;
 use torchlet::prelude::*;
-use torchlet::tensor_core::random::PyRandom;
 use torchlet::{manual_seed, no_grad, DType, Error, Generator, Result};
 
 /// The lecture's parameters `[C, W1, b1, W2, b2]` from `Generator(2147483647)`.
@@ -31,13 +30,7 @@ fn loss_of(p: &[Tensor], x: &Tensor, y: &Tensor) -> Result<Tensor> {
 /// each of its 1000 steps, the exponent of the learning rate (`torch.linspace(-3, 0, 1000)`)
 /// and the step's minibatch loss.
 pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<Vec<(f64, f64)>> {
-    let mut words = load_names()?;
-    let itos = vocabulary(&words);
-    PyRandom::seed(42).shuffle(&mut words); // random.seed(42); random.shuffle(words)
-    let (n1, n2) = ((0.8 * words.len() as f64) as usize, (0.9 * words.len() as f64) as usize);
-    let (xtr, ytr) = build_dataset(&words[..n1], &itos, 3)?;
-    let (xdev, ydev) = build_dataset(&words[n1..n2], &itos, 3)?;
-    let (xte, _) = build_dataset(&words[n2..], &itos, 3)?;
+    let Splits { itos, train: (xtr, ytr), dev: (xdev, ydev), test: (xte, _) } = splits(3)?;
     let shape = |t: &Tensor| format!("({}, {})", t.size(0).unwrap_or(0), t.size(1).unwrap_or(0));
     out(format!("train {} dev {} test {}", shape(&xtr), shape(&xdev), shape(&xte)));
 
@@ -78,23 +71,12 @@ pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<Vec<(f64, f64)>>
         out(format!("dev loss {:.4}", loss_of(&p, &xdev, &ydev)?.item()?));
         // sample 20 names: context -> probabilities -> multinomial, until '.'
         let mut g = Generator::new(2147483647 + 10);
-        let mut names = vec![];
-        for _ in 0..20 {
-            let (mut name, mut context) = (String::new(), vec![0i64; 3]);
-            loop {
-                let emb = p[0].i(&Tensor::from(context.clone()).view([1, 3])?)?;
-                let h = (emb.view([1, -1])?.matmul(&p[1])? + &p[2]).tanh()?;
-                let probs = (h.matmul(&p[3])? + &p[4]).softmax(1)?;
-                let ix = probs.multinomial_with(1, false, &mut g)?.item()? as i64;
-                context.remove(0);
-                context.push(ix);
-                name.push(itos[ix as usize]);
-                if ix == 0 {
-                    break;
-                }
-            }
-            names.push(name);
-        }
+        let names = sample_with_context(20, 3, &itos, |context| {
+            let emb = p[0].i(context)?;
+            let h = (emb.view([1, -1])?.matmul(&p[1])? + &p[2]).tanh()?;
+            let probs = (h.matmul(&p[3])? + &p[4]).softmax(1)?;
+            Ok(probs.multinomial_with(1, false, &mut g)?.item()? as i64)
+        })?;
         out(format!("samples: {}", names.join(" ")));
         Ok(())
     })?;

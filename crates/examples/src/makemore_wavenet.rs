@@ -6,10 +6,9 @@
 //! (`tools/lectures/makemore_wavenet.py`) from `torch.manual_seed(42)`.
 
 use crate::lecture_layers::{BatchNorm1d, Embedding, FlattenConsecutive, Layer, Linear, Sequential, Tanh};
-use crate::makemore::{build_dataset, load_names, vocabulary};
+use crate::makemore::{sample_with_context, splits, Splits};
 use torchlet::nn::functional as F;
 use torchlet::prelude::*;
-use torchlet::tensor_core::random::PyRandom;
 use torchlet::{manual_seed, no_grad, Error, Result};
 
 /// The hierarchical network: 8 characters -> 4 pairs -> 2 quadruples -> 1 group of 8.
@@ -31,13 +30,8 @@ fn hierarchical(n_embd: usize, n_hidden: usize) -> Result<Sequential> {
 /// quarter), handing `out` each line to print; returns the log10 loss of every step (the
 /// lecture's `lossi`).
 pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<Vec<f64>> {
-    let mut words = load_names()?;
-    let itos = vocabulary(&words);
-    PyRandom::seed(42).shuffle(&mut words); // random.seed(42); random.shuffle(words)
-    let (n1, n2) = ((0.8 * words.len() as f64) as usize, (0.9 * words.len() as f64) as usize);
     let block_size = 8; // context length: how many characters do we take to predict the next one?
-    let (xtr, ytr) = build_dataset(&words[..n1], &itos, block_size)?;
-    let (xdev, ydev) = build_dataset(&words[n1..n2], &itos, block_size)?;
+    let Splits { itos, train: (xtr, ytr), dev: (xdev, ydev), .. } = splits(block_size)?;
     let decode = |ix: &[i64]| ix.iter().map(|&i| itos[i as usize]).collect::<String>();
     let (x8, y8) = (xtr.to_vec::<i64>()?, ytr.to_vec::<i64>()?);
     for (x, y) in x8.chunks(block_size).zip(&y8).take(8) {
@@ -75,21 +69,11 @@ pub fn run(steps: usize, mut out: impl FnMut(String)) -> Result<Vec<f64>> {
         for (split, x, y) in [("train", &xtr, &ytr), ("val", &xdev, &ydev)] {
             out(format!("{split} {}", F::cross_entropy(&model.forward(x)?, y)?.item()?));
         }
-        for _ in 0..20 {
-            // sample from the model, with the global generator as the lecture does
-            let (mut name, mut context) = (String::new(), vec![0i64; block_size]);
-            loop {
-                let logits = model.forward(&Tensor::from(context.clone()).view([1, block_size])?)?;
-                let ix = logits.softmax(1)?.multinomial(1, false)?.item()? as i64;
-                context.remove(0);
-                context.push(ix);
-                name.push(itos[ix as usize]);
-                if ix == 0 {
-                    break;
-                }
-            }
-            out(name);
-        }
+        // sample from the model, with the global generator as the lecture does
+        let names = sample_with_context(20, block_size, &itos, |context| {
+            Ok(model.forward(context)?.softmax(1)?.multinomial(1, false)?.item()? as i64)
+        })?;
+        names.into_iter().for_each(&mut out);
         Ok(())
     })?;
     Ok(lossi)
