@@ -319,6 +319,25 @@ macro_rules! core_accessors {
     };
 }
 
+/// One value for every param group (`max_lr`, `min_lr`): a single value repeats, a list must
+/// have one per group; each must be a finite number >= 0.
+fn per_group(op: &'static str, what: &str, values: &[f64], groups: usize) -> Result<Vec<f64>> {
+    let all = match values.len() {
+        1 => vec![values[0]; groups],
+        k if k == groups => values.to_vec(),
+        k => {
+            return Err(Error::invalid(
+                op,
+                format!("expected one {what} or {groups} (one per param group), but got {k}"),
+            ))
+        }
+    };
+    if let Some(bad) = all.iter().find(|v| !(**v >= 0.0 && v.is_finite())) {
+        return Err(Error::invalid(op, format!("invalid {what} {bad} (must be a finite number >= 0)")));
+    }
+    Ok(all)
+}
+
 /// `gamma` must be a finite number `> 0`. (PyTorch accepts any number; 0 or less would
 /// stop or reverse training.)
 fn check_gamma(op: &'static str, gamma: f64) -> Result<()> {
@@ -927,20 +946,7 @@ impl OneCycleLR {
                 return Err(Error::invalid(OP, format!("invalid {what} {m} (must be a finite number >= 0)")));
             }
         }
-        let n = optimizer.num_param_groups();
-        let max_lrs = match o.max_lr.len() {
-            1 => vec![o.max_lr[0]; n],
-            k if k == n => o.max_lr.clone(),
-            k => {
-                return Err(Error::invalid(
-                    OP,
-                    format!("expected one max_lr or {n} (one per param group), but got {k}"),
-                ))
-            }
-        };
-        if let Some(bad) = max_lrs.iter().find(|lr| !(**lr >= 0.0 && lr.is_finite())) {
-            return Err(Error::invalid(OP, format!("invalid max_lr {bad} (must be a finite number >= 0)")));
-        }
+        let max_lrs = per_group(OP, "max_lr", &o.max_lr, optimizer.num_param_groups())?;
         if o.cycle_momentum && optimizer.momentums().is_none() {
             return Err(Error::invalid(
                 OP,
@@ -1183,20 +1189,7 @@ impl ReduceLROnPlateau {
                 return Err(Error::invalid(OP, format!("invalid {what} {x} (must be a finite number >= 0)")));
             }
         }
-        let n = optimizer.num_param_groups();
-        let min_lrs = match opts.min_lr.len() {
-            1 => vec![opts.min_lr[0]; n],
-            k if k == n => opts.min_lr.clone(),
-            k => {
-                return Err(Error::invalid(
-                    OP,
-                    format!("expected one min_lr or {n} (one per param group), got {k}"),
-                ))
-            }
-        };
-        if let Some(bad) = min_lrs.iter().find(|m| !(**m >= 0.0 && m.is_finite())) {
-            return Err(Error::invalid(OP, format!("invalid min_lr {bad} (must be a finite number >= 0)")));
-        }
+        let min_lrs = per_group(OP, "min_lr", &opts.min_lr, optimizer.num_param_groups())?;
         Ok(ReduceLROnPlateau {
             best: Self::worse(opts.mode),
             opts,
