@@ -4,53 +4,117 @@
 
 use crate::promote::{default_dtype, result_type, Operand, Scalar};
 use crate::shape::{for_each_offset2, Shape};
+use crate::simd::{capability, kernels};
 use crate::{with_float, with_numeric, DType, Dims, Element, Error, Float, Numeric, Result, TensorData};
 
 impl TensorData {
     /// Applies `f` to every element (`A` must be the tensor's dtype).
-    pub fn map<A: Element, O: Element>(&self, f: impl Fn(A) -> O) -> Result<TensorData> {
+    pub fn map<A: Element, O: Element>(&self, f: impl Fn(A) -> O + Sync) -> Result<TensorData> {
         self.map_named("map", f)
     }
 
-    /// [`TensorData::map`] for the op `op` (named in its errors).
+    /// [`TensorData::map`] for the op `op` (named in its errors): one vectorised pass
+    /// ([`kernels::unary`]), split across threads for large tensors.
     pub(crate) fn map_named<A: Element, O: Element>(
         &self,
         op: &'static str,
-        f: impl Fn(A) -> O,
+        f: impl Fn(A) -> O + Sync,
     ) -> Result<TensorData> {
         let v = self.values_for::<A>(op)?;
-        let mut out: Vec<O> = crate::pool::try_vec_with_capacity(op, self.shape())?;
-        out.extend(v.iter().map(|&x| f(x)));
+        // Every element is written below, so a cached buffer need not be cleared first.
+        let mut out: Vec<O> = crate::pool::try_overwritable(op, self.shape())?;
+        kernels::unary(capability(), &v, &mut out, f);
         Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
     }
 
+    /// A formula of the `float_unary!` table over every element of a float tensor, f32 through
+    /// the vectorised math of [`crate::simd::Real`].
+    pub(crate) fn map_real<K: kernels::UnaryFn>(&self, op: &'static str) -> Result<TensorData> {
+        with_float!(self.dtype(), op, |T| {
+            let v = self.values_for::<T>(op)?;
+            let mut out: Vec<T> = crate::pool::try_overwritable(op, self.shape())?;
+            kernels::unary_real::<T, K>(capability(), &v, &mut out);
+            Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
+        })
+    }
+
     /// Combines two tensors elementwise after broadcasting them to a common shape.
+    ///
+    /// Contiguous operands take vectorised, multi-threaded loops with no index arithmetic:
+    /// equal shapes, a single number, a row vector repeated over rows (`x + bias`), one value
+    /// per row (`x - mean(x, -1, keepdim)`), either way round. Other layouts walk the output
+    /// one innermost run at a time.
     pub fn zip_map<A: Element, B: Element, O: Element>(
         &self,
         other: &TensorData,
         op: &'static str,
-        f: impl Fn(A, B) -> O,
+        f: impl Fn(A, B) -> O + Sync,
     ) -> Result<TensorData> {
         let shape = Shape::broadcast(op, self.shape(), other.shape())?;
         let (sa, sb) = (self.buf_slice::<A>(op)?, other.buf_slice::<B>(op)?);
-        // The result's size is checked (and its memory allocated, fallibly) before any work.
-        let mut out: Vec<O> = crate::pool::try_vec_with_capacity(op, &shape)?;
+        // The result's size is checked (and its memory allocated, fallibly) before any work;
+        // every element is written below.
+        let mut out: Vec<O> = crate::pool::try_overwritable(op, &shape)?;
         let n = shape.numel();
         let (la, lb) = (&self.layout, &other.layout);
+        let cap = capability();
+        let (ca, cb) = (la.is_contiguous(), lb.is_contiguous());
         if n == 0 {
             // Nothing to compute (and an empty view's offset may lie past its buffer).
-        } else if la.shape == lb.shape && la.is_contiguous() && lb.is_contiguous() {
+        } else if la.shape == lb.shape && ca && cb {
             let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
-            out.extend(xa.iter().zip(xb).map(|(&x, &y)| f(x, y)));
-        } else if other.numel() == 1 && la.shape == shape && la.is_contiguous() {
+            kernels::binary(cap, xa, xb, &mut out, f);
+        } else if other.numel() == 1 && la.shape == shape && ca {
             let y = sb[lb.offset];
-            out.extend(sa[la.offset..la.offset + n].iter().map(|&x| f(x, y)));
-        } else if self.numel() == 1 && lb.shape == shape && lb.is_contiguous() {
+            kernels::unary(cap, &sa[la.offset..la.offset + n], &mut out, |x| f(x, y));
+        } else if self.numel() == 1 && lb.shape == shape && cb {
             let x = sa[la.offset];
-            out.extend(sb[lb.offset..lb.offset + n].iter().map(|&y| f(x, y)));
+            kernels::unary(cap, &sb[lb.offset..lb.offset + n], &mut out, |y| f(x, y));
+        } else if let (true, true, Some(kind)) =
+            (la.shape == shape && ca, cb, broadcast_kind(&shape, &lb.shape))
+        {
+            let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + lb.shape.numel()]);
+            match kind {
+                Bcast::Row => kernels::binary_rows(cap, xa, xb, &mut out, f),
+                Bcast::Col => kernels::binary_cols(cap, xa, xb, &mut out, f),
+            }
+        } else if let (true, true, Some(kind)) =
+            (lb.shape == shape && cb, ca, broadcast_kind(&shape, &la.shape))
+        {
+            let (xa, xb) = (&sa[la.offset..la.offset + la.shape.numel()], &sb[lb.offset..lb.offset + n]);
+            match kind {
+                Bcast::Row => kernels::binary_rows(cap, xb, xa, &mut out, |y, x| f(x, y)),
+                Bcast::Col => kernels::binary_cols(cap, xb, xa, &mut out, |y, x| f(x, y)),
+            }
         } else {
+            // Any layout: one innermost run at a time (the index arithmetic is per run).
             let (ta, tb) = (la.broadcast_strides(&shape), lb.broadcast_strides(&shape));
-            for_each_offset2(shape.dims(), &ta, la.offset, &tb, lb.offset, |i, j| out.push(f(sa[i], sb[j])));
+            let nd = shape.ndim();
+            let inner = shape.dims()[nd - 1]; // (nd >= 1: 0-d operands have equal shapes)
+            let (ia, ib) = (ta[nd - 1], tb[nd - 1]);
+            let mut runs = out.chunks_exact_mut(inner);
+            for_each_offset2(
+                &shape.dims()[..nd - 1],
+                &ta[..nd - 1],
+                la.offset,
+                &tb[..nd - 1],
+                lb.offset,
+                |pa, pb| {
+                    let o = runs.next().expect("internal: one output run per offset pair");
+                    match (ia, ib) {
+                        (1, 1) => o
+                            .iter_mut()
+                            .zip(sa[pa..pa + inner].iter().zip(&sb[pb..pb + inner]))
+                            .for_each(|(o, (&x, &y))| *o = f(x, y)),
+                        (1, 0) => o.iter_mut().zip(&sa[pa..pa + inner]).for_each(|(o, &x)| *o = f(x, sb[pb])),
+                        (0, 1) => o.iter_mut().zip(&sb[pb..pb + inner]).for_each(|(o, &y)| *o = f(sa[pa], y)),
+                        _ => o
+                            .iter_mut()
+                            .enumerate()
+                            .for_each(|(k, o)| *o = f(sa[pa + k * ia], sb[pb + k * ib])),
+                    }
+                },
+            );
         }
         Ok(TensorData::from_vec_unchecked(out, shape))
     }
@@ -348,6 +412,37 @@ impl TensorData {
     }
 }
 
+/// How a contiguous operand of shape `small` repeats over a contiguous output of `full`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bcast {
+    /// `small` is `full`'s trailing dims (after leading 1s): one row repeated, `x + bias`.
+    Row,
+    /// `small` is `full`'s leading dims followed by 1s: one value per row, `x - mean(keepdim)`.
+    Col,
+}
+
+/// Which [`Bcast`] `small` is over `full`, if either.
+fn broadcast_kind(full: &Shape, small: &Shape) -> Option<Bcast> {
+    let (d, e) = (full.dims(), small.dims());
+    if e.len() > d.len() {
+        return None;
+    }
+    // `small` left-padded with 1s to `full`'s rank.
+    let pad = d.len() - e.len();
+    let at = |i: usize| if i < pad { 1 } else { e[i - pad] };
+    // Row: a prefix of 1s, then the same dims as `full`.
+    let first_same = (0..d.len()).rev().find(|&i| at(i) != d[i]).map_or(0, |i| i + 1);
+    if (0..first_same).all(|i| at(i) == 1) {
+        return Some(Bcast::Row);
+    }
+    // Col: the same dims as `full`, then a suffix of 1s.
+    let last_same = (0..d.len()).find(|&i| at(i) != d[i]).unwrap_or(d.len());
+    if (last_same..d.len()).all(|i| at(i) == 1) {
+        return Some(Bcast::Col);
+    }
+    None
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Binary {
     Add,
@@ -374,14 +469,25 @@ fn binary_kernel<T: Numeric>(
     }
 }
 
-/// Float unary functions: one line each, `name => |x| formula`.
+/// Float unary functions: one line each, `name => |x| formula`, the formula over `x: T` for
+/// a `T: crate::simd::Real` (f64, or for f32 tensors the vectorised f32 of each CPU build):
+/// `T::ONE`, `T::ZERO`, `T::c(2.0)` and the `num_traits::Float`-like methods (`exp`, `ln`,
+/// `tanh`, `erf`, `abs`, `min`, ...) are available. Every line runs vectorised and, for large
+/// tensors, on every core.
 macro_rules! float_unary {
     ($($(#[$doc:meta])* $name:ident => |$x:ident| $e:expr;)*) => {
         impl TensorData {
             $(
                 $(#[$doc])*
                 pub fn $name(&self) -> Result<TensorData> {
-                    with_float!(self.dtype(), stringify!($name), |T| self.map_named::<T, T>(stringify!($name), |$x: T| $e))
+                    struct Formula;
+                    impl kernels::UnaryFn for Formula {
+                        #[inline(always)]
+                        fn call<T: crate::simd::Real>($x: T) -> T {
+                            $e
+                        }
+                    }
+                    self.map_real::<Formula>(stringify!($name))
                 }
             )*
         }
@@ -414,10 +520,10 @@ float_unary! {
     /// Base-2 logarithm.
     log2 => |x| x.log2();
     /// The Gauss error function `erf(x) = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt`.
-    erf => |x| erf(x);
+    erf => |x| x.erf();
     /// GELU, exact form: `x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))` (`Phi` the standard normal
     /// CDF), `F.gelu(x)`.
-    gelu => |x| x * T::c(0.5) * (T::ONE + erf(x * T::c(std::f64::consts::FRAC_1_SQRT_2)));
+    gelu => |x| x * T::c(0.5) * (T::ONE + (x * T::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
     /// GELU, tanh approximation: `x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`,
     /// `F.gelu(x, approximate="tanh")`.
     gelu_tanh => |x| T::c(0.5) * x * (T::ONE + (T::c(GELU_TANH_BETA) * (x + T::c(GELU_TANH_KAPPA) * x * x * x)).tanh());
@@ -503,7 +609,7 @@ impl TensorData {
 
     /// `f` (computed in f64, exact for f32 too) on every float; an integer tensor is copied,
     /// a bool tensor refused, as in PyTorch.
-    fn rounding(&self, op: &'static str, f: impl Fn(f64) -> f64) -> Result<TensorData> {
+    fn rounding(&self, op: &'static str, f: impl Fn(f64) -> f64 + Sync) -> Result<TensorData> {
         match self.dtype() {
             DType::I64 => self.try_contiguous_copy(),
             DType::Bool => {

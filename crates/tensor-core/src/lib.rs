@@ -26,6 +26,7 @@ pub mod promote;
 pub mod random;
 pub mod reduce;
 pub mod shape;
+pub mod simd;
 pub mod vmath;
 
 pub use data::{Literal, TensorData};

@@ -8,6 +8,7 @@
 
 use crate::shape::{normalize_dim, Shape, SpecDim};
 use crate::{with_float, with_numeric, DType, Element, Error, Float, Numeric, Result, TensorData};
+use rayon::prelude::*;
 use smallvec::SmallVec;
 
 /// The dims a reduction runs over, as PyTorch's `dim` argument takes them: one dim (`0`,
@@ -178,29 +179,6 @@ fn map_lanes<T: Element, O>(
     Ok(())
 }
 
-/// Folds the lanes of `v` row by row into `outer * inner` accumulators (`step(acc, value)`),
-/// the cache-friendly order for strided lanes: each step reads one contiguous row of `inner`
-/// values.
-fn fold_rows<T: Element, A: Copy>(
-    op: &'static str,
-    v: &[T],
-    (outer, n, inner): (usize, usize, usize),
-    init: A,
-    step: impl Fn(A, T) -> A,
-) -> Result<Vec<A>> {
-    let mut acc = crate::pool::try_scratch(op, outer * inner, init)?;
-    if n > 0 && inner > 0 {
-        for (o, lanes) in acc.chunks_exact_mut(inner).enumerate() {
-            for row in v[o * n * inner..(o + 1) * n * inner].chunks_exact(inner) {
-                for (a, &x) in lanes.iter_mut().zip(row) {
-                    *a = step(*a, x);
-                }
-            }
-        }
-    }
-    Ok(acc)
-}
-
 /// `(outer, n, inner)` sizes for a reduction over `dim` of `shape`.
 fn split(shape: &Shape, dim: usize) -> (usize, usize, usize) {
     if shape.ndim() == 0 {
@@ -224,30 +202,12 @@ fn reduced_shape(shape: &Shape, dim: usize, keepdim: bool) -> Shape {
     Shape(dims)
 }
 
-/// Sum of a slice, pairwise like PyTorch's cascade sum: blocks of 256 are summed with 8
-/// independent accumulators (which vectorises), and block sums are combined pairwise, so the
-/// rounding error grows with log(n) rather than n.
+/// Sum of a slice, pairwise like PyTorch's cascade sum: leaves of 256 values are summed in 32
+/// independent accumulators (which vectorise), and leaf sums are combined pairwise, so the
+/// rounding error grows with log(n) rather than n. Large slices are summed on every core
+/// (see [`crate::simd::kernels::sum`]; the result does not depend on the thread count).
 pub fn sum_slice<T: Numeric>(x: &[T]) -> T {
-    const BLOCK: usize = 256;
-    if x.len() > BLOCK {
-        let half = (x.len() / 2).next_multiple_of(BLOCK).min(x.len());
-        return sum_slice(&x[..half]).add_w(sum_slice(&x[half..]));
-    }
-    let mut acc = [T::ZERO; 8];
-    let chunks = x.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for i in 0..8 {
-            acc[i] = acc[i].add_w(c[i]);
-        }
-    }
-    // `add_w`: integer sums wrap around on overflow (as in PyTorch) rather than panic.
-    let mut s = ((acc[0].add_w(acc[4])).add_w(acc[1].add_w(acc[5])))
-        .add_w((acc[2].add_w(acc[6])).add_w(acc[3].add_w(acc[7])));
-    for &v in rest {
-        s = s.add_w(v);
-    }
-    s
+    crate::simd::kernels::sum(crate::simd::capability(), x)
 }
 
 /// Reduces `dim` of `x` with a per-lane fold: `init` then `step(acc, value)` for each of the
@@ -305,20 +265,28 @@ impl TensorData {
         self.sum_dims(&Dims::from(dim), keepdim)
     }
 
-    /// Sum over `dims` (bool sums to i64, like PyTorch): pairwise within contiguous lanes,
-    /// row by row for strided ones.
+    /// Sum over `dims` (bool sums to i64, like PyTorch): pairwise within contiguous lanes
+    /// ([`crate::simd::kernels::sum_rows`]), in blocks of rows for strided ones
+    /// ([`crate::simd::kernels::sum_cols`]); vectorised and split across threads.
     pub fn sum_dims(&self, dims: &Dims, keepdim: bool) -> Result<TensorData> {
         if self.dtype() == DType::Bool {
             return self.bool_as_i64("sum")?.sum_dims(dims, keepdim);
         }
         let p = Plan::new(self, "sum", dims, keepdim)?;
         with_numeric!(self.dtype(), "sum", |T| {
-            let mut out = crate::pool::try_fresh::<T>("sum", &p.out)?;
+            let mut out = crate::pool::try_filled::<T>("sum", &p.out, T::ZERO)?;
             let v = p.data.values_for::<T>("sum")?;
-            if p.inner == 1 {
-                map_lanes("sum", &v, (p.outer, p.n, 1), &mut out, sum_slice::<T>)?;
+            let cap = crate::simd::capability();
+            if p.n == 0 || out.is_empty() {
+                // Empty lanes sum to 0 (already written); no lanes, nothing to do.
+            } else if p.inner == 1 {
+                // Contiguous lanes, each summed pairwise exactly as `sum_slice` sums a slice.
+                crate::simd::kernels::sum_rows(cap, &v, p.n, &mut out);
             } else {
-                out.extend(fold_rows("sum", &v, (p.outer, p.n, p.inner), T::ZERO, |a, x| a.add_w(x))?);
+                // Strided lanes: for each outer index the column sums of an (n, inner) matrix.
+                for (o, x) in out.chunks_exact_mut(p.inner).zip(v.chunks_exact(p.n * p.inner)) {
+                    crate::simd::kernels::sum_cols(cap, x, o);
+                }
             }
             Ok(TensorData::from_vec_unchecked(out, p.out))
         })
@@ -375,31 +343,65 @@ impl TensorData {
             let (mut var, mut mean) =
                 (crate::pool::try_fresh::<T>(op, &p.out)?, crate::pool::try_fresh::<T>(op, &p.out)?);
             if p.inner <= 1 || p.n == 0 {
-                let mut pairs = Vec::new();
-                map_lanes(op, &v, (p.outer, p.n, p.inner), &mut pairs, |lane: &[T]| {
+                let lane_stats = |lane: &[T]| {
                     let m = lane.iter().map(|x| x.to_f64()).sum::<f64>() / n;
                     let m2: f64 = lane.iter().map(|x| (x.to_f64() - m) * (x.to_f64() - m)).sum();
                     (m2 / denom, m)
-                })?;
+                };
+                let pairs: Vec<(f64, f64)> = if p.n > 0 && v.len() >= crate::simd::kernels::PARALLEL_MIN {
+                    v.par_chunks(p.n).map(lane_stats).collect() // contiguous lanes, on every core
+                } else {
+                    let mut pairs = Vec::new();
+                    map_lanes(op, &v, (p.outer, p.n, p.inner), &mut pairs, lane_stats)?;
+                    pairs
+                };
                 var.extend(pairs.iter().map(|&(s, _)| T::c(s)));
                 mean.extend(pairs.iter().map(|&(_, m)| T::c(m)));
             } else {
-                let shape = (p.outer, p.n, p.inner);
-                let means: Vec<f64> = fold_rows(op, &v, shape, 0.0f64, |a, x| a + x.to_f64())?
-                    .into_iter()
-                    .map(|s| s / n)
-                    .collect();
-                let mut m2 = crate::pool::try_scratch(op, means.len(), 0.0f64)?;
-                for o in 0..p.outer {
-                    let (lanes, mu) =
-                        (&mut m2[o * p.inner..(o + 1) * p.inner], &means[o * p.inner..(o + 1) * p.inner]);
-                    for row in v[o * p.n * p.inner..(o + 1) * p.n * p.inner].chunks_exact(p.inner) {
-                        for ((a, &m), &x) in lanes.iter_mut().zip(mu).zip(row) {
-                            let d = x.to_f64() - m;
-                            *a += d * d;
+                // Each task owns a run of adjacent columns of one outer index and reads its
+                // (n, cols) block once, row by row, accumulating in f64 the sums of `x - k` and
+                // `(x - k)^2` with `k` the lane's first value (a shift that keeps the sums near
+                // the deviations): mean = k + S1/n, m2 = S2 - S1^2/n. In f64 the subtraction
+                // loses nothing an f32 result would show unless a lane's first value lies
+                // millions of standard deviations from its mean.
+                let (inner, block) = (p.inner, p.n * p.inner);
+                let mut means = crate::pool::try_scratch(op, p.outer * inner, 0.0f64)?;
+                let mut m2 = crate::pool::try_scratch(op, p.outer * inner, 0.0f64)?;
+                let columns = |j0: usize, x: &[T], mu: &mut [f64], acc: &mut [f64]| {
+                    let w = mu.len();
+                    let shift: Vec<f64> = x[j0..j0 + w].iter().map(|v| v.to_f64()).collect();
+                    crate::dispatch!(crate::simd::capability(), |F| {
+                        for row in x.chunks_exact(inner) {
+                            for (((s1, s2), &k), &x) in
+                                mu.iter_mut().zip(acc.iter_mut()).zip(&shift).zip(&row[j0..j0 + w])
+                            {
+                                let d = x.to_f64() - k;
+                                *s1 += d;
+                                *s2 += d * d;
+                            }
                         }
-                    }
-                }
+                        for ((m, a), &k) in mu.iter_mut().zip(acc.iter_mut()).zip(&shift) {
+                            *a -= *m * *m / n;
+                            if *a < 0.0 {
+                                *a = 0.0; // rounding; a NaN stays NaN
+                            }
+                            *m = k + *m / n;
+                        }
+                    })
+                };
+                let cols = if v.len() < crate::simd::kernels::PARALLEL_MIN {
+                    inner
+                } else {
+                    inner.div_ceil(rayon::current_num_threads()).next_multiple_of(8)
+                };
+                means.par_chunks_mut(inner).zip(m2.par_chunks_mut(inner)).zip(v.par_chunks(block)).for_each(
+                    |((mu, acc), x)| {
+                        mu.par_chunks_mut(cols)
+                            .zip(acc.par_chunks_mut(cols))
+                            .enumerate()
+                            .for_each(|(c, (mu, acc))| columns(c * cols, x, mu, acc))
+                    },
+                );
                 var.extend(m2.iter().map(|&s| T::c(s / denom)));
                 mean.extend(means.iter().map(|&m| T::c(m)));
             }

@@ -569,3 +569,43 @@ fn cross_entropy_statistics_keep_denormal_probabilities_like_pytorch() {
     assert_eq!(&sm_bits[..3], &[1.0f32.to_bits(), 27, 584744]);
     assert_eq!(sm_bits[20], 267);
 }
+
+/// Two-pass unbiased variance of a lane, in f64 (the textbook definition).
+fn lane_var(l: &[f64]) -> f64 {
+    let m = l.iter().sum::<f64>() / l.len() as f64;
+    l.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (l.len() as f64 - 1.0)
+}
+
+#[test]
+fn variance_over_a_strided_dim_matches_the_two_pass_definition() {
+    // Large enough to take the one-pass, multi-threaded column kernel; columns with a large
+    // offset (1e4 + noise: the shifted sums must not cancel), constant columns (exactly 0),
+    // and columns holding a NaN or an infinity (NaN, as in PyTorch).
+    let (rows, cols) = (3000, 40);
+    let noise = vals(&randn(&[rows, cols], 7));
+    let mut v: Vec<f64> = (0..rows * cols)
+        .map(|i| match i % cols {
+            0 => 2.5,
+            1 => 1e4 + noise[i],
+            _ => noise[i] * (i % cols) as f64,
+        })
+        .collect();
+    v[17 * cols + 2] = f64::NAN;
+    v[5 * cols + 3] = f64::INFINITY;
+    for t in [f64t(&v, &[rows, cols]), f32t(&v.iter().map(|&x| x as f32).collect::<Vec<_>>(), &[rows, cols])]
+    {
+        let got = vals(&t.var_dims(&0.into(), 1.0, false).unwrap());
+        let lanes = vals(&t); // the values as stored (f32-rounded for the f32 tensor)
+        for (j, &g) in got.iter().enumerate() {
+            let lane: Vec<f64> = (0..rows).map(|r| lanes[r * cols + j]).collect();
+            let want = lane_var(&lane);
+            if want.is_nan() {
+                assert!(g.is_nan(), "column {j}: {g}, want NaN");
+            } else {
+                let tol = if t.dtype() == DType::F32 { 2e-6 } else { 1e-12 };
+                assert!((g - want).abs() <= tol * want.abs(), "column {j}: {g} vs {want}");
+            }
+        }
+        assert_eq!(got[0], 0.0);
+    }
+}

@@ -31,8 +31,7 @@ const ROWS_PER_TASK: usize = 192;
 pub(super) fn applies<T: Float>(n: usize) -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
         && matches!(n, 16 | 24 | 32)
-        && std::is_x86_feature_detected!("avx2")
-        && std::is_x86_feature_detected!("fma")
+        && crate::simd::enabled(crate::simd::Capability::Avx2)
 }
 
 /// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d.0 + j*d.1]` is element

@@ -46,9 +46,10 @@ macro_rules! with_c {
     };
 }
 
-/// Whether the CPU has what the kernels are compiled for (checked once, then cached by std).
+/// Whether the kernels run: the CPU has AVX2 and FMA and `TORCHLET_CPU_CAPABILITY` does not
+/// lower the capability below AVX2 (see `crate::simd::enabled`).
 fn avx2_fma() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    crate::simd::enabled(crate::simd::Capability::Avx2)
 }
 
 /// softmax (or log_softmax) of the whole groups of rows of `x` into `out`; returns the rows done.

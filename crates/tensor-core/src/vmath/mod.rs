@@ -356,8 +356,9 @@ macro_rules! dispatch {
         #[allow(clippy::too_many_arguments)]
         fn $name<T: Float>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports AVX2 and FMA (checked on the line above), the only
+            if crate::simd::enabled(crate::simd::Capability::Avx2) {
+                // SAFETY: the CPU supports AVX2 and FMA (`enabled` never exceeds what
+                // `simd::detected` found), the only
                 // requirement of calling a `#[target_feature(enable = "avx2,fma")]` function;
                 // the body is the same safe code as the baseline build.
                 return unsafe { $avx($($arg),*) };

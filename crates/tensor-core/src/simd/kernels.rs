@@ -1,0 +1,366 @@
+//! The elementwise and reduction loops of tensor-core, each written once, compiled for every
+//! capability through [`dispatch!`](crate::simd::dispatch!), and split across rayon's threads
+//! from [`PARALLEL_MIN`] elements on.
+//!
+//! Each function takes the [`Capability`] to run at (the ops pass [`capability()`]; the
+//! agreement tests pass each of [`available()`](crate::simd::available)). The split points
+//! of a reduction depend on the data's length only, never on the thread count or the
+//! capability, so a sum gives the same bits on one thread or many, and at every capability
+//! (integer sums wrap around, float sums add in the same order).
+//!
+//! [`capability()`]: crate::simd::capability
+
+use crate::simd::{Capability, Real};
+use crate::Numeric;
+use rayon::prelude::*;
+
+/// Inputs of at least this many elements are split across threads (PyTorch's grain size).
+pub const PARALLEL_MIN: usize = 1 << 15;
+
+/// Elements per parallel task for `n` elements: about two tasks per thread, a multiple of 64
+/// (whole cache lines), and at least half of [`PARALLEL_MIN`].
+fn task_len(n: usize) -> usize {
+    let per = n.div_ceil(2 * rayon::current_num_threads());
+    per.next_multiple_of(64).max(PARALLEL_MIN / 2)
+}
+
+/// A formula of one [`Real`] (a line of the `float_unary!` table): a type with a generic
+/// function, so that each build instantiates it with its own f32 flavour.
+pub trait UnaryFn: Sync {
+    /// The formula.
+    fn call<T: Real>(x: T) -> T;
+}
+
+/// `out[i] = f(x[i])`.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn unary<A: Copy + Sync, O: Send>(cap: Capability, x: &[A], out: &mut [O], f: impl Fn(A) -> O + Sync) {
+    assert_eq!(x.len(), out.len(), "unary: input and output lengths differ");
+    let seq = |x: &[A], out: &mut [O]| {
+        crate::dispatch!(cap, |F| out.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v)))
+    };
+    if x.len() < PARALLEL_MIN {
+        return seq(x, out);
+    }
+    let k = task_len(x.len());
+    x.par_chunks(k).zip(out.par_chunks_mut(k)).for_each(|(x, o)| seq(x, o));
+}
+
+/// `out[i] = K(x[i])` for a table formula `K`, f32 through the build's flavour of [`Real`].
+///
+/// # Panics
+/// If the lengths differ.
+pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, x: &[E], out: &mut [E]) {
+    assert_eq!(x.len(), out.len(), "unary_real: input and output lengths differ");
+    if let (Some(x), Some(out)) = (crate::dtype::as_f32(x), crate::dtype::as_f32_mut(out)) {
+        let seq = |x: &[f32], out: &mut [f32]| {
+            crate::dispatch!(cap, |F| out
+                .iter_mut()
+                .zip(x)
+                .for_each(|(o, &v)| *o = K::call(<F as Real>::from_elem(v)).elem()))
+        };
+        if x.len() < PARALLEL_MIN {
+            return seq(x, out);
+        }
+        let k = task_len(x.len());
+        return x.par_chunks(k).zip(out.par_chunks_mut(k)).for_each(|(x, o)| seq(x, o));
+    }
+    // f64 (the only other Float): the standard library's math; the formula's arithmetic
+    // still vectorises. `E::c` of an f64 is exact for f64.
+    unary(cap, x, out, |v: E| E::c(K::call::<f64>(crate::Element::to_f64(v))));
+}
+
+/// `out[i] = f(a[i], b[i])`.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn binary<A: Copy + Sync, B: Copy + Sync, O: Send>(
+    cap: Capability,
+    a: &[A],
+    b: &[B],
+    out: &mut [O],
+    f: impl Fn(A, B) -> O + Sync,
+) {
+    assert!(a.len() == out.len() && b.len() == out.len(), "binary: lengths differ");
+    let seq = |a: &[A], b: &[B], out: &mut [O]| {
+        crate::dispatch!(cap, |F| out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)))
+    };
+    if a.len() < PARALLEL_MIN {
+        return seq(a, b, out);
+    }
+    let k = task_len(a.len());
+    a.par_chunks(k).zip(b.par_chunks(k)).zip(out.par_chunks_mut(k)).for_each(|((a, b), o)| seq(a, b, o));
+}
+
+/// `out[r*w + j] = f(a[r*w + j], row[j])`: a row vector broadcast over the rows of `a`
+/// (`a + bias`). Rows are split across threads.
+///
+/// # Panics
+/// If `row` is empty while `a` is not, or the lengths do not describe whole rows.
+pub fn binary_rows<A: Copy + Sync, B: Copy + Sync, O: Send>(
+    cap: Capability,
+    a: &[A],
+    row: &[B],
+    out: &mut [O],
+    f: impl Fn(A, B) -> O + Sync,
+) {
+    let w = row.len();
+    assert!(
+        a.len() == out.len() && (w > 0 || a.is_empty()) && a.len() % w.max(1) == 0,
+        "binary_rows: whole rows"
+    );
+    if a.is_empty() {
+        return;
+    }
+    let seq = |a: &[A], out: &mut [O]| {
+        crate::dispatch!(cap, |F| for (ar, or) in a.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+            or.iter_mut().zip(ar.iter().zip(row)).for_each(|(o, (&x, &y))| *o = f(x, y));
+        })
+    };
+    if a.len() < PARALLEL_MIN {
+        return seq(a, out);
+    }
+    let k = task_len(a.len()).next_multiple_of(w);
+    a.par_chunks(k).zip(out.par_chunks_mut(k)).for_each(|(a, o)| seq(a, o));
+}
+
+/// `out[r*w + j] = f(a[r*w + j], col[r])`: one value per row broadcast along it (`x - mean`
+/// over the last dim, kept). Rows are split across threads.
+///
+/// # Panics
+/// If `a` and `out` do not hold `col.len()` rows of one width.
+pub fn binary_cols<A: Copy + Sync, B: Copy + Sync, O: Send>(
+    cap: Capability,
+    a: &[A],
+    col: &[B],
+    out: &mut [O],
+    f: impl Fn(A, B) -> O + Sync,
+) {
+    let rows = col.len();
+    assert!(
+        a.len() == out.len() && (rows > 0 || a.is_empty()) && a.len() % rows.max(1) == 0,
+        "binary_cols: whole rows"
+    );
+    if a.is_empty() {
+        return;
+    }
+    let w = a.len() / rows;
+    if w == 0 {
+        return;
+    }
+    let seq = |a: &[A], col: &[B], out: &mut [O]| {
+        crate::dispatch!(cap, |F| for ((ar, or), &y) in
+            a.chunks_exact(w).zip(out.chunks_exact_mut(w)).zip(col)
+        {
+            or.iter_mut().zip(ar).for_each(|(o, &x)| *o = f(x, y));
+        })
+    };
+    if a.len() < PARALLEL_MIN {
+        return seq(a, col, out);
+    }
+    let r = task_len(a.len()).div_ceil(w);
+    a.par_chunks(r * w)
+        .zip(col.par_chunks(r))
+        .zip(out.par_chunks_mut(r * w))
+        .for_each(|((a, c), o)| seq(a, c, o));
+}
+
+/// Values per leaf of [`sum`]'s pairwise tree.
+const LEAF: usize = 256;
+/// Independent accumulators in a leaf: two AVX-512 vectors, four AVX2 ones, eight SSE ones.
+const ACC: usize = 32;
+
+/// Sum of a slice, pairwise like PyTorch's cascade sum: leaves of [`LEAF`] values are summed
+/// in [`ACC`] independent accumulators (which vectorise), and leaf sums are combined pairwise,
+/// so rounding errors grow with log(n). The top levels of the tree run on two threads from
+/// `2 * PARALLEL_MIN` values on, with the same split points (the same result).
+pub fn sum<T: Numeric>(cap: Capability, x: &[T]) -> T {
+    if x.len() >= 2 * PARALLEL_MIN {
+        let half = (x.len() / 2).next_multiple_of(LEAF).min(x.len());
+        let (a, b) = rayon::join(|| sum(cap, &x[..half]), || sum(cap, &x[half..]));
+        return a.add_w(b);
+    }
+    crate::dispatch!(cap, |F| sum_tree(x))
+}
+
+#[inline(always)]
+fn sum_tree<T: Numeric>(x: &[T]) -> T {
+    if x.len() > LEAF {
+        let half = (x.len() / 2).next_multiple_of(LEAF).min(x.len());
+        return sum_tree(&x[..half]).add_w(sum_tree(&x[half..]));
+    }
+    sum_leaf(x)
+}
+
+/// The sum of at most a few [`LEAF`]s, in [`ACC`] accumulators combined pairwise.
+#[inline(always)]
+fn sum_leaf<T: Numeric>(x: &[T]) -> T {
+    let mut acc = [T::ZERO; ACC];
+    let chunks = x.chunks_exact(ACC);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..ACC {
+            acc[i] = acc[i].add_w(c[i]);
+        }
+    }
+    let mut width = ACC;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            acc[i] = acc[i].add_w(acc[i + width]);
+        }
+    }
+    rest.iter().fold(acc[0], |s, &v| s.add_w(v))
+}
+
+/// `out[r] = sum(x[r*n..(r+1)*n])` for every row (rows split across threads).
+///
+/// # Panics
+/// If `x` is not `out.len()` rows of `n`.
+pub fn sum_rows<T: Numeric>(cap: Capability, x: &[T], n: usize, out: &mut [T]) {
+    assert!(x.len() == out.len() * n, "sum_rows: x must hold out.len() rows of n");
+    if n == 0 {
+        out.iter_mut().for_each(|o| *o = T::ZERO);
+        return;
+    }
+    let seq = |x: &[T], out: &mut [T]| {
+        crate::dispatch!(cap, |F| for (o, r) in out.iter_mut().zip(x.chunks_exact(n)) {
+            *o = sum_tree(r);
+        })
+    };
+    if x.len() < PARALLEL_MIN {
+        return seq(x, out);
+    }
+    let r = task_len(x.len()).div_ceil(n);
+    x.par_chunks(r * n).zip(out.par_chunks_mut(r)).for_each(|(x, o)| seq(x, o));
+}
+
+/// Rows per block of [`sum_cols`].
+const COL_BLOCK: usize = 128;
+
+/// `out[j] = sum_k x[k*w + j]`: the column sums of `x` (rows of `w`), the sum over dim 0 of a
+/// matrix. Rows are walked in order (contiguous, vectorised across the row), in blocks of
+/// [`COL_BLOCK`] rows whose partial sums are then added in block order: the same blocks and
+/// order for any thread count. Blocks are split across threads.
+///
+/// # Panics
+/// If `x` is not whole rows of `out.len()`.
+pub fn sum_cols<T: Numeric>(cap: Capability, x: &[T], out: &mut [T]) {
+    let w = out.len();
+    assert!(x.len() % w.max(1) == 0 && (w > 0 || x.is_empty()), "sum_cols: whole rows of out.len()");
+    out.iter_mut().for_each(|o| *o = T::ZERO);
+    if x.is_empty() {
+        return;
+    }
+    let rows = x.len() / w;
+    let blocks = rows.div_ceil(COL_BLOCK);
+    // One block's column sums into `acc` (its first row copied, the others added).
+    let block = |xb: &[T], acc: &mut [T]| {
+        crate::dispatch!(cap, |F| {
+            acc.copy_from_slice(&xb[..w]);
+            for r in xb[w..].chunks_exact(w) {
+                acc.iter_mut().zip(r).for_each(|(a, &v)| *a = a.add_w(v));
+            }
+        })
+    };
+    let add = |out: &mut [T], p: &[T]| {
+        crate::dispatch!(cap, |F| out.iter_mut().zip(p).for_each(|(o, &v)| *o = o.add_w(v)))
+    };
+    if blocks == 1 {
+        return block(x, out);
+    }
+    let mut partial = vec![T::ZERO; blocks * w];
+    if x.len() < PARALLEL_MIN {
+        x.chunks(COL_BLOCK * w).zip(partial.chunks_mut(w)).for_each(|(xb, p)| block(xb, p));
+    } else {
+        x.par_chunks(COL_BLOCK * w).zip(partial.par_chunks_mut(w)).for_each(|(xb, p)| block(xb, p));
+    }
+    for p in partial.chunks_exact(w) {
+        add(out, p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd::available;
+
+    struct Tanh;
+    impl UnaryFn for Tanh {
+        fn call<T: Real>(x: T) -> T {
+            x.tanh()
+        }
+    }
+
+    #[test]
+    fn every_capability_gives_the_bits_of_the_fma_build_or_within_ulps_of_it() {
+        let x: Vec<f32> =
+            (0..PARALLEL_MIN * 3 + 17).map(|i| ((i * 7919) % 20011) as f32 / 1000.0 - 10.0).collect();
+        let mut want = vec![0.0f32; x.len()];
+        x.iter().zip(&mut want).for_each(|(&v, w)| *w = crate::simd::real::tanh::<true>(v));
+        for cap in available() {
+            let mut got = vec![0.0f32; x.len()];
+            unary_real::<f32, Tanh>(cap, &x, &mut got);
+            for (g, w) in got.iter().zip(&want) {
+                if cap == Capability::Default {
+                    assert!(
+                        (g - w).abs() <= 4.0 * f32::EPSILON * w.abs().max(f32::MIN_POSITIVE),
+                        "{cap:?}: {g} vs {w}"
+                    );
+                } else {
+                    assert_eq!(g.to_bits(), w.to_bits(), "{cap:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sums_are_the_same_at_every_capability_and_match_f64() {
+        let x: Vec<f32> = (0..PARALLEL_MIN * 5 + 3).map(|i| ((i * 31) % 1000) as f32 / 100.0 - 5.0).collect();
+        let exact: f64 = x.iter().map(|&v| v as f64).sum();
+        let s0 = sum(Capability::Default, &x);
+        assert!((s0 as f64 - exact).abs() < 1e-3 * exact.abs().max(1.0), "{s0} vs {exact}");
+        let (w, rows) = (200usize, 800usize);
+        let m = &x[..w * rows];
+        let want: Vec<f64> = (0..w).map(|j| (0..rows).map(|r| m[r * w + j] as f64).sum()).collect();
+        let mut c0 = vec![0.0f32; w];
+        sum_cols(Capability::Default, m, &mut c0);
+        let mut r0 = vec![0.0f32; rows];
+        sum_rows(Capability::Default, m, w, &mut r0);
+        // A block of COL_BLOCK rows summed in order, then the blocks in order: the classic
+        // bound of recursive summation, (COL_BLOCK + blocks) * eps * sum |x|, per column.
+        let depth = (COL_BLOCK + rows.div_ceil(COL_BLOCK)) as f64 * f32::EPSILON as f64;
+        for (j, (g, exact)) in c0.iter().zip(&want).enumerate() {
+            let abs: f64 = (0..rows).map(|r| (m[r * w + j] as f64).abs()).sum();
+            assert!((*g as f64 - exact).abs() <= depth * abs, "{g} vs {exact}");
+        }
+        for cap in available() {
+            assert_eq!(sum(cap, &x).to_bits(), s0.to_bits(), "{cap:?}");
+            let mut c = vec![0.0f32; w];
+            sum_cols(cap, m, &mut c);
+            assert_eq!(c, c0, "{cap:?}");
+            let mut r = vec![0.0f32; rows];
+            sum_rows(cap, m, w, &mut r);
+            assert_eq!(r, r0, "{cap:?}");
+            assert_eq!(sum(cap, &[i64::MAX, 1]), i64::MIN, "integer sums wrap");
+        }
+    }
+
+    #[test]
+    fn broadcast_loops_match_the_definition() {
+        let (rows, w) = (PARALLEL_MIN / 100 + 3, 100usize);
+        let a: Vec<f32> = (0..rows * w).map(|i| i as f32 * 0.5).collect();
+        let row: Vec<f32> = (0..w).map(|j| j as f32).collect();
+        let col: Vec<f32> = (0..rows).map(|r| r as f32 * 3.0).collect();
+        for cap in available() {
+            let mut o = vec![0.0f32; a.len()];
+            binary_rows(cap, &a, &row, &mut o, |x, y| x - y);
+            assert!(o.iter().enumerate().all(|(i, &v)| v == a[i] - row[i % w]));
+            binary_cols(cap, &a, &col, &mut o, |x, y| x * y);
+            assert!(o.iter().enumerate().all(|(i, &v)| v == a[i] * col[i / w]));
+            binary(cap, &a, &a, &mut o, |x, y| x + y);
+            assert!(o.iter().enumerate().all(|(i, &v)| v == 2.0 * a[i]));
+        }
+    }
+}

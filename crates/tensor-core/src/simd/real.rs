@@ -1,0 +1,607 @@
+//! [`Real`]: the float type the elementwise formulas are written over, with f32 math that
+//! vectorises.
+//!
+//! A formula of the `float_unary!` table (`elementwise.rs`) is a generic function of one
+//! `T: Real`. For f64 tensors `T` is `f64` and every method is the standard library's. For f32
+//! tensors `T` is [`Fma32`] (in the AVX2 and AVX-512 builds of [`crate::simd::dispatch!`]) or
+//! [`Plain32`] (portable build): thin wrappers of `f32` whose `exp`, `ln`, `ln_1p`, `tanh` and
+//! `erf` are branch-free polynomials, so a loop over the formula vectorises at the build's
+//! width. Other methods (`sin`, `powf`, ...) are the standard library's (correct, not
+//! vectorised).
+//!
+//! Accuracy of the f32 functions against the exact value (checked in the tests below over
+//! their whole range, for both flavours): `exp` <= 2 ulp (results down to the smallest
+//! denormal kept, below -104 exactly 0, above 88.72 +inf), `ln` <= 2 ulp (denormal inputs
+//! included), `ln_1p` <= 3 ulp, `tanh` <= 3 ulp, `erf` <= 3 ulp. [`Fma32`] and [`Plain32`]
+//! differ only in rounding their multiply-adds once or twice, so they agree within those
+//! bounds (not bit for bit); every build that uses [`Fma32`] gives the same bits.
+
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// A float that the elementwise formulas are written over: f64, or one of the f32 flavours
+/// [`Fma32`] and [`Plain32`]. The methods mirror `num_traits::Float`'s names.
+pub trait Real:
+    Copy
+    + PartialOrd
+    + PartialEq
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Send
+    + Sync
+    + 'static
+{
+    /// The tensor element type it computes (`f32` or `f64`).
+    type Elem: crate::Float;
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// Machine epsilon of the element type.
+    const EPS: Self;
+    /// Wraps an element.
+    fn from_elem(v: Self::Elem) -> Self;
+    /// The element.
+    fn elem(self) -> Self::Elem;
+    /// An f64 constant in this type.
+    fn c(v: f64) -> Self;
+    /// This value as f64.
+    fn to_f64(self) -> f64;
+    /// `e^x`.
+    fn exp(self) -> Self;
+    /// `e^x - 1`.
+    fn exp_m1(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// `ln(1 + x)`, accurate near 0.
+    fn ln_1p(self) -> Self;
+    /// Base-2 logarithm.
+    fn log2(self) -> Self;
+    /// Base-10 logarithm.
+    fn log10(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// `1 / x`.
+    fn recip(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// The error function.
+    fn erf(self) -> Self;
+    /// Hyperbolic sine.
+    fn sinh(self) -> Self;
+    /// Hyperbolic cosine.
+    fn cosh(self) -> Self;
+    /// Sine.
+    fn sin(self) -> Self;
+    /// Cosine.
+    fn cos(self) -> Self;
+    /// Tangent.
+    fn tan(self) -> Self;
+    /// Arctangent.
+    fn atan(self) -> Self;
+    /// `x^e`.
+    fn powf(self, e: Self) -> Self;
+    /// `x^n`.
+    fn powi(self, n: i32) -> Self;
+    /// `|x|`.
+    fn abs(self) -> Self;
+    /// 1, -1 or NaN by sign (`f32::signum`).
+    fn signum(self) -> Self;
+    /// The smaller value, ignoring a NaN (`f32::min`).
+    fn min(self, o: Self) -> Self;
+    /// The larger value, ignoring a NaN (`f32::max`).
+    fn max(self, o: Self) -> Self;
+    /// Rounds down.
+    fn floor(self) -> Self;
+    /// Rounds up.
+    fn ceil(self) -> Self;
+    /// Rounds half away from zero.
+    fn round(self) -> Self;
+    /// Rounds toward zero.
+    fn trunc(self) -> Self;
+    /// `self * a + b` (fused where the build has FMA).
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    /// NaN?
+    fn is_nan(self) -> bool;
+    /// Neither infinite nor NaN?
+    fn is_finite(self) -> bool;
+    /// +-inf?
+    fn is_infinite(self) -> bool;
+    /// +inf.
+    fn infinity() -> Self;
+    /// -inf.
+    fn neg_infinity() -> Self;
+    /// NaN.
+    fn nan() -> Self;
+}
+
+impl Real for f64 {
+    type Elem = f64;
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const EPS: Self = f64::EPSILON;
+    #[inline(always)]
+    fn from_elem(v: f64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn elem(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn c(v: f64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn erf(self) -> Self {
+        libm::erf(self) // musl's erf, as `elementwise::erf` for f64
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
+    }
+    std_methods!(f64, exp, exp_m1, ln, ln_1p, tanh);
+    std_methods!(f64, common);
+}
+
+/// The methods that are the standard library's for both f32 and f64.
+macro_rules! std_methods {
+    ($t:ty, common) => {
+        std_methods!($t, log2, log10, sqrt, sinh, cosh, sin, cos, tan, atan, abs, signum, floor, ceil, round, trunc);
+        #[inline(always)]
+        fn recip(self) -> Self {
+            Self::ONE / self
+        }
+        #[inline(always)]
+        fn powf(self, e: Self) -> Self {
+            <$t>::powf(self.into(), e.into()).into()
+        }
+        #[inline(always)]
+        fn powi(self, n: i32) -> Self {
+            <$t>::powi(self.into(), n).into()
+        }
+        #[inline(always)]
+        fn min(self, o: Self) -> Self {
+            <$t>::min(self.into(), o.into()).into()
+        }
+        #[inline(always)]
+        fn max(self, o: Self) -> Self {
+            <$t>::max(self.into(), o.into()).into()
+        }
+        #[inline(always)]
+        fn is_nan(self) -> bool {
+            <$t>::is_nan(self.into())
+        }
+        #[inline(always)]
+        fn is_finite(self) -> bool {
+            <$t>::is_finite(self.into())
+        }
+        #[inline(always)]
+        fn is_infinite(self) -> bool {
+            <$t>::is_infinite(self.into())
+        }
+        #[inline(always)]
+        fn infinity() -> Self {
+            <$t>::INFINITY.into()
+        }
+        #[inline(always)]
+        fn neg_infinity() -> Self {
+            <$t>::NEG_INFINITY.into()
+        }
+        #[inline(always)]
+        fn nan() -> Self {
+            <$t>::NAN.into()
+        }
+    };
+    ($t:ty, $($m:ident),*) => {
+        $(
+            #[inline(always)]
+            fn $m(self) -> Self {
+                <$t>::$m(self.into()).into()
+            }
+        )*
+    };
+}
+use std_methods;
+
+/// An f32 whose multiply-adds are fused (`FMA = true`, one rounding; the builds for CPUs
+/// with FMA) or not (two roundings; the portable build, where a fused one would be a slow
+/// library call). Use the aliases [`Fma32`] and [`Plain32`].
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
+#[repr(transparent)]
+pub struct F32<const FMA: bool>(pub f32);
+
+/// f32 with fused multiply-adds (the AVX2 and AVX-512 builds).
+pub type Fma32 = F32<true>;
+/// f32 with separate multiplies and adds (the portable build).
+pub type Plain32 = F32<false>;
+
+impl<const FMA: bool> From<f32> for F32<FMA> {
+    #[inline(always)]
+    fn from(v: f32) -> Self {
+        F32(v)
+    }
+}
+impl<const FMA: bool> From<F32<FMA>> for f32 {
+    #[inline(always)]
+    fn from(v: F32<FMA>) -> f32 {
+        v.0
+    }
+}
+
+macro_rules! f32_ops {
+    ($($tr:ident $m:ident $atr:ident $am:ident $op:tt),*) => {$(
+        impl<const FMA: bool> $tr for F32<FMA> {
+            type Output = Self;
+            #[inline(always)]
+            fn $m(self, o: Self) -> Self {
+                F32(self.0 $op o.0)
+            }
+        }
+        impl<const FMA: bool> $atr for F32<FMA> {
+            #[inline(always)]
+            fn $am(&mut self, o: Self) {
+                self.0 = self.0 $op o.0;
+            }
+        }
+    )*};
+}
+f32_ops!(Add add AddAssign add_assign +, Sub sub SubAssign sub_assign -, Mul mul MulAssign mul_assign *, Div div DivAssign div_assign /);
+
+impl<const FMA: bool> Neg for F32<FMA> {
+    type Output = Self;
+    #[inline(always)]
+    fn neg(self) -> Self {
+        F32(-self.0)
+    }
+}
+
+impl<const FMA: bool> Real for F32<FMA> {
+    type Elem = f32;
+    const ZERO: Self = F32(0.0);
+    const ONE: Self = F32(1.0);
+    const EPS: Self = F32(f32::EPSILON);
+    #[inline(always)]
+    fn from_elem(v: f32) -> Self {
+        F32(v)
+    }
+    #[inline(always)]
+    fn elem(self) -> f32 {
+        self.0
+    }
+    #[inline(always)]
+    fn c(v: f64) -> Self {
+        F32(v as f32)
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.0 as f64
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        F32(exp::<FMA>(self.0))
+    }
+    #[inline(always)]
+    fn exp_m1(self) -> Self {
+        F32(self.0.exp_m1())
+    }
+    #[inline(always)]
+    fn ln(self) -> Self {
+        F32(ln::<FMA>(self.0))
+    }
+    #[inline(always)]
+    fn ln_1p(self) -> Self {
+        F32(ln_1p::<FMA>(self.0))
+    }
+    #[inline(always)]
+    fn tanh(self) -> Self {
+        F32(tanh::<FMA>(self.0))
+    }
+    #[inline(always)]
+    fn erf(self) -> Self {
+        F32(erf::<FMA>(self.0))
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        F32(madd::<FMA>(self.0, a.0, b.0))
+    }
+    std_methods!(f32, common);
+}
+
+/// `a * b + c`: one fused instruction when `FMA` (compiled only into builds for CPUs that have
+/// it), a multiply and an add otherwise (`mul_add` would be a slow library call there).
+#[inline(always)]
+pub fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `p(x)` for coefficients from the constant term up, by Horner's rule.
+#[inline(always)]
+fn horner<const FMA: bool>(x: f32, c: &[f32]) -> f32 {
+    let mut p = c[c.len() - 1];
+    for &k in c[..c.len() - 1].iter().rev() {
+        p = madd::<FMA>(p, x, k);
+    }
+    p
+}
+
+/// `2^k` for `k` in `-126..=127`, built from its exponent bits.
+#[inline(always)]
+fn pow2i(k: i32) -> f32 {
+    f32::from_bits((k.wrapping_add(127) as u32) << 23)
+}
+
+/// `e^x` for f32 without branches: `x = n ln2 + r` (|r| <= ln2/2, `ln2` in two parts),
+/// `e^r` by a degree-6 polynomial (Cephes' coefficients), and `2^n` applied as two normal
+/// factors `2^(n >> 1) 2^(n - (n >> 1))`, so that results near f32's limits (huge, or
+/// denormal) round once. Below -104 the result is 0, above 88.72 +inf; NaN stays NaN.
+#[inline(always)]
+pub fn exp<const FMA: bool>(x: f32) -> f32 {
+    const LO: f32 = -104.0; // e^-104 is below half the smallest denormal
+    const HI: f32 = 88.73; // e^88.73 is above f32::MAX
+    let xc = x.clamp(LO, HI); // (NaN stays NaN)
+    let t = madd::<FMA>(xc, std::f32::consts::LOG2_E, 12_582_912.0); // + 1.5 * 2^23 rounds
+    let n = t - 12_582_912.0; // round(x log2 e)...
+    let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000); // ...and as an integer
+    let r = madd::<FMA>(n, 2.121_944_4e-4, madd::<FMA>(n, -0.693_359_4, xc));
+    let p = horner::<FMA>(
+        r,
+        &[0.5, 1.666_666_5e-1, 4.166_579_6e-2, 8.333_452e-3, 1.398_199_9e-3, 1.987_569_1e-4],
+    );
+    let er = madd::<FMA>(p, r * r, r + 1.0);
+    let h = ni >> 1;
+    let y = er * pow2i(h) * pow2i(ni - h);
+    let y = if x < LO { 0.0 } else { y };
+    if x > HI {
+        f32::INFINITY
+    } else {
+        y
+    }
+}
+
+/// `ln x` for f32 without branches: `x = 2^e m` with `m` in `[sqrt(1/2), sqrt(2))`,
+/// `ln x = e ln2 + ln m`, `ln m` by Cephes' polynomial. Denormal inputs are scaled by 2^23
+/// first. 0 gives -inf, negative numbers and NaN give NaN, +inf gives +inf.
+#[inline(always)]
+pub fn ln<const FMA: bool>(x: f32) -> f32 {
+    let tiny = x < f32::MIN_POSITIVE;
+    let xs = if tiny { x * 8_388_608.0 } else { x }; // 2^23: a denormal becomes normal
+    let bits = xs.to_bits() as i32;
+    let mut e = ((bits >> 23) & 0xff) - 126 - if tiny { 23 } else { 0 };
+    let m = f32::from_bits(((bits & 0x007f_ffff) | 0x3f00_0000) as u32); // in [0.5, 1)
+    let small = m < std::f32::consts::FRAC_1_SQRT_2;
+    e -= small as i32;
+    let m = if small { m + m } else { m } - 1.0;
+    let z = m * m;
+    let p = horner::<FMA>(
+        m,
+        &[
+            3.333_333e-1,
+            -2.499_999_4e-1,
+            2.000_071_5e-1,
+            -1.666_805_8e-1,
+            1.424_932_3e-1,
+            -1.242_014_1e-1,
+            1.167_699_9e-1,
+            -1.151_461e-1,
+            7.037_683_6e-2,
+        ],
+    );
+    let ef = e as f32;
+    let y = madd::<FMA>(p * m, z, ef * -2.121_944_4e-4);
+    let y = madd::<FMA>(-0.5, z, y) + m;
+    let y = madd::<FMA>(ef, 0.693_359_4, y);
+    let y = if x == 0.0 { f32::NEG_INFINITY } else { y };
+    let y = if x < 0.0 || x.is_nan() { f32::NAN } else { y };
+    if x == f32::INFINITY {
+        f32::INFINITY
+    } else {
+        y
+    }
+}
+
+/// `ln(1 + x)`: with `u = 1 + x` (rounded), `ln(u) x / (u - 1)` corrects the rounding of
+/// `u`; `x` itself where `u == 1`. -1 gives -inf, below -1 NaN, +inf +inf.
+#[inline(always)]
+pub fn ln_1p<const FMA: bool>(x: f32) -> f32 {
+    let u = 1.0 + x;
+    let d = u - 1.0;
+    let y = ln::<FMA>(u) * (x / if d == 0.0 { 1.0 } else { d });
+    let y = if d == 0.0 { x } else { y };
+    if x == f32::INFINITY {
+        f32::INFINITY
+    } else {
+        y
+    }
+}
+
+/// `tanh x`: `x + x^3 P(x^2)` for `|x| < 0.6` (a degree-4 polynomial in `x^2`, fitted for
+/// this kernel, relative error 3e-9), else `sign(x) (1 - 2 / (e^(2|x|) + 1))`; +-1 beyond
+/// |x| = 10. One division.
+#[inline(always)]
+pub fn tanh<const FMA: bool>(x: f32) -> f32 {
+    let a = x.abs();
+    let s = x * x;
+    let p = horner::<FMA>(s, &[-0.333_333, 0.133_319_24, -0.053_783_82, 0.020_795_932, -0.005_895_107]);
+    let small = madd::<FMA>(p * s, x, x);
+    let small = f32::from_bits((small.to_bits() & 0x7FFF_FFFF) | (x.to_bits() & 0x8000_0000)); // tanh(-0) = -0
+    let e = exp::<FMA>(2.0 * a.min(10.0)); // tanh(10) = 1 - 4e-9 rounds to 1
+    let big = madd::<FMA>(-2.0, 1.0 / (e + 1.0), 1.0);
+    let big = f32::from_bits(big.to_bits() | (x.to_bits() & 0x8000_0000)); // sign of x
+    if a < 0.6 {
+        small
+    } else if x.is_nan() {
+        x
+    } else {
+        big
+    }
+}
+
+/// `erf x`: `x P(x^2)` for `|x| < 1` (degree 6 in `x^2`, relative error 1.3e-9), else
+/// `sign(x) (1 - e^(-x^2 + g(|x|)))` with `g(x) = ln(erfc(x) e^(x^2))` by a degree-9
+/// polynomial in `|x| - 2.5` (absolute error 5e-9); +-1 beyond |x| = 3.92. Both fitted for
+/// this kernel.
+#[inline(always)]
+pub fn erf<const FMA: bool>(x: f32) -> f32 {
+    let a = x.abs();
+    let s = x * x;
+    let small = x * horner::<FMA>(
+        s,
+        &[
+            std::f32::consts::FRAC_2_SQRT_PI,
+            -0.376_126_26,
+            0.112_835_85,
+            -0.026_853_81,
+            0.005_188_326,
+            -8.010_176e-4,
+            7.853_799e-5,
+        ],
+    );
+    let ac = a.min(3.92);
+    let g = horner::<FMA>(
+        ac - 2.5,
+        &[
+            -1.556_815_3,
+            -0.352_680_73,
+            0.056_106_36,
+            -0.010_858_22,
+            0.002_165_166,
+            -4.206_192e-4,
+            7.739_043e-5,
+            -1.302_815_4e-5,
+            1.614_948e-6,
+            -5.554_838e-8,
+        ],
+    );
+    let erfc = exp::<FMA>(madd::<FMA>(-ac, ac, g));
+    let big = if a >= 3.92 { 1.0 } else { 1.0 - erfc };
+    let big = f32::from_bits(big.to_bits() | (x.to_bits() & 0x8000_0000));
+    if a < 1.0 {
+        small
+    } else if x.is_nan() {
+        x
+    } else {
+        big
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Largest error in ulp of the f32 result of `f` against `want` (f64), over `xs`.
+    fn worst_ulp(xs: impl Iterator<Item = f32>, f: impl Fn(f32) -> f32, want: impl Fn(f64) -> f64) -> f64 {
+        let mut worst = 0.0f64;
+        for x in xs {
+            let (got, w) = (f(x), want(x as f64));
+            if w.is_nan() {
+                assert!(got.is_nan(), "{x}: {got} vs NaN");
+                continue;
+            }
+            if w.is_infinite() || (w as f32).is_infinite() {
+                assert_eq!(got, w as f32, "{x}");
+                continue;
+            }
+            let a = (w as f32).abs(); // the ulp of the correctly rounded result
+            let ulp = f32::from_bits(a.to_bits() + 1) as f64 - a as f64;
+            worst = worst.max((got as f64 - w).abs() / ulp);
+        }
+        worst
+    }
+
+    /// Every `step`-th f32 bit pattern between `lo` and `hi` (both signs handled).
+    fn sweep(lo: f32, hi: f32, count: usize) -> impl Iterator<Item = f32> {
+        let f = |v: f32| -> i64 {
+            if v < 0.0 {
+                -(v.abs().to_bits() as i64)
+            } else {
+                v.to_bits() as i64
+            }
+        };
+        let (a, b) = (f(lo), f(hi));
+        let step = ((b - a) / count as i64).max(1);
+        (0..=count as i64).map(move |i| a + i * step).filter(move |&k| k <= b).map(|k| {
+            if k < 0 {
+                -f32::from_bits((-k) as u32)
+            } else {
+                f32::from_bits(k as u32)
+            }
+        })
+    }
+
+    fn both(name: &str, lo: f32, hi: f32, bound: f64, f: fn(f32, bool) -> f32, want: fn(f64) -> f64) {
+        for fma in [false, true] {
+            let w = worst_ulp(sweep(lo, hi, 400_000), |x| f(x, fma), want);
+            assert!(w <= bound, "{name} (fma {fma}): {w} ulp > {bound}");
+        }
+    }
+
+    #[test]
+    fn exp_within_2_ulp_with_denormal_results() {
+        both("exp", -110.0, 90.0, 2.0, |x, f| if f { exp::<true>(x) } else { exp::<false>(x) }, f64::exp);
+        // e^-100 = 26.5 times the smallest denormal: PyTorch's softmax([0, -100, -90]) has 27.
+        assert_eq!(exp::<true>(-100.0).to_bits(), 27);
+        assert_eq!(exp::<false>(-100.0).to_bits(), 27);
+        assert!(exp::<false>(f32::NAN).is_nan() && exp::<true>(f32::NEG_INFINITY) == 0.0);
+        assert_eq!(exp::<true>(f32::INFINITY), f32::INFINITY);
+    }
+
+    #[test]
+    fn ln_and_ln_1p_within_bounds() {
+        both("ln", 0.0, f32::MAX, 2.0, |x, f| if f { ln::<true>(x) } else { ln::<false>(x) }, f64::ln);
+        assert!((ln::<true>(1e-40) as f64 - (1e-40f32 as f64).ln()).abs() < 1e-5);
+        assert_eq!(ln::<false>(0.0), f32::NEG_INFINITY);
+        assert!(ln::<true>(-1.0).is_nan() && ln::<true>(f32::NAN).is_nan());
+        both(
+            "ln_1p",
+            -0.999,
+            1e30,
+            3.0,
+            |x, f| if f { ln_1p::<true>(x) } else { ln_1p::<false>(x) },
+            f64::ln_1p,
+        );
+        both(
+            "ln_1p",
+            -1e-20,
+            1e-20,
+            3.0,
+            |x, f| if f { ln_1p::<true>(x) } else { ln_1p::<false>(x) },
+            f64::ln_1p,
+        );
+        assert_eq!(ln_1p::<true>(-1.0), f32::NEG_INFINITY);
+        assert_eq!(ln_1p::<true>(f32::INFINITY), f32::INFINITY);
+    }
+
+    #[test]
+    fn tanh_and_erf_within_3_ulp() {
+        both("tanh", -12.0, 12.0, 3.0, |x, f| if f { tanh::<true>(x) } else { tanh::<false>(x) }, f64::tanh);
+        both(
+            "tanh",
+            -1e-30,
+            1e-30,
+            1.0,
+            |x, f| if f { tanh::<true>(x) } else { tanh::<false>(x) },
+            f64::tanh,
+        );
+        assert_eq!(tanh::<true>(f32::INFINITY), 1.0);
+        assert_eq!(tanh::<true>(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert!(tanh::<false>(f32::NAN).is_nan());
+        both("erf", -5.0, 5.0, 3.0, |x, f| if f { erf::<true>(x) } else { erf::<false>(x) }, libm::erf);
+        assert_eq!(erf::<true>(f32::NEG_INFINITY), -1.0);
+        assert!(erf::<false>(f32::NAN).is_nan());
+    }
+}
