@@ -185,7 +185,7 @@ fn train(args: &Args) -> Result<()> {
     let elapsed = start.elapsed();
     println!("{}", run.model);
     for (i, loss) in run.losses.iter().enumerate() {
-        if (i * every) % print_every == 0 {
+        if (i * every).is_multiple_of(print_every) {
             println!("step {:>5}  loss {loss:.6}", i * every);
         }
     }

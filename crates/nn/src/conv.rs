@@ -52,13 +52,13 @@ fn check_sizes(
     if groups == 0 {
         return Err(Error::invalid(op, "groups must be a positive integer (got 0)"));
     }
-    if in_channels % groups != 0 {
+    if !in_channels.is_multiple_of(groups) {
         return Err(Error::invalid(
             op,
             format!("in_channels must be divisible by groups (in_channels={in_channels}, groups={groups})"),
         ));
     }
-    if out_channels % groups != 0 {
+    if !out_channels.is_multiple_of(groups) {
         return Err(Error::invalid(
             op,
             format!(

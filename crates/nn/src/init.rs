@@ -351,7 +351,7 @@ pub fn conv2d_parameters(
     bias: bool,
     dtype: DType,
 ) -> Result<(Tensor, Option<Tensor>)> {
-    if groups == 0 || in_channels % groups != 0 || out_channels % groups != 0 {
+    if groups == 0 || !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
         return Err(Error::invalid(
             "Conv2d",
             format!("groups={groups} must be positive and divide in_channels={in_channels} and out_channels={out_channels}"),

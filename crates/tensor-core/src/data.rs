@@ -685,7 +685,7 @@ impl TensorData {
             return Err(Error::invalid("narrow", "cannot narrow a 0-dimensional tensor"));
         }
         let size = self.dims()[d];
-        if !start.checked_add(len).is_some_and(|end| end <= size) {
+        if start.checked_add(len).is_none_or(|end| end > size) {
             return Err(Error::invalid(
                 "narrow",
                 format!(
@@ -802,7 +802,7 @@ pub(crate) fn infer_shape(op: &'static str, spec: &[isize], numel: usize, from: 
         }
     }
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(Error::invalid(
                 op,
                 format!("shape {spec:?} is invalid for input of shape {from} ({numel} elements)"),

@@ -20,6 +20,7 @@ pub mod error;
 mod index;
 mod indexing;
 pub mod matmul;
+pub mod norm;
 pub mod pool;
 pub mod pooling;
 pub mod promote;

@@ -568,7 +568,7 @@ fn normal_fill<T: Copy>(v: &mut [T], uniform: impl Fn() -> T, block: impl Fn(&mu
         block(&mut v[i..i + 16]);
         i += 16;
     }
-    if n % 16 != 0 {
+    if !n.is_multiple_of(16) {
         let tail = &mut v[n - 16..];
         for x in tail.iter_mut() {
             *x = uniform();

@@ -19,7 +19,8 @@ use crate::graph::{record, Backward, Grads};
 use crate::ops::wanted;
 use crate::tensor::Tensor;
 use smallvec::smallvec;
-use torchlet_tensor_core::{with_float, Element, Error, Float, Numeric, Result, Shape, TensorData};
+use torchlet_tensor_core::norm::{self, ChannelLayout};
+use torchlet_tensor_core::{pool, with_float, Element, Error, Float, Numeric, Result, Shape, TensorData};
 
 /// How a tensor splits into normalisation groups: element `(o, c, i)` of the `(outer, c,
 /// inner)` view belongs to group `c` (batch norm: channels) or to group `o` with `c = inner =
@@ -47,49 +48,6 @@ struct Norm<T> {
 }
 
 impl<T: Float> Norm<T> {
-    /// The group of element `(o, c)` (rows `o` for layer norm, channels `c` for batch norm) and
-    /// the index of its weight.
-    #[inline]
-    fn group_and_weight(&self, o: usize, c: usize, i: usize) -> (usize, usize) {
-        if self.per_row {
-            (o, c * self.groups.inner + i)
-        } else {
-            (c, c)
-        }
-    }
-}
-
-impl<T: Float> Norm<T> {
-    /// The backward pass of layer norm (contiguous rows of `m` values), as slice loops.
-    fn backward_rows(&self, xv: &[T], gv: &[T], w: Option<&[T]>, m: usize, needs: &[bool]) -> Result<Grads> {
-        let (mut dw, mut db) = (vec![T::ZERO; m], vec![T::ZERO; m]);
-        let mut dx = if needs[0] { vec![T::ZERO; xv.len()] } else { Vec::new() };
-        let mut xhat = vec![T::ZERO; m];
-        let mut gw = vec![T::ZERO; m];
-        let inv_m = T::c(1.0 / m as f64);
-        for (r, (x, g)) in xv.chunks_exact(m).zip(gv.chunks_exact(m)).enumerate() {
-            let (mu, rs) = (self.mean[r], self.rstd[r]);
-            xhat.iter_mut().zip(x).for_each(|(h, &x)| *h = (x - mu) * rs);
-            match w {
-                Some(w) => gw.iter_mut().zip(g).zip(w).for_each(|((o, &g), &w)| *o = g * w),
-                None => gw.copy_from_slice(g),
-            }
-            dw.iter_mut().zip(g).zip(&xhat).for_each(|((d, &g), &h)| *d += g * h);
-            db.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
-            if needs[0] {
-                let s_gw = gw.iter().fold(T::ZERO, |a, &v| a + v) * inv_m;
-                let s_gwx = gw.iter().zip(&xhat).fold(T::ZERO, |a, (&v, &h)| a + v * h) * inv_m;
-                let out = &mut dx[r * m..(r + 1) * m];
-                out.iter_mut()
-                    .zip(&gw)
-                    .zip(&xhat)
-                    .for_each(|((d, &gw), &h)| *d = rs * (gw - s_gw - h * s_gwx));
-            }
-        }
-        let gx = wanted(needs[0], || Ok(TensorData::from_vec_unchecked(dx, self.x.shape().clone())))?;
-        self.with_affine_grads(gx, dw, db, m, needs)
-    }
-
     /// The gradients in input order: `gx`, then `dw` and `db` for the affine parameters the
     /// op was given (`nw` elements each).
     fn with_affine_grads(
@@ -115,55 +73,46 @@ impl<T: Float> Norm<T> {
 
 impl<T: Float> Backward for Norm<T> {
     fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
+        const OP: &str = "norm_backward";
         let Groups { outer, channels, inner } = self.groups;
         let xv = self.x.values::<T>()?;
         let g = g.try_contiguous()?;
         let gv = g.values::<T>()?;
         let w = self.weight.as_ref().map(|w| w.values::<T>()).transpose()?;
-        if self.per_row && !self.fixed_stats && channels * inner > 0 {
-            return self.backward_rows(&xv, &gv, w.as_deref(), channels * inner, needs);
-        }
         let nw = if self.per_row { channels * inner } else { channels };
-        let ngroups = self.mean.len();
-        let m = T::c((xv.len() / ngroups.max(1)) as f64);
-        // Per group: sum(gw) and sum(gw * xhat); per weight element: sum(g xhat), sum(g).
-        let (mut s_gw, mut s_gwx) = (vec![T::ZERO; ngroups], vec![T::ZERO; ngroups]);
         let (mut dw, mut db) = (vec![T::ZERO; nw], vec![T::ZERO; nw]);
-        let mut idx = 0;
-        for o in 0..outer {
+        let mut dx = if needs[0] { pool::try_overwritable::<T>(OP, self.x.shape())? } else { Vec::new() };
+        if xv.is_empty() {
+            // Nothing flows back (an empty batch or empty rows): zero gradients.
+        } else if self.per_row {
+            let d = needs[0].then_some(&mut dx[..]);
+            norm::rows_backward(&xv, &gv, nw, &self.mean, &self.rstd, w.as_deref(), d, &mut dw, &mut db);
+        } else {
+            // Per channel c, with s_g = sum(g), s_gx = sum(g (x - mean)) and n values:
+            // dw = rstd s_gx, db = s_g, and dx = rstd w (g - s_g/n - (x - mean) rstd^2 s_gx/n)
+            // (just g w rstd with fixed statistics), written as g P + x R + Q.
+            let l = ChannelLayout { outer, channels, inner };
+            let mean: Vec<f64> = self.mean.iter().map(|&m| Element::to_f64(m)).collect();
+            let (s_g, s_gx) = norm::channel_grad_sums(&xv, &gv, &mean, l);
+            let n = l.per_channel() as f64;
+            let (mut p, mut r, mut q) =
+                (vec![T::ZERO; channels], vec![T::ZERO; channels], vec![T::ZERO; channels]);
             for c in 0..channels {
-                for i in 0..inner {
-                    let (grp, wi) = self.group_and_weight(o, c, i);
-                    let xhat = (xv[idx] - self.mean[grp]) * self.rstd[grp];
-                    let gw = gv[idx] * w.as_ref().map_or(T::ONE, |w| w[wi]);
-                    s_gw[grp] += gw;
-                    s_gwx[grp] += gw * xhat;
-                    dw[wi] += gv[idx] * xhat;
-                    db[wi] += gv[idx];
-                    idx += 1;
-                }
+                let (rs, wc) = (self.rstd[c].to_f64(), w.as_ref().map_or(1.0, |w| w[c].to_f64()));
+                dw[c] = T::c(rs * s_gx[c]);
+                db[c] = T::c(s_g[c]);
+                let k = if self.fixed_stats { 0.0 } else { rs * rs * s_gx[c] / n };
+                let mg = if self.fixed_stats { 0.0 } else { s_g[c] / n };
+                p[c] = T::c(rs * wc);
+                r[c] = T::c(-rs * wc * k);
+                q[c] = T::c(rs * wc * (mean[c] * k - mg));
+            }
+            if needs[0] {
+                let xs = (!self.fixed_stats).then_some((&xv[..], &r[..]));
+                norm::channel_affine(l, &gv, &p, xs, &q, &mut dx);
             }
         }
-        let gx = wanted(needs[0], || {
-            let mut dx = Vec::with_capacity(xv.len());
-            let mut idx = 0;
-            for o in 0..outer {
-                for c in 0..channels {
-                    for i in 0..inner {
-                        let (grp, wi) = self.group_and_weight(o, c, i);
-                        let gw = gv[idx] * w.as_ref().map_or(T::ONE, |w| w[wi]);
-                        dx.push(if self.fixed_stats {
-                            gw * self.rstd[grp]
-                        } else {
-                            let xhat = (xv[idx] - self.mean[grp]) * self.rstd[grp];
-                            self.rstd[grp] * (gw - s_gw[grp] / m - xhat * s_gwx[grp] / m)
-                        });
-                        idx += 1;
-                    }
-                }
-            }
-            Ok(TensorData::from_vec_unchecked(dx, self.x.shape().clone()))
-        })?;
+        let gx = wanted(needs[0], || Ok(TensorData::from_vec_unchecked(dx, self.x.shape().clone())))?;
         self.with_affine_grads(gx, dw, db, nw, needs)
     }
 }
@@ -187,83 +136,39 @@ fn affine(
     Ok(Some(d.try_contiguous()?))
 }
 
-/// `y = xhat * w + b` and each group's mean, rstd and biased variance (the given statistics
-/// when `stats` is `Some((mean, var))`).
+/// Batch norm's output `y = xhat * w + b` (computed as `x * scale + shift` per channel, with
+/// `scale = rstd * w`, `shift = b - mean * scale`, as PyTorch's CPU kernel does) and each
+/// channel's mean, rstd and biased variance: the batch's (from
+/// [`norm::channel_moments`]), or the given `stats = (mean, var)`.
 #[allow(clippy::type_complexity)]
-fn forward<T: Float>(
+fn forward_channels<T: Float>(
     x: &[T],
-    groups: Groups,
-    per_row: bool,
+    l: ChannelLayout,
     stats: Option<(&[T], &[T])>,
     eps: f64,
     w: Option<&[T]>,
     b: Option<&[T]>,
-) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
-    let Groups { outer, channels, inner } = groups;
-    if per_row && stats.is_none() && channels * inner > 0 {
-        return forward_rows(x, channels * inner, eps, w, b);
-    }
-    let ngroups = if per_row { outer } else { channels };
-    let group_of = |o: usize, c: usize, i: usize| if per_row { (o, c * inner + i) } else { (c, c) };
-    let (mean, rstd, var): (Vec<T>, Vec<T>, Vec<T>) = match stats {
-        Some((mean, var)) => {
-            (mean.to_vec(), var.iter().map(|&v| T::ONE / (v + T::c(eps)).sqrt()).collect(), var.to_vec())
+    shape: &Shape,
+) -> Result<(Vec<T>, Vec<T>, Vec<T>, Vec<T>)> {
+    let (mean, var): (Vec<f64>, Vec<f64>) = match stats {
+        Some((m, v)) => {
+            (m.iter().map(|&m| Element::to_f64(m)).collect(), v.iter().map(|&v| Element::to_f64(v)).collect())
         }
-        None => {
-            // Two passes (mean, then the centred sum of squares) in f64, for accuracy.
-            let (mut sum, mut count) = (vec![0.0f64; ngroups], vec![0usize; ngroups]);
-            let mut idx = 0;
-            for o in 0..outer {
-                for c in 0..channels {
-                    for i in 0..inner {
-                        let (grp, _) = group_of(o, c, i);
-                        sum[grp] += Element::to_f64(x[idx]);
-                        count[grp] += 1;
-                        idx += 1;
-                    }
-                }
-            }
-            let mean: Vec<f64> = sum.iter().zip(&count).map(|(s, &n)| s / n as f64).collect();
-            let mut sq = vec![0.0f64; ngroups];
-            let mut idx = 0;
-            for o in 0..outer {
-                for c in 0..channels {
-                    for i in 0..inner {
-                        let (grp, _) = group_of(o, c, i);
-                        let d = Element::to_f64(x[idx]) - mean[grp];
-                        sq[grp] += d * d;
-                        idx += 1;
-                    }
-                }
-            }
-            let var: Vec<f64> = sq.iter().zip(&count).map(|(s, &n)| s / n as f64).collect();
-            let rstd = var.iter().map(|v| T::c(1.0 / (v + eps).sqrt())).collect();
-            (mean.into_iter().map(T::c).collect(), rstd, var.into_iter().map(T::c).collect())
-        }
+        None if x.is_empty() => (vec![f64::NAN; l.channels], vec![f64::NAN; l.channels]),
+        None => norm::channel_moments(x, l),
     };
-    let mut y = Vec::with_capacity(x.len());
-    let mut idx = 0;
-    for o in 0..outer {
-        for c in 0..channels {
-            for i in 0..inner {
-                let (grp, wi) = group_of(o, c, i);
-                let mut v = (x[idx] - mean[grp]) * rstd[grp];
-                if let Some(w) = w {
-                    v *= w[wi];
-                }
-                if let Some(b) = b {
-                    v += b[wi];
-                }
-                y.push(v);
-                idx += 1;
-            }
-        }
-    }
-    (y, mean, rstd, var)
+    let rstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    let scale: Vec<T> = (0..l.channels).map(|c| T::c(rstd[c] * w.map_or(1.0, |w| w[c].to_f64()))).collect();
+    let shift: Vec<T> = (0..l.channels)
+        .map(|c| T::c(b.map_or(0.0, |b| b[c].to_f64()) - mean[c] * scale[c].to_f64()))
+        .collect();
+    let mut y = pool::try_overwritable::<T>("batch_norm", shape)?;
+    norm::channel_affine(l, x, &scale, None, &shift, &mut y);
+    let back = |v: Vec<f64>| v.into_iter().map(T::c).collect::<Vec<T>>();
+    Ok((y, back(mean), back(rstd), back(var)))
 }
 
-/// [`forward`] for layer norm, where each group is a contiguous row of `m` values: slice loops
-/// the compiler vectorises (the statistics still accumulate in f64).
+/// Layer norm's output and each row's mean, rstd and biased variance ([`norm::rows_forward`]).
 #[allow(clippy::type_complexity)]
 fn forward_rows<T: Float>(
     x: &[T],
@@ -271,27 +176,15 @@ fn forward_rows<T: Float>(
     eps: f64,
     w: Option<&[T]>,
     b: Option<&[T]>,
-) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
+    shape: &Shape,
+) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
     let rows = x.len().checked_div(m).unwrap_or(0);
-    let (mut mean, mut rstd, mut var) =
-        (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows));
-    let mut y = vec![T::ZERO; x.len()];
-    for (row, out) in x.chunks_exact(m).zip(y.chunks_exact_mut(m)) {
-        let mu = row.iter().map(|&v| Element::to_f64(v)).sum::<f64>() / m as f64;
-        let v = row.iter().map(|&v| (Element::to_f64(v) - mu).powi(2)).sum::<f64>() / m as f64;
-        let (mu_t, r_t) = (T::c(mu), T::c(1.0 / (v + eps).sqrt()));
-        out.iter_mut().zip(row).for_each(|(o, &xv)| *o = (xv - mu_t) * r_t);
-        if let Some(w) = w {
-            out.iter_mut().zip(w).for_each(|(o, &w)| *o *= w);
-        }
-        if let Some(b) = b {
-            out.iter_mut().zip(b).for_each(|(o, &b)| *o += b);
-        }
-        mean.push(mu_t);
-        rstd.push(r_t);
-        var.push(T::c(v));
+    let mut y = pool::try_overwritable::<T>("layer_norm", shape)?;
+    let (mut mean, mut rstd, mut var) = (vec![T::ZERO; rows], vec![T::ZERO; rows], vec![T::ZERO; rows]);
+    if m > 0 {
+        norm::rows_forward(x, m, eps, w, b, &mut y, &mut mean, &mut rstd, &mut var);
     }
-    (y, mean, rstd, var)
+    Ok((y, mean, rstd))
 }
 
 /// The options of [`Tensor::batch_norm`] (`F.batch_norm`'s keyword arguments).
@@ -346,8 +239,8 @@ impl Tensor {
         with_float!(x.dtype(), OP, |T| {
             let wv = w.as_ref().map(|w| w.values::<T>()).transpose()?;
             let bv = b.as_ref().map(|b| b.values::<T>()).transpose()?;
-            let (y, mean, rstd, _) =
-                forward::<T>(&xc.values::<T>()?, groups, true, None, eps, wv.as_deref(), bv.as_deref());
+            let (y, mean, rstd) =
+                forward_rows::<T>(&xc.values::<T>()?, m, eps, wv.as_deref(), bv.as_deref(), x.shape())?;
             let out = TensorData::from_vec_unchecked(y, x.shape().clone());
             let has_bias = b.is_some();
             let rule =
@@ -407,15 +300,16 @@ impl Tensor {
                 rv.as_ref().map(|r| r.values::<T>()).transpose()?,
             );
             let stats = if opts.training { None } else { rmv.as_deref().zip(rvv.as_deref()) };
-            let (y, mean, rstd, var) = forward::<T>(
+            let l = ChannelLayout { outer: n, channels: c, inner };
+            let (y, mean, rstd, var) = forward_channels::<T>(
                 &xc.values::<T>()?,
-                groups,
-                false,
+                l,
                 stats,
                 opts.eps,
                 wv.as_deref(),
                 bv.as_deref(),
-            );
+                x.shape(),
+            )?;
             if opts.training {
                 // running = (1 - m) running + m stat, with the unbiased variance.
                 let mom = T::c(opts.momentum);

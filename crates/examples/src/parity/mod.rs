@@ -39,7 +39,7 @@ impl Summary {
 
 /// Runs every case of the file at `path` whose name starts with `filter` (all when `None`).
 pub fn run_file(path: impl AsRef<Path>, filter: Option<&str>) -> Result<Summary, String> {
-    run_file_where(path, |case| filter.map_or(true, |f| name(case).starts_with(f)))
+    run_file_where(path, |case| filter.is_none_or(|f| name(case).starts_with(f)))
 }
 
 /// Runs every case of the file at `path` for which `select` returns true.
@@ -142,7 +142,7 @@ pub fn compare(what: &str, got: &TensorData, want: &TensorData, rtol: f64, atol:
         };
         if !ok {
             let err = if a.is_finite() { (a - b).abs() } else { f64::INFINITY };
-            if worst.map_or(true, |(_, e)| err > e || e.is_nan()) {
+            if worst.is_none_or(|(_, e)| err > e || e.is_nan()) {
                 worst = Some((i, err));
             }
         }

@@ -372,7 +372,7 @@ impl StepLR {
     }
 
     fn rule(step_size: usize, gamma: f64, t: usize, lrs: &[f64]) -> Result<Update> {
-        if t == 0 || t % step_size != 0 {
+        if t == 0 || !t.is_multiple_of(step_size) {
             return Update::lrs(lrs.to_vec());
         }
         Update::lrs(lrs.iter().map(|lr| lr * gamma).collect())

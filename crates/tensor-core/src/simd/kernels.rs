@@ -107,7 +107,7 @@ pub fn binary_rows<A: Copy + Sync, B: Copy + Sync, O: Send>(
 ) {
     let w = row.len();
     assert!(
-        a.len() == out.len() && (w > 0 || a.is_empty()) && a.len() % w.max(1) == 0,
+        a.len() == out.len() && (w > 0 || a.is_empty()) && a.len().is_multiple_of(w.max(1)),
         "binary_rows: whole rows"
     );
     if a.is_empty() {
@@ -139,7 +139,7 @@ pub fn binary_cols<A: Copy + Sync, B: Copy + Sync, O: Send>(
 ) {
     let rows = col.len();
     assert!(
-        a.len() == out.len() && (rows > 0 || a.is_empty()) && a.len() % rows.max(1) == 0,
+        a.len() == out.len() && (rows > 0 || a.is_empty()) && a.len().is_multiple_of(rows.max(1)),
         "binary_cols: whole rows"
     );
     if a.is_empty() {
@@ -171,8 +171,8 @@ const LEAF: usize = 256;
 /// Independent accumulators in a leaf: two AVX-512 vectors, four AVX2 ones, eight SSE ones.
 const ACC: usize = 32;
 
-/// Sum of a slice, pairwise like PyTorch's cascade sum: leaves of [`LEAF`] values are summed
-/// in [`ACC`] independent accumulators (which vectorise), and leaf sums are combined pairwise,
+/// Sum of a slice, pairwise like PyTorch's cascade sum: leaves of `LEAF` (256) values are summed
+/// in `ACC` (32) independent accumulators (which vectorise), and leaf sums are combined pairwise,
 /// so rounding errors grow with log(n). The top levels of the tree run on two threads from
 /// `2 * PARALLEL_MIN` values on, with the same split points (the same result).
 pub fn sum<T: Numeric>(cap: Capability, x: &[T]) -> T {
@@ -193,7 +193,7 @@ fn sum_tree<T: Numeric>(x: &[T]) -> T {
     sum_leaf(x)
 }
 
-/// The sum of at most a few [`LEAF`]s, in [`ACC`] accumulators combined pairwise.
+/// The sum of at most a few leaves, in `ACC` (32) accumulators combined pairwise.
 #[inline(always)]
 fn sum_leaf<T: Numeric>(x: &[T]) -> T {
     let mut acc = [T::ZERO; ACC];
@@ -241,14 +241,14 @@ const COL_BLOCK: usize = 128;
 
 /// `out[j] = sum_k x[k*w + j]`: the column sums of `x` (rows of `w`), the sum over dim 0 of a
 /// matrix. Rows are walked in order (contiguous, vectorised across the row), in blocks of
-/// [`COL_BLOCK`] rows whose partial sums are then added in block order: the same blocks and
+/// `COL_BLOCK` (128) rows whose partial sums are then added in block order: the same blocks and
 /// order for any thread count. Blocks are split across threads.
 ///
 /// # Panics
 /// If `x` is not whole rows of `out.len()`.
 pub fn sum_cols<T: Numeric>(cap: Capability, x: &[T], out: &mut [T]) {
     let w = out.len();
-    assert!(x.len() % w.max(1) == 0 && (w > 0 || x.is_empty()), "sum_cols: whole rows of out.len()");
+    assert!(x.len().is_multiple_of(w.max(1)) && (w > 0 || x.is_empty()), "sum_cols: whole rows of out.len()");
     out.iter_mut().for_each(|o| *o = T::ZERO);
     if x.is_empty() {
         return;

@@ -16,9 +16,10 @@
 //!   with fused multiply-adds where the CPU has them. The elementwise table of
 //!   `elementwise.rs` (`float_unary!`) writes its formulas over [`Real`], so a new line is
 //!   vectorised on every CPU with no further work.
-//! - Kernels that need registers explicitly (the lane kernels of `vmath`, the narrow GEMM)
-//!   are written once over [`vector::Vector`], implemented by AVX2's `__m256` and AVX-512's
-//!   `__m512`.
+//! - Kernels written with AVX2 intrinsics (the lane kernels of `vmath`, the narrow GEMM)
+//!   run when [`enabled`]`(Capability::Avx2)`, so the override turns them off too; they have
+//!   no AVX-512 version yet (an AVX-512 CPU runs their AVX2 build). Larger products go to
+//!   the `gemm` crate, which detects the CPU itself and ignores the override.
 //! - [`kernels`] holds the elementwise and reduction loops (split across threads above
 //!   [`kernels::PARALLEL_MIN`] elements).
 //!

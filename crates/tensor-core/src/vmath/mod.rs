@@ -284,7 +284,11 @@ fn ce_grad_body<T: Float, const FMA: bool>(
     // that the soundness of this function does not depend on its caller.)
     let nrows = x.len() / c.max(1);
     assert!(
-        c > 0 && x.len() % c == 0 && out.len() == x.len() && max.len() >= nrows && lse.len() >= nrows,
+        c > 0
+            && x.len().is_multiple_of(c)
+            && out.len() == x.len()
+            && max.len() >= nrows
+            && lse.len() >= nrows,
         "internal: ce_grad_body needs whole rows with their statistics"
     );
     let rows = (BLOCK / c).max(1);
@@ -575,7 +579,7 @@ pub fn ce_grad_index<T: Float>(
     // The soundness of `set_len` below rests on these: every chunk of `out` is paired with a
     // chunk of every input, so all of `out` is written.
     let nrows = n / c;
-    assert!(n % c == 0 && max.len() == nrows && lse.len() == nrows && tv.len() == nrows, "ce_grad_index: x ({n} values in rows of {c}), max ({}), lse ({}) and targets ({}) must describe the same rows", max.len(), lse.len(), tv.len());
+    assert!(n.is_multiple_of(c) && max.len() == nrows && lse.len() == nrows && tv.len() == nrows, "ce_grad_index: x ({n} values in rows of {c}), max ({}), lse ({}) and targets ({}) must describe the same rows", max.len(), lse.len(), tv.len());
     assert!(u.len() == 1 || u.len() == nrows, "ce_grad_index: u needs 1 or {nrows} values, got {}", u.len());
     let mut out = crate::pool::vec_with_capacity(n);
     let rows = rows_per_task(n, c);

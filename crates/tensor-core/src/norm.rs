@@ -1,0 +1,465 @@
+//! The kernels of batch norm (statistics per channel) and layer norm (statistics per row),
+//! vectorised through [`crate::dispatch!`] and split across threads above
+//! [`PARALLEL_MIN`] elements. The autograd ops (`ops/norm.rs` of torchlet-autograd) state the
+//! formulas and derivatives; these are the loops.
+//!
+//! A batch-norm input is viewed as `(outer, channels, inner)` (`(N, C)`: inner 1; `(N, C, L)`,
+//! `(N, C, H, W)`: inner `L`, `H * W`). For a run of adjacent channels `c0..c1` each outer
+//! index contributes one contiguous slice, so a task owns a run of channels and reads its
+//! slices in order; results never depend on the thread count.
+
+use crate::simd::capability;
+use crate::simd::kernels::PARALLEL_MIN;
+use crate::Float;
+use rayon::prelude::*;
+
+/// A batch-norm input seen as `(outer, channels, inner)`, element `(o, c, i)` in channel `c`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelLayout {
+    /// The batch size `N`.
+    pub outer: usize,
+    /// The channels `C`.
+    pub channels: usize,
+    /// The values per channel and sample (the product of the spatial dims; 1 for `(N, C)`).
+    pub inner: usize,
+}
+
+impl ChannelLayout {
+    /// Values per channel: `outer * inner`.
+    pub fn per_channel(&self) -> usize {
+        self.outer * self.inner
+    }
+
+    /// Channels per parallel task for `len` elements.
+    fn chunk(&self, len: usize) -> usize {
+        if len < PARALLEL_MIN {
+            self.channels.max(1)
+        } else {
+            self.channels.div_ceil(rayon::current_num_threads()).max(1)
+        }
+    }
+
+    /// Samples (outer indices) per parallel task of the elementwise passes.
+    fn rows_per_task(&self, len: usize) -> usize {
+        let row = (self.channels * self.inner).max(1);
+        if len < PARALLEL_MIN {
+            self.outer.max(1)
+        } else {
+            (PARALLEL_MIN / 2).div_ceil(row).max(1)
+        }
+    }
+}
+
+/// For every channel `c`, the sums over its elements of the two values `f(a, b, center[c])`
+/// (with `a`, `b` the elements of two tensors of layout `l`, as f64), accumulated in f64.
+fn channel_sums<T: Float>(
+    l: ChannelLayout,
+    a: &[T],
+    b: &[T],
+    center: &[f64],
+    f: impl Fn(f64, f64, f64) -> (f64, f64) + Sync,
+) -> (Vec<f64>, Vec<f64>) {
+    let ChannelLayout { outer, channels, inner } = l;
+    let (mut s1, mut s2) = (vec![0.0f64; channels], vec![0.0f64; channels]);
+    let per = l.chunk(a.len());
+    let task = |c0: usize, s1: &mut [f64], s2: &mut [f64]| {
+        let w = s1.len();
+        let center = &center[c0..c0 + w];
+        crate::dispatch!(capability(), |F| {
+            for o in 0..outer {
+                let base = (o * channels + c0) * inner;
+                let (xa, xb) = (&a[base..base + w * inner], &b[base..base + w * inner]);
+                if inner == 1 {
+                    // One value per channel: independent accumulators, vectorised across channels.
+                    for ((((p, q), &x), &y), &k) in
+                        s1.iter_mut().zip(s2.iter_mut()).zip(xa).zip(xb).zip(center)
+                    {
+                        let (u, v) = f(x.to_f64(), y.to_f64(), k);
+                        *p += u;
+                        *q += v;
+                    }
+                } else {
+                    for (j, k) in center.iter().enumerate() {
+                        let (ra, rb) = (&xa[j * inner..(j + 1) * inner], &xb[j * inner..(j + 1) * inner]);
+                        // Eight partial sums per run (vectorised), added pairwise.
+                        let (mut p, mut q) = ([0.0f64; 8], [0.0f64; 8]);
+                        let (ca, cb) = (ra.chunks_exact(8), rb.chunks_exact(8));
+                        let (ta, tb) = (ca.remainder(), cb.remainder());
+                        for (x8, y8) in ca.zip(cb) {
+                            for i in 0..8 {
+                                let (u, v) = f(x8[i].to_f64(), y8[i].to_f64(), *k);
+                                p[i] += u;
+                                q[i] += v;
+                            }
+                        }
+                        for (i, (&x, &y)) in ta.iter().zip(tb).enumerate() {
+                            let (u, v) = f(x.to_f64(), y.to_f64(), *k);
+                            p[i] += u;
+                            q[i] += v;
+                        }
+                        let pair =
+                            |s: [f64; 8]| ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+                        s1[j] += pair(p);
+                        s2[j] += pair(q);
+                    }
+                }
+            }
+        })
+    };
+    s1.par_chunks_mut(per)
+        .zip(s2.par_chunks_mut(per))
+        .enumerate()
+        .for_each(|(t, (s1, s2))| task(t * per, s1, s2));
+    (s1, s2)
+}
+
+/// Each channel's mean and biased variance (`sum((x - mean)^2) / n` over its `n = outer *
+/// inner` values), in f64, from one pass: the sums of `x - k` and `(x - k)^2` with `k` the
+/// channel's first value, so the sums stay near the deviations (`var = (S2 - S1^2/n) / n`,
+/// never below 0; NaN and inf give NaN).
+///
+/// # Panics
+/// If `x` does not hold `l`'s elements or a channel is empty.
+pub fn channel_moments<T: Float>(x: &[T], l: ChannelLayout) -> (Vec<f64>, Vec<f64>) {
+    assert!(x.len() == l.outer * l.channels * l.inner && l.per_channel() > 0, "channel_moments: layout");
+    let shift: Vec<f64> = (0..l.channels).map(|c| x[c * l.inner].to_f64()).collect();
+    let (s1, s2) = channel_sums(l, x, x, &shift, |x, _, k| {
+        let d = x - k;
+        (d, d * d)
+    });
+    let n = l.per_channel() as f64;
+    let mean = s1.iter().zip(&shift).map(|(s, k)| k + s / n).collect();
+    let var = s1
+        .iter()
+        .zip(&s2)
+        .map(|(s1, s2)| {
+            let v = (s2 - s1 * s1 / n) / n;
+            if v < 0.0 {
+                0.0 // rounding; a NaN stays NaN
+            } else {
+                v
+            }
+        })
+        .collect();
+    (mean, var)
+}
+
+/// Each channel's `sum(g)` and `sum(g * (x - mean[c]))` (the sums batch norm's backward
+/// needs), in f64.
+///
+/// # Panics
+/// If `x` and `g` do not hold `l`'s elements or `mean` is not one value per channel.
+pub fn channel_grad_sums<T: Float>(x: &[T], g: &[T], mean: &[f64], l: ChannelLayout) -> (Vec<f64>, Vec<f64>) {
+    let n = l.outer * l.channels * l.inner;
+    assert!(x.len() == n && g.len() == n && mean.len() == l.channels, "channel_grad_sums: layout");
+    channel_sums(l, g, x, mean, |g, x, m| (g, g * (x - m)))
+}
+
+/// `out = a * pa[c] + b * pb[c] + q[c]` elementwise over two tensors of layout `l` (`b` and
+/// `pb` may be absent): batch norm's output `x * scale + shift` and input gradient.
+///
+/// # Panics
+/// If the lengths do not match `l`.
+pub fn channel_affine<T: Float>(
+    l: ChannelLayout,
+    a: &[T],
+    pa: &[T],
+    b: Option<(&[T], &[T])>,
+    q: &[T],
+    out: &mut [T],
+) {
+    let ChannelLayout { channels, inner, .. } = l;
+    let row = channels * inner;
+    assert!(a.len() == out.len() && a.len() == l.outer * row && pa.len() == channels && q.len() == channels);
+    if let Some((b, pb)) = b {
+        assert!(b.len() == a.len() && pb.len() == channels);
+    }
+    if out.is_empty() {
+        return;
+    }
+    let rows = l.rows_per_task(a.len()) * row;
+    let task = |t: usize, out: &mut [T]| {
+        let a = &a[t * rows..t * rows + out.len()];
+        let b = b.map(|(b, pb)| (&b[t * rows..t * rows + out.len()], pb));
+        crate::dispatch!(capability(), |F| {
+            for (r, o) in out.chunks_exact_mut(row).enumerate() {
+                let ar = &a[r * row..(r + 1) * row];
+                for c in 0..channels {
+                    let (o, x) = (&mut o[c * inner..(c + 1) * inner], &ar[c * inner..(c + 1) * inner]);
+                    let (s, k) = (pa[c], q[c]);
+                    match b {
+                        Some((b, pb)) => {
+                            let (y, t) = (&b[r * row + c * inner..r * row + (c + 1) * inner], pb[c]);
+                            o.iter_mut().zip(x).zip(y).for_each(|((o, &x), &y)| *o = x * s + y * t + k);
+                        }
+                        None => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x * s + k),
+                    }
+                }
+            }
+        })
+    };
+    if inner == 1 {
+        // One value per channel: vectorise across the row instead.
+        let task1 = |t: usize, out: &mut [T]| {
+            let a = &a[t * rows..t * rows + out.len()];
+            let b = b.map(|(b, pb)| (&b[t * rows..t * rows + out.len()], pb));
+            crate::dispatch!(capability(), |F| {
+                for (r, o) in out.chunks_exact_mut(row).enumerate() {
+                    let ar = &a[r * row..(r + 1) * row];
+                    match b {
+                        Some((b, pb)) => {
+                            let br = &b[r * row..(r + 1) * row];
+                            for ((((o, &x), &y), (&s, &t)), &k) in
+                                o.iter_mut().zip(ar).zip(br).zip(pa.iter().zip(pb)).zip(q)
+                            {
+                                *o = x * s + y * t + k;
+                            }
+                        }
+                        None => {
+                            for (((o, &x), &s), &k) in o.iter_mut().zip(ar).zip(pa).zip(q) {
+                                *o = x * s + k;
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        return out.par_chunks_mut(rows).enumerate().for_each(|(t, o)| task1(t, o));
+    }
+    out.par_chunks_mut(rows).enumerate().for_each(|(t, o)| task(t, o));
+}
+
+/// Rows per task of the layer-norm kernels (fixed, so partial sums do not depend on the
+/// thread count).
+const NORM_ROWS: usize = 64;
+
+/// Layer norm's forward pass over contiguous rows of `m` values: per row the mean and biased
+/// variance in f64 (two passes), `rstd = 1 / sqrt(var + eps)`, and
+/// `y = (x - mean) * rstd (* w) (+ b)`. Writes `y` and each row's `mean`, `rstd` and `var`.
+///
+/// # Panics
+/// If the lengths do not describe whole rows of `m` (`m > 0`).
+#[allow(clippy::too_many_arguments)]
+pub fn rows_forward<T: Float>(
+    x: &[T],
+    m: usize,
+    eps: f64,
+    w: Option<&[T]>,
+    b: Option<&[T]>,
+    y: &mut [T],
+    mean: &mut [T],
+    rstd: &mut [T],
+    var: &mut [T],
+) {
+    let rows = mean.len();
+    assert!(m > 0 && x.len() == rows * m && y.len() == x.len() && rstd.len() == rows && var.len() == rows);
+    let task = |x: &[T], y: &mut [T], mean: &mut [T], rstd: &mut [T], var: &mut [T]| {
+        crate::dispatch!(capability(), |F| {
+            for ((((row, out), mu), rs), va) in x
+                .chunks_exact(m)
+                .zip(y.chunks_exact_mut(m))
+                .zip(mean.iter_mut())
+                .zip(rstd.iter_mut())
+                .zip(var.iter_mut())
+            {
+                let mu64 = row.iter().map(|&v| v.to_f64()).sum::<f64>() / m as f64;
+                let v =
+                    row.iter().map(|&v| (v.to_f64() - mu64) * (v.to_f64() - mu64)).sum::<f64>() / m as f64;
+                let (mu_t, r_t) = (T::c(mu64), T::c(1.0 / (v + eps).sqrt()));
+                out.iter_mut().zip(row).for_each(|(o, &xv)| *o = (xv - mu_t) * r_t);
+                if let Some(w) = w {
+                    out.iter_mut().zip(w).for_each(|(o, &w)| *o *= w);
+                }
+                if let Some(b) = b {
+                    out.iter_mut().zip(b).for_each(|(o, &b)| *o += b);
+                }
+                (*mu, *rs, *va) = (mu_t, r_t, T::c(v));
+            }
+        })
+    };
+    if x.len() < PARALLEL_MIN {
+        return task(x, y, mean, rstd, var);
+    }
+    x.par_chunks(NORM_ROWS * m)
+        .zip(y.par_chunks_mut(NORM_ROWS * m))
+        .zip(mean.par_chunks_mut(NORM_ROWS))
+        .zip(rstd.par_chunks_mut(NORM_ROWS))
+        .zip(var.par_chunks_mut(NORM_ROWS))
+        .for_each(|((((x, y), mean), rstd), var)| task(x, y, mean, rstd, var));
+}
+
+/// Layer norm's backward pass over contiguous rows of `m` values, from the saved `mean` and
+/// `rstd`: with `xhat = (x - mean) * rstd` and `gw = g * w`,
+/// `dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))` (written when `dx` is given),
+/// `dw = sum over rows of g * xhat`, `db = sum over rows of g` (per position).
+///
+/// # Panics
+/// If the lengths do not describe whole rows of `m` (`m > 0`).
+#[allow(clippy::too_many_arguments)]
+pub fn rows_backward<T: Float>(
+    x: &[T],
+    g: &[T],
+    m: usize,
+    mean: &[T],
+    rstd: &[T],
+    w: Option<&[T]>,
+    dx: Option<&mut [T]>,
+    dw: &mut [T],
+    db: &mut [T],
+) {
+    let rows = mean.len();
+    assert!(m > 0 && x.len() == rows * m && g.len() == x.len() && rstd.len() == rows);
+    assert!(dw.len() == m && db.len() == m && dx.as_ref().is_none_or(|d| d.len() == x.len()));
+    let inv_m = T::c(1.0 / m as f64);
+    // One task: rows `r0..` of `x`/`g`, its partial dw and db (in `part`: 2m values).
+    let task = |r0: usize, dx: Option<&mut [T]>, part: &mut [T]| {
+        let n = part_rows(rows, r0);
+        let (pdw, pdb) = part.split_at_mut(m);
+        let mut xhat = vec![T::ZERO; m];
+        let mut gw = vec![T::ZERO; m];
+        let mut dx = dx;
+        crate::dispatch!(capability(), |F| {
+            for r in r0..r0 + n {
+                let (xr, gr) = (&x[r * m..(r + 1) * m], &g[r * m..(r + 1) * m]);
+                let (mu, rs) = (mean[r], rstd[r]);
+                xhat.iter_mut().zip(xr).for_each(|(h, &x)| *h = (x - mu) * rs);
+                match w {
+                    Some(w) => gw.iter_mut().zip(gr).zip(w).for_each(|((o, &g), &w)| *o = g * w),
+                    None => gw.copy_from_slice(gr),
+                }
+                pdw.iter_mut().zip(gr).zip(&xhat).for_each(|((d, &g), &h)| *d += g * h);
+                pdb.iter_mut().zip(gr).for_each(|(d, &g)| *d += g);
+                if let Some(dx) = dx.as_deref_mut() {
+                    let s_gw = gw.iter().fold(T::ZERO, |a, &v| a + v) * inv_m;
+                    let s_gwx = gw.iter().zip(&xhat).fold(T::ZERO, |a, (&v, &h)| a + v * h) * inv_m;
+                    let out = &mut dx[(r - r0) * m..(r - r0 + 1) * m];
+                    out.iter_mut()
+                        .zip(&gw)
+                        .zip(&xhat)
+                        .for_each(|((d, &gw), &h)| *d = rs * (gw - s_gw - h * s_gwx));
+                }
+            }
+        })
+    };
+    let tasks = rows.div_ceil(NORM_ROWS);
+    let mut parts = vec![T::ZERO; tasks * 2 * m];
+    match dx {
+        Some(dx) if x.len() >= PARALLEL_MIN => dx
+            .par_chunks_mut(NORM_ROWS * m)
+            .zip(parts.par_chunks_mut(2 * m))
+            .enumerate()
+            .for_each(|(t, (dx, p))| task(t * NORM_ROWS, Some(dx), p)),
+        None if x.len() >= PARALLEL_MIN => {
+            parts.par_chunks_mut(2 * m).enumerate().for_each(|(t, p)| task(t * NORM_ROWS, None, p))
+        }
+        Some(dx) => {
+            for (t, (dx, p)) in dx.chunks_mut(NORM_ROWS * m).zip(parts.chunks_mut(2 * m)).enumerate() {
+                task(t * NORM_ROWS, Some(dx), p);
+            }
+        }
+        None => parts.chunks_mut(2 * m).enumerate().for_each(|(t, p)| task(t * NORM_ROWS, None, p)),
+    }
+    dw.iter_mut().chain(db.iter_mut()).for_each(|v| *v = T::ZERO);
+    for p in parts.chunks_exact(2 * m) {
+        dw.iter_mut().zip(&p[..m]).for_each(|(d, &v)| *d += v);
+        db.iter_mut().zip(&p[m..]).for_each(|(d, &v)| *d += v);
+    }
+}
+
+/// Rows of the task starting at row `r0` of `rows`.
+fn part_rows(rows: usize, r0: usize) -> usize {
+    NORM_ROWS.min(rows - r0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-3, 3) plus `offset`.
+    fn data(n: usize, offset: f64) -> Vec<f64> {
+        (0..n).map(|i| ((i * 7919 + 13) % 6007) as f64 / 1001.0 - 3.0 + offset).collect()
+    }
+
+    #[test]
+    fn channel_kernels_match_the_definitions_serial_and_threaded() {
+        // (N, C) with inner 1, and (N, C, 13): runs not a multiple of 8; small (one task) and
+        // large (threaded) inputs.
+        for (outer, channels, inner) in [(5, 3, 1), (7, 4, 13), (3000, 40, 1), (300, 6, 37)] {
+            let l = ChannelLayout { outer, channels, inner };
+            let n = outer * channels * inner;
+            let x = data(n, 10.0);
+            let g = data(n, -0.5).iter().rev().copied().collect::<Vec<_>>();
+            let idx = |o: usize, c: usize, i: usize| (o * channels + c) * inner + i;
+            let lane = |v: &[f64], c: usize| -> Vec<f64> {
+                (0..outer)
+                    .flat_map(|o| (0..inner).map(move |i| (o, i)))
+                    .map(|(o, i)| v[idx(o, c, i)])
+                    .collect()
+            };
+            let (mean, var) = channel_moments(&x, l);
+            let (sg, sgx) = channel_grad_sums(&x, &g, &mean, l);
+            for c in 0..channels {
+                let (xs, gs) = (lane(&x, c), lane(&g, c));
+                let m = xs.iter().sum::<f64>() / xs.len() as f64;
+                let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / xs.len() as f64;
+                assert!(
+                    (mean[c] - m).abs() < 1e-12 * m.abs() && (var[c] - v).abs() < 1e-10 * v,
+                    "{l:?} c {c}"
+                );
+                let want_g: f64 = gs.iter().sum();
+                let want_gx: f64 = gs.iter().zip(&xs).map(|(g, x)| g * (x - mean[c])).sum();
+                assert!((sg[c] - want_g).abs() < 1e-9 && (sgx[c] - want_gx).abs() < 1e-9, "{l:?} c {c}");
+            }
+            let pa: Vec<f64> = (0..channels).map(|c| 1.5 - c as f64 * 0.75).collect();
+            let pb: Vec<f64> = (0..channels).map(|c| 0.5 + (c % 3) as f64).collect();
+            let q: Vec<f64> = (0..channels).map(|c| c as f64 - 1.0).collect();
+            let mut out = vec![0.0; n];
+            channel_affine(l, &x, &pa, Some((&g, &pb)), &q, &mut out);
+            let mut one = vec![0.0; n];
+            channel_affine(l, &x, &pa, None, &q, &mut one);
+            for o in 0..outer {
+                for c in 0..channels {
+                    for i in 0..inner {
+                        let k = idx(o, c, i);
+                        assert_eq!(out[k], x[k] * pa[c] + g[k] * pb[c] + q[c]);
+                        assert_eq!(one[k], x[k] * pa[c] + q[c]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn row_kernels_match_the_definitions_serial_and_threaded() {
+        for (rows, m) in [(3, 5), (1000, 70)] {
+            let (x, g) = (data(rows * m, 1.0), data(rows * m, 0.0).iter().rev().copied().collect::<Vec<_>>());
+            let w: Vec<f64> = (0..m).map(|j| 0.5 + j as f64 / m as f64).collect();
+            let b: Vec<f64> = (0..m).map(|j| j as f64 - 2.0).collect();
+            let (mut y, mut mean, mut rstd, mut var) =
+                (vec![0.0; rows * m], vec![0.0; rows], vec![0.0; rows], vec![0.0; rows]);
+            rows_forward(&x, m, 1e-5, Some(&w), Some(&b), &mut y, &mut mean, &mut rstd, &mut var);
+            let (mut dx, mut dw, mut db) = (vec![0.0; rows * m], vec![0.0; m], vec![0.0; m]);
+            rows_backward(&x, &g, m, &mean, &rstd, Some(&w), Some(&mut dx), &mut dw, &mut db);
+            let (mut want_dw, mut want_db) = (vec![0.0; m], vec![0.0; m]);
+            for r in 0..rows {
+                let (xr, gr) = (&x[r * m..(r + 1) * m], &g[r * m..(r + 1) * m]);
+                let mu = xr.iter().sum::<f64>() / m as f64;
+                let v = xr.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>() / m as f64;
+                let rs = 1.0 / (v + 1e-5).sqrt();
+                let xhat: Vec<f64> = xr.iter().map(|x| (x - mu) * rs).collect();
+                let gw: Vec<f64> = gr.iter().zip(&w).map(|(g, w)| g * w).collect();
+                let mg = gw.iter().sum::<f64>() / m as f64;
+                let mgx = gw.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f64>() / m as f64;
+                for j in 0..m {
+                    assert!((y[r * m + j] - (xhat[j] * w[j] + b[j])).abs() < 1e-12);
+                    assert!((dx[r * m + j] - rs * (gw[j] - mg - xhat[j] * mgx)).abs() < 1e-11);
+                    want_dw[j] += gr[j] * xhat[j];
+                    want_db[j] += gr[j];
+                }
+            }
+            for j in 0..m {
+                assert!((dw[j] - want_dw[j]).abs() < 1e-9 && (db[j] - want_db[j]).abs() < 1e-9);
+            }
+        }
+    }
+}
