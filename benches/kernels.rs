@@ -13,26 +13,60 @@ fn randn(shape: &[usize], seed: u64) -> Tensor {
     Tensor::randn_with(shape, DType::F32, &mut Generator::new(seed)).unwrap()
 }
 
+/// The two sizes of each op family's micro-benchmarks: a small tensor (one thread, the
+/// per-call overhead shows) and a large one (vectorised and split across threads).
+const SIZES: [usize; 2] = [64, 1000];
+
 fn elementwise(c: &mut Criterion) {
-    let (a, b, row) =
-        (randn(&[1000, 1000], 1).data(), randn(&[1000, 1000], 2).data(), randn(&[1000], 3).data());
     let mut g = c.benchmark_group("elementwise");
-    g.bench_function("add_1000x1000", |x| x.iter(|| a.add(&b).unwrap()));
-    g.bench_function("add_broadcast_row_1000x1000", |x| x.iter(|| a.add(&row).unwrap()));
-    g.bench_function("add_transposed_1000x1000", |x| x.iter(|| a.t().unwrap().add(&b).unwrap()));
-    g.bench_function("exp_1000x1000", |x| x.iter(|| a.exp().unwrap()));
-    g.bench_function("sigmoid_1000x1000", |x| x.iter(|| a.sigmoid().unwrap()));
+    for n in SIZES {
+        let (a, b, row) = (randn(&[n, n], 1).data(), randn(&[n, n], 2).data(), randn(&[n], 3).data());
+        g.bench_function(format!("add_{n}x{n}"), |x| x.iter(|| a.add(&b).unwrap()));
+        g.bench_function(format!("add_broadcast_row_{n}x{n}"), |x| x.iter(|| a.add(&row).unwrap()));
+        g.bench_function(format!("add_transposed_{n}x{n}"), |x| x.iter(|| a.t().unwrap().add(&b).unwrap()));
+        g.bench_function(format!("mul_scalar_{n}x{n}"), |x| x.iter(|| a.mul_scalar(0.5).unwrap()));
+        g.bench_function(format!("exp_{n}x{n}"), |x| x.iter(|| a.exp().unwrap()));
+        g.bench_function(format!("tanh_{n}x{n}"), |x| x.iter(|| a.tanh().unwrap()));
+        g.bench_function(format!("sigmoid_{n}x{n}"), |x| x.iter(|| a.sigmoid().unwrap()));
+        g.bench_function(format!("gelu_{n}x{n}"), |x| x.iter(|| a.gelu().unwrap()));
+        g.bench_function(format!("log_{n}x{n}"), |x| x.iter(|| a.abs().unwrap().log().unwrap()));
+    }
     g.finish();
 }
 
 fn reductions(c: &mut Criterion) {
-    let a = randn(&[1000, 1000], 4).data();
     let mut g = c.benchmark_group("reductions");
-    g.bench_function("sum_all_1000x1000", |x| x.iter(|| a.sum().unwrap()));
-    g.bench_function("sum_dim0_1000x1000", |x| x.iter(|| a.sum_dim(0, false).unwrap()));
-    g.bench_function("sum_dim1_1000x1000", |x| x.iter(|| a.sum_dim(1, false).unwrap()));
-    g.bench_function("max_dim1_1000x1000", |x| x.iter(|| a.max_dim(1, false).unwrap()));
-    g.bench_function("logsumexp_dim1_1000x1000", |x| x.iter(|| a.logsumexp(1, false).unwrap()));
+    for n in SIZES {
+        let a = randn(&[n, n], 4).data();
+        g.bench_function(format!("sum_all_{n}x{n}"), |x| x.iter(|| a.sum().unwrap()));
+        g.bench_function(format!("sum_dim0_{n}x{n}"), |x| x.iter(|| a.sum_dim(0, false).unwrap()));
+        g.bench_function(format!("sum_dim1_{n}x{n}"), |x| x.iter(|| a.sum_dim(1, false).unwrap()));
+        g.bench_function(format!("var_dim0_{n}x{n}"), |x| {
+            x.iter(|| a.var_dims(&0.into(), 1.0, false).unwrap())
+        });
+        g.bench_function(format!("max_dim1_{n}x{n}"), |x| x.iter(|| a.max_dim(1, false).unwrap()));
+        g.bench_function(format!("logsumexp_dim1_{n}x{n}"), |x| x.iter(|| a.logsumexp(1, false).unwrap()));
+    }
+    g.finish();
+}
+
+fn normalisation(c: &mut Criterion) {
+    let mut g = c.benchmark_group("norm_fwd_bwd");
+    for (rows, n) in [(32, 64), (8192, 256)] {
+        let x = randn(&[rows, n], 5).requires_grad_(true).unwrap();
+        let (w, b) = (Tensor::ones([n]).unwrap(), Tensor::zeros([n]).unwrap());
+        let (w, b) = (w.requires_grad_(true).unwrap(), b.requires_grad_(true).unwrap());
+        let gy = randn(&[rows, n], 6);
+        g.bench_function(format!("layer_norm_{rows}x{n}"), |bn| {
+            bn.iter(|| x.layer_norm(&[n], Some(&w), Some(&b), 1e-5).unwrap().backward_with(&gy).unwrap())
+        });
+        let opts = F::BatchNormOpts { training: true, ..Default::default() };
+        g.bench_function(format!("batch_norm_{rows}x{n}"), |bn| {
+            bn.iter(|| {
+                x.batch_norm(None, None, Some(&w), Some(&b), opts).unwrap().backward_with(&gy).unwrap()
+            })
+        });
+    }
     g.finish();
 }
 
@@ -134,5 +168,5 @@ fn workloads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, elementwise, reductions, softmax_family, losses, matmul, workloads);
+criterion_group!(benches, elementwise, reductions, normalisation, softmax_family, losses, matmul, workloads);
 criterion_main!(benches);

@@ -6,6 +6,7 @@ use crate::promote::{default_dtype, result_type, Operand, Scalar};
 use crate::shape::{for_each_offset2, Shape};
 use crate::simd::{capability, kernels};
 use crate::{with_float, with_numeric, DType, Dims, Element, Error, Float, Numeric, Result, TensorData};
+use std::mem::MaybeUninit;
 
 impl TensorData {
     /// Applies `f` to every element (`A` must be the tensor's dtype).
@@ -21,9 +22,9 @@ impl TensorData {
         f: impl Fn(A) -> O + Sync,
     ) -> Result<TensorData> {
         let v = self.values_for::<A>(op)?;
-        // Every element is written below, so a cached buffer need not be cleared first.
-        let mut out: Vec<O> = crate::pool::try_overwritable(op, self.shape())?;
-        kernels::unary(capability(), &v, &mut out, f);
+        let mut out: Vec<O> = crate::pool::try_vec_with_capacity(op, self.shape())?;
+        // SAFETY: `kernels::unary` writes every slot (no zeroing pass first).
+        unsafe { kernels::fill_uninit(&mut out, v.len(), |o| kernels::unary(capability(), &v, o, f)) };
         Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
     }
 
@@ -32,8 +33,11 @@ impl TensorData {
     pub(crate) fn map_real<K: kernels::UnaryFn>(&self, op: &'static str) -> Result<TensorData> {
         with_float!(self.dtype(), op, |T| {
             let v = self.values_for::<T>(op)?;
-            let mut out: Vec<T> = crate::pool::try_overwritable(op, self.shape())?;
-            kernels::unary_real::<T, K>(capability(), &v, &mut out);
+            let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, self.shape())?;
+            // SAFETY: `kernels::unary_real` writes every slot.
+            unsafe {
+                kernels::fill_uninit(&mut out, v.len(), |o| kernels::unary_real::<T, K>(capability(), &v, o))
+            };
             Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
         })
     }
@@ -53,69 +57,79 @@ impl TensorData {
         let shape = Shape::broadcast(op, self.shape(), other.shape())?;
         let (sa, sb) = (self.buf_slice::<A>(op)?, other.buf_slice::<B>(op)?);
         // The result's size is checked (and its memory allocated, fallibly) before any work;
-        // every element is written below.
-        let mut out: Vec<O> = crate::pool::try_overwritable(op, &shape)?;
+        // every element is written below, so the buffer is not zeroed first.
+        let mut out: Vec<O> = crate::pool::try_vec_with_capacity(op, &shape)?;
         let n = shape.numel();
         let (la, lb) = (&self.layout, &other.layout);
         let cap = capability();
         let (ca, cb) = (la.is_contiguous(), lb.is_contiguous());
-        if n == 0 {
-            // Nothing to compute (and an empty view's offset may lie past its buffer).
-        } else if la.shape == lb.shape && ca && cb {
-            let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
-            kernels::binary(cap, xa, xb, &mut out, f);
-        } else if other.numel() == 1 && la.shape == shape && ca {
-            let y = sb[lb.offset];
-            kernels::unary(cap, &sa[la.offset..la.offset + n], &mut out, |x| f(x, y));
-        } else if self.numel() == 1 && lb.shape == shape && cb {
-            let x = sa[la.offset];
-            kernels::unary(cap, &sb[lb.offset..lb.offset + n], &mut out, |y| f(x, y));
-        } else if let (true, true, Some(kind)) =
-            (la.shape == shape && ca, cb, broadcast_kind(&shape, &lb.shape))
-        {
-            let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + lb.shape.numel()]);
-            match kind {
-                Bcast::Row => kernels::binary_rows(cap, xa, xb, &mut out, f),
-                Bcast::Col => kernels::binary_cols(cap, xa, xb, &mut out, f),
+        let fill = |out: &mut [std::mem::MaybeUninit<O>]| {
+            if n == 0 {
+                // Nothing to compute (and an empty view's offset may lie past its buffer).
+            } else if la.shape == lb.shape && ca && cb {
+                let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
+                kernels::binary(cap, xa, xb, out, f);
+            } else if other.numel() == 1 && la.shape == shape && ca {
+                let y = sb[lb.offset];
+                kernels::unary(cap, &sa[la.offset..la.offset + n], out, |x| f(x, y));
+            } else if self.numel() == 1 && lb.shape == shape && cb {
+                let x = sa[la.offset];
+                kernels::unary(cap, &sb[lb.offset..lb.offset + n], out, |y| f(x, y));
+            } else if let (true, true, Some(kind)) =
+                (la.shape == shape && ca, cb, broadcast_kind(&shape, &lb.shape))
+            {
+                let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + lb.shape.numel()]);
+                match kind {
+                    Bcast::Row => kernels::binary_rows(cap, xa, xb, out, f),
+                    Bcast::Col => kernels::binary_cols(cap, xa, xb, out, f),
+                }
+            } else if let (true, true, Some(kind)) =
+                (lb.shape == shape && cb, ca, broadcast_kind(&shape, &la.shape))
+            {
+                let (xa, xb) = (&sa[la.offset..la.offset + la.shape.numel()], &sb[lb.offset..lb.offset + n]);
+                match kind {
+                    Bcast::Row => kernels::binary_rows(cap, xb, xa, out, |y, x| f(x, y)),
+                    Bcast::Col => kernels::binary_cols(cap, xb, xa, out, |y, x| f(x, y)),
+                }
+            } else {
+                // Any layout: one innermost run at a time (the index arithmetic is per run).
+                let (ta, tb) = (la.broadcast_strides(&shape), lb.broadcast_strides(&shape));
+                let nd = shape.ndim();
+                let inner = shape.dims()[nd - 1]; // (nd >= 1: 0-d operands have equal shapes)
+                let (ia, ib) = (ta[nd - 1], tb[nd - 1]);
+                let mut runs = out.chunks_exact_mut(inner);
+                for_each_offset2(
+                    &shape.dims()[..nd - 1],
+                    &ta[..nd - 1],
+                    la.offset,
+                    &tb[..nd - 1],
+                    lb.offset,
+                    |pa, pb| {
+                        let o = runs.next().expect("internal: one output run per offset pair");
+                        match (ia, ib) {
+                            (1, 1) => o
+                                .iter_mut()
+                                .zip(sa[pa..pa + inner].iter().zip(&sb[pb..pb + inner]))
+                                .for_each(|(o, (&x, &y))| *o = MaybeUninit::new(f(x, y))),
+                            (1, 0) => o
+                                .iter_mut()
+                                .zip(&sa[pa..pa + inner])
+                                .for_each(|(o, &x)| *o = MaybeUninit::new(f(x, sb[pb]))),
+                            (0, 1) => o
+                                .iter_mut()
+                                .zip(&sb[pb..pb + inner])
+                                .for_each(|(o, &y)| *o = MaybeUninit::new(f(sa[pa], y))),
+                            _ => o.iter_mut().enumerate().for_each(|(k, o)| {
+                                *o = MaybeUninit::new(f(sa[pa + k * ia], sb[pb + k * ib]))
+                            }),
+                        }
+                    },
+                );
             }
-        } else if let (true, true, Some(kind)) =
-            (lb.shape == shape && cb, ca, broadcast_kind(&shape, &la.shape))
-        {
-            let (xa, xb) = (&sa[la.offset..la.offset + la.shape.numel()], &sb[lb.offset..lb.offset + n]);
-            match kind {
-                Bcast::Row => kernels::binary_rows(cap, xb, xa, &mut out, |y, x| f(x, y)),
-                Bcast::Col => kernels::binary_cols(cap, xb, xa, &mut out, |y, x| f(x, y)),
-            }
-        } else {
-            // Any layout: one innermost run at a time (the index arithmetic is per run).
-            let (ta, tb) = (la.broadcast_strides(&shape), lb.broadcast_strides(&shape));
-            let nd = shape.ndim();
-            let inner = shape.dims()[nd - 1]; // (nd >= 1: 0-d operands have equal shapes)
-            let (ia, ib) = (ta[nd - 1], tb[nd - 1]);
-            let mut runs = out.chunks_exact_mut(inner);
-            for_each_offset2(
-                &shape.dims()[..nd - 1],
-                &ta[..nd - 1],
-                la.offset,
-                &tb[..nd - 1],
-                lb.offset,
-                |pa, pb| {
-                    let o = runs.next().expect("internal: one output run per offset pair");
-                    match (ia, ib) {
-                        (1, 1) => o
-                            .iter_mut()
-                            .zip(sa[pa..pa + inner].iter().zip(&sb[pb..pb + inner]))
-                            .for_each(|(o, (&x, &y))| *o = f(x, y)),
-                        (1, 0) => o.iter_mut().zip(&sa[pa..pa + inner]).for_each(|(o, &x)| *o = f(x, sb[pb])),
-                        (0, 1) => o.iter_mut().zip(&sb[pb..pb + inner]).for_each(|(o, &y)| *o = f(sa[pa], y)),
-                        _ => o
-                            .iter_mut()
-                            .enumerate()
-                            .for_each(|(k, o)| *o = f(sa[pa + k * ia], sb[pb + k * ib])),
-                    }
-                },
-            );
-        }
+        };
+        // SAFETY: every branch of `fill` writes all `n` slots (the kernels assert their lengths;
+        // the strided walk writes one run of `inner` per offset pair, `n / inner` runs).
+        unsafe { kernels::fill_uninit(&mut out, n, fill) };
         Ok(TensorData::from_vec_unchecked(out, shape))
     }
 
@@ -522,8 +536,9 @@ float_unary! {
     /// The Gauss error function `erf(x) = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt`.
     erf => |x| x.erf();
     /// GELU, exact form: `x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))` (`Phi` the standard normal
-    /// CDF), `F.gelu(x)`.
-    gelu => |x| x * T::c(0.5) * (T::ONE + (x * T::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
+    /// CDF), `F.gelu(x)`; computed as `x/2 * erfc(-x / sqrt(2))`, the same function in one
+    /// branch-free piece (and accurate where `Phi` is tiny).
+    gelu => |x| x * T::c(0.5) * (-(x * T::c(std::f64::consts::FRAC_1_SQRT_2))).erfc();
     /// GELU, tanh approximation: `x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`,
     /// `F.gelu(x, approximate="tanh")`.
     gelu_tanh => |x| T::c(0.5) * x * (T::ONE + (T::c(GELU_TANH_BETA) * (x + T::c(GELU_TANH_KAPPA) * x * x * x)).tanh());

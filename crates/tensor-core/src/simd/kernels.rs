@@ -13,6 +13,7 @@
 use crate::simd::{Capability, Real};
 use crate::Numeric;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Inputs of at least this many elements are split across threads (PyTorch's grain size).
 pub const PARALLEL_MIN: usize = 1 << 15;
@@ -35,10 +36,15 @@ pub trait UnaryFn: Sync {
 ///
 /// # Panics
 /// If the lengths differ.
-pub fn unary<A: Copy + Sync, O: Send>(cap: Capability, x: &[A], out: &mut [O], f: impl Fn(A) -> O + Sync) {
+pub fn unary<A: Copy + Sync, O: Send>(
+    cap: Capability,
+    x: &[A],
+    out: &mut [MaybeUninit<O>],
+    f: impl Fn(A) -> O + Sync,
+) {
     assert_eq!(x.len(), out.len(), "unary: input and output lengths differ");
-    let seq = |x: &[A], out: &mut [O]| {
-        crate::dispatch!(cap, |F| out.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v)))
+    let seq = |x: &[A], out: &mut [MaybeUninit<O>]| {
+        crate::dispatch!(cap, |F| out.iter_mut().zip(x).for_each(|(o, &v)| *o = MaybeUninit::new(f(v))))
     };
     if x.len() < PARALLEL_MIN {
         return seq(x, out);
@@ -51,14 +57,14 @@ pub fn unary<A: Copy + Sync, O: Send>(cap: Capability, x: &[A], out: &mut [O], f
 ///
 /// # Panics
 /// If the lengths differ.
-pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, x: &[E], out: &mut [E]) {
+pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, x: &[E], out: &mut [MaybeUninit<E>]) {
     assert_eq!(x.len(), out.len(), "unary_real: input and output lengths differ");
-    if let (Some(x), Some(out)) = (crate::dtype::as_f32(x), crate::dtype::as_f32_mut(out)) {
-        let seq = |x: &[f32], out: &mut [f32]| {
+    if let (Some(x), Some(out)) = (crate::dtype::as_f32(x), uninit_f32(out)) {
+        let seq = |x: &[f32], out: &mut [MaybeUninit<f32>]| {
             crate::dispatch!(cap, |F| out
                 .iter_mut()
                 .zip(x)
-                .for_each(|(o, &v)| *o = K::call(<F as Real>::from_elem(v)).elem()))
+                .for_each(|(o, &v)| *o = MaybeUninit::new(K::call(<F as Real>::from_elem(v)).elem())))
         };
         if x.len() < PARALLEL_MIN {
             return seq(x, out);
@@ -79,12 +85,15 @@ pub fn binary<A: Copy + Sync, B: Copy + Sync, O: Send>(
     cap: Capability,
     a: &[A],
     b: &[B],
-    out: &mut [O],
+    out: &mut [MaybeUninit<O>],
     f: impl Fn(A, B) -> O + Sync,
 ) {
     assert!(a.len() == out.len() && b.len() == out.len(), "binary: lengths differ");
-    let seq = |a: &[A], b: &[B], out: &mut [O]| {
-        crate::dispatch!(cap, |F| out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)))
+    let seq = |a: &[A], b: &[B], out: &mut [MaybeUninit<O>]| {
+        crate::dispatch!(cap, |F| out
+            .iter_mut()
+            .zip(a.iter().zip(b))
+            .for_each(|(o, (&x, &y))| *o = MaybeUninit::new(f(x, y))))
     };
     if a.len() < PARALLEL_MIN {
         return seq(a, b, out);
@@ -102,7 +111,7 @@ pub fn binary_rows<A: Copy + Sync, B: Copy + Sync, O: Send>(
     cap: Capability,
     a: &[A],
     row: &[B],
-    out: &mut [O],
+    out: &mut [MaybeUninit<O>],
     f: impl Fn(A, B) -> O + Sync,
 ) {
     let w = row.len();
@@ -113,9 +122,9 @@ pub fn binary_rows<A: Copy + Sync, B: Copy + Sync, O: Send>(
     if a.is_empty() {
         return;
     }
-    let seq = |a: &[A], out: &mut [O]| {
+    let seq = |a: &[A], out: &mut [MaybeUninit<O>]| {
         crate::dispatch!(cap, |F| for (ar, or) in a.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
-            or.iter_mut().zip(ar.iter().zip(row)).for_each(|(o, (&x, &y))| *o = f(x, y));
+            or.iter_mut().zip(ar.iter().zip(row)).for_each(|(o, (&x, &y))| *o = MaybeUninit::new(f(x, y)));
         })
     };
     if a.len() < PARALLEL_MIN {
@@ -134,7 +143,7 @@ pub fn binary_cols<A: Copy + Sync, B: Copy + Sync, O: Send>(
     cap: Capability,
     a: &[A],
     col: &[B],
-    out: &mut [O],
+    out: &mut [MaybeUninit<O>],
     f: impl Fn(A, B) -> O + Sync,
 ) {
     let rows = col.len();
@@ -149,11 +158,11 @@ pub fn binary_cols<A: Copy + Sync, B: Copy + Sync, O: Send>(
     if w == 0 {
         return;
     }
-    let seq = |a: &[A], col: &[B], out: &mut [O]| {
+    let seq = |a: &[A], col: &[B], out: &mut [MaybeUninit<O>]| {
         crate::dispatch!(cap, |F| for ((ar, or), &y) in
             a.chunks_exact(w).zip(out.chunks_exact_mut(w)).zip(col)
         {
-            or.iter_mut().zip(ar).for_each(|(o, &x)| *o = f(x, y));
+            or.iter_mut().zip(ar).for_each(|(o, &x)| *o = MaybeUninit::new(f(x, y)));
         })
     };
     if a.len() < PARALLEL_MIN {
@@ -164,6 +173,33 @@ pub fn binary_cols<A: Copy + Sync, B: Copy + Sync, O: Send>(
         .zip(col.par_chunks(r))
         .zip(out.par_chunks_mut(r * w))
         .for_each(|((a, c), o)| seq(a, c, o));
+}
+
+/// `out` as f32 slots when `E` is f32 (the f32 path of [`unary_real`]).
+fn uninit_f32<E: crate::Float>(out: &mut [MaybeUninit<E>]) -> Option<&mut [MaybeUninit<f32>]> {
+    (std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>())
+        // SAFETY: E is f32 (the TypeId check): the same slice under its own type.
+        .then(|| unsafe {
+            std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<MaybeUninit<f32>>(), out.len())
+        })
+}
+
+/// `v`'s first `n` elements as slots to overwrite, and `v` then holds exactly those `n`
+/// elements once `fill` has returned: an output buffer filled without first being zeroed.
+///
+/// # Safety
+/// `fill` must write every slot it is given (the kernels of this module do: each asserts its
+/// output length and writes every element, or panics).
+///
+/// # Panics
+/// If `v` has room for fewer than `n` elements.
+pub(crate) unsafe fn fill_uninit<T>(v: &mut Vec<T>, n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) {
+    v.clear();
+    assert!(v.capacity() >= n, "fill_uninit: no room for {n} elements");
+    fill(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: the capacity holds `n` elements (asserted), and `fill` initialised the first `n`
+    // (the caller's obligation; a panic in `fill` unwinds past this line, length still 0).
+    unsafe { v.set_len(n) };
 }
 
 /// Values per leaf of [`sum`]'s pairwise tree.
@@ -300,8 +336,9 @@ mod tests {
         let mut want = vec![0.0f32; x.len()];
         x.iter().zip(&mut want).for_each(|(&v, w)| *w = crate::simd::real::tanh::<true>(v));
         for cap in available() {
-            let mut got = vec![0.0f32; x.len()];
-            unary_real::<f32, Tanh>(cap, &x, &mut got);
+            let mut got = Vec::with_capacity(x.len());
+            // SAFETY: `unary_real` writes every slot.
+            unsafe { fill_uninit(&mut got, x.len(), |o| unary_real::<f32, Tanh>(cap, &x, o)) };
             for (g, w) in got.iter().zip(&want) {
                 if cap == Capability::Default {
                     assert!(
@@ -355,11 +392,12 @@ mod tests {
         let col: Vec<f32> = (0..rows).map(|r| r as f32 * 3.0).collect();
         for cap in available() {
             let mut o = vec![0.0f32; a.len()];
-            binary_rows(cap, &a, &row, &mut o, |x, y| x - y);
+            // SAFETY (three times): the kernels write every slot.
+            unsafe { fill_uninit(&mut o, a.len(), |o| binary_rows(cap, &a, &row, o, |x, y| x - y)) };
             assert!(o.iter().enumerate().all(|(i, &v)| v == a[i] - row[i % w]));
-            binary_cols(cap, &a, &col, &mut o, |x, y| x * y);
+            unsafe { fill_uninit(&mut o, a.len(), |o| binary_cols(cap, &a, &col, o, |x, y| x * y)) };
             assert!(o.iter().enumerate().all(|(i, &v)| v == a[i] * col[i / w]));
-            binary(cap, &a, &a, &mut o, |x, y| x + y);
+            unsafe { fill_uninit(&mut o, a.len(), |o| binary(cap, &a, &a, o, |x, y| x + y)) };
             assert!(o.iter().enumerate().all(|(i, &v)| v == 2.0 * a[i]));
         }
     }
