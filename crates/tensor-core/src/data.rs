@@ -399,14 +399,23 @@ impl TensorData {
     /// The elements in row-major order in a new vector, allocated fallibly (errors name `op`).
     fn copy_values_for<T: Element>(&self, op: &'static str) -> Result<Vec<T>> {
         let all = self.all_for::<T>(op)?;
-        let mut out = crate::pool::try_fresh::<T>(op, self.shape())?;
+        let mut out = crate::pool::try_vec_with_capacity::<T>(op, self.shape())?;
         if self.numel() == 0 {
             // nothing to copy
         } else if self.is_contiguous() {
             let o = self.layout.offset;
             out.extend_from_slice(&all[o..o + self.numel()]);
         } else {
-            for_each_offset(self.dims(), &self.layout.strides, self.layout.offset, |o| out.push(all[o]));
+            // One innermost run at a time: a repeated value (a broadcast, stride 0), a slice
+            // (stride 1), or a gather; the index arithmetic is per run, not per element.
+            let nd = self.ndim(); // >= 1: a 0-d tensor is contiguous
+            let (dims, strides) = (self.dims(), &self.layout.strides);
+            let (inner, step) = (dims[nd - 1], strides[nd - 1]);
+            for_each_offset(&dims[..nd - 1], &strides[..nd - 1], self.layout.offset, |o| match step {
+                0 => out.extend(std::iter::repeat_n(all[o], inner)),
+                1 => out.extend_from_slice(&all[o..o + inner]),
+                s => out.extend((0..inner).map(|k| all[o + k * s])),
+            });
         }
         Ok(out)
     }
