@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attention;
 pub mod conv;
 pub mod data;
 pub mod display;

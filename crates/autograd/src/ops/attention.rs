@@ -3,10 +3,19 @@
 //! masked_fill, softmax), so its gradients are theirs: with `p` the attention weights and `g`
 //! the upstream gradient, `dv = p^T g`, `dp = g v^T`, `ds = softmax_backward(dp)`,
 //! `dq = ds k * scale`, `dk = ds^T q * scale`.
+//!
+//! Without an explicit mask, with queries, keys and values of one float dtype and the same
+//! leading dims, it runs as one fused op (`torchlet_tensor_core::attention`): each head's
+//! scores, softmax and product in one task, heads in parallel, and only the attention weights
+//! `p` kept for backward, whose rule is the formulas above. Other inputs (a mask, broadcast
+//! leading dims) take the composed path.
 
 use crate::catalog::{Case, OpInfo};
+use crate::graph::{record, Backward, Grads};
 use crate::tensor::Tensor;
-use torchlet_tensor_core::{DType, Error, Result, TensorData};
+use smallvec::smallvec;
+use torchlet_tensor_core::attention::{self, Heads};
+use torchlet_tensor_core::{pool, with_float, DType, Error, Float, Result, Shape, TensorData};
 
 /// The options of [`Tensor::scaled_dot_product_attention`] (PyTorch's keyword arguments).
 #[derive(Clone, Debug, Default)]
@@ -63,6 +72,21 @@ impl Tensor {
             ));
         }
         let scale = opts.scale.unwrap_or(1.0 / (e as f64).sqrt());
+        let (nd, ev) = (self.ndim(), value.size(-1)?);
+        let lead = |t: &Tensor| t.shape().dims()[..t.ndim() - 2].to_vec();
+        let heads: usize = lead(self).iter().product();
+        let fusable = opts.attn_mask.is_none()
+            && self.dtype().is_float()
+            && key.dtype() == self.dtype()
+            && value.dtype() == self.dtype()
+            && key.ndim() == nd
+            && value.ndim() == nd
+            && lead(key) == lead(self)
+            && lead(value) == lead(self)
+            && heads * l * s * e * ev > 0;
+        if fusable {
+            return fused(self, key, value, Heads { heads, l, s, e, ev }, scale, opts.is_causal);
+        }
         let mut scores = self.matmul(&key.transpose(-2, -1)?)? * scale;
         if opts.is_causal {
             // position i attends to keys 0..=i: mask out the strict upper triangle
@@ -77,6 +101,74 @@ impl Tensor {
             };
         }
         scores.softmax(-1)?.matmul(value)
+    }
+}
+
+/// The fused forward pass (see the module docs); records [`Attention`].
+fn fused(q: &Tensor, k: &Tensor, v: &Tensor, h: Heads, scale: f64, causal: bool) -> Result<Tensor> {
+    const OP: &str = "scaled_dot_product_attention";
+    let (qd, kd, vd) = (q.data().try_contiguous()?, k.data().try_contiguous()?, v.data().try_contiguous()?);
+    let mut dims = qd.dims().to_vec();
+    *dims.last_mut().expect("at least 2 dims") = h.ev;
+    let out_shape = Shape::new(&dims);
+    with_float!(qd.dtype(), OP, |T| {
+        let mut out = pool::try_overwritable::<T>(OP, &out_shape)?;
+        let mut p = pool::try_overwritable::<T>(OP, &Shape::new(&[h.heads, h.l, h.s]))?;
+        attention::forward(
+            h,
+            &qd.values::<T>()?,
+            &kd.values::<T>()?,
+            &vd.values::<T>()?,
+            scale,
+            causal,
+            &mut out,
+            &mut p,
+        )?;
+        let rule = || Attention { q: qd, k: kd, v: vd, p, h, scale };
+        Ok(record(
+            TensorData::from_vec_unchecked(out, out_shape),
+            "ScaledDotProductFlashAttentionForCpuBackward0",
+            &[q, k, v],
+            rule,
+        ))
+    })
+}
+
+/// What the fused op's backward keeps: the inputs and the attention weights `p`.
+struct Attention<T> {
+    q: TensorData,
+    k: TensorData,
+    v: TensorData,
+    p: Vec<T>,
+    h: Heads,
+    scale: f64,
+}
+
+impl<T: Float> Backward for Attention<T> {
+    fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
+        const OP: &str = "scaled_dot_product_attention_backward";
+        let g = g.try_contiguous()?;
+        let slot = |need: bool, t: &TensorData| -> Result<Option<Vec<T>>> {
+            need.then(|| pool::try_overwritable::<T>(OP, t.shape())).transpose()
+        };
+        let (mut dq, mut dk, mut dv) =
+            (slot(needs[0], &self.q)?, slot(needs[1], &self.k)?, slot(needs[2], &self.v)?);
+        attention::backward(
+            self.h,
+            &self.q.values::<T>()?,
+            &self.k.values::<T>()?,
+            &self.v.values::<T>()?,
+            &self.p,
+            &g.values::<T>()?,
+            self.scale,
+            dq.as_deref_mut(),
+            dk.as_deref_mut(),
+            dv.as_deref_mut(),
+        )?;
+        let wrap = |d: Option<Vec<T>>, t: &TensorData| {
+            d.map(|d| TensorData::from_vec_unchecked(d, t.shape().clone()))
+        };
+        Ok(smallvec![wrap(dq, &self.q), wrap(dk, &self.k), wrap(dv, &self.v)])
     }
 }
 
