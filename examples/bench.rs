@@ -1,5 +1,8 @@
 //! The benchmark workloads of docs/benchmarks.md, each doing exactly the work its PyTorch twin
-//! in `tools/bench/torch_bench.py` does: `cargo run --release --example bench -- [NAME ...]`.
+//! in `tools/bench/torch_bench.py` (first table) or `tools/bench/torch_bench2.py` (the
+//! curriculum table) does: `cargo run --release --example bench -- [NAME ...]` (all workloads
+//! without a name). `TORCHLET_CPU_CAPABILITY=default|avx2|avx512` picks the kernels'
+//! instruction set.
 //!
 //! Prints `NAME<TAB>MEDIAN us` per workload: the median microseconds per iteration over 7
 //! timed repeats of `iters` iterations after one untimed warm-up call (3 repeats for

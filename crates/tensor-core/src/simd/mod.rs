@@ -2,9 +2,11 @@
 //!
 //! The CPU is detected once ([`capability`]): AVX-512 (F, BW, VL, DQ with AVX2 and FMA),
 //! AVX2 with FMA, or the portable baseline (whatever the target compiles for by default:
-//! SSE2 on x86-64, NEON on aarch64). `TORCHLET_CPU_CAPABILITY=default|avx2|avx512` lowers it
+//! SSE2 on x86-64, NEON on aarch64). `TORCHLET_CPU_CAPABILITY=default|avx2|avx512` chooses
 //! (like PyTorch's `ATEN_CPU_CAPABILITY`), so that every path can be tested and timed on one
-//! machine; asking for more than the CPU has is ignored, with a message on stderr.
+//! machine; asking for more than the CPU has is ignored, with a message on stderr. Without
+//! the variable the widest capability up to [`DEFAULT_MAX`] (AVX2) is used: the AVX-512
+//! builds stay off until they have passed the agreement tests on an AVX-512 machine.
 //!
 //! Kernels are written once and compiled once per capability:
 //!
@@ -102,6 +104,12 @@ pub fn available() -> Vec<Capability> {
         .collect()
 }
 
+/// The widest capability chosen without `TORCHLET_CPU_CAPABILITY`: AVX2. The AVX-512 builds
+/// are compiled and selected only on request (`TORCHLET_CPU_CAPABILITY=avx512`) until a run
+/// on an AVX-512 machine has passed the agreement tests (the development machine has AVX2
+/// only); the kernels are the same Rust as the AVX2 builds, at twice the width.
+pub const DEFAULT_MAX: Capability = Capability::Avx2;
+
 /// 0 = not yet decided; else 1 + the `Capability` as u8.
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
 
@@ -119,6 +127,8 @@ pub fn capability() -> Capability {
 fn decide() -> Capability {
     let best = detected();
     let chosen = match std::env::var("TORCHLET_CPU_CAPABILITY") {
+        // Only an explicit request selects the AVX-512 builds (see `DEFAULT_MAX`).
+        Ok(s) if Capability::parse(&s) == Some(Capability::Avx512) && best == Capability::Avx512 => best,
         Ok(s) => match Capability::parse(&s) {
             Some(c) if c <= best => c,
             Some(c) => {
@@ -137,7 +147,7 @@ fn decide() -> Capability {
                 best
             }
         },
-        Err(_) => best,
+        Err(_) => best.min(DEFAULT_MAX),
     };
     // A racing first call decides the same value: store it either way.
     CHOSEN.store(chosen as u8 + 1, Ordering::Relaxed);
@@ -240,6 +250,10 @@ mod tests {
         assert_eq!(Capability::parse(" AVX2 "), Some(Capability::Avx2));
         assert_eq!(Capability::parse("sse"), None);
         assert!(capability() <= detected() && supported(Capability::Avx512) == detected());
+        if std::env::var_os("TORCHLET_CPU_CAPABILITY").is_none() {
+            // Untried builds stay off unless asked for.
+            assert!(capability() <= DEFAULT_MAX && capability() == detected().min(DEFAULT_MAX));
+        }
         assert_eq!(supported(Capability::Default), Capability::Default);
         assert!(available().contains(&Capability::Default) && available().contains(&detected()));
     }
