@@ -19,6 +19,7 @@
 //! The window bounds of each output row and column are computed once per call; the planes
 //! are independent and split among the threads above a size threshold.
 
+use crate::simd::Capability;
 use crate::{pool, with_float, DType, Error, Float, Numeric, Result, Shape, TensorData};
 use num_traits::Float as _;
 use rayon::prelude::*;
@@ -207,6 +208,80 @@ fn spans(out: usize, size: usize, k: usize, s: usize, pad: usize, d: usize, avg:
         .collect()
 }
 
+/// One tap of a max-pooling window across a row of outputs: output `o` sees `row[o * s]`
+/// and takes it (as tap number `t`) when it is larger than the output's best so far or NaN,
+/// the rule of the window-by-window loop. f32 rows at stride 1 or 2 go eight outputs at a
+/// time on AVX2 (compare and blend: no branch per element, which on unordered data
+/// mispredicts half the time); the rest is the scalar loop.
+fn tap_row<T: Float>(cap: Capability, y: &mut [T], won: &mut [u32], row: &[T], s: usize, t: u32) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if (s == 1 || s == 2) && crate::simd::supported(cap) >= Capability::Avx2 {
+        if let (Some(y32), Some(row32)) = (as_f32_mut(y), as_f32(row)) {
+            // SAFETY: `supported` found AVX2 on this CPU.
+            done = unsafe { tap_row_avx2(y32, won, row32, s, t) };
+        }
+    }
+    let row = row.get(done * s..).unwrap_or(&[]);
+    for ((y, won), &v) in y[done..].iter_mut().zip(won[done..].iter_mut()).zip(row.iter().step_by(s)) {
+        let take = (v > *y) | v.is_nan();
+        *y = if take { v } else { *y };
+        *won = if take { t } else { *won };
+    }
+}
+
+/// `x` as f32s when `T` is f32.
+fn as_f32<T: Float>(x: &[T]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32: same layout, same length, same lifetime.
+        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) })
+}
+
+/// `x` as mutable f32s when `T` is f32.
+fn as_f32_mut<T: Float>(x: &mut [T]) -> Option<&mut [f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32: same layout, same length; the borrow of `x` is handed on.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f32>(), x.len()) })
+}
+
+/// [`tap_row`] for f32 at stride `s` of 1 or 2, eight outputs at a time while eight whole
+/// taps' worth of `row` remain; returns how many outputs it did (the caller does the rest).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn tap_row_avx2(y: &mut [f32], won: &mut [u32], row: &[f32], s: usize, t: u32) -> usize {
+    use std::arch::x86_64::*;
+    let n = y.len().min(won.len());
+    let tv = _mm256_castsi256_ps(_mm256_set1_epi32(t as i32));
+    let mut o = 0;
+    // The eight taps of outputs o..o+8 are row[o*s + k*s], k < 8: the last is row[(o+7)*s].
+    while o + 8 <= n && (o + 7) * s < row.len() {
+        // SAFETY (all loads and stores): o + 8 <= n bounds y and won; the row is read at
+        // o*s..o*s+8 and, for s = 2, at 2o+7..2o+15, all below (o+7)*s + 1 <= row.len().
+        let v = if s == 1 {
+            _mm256_loadu_ps(row.as_ptr().add(o))
+        } else {
+            // The taps are a0 a2 a4 a6 of a = row[2o..2o+8] and b1 b3 b5 b7 of
+            // b = row[2o+7..2o+15] (b starts one early so as not to read past the tap
+            // 2o+14). Per 128-bit half: a0 a2 b1 b3 | a4 a6 b5 b7; then the 64-bit quarters
+            // reordered to a0 a2 a4 a6 b1 b3 b5 b7.
+            let a = _mm256_loadu_ps(row.as_ptr().add(2 * o));
+            let b = _mm256_loadu_ps(row.as_ptr().add(2 * o + 7));
+            let e = _mm256_shuffle_ps::<0xD8>(a, b);
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(e)))
+        };
+        let best = _mm256_loadu_ps(y.as_ptr().add(o));
+        let take = _mm256_or_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, best), _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+        _mm256_storeu_ps(y.as_mut_ptr().add(o), _mm256_blendv_ps(best, v, take));
+        let w = won.as_mut_ptr().add(o).cast::<f32>();
+        _mm256_storeu_ps(w, _mm256_blendv_ps(_mm256_loadu_ps(w), tv, take));
+        o += 8;
+    }
+    o
+}
+
 /// Whether to split the planes of a tensor of `elements` among the threads.
 fn split(elements: usize) -> bool {
     elements >= PARALLEL_POOL && rayon::current_num_threads() > 1
@@ -230,7 +305,45 @@ impl TensorData {
             let mut idx = pool::try_overwritable::<i64>(op, &shape)?;
             let (hw, l) = (geo.h * geo.w, geo.oh * geo.ow);
             if l > 0 && hw > 0 && !out.is_empty() {
+                let [kh, kw] = p.kernel_size;
+                let full = |spans: &[Span], k: usize, d: usize| {
+                    spans.iter().all(|s| s.end - s.start == (k - 1) * d + 1)
+                };
+                let all_inside = full(&hs, kh, dh) && full(&ws, kw, dw);
+                let (sw, cap) = (p.stride[1], crate::simd::capability());
                 let plane = |((xp, yp), ip): ((&[T], &mut [T]), &mut [i64])| {
+                    if all_inside {
+                        // Every window lies inside the plane (no padding reached): visit the
+                        // taps one at a time across a whole output row, so each compare and
+                        // select is over independent outputs (vectorised, no branches)
+                        // rather than a chain of data-dependent branches within a window.
+                        // The taps go in the window's row-major order: the same ties. `won`
+                        // holds each output's winning tap number; the i64 indices are
+                        // written once per row.
+                        let mut won = vec![0u32; geo.ow];
+                        let offsets: Vec<usize> =
+                            (0..kh * kw).map(|t| (t / kw) * dh * geo.w + (t % kw) * dw).collect();
+                        for ((sh, yr), ir) in hs.iter().zip(yp.chunks_mut(geo.ow)).zip(ip.chunks_mut(geo.ow))
+                        {
+                            // Starting from -inf and tap 0 is the same as starting from
+                            // tap 0 (a -inf or NaN first tap ends up as the answer either way).
+                            yr.fill(T::neg_infinity());
+                            won.fill(0);
+                            for i in 0..kh {
+                                let row = &xp[(sh.start + i * dh) * geo.w..][..geo.w];
+                                for j in 0..kw {
+                                    let first = ws[0].start + j * dw;
+                                    let t = (i * kw + j) as u32;
+                                    tap_row(cap, yr, &mut won, &row[first..], sw, t);
+                                }
+                            }
+                            let row_start = sh.start * geo.w;
+                            for ((a, &n), sw) in ir.iter_mut().zip(&won).zip(&ws) {
+                                *a = (row_start + sw.start + offsets[n as usize]) as i64;
+                            }
+                        }
+                        return;
+                    }
                     let (mut y, mut at) = (yp.iter_mut(), ip.iter_mut());
                     for sh in &hs {
                         for sw in &ws {
@@ -434,4 +547,104 @@ fn avg_setup(
     let hs = spans(geo.oh, geo.h, p.kernel_size[0], p.stride[0], p.padding[0], 1, true);
     let ws = spans(geo.ow, geo.w, p.kernel_size[1], p.stride[1], p.padding[1], 1, true);
     Ok((geo, hs, ws))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values with many ties, some NaN and -inf, from a fixed linear congruential stream.
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                match (s >> 33) % 23 {
+                    0 => f32::NAN,
+                    1 => f32::NEG_INFINITY,
+                    k => (k % 7) as f32 - 3.0,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_tap_across_a_row_is_the_same_at_every_capability() {
+        for cap in crate::simd::available() {
+            for s in 1..=3 {
+                for n in 0..=27 {
+                    for extra in 0..3 {
+                        let row = values(n * s + extra, (n * 10 + s + extra) as u64);
+                        let mut y = values(n, 7 + n as u64);
+                        let mut won: Vec<u32> = (0..n as u32).collect();
+                        // The rule, output by output: take the tap if larger or NaN.
+                        let (mut y_ref, mut won_ref) = (y.clone(), won.clone());
+                        for o in 0..n.min(row.len().div_ceil(s)) {
+                            let v = row[o * s];
+                            if v > y_ref[o] || v.is_nan() {
+                                y_ref[o] = v;
+                                won_ref[o] = 99;
+                            }
+                        }
+                        tap_row(cap, &mut y, &mut won, &row, s, 99);
+                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&y), bits(&y_ref), "{cap:?} s={s} n={n} extra={extra}");
+                        assert_eq!(won, won_ref, "{cap:?} s={s} n={n} extra={extra}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn max_pool_matches_the_window_definition() {
+        // (kernel, stride, padding, dilation, ceil_mode) over planes of several widths: the
+        // first four reach every window inside the plane (the tap-by-tap path), the others
+        // the window-by-window loop.
+        let cases = [
+            ([2, 2], [2, 2], [0, 0], [1, 1], false),
+            ([3, 2], [1, 1], [0, 0], [1, 1], false),
+            ([2, 3], [2, 3], [0, 0], [2, 1], false),
+            ([3, 3], [2, 2], [0, 0], [1, 2], false),
+            ([3, 3], [2, 2], [1, 1], [1, 1], false),
+            ([2, 2], [2, 2], [0, 0], [1, 1], true),
+        ];
+        for (k, st, pad, dil, ceil) in cases {
+            for (h, w) in [(7, 9), (8, 32), (5, 33), (6, 17)] {
+                let p =
+                    PoolParams { kernel_size: k, stride: st, padding: pad, dilation: dil, ceil_mode: ceil };
+                let xs = values(2 * 3 * h * w, (h * w) as u64);
+                let x = TensorData::from_vec(xs.clone(), [2, 3, h, w]).unwrap();
+                let (y, idx) = x.max_pool2d_with_indices(&p).unwrap();
+                let (oh, ow) = (y.dims()[2], y.dims()[3]);
+                let (y, idx) = (y.to_vec::<f32>().unwrap(), idx.to_vec::<i64>().unwrap());
+                for plane in 0..6 {
+                    for (o, (&got, &at)) in
+                        y[plane * oh * ow..][..oh * ow].iter().zip(&idx[plane * oh * ow..]).enumerate()
+                    {
+                        // The definition: over the taps inside the input, in row-major order,
+                        // the first largest value, or the last NaN.
+                        let (r, c) = ((o / ow) as i64, (o % ow) as i64);
+                        let (mut best, mut best_at) = (f32::NEG_INFINITY, -1i64);
+                        for i in 0..k[0] as i64 {
+                            for j in 0..k[1] as i64 {
+                                let ih = r * st[0] as i64 - pad[0] as i64 + i * dil[0] as i64;
+                                let iw = c * st[1] as i64 - pad[1] as i64 + j * dil[1] as i64;
+                                if ih < 0 || iw < 0 || ih >= h as i64 || iw >= w as i64 {
+                                    continue;
+                                }
+                                let v = xs[plane * h * w + (ih * w as i64 + iw) as usize];
+                                if best_at < 0 || v > best || v.is_nan() {
+                                    (best, best_at) = (v, ih * w as i64 + iw);
+                                }
+                            }
+                        }
+                        let what = format!("{p:?} {h}x{w} plane {plane} output {o}");
+                        assert_eq!(got.to_bits(), best.to_bits(), "{what}");
+                        assert_eq!(at, best_at, "{what}");
+                    }
+                }
+            }
+        }
+    }
 }
