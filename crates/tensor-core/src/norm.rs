@@ -234,7 +234,8 @@ pub fn channel_affine<T: Float>(
 const NORM_ROWS: usize = 64;
 
 /// Layer norm's forward pass over contiguous rows of `m` values: per row the mean and biased
-/// variance in f64 (two passes), `rstd = 1 / sqrt(var + eps)`, and
+/// variance (two passes, blocks of 64 values summed in the element type and the blocks in
+/// f64; the variance about the rounded mean, corrected), `rstd = 1 / sqrt(var + eps)`, and
 /// `y = (x - mean) * rstd (* w) (+ b)`. Writes `y` and each row's `mean`, `rstd` and `var`.
 ///
 /// # Panics
@@ -262,15 +263,21 @@ pub fn rows_forward<T: Float>(
                 .zip(rstd.iter_mut())
                 .zip(var.iter_mut())
             {
-                let mu64 = sum8(row, row, 0.0, |v, _| v.to_f64()) / m as f64;
-                let v = sum8(row, row, 0.0, |v, _| (v.to_f64() - mu64) * (v.to_f64() - mu64)) / m as f64;
-                let (mu_t, r_t) = (T::c(mu64), T::c(1.0 / (v + eps).sqrt()));
-                out.iter_mut().zip(row).for_each(|(o, &xv)| *o = (xv - mu_t) * r_t);
-                if let Some(w) = w {
-                    out.iter_mut().zip(w).for_each(|(o, &w)| *o *= w);
-                }
-                if let Some(b) = b {
-                    out.iter_mut().zip(b).for_each(|(o, &b)| *o += b);
+                let mu64 = block_sum(row, |v| v) / m as f64;
+                let mu_t = T::c(mu64);
+                // mean((x - mu_t)^2) = var + (mean - mu_t)^2, mu_t being the rounded mean.
+                let shift = mu64 - mu_t.to_f64();
+                let v = (block_sum(row, |v| (v - mu_t) * (v - mu_t)) / m as f64 - shift * shift).max(0.0);
+                let r_t = T::c(1.0 / (v + eps).sqrt());
+                // One pass for the output, whichever of w and b there are.
+                let rows = out.iter_mut().zip(row);
+                match (w, b) {
+                    (Some(w), Some(b)) => rows
+                        .zip(w.iter().zip(b))
+                        .for_each(|((o, &xv), (&w, &b))| *o = (xv - mu_t) * r_t * w + b),
+                    (Some(w), None) => rows.zip(w).for_each(|((o, &xv), &w)| *o = (xv - mu_t) * r_t * w),
+                    (None, Some(b)) => rows.zip(b).for_each(|((o, &xv), &b)| *o = (xv - mu_t) * r_t + b),
+                    (None, None) => rows.for_each(|(o, &xv)| *o = (xv - mu_t) * r_t),
                 }
                 (*mu, *rs, *va) = (mu_t, r_t, T::c(v));
             }
@@ -321,13 +328,23 @@ pub fn rows_backward<T: Float>(
             for r in r0..r0 + n {
                 let (xr, gr) = (&x[r * m..(r + 1) * m], &g[r * m..(r + 1) * m]);
                 let (mu, rs) = (mean[r], rstd[r]);
-                xhat.iter_mut().zip(xr).for_each(|(h, &x)| *h = (x - mu) * rs);
+                // One pass: xhat, g * w, the parameter gradients' partial sums.
+                let cols = xhat
+                    .iter_mut()
+                    .zip(gw.iter_mut())
+                    .zip(xr.iter().zip(gr))
+                    .zip(pdw.iter_mut().zip(pdb.iter_mut()));
+                let step =
+                    |((h, o), (&x, &g)): ((&mut T, &mut T), (&T, &T)), (dw, db): (&mut T, &mut T), wv: T| {
+                        *h = (x - mu) * rs;
+                        *o = g * wv;
+                        *dw += g * *h;
+                        *db += g;
+                    };
                 match w {
-                    Some(w) => gw.iter_mut().zip(gr).zip(w).for_each(|((o, &g), &w)| *o = g * w),
-                    None => gw.copy_from_slice(gr),
+                    Some(w) => cols.zip(w).for_each(|((a, d), &wv)| step(a, d, wv)),
+                    None => cols.for_each(|(a, d)| step(a, d, T::ONE)),
                 }
-                pdw.iter_mut().zip(gr).zip(&xhat).for_each(|((d, &g), &h)| *d += g * h);
-                pdb.iter_mut().zip(gr).for_each(|(d, &g)| *d += g);
                 if let Some(dx) = dx.as_deref_mut() {
                     let s_gw = sum8(&gw, &gw, T::ZERO, |v, _| v) * inv_m;
                     let s_gwx = sum8(&gw, &xhat, T::ZERO, |v, h| v * h) * inv_m;
@@ -363,6 +380,33 @@ pub fn rows_backward<T: Float>(
         dw.iter_mut().zip(&p[..m]).for_each(|(d, &v)| *d += v);
         db.iter_mut().zip(&p[m..]).for_each(|(d, &v)| *d += v);
     }
+}
+
+/// `sum of f(v)` over `row` as an f64: in the element type within blocks of 64 values
+/// (sixteen partial sums, so the loop vectorises at full width), the
+/// block sums added in f64.
+#[inline(always)]
+fn block_sum<T: Float>(row: &[T], f: impl Fn(T) -> T) -> f64 {
+    let mut total = 0.0;
+    for block in row.chunks(64) {
+        let mut acc = [T::ZERO; 16];
+        let chunks = block.chunks_exact(16);
+        let tail = chunks.remainder().iter().fold(T::ZERO, |s, &v| s + f(v));
+        for c in chunks {
+            for k in 0..16 {
+                acc[k] += f(c[k]);
+            }
+        }
+        let mut width = 16;
+        while width > 1 {
+            width /= 2;
+            for k in 0..width {
+                acc[k] += acc[k + width];
+            }
+        }
+        total += (acc[0] + tail).to_f64();
+    }
+    total
 }
 
 /// `sum of f(a[i], b[i])` over two slices of one length, in eight independent partial sums
@@ -440,6 +484,30 @@ mod tests {
                         assert_eq!(one[k], x[k] * pa[c] + q[c]);
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn f32_row_statistics_survive_a_large_offset() {
+        // Rows of 1000 + u, u spread over [-1, 1]: the variance (about 1/3) is a 3e-7 part of
+        // the mean square, so squares about zero would lose it in f32. The f32 kernel sums
+        // about its rounded mean; the reference is the f64 definition on the same f32 values.
+        let (rows, m) = (4, 300);
+        let x: Vec<f32> = (0..rows * m).map(|i| 1000.0 + ((i * 37 % 101) as f32 / 50.0 - 1.0)).collect();
+        let (mut y, mut mean, mut rstd, mut var) =
+            (vec![0f32; rows * m], vec![0f32; rows], vec![0f32; rows], vec![0f32; rows]);
+        rows_forward(&x, m, 1e-5, None, None, &mut y, &mut mean, &mut rstd, &mut var);
+        for r in 0..rows {
+            let xr: Vec<f64> = x[r * m..(r + 1) * m].iter().map(|&v| v as f64).collect();
+            let mu = xr.iter().sum::<f64>() / m as f64;
+            let v = xr.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>() / m as f64;
+            assert!((var[r] as f64 - v).abs() < 1e-6 * v, "row {r}: var {} vs {v}", var[r]);
+            let rs = 1.0 / (v + 1e-5).sqrt();
+            for j in 0..m {
+                // mean is rounded to f32 (half an ulp of 1000 = 3e-5), scaled by rstd ~ 1.7.
+                let want = (xr[j] - mu) * rs;
+                assert!((y[r * m + j] as f64 - want).abs() < 1e-4, "row {r} col {j}");
             }
         }
     }
