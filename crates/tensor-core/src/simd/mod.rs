@@ -2,11 +2,11 @@
 //!
 //! The CPU is detected once ([`capability`]): AVX-512 (F, BW, VL, DQ with AVX2 and FMA),
 //! AVX2 with FMA, or the portable baseline (whatever the target compiles for by default:
-//! SSE2 on x86-64, NEON on aarch64). `TORCHLET_CPU_CAPABILITY=default|avx2|avx512` chooses
+//! SSE2 on x86-64, NEON on aarch64). `TORCHLET_CPU_CAPABILITY=default|avx2|avx512` lowers it
 //! (like PyTorch's `ATEN_CPU_CAPABILITY`), so that every path can be tested and timed on one
-//! machine; asking for more than the CPU has is ignored, with a message on stderr. Without
-//! the variable the widest capability up to [`DEFAULT_MAX`] (AVX2) is used: the AVX-512
-//! builds stay off until they have passed the agreement tests on an AVX-512 machine.
+//! machine; asking for more than the CPU has is ignored, with a message on stderr. Every
+//! build has passed the agreement tests, the test suite and the parity cases on a CPU that
+//! has it (the AVX-512 builds on an AMD EPYC of the Zen 4 generation).
 //!
 //! Kernels are written once and compiled once per capability:
 //!
@@ -18,7 +18,8 @@
 //!   with fused multiply-adds where the CPU has them. The elementwise table of
 //!   `elementwise.rs` (`float_unary!`) writes its formulas over [`Real`], so a new line is
 //!   vectorised on every CPU with no further work.
-//! - Kernels written with AVX2 intrinsics (the lane kernels of `vmath`, the narrow GEMM)
+//! - Kernels written with AVX2 intrinsics (the lane kernels of `vmath`, the narrow GEMM,
+//!   the max-pooling taps of `pooling`)
 //!   run when [`enabled`]`(Capability::Avx2)`, so the override turns them off too; they have
 //!   no AVX-512 version yet (an AVX-512 CPU runs their AVX2 build). Larger products go to
 //!   the `gemm` crate, which detects the CPU itself and ignores the override.
@@ -104,12 +105,6 @@ pub fn available() -> Vec<Capability> {
         .collect()
 }
 
-/// The widest capability chosen without `TORCHLET_CPU_CAPABILITY`: AVX2. The AVX-512 builds
-/// are compiled and selected only on request (`TORCHLET_CPU_CAPABILITY=avx512`) until a run
-/// on an AVX-512 machine has passed the agreement tests (the development machine has AVX2
-/// only); the kernels are the same Rust as the AVX2 builds, at twice the width.
-pub const DEFAULT_MAX: Capability = Capability::Avx2;
-
 /// 0 = not yet decided; else 1 + the `Capability` as u8.
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
 
@@ -127,8 +122,6 @@ pub fn capability() -> Capability {
 fn decide() -> Capability {
     let best = detected();
     let chosen = match std::env::var("TORCHLET_CPU_CAPABILITY") {
-        // Only an explicit request selects the AVX-512 builds (see `DEFAULT_MAX`).
-        Ok(s) if Capability::parse(&s) == Some(Capability::Avx512) && best == Capability::Avx512 => best,
         Ok(s) => match Capability::parse(&s) {
             Some(c) if c <= best => c,
             Some(c) => {
@@ -147,7 +140,7 @@ fn decide() -> Capability {
                 best
             }
         },
-        Err(_) => best.min(DEFAULT_MAX),
+        Err(_) => best,
     };
     // A racing first call decides the same value: store it either way.
     CHOSEN.store(chosen as u8 + 1, Ordering::Relaxed);
@@ -250,10 +243,6 @@ mod tests {
         assert_eq!(Capability::parse(" AVX2 "), Some(Capability::Avx2));
         assert_eq!(Capability::parse("sse"), None);
         assert!(capability() <= detected() && supported(Capability::Avx512) == detected());
-        if std::env::var_os("TORCHLET_CPU_CAPABILITY").is_none() {
-            // Untried builds stay off unless asked for.
-            assert!(capability() <= DEFAULT_MAX && capability() == detected().min(DEFAULT_MAX));
-        }
         assert_eq!(supported(Capability::Default), Capability::Default);
         assert!(available().contains(&Capability::Default) && available().contains(&detected()));
     }
