@@ -488,9 +488,10 @@ fn narrow_outputs_of_16_24_and_32_columns_match_naive() {
             check_random(m, k, n, 700 + i as u64, DType::F32, ta, tb);
         }
     }
-    // addmm: the bias rows are the starting value the kernel accumulates onto (directly, and
-    // through the k-split of a transposed product).
-    for (m, k, n) in [(1001, 300, 32), (16, 6000, 200)] {
+    // addmm: the bias rows are the starting value the kernel accumulates onto (directly,
+    // through the k-split of a transposed product, and added onto through the transposed
+    // write-back of (32, 300, 1001)).
+    for (m, k, n) in [(1001, 300, 32), (16, 6000, 200), (32, 300, 1001)] {
         let mut g = Generator::new(710);
         let a = TensorData::randn_with([m, k], DType::F32, &mut g).unwrap();
         let b = TensorData::randn_with([k, n], DType::F32, &mut g).unwrap();
