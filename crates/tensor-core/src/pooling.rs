@@ -19,6 +19,8 @@
 //! The window bounds of each output row and column are computed once per call; the planes
 //! are independent and split among the threads above a size threshold.
 
+#[cfg(target_arch = "x86_64")]
+use crate::dtype::{as_f32, as_f32_mut};
 use crate::simd::Capability;
 use crate::{pool, with_float, DType, Error, Float, Numeric, Result, Shape, TensorData};
 use num_traits::Float as _;
@@ -230,20 +232,6 @@ fn tap_row<T: Float>(cap: Capability, y: &mut [T], won: &mut [u32], row: &[T], s
     }
 }
 
-/// `x` as f32s when `T` is f32.
-fn as_f32<T: Float>(x: &[T]) -> Option<&[f32]> {
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
-        // SAFETY: T is f32: same layout, same length, same lifetime.
-        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) })
-}
-
-/// `x` as mutable f32s when `T` is f32.
-fn as_f32_mut<T: Float>(x: &mut [T]) -> Option<&mut [f32]> {
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
-        // SAFETY: T is f32: same layout, same length; the borrow of `x` is handed on.
-        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f32>(), x.len()) })
-}
-
 /// [`tap_row`] for f32 at stride `s` of 1 or 2, eight outputs at a time while eight whole
 /// taps' worth of `row` remain; returns how many outputs it did (the caller does the rest).
 ///
@@ -311,6 +299,9 @@ impl TensorData {
                 };
                 let all_inside = full(&hs, kh, dh) && full(&ws, kw, dw);
                 let (sw, cap) = (p.stride[1], crate::simd::capability());
+                // Each tap's offset from its window's first element (for the fast path).
+                let offsets: Vec<usize> =
+                    (0..kh * kw).map(|t| (t / kw) * dh * geo.w + (t % kw) * dw).collect();
                 let plane = |((xp, yp), ip): ((&[T], &mut [T]), &mut [i64])| {
                     if all_inside {
                         // Every window lies inside the plane (no padding reached): visit the
@@ -321,8 +312,6 @@ impl TensorData {
                         // holds each output's winning tap number; the i64 indices are
                         // written once per row.
                         let mut won = vec![0u32; geo.ow];
-                        let offsets: Vec<usize> =
-                            (0..kh * kw).map(|t| (t / kw) * dh * geo.w + (t % kw) * dw).collect();
                         for ((sh, yr), ir) in hs.iter().zip(yp.chunks_mut(geo.ow)).zip(ip.chunks_mut(geo.ow))
                         {
                             // Starting from -inf and tap 0 is the same as starting from
