@@ -295,7 +295,8 @@ pub fn rows_forward<T: Float>(
 }
 
 /// Layer norm's backward pass over contiguous rows of `m` values, from the saved `mean` and
-/// `rstd`: with `xhat = (x - mean) * rstd` and `gw = g * w`,
+/// `rstd`, in two passes per row (the row's two sums by [`block_sum3`], then `dx`
+/// and the parameter gradients): with `xhat = (x - mean) * rstd` and `gw = g * w`,
 /// `dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))` (written when `dx` is given),
 /// `dw = sum over rows of g * xhat`, `db = sum over rows of g` (per position).
 ///
@@ -316,43 +317,46 @@ pub fn rows_backward<T: Float>(
     let rows = mean.len();
     assert!(m > 0 && x.len() == rows * m && g.len() == x.len() && rstd.len() == rows);
     assert!(dw.len() == m && db.len() == m && dx.as_ref().is_none_or(|d| d.len() == x.len()));
-    let inv_m = T::c(1.0 / m as f64);
     // One task: rows `r0..` of `x`/`g`, its partial dw and db (in `part`: 2m values).
     let task = |r0: usize, dx: Option<&mut [T]>, part: &mut [T]| {
         let n = part_rows(rows, r0);
         let (pdw, pdb) = part.split_at_mut(m);
-        let mut xhat = vec![T::ZERO; m];
-        let mut gw = vec![T::ZERO; m];
         let mut dx = dx;
         crate::dispatch!(capability(), |F| {
             for r in r0..r0 + n {
                 let (xr, gr) = (&x[r * m..(r + 1) * m], &g[r * m..(r + 1) * m]);
                 let (mu, rs) = (mean[r], rstd[r]);
-                // One pass: xhat, g * w, the parameter gradients' partial sums.
-                let cols = xhat
-                    .iter_mut()
-                    .zip(gw.iter_mut())
-                    .zip(xr.iter().zip(gr))
-                    .zip(pdw.iter_mut().zip(pdb.iter_mut()));
-                let step =
-                    |((h, o), (&x, &g)): ((&mut T, &mut T), (&T, &T)), (dw, db): (&mut T, &mut T), wv: T| {
-                        *h = (x - mu) * rs;
-                        *o = g * wv;
-                        *dw += g * *h;
+                if let Some(dx) = dx.as_deref_mut() {
+                    // Pass 1: mean(gw) and mean(gw * xhat), gw = g * w.
+                    let (s_gw, s_gwx) = match w {
+                        Some(w) => (
+                            block_sum3(xr, gr, w, |_, g, w| g * w),
+                            block_sum3(xr, gr, w, |x, g, w| g * w * ((x - mu) * rs)),
+                        ),
+                        None => (block_sum(gr, |g| g), block_sum3(xr, gr, gr, |x, g, _| g * ((x - mu) * rs))),
+                    };
+                    let (s_gw, s_gwx) = (T::c(s_gw / m as f64), T::c(s_gwx / m as f64));
+                    // Pass 2: dx and the parameter gradients' partial sums, xhat recomputed.
+                    let out = &mut dx[(r - r0) * m..(r - r0 + 1) * m];
+                    let cols = out.iter_mut().zip(xr.iter().zip(gr)).zip(pdw.iter_mut().zip(pdb.iter_mut()));
+                    let step = |d: &mut T, x: T, g: T, dw: &mut T, db: &mut T, wv: T| {
+                        let h = (x - mu) * rs;
+                        *d = rs * (g * wv - s_gw - h * s_gwx);
+                        *dw += g * h;
                         *db += g;
                     };
-                match w {
-                    Some(w) => cols.zip(w).for_each(|((a, d), &wv)| step(a, d, wv)),
-                    None => cols.for_each(|(a, d)| step(a, d, T::ONE)),
-                }
-                if let Some(dx) = dx.as_deref_mut() {
-                    let s_gw = sum8(&gw, &gw, T::ZERO, |v, _| v) * inv_m;
-                    let s_gwx = sum8(&gw, &xhat, T::ZERO, |v, h| v * h) * inv_m;
-                    let out = &mut dx[(r - r0) * m..(r - r0 + 1) * m];
-                    out.iter_mut()
-                        .zip(&gw)
-                        .zip(&xhat)
-                        .for_each(|((d, &gw), &h)| *d = rs * (gw - s_gw - h * s_gwx));
+                    match w {
+                        Some(w) => {
+                            cols.zip(w).for_each(|(((d, (&x, &g)), (dw, db)), &wv)| step(d, x, g, dw, db, wv))
+                        }
+                        None => cols.for_each(|((d, (&x, &g)), (dw, db))| step(d, x, g, dw, db, T::ONE)),
+                    }
+                } else {
+                    let cols = xr.iter().zip(gr).zip(pdw.iter_mut().zip(pdb.iter_mut()));
+                    cols.for_each(|((&x, &g), (dw, db))| {
+                        *dw += g * ((x - mu) * rs);
+                        *db += g;
+                    });
                 }
             }
         })
@@ -383,46 +387,34 @@ pub fn rows_backward<T: Float>(
 }
 
 /// `sum of f(v)` over `row` as an f64: in the element type within blocks of 64 values
-/// (sixteen partial sums, so the loop vectorises at full width), the
-/// block sums added in f64.
+/// (sixteen partial sums, so the loop vectorises at full width, added in order), the block
+/// sums added in f64.
 #[inline(always)]
 fn block_sum<T: Float>(row: &[T], f: impl Fn(T) -> T) -> f64 {
-    let mut total = 0.0;
-    for block in row.chunks(64) {
-        let mut acc = [T::ZERO; 16];
-        let chunks = block.chunks_exact(16);
-        let tail = chunks.remainder().iter().fold(T::ZERO, |s, &v| s + f(v));
-        for c in chunks {
-            for k in 0..16 {
-                acc[k] += f(c[k]);
-            }
-        }
-        let mut width = 16;
-        while width > 1 {
-            width /= 2;
-            for k in 0..width {
-                acc[k] += acc[k + width];
-            }
-        }
-        total += (acc[0] + tail).to_f64();
-    }
-    total
+    block_sum3(row, row, row, |v, _, _| f(v))
 }
 
-/// `sum of f(a[i], b[i])` over two slices of one length, in eight independent partial sums
-/// (so the loop vectorises) added pairwise, then the tail.
+/// The sum of `f(a[i], b[i], c[i])` over three slices of one length, as [`block_sum`] adds.
+/// (One sum per call: two accumulations in one loop make LLVM pair them instead of
+/// vectorising along `i`.)
 #[inline(always)]
-fn sum8<T: Copy, A: Copy + std::ops::Add<Output = A>>(a: &[T], b: &[T], zero: A, f: impl Fn(T, T) -> A) -> A {
-    let mut acc = [zero; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ta, tb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] = acc[k] + f(x[k], y[k]);
+fn block_sum3<T: Float>(a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T) -> f64 {
+    let mut total = 0.0;
+    for ((a, b), c) in a.chunks(64).zip(b.chunks(64)).zip(c.chunks(64)) {
+        let mut acc = [T::ZERO; 16];
+        let (ca, cb, cc) = (a.chunks_exact(16), b.chunks_exact(16), c.chunks_exact(16));
+        let tail = ca.remainder().iter().zip(cb.remainder()).zip(cc.remainder());
+        let tail = tail.fold(T::ZERO, |s, ((&a, &b), &c)| s + f(a, b, c));
+        for ((a, b), c) in ca.zip(cb).zip(cc) {
+            for k in 0..16 {
+                acc[k] += f(a[k], b[k], c[k]);
+            }
         }
+        // The sixteen lanes in order (a pairwise tree here makes LLVM's SLP vectoriser pair
+        // the lanes two by two and give up the full-width loop above).
+        total += (acc.iter().fold(T::ZERO, |s, &v| s + v) + tail).to_f64();
     }
-    let tail = ta.iter().zip(tb).fold(zero, |s, (&x, &y)| s + f(x, y));
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    total
 }
 
 /// Rows of the task starting at row `r0` of `rows`.
