@@ -574,9 +574,10 @@ fn bias_grad<T: Float>(g: &Geometry, gy: &[T]) -> Vec<T> {
     if l == 0 {
         return db;
     }
+    let cap = crate::simd::capability();
     for sample in gy.chunks_exact(g.o * l) {
         for (d, row) in db.iter_mut().zip(sample.chunks_exact(l)) {
-            *d += row.iter().copied().sum::<T>();
+            *d += crate::simd::kernels::sum(cap, row); // vectorised (a serial sum is 4 cycles a value)
         }
     }
     db
@@ -616,10 +617,20 @@ fn tap_ranges(
 /// (`Cg*KH*KW x OH*OW`): row `(c, i, j)`, column `(oh, ow)` is
 /// `x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]`, or 0 in the padding.
 fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
-    let (h, w, ow, l) = (g.h, g.w, g.ow, g.positions());
-    if h * w == 0 || l == 0 {
+    if g.h * g.w == 0 || g.positions() == 0 {
         return; // no channels (then no rows) or no output
     }
+    if g.p.stride[1] == 1 && g.ow >= RUN {
+        im2col_padded(g, x, cols)
+    } else {
+        im2col_runs(g, x, cols)
+    }
+}
+
+/// [`im2col`] for any geometry: per row of `cols`, the ranges of output positions that read
+/// the input ([`tap_ranges`]) copied, the rest zero.
+fn im2col_runs<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
+    let (h, w, ow, l) = (g.h, g.w, g.ow, g.positions());
     let [sh, sw] = g.p.stride;
     let rows_h = tap_ranges(g.oh, h, g.kh, sh, g.p.padding[0], g.p.dilation[0]);
     let rows_w = tap_ranges(ow, w, g.kw, sw, g.p.padding[1], g.p.dilation[1]);
@@ -650,6 +661,53 @@ fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
     }
 }
 
+/// Values per block of [`copy_run`].
+const RUN: usize = 8;
+
+/// `dst.copy_from_slice(src)` for a run of at least [`RUN`] values, in fixed blocks of
+/// [`RUN`] (the last one overlapping the one before): blocks of a known size compile to vector
+/// moves, where `copy_from_slice` calls `memcpy`, whose call costs as much as copying an
+/// image row of a few dozen values.
+#[inline(always)]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    let n = dst.len();
+    debug_assert!(n >= RUN && src.len() == n);
+    let block = |dst: &mut [T], src: &[T], at: usize| {
+        let d: &mut [T; RUN] = (&mut dst[at..at + RUN]).try_into().expect("a block");
+        *d = src[at..at + RUN].try_into().expect("a block");
+    };
+    for at in (0..n - RUN).step_by(RUN) {
+        block(dst, src, at);
+    }
+    block(dst, src, n - RUN);
+}
+
+/// [`im2col`] for a horizontal stride of 1 (and output rows of at least [`RUN`]): each input
+/// plane is first copied into a zero-bordered plane with the padding in place, so every row of
+/// `cols` is `OH` runs of `OW` values read straight from it, with no padding cases.
+fn im2col_padded<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
+    let (h, w, ow, l) = (g.h, g.w, g.ow, g.positions());
+    let ([ph, pw], [dh, dw], sh) = (g.p.padding, g.p.dilation, g.p.stride[0]);
+    let wp = w + 2 * pw;
+    let mut padded = vec![T::ZERO; (h + 2 * ph) * wp]; // the border stays zero
+    let mut rows = cols.chunks_exact_mut(l);
+    // (Compiled per capability for its widest moves.)
+    crate::dispatch!(crate::simd::capability(), |F| for plane in x.chunks_exact(h * w) {
+        for (r, src) in plane.chunks_exact(w).enumerate() {
+            padded[(r + ph) * wp + pw..][..w].copy_from_slice(src);
+        }
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = rows.next().expect("cols has Cg*KH*KW rows");
+                for (oh, dst) in row.chunks_exact_mut(ow).enumerate() {
+                    // Output (oh, ow) reads padded row oh*sh + i*dh, column ow + j*dw.
+                    copy_run(dst, &padded[(oh * sh + i * dh) * wp + j * dw..][..ow]);
+                }
+            }
+        }
+    })
+}
+
 /// The adjoint of [`im2col`]: adds every entry of `cols` onto the element of `dx`
 /// (`Cg x H x W`) it was read from (entries read from the padding are dropped).
 fn col2im<T: Float>(g: &Geometry, cols: &[T], dx: &mut [T]) {
@@ -661,7 +719,8 @@ fn col2im<T: Float>(g: &Geometry, cols: &[T], dx: &mut [T]) {
     let rows_h = tap_ranges(g.oh, h, g.kh, sh, g.p.padding[0], g.p.dilation[0]);
     let rows_w = tap_ranges(ow, w, g.kw, sw, g.p.padding[1], g.p.dilation[1]);
     let mut rows = cols.chunks_exact(l);
-    for plane in dx.chunks_exact_mut(h * w) {
+    // (Compiled per capability, so the additions run at its full width.)
+    crate::dispatch!(crate::simd::capability(), |F| for plane in dx.chunks_exact_mut(h * w) {
         for (rh, ih0) in &rows_h {
             for (rw, iw0) in &rows_w {
                 let row = rows.next().expect("cols has Cg*KH*KW rows");
@@ -678,6 +737,57 @@ fn col2im<T: Float>(g: &Geometry, cols: &[T], dx: &mut [T]) {
                     }
                 }
             }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The geometry of a `(cg, h, w)` input and a `kh x kw` kernel (one group, one sample).
+    fn geo(cg: usize, h: usize, w: usize, k: [usize; 2], p: ConvParams) -> Geometry {
+        let out = |size: usize, k: usize, i: usize| {
+            (size + 2 * p.padding[i] - p.dilation[i] * (k - 1) - 1) / p.stride[i] + 1
+        };
+        let (oh, ow) = (out(h, k[0], 0), out(w, k[1], 1));
+        Geometry { n: 1, c: cg, h, w, o: 1, kh: k[0], kw: k[1], oh, ow, batched: true, p }
+    }
+
+    #[test]
+    fn both_unfoldings_match_the_definition() {
+        // Shapes on both sides of the padded path's bounds (OW >= 8, stride 1 along W), with
+        // padding, dilation and vertical stride; the definition is im2col's doc comment.
+        for (h, w, k, stride, pad, dil) in [
+            (5, 9, [3, 3], [1, 1], [0, 0], [1, 1]),
+            (7, 10, [3, 3], [1, 1], [1, 1], [1, 1]),
+            (6, 12, [3, 2], [2, 1], [2, 1], [1, 2]),
+            (4, 7, [2, 2], [1, 1], [1, 1], [1, 1]),
+            (8, 17, [3, 3], [1, 2], [1, 1], [1, 1]),
+            (9, 11, [1, 4], [3, 1], [0, 3], [2, 1]),
+        ] {
+            let g = geo(2, h, w, k, ConvParams::new_2d(stride, pad, dil, 1));
+            let x: Vec<f64> = (0..2 * h * w).map(|i| i as f64 + 1.0).collect();
+            let (l, rows) = (g.positions(), g.taps());
+            let mut want = vec![0.0; rows * l];
+            for c in 0..2 {
+                for (i, j) in (0..k[0]).flat_map(|i| (0..k[1]).map(move |j| (i, j))) {
+                    for (oh, ow) in (0..g.oh).flat_map(|a| (0..g.ow).map(move |b| (a, b))) {
+                        let ih = (oh * stride[0] + i * dil[0]) as isize - pad[0] as isize;
+                        let iw = (ow * stride[1] + j * dil[1]) as isize - pad[1] as isize;
+                        if (0..h as isize).contains(&ih) && (0..w as isize).contains(&iw) {
+                            want[((c * k[0] + i) * k[1] + j) * l + oh * g.ow + ow] =
+                                x[c * h * w + ih as usize * w + iw as usize];
+                        }
+                    }
+                }
+            }
+            let mut got = vec![f64::NAN; rows * l];
+            im2col(&g, &x, &mut got);
+            assert_eq!(got, want, "im2col {h}x{w} k {k:?} stride {stride:?} pad {pad:?} dil {dil:?}");
+            let mut runs = vec![f64::NAN; rows * l];
+            im2col_runs(&g, &x, &mut runs);
+            assert_eq!(runs, want, "im2col_runs {h}x{w} k {k:?} stride {stride:?} pad {pad:?} dil {dil:?}");
         }
     }
 }

@@ -229,7 +229,7 @@ fn sum_tree<T: Numeric>(x: &[T]) -> T {
     sum_leaf(x)
 }
 
-/// The sum of at most a few leaves, in `ACC` (32) accumulators combined pairwise.
+/// The sum of at most a few leaves, in `ACC` (32) accumulators added in order at the end.
 #[inline(always)]
 fn sum_leaf<T: Numeric>(x: &[T]) -> T {
     let mut acc = [T::ZERO; ACC];
@@ -240,14 +240,10 @@ fn sum_leaf<T: Numeric>(x: &[T]) -> T {
             acc[i] = acc[i].add_w(c[i]);
         }
     }
-    let mut width = ACC;
-    while width > 1 {
-        width /= 2;
-        for i in 0..width {
-            acc[i] = acc[i].add_w(acc[i + width]);
-        }
-    }
-    rest.iter().fold(acc[0], |s, &v| s.add_w(v))
+    // The accumulators in order: a pairwise tree here makes LLVM's SLP vectoriser pair the
+    // accumulators two by two and give up the full-width loop above.
+    let total = acc.iter().fold(T::ZERO, |s, &v| s.add_w(v));
+    rest.iter().fold(total, |s, &v| s.add_w(v))
 }
 
 /// `out[r] = sum(x[r*n..(r+1)*n])` for every row (rows split across threads).
