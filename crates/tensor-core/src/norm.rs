@@ -60,6 +60,9 @@ fn channel_sums<T: Float>(
     f: impl Fn(f64, f64, f64) -> (f64, f64) + Sync,
 ) -> (Vec<f64>, Vec<f64>) {
     let ChannelLayout { outer, channels, inner } = l;
+    if inner == 1 {
+        return row_sums(channels, a, b, center, f);
+    }
     let (mut s1, mut s2) = (vec![0.0f64; channels], vec![0.0f64; channels]);
     let per = l.chunk(a.len());
     let task = |c0: usize, s1: &mut [f64], s2: &mut [f64]| {
@@ -69,39 +72,28 @@ fn channel_sums<T: Float>(
             for o in 0..outer {
                 let base = (o * channels + c0) * inner;
                 let (xa, xb) = (&a[base..base + w * inner], &b[base..base + w * inner]);
-                if inner == 1 {
-                    // One value per channel: independent accumulators, vectorised across channels.
-                    for ((((p, q), &x), &y), &k) in
-                        s1.iter_mut().zip(s2.iter_mut()).zip(xa).zip(xb).zip(center)
-                    {
-                        let (u, v) = f(x.to_f64(), y.to_f64(), k);
-                        *p += u;
-                        *q += v;
-                    }
-                } else {
-                    for (j, k) in center.iter().enumerate() {
-                        let (ra, rb) = (&xa[j * inner..(j + 1) * inner], &xb[j * inner..(j + 1) * inner]);
-                        // Eight partial sums per run (vectorised), added pairwise.
-                        let (mut p, mut q) = ([0.0f64; 8], [0.0f64; 8]);
-                        let (ca, cb) = (ra.chunks_exact(8), rb.chunks_exact(8));
-                        let (ta, tb) = (ca.remainder(), cb.remainder());
-                        for (x8, y8) in ca.zip(cb) {
-                            for i in 0..8 {
-                                let (u, v) = f(x8[i].to_f64(), y8[i].to_f64(), *k);
-                                p[i] += u;
-                                q[i] += v;
-                            }
-                        }
-                        for (i, (&x, &y)) in ta.iter().zip(tb).enumerate() {
-                            let (u, v) = f(x.to_f64(), y.to_f64(), *k);
+                for (j, k) in center.iter().enumerate() {
+                    let (ra, rb) = (&xa[j * inner..(j + 1) * inner], &xb[j * inner..(j + 1) * inner]);
+                    // Eight partial sums per run (vectorised), added pairwise.
+                    let (mut p, mut q) = ([0.0f64; 8], [0.0f64; 8]);
+                    let (ca, cb) = (ra.chunks_exact(8), rb.chunks_exact(8));
+                    let (ta, tb) = (ca.remainder(), cb.remainder());
+                    for (x8, y8) in ca.zip(cb) {
+                        for i in 0..8 {
+                            let (u, v) = f(x8[i].to_f64(), y8[i].to_f64(), *k);
                             p[i] += u;
                             q[i] += v;
                         }
-                        let pair =
-                            |s: [f64; 8]| ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-                        s1[j] += pair(p);
-                        s2[j] += pair(q);
                     }
+                    for (i, (&x, &y)) in ta.iter().zip(tb).enumerate() {
+                        let (u, v) = f(x.to_f64(), y.to_f64(), *k);
+                        p[i] += u;
+                        q[i] += v;
+                    }
+                    let pair =
+                        |s: [f64; 8]| ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+                    s1[j] += pair(p);
+                    s2[j] += pair(q);
                 }
             }
         })
@@ -110,6 +102,48 @@ fn channel_sums<T: Float>(
         .zip(s2.par_chunks_mut(per))
         .enumerate()
         .for_each(|(t, (s1, s2))| task(t * per, s1, s2));
+    (s1, s2)
+}
+
+/// Rows per task of [`row_sums`] (fixed, so the sums never depend on the thread count).
+const SUM_ROWS: usize = 512;
+
+/// [`channel_sums`] for one value per channel and row (`(N, C)`): blocks of [`SUM_ROWS`] rows
+/// each accumulate their sums along the rows (vectorised across channels), and the blocks'
+/// sums are added in order. Splitting the channels among threads instead would have every
+/// thread stream over every row (twice the memory traffic where bandwidth is the limit).
+fn row_sums<T: Float>(
+    channels: usize,
+    a: &[T],
+    b: &[T],
+    center: &[f64],
+    f: impl Fn(f64, f64, f64) -> (f64, f64) + Sync,
+) -> (Vec<f64>, Vec<f64>) {
+    let rows = a.len() / channels.max(1);
+    let block = |r0: usize| {
+        let (mut p, mut q) = (vec![0.0f64; channels], vec![0.0f64; channels]);
+        let r1 = (r0 + SUM_ROWS).min(rows);
+        crate::dispatch!(capability(), |F| for r in r0..r1 {
+            let (xa, xb) = (&a[r * channels..][..channels], &b[r * channels..][..channels]);
+            for ((((p, q), &x), &y), &k) in p.iter_mut().zip(q.iter_mut()).zip(xa).zip(xb).zip(center) {
+                let (u, v) = f(x.to_f64(), y.to_f64(), k);
+                *p += u;
+                *q += v;
+            }
+        });
+        (p, q)
+    };
+    let starts: Vec<usize> = (0..rows).step_by(SUM_ROWS).collect();
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = if a.len() >= PARALLEL_MIN {
+        starts.par_iter().map(|&r| block(r)).collect()
+    } else {
+        starts.iter().map(|&r| block(r)).collect()
+    };
+    let (mut s1, mut s2) = (vec![0.0f64; channels], vec![0.0f64; channels]);
+    for (p, q) in &parts {
+        s1.iter_mut().zip(p).for_each(|(s, v)| *s += v);
+        s2.iter_mut().zip(q).for_each(|(s, v)| *s += v);
+    }
     (s1, s2)
 }
 
