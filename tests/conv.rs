@@ -8,6 +8,15 @@ use torchlet::optim::{Optimizer, SgdOptions, SGD};
 use torchlet::{manual_seed, no_grad, Generator, Result, Tensor, TensorData};
 use torchlet_examples::demos::{digits_default_path, load_digits, DIGITS_TRAIN_ROWS};
 
+/// Serialises the tests that draw from the global generator: `conv2d_init_draws_pytorchs_numbers`
+/// seeds it and checks exact draws, which another test's layer constructor running at the same
+/// time would take.
+static GLOBAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn assert_close(got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -135,6 +144,7 @@ fn avg_pool2d_padding_and_ceil_mode_match_pytorch() -> Result<()> {
 
 #[test]
 fn layers_print_as_pytorch() -> Result<()> {
+    let _g = lock();
     let cases: Vec<(Box<dyn Module>, &str)> = vec![
         (Box::new(Conv2d::new(1, 8, 3)?), "Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1))"),
         (
@@ -184,6 +194,7 @@ fn layers_print_as_pytorch() -> Result<()> {
 
 #[test]
 fn conv2d_init_draws_pytorchs_numbers() -> Result<()> {
+    let _g = lock();
     // torch.manual_seed(0); c = nn.Conv2d(1, 8, 3); c.weight[0], c.bias
     manual_seed(0);
     let c = Conv2d::new(1, 8, 3)?;
@@ -216,6 +227,7 @@ fn assert_err<T>(what: &str, r: Result<T>, words: &[&str]) {
 
 #[test]
 fn bad_input_is_an_error_naming_op_and_shapes() -> Result<()> {
+    let _g = lock();
     let z = |d: &[usize]| Tensor::zeros(d.to_vec()).unwrap();
     // PyTorch: "Given groups=1, weight of size [2, 2, 3, 3], expected input[1, 3, 5, 5] to have 2
     // channels, but got 3 channels instead"

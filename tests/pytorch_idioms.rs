@@ -282,7 +282,12 @@ fn load_state_dict_non_strict_reports_the_keys() {
     // seq = Sequential(Linear(2, 2), ReLU(), Linear(2, 1))
     // seq.load_state_dict({'0.weight': ones(2, 2), 'extra.bias': zeros(1)}, strict=False)
     // -> missing_keys=['0.bias', '2.weight', '2.bias'], unexpected_keys=['extra.bias']
-    let seq = Sequential::new().add(Linear::new(2, 2).unwrap()).add(ReLU).add(Linear::new(2, 1).unwrap());
+    // (Own generators: `a_model_converts_to_f64` seeds the global one and checks its draws.)
+    let g = &mut Generator::new(0);
+    let seq = Sequential::new()
+        .add(Linear::with_generator(2, 2, true, g).unwrap())
+        .add(ReLU)
+        .add(Linear::with_generator(2, 1, true, g).unwrap());
     let sd = vec![
         ("0.weight".to_string(), TensorData::ones([2, 2], DType::F32)),
         ("extra.bias".to_string(), TensorData::zeros([1], DType::F32)),
