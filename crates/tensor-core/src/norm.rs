@@ -420,9 +420,10 @@ pub fn rows_backward<T: Float>(
     }
 }
 
-/// `sum of f(v)` over `row` as an f64: in the element type within blocks of 64 values
-/// (sixteen partial sums, so the loop vectorises at full width, added in order), the block
-/// sums added in f64.
+/// `sum of f(v)` over `row` as an f64: sixteen partial sums in the element type within
+/// blocks of 64 values (so the loop vectorises at full width), each block's sixteen added to
+/// sixteen f64 lanes (a vector add, no horizontal sum per block), the lanes added in order
+/// at the end.
 #[inline(always)]
 fn block_sum<T: Float>(row: &[T], f: impl Fn(T) -> T) -> f64 {
     block_sum3(row, row, row, |v, _, _| f(v))
@@ -433,22 +434,25 @@ fn block_sum<T: Float>(row: &[T], f: impl Fn(T) -> T) -> f64 {
 /// vectorising along `i`.)
 #[inline(always)]
 fn block_sum3<T: Float>(a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T) -> f64 {
-    let mut total = 0.0;
+    let mut lanes = [0.0f64; 16];
+    let mut rest = 0.0;
     for ((a, b), c) in a.chunks(64).zip(b.chunks(64)).zip(c.chunks(64)) {
         let mut acc = [T::ZERO; 16];
         let (ca, cb, cc) = (a.chunks_exact(16), b.chunks_exact(16), c.chunks_exact(16));
         let tail = ca.remainder().iter().zip(cb.remainder()).zip(cc.remainder());
-        let tail = tail.fold(T::ZERO, |s, ((&a, &b), &c)| s + f(a, b, c));
+        rest += tail.fold(T::ZERO, |s, ((&a, &b), &c)| s + f(a, b, c)).to_f64();
         for ((a, b), c) in ca.zip(cb).zip(cc) {
             for k in 0..16 {
                 acc[k] += f(a[k], b[k], c[k]);
             }
         }
-        // The sixteen lanes in order (a pairwise tree here makes LLVM's SLP vectoriser pair
-        // the lanes two by two and give up the full-width loop above).
-        total += (acc.iter().fold(T::ZERO, |s, &v| s + v) + tail).to_f64();
+        for (l, v) in lanes.iter_mut().zip(acc) {
+            *l += v.to_f64();
+        }
     }
-    total
+    // The sixteen lanes in order (a pairwise tree here makes LLVM's SLP vectoriser pair
+    // the lanes two by two and give up the full-width loops above).
+    lanes.iter().fold(0.0, |s, &v| s + v) + rest
 }
 
 /// Rows of the task starting at row `r0` of `rows`.
