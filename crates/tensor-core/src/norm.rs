@@ -329,7 +329,7 @@ pub fn rows_forward<T: Float>(
 }
 
 /// Layer norm's backward pass over contiguous rows of `m` values, from the saved `mean` and
-/// `rstd`, in two passes per row (the row's two sums by [`block_sum3`], then `dx`
+/// `rstd`, in two passes per row (the row's two sums by `block_sum3`, then `dx`
 /// and the parameter gradients): with `xhat = (x - mean) * rstd` and `gw = g * w`,
 /// `dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))` (written when `dx` is given),
 /// `dw = sum over rows of g * xhat`, `db = sum over rows of g` (per position).
