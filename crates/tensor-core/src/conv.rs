@@ -620,7 +620,8 @@ fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
     if g.h * g.w == 0 || g.positions() == 0 {
         return; // no channels (then no rows) or no output
     }
-    if g.p.stride[1] == 1 && g.ow >= RUN {
+    if g.p.stride[1] == 1 && g.ow >= RUN && padded_plane(g).is_some_and(|n| n <= g.kh * g.kw * g.positions())
+    {
         im2col_padded(g, x, cols)
     } else {
         im2col_runs(g, x, cols)
@@ -682,9 +683,20 @@ fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
     block(dst, src, n - RUN);
 }
 
+/// Elements of an input plane with its padding, `(H + 2 PH) x (W + 2 PW)`, or `None` if that
+/// overflows. [`im2col`] takes the padded path only when this is at most the plane's rows of
+/// `cols` (`KH*KW x OH*OW`, already allocated): a huge padding with a huge stride (a few
+/// outputs) must not ask for a huge buffer, and within that size no offset overflows.
+fn padded_plane(g: &Geometry) -> Option<usize> {
+    let [ph, pw] = g.p.padding;
+    let hp = ph.checked_mul(2)?.checked_add(g.h)?;
+    hp.checked_mul(pw.checked_mul(2)?.checked_add(g.w)?)
+}
+
 /// [`im2col`] for a horizontal stride of 1 (and output rows of at least [`RUN`]): each input
 /// plane is first copied into a zero-bordered plane with the padding in place, so every row of
-/// `cols` is `OH` runs of `OW` values read straight from it, with no padding cases.
+/// `cols` is `OH` runs of `OW` values read straight from it, with no padding cases. Only for
+/// a geometry whose [`padded_plane`] is no larger than a plane's rows of `cols`.
 fn im2col_padded<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
     let (h, w, ow, l) = (g.h, g.w, g.ow, g.positions());
     let ([ph, pw], [dh, dw], sh) = (g.p.padding, g.p.dilation, g.p.stride[0]);
@@ -788,6 +800,24 @@ mod tests {
             let mut runs = vec![f64::NAN; rows * l];
             im2col_runs(&g, &x, &mut runs);
             assert_eq!(runs, want, "im2col_runs {h}x{w} k {k:?} stride {stride:?} pad {pad:?} dil {dil:?}");
+        }
+    }
+
+    #[test]
+    fn huge_padding_and_stride_read_only_zeros_without_a_huge_buffer() {
+        // A 1 x 8 plane, 1x1 kernel, horizontal stride 1 (the padded path's case), vertical
+        // padding p and stride 2p: OH = (1 + 2p - 1) / 2p + 1 = 2 rows of 8 outputs, reading
+        // padded rows 0 and 2p, i.e. input rows -p and p: both in the padding, so all zeros.
+        // With p = 2^61 the padded plane's size overflows (it wrapped to 8 elements and the
+        // offsets to 0: the input was copied out); with p = 2^28 it is 2^29 * 8 elements
+        // (16 GiB) for 16 outputs.
+        for p in [1usize << 61, 1 << 28] {
+            let g = geo(1, 1, 8, [1, 1], ConvParams::new_2d([2 * p, 1], [p, 0], [1, 1], 1));
+            assert_eq!((g.oh, g.ow), (2, 8), "p = {p}");
+            let x: Vec<f32> = (1..=8).map(|v| v as f32).collect();
+            let mut got = vec![f32::NAN; 16];
+            im2col(&g, &x, &mut got);
+            assert_eq!(got, vec![0.0; 16], "p = {p}");
         }
     }
 }

@@ -537,7 +537,7 @@ float_unary! {
     erf => |x| x.erf();
     /// GELU, exact form: `x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))` (`Phi` the standard normal
     /// CDF), `F.gelu(x)`; `Phi` by [`Real::norm_cdf`](crate::simd::Real::norm_cdf) (f32: a
-    /// rational function, no `exp`; GELU within a relative 2e-6).
+    /// rational function, no `exp`; GELU within a relative 5e-6).
     gelu => |x| x * x.norm_cdf();
     /// GELU, tanh approximation: `x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`,
     /// `F.gelu(x, approximate="tanh")`.

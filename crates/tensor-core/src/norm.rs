@@ -4,9 +4,11 @@
 //! formulas and derivatives; these are the loops.
 //!
 //! A batch-norm input is viewed as `(outer, channels, inner)` (`(N, C)`: inner 1; `(N, C, L)`,
-//! `(N, C, H, W)`: inner `L`, `H * W`). For a run of adjacent channels `c0..c1` each outer
-//! index contributes one contiguous slice, so a task owns a run of channels and reads its
-//! slices in order; results never depend on the thread count.
+//! `(N, C, H, W)`: inner `L`, `H * W`). With inner > 1, for a run of adjacent channels
+//! `c0..c1` each outer index contributes one contiguous slice, so a task owns a run of
+//! channels and reads its slices in order; with inner 1 (`(N, C)`) the rows are split into
+//! fixed blocks of rows whose partial sums are added in order. Either way the split depends
+//! on the shape only, so results never depend on the thread count.
 
 use crate::simd::capability;
 use crate::simd::kernels::PARALLEL_MIN;
