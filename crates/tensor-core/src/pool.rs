@@ -11,6 +11,10 @@
 //! the cache for never sit in it. At most [`MAX_BYTES`] are kept (the oldest go first), so
 //! memory stays bounded; [`release_cached`] frees them all, like `torch.cuda.empty_cache()`.
 //!
+//! Every large allocation made here asks Linux to back it with 2 MiB pages (transparent huge
+//! pages, [`advise_huge_pages`]): a kernel streaming a 23 MB tensor then walks a dozen pages
+//! instead of 5,800, with as many fewer TLB misses (like PyTorch's `THP_MEM_ALLOC_ENABLE=1`).
+//!
 //! Allocation never aborts the process: [`try_vec_with_capacity`], [`try_filled`] and
 //! [`try_overwritable`] check the requested tensor shape ([`Shape::validate`]) and return an
 //! error when it is too large or the allocator refuses (`Vec::try_reserve_exact`); the
@@ -95,14 +99,54 @@ fn cache() -> std::sync::MutexGuard<'static, Cache> {
     CACHE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A new empty vector with room for exactly `n` elements (huge pages advised), or the
+/// allocator's refusal.
+fn new_vec<T>(n: usize) -> std::result::Result<Vec<T>, TryReserveError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)?;
+    advise_huge_pages(&v);
+    Ok(v)
+}
+
+/// Asks the kernel to back the 2 MiB-aligned part of `v`'s allocation with transparent huge
+/// pages (`madvise(MADV_HUGEPAGE)`); nothing for an allocation holding no aligned 2 MiB
+/// range, or off Linux. Advice only: the contents never change, and where huge pages are off
+/// (`/sys/kernel/mm/transparent_hugepage/enabled` is `never`) or unavailable the call fails
+/// harmlessly and the memory stays in 4 KiB pages. Most useful before the memory is first
+/// written (the pages then fault in whole); on memory already written, the kernel's
+/// background thread may merge it later.
+pub(crate) fn advise_huge_pages<T>(v: &Vec<T>) {
+    let bytes = v.capacity().saturating_mul(std::mem::size_of::<T>());
+    #[cfg(target_os = "linux")]
+    if let Some(r) = huge_page_range(v.as_ptr() as usize, bytes) {
+        // SAFETY: `r` lies within the allocation `v` owns (see `huge_page_range`), page-aligned
+        // as madvise requires. MADV_HUGEPAGE changes how the kernel backs those pages, never
+        // their contents or mapping, so no Rust reference observes anything; the return value
+        // (an error where huge pages are unsupported) is ignored because the advice is optional.
+        unsafe {
+            libc::madvise(r.start as *mut libc::c_void, r.len(), libc::MADV_HUGEPAGE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = bytes;
+}
+
+/// The size of a huge page (x86-64 and most aarch64 kernels).
+const HUGE_PAGE: usize = 2 << 20;
+
+/// The whole 2 MiB pages inside `[addr, addr + bytes)`: from `addr` rounded up to a multiple of
+/// 2 MiB to `addr + bytes` rounded down; `None` when that is empty (or the ends overflow).
+fn huge_page_range(addr: usize, bytes: usize) -> Option<std::ops::Range<usize>> {
+    let start = addr.checked_next_multiple_of(HUGE_PAGE)?;
+    let end = addr.checked_add(bytes)? & !(HUGE_PAGE - 1);
+    (end > start).then_some(start..end)
+}
+
 /// A vector with capacity for exactly `n` elements: a cached buffer of that size if there is
 /// one (the most recently freed, still holding its old values), else a new empty allocation,
 /// or the allocator's refusal (never an abort).
 fn cached_or_new<T: Element>(n: usize) -> std::result::Result<Vec<T>, TryReserveError> {
-    let fresh = || {
-        let mut v = Vec::new();
-        v.try_reserve_exact(n).map(|()| v)
-    };
+    let fresh = || new_vec(n);
     if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
         return fresh();
     }
@@ -172,12 +216,7 @@ pub fn overwritable<T: Element>(n: usize) -> Vec<T> {
 /// not offered back to the cache).
 fn try_reserve_for<T: Element>(op: &'static str, shape: &Shape, cached: bool) -> Result<Vec<T>> {
     let n = shape.validate(op, T::DTYPE)?;
-    let v = if cached {
-        cached_or_new(n)
-    } else {
-        let mut v = Vec::new();
-        v.try_reserve_exact(n).map(|()| v)
-    };
+    let v = if cached { cached_or_new(n) } else { new_vec(n) };
     v.map_err(|e| {
         Error::invalid(
             op,
@@ -291,4 +330,39 @@ pub fn release_cached() {
 /// The bytes currently held by the cache.
 pub fn cached_bytes() -> usize {
     cache().total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn huge_page_range_is_the_whole_2mib_pages_inside_the_allocation() {
+        // 23 MB from 16 bytes past a 2 MiB boundary at 64 MiB: the pages from 66 MiB up to the
+        // last boundary at or below the end (64 MiB + 16 + 23,000,000 = 90,108,880; the
+        // boundaries are multiples of 2,097,152, and 42 of them make 88,080,384).
+        assert_eq!(huge_page_range(64 * MIB + 16, 23_000_000), Some(66 * MIB..88_080_384));
+        // Exactly one aligned page.
+        assert_eq!(huge_page_range(2 * MIB, 2 * MIB), Some(2 * MIB..4 * MIB));
+        // 4 MB from 1 MiB + 1 (to 5,048,577) holds one whole page: 2 MiB..4 MiB.
+        assert_eq!(huge_page_range(MIB + 1, 4_000_000), Some(2 * MIB..4 * MIB));
+        // Less than a whole page: nothing to advise.
+        assert_eq!(huge_page_range(MIB, 2 * MIB), None);
+        assert_eq!(huge_page_range(0, MIB), None);
+        // Ends past the address space: no range rather than a wrapped one.
+        assert_eq!(huge_page_range(usize::MAX - MIB, 4 * MIB), None);
+        assert_eq!(huge_page_range(usize::MAX - 10, 5), None);
+    }
+
+    #[test]
+    fn advised_allocations_keep_their_contents() {
+        // 8 MiB: at least three whole 2 MiB pages are advised, before and after writing.
+        let n = 2 * MIB;
+        let mut v: Vec<f32> = new_vec(n).expect("8 MiB");
+        v.extend((0..n).map(|i| i as f32));
+        advise_huge_pages(&v);
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as f32));
+    }
 }

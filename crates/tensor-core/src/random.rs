@@ -507,6 +507,7 @@ fn buffer<T>(op: &'static str, shape: &Shape) -> Result<(Vec<T>, usize)> {
             format!("cannot allocate {n} elements for a tensor of shape {shape} (out of memory)"),
         )
     })?;
+    crate::pool::advise_huge_pages(&v);
     Ok((v, n))
 }
 
