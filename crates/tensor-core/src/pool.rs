@@ -12,7 +12,7 @@
 //! memory stays bounded; [`release_cached`] frees them all, like `torch.cuda.empty_cache()`.
 //!
 //! Every large allocation made here asks Linux to back it with 2 MiB pages (transparent huge
-//! pages, [`advise_huge_pages`]): a kernel streaming a 23 MB tensor then walks a dozen pages
+//! pages, `advise_huge_pages`): a kernel streaming a 23 MB tensor then walks a dozen pages
 //! instead of 5,800, with as many fewer TLB misses (like PyTorch's `THP_MEM_ALLOC_ENABLE=1`).
 //!
 //! Allocation never aborts the process: [`try_vec_with_capacity`], [`try_filled`] and
