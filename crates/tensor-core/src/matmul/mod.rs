@@ -1,7 +1,9 @@
 //! Matrix products on the `gemm` crate (AVX2/AVX-512 kernels, any strides, multi-threaded
 //! above a size threshold). Transposed operands are passed as strides, never copied. Large
 //! f32 products with 16, 24 or 32 output columns (a `Linear` layer of that width over a big
-//! batch, forward and weight gradient) use the AVX2 kernel of `narrow` instead.
+//! batch, forward and weight gradient) use the AVX2 kernel of `narrow` instead, and small f32
+//! products (a transformer's layers on a few tokens) the AVX2/AVX-512 kernel of `small`;
+//! both are built on the register tile of `tile`.
 
 use crate::shape::{for_each_offset2, Dims, Layout, Shape};
 use crate::{with_float, Error, Float, Result, TensorData};
@@ -9,6 +11,10 @@ use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
 mod narrow;
+#[cfg(target_arch = "x86_64")]
+mod small;
+#[cfg(target_arch = "x86_64")]
+mod tile;
 
 /// Off x86-64 every product goes to the `gemm` crate.
 #[cfg(not(target_arch = "x86_64"))]
@@ -18,6 +24,18 @@ mod narrow {
     }
     // Never called (`applies` is false); the same signature, so the call site compiles.
     pub(super) use super::gemm_call as gemm;
+}
+
+/// Off x86-64 small products go to the `gemm` crate too.
+#[cfg(not(target_arch = "x86_64"))]
+mod small {
+    pub(super) fn applies<T: crate::Float>(_: usize, _: usize, _: usize) -> bool {
+        false
+    }
+    // Never called (`applies` is false).
+    pub(super) fn product<T: crate::Float>(_: super::Product<T>, _: &mut [T], _: bool) {
+        unreachable!("small::product without small::applies")
+    }
 }
 
 /// Products with fewer multiply-adds than this run in a plain loop: for the 4x2 @ 2x5 of the
@@ -405,6 +423,10 @@ fn gemm_product<T: Float>(
     }
     // The GEMM paths below write every element of dst (or add to it with `accumulate`).
     let p = Product { m, k, n, a, b };
+    if small::applies::<T>(m, k, n) {
+        small::product(p, dst, accumulate);
+        return Ok(());
+    }
     if m < n {
         // Same product, transposed: C^T = B^T A^T written through C^T's strides. The GEMM
         // is fastest with the long side as rows: the weight gradient g^T x (32 x 784 over

@@ -21,8 +21,10 @@
 //! - Kernels written with AVX2 intrinsics (the lane kernels of `vmath`, the narrow GEMM,
 //!   the max-pooling taps of `pooling`)
 //!   run when [`enabled`]`(Capability::Avx2)`, so the override turns them off too; they have
-//!   no AVX-512 version yet (an AVX-512 CPU runs their AVX2 build). Larger products go to
-//!   the `gemm` crate, which detects the CPU itself and ignores the override.
+//!   no AVX-512 version yet (an AVX-512 CPU runs their AVX2 build). The small-product GEMM
+//!   (`matmul/small.rs`) is written once over a vector type and runs its AVX-512 or AVX2
+//!   build by [`capability`]. Larger products go to the `gemm` crate, which detects the CPU
+//!   itself and ignores the override.
 //! - [`kernels`] holds the elementwise and reduction loops (split across threads above
 //!   [`kernels::PARALLEL_MIN`] elements).
 //!

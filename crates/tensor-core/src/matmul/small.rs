@@ -1,0 +1,342 @@
+//! Small f32 products on AVX2 or AVX-512 register tiles ([`super::tile`]), for the sizes
+//! where a GEMM library's setup costs as much as the arithmetic: the per-head projections,
+//! attention products and MLP layers of a small transformer generating text, `(T x 64) @
+//! (64 x 16)` up to `(T x 256) @ (256 x 64)` with `T <= 32`, spent about half of their time
+//! in the `gemm` crate's packing and dispatch.
+//!
+//! `C (m x n) = A (m x k) @ B (k x n)` is computed in whichever orientation packs less: `C`
+//! itself (vectors along the n columns, B packed into k contiguous rows) or `C^T = B^T A^T`
+//! (vectors along the m rows, A^T packed). The packed operand is copied once into zero-padded
+//! rows of whole vectors; the other is broadcast element by element from its own layout
+//! (any strides), so it is never copied. Tiles of C (`MR` rows by one or two vectors) are
+//! summed over all of k in registers into a padded scratch block, which is then copied (or
+//! added, with `accumulate`) into C. Element (i, j) is
+//! `fma(A[i, k-1], B[k-1, j], ... fma(A[i, 0], B[0, j], 0))` in both orientations and at both
+//! widths: the AVX2 and AVX-512 builds give the same bits.
+
+use super::tile::{tile, Lanes};
+use super::{Product, Strided};
+use crate::dtype::{as_f32, as_f32_mut};
+use crate::simd::{capability, supported, Capability};
+use crate::Float;
+use std::arch::x86_64::*;
+use std::cell::Cell;
+
+/// The largest product (multiply-adds) taken here; larger ones go to the `gemm` crate, whose
+/// packing then pays off (and which can use every core).
+pub(super) const MAX_WORK: usize = 1 << 20;
+/// The smallest product taken here (the CNN's per-sample convolution products, 8 x 36 x 9,
+/// are faster in the `gemm` crate).
+pub(super) const MIN_WORK: usize = 8 * 1024;
+/// The longest shorter side of C taken here.
+pub(super) const MAX_SIDE: usize = 32;
+/// The shortest inner dimension taken here: with fewer steps per tile, loading and storing
+/// the tile costs as much as its multiply-adds.
+pub(super) const MIN_K: usize = 16;
+/// The most elements of the packed operand and of the scratch block of C (256 KiB each).
+const MAX_SCRATCH: usize = 1 << 16;
+
+thread_local! {
+    /// The packed operand and C's scratch block, kept between calls (no allocation per
+    /// product): at most 2 x [`MAX_SCRATCH`] f32 (512 KiB) per thread that ran a product.
+    static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// The vector width of the kernels at capability `cap` (lowered to what the CPU has): 16
+/// lanes with AVX-512, 8 with AVX2, `None` (products go to the `gemm` crate) otherwise.
+fn lanes(cap: Capability) -> Option<usize> {
+    match supported(cap) {
+        Capability::Avx512 => Some(16),
+        Capability::Avx2 => Some(8),
+        Capability::Default => None,
+    }
+}
+
+/// Whether [`product`] takes an m x k x n product of `T`: f32, on an AVX2 or AVX-512 CPU
+/// (not turned off by `TORCHLET_CPU_CAPABILITY`), [`MIN_WORK`] to [`MAX_WORK`] multiply-adds, one
+/// side of C at most [`MAX_SIDE`] long, `k` at least [`MIN_K`], and operands small enough
+/// for the scratch space. (Measured, alternating with the `gemm` crate over 5 rounds:
+/// `gpt_generate_100` 42.2 -> 37.0 ms; with no limit on the sides and the size, the
+/// (128 x 32) @ (32 x 128) products of the attention benchmark and the 8 x 36 x 9 of the
+/// CNN's convolution had made those workloads 3-7% slower.)
+pub(super) fn applies<T: Float>(m: usize, k: usize, n: usize) -> bool {
+    applies_at::<T>(capability(), m, k, n)
+}
+
+/// [`applies`] at capability `cap`.
+fn applies_at<T: Float>(cap: Capability, m: usize, k: usize, n: usize) -> bool {
+    let Some(w) = lanes(cap) else { return false };
+    let fits = |rows: usize, cols: usize| {
+        let padded = cols.next_multiple_of(w);
+        k * padded <= MAX_SCRATCH && rows * padded <= MAX_SCRATCH
+    };
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        && (MIN_WORK..=MAX_WORK).contains(&m.saturating_mul(n).saturating_mul(k))
+        && m.min(n) <= MAX_SIDE
+        && k >= MIN_K
+        && (fits(m, n) || fits(n, m))
+}
+
+/// `dst (m x n, row-major) = A @ B`, or `dst += A @ B` with `accumulate`, on the calling
+/// thread. Only for products where [`applies`] holds, with operands checked by the caller
+/// (`gemm_product`: both fit their slices, `dst.len() == m * n`, m, k, n >= 1).
+pub(super) fn product<T: Float>(p: Product<T>, dst: &mut [T], accumulate: bool) {
+    product_at(capability(), p, dst, accumulate)
+}
+
+/// [`product`] at capability `cap` (for which [`applies_at`] must hold).
+fn product_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulate: bool) {
+    let (m, k, n) = (p.m, p.k, p.n);
+    let w = lanes(cap).expect("small::product: `applies` found AVX2 or AVX-512");
+    assert!(applies_at::<T>(cap, m, k, n) && p.fits() && m.checked_mul(n) == Some(dst.len()));
+    let (Some(sa), Some(sb), Some(dst)) = (as_f32(p.a.s), as_f32(p.b.s), as_f32_mut(dst)) else {
+        unreachable!("small::product: `applies` holds, so T is f32")
+    };
+    let p = Product {
+        m,
+        k,
+        n,
+        a: Strided { s: sa, off: p.a.off, rs: p.a.rs, cs: p.a.cs },
+        b: Strided { s: sb, off: p.b.off, rs: p.b.rs, cs: p.b.cs },
+    };
+    // Packing B costs k x n copies (read along B's rows when they are contiguous, else
+    // gathered, about three times slower); packing A^T, k x m.
+    let cost = |rows: usize, cols: usize, contiguous: bool| {
+        let padded = cols.next_multiple_of(w);
+        let fits = k * padded <= MAX_SCRATCH && rows * padded <= MAX_SCRATCH;
+        if fits {
+            k * cols * if contiguous { 1 } else { 3 }
+        } else {
+            usize::MAX
+        }
+    };
+    let transposed = cost(n, m, p.a.rs == 1) < cost(m, n, p.b.cs == 1);
+    let q = if transposed { p.t() } else { p };
+    let (rows, cols) = (q.m, q.n);
+    let ld = cols.next_multiple_of(w);
+    let mut scratch = SCRATCH.take();
+    if scratch.len() < k * ld + rows * ld {
+        scratch.resize(k * ld + rows * ld, 0.0);
+    }
+    // (Every element of both parts is written below before it is read: `pack` fills its k
+    // rows whole, padding included, and the tiles write every row of `c` whole.)
+    let (packed, c) = scratch[..k * ld + rows * ld].split_at_mut(k * ld);
+    pack(&q.b, k, cols, ld, packed);
+    // SAFETY: `lanes` returned this width because `supported(cap)` is that capability, which the CPU has (AVX-512F, or AVX2 and FMA). A[i, p] is in bounds for
+    // i < rows, p < k (`p.fits()`, asserted above, for the product and so for its
+    // transpose); `packed` holds k rows of `ld` and `c` rows of `ld`, `ld` a multiple of the
+    // vector width, as `tiles` needs.
+    unsafe {
+        if w == 16 {
+            tiles_avx512(rows, k, q.a, packed, c, ld);
+        } else {
+            tiles_avx2(rows, k, q.a, packed, c, ld);
+        }
+    }
+    // C (or C^T) from the scratch block into dst.
+    let put = |o: &mut f32, v: f32| *o = if accumulate { *o + v } else { v };
+    if transposed {
+        // c holds C^T: row j of it is column j of C.
+        for (i, out) in dst.chunks_exact_mut(n).enumerate() {
+            out.iter_mut().zip(c[i..].iter().step_by(ld)).for_each(|(o, &v)| put(o, v));
+        }
+    } else {
+        for (out, row) in dst.chunks_exact_mut(n).zip(c.chunks_exact(ld)) {
+            out.iter_mut().zip(row).for_each(|(o, &v)| put(o, v));
+        }
+    }
+    SCRATCH.set(scratch);
+}
+
+/// B (k x n, any strides) into `out` as k rows of `ld` (>= n), zero-padded. Rows of B that
+/// are contiguous are copied whole; a transposed B (contiguous columns: `x @ W^T` reads the
+/// rows of W) is read a column at a time, each one contiguous run written down the packed
+/// column (the k x ld block stays in L1/L2); any other layout element by element.
+fn pack(b: &Strided<f32>, k: usize, n: usize, ld: usize, out: &mut [f32]) {
+    let out = &mut out[..k * ld];
+    if b.cs == 1 {
+        for (p, row) in out.chunks_exact_mut(ld).enumerate() {
+            row[..n].copy_from_slice(&b.s[b.off + p * b.rs..][..n]);
+            row[n..].iter_mut().for_each(|v| *v = 0.0);
+        }
+    } else if b.rs == 1 {
+        for j in 0..n {
+            let col = &b.s[b.off + j * b.cs..][..k];
+            out[j..].iter_mut().step_by(ld).zip(col).for_each(|(o, &v)| *o = v);
+        }
+        for row in out.chunks_exact_mut(ld) {
+            row[n..].iter_mut().for_each(|v| *v = 0.0);
+        }
+    } else {
+        for (p, row) in out.chunks_exact_mut(ld).enumerate() {
+            row[..n].iter_mut().enumerate().for_each(|(j, v)| *v = b.at(p, j));
+            row[n..].iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn tiles_avx512(rows: usize, k: usize, a: Strided<f32>, b: &[f32], c: &mut [f32], ld: usize) {
+    tiles::<__m512>(rows, k, a, b, c, ld)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tiles_avx2(rows: usize, k: usize, a: Strided<f32>, b: &[f32], c: &mut [f32], ld: usize) {
+    tiles::<__m256>(rows, k, a, b, c, ld)
+}
+
+/// `C (rows x ld) = A (rows x k) @ B (k x ld)`: column blocks of two vectors (tiles of 4
+/// rows), and a last block of one vector when `ld / V::N` is odd (tiles of 8 rows).
+///
+/// # Safety
+/// The CPU has `V`'s instruction set; `A[r, p]` is in bounds for `r < rows`, `p < k`;
+/// `ld` is a multiple of `V::N`, `b.len() >= k * ld`, `c.len() >= rows * ld`.
+#[inline(always)]
+unsafe fn tiles<V: Lanes>(rows: usize, k: usize, a: Strided<f32>, b: &[f32], c: &mut [f32], ld: usize) {
+    let vectors = ld / V::N;
+    for j in (0..vectors / 2 * 2).step_by(2) {
+        column_block::<V, 2, 4>(rows, k, a, &b[j * V::N..], &mut c[j * V::N..], ld);
+    }
+    if vectors % 2 == 1 {
+        let j = vectors - 1;
+        column_block::<V, 1, 8>(rows, k, a, &b[j * V::N..], &mut c[j * V::N..], ld);
+    }
+}
+
+/// Rows `0..rows` of one block of `NV` vectors of C, in tiles of `MR` rows. The last tile
+/// ends at the last row, overlapping the one before when `MR` does not divide `rows` (its
+/// rows are computed twice, to the same bits): a tile of fewer rows has fewer independent
+/// sums and waits on the multiply-add latency. Fewer than `MR` rows in all: one tile of
+/// exactly that many.
+///
+/// # Safety
+/// As [`tiles`], with `b` and `c` starting at the block's first column.
+#[inline(always)]
+unsafe fn column_block<V: Lanes, const NV: usize, const MR: usize>(
+    rows: usize,
+    k: usize,
+    a: Strided<f32>,
+    b: &[f32],
+    c: &mut [f32],
+    ld: usize,
+) {
+    if rows >= MR {
+        for r in (0..rows).step_by(MR) {
+            let r = r.min(rows - MR);
+            tile::<V, NV, MR>(a.from(r, 0), b, ld, k, &mut c[r * ld..], ld, false);
+        }
+        return;
+    }
+    match rows {
+        1 => tile::<V, NV, 1>(a, b, ld, k, c, ld, false),
+        2 => tile::<V, NV, 2>(a, b, ld, k, c, ld, false),
+        3 => tile::<V, NV, 3>(a, b, ld, k, c, ld, false),
+        4 => tile::<V, NV, 4>(a, b, ld, k, c, ld, false),
+        5 => tile::<V, NV, 5>(a, b, ld, k, c, ld, false),
+        6 => tile::<V, NV, 6>(a, b, ld, k, c, ld, false),
+        _ => tile::<V, NV, 7>(a, b, ld, k, c, ld, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd::available;
+
+    /// `A @ B` for `A[i, p] = a[i * ars + p * acs]` and `B[p, j] = b[p * brs + j * bcs]`, in f64.
+    fn naive(m: usize, k: usize, n: usize, a: &Strided<f32>, b: &Strided<f32>) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a.at(i, p) as f64 * b.at(p, j) as f64).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn every_layout_matches_f64_and_avx2_gives_the_bits_of_avx512() {
+        // Sizes around the tiles (4 or 8 rows; one or two vectors of 8 or 16 lanes, padded)
+        // and the GPT's products: per-head projections (32, 64, 16), attention (32, 16, 32)
+        // and (32, 32, 16), the MLP (32, 64, 256) and (32, 256, 64), the head (32, 64, 65);
+        // single rows and columns. Each with A and B row-major or transposed (which decides
+        // the orientation) and with `accumulate` onto a known start.
+        let shapes = [
+            (32, 64, 16),
+            (32, 16, 32),
+            (32, 32, 16),
+            (32, 64, 256),
+            (32, 256, 64),
+            (32, 64, 65),
+            (1, 128, 65),
+            (300, 32, 1),
+            (13, 19, 41),
+            (65, 16, 17),
+            (3, 200, 17),
+            (6, 40, 40),
+            (5, 64, 31),
+            (200, 17, 9),
+        ];
+        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        for (m, k, n) in shapes {
+            let av: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+            // Room for B at every other element (the third layout).
+            let bv: Vec<f32> = (0..2 * k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
+            // tb: 0 row-major, 1 transposed, 2 every other element of rows of 2n (neither rows
+            // nor columns contiguous).
+            for (ta, tb) in [(false, 0), (true, 0), (false, 1), (true, 1), (false, 2), (true, 2)] {
+                let a = if ta { Strided::new(&av, 0, 1, m) } else { Strided::new(&av, 0, k, 1) };
+                let b = match tb {
+                    0 => Strided::new(&bv, 0, n, 1),
+                    1 => Strided::new(&bv, 0, 1, k),
+                    _ => Strided::new(&bv, 0, 2 * n, 2),
+                };
+                let (a, b) = (a.canonical(m, k), b.canonical(k, n));
+                let want = naive(m, k, n, &a, &b);
+                let mut bits: Option<Vec<u32>> = None;
+                for &cap in &caps {
+                    assert!(applies_at::<f32>(cap, m, k, n));
+                    for accumulate in [false, true] {
+                        let start = |i: usize| if accumulate { (i % 5) as f32 } else { f32::NAN };
+                        let mut c: Vec<f32> = (0..m * n).map(start).collect();
+                        product_at(cap, Product { m, k, n, a, b }, &mut c, accumulate);
+                        for (i, (&got, &w)) in c.iter().zip(&want).enumerate() {
+                            let w = w + if accumulate { start(i) as f64 } else { 0.0 };
+                            // f32 sums of k terms of magnitude <= 4: within k * 4 * 2^-23.
+                            let tol = 1e-6 * (k as f64) * 4.0 + 1e-6;
+                            assert!(
+                                (got as f64 - w).abs() <= tol,
+                                "{cap:?} {m}x{k}x{n} ta={ta} tb={tb} acc={accumulate} [{i}]: {got} vs {w}"
+                            );
+                        }
+                        if !accumulate {
+                            let b: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
+                            match &bits {
+                                None => bits = Some(b),
+                                Some(first) => assert_eq!(first, &b, "{cap:?} {m}x{k}x{n} ta={ta} tb={tb}"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn too_large_or_f64_products_are_left_to_the_gemm_crate() {
+        for cap in available() {
+            // 2^13 to 2^20 multiply-adds, a side of at most 32, k of at least 16; the
+            // scratch space limits k x n (and m x n) to 2^16 in at least one orientation;
+            // f64 never.
+            let on = cap >= Capability::Avx2;
+            assert_eq!(applies_at::<f32>(cap, 32, 256, 128), on);
+            assert_eq!(applies_at::<f32>(cap, 4096, 16, 16), on);
+            assert!(!applies_at::<f32>(cap, 32, 256, 129)); // 2^20 + 8192 multiply-adds
+            assert!(!applies_at::<f32>(cap, 33, 64, 33)); // both sides longer than 32
+            assert!(!applies_at::<f32>(cap, 8, 15, 100)); // k below 16
+            assert!(!applies_at::<f32>(cap, 8, 36, 9)); // 2592 multiply-adds, below 8192
+            assert!(!applies_at::<f32>(cap, 1, 1 << 17, 1));
+            assert!(!applies_at::<f64>(cap, 32, 64, 16));
+        }
+    }
+}
