@@ -121,9 +121,10 @@ pub(crate) fn accumulate(acc: &mut TensorData, g: &TensorData) -> Result<()> {
     }
     with_numeric!(acc.dtype(), "backward", |T| {
         let gv = g.values::<T>()?;
-        for (a, &b) in acc.values_mut::<T>()?.iter_mut().zip(gv.iter()) {
-            *a = a.add_w(b);
-        }
+        let cap = torchlet_tensor_core::simd::capability();
+        torchlet_tensor_core::simd::kernels::binary_assign(cap, acc.values_mut::<T>()?, &gv, |a: T, b| {
+            a.add_w(b)
+        });
         Ok(())
     })
 }
