@@ -114,18 +114,24 @@ fn product_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulat
     let q = if transposed { p.t() } else { p };
     let (rows, cols) = (q.m, q.n);
     let ld = cols.next_multiple_of(w);
+    // When C's rows are whole vectors (and nothing is added onto it) the tiles write C
+    // itself; otherwise a scratch block of rows x ld, copied (or added) into C afterwards.
+    let direct = !transposed && !accumulate && ld == n;
+    let block = if direct { 0 } else { rows * ld };
     let mut scratch = SCRATCH.take();
-    if scratch.len() < k * ld + rows * ld {
-        scratch.resize(k * ld + rows * ld, 0.0);
+    if scratch.len() < k * ld + block {
+        scratch.resize(k * ld + block, 0.0);
     }
     // (Every element of both parts is written below before it is read: `pack` fills its k
     // rows whole, padding included, and the tiles write every row of `c` whole.)
-    let (packed, c) = scratch[..k * ld + rows * ld].split_at_mut(k * ld);
+    let (packed, c) = scratch[..k * ld + block].split_at_mut(k * ld);
     pack(&q.b, k, cols, ld, packed);
-    // SAFETY: `lanes` returned this width because `supported(cap)` is that capability, which the CPU has (AVX-512F, or AVX2 and FMA). A[i, p] is in bounds for
-    // i < rows, p < k (`p.fits()`, asserted above, for the product and so for its
-    // transpose); `packed` holds k rows of `ld` and `c` rows of `ld`, `ld` a multiple of the
-    // vector width, as `tiles` needs.
+    let c: &mut [f32] = if direct { &mut dst[..] } else { c };
+    // SAFETY: `lanes` returned this width because `supported(cap)` is that capability,
+    // which the CPU has (AVX-512F, or AVX2 and FMA). A[i, p] is in bounds for i < rows,
+    // p < k (`p.fits()`, asserted above, for the product and so for its transpose);
+    // `packed` holds k rows of `ld` and `c` rows of `ld` (dst's m x n when `direct`, where
+    // n == ld), `ld` a multiple of the vector width, as `tiles` needs.
     unsafe {
         if w == 16 {
             tiles_avx512(rows, k, q.a, packed, c, ld);
@@ -134,15 +140,18 @@ fn product_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulat
         }
     }
     // C (or C^T) from the scratch block into dst.
-    let put = |o: &mut f32, v: f32| *o = if accumulate { *o + v } else { v };
-    if transposed {
-        // c holds C^T: row j of it is column j of C.
-        for (i, out) in dst.chunks_exact_mut(n).enumerate() {
-            out.iter_mut().zip(c[i..].iter().step_by(ld)).for_each(|(o, &v)| put(o, v));
-        }
-    } else {
-        for (out, row) in dst.chunks_exact_mut(n).zip(c.chunks_exact(ld)) {
-            out.iter_mut().zip(row).for_each(|(o, &v)| put(o, v));
+    if !direct {
+        let c = &scratch[k * ld..k * ld + block];
+        let put = |o: &mut f32, v: f32| *o = if accumulate { *o + v } else { v };
+        if transposed {
+            // c holds C^T: row j of it is column j of C.
+            for (i, out) in dst.chunks_exact_mut(n).enumerate() {
+                out.iter_mut().zip(c[i..].iter().step_by(ld)).for_each(|(o, &v)| put(o, v));
+            }
+        } else {
+            for (out, row) in dst.chunks_exact_mut(n).zip(c.chunks_exact(ld)) {
+                out.iter_mut().zip(row).for_each(|(o, &v)| put(o, v));
+            }
         }
     }
     SCRATCH.set(scratch);
