@@ -66,15 +66,19 @@ pub(super) fn applies<T: Float>(m: usize, k: usize, n: usize) -> bool {
 /// [`applies`] at capability `cap`.
 fn applies_at<T: Float>(cap: Capability, m: usize, k: usize, n: usize) -> bool {
     let Some(w) = lanes(cap) else { return false };
-    let fits = |rows: usize, cols: usize| {
-        let padded = cols.next_multiple_of(w);
-        k * padded <= MAX_SCRATCH && rows * padded <= MAX_SCRATCH
-    };
+    let fits = |rows: usize, cols: usize| fits(w, rows, k, cols);
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
         && (MIN_WORK..=MAX_WORK).contains(&m.saturating_mul(n).saturating_mul(k))
         && m.min(n) <= MAX_SIDE
         && k >= MIN_K
         && (fits(m, n) || fits(n, m))
+}
+
+/// Whether C's `rows x cols` (in vectors of `w` lanes) and a packed `k x cols` operand fit in
+/// the scratch space.
+fn fits(w: usize, rows: usize, k: usize, cols: usize) -> bool {
+    let padded = cols.next_multiple_of(w);
+    k * padded <= MAX_SCRATCH && rows * padded <= MAX_SCRATCH
 }
 
 /// `dst (m x n, row-major) = A @ B`, or `dst += A @ B` with `accumulate`, on the calling
@@ -102,9 +106,7 @@ fn product_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulat
     // Packing B costs k x n copies (read along B's rows when they are contiguous, else
     // gathered, about three times slower); packing A^T, k x m.
     let cost = |rows: usize, cols: usize, contiguous: bool| {
-        let padded = cols.next_multiple_of(w);
-        let fits = k * padded <= MAX_SCRATCH && rows * padded <= MAX_SCRATCH;
-        if fits {
+        if fits(w, rows, k, cols) {
             k * cols * if contiguous { 1 } else { 3 }
         } else {
             usize::MAX
@@ -125,7 +127,8 @@ fn product_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulat
     // (Every element of both parts is written below before it is read: `pack` fills its k
     // rows whole, padding included, and the tiles write every row of `c` whole.)
     let (packed, c) = scratch[..k * ld + block].split_at_mut(k * ld);
-    pack(&q.b, k, cols, ld, packed);
+    // SAFETY: the CPU has AVX2 (`lanes` found AVX2 or AVX-512, which includes it).
+    unsafe { pack(&q.b, k, cols, ld, packed) };
     let c: &mut [f32] = if direct { &mut dst[..] } else { c };
     // SAFETY: `lanes` returned this width because `supported(cap)` is that capability,
     // which the CPU has (AVX-512F, or AVX2 and FMA). A[i, p] is in bounds for i < rows,
@@ -160,9 +163,11 @@ fn product_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulat
 /// B (k x n, any strides) into `out` as k rows of `ld` (>= n), zero-padded. Rows of B that
 /// are contiguous are copied whole; a transposed B (contiguous columns: `x @ W^T` reads the
 /// rows of W) is transposed in 8 x 8 blocks in registers ([`transpose8`]), the edges
-/// element by element; any other layout element by element. Only called where the CPU has
-/// AVX2 ([`product`]'s `applies` found AVX2 or AVX-512).
-fn pack(b: &Strided<f32>, k: usize, n: usize, ld: usize, out: &mut [f32]) {
+/// element by element; any other layout element by element.
+///
+/// # Safety
+/// The CPU has AVX2 (for [`transpose8`]).
+unsafe fn pack(b: &Strided<f32>, k: usize, n: usize, ld: usize, out: &mut [f32]) {
     let out = &mut out[..k * ld];
     if b.cs == 1 {
         for (p, row) in out.chunks_exact_mut(ld).enumerate() {
@@ -177,7 +182,7 @@ fn pack(b: &Strided<f32>, k: usize, n: usize, ld: usize, out: &mut [f32]) {
                 // B[p+7, j+7], inside B (p + 7 < k, j + 7 < n), which `p.fits()` bounds.
                 let src = &b.s[b.off + j * b.cs + p..][..7 * b.cs + 8];
                 let dst = &mut out[p * ld + j..][..7 * ld + 8];
-                // SAFETY: the CPU has AVX2 (see above); `src` holds 8 runs of 8 values
+                // SAFETY: the CPU has AVX2 (the caller's promise); `src` holds 8 runs of 8 values
                 // `b.cs` apart and `dst` 8 runs of 8 `ld` apart (both slices checked above).
                 unsafe { transpose8(src.as_ptr(), b.cs, dst.as_mut_ptr(), ld) };
             }
