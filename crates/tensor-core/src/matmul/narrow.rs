@@ -16,7 +16,7 @@
 //! against 22.1-23.5 ms, the weight gradient (784 x 50000 @ 50000 x 32, split over k between
 //! the two threads) 21.8 ms against 28.4 ms.
 
-use super::tile::tile;
+use super::tile::{pack, tile};
 use super::{Product, Strided};
 use crate::dtype::{as_f32, as_f32_mut};
 use crate::Float;
@@ -59,7 +59,10 @@ pub(super) fn gemm<T: Float>(
     let b = if b.cs == 1 && b.rs == n {
         &b.s[b.off..b.off + k * n]
     } else {
-        packed = pack_rows(&b, k, n);
+        let mut rows = vec![0.0f32; k * n];
+        // SAFETY: the CPU has AVX2 (`applies`).
+        unsafe { pack(&b, k, n, n, &mut rows) };
+        packed = rows;
         &packed
     };
     let run = |r0: usize, out: &mut [f32], acc: bool| {
@@ -118,24 +121,6 @@ pub(super) fn gemm<T: Float>(
             }
         }
     }
-}
-
-/// B (k x n, any strides) as k contiguous rows of n. A transposed operand (`rs == 1`, the
-/// conv weight gradient's `g^T`) is copied 16 rows at a time, each column of the block one
-/// contiguous read, so the block (16 x n) stays in L1 while it fills.
-fn pack_rows(b: &Strided<f32>, k: usize, n: usize) -> Vec<f32> {
-    if b.rs != 1 {
-        return (0..k).flat_map(|p| (0..n).map(move |j| b.at(p, j))).collect();
-    }
-    let mut packed = vec![0.0f32; k * n];
-    for (pb, block) in packed.chunks_mut(16 * n).enumerate() {
-        let (p0, rows) = (pb * 16, block.len() / n);
-        for j in 0..n {
-            let src = &b.s[b.off + j * b.cs + p0..][..rows];
-            block[j..].iter_mut().step_by(n).zip(src).for_each(|(o, &v)| *o = v);
-        }
-    }
-    packed
 }
 
 /// `C (rows x 8NV) (+)= A (rows x k) @ B (k x 8NV)` in tiles of `MR` rows, then single rows.

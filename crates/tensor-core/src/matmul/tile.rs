@@ -1,6 +1,6 @@
-//! The register tile shared by the hand-written f32 GEMM kernels ([`super::narrow`] and
-//! [`super::small`]), written once over [`Lanes`], a SIMD vector of f32 (`__m256`: 8 lanes
-//! with AVX2 and FMA; `__m512`: 16 lanes with AVX-512F).
+//! The register tile and the packing of B shared by the hand-written f32 GEMM kernels
+//! ([`super::narrow`] and [`super::small`]). The tile is written once over [`Lanes`], a SIMD
+//! vector of f32 (`__m256`: 8 lanes with AVX2 and FMA; `__m512`: 16 lanes with AVX-512F).
 //!
 //! A tile is `MR` rows by `NV` vectors of C, kept in `MR * NV` registers while `p` walks k:
 //! each step loads `NV` vectors of row `p` of B (contiguous), broadcasts `A[r, p]` for each of
@@ -125,5 +125,82 @@ pub(super) unsafe fn tile<V: Lanes, const NV: usize, const MR: usize>(
         for (v, &x) in row.iter().enumerate() {
             x.store(c.as_mut_ptr().add(i * ldc + V::N * v));
         }
+    }
+}
+
+/// B (k x n, any strides) into `out` as k rows of `ld` (>= n), zero-padded. Rows of B that
+/// are contiguous are copied whole; a transposed B (contiguous columns: `x @ W^T` reads the
+/// rows of W) is transposed in 8 x 8 blocks in registers ([`transpose8`]), the edges
+/// element by element; any other layout element by element.
+///
+/// # Safety
+/// The CPU has AVX2 (for [`transpose8`]).
+pub(super) unsafe fn pack(b: &Strided<f32>, k: usize, n: usize, ld: usize, out: &mut [f32]) {
+    let out = &mut out[..k * ld];
+    if b.cs == 1 {
+        for (p, row) in out.chunks_exact_mut(ld).enumerate() {
+            row[..n].copy_from_slice(&b.s[b.off + p * b.rs..][..n]);
+        }
+    } else if b.rs == 1 {
+        let (k8, n8) = (k / 8 * 8, n / 8 * 8);
+        for j in (0..n8).step_by(8) {
+            for p in (0..k8).step_by(8) {
+                // The 8 x 8 block of B at (p, j): 8 runs of 8 contiguous values (columns
+                // j..j+8 of B, from row p), each `b.cs` apart; the last value read is
+                // B[p+7, j+7], inside B (p + 7 < k, j + 7 < n), which `p.fits()` bounds.
+                let src = &b.s[b.off + j * b.cs + p..][..7 * b.cs + 8];
+                let dst = &mut out[p * ld + j..][..7 * ld + 8];
+                // SAFETY: the CPU has AVX2 (the caller's promise); `src` holds 8 runs of 8 values
+                // `b.cs` apart and `dst` 8 runs of 8 `ld` apart (both slices checked above).
+                unsafe { transpose8(src.as_ptr(), b.cs, dst.as_mut_ptr(), ld) };
+            }
+            for p in k8..k {
+                (j..j + 8).for_each(|jj| out[p * ld + jj] = b.at(p, jj));
+            }
+        }
+        for j in n8..n {
+            let col = &b.s[b.off + j * b.cs..][..k];
+            out[j..].iter_mut().step_by(ld).zip(col).for_each(|(o, &v)| *o = v);
+        }
+    } else {
+        for (p, row) in out.chunks_exact_mut(ld).enumerate() {
+            row[..n].iter_mut().enumerate().for_each(|(j, v)| *v = b.at(p, j));
+        }
+    }
+    for row in out.chunks_exact_mut(ld) {
+        row[n..].iter_mut().for_each(|v| *v = 0.0);
+    }
+}
+
+/// `dst[i * ld + r] = src[r * rs + i]` for `r, i < 8`: an 8 x 8 block transposed in registers
+/// (unpack pairs of rows, shuffle pairs of pairs, swap 128-bit halves).
+///
+/// # Safety
+/// The CPU has AVX2; `src + r * rs` and `dst + i * ld` are valid for 8 values each.
+#[target_feature(enable = "avx2")]
+unsafe fn transpose8(src: *const f32, rs: usize, dst: *mut f32, ld: usize) {
+    let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * rs)));
+    // t: rows (0,1), (2,3), ... interleaved: t[2q] = r[2q][0] r[2q+1][0] r[2q][1] r[2q+1][1] | (4, 5)
+    let t: [__m256; 8] = std::array::from_fn(|i| {
+        let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+        if i % 2 == 0 {
+            _mm256_unpacklo_ps(a, b)
+        } else {
+            _mm256_unpackhi_ps(a, b)
+        }
+    });
+    // s[4h + c]: column c (of 4 per 128-bit half) of rows 4h..4h+4, in both halves.
+    let s: [__m256; 8] = std::array::from_fn(|i| {
+        let (h, c) = (i / 4, i % 4);
+        let (a, b) = (t[4 * h + c / 2], t[4 * h + 2 + c / 2]);
+        if c % 2 == 0 {
+            _mm256_shuffle_ps::<0x44>(a, b)
+        } else {
+            _mm256_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    for c in 0..4 {
+        _mm256_storeu_ps(dst.add(c * ld), _mm256_permute2f128_ps::<0x20>(s[c], s[4 + c]));
+        _mm256_storeu_ps(dst.add((c + 4) * ld), _mm256_permute2f128_ps::<0x31>(s[c], s[4 + c]));
     }
 }
