@@ -15,8 +15,11 @@ use crate::Numeric;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-/// Inputs of at least this many elements are split across threads (PyTorch's grain size).
-pub const PARALLEL_MIN: usize = 1 << 15;
+/// Inputs of at least this many elements are split across threads. Twice PyTorch's grain
+/// size (32,768): waking a sleeping thread costs microseconds (more in a VM), and at 32,768
+/// elements (the GPT's residual stream, 512 x 64) the split cost more than it saved:
+/// `gpt_step` took 9% longer than with 65,536 (A/B, 5 rounds), and no workload was faster.
+pub const PARALLEL_MIN: usize = 1 << 16;
 
 /// Elements per parallel task for `n` elements: about two tasks per thread, a multiple of 64
 /// (whole cache lines), and at least half of [`PARALLEL_MIN`].
@@ -103,9 +106,9 @@ pub fn binary<A: Copy + Sync, B: Copy + Sync, O: Send>(
 }
 
 /// `acc[i] = f(acc[i], b[i])` in place (a gradient added onto the one already accumulated),
-/// split across threads from 4 x [`PARALLEL_MIN`] elements on: an in-place add does so little
-/// per element that at 32,768 elements (the GPT's residual stream) the threads' start cost
-/// more than they saved (`gpt_step` 8% slower in an A/B).
+/// split across threads from 2 x [`PARALLEL_MIN`] (131,072) elements on: an in-place add does
+/// so little per element that at 32,768 elements (the GPT's residual stream) the threads'
+/// start cost more than they saved (`gpt_step` 8% slower in an A/B).
 ///
 /// # Panics
 /// If the lengths differ.
@@ -119,7 +122,7 @@ pub fn binary_assign<A: Copy + Send + Sync, B: Copy + Sync>(
     let seq = |acc: &mut [A], b: &[B]| {
         crate::dispatch!(cap, |F| acc.iter_mut().zip(b).for_each(|(x, &y)| *x = f(*x, y)))
     };
-    if acc.len() < 4 * PARALLEL_MIN {
+    if acc.len() < 2 * PARALLEL_MIN {
         return seq(acc, b);
     }
     let k = task_len(acc.len());
