@@ -280,7 +280,7 @@ fn adam_update<T: Float>(
     let zeros = || TensorData::zeros(shape.clone(), T::DTYPE);
     let m = s.exp_avg.get_or_insert_with(zeros).values_mut::<T>()?;
     let v = s.exp_avg_sq.get_or_insert_with(zeros).values_mut::<T>()?;
-    let mut vmax = match h.amsgrad {
+    let vmax = match h.amsgrad {
         true => Some(s.max_exp_avg_sq.get_or_insert_with(zeros).values_mut::<T>()?),
         false => None,
     };
@@ -295,29 +295,49 @@ fn adam_update<T: Float>(
     let (beta2, one_minus_b2) = (T::c(b2), T::c(1.0 - b2));
     let (eps, wd, decay) = (T::c(h.eps), T::c(h.weight_decay), T::c(1.0 - h.lr * h.weight_decay));
     let half = T::c(0.5);
-    for i in 0..p.len() {
-        let mut gi = if h.maximize { -g[i] } else { g[i] };
+    // One element; every branch is on a loop invariant, so the loops below vectorise (the
+    // branches become selects), compiled for the CPU's widest vectors by `dispatch!`. Plain
+    // multiplies and adds (no fused multiply-adds), so every build gives the same bits.
+    #[inline(always)]
+    fn step<T: Float>(
+        h: &StepOptions,
+        [neg_step_size, bc2_sqrt, w, one_minus_w, beta2, one_minus_b2, eps, wd, decay, half]: [T; 10],
+        (pi, gi, mi, vi): (&mut T, T, &mut T, &mut T),
+        vmax: Option<&mut T>,
+    ) {
+        let mut gi = if h.maximize { -gi } else { gi };
         if h.weight_decay != 0.0 {
             if h.decoupled {
-                p[i] *= decay;
+                *pi *= decay;
             } else {
-                gi += wd * p[i];
+                gi += wd * *pi;
             }
         }
         // ATen's lerp(start, end, w): start + w*(end - start) for w < 0.5, else
         // end - (end - start)*(1 - w).
-        m[i] = if w < half { m[i] + w * (gi - m[i]) } else { gi - (gi - m[i]) * one_minus_w };
-        v[i] = v[i] * beta2 + one_minus_b2 * gi * gi;
-        let second = match vmax.as_deref_mut() {
+        *mi = if w < half { *mi + w * (gi - *mi) } else { gi - (gi - *mi) * one_minus_w };
+        *vi = *vi * beta2 + one_minus_b2 * gi * gi;
+        let second = match vmax {
             Some(vm) => {
-                vm[i] = vm[i].max_val(v[i]);
-                vm[i]
+                *vm = vm.max_val(*vi);
+                *vm
             }
-            None => v[i],
+            None => *vi,
         };
         let denom = second.sqrt() / bc2_sqrt + eps;
-        p[i] += neg_step_size * m[i] / denom;
+        *pi += neg_step_size * *mi / denom;
     }
+    let k = [neg_step_size, bc2_sqrt, w, one_minus_w, beta2, one_minus_b2, eps, wd, decay, half];
+    let elems = p.iter_mut().zip(g.iter()).zip(m.iter_mut().zip(v.iter_mut()));
+    torchlet_tensor_core::dispatch!(torchlet_tensor_core::simd::capability(), |F| match vmax {
+        None => elems.for_each(|((pi, &gi), (mi, vi))| step(h, k, (pi, gi, mi, vi), None)),
+        Some(vmax) => elems.zip(vmax.iter_mut()).for_each(|(((pi, &gi), (mi, vi)), vm)| step(
+            h,
+            k,
+            (pi, gi, mi, vi),
+            Some(vm)
+        )),
+    });
     Ok(())
 }
 
