@@ -102,6 +102,9 @@ fn cache() -> std::sync::MutexGuard<'static, Cache> {
 /// A new empty vector with room for exactly `n` elements (huge pages advised), or the
 /// allocator's refusal.
 fn new_vec<T>(n: usize) -> std::result::Result<Vec<T>, TryReserveError> {
+    // The first buffer of the process comes before any parallel kernel: the moment to set up
+    // the thread pool (after the first call, one atomic load).
+    crate::simd::threads::init();
     let mut v = Vec::new();
     v.try_reserve_exact(n)?;
     advise_huge_pages(&v);

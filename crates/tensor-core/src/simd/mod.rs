@@ -26,7 +26,7 @@
 //!   build by [`capability`]. Larger products go to the `gemm` crate, which detects the CPU
 //!   itself and ignores the override.
 //! - [`kernels`] holds the elementwise and reduction loops (split across threads above
-//!   [`kernels::PARALLEL_MIN`] elements).
+//!   [`kernels::PARALLEL_MIN`] elements, on the pool [`threads`] sets up).
 //!
 //! Results: the AVX2 and AVX-512 builds of a [`dispatch!`]ed kernel compute every element
 //! with the same operations in the same order, so they agree bit for bit; the portable build
@@ -36,6 +36,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 pub mod kernels;
 pub mod real;
+pub mod threads;
 
 pub use real::{Fma32, Plain32, Real};
 

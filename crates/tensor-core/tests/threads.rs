@@ -1,0 +1,43 @@
+//! `simd::threads`: the process's main thread becomes worker 0 of rayon's global pool, and
+//! the pool keeps working for other threads, also after that thread has ended. One test in
+//! its own binary, since the pool is process-wide and set up by the first allocation.
+
+use torchlet_tensor_core::TensorData;
+
+/// Parallel kernels (above the threading threshold) with exact results: `x + x` on
+/// integer-valued f32 (exact below 2^24) and the i64 sum `0 + 1 + ... + (n - 1)`.
+fn parallel_kernels_agree_with_exact_values() {
+    let n = 1usize << 20;
+    let x = TensorData::from_vec((0..n).map(|i| (i % 4096) as f32).collect::<Vec<_>>(), vec![n]).unwrap();
+    let doubled = x.add(&x).unwrap().to_vec::<f32>().unwrap();
+    assert!(doubled.iter().enumerate().all(|(i, &v)| v == 2.0 * (i % 4096) as f32));
+    let ints = TensorData::from_vec((0..n as i64).collect::<Vec<_>>(), vec![n]).unwrap();
+    let total = ints.sum().unwrap().to_vec::<i64>().unwrap()[0];
+    assert_eq!(total, (n as i64) * (n as i64 - 1) / 2);
+}
+
+#[test]
+fn the_main_thread_joins_the_pool_and_the_pool_outlives_it() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let env_threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|s| s.parse::<usize>().ok());
+    let threads = env_threads.filter(|&n| n > 0).unwrap_or(cpus);
+    // The test harness runs tests on threads named after them; a thread named like the
+    // runtime's main thread makes the process's first allocation.
+    let main = std::thread::Builder::new().name("main".into()).spawn(move || {
+        assert_eq!(rayon::current_thread_index(), None, "not a pool worker before the first tensor");
+        parallel_kernels_agree_with_exact_values();
+        if threads >= 2 {
+            assert_eq!(rayon::current_thread_index(), Some(0), "the main thread is worker 0");
+            assert_eq!(rayon::current_num_threads(), threads);
+        } else {
+            // One thread: the main thread would be the only worker, and other threads'
+            // kernels would wait forever for it; the default pool is kept.
+            assert_eq!(rayon::current_thread_index(), None);
+        }
+    });
+    main.unwrap().join().unwrap();
+    // This thread is no worker; the pool (now without its worker 0) still runs its kernels.
+    assert_eq!(rayon::current_thread_index(), None);
+    parallel_kernels_agree_with_exact_values();
+    std::thread::spawn(parallel_kernels_agree_with_exact_values).join().unwrap();
+}
