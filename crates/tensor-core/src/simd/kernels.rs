@@ -18,7 +18,9 @@ use std::mem::MaybeUninit;
 /// Inputs of at least this many elements are split across threads. Twice PyTorch's grain
 /// size (32,768): waking a sleeping thread costs microseconds (more in a VM), and at 32,768
 /// elements (the GPT's residual stream, 512 x 64) the split cost more than it saved:
-/// `gpt_step` took 9% longer than with 65,536 (A/B, 5 rounds), and no workload was faster.
+/// `gpt_step` took 9% longer than with 65,536 (A/B, 5 rounds) while the main thread handed
+/// its parallel work to the pool; since it works in the pool itself (`threads`), the two
+/// thresholds time the same (A/B, 6 rounds).
 pub const PARALLEL_MIN: usize = 1 << 16;
 
 /// Elements per parallel task for `n` elements: about two tasks per thread, a multiple of 64
