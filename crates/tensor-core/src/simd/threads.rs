@@ -19,7 +19,9 @@
 //! every other case (another thread first, one core, `RAYON_NUM_THREADS=1`, or rayon's global
 //! pool already set up by the program or another library) nothing changes: rayon's default
 //! pool. `RAYON_NUM_THREADS` sets the number of threads as usual, the main thread counting
-//! as one.
+//! as one. A program that configures rayon's global pool itself
+//! (`ThreadPoolBuilder::build_global`) must do so before it creates its first tensor, as it
+//! would before any other use of rayon: afterwards the pool exists and rayon refuses.
 
 use std::sync::Once;
 
