@@ -19,8 +19,8 @@ fn parallel_kernels_agree_with_exact_values() {
 #[test]
 fn the_main_thread_joins_the_pool_and_the_pool_outlives_it() {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let env_threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|s| s.parse::<usize>().ok());
-    let threads = env_threads.filter(|&n| n > 0).unwrap_or(cpus);
+    let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<usize>().ok()).filter(|&n| n > 0);
+    let threads = var("RAYON_NUM_THREADS").or_else(|| var("RAYON_RS_NUM_CPUS")).unwrap_or(cpus);
     // The test harness runs tests on threads named after them; a thread named like the
     // runtime's main thread makes the process's first allocation.
     let main = std::thread::Builder::new().name("main".into()).spawn(move || {

@@ -12,38 +12,51 @@
 //! while the other workers do theirs (`gpt_step` 13.4 -> 10.6 ms, A/B over 5 rounds).
 //!
 //! It happens once, when the first tensor buffer of the process is allocated (in `pool`,
-//! before any kernel can run in parallel), and only when that is on the main thread (the one
-//! the Rust runtime names `main`: a worker thread that exits would leave the pool one thread
-//! short) and the pool has at least two threads (the main thread runs pool work only while it
-//! is itself in a parallel kernel, so another thread's kernels need a second worker). In
-//! every other case (another thread first, one core, `RAYON_NUM_THREADS=1`, or rayon's global
-//! pool already set up by the program or another library) nothing changes: rayon's default
-//! pool. `RAYON_NUM_THREADS` sets the number of threads as usual, the main thread counting
-//! as one. A program that configures rayon's global pool itself
-//! (`ThreadPoolBuilder::build_global`) must do so before it creates its first tensor, as it
-//! would before any other use of rayon: afterwards the pool exists and rayon refuses.
+//! normally before any kernel runs in parallel), and only when
+//! - that is on the main thread (the one the Rust runtime names `main`: a worker thread that
+//!   exits would leave the pool one thread short),
+//! - that thread is not already a worker of some rayon pool, and
+//! - the pool has at least two threads (`RAYON_NUM_THREADS`, else the deprecated
+//!   `RAYON_RS_NUM_CPUS`, else the CPUs the process may use, as rayon counts them; the main
+//!   thread counts as one): the main thread runs pool work only while it waits inside a
+//!   parallel call, so other threads' parallel work needs a second worker.
+//!
+//! In every other case (another thread first, one thread, an embedding whose main thread has
+//! no name, or rayon's global pool already set up by the program or another library) rayon's
+//! default pool is used, as before. What a program using rayon itself should know:
+//! - it must configure rayon's global pool (`ThreadPoolBuilder::build_global`) before it
+//!   creates its first tensor, as before any other use of rayon: afterwards rayon refuses;
+//! - while the main thread waits inside a parallel call (a kernel's part stolen by another
+//!   worker), it may run jobs that other threads gave the pool, as every rayon worker does;
+//! - `rayon::broadcast` and `spawn_broadcast` from another thread complete only when the main
+//!   thread next waits inside a parallel call (torchlet and the `gemm` crate use neither),
+//!   so a program that broadcasts from other threads should build its own pool first.
 
 use std::sync::Once;
 
-/// Makes the calling thread worker 0 of rayon's global pool if it is the main thread and the
-/// pool does not exist yet (see the module documentation); does nothing after the first call.
+/// Makes the calling thread worker 0 of rayon's global pool under the conditions of the
+/// module documentation; does nothing after the first call.
 pub fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let threads = pool_threads();
-        if std::thread::current().name() == Some("main") && threads >= 2 {
+        let main = std::thread::current().name() == Some("main");
+        // (Asking whether this thread is a worker does not set up the global pool.)
+        if main && rayon::current_thread_index().is_none() && pool_threads() >= 2 {
             // Fails when the global pool already exists: rayon's default pool is kept then.
-            let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).use_current_thread().build_global();
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(pool_threads())
+                .use_current_thread()
+                .build_global();
         }
     });
 }
 
 /// The number of threads rayon's default pool would have: `RAYON_NUM_THREADS` when it is a
-/// positive number, else the number of CPUs the process may use.
+/// positive number, else `RAYON_RS_NUM_CPUS` when it is, else the number of CPUs the process
+/// may use (rayon's own order).
 fn pool_threads() -> usize {
-    let env = std::env::var("RAYON_NUM_THREADS").ok().and_then(|s| s.trim().parse::<usize>().ok());
-    match env {
-        Some(n) if n > 0 => n,
-        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    }
+    let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<usize>().ok()).filter(|&n| n > 0);
+    var("RAYON_NUM_THREADS")
+        .or_else(|| var("RAYON_RS_NUM_CPUS"))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
