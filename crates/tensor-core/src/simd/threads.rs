@@ -41,12 +41,10 @@ pub fn init() {
     ONCE.call_once(|| {
         let main = std::thread::current().name() == Some("main");
         // (Asking whether this thread is a worker does not set up the global pool.)
-        if main && rayon::current_thread_index().is_none() && pool_threads() >= 2 {
+        let threads = pool_threads();
+        if main && rayon::current_thread_index().is_none() && threads >= 2 {
             // Fails when the global pool already exists: rayon's default pool is kept then.
-            let _ = rayon::ThreadPoolBuilder::new()
-                .num_threads(pool_threads())
-                .use_current_thread()
-                .build_global();
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).use_current_thread().build_global();
         }
     });
 }
