@@ -584,10 +584,10 @@ mod tests {
         // f32 values 1000 + u, u in [-1, 1]: the channel kernels compute in f32 (sixteen rows
         // at a time for (N, C)) and accumulate in f64; the reference is the f64 definition on
         // the same f32 values. The variance is ~1/3, a 3e-7 part of the mean square. Within
-        // 1e-6 relatively (the f32 squares round at 6e-8 each; the deviations from the
-        // channel's first value are exact in f32, Sterbenz); sums of products within 1e-6
-        // (sums of g within 1e-7) of the sum of their magnitudes.
-        // Also with each channel's first value an outlier (100 standard deviations out).
+        // 1e-6 relatively (the f32 deviations from the shift, a sample mean near 1000, and
+        // their squares round at 6e-8 each); sums of products within 1e-6 (sums of g within
+        // 1e-7) of the sum of their magnitudes. Also with each channel's first value an
+        // outlier (100 standard deviations out): shifting by it failed the variance bound.
         for (outer, channels, inner, outlier) in [
             (3000, 40, 1, false),
             (37, 200, 1, false),

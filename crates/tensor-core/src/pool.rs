@@ -33,7 +33,8 @@ pub const MAX_BYTES: usize = 64 << 20;
 /// The most buffers of one dtype and size the cache keeps. A step can hold many at once (the
 /// `elementwise_fwd_bwd` benchmark's `mean(0.5 tanh(x) + sigmoid(x))` and its backward, six
 /// of 4 MB): with 4, two of them went back to the allocator every step and came back as
-/// fresh pages (39,632 page faults in one run of that benchmark; 4,382 with 8).
+/// fresh pages (30,000 to 40,000 page faults in one run of that benchmark; about 4,400 with
+/// 8 or 16).
 pub const MAX_SAME: usize = 16;
 
 /// A cached allocation. Its own type, without `Buffer`'s `Drop`, so that evicting one frees
