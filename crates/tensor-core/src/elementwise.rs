@@ -369,6 +369,21 @@ impl TensorData {
         let shape =
             Shape::broadcast("where", &Shape::broadcast("where", cond.shape(), a.shape())?, b.shape())?;
         shape.validate("where", a.dtype())?; // (then no expand below can fail on the size)
+                                             // One side a single number (`masked_fill`, `where(c, x, 0)`, their gradients): a binary
+                                             // op of the mask and the other side, which takes `zip_map`'s vectorised paths (a mask
+                                             // repeated over the leading dims included) instead of materialising three tensors.
+        let a_is_number = a.numel() == 1;
+        let (number, other) = if a_is_number { (a, b) } else { (b, a) };
+        if number.numel() == 1 && Shape::broadcast("where", cond.shape(), other.shape())? == shape {
+            return crate::with_any!(a.dtype(), |T| {
+                let v = number.values_for::<T>("where")?[0];
+                if a_is_number {
+                    cond.zip_map::<bool, T, T>(other, "where", move |c, y| if c { v } else { y })
+                } else {
+                    cond.zip_map::<bool, T, T>(other, "where", move |c, x| if c { x } else { v })
+                }
+            });
+        }
         let (c, a, b) = (cond.expand(shape.clone())?, a.expand(shape.clone())?, b.expand(shape)?);
         crate::with_any!(a.dtype(), |T| {
             let mut out: Vec<T> = crate::pool::try_fresh("where", c.shape())?;

@@ -253,6 +253,48 @@ fn where_selects_with_broadcasting() {
 }
 
 #[test]
+fn where_with_a_number_on_one_side_matches_the_elementwise_definition() {
+    // masked_fill's shapes: a (m, n) mask over x (b, m, n), the number on either side; a mask
+    // (m, 1) per row; x transposed (not contiguous); a number of rank 3 that widens the result.
+    // The oracle is the definition out[i, j, k] = mask[j, k] ? a : b, by explicit indices.
+    let (b, m, n) = (3usize, 40usize, 70usize);
+    let x = TensorData::from_vec((0..b * m * n).map(|i| i as f32 * 0.5 - 7.0).collect::<Vec<_>>(), [b, m, n])
+        .unwrap();
+    let xs = x.to_vec::<f32>().unwrap();
+    let mask_rc = |j: usize, k: usize| (j * 7 + k * 3) % 5 < 2;
+    let mask =
+        TensorData::from_vec((0..m * n).map(|i| mask_rc(i / n, i % n)).collect::<Vec<_>>(), [m, n]).unwrap();
+    let fill = TensorData::scalar(-1.0e9f32);
+    let at = |i: usize, j: usize, k: usize| xs[(i * m + j) * n + k];
+    let check = |w: TensorData, shape: &[usize], want: &dyn Fn(usize, usize, usize) -> f32| {
+        assert_eq!(w.shape().dims(), shape);
+        let got = w.to_vec::<f32>().unwrap();
+        let (bb, mm, nn) = (shape[shape.len() - 3], shape[shape.len() - 2], shape[shape.len() - 1]);
+        for (e, g) in got.iter().enumerate() {
+            let (i, j, k) = (e / (mm * nn), e / nn % mm, e % nn);
+            assert_eq!(*g, want(i % bb, j, k), "at {:?} of {shape:?}", (i, j, k));
+        }
+    };
+    let w = TensorData::where_cond(&mask, &fill, &x).unwrap();
+    check(w, &[b, m, n], &|i, j, k| if mask_rc(j, k) { -1.0e9 } else { at(i, j, k) });
+    let w = TensorData::where_cond(&mask, &x, &fill).unwrap();
+    check(w, &[b, m, n], &|i, j, k| if mask_rc(j, k) { at(i, j, k) } else { -1.0e9 });
+    let rows = TensorData::from_vec((0..m).map(|j| j % 3 == 0).collect::<Vec<_>>(), [m, 1]).unwrap();
+    let w = TensorData::where_cond(&rows, &fill, &x).unwrap();
+    check(w, &[b, m, n], &|i, j, k| if j % 3 == 0 { -1.0e9 } else { at(i, j, k) });
+    // x^T (n, m) with the transposed mask: out[k, j] = mask[j, k] ? x[0, j, k] : fill.
+    let xt = x.select(0, 0).unwrap().t().unwrap();
+    let mt = mask.t().unwrap();
+    let w = TensorData::where_cond(&mt, &xt, &fill).unwrap().unsqueeze(0).unwrap();
+    check(w, &[1, n, m], &|_, k, j| if mask_rc(j, k) { at(0, j, k) } else { -1.0e9 });
+    // A (1, 1, 1) number over a (m, n) mask and a (m, n) x: the result is (1, m, n).
+    let x0 = x.select(0, 1).unwrap();
+    let one = TensorData::from_vec(vec![5.0f32], [1, 1, 1]).unwrap();
+    let w = TensorData::where_cond(&mask, &one, &x0).unwrap();
+    check(w, &[1, m, n], &|_, j, k| if mask_rc(j, k) { 5.0 } else { at(1, j, k) });
+}
+
+#[test]
 fn comparisons() {
     let x = f64t(&[1.0, 2.0, 3.0, f64::NAN], &[4]);
     let check = |t: TensorData, want: [bool; 4]| {
