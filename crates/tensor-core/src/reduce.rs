@@ -755,6 +755,36 @@ impl TensorData {
         with_float!(self.dtype(), "softmax", |T| softmax_kernel::<T>(self, dim, false))
     }
 
+    /// The gradient of `y = softmax(x, dim)` given `y` and the gradient `g` of `y`:
+    /// `dx = (g - sum(g y, dim)) y` (from `dy_i/dx_j = y_i (delta_ij - y_j)`). Contiguous rows
+    /// along the last dimension take one fused pass per row
+    /// ([`kernels::softmax_grad_rows`](crate::simd::kernels::softmax_grad_rows)); other
+    /// layouts the same formula op by op.
+    pub fn softmax_backward(y: &TensorData, g: &TensorData, dim: isize) -> Result<TensorData> {
+        let d = y.shape().dim("softmax_backward", dim)?;
+        let (_, n, inner) = split(y.shape(), d);
+        let fused = inner == 1
+            && n > 0
+            && y.shape() == g.shape()
+            && y.dtype() == g.dtype()
+            && y.is_contiguous()
+            && g.is_contiguous();
+        if !fused {
+            return g.sub(&g.mul(y)?.sum_dim(dim, true)?)?.mul(y);
+        }
+        with_float!(y.dtype(), "softmax_backward", |T| {
+            let (yv, gv) = (y.values_for::<T>("softmax_backward")?, g.values_for::<T>("softmax_backward")?);
+            let mut out: Vec<T> = crate::pool::try_vec_with_capacity("softmax_backward", y.shape())?;
+            let cap = crate::simd::capability();
+            let fill = |o: &mut [std::mem::MaybeUninit<T>]| {
+                crate::simd::kernels::softmax_grad_rows(cap, &yv, &gv, n, o)
+            };
+            // SAFETY: `softmax_grad_rows` writes every element of its output (whole rows).
+            unsafe { crate::simd::kernels::fill_uninit(&mut out, y.numel(), fill) };
+            Ok(TensorData::from_vec_unchecked(out, y.shape().clone()))
+        })
+    }
+
     /// `log_softmax(x, dim) = (x - max) - log(sum(exp(x - max)))`, stable for any magnitude.
     pub fn log_softmax(&self, dim: isize) -> Result<TensorData> {
         with_float!(self.dtype(), "log_softmax", |T| softmax_kernel::<T>(self, dim, true))

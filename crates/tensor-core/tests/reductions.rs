@@ -409,6 +409,39 @@ fn softmax_hand_values() {
 }
 
 #[test]
+fn softmax_backward_hand_values_and_layouts() {
+    // y = softmax([0, ln 2, ln 3]) = [1/6, 1/3, 1/2]; for g = e_2 the gradient is the Jacobian's
+    // row 2, dy_2/dx_j = y_2 (delta_2j - y_j) = [-1/12, -1/6, 1/4] (fused row kernel, f64, f32).
+    let y = f64t(&[1.0 / 6.0, 1.0 / 3.0, 0.5], &[1, 3]);
+    let g = f64t(&[0.0, 0.0, 1.0], &[1, 3]);
+    let want = [-1.0 / 12.0, -1.0 / 6.0, 0.25];
+    assert_tensor(&TensorData::softmax_backward(&y, &g, -1).unwrap(), &[1, 3], &want, 1e-16);
+    let (y32, g32) = (y.to_dtype(DType::F32), g.to_dtype(DType::F32));
+    assert_tensor(&TensorData::softmax_backward(&y32, &g32, 1).unwrap(), &[1, 3], &want, 1e-7);
+    // The same along dim 0 of the transposes (the op-by-op path).
+    let d0 = TensorData::softmax_backward(&y.t().unwrap(), &g.t().unwrap(), 0).unwrap();
+    assert_tensor(&d0, &[3, 1], &want, 1e-16);
+    // Rows of 40 over 3000 rows (threads, f32): every row of dx sums to 0 (the rows of y sum to
+    // 1 whatever x is), g constant along a row gives 0, and the fused result agrees with the
+    // op-by-op one computed on the transposed layout.
+    let (rows, n) = (3000usize, 40usize);
+    let x: Vec<f32> = (0..rows * n).map(|i| ((i * 7919) % 1013) as f32 / 101.0 - 5.0).collect();
+    let y = TensorData::from_vec(x, [rows, n]).unwrap().softmax(1).unwrap();
+    let g: Vec<f32> = (0..rows * n).map(|i| ((i * 6007) % 997) as f32 / 99.0 - 5.0).collect();
+    let g = TensorData::from_vec(g, [rows, n]).unwrap();
+    let dx = vals(&TensorData::softmax_backward(&y, &g, -1).unwrap());
+    for (r, row) in dx.chunks(n).enumerate() {
+        let (sum, mag) = (row.iter().sum::<f64>(), row.iter().map(|v| v.abs()).sum::<f64>());
+        assert!(sum.abs() <= 1e-6 * mag.max(1.0), "row {r}: sum {sum}");
+    }
+    let flat = TensorData::from_vec(vec![2.5f32; rows * n], [rows, n]).unwrap();
+    assert!(vals(&TensorData::softmax_backward(&y, &flat, 1).unwrap()).iter().all(|v| v.abs() <= 1e-6));
+    let (yt, gt) = (y.t().unwrap().contiguous().t().unwrap(), g.t().unwrap().contiguous().t().unwrap());
+    let op_by_op = vals(&TensorData::softmax_backward(&yt, &gt, 1).unwrap());
+    assert_close(&dx, &op_by_op, 1e-5);
+}
+
+#[test]
 fn softmax_every_dim_against_reference() {
     for (t, v, dims) in inputs() {
         let nd = dims.len() as isize;

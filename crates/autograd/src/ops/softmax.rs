@@ -24,7 +24,7 @@ impl Backward for Rule {
         if self.log {
             one(g.sub(&y.exp()?.mul(&g.sum_dim(dim, true)?)?)?)
         } else {
-            one(g.sub(&g.mul(y)?.sum_dim(dim, true)?)?.mul(y)?)
+            one(TensorData::softmax_backward(y, g, dim)?)
         }
     }
 }

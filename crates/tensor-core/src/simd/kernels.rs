@@ -275,6 +275,56 @@ fn sum_leaf<T: Numeric>(x: &[T]) -> T {
     rest.iter().fold(total, |s, &v| s.add_w(v))
 }
 
+/// `sum(a[i] * b[i])`, pairwise over leaves of `LEAF` values like [`sum`] (one thread).
+#[inline(always)]
+fn dot_tree<T: crate::Float>(a: &[T], b: &[T]) -> T {
+    if a.len() > LEAF {
+        let half = (a.len() / 2).next_multiple_of(LEAF).min(a.len());
+        return dot_tree(&a[..half], &b[..half]) + dot_tree(&a[half..], &b[half..]);
+    }
+    let mut acc = [T::ZERO; ACC];
+    let (ca, cb) = (a.chunks_exact(ACC), b.chunks_exact(ACC));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..ACC {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let total = acc.iter().fold(T::ZERO, |s, &v| s + v);
+    ra.iter().zip(rb).fold(total, |s, (&x, &y)| s + x * y)
+}
+
+/// The gradient of softmax along rows of `n`: `out = (g - sum(g y)) y` for every row of the
+/// output `y` and its gradient `g` (one pass per row; rows split across threads).
+///
+/// # Panics
+/// If the lengths differ or are not whole rows of `n`.
+pub fn softmax_grad_rows<T: crate::Float>(
+    cap: Capability,
+    y: &[T],
+    g: &[T],
+    n: usize,
+    out: &mut [MaybeUninit<T>],
+) {
+    assert!(
+        y.len() == g.len() && y.len() == out.len() && n > 0 && y.len().is_multiple_of(n),
+        "softmax_grad_rows: rows of n"
+    );
+    let seq = |y: &[T], g: &[T], out: &mut [MaybeUninit<T>]| {
+        crate::dispatch!(cap, |F| for ((y, g), o) in
+            y.chunks_exact(n).zip(g.chunks_exact(n)).zip(out.chunks_exact_mut(n))
+        {
+            let s = dot_tree(g, y);
+            o.iter_mut().zip(y.iter().zip(g)).for_each(|(o, (&y, &g))| *o = MaybeUninit::new((g - s) * y));
+        })
+    };
+    if y.len() < PARALLEL_MIN {
+        return seq(y, g, out);
+    }
+    let k = task_len(y.len()).div_ceil(n) * n;
+    y.par_chunks(k).zip(g.par_chunks(k)).zip(out.par_chunks_mut(k)).for_each(|((y, g), o)| seq(y, g, o));
+}
+
 /// `out[r] = sum(x[r*n..(r+1)*n])` for every row (rows split across threads).
 ///
 /// # Panics

@@ -196,6 +196,27 @@ fn row_max<T: Float>(row: &[T]) -> T {
     }
 }
 
+/// Sum of a row. Rows longer than 16 values: eight independent chains (one AVX2 vector of
+/// lanes) added pairwise, then the tail, so a row of 32 is four dependent additions deep
+/// instead of 32 (the kind of sum PyTorch's vectorised softmax takes too: lanes, then across
+/// them). Rows of up to 16 are summed first to last, the order of the lane kernels
+/// ([`lanes`]), which must give the same bits.
+#[inline(always)]
+fn row_sum<T: Float>(row: &[T]) -> T {
+    if row.len() <= 16 {
+        return row.iter().fold(T::ZERO, |a, &b| a + b);
+    }
+    let mut acc = [T::ZERO; 8];
+    let chunks = row.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(T::ZERO, |a, &b| a + b);
+    for ch in chunks {
+        for (a, &b) in acc.iter_mut().zip(ch) {
+            *a += b;
+        }
+    }
+    (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))) + tail
+}
+
 /// softmax (or log_softmax) of every row of `c` values of `x` into `out`.
 #[inline(always)]
 fn softmax_body<T: Float, const FMA: bool>(x: &[T], c: usize, out: &mut [T], log: bool) {
@@ -212,7 +233,7 @@ fn softmax_body<T: Float, const FMA: bool>(x: &[T], c: usize, out: &mut [T], log
         exp_body::<T, FMA>(eb);
         let sb = &mut sums[..xb.len() / c];
         for (s, er) in sb.iter_mut().zip(eb.chunks_exact(c)) {
-            *s = er.iter().fold(T::ZERO, |a, &b| a + b);
+            *s = row_sum(er);
         }
         if log {
             ln_body(sb);
@@ -240,7 +261,7 @@ fn stats_body<T: Float, const FMA: bool>(x: &[T], c: usize, max: &mut [T], lse: 
         }
         exp_body::<T, FMA>(eb);
         for (er, l) in eb.chunks_exact(c).zip(lb.iter_mut()) {
-            *l = er.iter().fold(T::ZERO, |a, &b| a + b);
+            *l = row_sum(er);
         }
         ln_body(lb);
     }
