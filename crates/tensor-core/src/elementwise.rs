@@ -368,10 +368,11 @@ impl TensorData {
         let (a, b) = (&a.try_to_dtype(rt)?, &b.try_to_dtype(rt)?);
         let shape =
             Shape::broadcast("where", &Shape::broadcast("where", cond.shape(), a.shape())?, b.shape())?;
-        shape.validate("where", a.dtype())?; // (then no expand below can fail on the size)
-                                             // One side a single number (`masked_fill`, `where(c, x, 0)`, their gradients): a binary
-                                             // op of the mask and the other side, which takes `zip_map`'s vectorised paths (a mask
-                                             // repeated over the leading dims included) instead of materialising three tensors.
+        // (Validated here, so that no expand below can fail on the size.)
+        shape.validate("where", a.dtype())?;
+        // One side a single number (`masked_fill`, `where(c, x, 0)`, their gradients): a binary
+        // op of the mask and the other side, which takes `zip_map`'s vectorised paths (a mask
+        // repeated over the leading dims included) instead of materialising three tensors.
         let a_is_number = a.numel() == 1;
         let (number, other) = if a_is_number { (a, b) } else { (b, a) };
         if number.numel() == 1 && Shape::broadcast("where", cond.shape(), other.shape())? == shape {
