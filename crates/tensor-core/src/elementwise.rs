@@ -503,9 +503,11 @@ fn binary_kernel<T: Numeric>(
 /// a `T: crate::simd::Real` (f64, or for f32 tensors the vectorised f32 of each CPU build):
 /// `T::ONE`, `T::ZERO`, `T::c(2.0)` and the `num_traits::Float`-like methods (`exp`, `ln`,
 /// `tanh`, `erf`, `abs`, `min`, ...) are available. Every line runs vectorised and, for large
-/// tensors, on every core.
+/// tensors, on every core. A line may add `, lanes |v| formula` (after the first formula):
+/// the same formula over `v: [f32; 4]` in lockstep ([`kernels::UnaryFn::call_lanes`], with
+/// `simd::real`'s `*_lanes` functions), which must give the first one's bits.
 macro_rules! float_unary {
-    ($($(#[$doc:meta])* $name:ident => |$x:ident| $e:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident => |$x:ident| $e:expr $(, lanes |$v:ident| $l:expr)?;)*) => {
         impl TensorData {
             $(
                 $(#[$doc])*
@@ -516,6 +518,13 @@ macro_rules! float_unary {
                         fn call<T: crate::simd::Real>($x: T) -> T {
                             $e
                         }
+                        $(
+                            const LOCKSTEP: bool = true;
+                            #[inline(always)]
+                            fn call_lanes($v: [f32; kernels::LANES]) -> [f32; kernels::LANES] {
+                                $l
+                            }
+                        )?
                     }
                     self.map_real::<Formula>(stringify!($name))
                 }
@@ -524,9 +533,11 @@ macro_rules! float_unary {
     };
 }
 
+use crate::simd::real as lanes;
+
 float_unary! {
     /// `e^x`.
-    exp => |x| x.exp();
+    exp => |x| x.exp(), lanes |v| lanes::exp_lanes::<true, 4>(v);
     /// Natural logarithm.
     log => |x| x.ln();
     /// `log(1 + x)`, accurate for small x.
@@ -536,9 +547,10 @@ float_unary! {
     /// `1 / x`.
     reciprocal => |x| T::ONE / x;
     /// Hyperbolic tangent.
-    tanh => |x| x.tanh();
+    tanh => |x| x.tanh(), lanes |v| lanes::tanh_lanes::<true, 4>(v);
     /// `1 / (1 + e^-x)`; saturates to exactly 0 or 1 without NaN for large |x|.
-    sigmoid => |x| T::ONE / (T::ONE + (-x).exp());
+    sigmoid => |x| T::ONE / (T::ONE + (-x).exp()),
+        lanes |v| lanes::exp_lanes::<true, 4>(v.map(|a| -a)).map(|e| 1.0 / (1.0 + e));
     /// `max(x, 0)`; NaN stays NaN, like PyTorch's `relu` (a `clamp_min`).
     relu => |x| if x > T::ZERO || x.is_nan() { x } else { T::ZERO };
     /// `log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|)`, stable for any x.
