@@ -17,7 +17,10 @@
 //!   math of [`Real`] (exp, ln, tanh, erf, ...) runs: branch-free polynomials that vectorise,
 //!   with fused multiply-adds where the CPU has them. The elementwise table of
 //!   `elementwise.rs` (`float_unary!`) writes its formulas over [`Real`], so a new line is
-//!   vectorised on every CPU with no further work.
+//!   vectorised on every CPU with no further work. Lines whose loop is bound by one chain of
+//!   dependent operations (exp, tanh, sigmoid) also give a form over four values in lockstep
+//!   (`kernels::UnaryFn::call_lanes`, the same bits), which the AVX2 and AVX-512 builds run
+//!   over four runs of the tensor at once.
 //! - Kernels written with AVX2 intrinsics (the lane kernels of `vmath`, the narrow GEMM,
 //!   the max-pooling taps of `pooling`)
 //!   run when [`enabled`]`(Capability::Avx2)`, so the override turns them off too; they have
