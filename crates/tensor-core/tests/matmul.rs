@@ -480,8 +480,16 @@ fn narrow_outputs_of_16_24_and_32_columns_match_naive() {
     // (tb) or read in place; m < n (computed as the transposed product, written through
     // strides); and k >= 8 max(m, n) (the k-split, each thread a partial product).
     // (16, 6000, 200) is the weight-gradient case: transposed and split over k.
-    let shapes =
-        [(1001, 300, 32), (1001, 300, 24), (1003, 300, 16), (32, 300, 1001), (40, 5000, 32), (16, 6000, 200)];
+    let shapes = [
+        (1001, 300, 32),
+        (1001, 300, 24),
+        (1003, 300, 16),
+        (32, 300, 1001),
+        (24, 300, 1003),
+        (16, 300, 1005),
+        (40, 5000, 32),
+        (16, 6000, 200),
+    ];
     for (i, &(m, k, n)) in shapes.iter().enumerate() {
         assert!(m * k * n >= 1 << 22);
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -490,8 +498,8 @@ fn narrow_outputs_of_16_24_and_32_columns_match_naive() {
     }
     // addmm: the bias rows are the starting value the kernel accumulates onto (directly,
     // through the k-split of a transposed product, and added onto through the transposed
-    // write-back of (32, 300, 1001)).
-    for (m, k, n) in [(1001, 300, 32), (16, 6000, 200), (32, 300, 1001)] {
+    // write-back of (32, 300, 1001) and (16, 300, 1005): 8 x 8 blocks, then the rows left).
+    for (m, k, n) in [(1001, 300, 32), (16, 6000, 200), (32, 300, 1001), (16, 300, 1005)] {
         let mut g = Generator::new(710);
         let a = TensorData::randn_with([m, k], DType::F32, &mut g).unwrap();
         let b = TensorData::randn_with([k, n], DType::F32, &mut g).unwrap();
