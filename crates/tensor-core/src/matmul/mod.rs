@@ -2,8 +2,9 @@
 //! above a size threshold). Transposed operands are passed as strides, never copied. Large
 //! f32 products with 16, 24 or 32 output columns (a `Linear` layer of that width over a big
 //! batch, forward and weight gradient) use the AVX2 kernel of `narrow` instead, and small f32
-//! products (a transformer's layers on a few tokens) the AVX2/AVX-512 kernel of `small`;
-//! both are built on the register tile of `tile`.
+//! products (a transformer's layers on a few tokens) the AVX2/AVX-512 kernel of `small`,
+//! and a stride-1 convolution the AVX2 kernel of `windows` (B's rows are windows of the
+//! padded input); all three are built on the register tile of `tile`.
 
 use crate::shape::{for_each_offset2, Dims, Layout, Shape};
 use crate::{with_float, Error, Float, Result, TensorData};
@@ -15,6 +16,31 @@ mod narrow;
 mod small;
 #[cfg(target_arch = "x86_64")]
 mod tile;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod windows;
+
+/// Off x86-64 a convolution unfolds its input (`crate::conv`'s im2col) instead.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) mod windows {
+    pub(crate) const WIDTH: usize = 32;
+    pub(crate) fn applies<T: crate::Float>() -> bool {
+        false
+    }
+    // Never called (`applies` is false).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn product<T: crate::Float>(
+        _: &[T],
+        _: usize,
+        _: &[T],
+        _: &[usize],
+        _: &[(usize, usize)],
+        _: &mut [T],
+        _: usize,
+        _: bool,
+    ) {
+        unreachable!("windows::product without windows::applies")
+    }
+}
 
 /// Off x86-64 every product goes to the `gemm` crate.
 #[cfg(not(target_arch = "x86_64"))]

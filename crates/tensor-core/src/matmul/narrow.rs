@@ -16,7 +16,7 @@
 //! against 22.1-23.5 ms, the weight gradient (784 x 50000 @ 50000 x 32, split over k between
 //! the two threads) 21.8 ms against 28.4 ms.
 
-use super::tile::{pack, tile};
+use super::tile::{a_rows, pack, rows_of, tile};
 use super::{Product, Strided};
 use crate::dtype::{as_f32, as_f32_mut};
 use crate::Float;
@@ -143,10 +143,26 @@ unsafe fn tiles<const NV: usize, const MR: usize>(
         let kb = kc.min(k - p0);
         let keep = accumulate || p0 > 0; // add to what C holds
         for r in (0..full).step_by(MR) {
-            tile::<__m256, NV, MR>(a.from(r, p0), &b[p0 * w..], w, kb, &mut c[r * w..], w, keep);
+            tile::<__m256, NV, MR>(
+                a_rows(a.from(r, p0)),
+                a.cs,
+                rows_of(&b[p0 * w..], w),
+                kb,
+                &mut c[r * w..],
+                w,
+                keep,
+            );
         }
         for r in full..rows {
-            tile::<__m256, NV, 1>(a.from(r, p0), &b[p0 * w..], w, kb, &mut c[r * w..], w, keep);
+            tile::<__m256, NV, 1>(
+                a_rows(a.from(r, p0)),
+                a.cs,
+                rows_of(&b[p0 * w..], w),
+                kb,
+                &mut c[r * w..],
+                w,
+                keep,
+            );
         }
     }
 }

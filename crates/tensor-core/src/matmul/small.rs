@@ -14,7 +14,7 @@
 //! `fma(A[i, k-1], B[k-1, j], ... fma(A[i, 0], B[0, j], 0))` in both orientations and at both
 //! widths: the AVX2 and AVX-512 builds give the same bits.
 
-use super::tile::{pack, tile, Lanes};
+use super::tile::{a_rows, pack, rows_of, tile, Lanes};
 use super::{Product, Strided};
 use crate::dtype::{as_f32, as_f32_mut};
 use crate::simd::{capability, supported, Capability};
@@ -208,18 +208,18 @@ unsafe fn column_block<V: Lanes, const NV: usize, const MR: usize>(
     if rows >= MR {
         for r in (0..rows).step_by(MR) {
             let r = r.min(rows - MR);
-            tile::<V, NV, MR>(a.from(r, 0), b, ld, k, &mut c[r * ld..], ld, false);
+            tile::<V, NV, MR>(a_rows(a.from(r, 0)), a.cs, rows_of(b, ld), k, &mut c[r * ld..], ld, false);
         }
         return;
     }
     match rows {
-        1 => tile::<V, NV, 1>(a, b, ld, k, c, ld, false),
-        2 => tile::<V, NV, 2>(a, b, ld, k, c, ld, false),
-        3 => tile::<V, NV, 3>(a, b, ld, k, c, ld, false),
-        4 => tile::<V, NV, 4>(a, b, ld, k, c, ld, false),
-        5 => tile::<V, NV, 5>(a, b, ld, k, c, ld, false),
-        6 => tile::<V, NV, 6>(a, b, ld, k, c, ld, false),
-        _ => tile::<V, NV, 7>(a, b, ld, k, c, ld, false),
+        1 => tile::<V, NV, 1>(a_rows(a), a.cs, rows_of(b, ld), k, c, ld, false),
+        2 => tile::<V, NV, 2>(a_rows(a), a.cs, rows_of(b, ld), k, c, ld, false),
+        3 => tile::<V, NV, 3>(a_rows(a), a.cs, rows_of(b, ld), k, c, ld, false),
+        4 => tile::<V, NV, 4>(a_rows(a), a.cs, rows_of(b, ld), k, c, ld, false),
+        5 => tile::<V, NV, 5>(a_rows(a), a.cs, rows_of(b, ld), k, c, ld, false),
+        6 => tile::<V, NV, 6>(a_rows(a), a.cs, rows_of(b, ld), k, c, ld, false),
+        _ => tile::<V, NV, 7>(a_rows(a), a.cs, rows_of(b, ld), k, c, ld, false),
     }
 }
 

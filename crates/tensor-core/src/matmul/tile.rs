@@ -81,19 +81,22 @@ impl Lanes for __m512 {
     }
 }
 
-/// One tile: `C[0..MR, 0..NV*V::N] (+)= A[0..MR, 0..kb] @ B[0..kb, 0..NV*V::N]`, where row `p`
-/// of B starts at `b[p * ldb]` and row `i` of C at `c[i * ldc]`; with `keep` the tile starts
+/// One tile: `C[0..MR, 0..NV*V::N] (+)= A[0..MR, 0..kb] @ B[0..kb, 0..NV*V::N]`, where
+/// `A[i, p]` is at `arow(i) + p * acs` (rows of a strided matrix, [`a_rows`]; or windows of one
+/// buffer, [`super::windows`]), row `p` of B starts at `brow(p)` (`b + p * ldb` for a matrix,
+/// [`rows_of`]; or windows) and row `i` of C at `c[i * ldc]`; with `keep` the tile starts
 /// from C's values, else from zeros.
 ///
 /// # Safety
-/// The CPU has `V`'s instruction set; `A[i, p]` is in bounds for `i < MR`, `p < kb`; the
-/// `NV * V::N` values from each `b[p * ldb]` (`p < kb`) and `c[i * ldc]` (`i < MR`) are in
-/// bounds of `b` and `c`.
+/// The CPU has `V`'s instruction set; `A[i, p]` is readable for `i < MR`, `p < kb`; the
+/// `NV * V::N` values from each `brow(p)` (`p < kb`) are readable and those from each
+/// `c[i * ldc]` (`i < MR`) in bounds of `c`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) unsafe fn tile<V: Lanes, const NV: usize, const MR: usize>(
-    a: Strided<f32>,
-    b: &[f32],
-    ldb: usize,
+    arow: impl Fn(usize) -> *const f32,
+    acs: usize,
+    brow: impl Fn(usize) -> *const f32,
     kb: usize,
     c: &mut [f32],
     ldc: usize,
@@ -107,12 +110,12 @@ pub(super) unsafe fn tile<V: Lanes, const NV: usize, const MR: usize>(
             }
         }
     }
-    let ap = a.s.as_ptr().add(a.off);
+    let ap: [*const f32; MR] = std::array::from_fn(arow);
     for p in 0..kb {
-        let brow = b.as_ptr().add(p * ldb);
+        let brow = brow(p);
         let mut bc = [V::zero(); MR];
         for (i, x) in bc.iter_mut().enumerate() {
-            *x = V::splat(ap.add(i * a.rs + p * a.cs)); // A[i, p]
+            *x = V::splat(ap[i].add(p * acs)); // A[i, p]
         }
         for v in 0..NV {
             let bv = V::load(brow.add(V::N * v));
@@ -126,6 +129,18 @@ pub(super) unsafe fn tile<V: Lanes, const NV: usize, const MR: usize>(
             x.store(c.as_mut_ptr().add(i * ldc + V::N * v));
         }
     }
+}
+
+/// Row `i` of a strided matrix (its element `(i, p)` is `p * a.cs` further): [`tile`]'s `arow`.
+#[inline(always)]
+pub(super) fn a_rows(a: Strided<'_, f32>) -> impl Fn(usize) -> *const f32 + '_ {
+    move |i| a.s.as_ptr().wrapping_add(a.off + i * a.rs)
+}
+
+/// Row `p` of a matrix whose rows start `ld` values apart from `b`'s first: [`tile`]'s `brow`.
+#[inline(always)]
+pub(super) fn rows_of(b: &[f32], ld: usize) -> impl Fn(usize) -> *const f32 + '_ {
+    move |p| b.as_ptr().wrapping_add(p * ld)
 }
 
 /// B (k x n, any strides) into `out` as k rows of `ld` (>= n), zero-padded. Rows of B that

@@ -1,0 +1,256 @@
+//! f32 products whose right operand's rows are windows of one buffer: row `p` of B is the
+//! `n` values from `src[offs[p]]`, rows overlapping as they may. A convolution with stride 1
+//! is such a product over its zero-padded input, which is how `crate::conv` runs it without
+//! unfolding anything: with the padded input planes laid out flat (`W` values a row), output
+//! `(oh, ow)` of kernel tap `(c, i, j)` reads `src[c * plane + i*dh * W + j*dw + oh * W + ow]`,
+//! so the columns `ow..ow + WIDTH` of output row `oh` in im2col's row `(c, i, j)` are the
+//! window at `c * plane + i*dh * W + j*dw` plus `oh * W + ow`: one block of columns per
+//! [`WIDTH`] outputs of an output row (the last one running past the row's end when `WIDTH`
+//! does not divide its length; those columns are computed and dropped).
+//!
+//! The product is [`tile`]'s register tile (see [`run`] for its sizes) walking blocks of
+//! [`WIDTH`] columns, every tile of rows of C within a block
+//! before the next block, so that a block's windows (`k` runs of [`WIDTH`] values) stay in L1
+//! while the rows of A pass over them. Element (i, j) of C is
+//! `fma(A[i, k-1], B[k-1, j], ... fma(A[i, 0], B[0, j], c0))`, the order of the `narrow`
+//! kernel's tile over the same rows: a convolution gives the bits it gave through im2col and
+//! that kernel.
+
+use super::tile::{a_rows, tile, Lanes};
+use super::Strided;
+use crate::dtype::{as_f32, as_f32_mut};
+use crate::Float;
+use std::arch::x86_64::*;
+
+/// Columns of C per tile: four AVX2 or two AVX-512 vectors. The caller rounds `n` up to a
+/// multiple of it.
+pub(crate) const WIDTH: usize = 32;
+
+/// Whether [`product`] runs for element type `T` on this CPU (f32 with AVX2 and FMA).
+pub(crate) fn applies<T: Float>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        && crate::simd::enabled(crate::simd::Capability::Avx2)
+}
+
+/// `C = A @ B`, or `C += A @ B` with `accumulate`, by blocks of [`WIDTH`] columns: A is
+/// `m x k` with contiguous rows (`k = offs.len()`), and for each block `(from, to)` of
+/// `blocks`, columns `to..to + WIDTH` of C (rows `ldc` apart) are A times the `k` windows
+/// `src[offs[p] + from..][..WIDTH]`. Columns of C in no block are left as they are.
+///
+/// # Panics
+/// Unless [`applies`] holds and every operand lies inside its slice (an internal contract:
+/// `crate::conv` sizes them).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn product<T: Float>(
+    a: &[T],
+    m: usize,
+    src: &[T],
+    offs: &[usize],
+    blocks: &[(usize, usize)],
+    c: &mut [T],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let k = offs.len();
+    let (Some(a), Some(src), Some(c)) = (as_f32(a), as_f32(src), as_f32_mut(c)) else {
+        panic!("windows::product: f32 only")
+    };
+    let reach = offs.iter().max().copied().unwrap_or(0) + blocks.iter().map(|b| b.0).max().unwrap_or(0);
+    assert!(applies::<f32>() && a.len() >= m * k && c.len() >= m * ldc);
+    assert!(reach + WIDTH <= src.len() && blocks.iter().all(|b| b.1 + WIDTH <= ldc));
+    if m == 0 || blocks.is_empty() {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for row in c.chunks_exact_mut(ldc).take(m) {
+                blocks.iter().for_each(|b| row[b.1..b.1 + WIDTH].fill(0.0));
+            }
+        }
+        return;
+    }
+    // SAFETY: the CPU has AVX2 and FMA (`applies`); every row of A, window of `src` and block
+    // of C read or written is inside its slice (the assertions above).
+    unsafe { run(a, m, src, offs, blocks, c, ldc, accumulate) }
+}
+
+/// [`product`] after its checks, at the widest vectors the capability allows: AVX-512, 8 rows
+/// of C by two vectors (16 accumulators of the 32 registers); AVX2, 3 rows by four vectors
+/// (12 accumulators: with the 3 broadcasts and the row of B that is all 16 registers, where
+/// 4 rows by three spilled an accumulator to the stack and ran 40% slower).
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; the operands are as [`product`] asserts, with `m, k, n >= 1`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run(
+    a: &[f32],
+    m: usize,
+    src: &[f32],
+    offs: &[usize],
+    blocks: &[(usize, usize)],
+    c: &mut [f32],
+    ldc: usize,
+    keep: bool,
+) {
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn avx512(
+        a: &[f32],
+        m: usize,
+        src: &[f32],
+        offs: &[usize],
+        blocks: &[(usize, usize)],
+        c: &mut [f32],
+        ldc: usize,
+        keep: bool,
+    ) {
+        tiles::<__m512, 2, 8>(a, m, src, offs, blocks, c, ldc, keep)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn avx2(
+        a: &[f32],
+        m: usize,
+        src: &[f32],
+        offs: &[usize],
+        blocks: &[(usize, usize)],
+        c: &mut [f32],
+        ldc: usize,
+        keep: bool,
+    ) {
+        tiles::<__m256, 4, 3>(a, m, src, offs, blocks, c, ldc, keep)
+    }
+    if crate::simd::enabled(crate::simd::Capability::Avx512) {
+        avx512(a, m, src, offs, blocks, c, ldc, keep)
+    } else {
+        avx2(a, m, src, offs, blocks, c, ldc, keep)
+    }
+}
+
+/// The blocks of [`WIDTH`] columns (`NV` vectors of `V`), each in tiles of `MR` rows of C and
+/// one tile of the rows left over.
+///
+/// # Safety
+/// As [`run`], with `V`'s instruction set enabled in the caller and `NV * V::N == WIDTH`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn tiles<V: Lanes, const NV: usize, const MR: usize>(
+    a: &[f32],
+    m: usize,
+    src: &[f32],
+    offs: &[usize],
+    blocks: &[(usize, usize)],
+    c: &mut [f32],
+    ldc: usize,
+    keep: bool,
+) {
+    debug_assert!(NV * V::N == WIDTH && MR <= 8);
+    let (k, full) = (offs.len(), m / MR * MR);
+    let a = Strided::new(a, 0, k, 1);
+    for &(from, j) in blocks {
+        // Row p of this block of B: WIDTH values from src[offs[p] + from], in bounds (asserted).
+        let brow = |p: usize| src.as_ptr().add(*offs.get_unchecked(p) + from);
+        for r in (0..full).step_by(MR) {
+            tile::<V, NV, MR>(a_rows(a.from(r, 0)), 1, &brow, k, &mut c[r * ldc + j..], ldc, keep);
+        }
+        if full == m {
+            continue;
+        }
+        let (a, c) = (a.from(full, 0), &mut c[full * ldc + j..]);
+        match m - full {
+            1 => tile::<V, NV, 1>(a_rows(a), 1, &brow, k, c, ldc, keep),
+            2 => tile::<V, NV, 2>(a_rows(a), 1, &brow, k, c, ldc, keep),
+            3 => tile::<V, NV, 3>(a_rows(a), 1, &brow, k, c, ldc, keep),
+            4 => tile::<V, NV, 4>(a_rows(a), 1, &brow, k, c, ldc, keep),
+            5 => tile::<V, NV, 5>(a_rows(a), 1, &brow, k, c, ldc, keep),
+            6 => tile::<V, NV, 6>(a_rows(a), 1, &brow, k, c, ldc, keep),
+            _ => tile::<V, NV, 7>(a_rows(a), 1, &brow, k, c, ldc, keep),
+        }
+    }
+}
+
+/// Rows of B per block of the weight product's long `k`: 256 rows of 32 f32 are 32 KiB (L1).
+const KC: usize = 256;
+
+/// Whether [`weight_product`] runs for element type `T` and `n` columns (the output channels
+/// of a group: whole AVX2 vectors, at most four).
+pub(crate) fn weight_applies<T: Float>(n: usize) -> bool {
+    applies::<T>() && matches!(n, 16 | 24 | 32)
+}
+
+/// A convolution's weight gradient of one sample and group, transposed: `C (m x n) = X @ G^T`,
+/// where row `i` of X is
+/// the window `src[offs[i]..][..oh * wp]` (tap `i` over every output position, `wp` a row, as
+/// in [`product`]) and G holds `n` planes `oh x ow` (the output gradient of one sample and
+/// group), taken as zero at the columns `ow..wp` of each row, whose windows read past the
+/// output row. `packed` (`oh * wp * n` values, zero where no output position is: the caller
+/// zeroes it once) receives G^T, one row per position; then [`tile`] walks `k = oh * wp` in
+/// blocks of [`KC`] rows of it.
+///
+/// # Panics
+/// Unless [`weight_applies`] holds and every operand lies inside its slice.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn weight_product<T: Float>(
+    src: &[T],
+    offs: &[usize],
+    g: &[T],
+    n: usize,
+    [oh, ow, wp]: [usize; 3],
+    packed: &mut [T],
+    c: &mut [T],
+) {
+    let (m, k) = (offs.len(), oh * wp);
+    let (Some(src), Some(g), Some(packed), Some(c)) =
+        (as_f32(src), as_f32(g), as_f32_mut(packed), as_f32_mut(c))
+    else {
+        panic!("windows::weight_product: f32 only")
+    };
+    assert!(weight_applies::<f32>(n) && ow <= wp && g.len() == n * oh * ow && packed.len() == k * n);
+    assert!(c.len() == m * n && offs.iter().all(|&o| o + k <= src.len()));
+    if m == 0 || k == 0 {
+        return;
+    }
+    // SAFETY: the CPU has AVX2 and FMA (`weight_applies`); the planes of g, the windows of src
+    // and the rows of packed and C are inside their slices (the assertions above).
+    unsafe {
+        for r in 0..oh {
+            // Row r of the planes, transposed: ow rows of n, at position r * wp.
+            let plane_rows = Strided::new(g, r * ow, 1, oh * ow);
+            super::tile::pack(&plane_rows, ow, n, n, &mut packed[r * wp * n..]);
+        }
+        match n {
+            32 => weight_tiles::<4, 3>(src, offs, k, packed, c),
+            24 => weight_tiles::<3, 3>(src, offs, k, packed, c),
+            _ => weight_tiles::<2, 4>(src, offs, k, packed, c),
+        }
+    }
+}
+
+/// [`weight_product`]'s product: blocks of [`KC`] rows of B, each under every tile of `MR`
+/// rows of C (then the rows left over one at a time), the first from zeros, the others adding
+/// onto C.
+///
+/// # Safety
+/// As [`weight_product`] after its checks; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weight_tiles<const NV: usize, const MR: usize>(
+    src: &[f32],
+    offs: &[usize],
+    k: usize,
+    b: &[f32],
+    c: &mut [f32],
+) {
+    let (m, w) = (offs.len(), 8 * NV);
+    let full = m / MR * MR;
+    for p0 in (0..k).step_by(KC) {
+        let (kb, keep) = (KC.min(k - p0), p0 > 0);
+        let brow = |p: usize| b.as_ptr().add((p0 + p) * w);
+        let window = |r: usize| move |i: usize| src.as_ptr().add(*offs.get_unchecked(r + i) + p0);
+        for r in (0..full).step_by(MR) {
+            tile::<__m256, NV, MR>(window(r), 1, &brow, kb, &mut c[r * w..], w, keep);
+        }
+        for r in full..m {
+            tile::<__m256, NV, 1>(window(r), 1, &brow, kb, &mut c[r * w..], w, keep);
+        }
+    }
+}
