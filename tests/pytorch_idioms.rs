@@ -157,6 +157,33 @@ fn operators_carry_gradients() {
     assert_eq!(vals(&x.grad().unwrap()), vec![5.5, 11.5]);
 }
 
+#[test]
+fn gradients_through_sum_and_mean_are_contiguous_tensors() -> torchlet::Result<()> {
+    // x = (arange(6.).reshape(2, 3) - 2.5) / 2; (x.tanh() * 0.5 + x.sigmoid()).mean().backward()
+    // x.grad = [[0.0522187, 0.0860313, 0.1193569], [0.1193569, 0.0860313, 0.0522187]] (contiguous):
+    // mean's gradient reaches the rules as one value broadcast (stride 0), the leaf stores it
+    // written out.
+    let x = Tensor::arange(6.0)?.reshape([2, 3])?.sub(2.5)?.div(2.0)?.requires_grad_(true)?;
+    (&(&x.tanh()? * 0.5) + &x.sigmoid()?).mean()?.backward()?;
+    let g = x.grad().unwrap();
+    let want = [0.05221870169043541, 0.08603131771087646, 0.1193569153547287];
+    let want: Vec<f64> = want.iter().chain(want.iter().rev()).copied().collect();
+    vals(&g).iter().zip(&want).for_each(|(g, w)| assert!((g - w).abs() < 1e-7, "{g} vs {w}"));
+    assert!(g.data().is_contiguous());
+    // y = tensor([[1., 2, 3], [4, 5, 6]]); (y.t() * 2).sum().backward(): y.grad = 2s, contiguous.
+    let y = Tensor::from(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).reshape([2, 3])?.requires_grad_(true)?;
+    (&y.t()? * 2.0).sum()?.backward()?;
+    assert_eq!(vals(&y.grad().unwrap()), vec![2.0; 6]);
+    assert!(y.grad().unwrap().data().is_contiguous());
+    // z = tensor([1., -2, 3]); (z.sum() + (z * z).mean()).backward(): z.grad = 1 + 2z/3
+    // = [1.6666667, -0.3333334, 3.0]: two broadcast values accumulated into one gradient.
+    let z = Tensor::from(vec![1.0, -2.0, 3.0]).requires_grad_(true)?;
+    (&z.sum()? + &(&z * &z).mean()?).backward()?;
+    let want = [1.6666667461395264, -0.3333333730697632, 3.0];
+    vals(&z.grad().unwrap()).iter().zip(&want).for_each(|(g, w)| assert!((g - w).abs() < 1e-6, "{g} vs {w}"));
+    Ok(())
+}
+
 // ----- comparisons, where, masked_fill ---------------------------------------------------------
 
 #[test]

@@ -115,7 +115,8 @@ pub(crate) fn record<R: Backward + 'static>(
 
 /// `acc += g`, in place when `acc`'s storage is not shared (gradients of one shape and dtype).
 pub(crate) fn accumulate(acc: &mut TensorData, g: &TensorData) -> Result<()> {
-    if acc.shape() != g.shape() || acc.dtype() != g.dtype() {
+    // (A view, e.g. one value broadcast by sum's rule, is read in place by `add`.)
+    if acc.shape() != g.shape() || acc.dtype() != g.dtype() || !g.is_contiguous() {
         *acc = acc.add(g)?;
         return Ok(());
     }
@@ -204,6 +205,13 @@ fn run_backward(root: &Tensor, grad: TensorData) -> Result<()> {
                     pending.insert(input.id(), (input.clone(), gi));
                 }
             }
+        }
+    }
+    // A leaf's .grad is a contiguous tensor (PyTorch's layout contract), also where the rule
+    // gave a view (sum's broadcast value, a transpose).
+    for (_, g) in commits.iter_mut() {
+        if !g.is_contiguous() {
+            *g = g.try_contiguous()?;
         }
     }
     // Check every commit against the gradient already there before changing any.

@@ -45,8 +45,9 @@ impl TensorData {
     /// Combines two tensors elementwise after broadcasting them to a common shape.
     ///
     /// Contiguous operands take vectorised, multi-threaded loops with no index arithmetic:
-    /// equal shapes, a single number, a row vector repeated over rows (`x + bias`), one value
-    /// per row (`x - mean(x, -1, keepdim)`), either way round. Other layouts walk the output
+    /// equal shapes, a single number (also one broadcast to any shape, every stride 0), a row
+    /// vector repeated over rows (`x + bias`), one value per row (`x - mean(x, -1, keepdim)`),
+    /// either way round. Other layouts walk the output
     /// one innermost run at a time.
     pub fn zip_map<A: Element, B: Element, O: Element>(
         &self,
@@ -63,16 +64,22 @@ impl TensorData {
         let (la, lb) = (&self.layout, &other.layout);
         let cap = capability();
         let (ca, cb) = (la.is_contiguous(), lb.is_contiguous());
+        // One value, or one value broadcast to any shape (every stride 0: a gradient of sum or
+        // mean, `x.expand(..)` of a single number), read once.
+        let (one_a, one_b) =
+            (self.numel() == 1 || la.is_broadcast_value(), other.numel() == 1 || lb.is_broadcast_value());
         let fill = |out: &mut [std::mem::MaybeUninit<O>]| {
             if n == 0 {
                 // Nothing to compute (and an empty view's offset may lie past its buffer).
             } else if la.shape == lb.shape && ca && cb {
                 let (xa, xb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
                 kernels::binary(cap, xa, xb, out, f);
-            } else if other.numel() == 1 && la.shape == shape && ca {
+            } else if one_a && one_b {
+                kernels::fill(out, f(sa[la.offset], sb[lb.offset]));
+            } else if one_b && la.shape == shape && ca {
                 let y = sb[lb.offset];
                 kernels::unary(cap, &sa[la.offset..la.offset + n], out, |x| f(x, y));
-            } else if self.numel() == 1 && lb.shape == shape && cb {
+            } else if one_a && lb.shape == shape && cb {
                 let x = sa[la.offset];
                 kernels::unary(cap, &sb[lb.offset..lb.offset + n], out, |y| f(x, y));
             } else if let (true, true, Some(kind)) =

@@ -254,6 +254,12 @@ impl Layout {
         true
     }
 
+    /// True when every element is the same one: each dimension of more than one element has
+    /// stride 0 (a single value expanded to this shape). False for an empty layout.
+    pub fn is_broadcast_value(&self) -> bool {
+        self.shape.numel() > 0 && self.shape.0.iter().zip(&self.strides).all(|(&d, &s)| d == 1 || s == 0)
+    }
+
     /// The strides this layout has when viewed as `target` (which it must broadcast to):
     /// new leading dimensions and expanded size-1 dimensions get stride 0.
     pub fn broadcast_strides(&self, target: &Shape) -> Dims {

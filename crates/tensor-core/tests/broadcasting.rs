@@ -158,6 +158,8 @@ fn strided_operands() -> Vec<Operand> {
     let expanded = f64t(&[7.0, -8.0], &[1, 2]).expand([3, 2]).unwrap();
     // col (3,1) = [0.5, 1.5, 2.5] expanded along columns.
     let col = f64t(&[0.5, 1.5, 2.5], &[3, 1]).expand([3, 2]).unwrap();
+    // one value expanded to (3,2): every stride 0, read as a number.
+    let value = f64t(&[3.5], &[1, 1]).expand([3, 2]).unwrap();
     // narrowed along rows of a transposed view: a (4,3)^T = (3,4), columns 2..4.
     let both = iota(&[4, 3]).add_scalar(1.0).unwrap().t().unwrap().narrow(1, 2, 2).unwrap();
     // (4,3) = 1..12 row-major; transposed (3,4)[i][j] = 1 + 3j + i; columns 2,3 -> [[7,10],[8,11],[9,12]].
@@ -167,6 +169,7 @@ fn strided_operands() -> Vec<Operand> {
         Operand { name: "expanded_row", t: expanded, want: vec![7.0, -8.0, 7.0, -8.0, 7.0, -8.0] },
         Operand { name: "expanded_col", t: col, want: vec![0.5, 0.5, 1.5, 1.5, 2.5, 2.5] },
         Operand { name: "transposed_narrowed", t: both, want: vec![7.0, 10.0, 8.0, 11.0, 9.0, 12.0] },
+        Operand { name: "expanded_value", t: value, want: vec![3.5; 6] },
     ];
     for o in &ops {
         assert!(!o.t.is_contiguous(), "{} should be a strided view", o.name);
@@ -211,6 +214,22 @@ fn non_contiguous_operands_in_every_binary_op() {
             assert_close(&vals(&op(&s, &a.t).unwrap()), &want, 1e-12);
         }
     }
+}
+
+#[test]
+fn one_value_expanded_is_read_as_a_number_on_the_parallel_paths() {
+    // 300 x 300 = 90,000 elements, above the threads' threshold: 0.5 expanded, with itself
+    // (filled: 0.5 * 0.5 = 0.25 everywhere), with 2 expanded (0.5 - 2 = -1.5), and with a dense
+    // tensor either way round (i - 0.5 and 0.5 - i at element i).
+    let half = f64t(&[0.5], &[1]).expand([300, 300]).unwrap();
+    let two = TensorData::scalar(2.0f64).expand([300, 300]).unwrap();
+    assert_eq!(vals(&half.mul(&half).unwrap()), vec![0.25; 90_000]);
+    assert_eq!(vals(&half.sub(&two).unwrap()), vec![-1.5; 90_000]);
+    let dense = iota(&[300, 300]);
+    let want: Vec<f64> = (0..90_000).map(|i| i as f64 - 0.5).collect();
+    assert_eq!(vals(&dense.sub(&half).unwrap()), want);
+    let want: Vec<f64> = (0..90_000).map(|i| 0.5 - i as f64).collect();
+    assert_eq!(vals(&half.sub(&dense).unwrap()), want);
 }
 
 #[test]

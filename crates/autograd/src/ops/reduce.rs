@@ -21,7 +21,10 @@ fn kept(g: &TensorData, keep: &Shape) -> Result<TensorData> {
 }
 
 /// `y = sum(x)` or `mean(x)` over some dims: `dx = g * scale`, broadcast back over the
-/// reduced elements (`scale` 1 for sum, `1/n` for mean).
+/// reduced elements (`scale` 1 for sum, `1/n` for mean). Over every element the gradient
+/// stays a broadcast view of its one value (stride 0, as PyTorch's `expand`), which the
+/// rules after it read as a number (`zip_map`) instead of a tensor written out in full; a
+/// leaf's `.grad` is made contiguous when it is stored.
 struct Spread {
     shape: Shape,
     keep: Shape,
@@ -30,7 +33,11 @@ struct Spread {
 impl Backward for Spread {
     fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
         let g = if self.scale == 1.0 { g.clone() } else { g.mul_scalar(self.scale)? };
-        one(spread(&kept(&g, &self.keep)?, &self.shape)?)
+        let g = kept(&g, &self.keep)?;
+        if g.numel() == 1 {
+            return one(g.expand(self.shape.clone())?);
+        }
+        one(spread(&g, &self.shape)?)
     }
 }
 

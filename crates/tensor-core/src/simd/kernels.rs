@@ -73,6 +73,15 @@ pub fn unary<A: Copy + Sync, O: Send>(
     x.par_chunks(k).zip(out.par_chunks_mut(k)).for_each(|(x, o)| seq(x, o));
 }
 
+/// `out[i] = v` for every `i`, on every core above [`PARALLEL_MIN`] values.
+pub fn fill<O: Copy + Send + Sync>(out: &mut [MaybeUninit<O>], v: O) {
+    if out.len() < PARALLEL_MIN {
+        return out.fill(MaybeUninit::new(v));
+    }
+    let k = task_len(out.len());
+    out.par_chunks_mut(k).for_each(|o| o.fill(MaybeUninit::new(v)));
+}
+
 /// `out[i] = K(x[i])` for a table formula `K`, f32 through the build's flavour of [`Real`].
 ///
 /// # Panics
