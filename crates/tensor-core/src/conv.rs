@@ -215,7 +215,8 @@ impl Geometry {
     /// ([`Windows`]) instead of an unfolded `cols`: for f32 where [`windows`] runs, at stride 1,
     /// with a padding of at most the dilated kernel's reach `d (k - 1)` (so the padded planes
     /// stay small, and the input gradient's own padding `d (k - 1) - p` is not negative), for
-    /// every kernel but the pointwise one (which unfolds nothing anyway).
+    /// every kernel but the pointwise one (which unfolds nothing anyway), with input channels
+    /// and output positions.
     fn direct<T: Float>(&self) -> bool {
         let reach = |k: usize, d: usize| (k - 1) * d; // no overflow: `geometry` checked it
         windows::applies::<T>()
@@ -225,6 +226,7 @@ impl Geometry {
             && self.p.padding[1] <= reach(self.kw, self.p.dilation[1])
             && self.h * self.w > 0
             && self.positions() > 0
+            && self.cg() > 0
     }
     /// The output's dims in the input's rank.
     fn output_dims(&self, spatial: usize) -> Vec<usize> {
@@ -1186,17 +1188,18 @@ mod tests {
     fn direct_convolution_matches_the_definition() {
         // Stride-1 geometries that run direct where AVX2 is on (and unfolded otherwise): output
         // channels a multiple of the tile's 4 rows or not, widths off the 24-column tile, padding
-        // 0 up to the dilated reach, dilation, groups, a 1-D kernel, a bias or none, and the
-        // bench's shape (its batch split among the threads).
+        // 0 up to the dilated reach, dilation, groups, a 1-D kernel, a bias or none, the
+        // bench's shape (its batch split among the threads), and no input channels (the bias).
         type Case = ([usize; 4], [usize; 4], [usize; 2], [usize; 2], usize, bool);
         #[rustfmt::skip]
-        let cases: [Case; 6] = [
+        let cases: [Case; 7] = [
             ([3, 4, 7, 9], [5, 4, 3, 3], [1, 1], [1, 1], 1, true),
             ([2, 4, 6, 30], [8, 4, 3, 2], [2, 1], [1, 1], 1, false),
             ([2, 4, 9, 11], [4, 2, 3, 3], [2, 1], [2, 2], 2, true),
             ([2, 3, 1, 40], [6, 3, 1, 5], [0, 2], [1, 3], 1, true),
             ([1, 2, 5, 26], [3, 2, 2, 4], [0, 0], [1, 1], 1, false),
             ([4, 16, 32, 32], [32, 16, 3, 3], [1, 1], [1, 1], 1, true),
+            ([2, 0, 5, 34], [16, 0, 3, 3], [1, 1], [1, 1], 1, true),
         ];
         for (xd, wd, pad, dil, groups, with_bias) in cases {
             let p = ConvParams::new_2d([1, 1], pad, dil, groups);
@@ -1206,7 +1209,7 @@ mod tests {
             let bias = with_bias.then_some(&b);
             let geo = geometry("conv2d", 2, &x, &w, bias, &p).unwrap();
             if crate::simd::enabled(crate::simd::Capability::Avx2) {
-                assert!(geo.direct::<f32>(), "{xd:?} {wd:?} runs direct");
+                assert_eq!(geo.direct::<f32>(), xd[1] > 0, "{xd:?} {wd:?} runs direct");
             }
             let y = x.conv2d(&w, bias, &p).unwrap();
             let gy: Vec<f32> = values(y.numel(), 4);

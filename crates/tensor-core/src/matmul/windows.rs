@@ -57,7 +57,7 @@ pub(crate) fn product<T: Float>(
     };
     let reach = offs.iter().max().copied().unwrap_or(0) + blocks.iter().map(|b| b.0).max().unwrap_or(0);
     assert!(applies::<f32>() && a.len() >= m * k && c.len() >= m * ldc);
-    assert!(reach + WIDTH <= src.len() && blocks.iter().all(|b| b.1 + WIDTH <= ldc));
+    assert!((k == 0 || reach + WIDTH <= src.len()) && blocks.iter().all(|b| b.1 + WIDTH <= ldc));
     if m == 0 || blocks.is_empty() {
         return;
     }
