@@ -5,12 +5,17 @@
 //! `y[n, o, oh, ow] = b[o] + sum over c, i, j of W[o, c, i, j] *
 //! x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]` (zero outside `x`; `g` is the group
 //! of output channel `o`, `Cg = C / groups`). The kernel (`torchlet_tensor_core::conv`)
-//! unfolds the input into a matrix (im2col) and multiplies it by the weight in one GEMM per
-//! sample and group. Derivatives, with `cols = im2col(x)`:
+//! computes it as one product per sample and group with `cols = im2col(x)` (the input
+//! unfolded into a matrix: row `(c, i, j)` holds the input under kernel tap `(i, j)` of
+//! channel `c` at every output position), `y = W @ cols + b`. Derivatives:
 //!
 //! - `dW = sum over the batch of g @ cols^T`;
 //! - `dx = col2im(W^T @ g)` (each product added where im2col read it);
 //! - `db[o] = sum of g[:, o, ...]`.
+//!
+//! At stride 1 (f32, AVX2 or AVX-512) the kernel reads `cols` in place as windows of the
+//! zero-padded input instead of unfolding it, and computes `dx` as the convolution of the
+//! padded `g` with the flipped kernel, which is the same sum.
 //!
 //! One recorded op (`ConvolutionBackward0`, as PyTorch names it) with one rule, whatever the
 //! options. `conv1d` is the same computation over a height of 1.
