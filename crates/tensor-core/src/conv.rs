@@ -488,16 +488,15 @@ fn forward<T: Float>(
     if out.is_empty() {
         return Ok(());
     }
-    let (og, taps, l, group_in) = (g.og(), g.taps(), g.positions(), g.cg() * g.h * g.w);
-    let split = split_batch(g);
-    let chunk = samples_per_task(g, split);
     if g.direct::<T>() {
         return forward_direct(op, g, x, w, bias, out);
     }
-    let task = |(t, ys): (usize, &mut [T])| -> Result<()> {
+    let (og, taps, l, group_in) = (g.og(), g.taps(), g.positions(), g.cg() * g.h * g.w);
+    let split = split_batch(g);
+    for_each_task(g, out, per_out, |s0, ys| {
         let mut cols = scratch::<T>(op, g)?;
         for (k, y) in ys.chunks_exact_mut(per_out).enumerate() {
-            let xs = &x[(t * chunk + k) * per_in..][..per_in];
+            let xs = &x[(s0 + k) * per_in..][..per_in];
             for gi in 0..g.groups() {
                 let xg = &xs[gi * group_in..][..group_in];
                 let yg = &mut y[gi * og * l..][..og * l];
@@ -518,11 +517,24 @@ fn forward<T: Float>(
         }
         pool::give_back(cols);
         Ok(())
-    };
+    })
+}
+
+/// Runs `task(s0, ys)` over the output in pieces of [`samples_per_task`] samples (`ys`, from
+/// sample `s0` on, `per_out` values a sample), on every core when [`split_batch`] says so.
+fn for_each_task<T: Float>(
+    g: &Geometry,
+    out: &mut [T],
+    per_out: usize,
+    task: impl Fn(usize, &mut [T]) -> Result<()> + Sync + Send,
+) -> Result<()> {
+    let split = split_batch(g);
+    let chunk = samples_per_task(g, split);
+    let each = |(t, ys): (usize, &mut [T])| task(t * chunk, ys);
     if split {
-        out.par_chunks_mut(chunk * per_out).enumerate().try_for_each(task)
+        out.par_chunks_mut(chunk * per_out).enumerate().try_for_each(each)
     } else {
-        out.chunks_mut(chunk * per_out).enumerate().try_for_each(task)
+        out.chunks_mut(chunk * per_out).enumerate().try_for_each(each)
     }
 }
 
@@ -760,13 +772,11 @@ fn forward_direct<T: Float>(
     let (per_in, per_out) = (g.c * g.h * g.w, g.o * g.positions());
     let (og, taps, group_in) = (g.og(), g.taps(), g.cg() * g.h * g.w);
     let win = Windows::new(g.cg(), [g.h, g.w], g.p.padding, [g.kh, g.kw], g.p.dilation);
-    let split = split_batch(g);
-    let chunk = samples_per_task(g, split);
-    let task = |(t, ys): (usize, &mut [T])| -> Result<()> {
+    for_each_task(g, out, per_out, |s0, ys| {
         let mut padded = win.buffer::<T>(op)?;
         let mut scratch = win.scratch::<T>(op, og)?;
         for (k, y) in ys.chunks_exact_mut(per_out).enumerate() {
-            let xs = &x[(t * chunk + k) * per_in..][..per_in];
+            let xs = &x[(s0 + k) * per_in..][..per_in];
             for gi in 0..g.groups() {
                 win.fill(&xs[gi * group_in..][..group_in], &mut padded);
                 let wg = &w[gi * og * taps..][..og * taps];
@@ -778,12 +788,7 @@ fn forward_direct<T: Float>(
         pool::give_back(padded);
         pool::give_back(scratch);
         Ok(())
-    };
-    if split {
-        out.par_chunks_mut(chunk * per_out).enumerate().try_for_each(task)
-    } else {
-        out.chunks_mut(chunk * per_out).enumerate().try_for_each(task)
-    }
+    })
 }
 
 /// The input gradient by [`windows::product`] (see [`Geometry::direct`]): at stride 1,

@@ -142,27 +142,12 @@ unsafe fn tiles<const NV: usize, const MR: usize>(
     for p0 in (0..k).step_by(kc) {
         let kb = kc.min(k - p0);
         let keep = accumulate || p0 > 0; // add to what C holds
+        let brow = rows_of(&b[p0 * w..], w);
         for r in (0..full).step_by(MR) {
-            tile::<__m256, NV, MR>(
-                a_rows(a.from(r, p0)),
-                a.cs,
-                rows_of(&b[p0 * w..], w),
-                kb,
-                &mut c[r * w..],
-                w,
-                keep,
-            );
+            tile::<__m256, NV, MR>(a_rows(a.from(r, p0)), a.cs, &brow, kb, &mut c[r * w..], w, keep);
         }
         for r in full..rows {
-            tile::<__m256, NV, 1>(
-                a_rows(a.from(r, p0)),
-                a.cs,
-                rows_of(&b[p0 * w..], w),
-                kb,
-                &mut c[r * w..],
-                w,
-                keep,
-            );
+            tile::<__m256, NV, 1>(a_rows(a.from(r, p0)), a.cs, &brow, kb, &mut c[r * w..], w, keep);
         }
     }
 }

@@ -12,9 +12,8 @@
 //! [`WIDTH`] columns, every tile of rows of C within a block
 //! before the next block, so that a block's windows (`k` runs of [`WIDTH`] values) stay in L1
 //! while the rows of A pass over them. Element (i, j) of C is
-//! `fma(A[i, k-1], B[k-1, j], ... fma(A[i, 0], B[0, j], c0))`, the order of the `narrow`
-//! kernel's tile over the same rows: a convolution gives the bits it gave through im2col and
-//! that kernel.
+//! `fma(A[i, k-1], B[k-1, j], ... fma(A[i, 0], B[0, j], c0))`: a convolution's output sums
+//! its taps in im2col's row order, as the unfolded path's products do.
 
 use super::tile::{a_rows, tile, Lanes};
 use super::Strided;
@@ -69,9 +68,23 @@ pub(crate) fn product<T: Float>(
         }
         return;
     }
+    let ops = Operands { a, m, src, offs, blocks, ldc, keep: accumulate };
     // SAFETY: the CPU has AVX2 and FMA (`applies`); every row of A, window of `src` and block
     // of C read or written is inside its slice (the assertions above).
-    unsafe { run(a, m, src, offs, blocks, c, ldc, accumulate) }
+    unsafe { run(ops, c) }
+}
+
+/// [`product`]'s operands but C, checked: A (`m` rows of `offs.len()`), the windows, the
+/// blocks, C's row step and whether C's values are added to.
+#[derive(Clone, Copy)]
+struct Operands<'a> {
+    a: &'a [f32],
+    m: usize,
+    src: &'a [f32],
+    offs: &'a [usize],
+    blocks: &'a [(usize, usize)],
+    ldc: usize,
+    keep: bool,
 }
 
 /// [`product`] after its checks, at the widest vectors the capability allows: AVX-512, 8 rows
@@ -81,49 +94,19 @@ pub(crate) fn product<T: Float>(
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; the operands are as [`product`] asserts, with `m, k, n >= 1`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn run(
-    a: &[f32],
-    m: usize,
-    src: &[f32],
-    offs: &[usize],
-    blocks: &[(usize, usize)],
-    c: &mut [f32],
-    ldc: usize,
-    keep: bool,
-) {
+unsafe fn run(ops: Operands, c: &mut [f32]) {
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn avx512(
-        a: &[f32],
-        m: usize,
-        src: &[f32],
-        offs: &[usize],
-        blocks: &[(usize, usize)],
-        c: &mut [f32],
-        ldc: usize,
-        keep: bool,
-    ) {
-        tiles::<__m512, 2, 8>(a, m, src, offs, blocks, c, ldc, keep)
+    unsafe fn avx512(ops: Operands, c: &mut [f32]) {
+        tiles::<__m512, 2, 8>(ops, c)
     }
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn avx2(
-        a: &[f32],
-        m: usize,
-        src: &[f32],
-        offs: &[usize],
-        blocks: &[(usize, usize)],
-        c: &mut [f32],
-        ldc: usize,
-        keep: bool,
-    ) {
-        tiles::<__m256, 4, 3>(a, m, src, offs, blocks, c, ldc, keep)
+    unsafe fn avx2(ops: Operands, c: &mut [f32]) {
+        tiles::<__m256, 4, 3>(ops, c)
     }
     if crate::simd::enabled(crate::simd::Capability::Avx512) {
-        avx512(a, m, src, offs, blocks, c, ldc, keep)
+        avx512(ops, c)
     } else {
-        avx2(a, m, src, offs, blocks, c, ldc, keep)
+        avx2(ops, c)
     }
 }
 
@@ -132,18 +115,9 @@ unsafe fn run(
 ///
 /// # Safety
 /// As [`run`], with `V`'s instruction set enabled in the caller and `NV * V::N == WIDTH`.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn tiles<V: Lanes, const NV: usize, const MR: usize>(
-    a: &[f32],
-    m: usize,
-    src: &[f32],
-    offs: &[usize],
-    blocks: &[(usize, usize)],
-    c: &mut [f32],
-    ldc: usize,
-    keep: bool,
-) {
+unsafe fn tiles<V: Lanes, const NV: usize, const MR: usize>(ops: Operands, c: &mut [f32]) {
+    let Operands { a, m, src, offs, blocks, ldc, keep } = ops;
     debug_assert!(NV * V::N == WIDTH && MR <= 8);
     let (k, full) = (offs.len(), m / MR * MR);
     let a = Strided::new(a, 0, k, 1);
