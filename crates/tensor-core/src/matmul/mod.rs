@@ -1,10 +1,11 @@
 //! Matrix products on the `gemm` crate (AVX2/AVX-512 kernels, any strides, multi-threaded
 //! above a size threshold). Transposed operands are passed as strides, never copied. Large
 //! f32 products with 16, 24 or 32 output columns (a `Linear` layer of that width over a big
-//! batch, forward and weight gradient) use the AVX2 kernel of `narrow` instead, and small f32
-//! products (a transformer's layers on a few tokens) the AVX2/AVX-512 kernel of `small`,
-//! and a stride-1 convolution the AVX2 kernel of `windows` (B's rows are windows of the
-//! padded input); all three are built on the register tile of `tile`.
+//! batch, forward and weight gradient) use the AVX2/AVX-512 kernel of `narrow` instead
+//! (AVX2 for 24 columns), small f32 products (a transformer's layers on a few tokens) the
+//! AVX2/AVX-512 kernel of `small`, and a stride-1 convolution the kernels of `windows` (B's
+//! rows are windows of the padded input; AVX2/AVX-512, the weight gradient AVX2); all three
+//! are built on the register tile of `tile`.
 
 use crate::shape::{for_each_offset2, Dims, Layout, Shape};
 use crate::{with_float, Error, Float, Result, TensorData};

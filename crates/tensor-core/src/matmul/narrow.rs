@@ -1,24 +1,29 @@
-//! f32 products with a narrow output (16, 24 or 32 columns) on AVX2: the forward pass and the
-//! weight gradient of a `Linear` layer with that many outputs over a large batch.
+//! f32 products with a narrow output (16, 24 or 32 columns) on AVX2 or AVX-512: the forward
+//! pass and the weight gradient of a `Linear` layer with that many outputs over a large batch.
 //!
 //! For `C (m x n) += A (m x k) @ B (k x n)`, the `gemm` crate packs A into column panels and
 //! feeds its 16 x 6 tiles with six broadcasts per twelve multiply-adds. With `n` at most 32
 //! a row of C is at most four vectors, so this kernel keeps a tile of `MR` rows by the whole
-//! row width in registers (3 x 32 = twelve accumulators for `n = 32`) and, for each `p`, loads
-//! row `p` of B (contiguous, packed once when it is not) and broadcasts `A[r, p]` straight
-//! from A in its own layout (any strides: rows of `x` in the forward pass, columns of `x` in
-//! the weight gradient), which needs only `MR` broadcasts per `MR x n/8` multiply-adds and
-//! no packing of the large operand. A long `k` (more than 1024) is walked in blocks of [`KC`]
-//! so that the rows of B of a block stay in L1; the tile is kept in C between blocks.
+//! row width in registers (AVX2: 3 x 32 = twelve 8-lane accumulators for `n = 32`; AVX-512:
+//! 12 x 32 = twenty-four 16-lane ones) and, for each `p`, loads row `p` of B (contiguous,
+//! packed once when it is not) and broadcasts `A[r, p]` straight from A in its own layout
+//! (any strides: rows of `x` in the forward pass, columns of `x` in the weight gradient),
+//! which needs only `MR` broadcasts per `MR x n/8` multiply-adds and no packing of the large
+//! operand. A long `k` (more than 1024) is walked in blocks of [`KC`] so that the rows of B of
+//! a block stay in L1; the tile is kept in C between blocks. Every element is the same chain
+//! of multiply-adds over `p` in order at both widths, so the AVX2 and AVX-512 builds give the
+//! same bits; 24 columns (one and a half 16-lane vectors) run the AVX2 build on an AVX-512
+//! CPU too.
 //!
 //! Measured on the project's VM for the `mlp` workload's two products (median of 7, calls
 //! alternating with the `gemm` crate's): the forward product (50000 x 784 @ 784 x 32) 20.0 ms
 //! against 22.1-23.5 ms, the weight gradient (784 x 50000 @ 50000 x 32, split over k between
-//! the two threads) 21.8 ms against 28.4 ms.
+//! the two threads) 21.8 ms against 28.4 ms (AVX2 tiles, on an AVX2-only EPYC).
 
-use super::tile::{a_rows, pack, rows_of, tile};
+use super::tile::{a_rows, pack, rows_of, tile, Lanes};
 use super::{Product, Strided};
 use crate::dtype::{as_f32, as_f32_mut};
+use crate::simd::{capability, supported, Capability};
 use crate::Float;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
@@ -45,6 +50,19 @@ pub(super) fn gemm<T: Float>(
     accumulate: bool,
     parallel: bool,
 ) {
+    gemm_at(capability(), p, dst, d, accumulate, parallel)
+}
+
+/// [`gemm`] with the tiles of capability `cap` (lowered to what the CPU has): AVX-512 tiles
+/// for 16 and 32 columns there, AVX2 tiles otherwise.
+fn gemm_at<T: Float>(
+    cap: Capability,
+    p: Product<T>,
+    dst: &mut [T],
+    d: (usize, usize),
+    accumulate: bool,
+    parallel: bool,
+) {
     let (m, k, n) = (p.m, p.k, p.n);
     assert!(applies::<T>(n) && p.fits() && m.checked_mul(n) == Some(dst.len()));
     let (Some(sa), Some(sb), Some(dst)) = (as_f32(p.a.s), as_f32(p.b.s), as_f32_mut(dst)) else {
@@ -65,15 +83,27 @@ pub(super) fn gemm<T: Float>(
         packed = rows;
         &packed
     };
+    let wide = supported(cap) == Capability::Avx512;
     let run = |r0: usize, out: &mut [f32], acc: bool| {
-        let rows = out.len() / n;
-        // SAFETY: the CPU has AVX2 and FMA (`applies`); rows r0..r0+rows of A and all k rows
-        // of B are in bounds (`a.fits(m, k)`, `b.len() == k * n`), `out` holds rows x n.
+        let job = Job { rows: out.len() / n, k, a: a.from(r0, 0), b, c: out, accumulate: acc };
+        // SAFETY: the CPU has AVX2 and FMA (`applies`), and AVX-512 when `wide` (`supported`);
+        // rows r0..r0+rows of A and all k rows of B are in bounds (`a.fits(m, k)`,
+        // `b.len() == k * n`), `out` holds rows x n.
+        // AVX-512 tiles are taller where A's rows are contiguous (the forward product) than
+        // where A is read down its columns (the weight gradient, `x^T`): there 8 x 32 tiles
+        // took 19.7 ms for (784 x 50000) @ (50000 x 32) against 18.5 ms for AVX2's 3 x 32,
+        // and 4 x 32 tiles 15.8-17.9 ms (medians of 7; the forward product 12.8 ms against
+        // 14.7 with 8 x 32 tiles; for 16 columns 7.6 against 9.8-10.9 ms forward, 11.8-12.3
+        // against 16.4-17.5 ms for the weight gradient with 6 x 16 tiles).
         unsafe {
-            match n {
-                32 => tiles::<4, 3>(rows, k, a.from(r0, 0), b, out, acc),
-                24 => tiles::<3, 3>(rows, k, a.from(r0, 0), b, out, acc),
-                _ => tiles::<2, 4>(rows, k, a.from(r0, 0), b, out, acc),
+            match (n, wide) {
+                (32, true) if a.cs == 1 => tiles_avx512::<2, 8>(job),
+                (16, true) if a.cs == 1 => tiles_avx512::<1, 12>(job),
+                (32, true) => tiles_avx512::<2, 4>(job),
+                (16, true) => tiles_avx512::<1, 6>(job),
+                (32, false) => tiles_avx2::<4, 3>(job),
+                (24, _) => tiles_avx2::<3, 3>(job),
+                _ => tiles_avx2::<2, 4>(job),
             }
         }
     };
@@ -123,31 +153,108 @@ pub(super) fn gemm<T: Float>(
     }
 }
 
-/// `C (rows x 8NV) (+)= A (rows x k) @ B (k x 8NV)` in tiles of `MR` rows, then single rows.
-///
-/// # Safety
-/// The CPU supports AVX2 and FMA; `A[r, p]` is in bounds for `r < rows`, `p < k`;
-/// `b.len() >= k * 8NV`; `c.len() == rows * 8NV`.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tiles<const NV: usize, const MR: usize>(
+/// One task's product for [`tiles`]: `C (rows x w) (+)= A (rows x k) @ B (k x w)`, adding
+/// to C's values with `accumulate`.
+struct Job<'a> {
     rows: usize,
     k: usize,
-    a: Strided<f32>,
-    b: &[f32],
-    c: &mut [f32],
+    a: Strided<'a, f32>,
+    b: &'a [f32],
+    c: &'a mut [f32],
     accumulate: bool,
-) {
-    let (full, w) = (rows / MR * MR, 8 * NV);
+}
+
+/// [`tiles`] with 16-lane vectors.
+///
+/// # Safety
+/// As [`tiles`], on a CPU with AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn tiles_avx512<const NV: usize, const MR: usize>(job: Job) {
+    tiles::<__m512, NV, MR>(job)
+}
+
+/// [`tiles`] with 8-lane vectors.
+///
+/// # Safety
+/// As [`tiles`], on a CPU with AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tiles_avx2<const NV: usize, const MR: usize>(job: Job) {
+    tiles::<__m256, NV, MR>(job)
+}
+
+/// The job's product, `w = NV * V::N`, in tiles of `MR` rows, then single rows.
+///
+/// # Safety
+/// The CPU has `V`'s instruction set; `A[r, p]` is in bounds for `r < rows`, `p < k`;
+/// `b.len() >= k * w`; `c.len() == rows * w`.
+#[inline(always)]
+unsafe fn tiles<V: Lanes, const NV: usize, const MR: usize>(job: Job) {
+    let Job { rows, k, a, b, c, accumulate } = job;
+    let (full, w) = (rows / MR * MR, V::N * NV);
     let kc = if k <= 4 * KC { k } else { KC };
     for p0 in (0..k).step_by(kc) {
         let kb = kc.min(k - p0);
         let keep = accumulate || p0 > 0; // add to what C holds
         let brow = rows_of(&b[p0 * w..], w);
         for r in (0..full).step_by(MR) {
-            tile::<__m256, NV, MR>(a_rows(a.from(r, p0)), a.cs, &brow, kb, &mut c[r * w..], w, keep);
+            tile::<V, NV, MR>(a_rows(a.from(r, p0)), a.cs, &brow, kb, &mut c[r * w..], w, keep);
         }
         for r in full..rows {
-            tile::<__m256, NV, 1>(a_rows(a.from(r, p0)), a.cs, &brow, kb, &mut c[r * w..], w, keep);
+            tile::<V, NV, 1>(a_rows(a.from(r, p0)), a.cs, &brow, kb, &mut c[r * w..], w, keep);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd::available;
+
+    #[test]
+    fn every_width_matches_f64_and_avx2_gives_the_bits_of_avx512() {
+        // 203 rows: not a multiple of any tile height (3, 4, 6, 8, 12) and two tasks of 192
+        // rows when parallel; k of 37 (one block) and 1100 (blocks of 256 and a rest of 76);
+        // A row-major (the forward product's tiles) or transposed (the weight gradient's);
+        // with and without `accumulate` onto a known start. Every capability with the
+        // kernel gives the same bits.
+        let m = 203;
+        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        for n in [16, 24, 32] {
+            for k in [37, 1100] {
+                let av: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+                let bv: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
+                let b = Strided::new(&bv, 0, n, 1);
+                for ta in [false, true] {
+                    let a = if ta { Strided::new(&av, 0, 1, m) } else { Strided::new(&av, 0, k, 1) };
+                    let want: Vec<f64> = (0..m * n)
+                        .map(|e| (0..k).map(|p| a.at(e / n, p) as f64 * b.at(p, e % n) as f64).sum())
+                        .collect();
+                    for (accumulate, parallel) in [(false, false), (true, false), (false, true)] {
+                        let start = |i: usize| if accumulate { (i % 5) as f32 } else { f32::NAN };
+                        let mut bits: Option<Vec<u32>> = None;
+                        for &cap in &caps {
+                            let mut c: Vec<f32> = (0..m * n).map(start).collect();
+                            gemm_at(cap, Product { m, k, n, a, b }, &mut c, (n, 1), accumulate, parallel);
+                            for (i, (&got, &w)) in c.iter().zip(&want).enumerate() {
+                                let w = w + if accumulate { start(i) as f64 } else { 0.0 };
+                                // f32 sums of k terms of magnitude <= 4: within k * 4 * 2^-23.
+                                let tol = 1e-6 * (k as f64) * 4.0 + 1e-6;
+                                assert!(
+                                    (got as f64 - w).abs() <= tol,
+                                    "{cap:?} n={n} k={k} ta={ta} acc={accumulate} [{i}]: {got} vs {w}"
+                                );
+                            }
+                            let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
+                            match &bits {
+                                None => bits = Some(got),
+                                Some(first) => {
+                                    assert!(first == &got, "{cap:?} n={n} k={k} ta={ta}: bits differ")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
