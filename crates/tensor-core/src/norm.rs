@@ -14,6 +14,32 @@ use crate::simd::capability;
 use crate::simd::kernels::PARALLEL_MIN;
 use crate::Float;
 use rayon::prelude::*;
+use row_sums::RowSums;
+
+#[cfg(target_arch = "x86_64")]
+mod row_sums;
+
+/// Off x86-64 the portable sums run.
+#[cfg(not(target_arch = "x86_64"))]
+mod row_sums {
+    use crate::Float;
+
+    /// Never made here: [`RowSums::new`] is `None`.
+    #[derive(Clone, Copy)]
+    pub(super) enum RowSums {}
+
+    impl RowSums {
+        pub(super) fn new<T: Float>() -> Option<RowSums> {
+            None
+        }
+        pub(super) fn moments<T: Float>(self, _: &[T]) -> (f64, f64) {
+            match self {}
+        }
+        pub(super) fn grad_sums<T: Float>(self, _: &[T], _: &[T], _: Option<&[T]>, _: T, _: T) -> (f64, f64) {
+            match self {}
+        }
+    }
+}
 
 /// A batch-norm input seen as `(outer, channels, inner)`, element `(o, c, i)` in channel `c`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,9 +355,10 @@ pub fn channel_affine<T: Float>(
 const NORM_ROWS: usize = 64;
 
 /// Layer norm's forward pass over contiguous rows of `m` values: per row the mean and biased
-/// variance (two passes, blocks of 64 values summed in the element type and the blocks in
-/// f64; the variance about the rounded mean, corrected), `rstd = 1 / sqrt(var + eps)`, and
-/// `y = (x - mean) * rstd (* w) (+ b)`. Writes `y` and each row's `mean`, `rstd` and `var`.
+/// variance (two passes, the variance about the rounded mean, corrected; f32 rows on AVX2 or
+/// AVX-512 by `row_sums.rs`, otherwise blocks of 64 values summed in the element type and the
+/// blocks in f64), `rstd = 1 / sqrt(var + eps)`, and `y = (x - mean) * rstd (* w) (+ b)`.
+/// Writes `y` and each row's `mean`, `rstd` and `var`.
 ///
 /// # Panics
 /// If the lengths do not describe whole rows of `m` (`m > 0`).
@@ -349,6 +376,7 @@ pub fn rows_forward<T: Float>(
 ) {
     let rows = mean.len();
     assert!(m > 0 && x.len() == rows * m && y.len() == x.len() && rstd.len() == rows && var.len() == rows);
+    let fast = RowSums::new::<T>();
     let task = |x: &[T], y: &mut [T], mean: &mut [T], rstd: &mut [T], var: &mut [T]| {
         crate::dispatch!(capability(), |F| {
             for ((((row, out), mu), rs), va) in x
@@ -358,12 +386,20 @@ pub fn rows_forward<T: Float>(
                 .zip(rstd.iter_mut())
                 .zip(var.iter_mut())
             {
-                let mu64 = block_sum(row, |v| v) / m as f64;
-                let mu_t = T::c(mu64);
-                // mean((x - mu_t)^2) = var + (mean - mu_t)^2, mu_t being the rounded mean.
-                let shift = mu64 - mu_t.to_f64();
-                let v = (block_sum(row, |v| (v - mu_t) * (v - mu_t)) / m as f64 - shift * shift).max(0.0);
-                let r_t = T::c(1.0 / (v + eps).sqrt());
+                let (mu64, v) = match fast {
+                    Some(sums) => sums.moments(row),
+                    None => {
+                        let mu64 = block_sum(row, |v| v) / m as f64;
+                        let mu_t = T::c(mu64);
+                        // mean((x - mu_t)^2) = var + (mean - mu_t)^2, mu_t the rounded mean.
+                        let shift = mu64 - mu_t.to_f64();
+                        (
+                            mu64,
+                            (block_sum(row, |v| (v - mu_t) * (v - mu_t)) / m as f64 - shift * shift).max(0.0),
+                        )
+                    }
+                };
+                let (mu_t, r_t) = (T::c(mu64), T::c(1.0 / (v + eps).sqrt()));
                 // One pass for the output, whichever of w and b there are.
                 let rows = out.iter_mut().zip(row);
                 match (w, b) {
@@ -390,8 +426,9 @@ pub fn rows_forward<T: Float>(
 }
 
 /// Layer norm's backward pass over contiguous rows of `m` values, from the saved `mean` and
-/// `rstd`, in two passes per row (the row's two sums by `block_sum3`, then `dx`
-/// and the parameter gradients): with `xhat = (x - mean) * rstd` and `gw = g * w`,
+/// `rstd`, in two passes per row (the row's two sums, by `row_sums.rs` for f32 on AVX2 or
+/// AVX-512, else by `block_sum3`; then `dx` and the parameter gradients): with
+/// `xhat = (x - mean) * rstd` and `gw = g * w`,
 /// `dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))` (written when `dx` is given),
 /// `dw = sum over rows of g * xhat`, `db = sum over rows of g` (per position).
 ///
@@ -413,6 +450,7 @@ pub fn rows_backward<T: Float>(
     assert!(m > 0 && x.len() == rows * m && g.len() == x.len() && rstd.len() == rows);
     assert!(dw.len() == m && db.len() == m && dx.as_ref().is_none_or(|d| d.len() == x.len()));
     // One task: rows `r0..` of `x`/`g`, its partial dw and db (in `part`: 2m values).
+    let fast = RowSums::new::<T>();
     let task = |r0: usize, dx: Option<&mut [T]>, part: &mut [T]| {
         let n = part_rows(rows, r0);
         let (pdw, pdb) = part.split_at_mut(m);
@@ -423,12 +461,15 @@ pub fn rows_backward<T: Float>(
                 let (mu, rs) = (mean[r], rstd[r]);
                 if let Some(dx) = dx.as_deref_mut() {
                     // Pass 1: mean(gw) and mean(gw * xhat), gw = g * w.
-                    let (s_gw, s_gwx) = match w {
-                        Some(w) => (
+                    let (s_gw, s_gwx) = match (fast, w) {
+                        (Some(sums), _) => sums.grad_sums(xr, gr, w, mu, rs),
+                        (None, Some(w)) => (
                             block_sum3(xr, gr, w, |_, g, w| g * w),
                             block_sum3(xr, gr, w, |x, g, w| g * w * ((x - mu) * rs)),
                         ),
-                        None => (block_sum(gr, |g| g), block_sum3(xr, gr, gr, |x, g, _| g * ((x - mu) * rs))),
+                        (None, None) => {
+                            (block_sum(gr, |g| g), block_sum3(xr, gr, gr, |x, g, _| g * ((x - mu) * rs)))
+                        }
                     };
                     let (s_gw, s_gwx) = (T::c(s_gw / m as f64), T::c(s_gwx / m as f64));
                     // Pass 2: dx and the parameter gradients' partial sums, xhat recomputed.

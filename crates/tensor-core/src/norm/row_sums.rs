@@ -1,0 +1,322 @@
+//! Layer norm's row sums for f32 rows on AVX2 or AVX-512, written with intrinsics.
+//!
+//! The portable sums of `norm.rs` (`block_sum3`) leave the vectorising to LLVM, which allows
+//! one accumulator of sixteen lanes per loop and a fold of the lanes one by one: each row is
+//! then a long chain of dependent additions, and layer norm's forward spent ~60% of its time
+//! waiting on them (a build without the sums ran the (8192, 256) forward in 151-158 us
+//! against 410-435). Here a row is summed in four accumulators of sixteen lanes (four
+//! independent chains), and the lanes are added by halving (`k + 8`, `k + 4`, `k + 2`,
+//! `k + 1`) in registers.
+//!
+//! Sixteen lanes are one 512-bit vector with AVX-512 and two 256-bit ones with AVX2 ([`V16`]);
+//! each lane sees the same values in the same order either way, so the two builds give the
+//! same bits. (The portable build keeps `block_sum3`, whose f64 lanes round differently.)
+//! Values are summed in blocks of [`BLOCK`]: within a block in f32 (at most 16 additions per
+//! lane, then 2 + 4 for the accumulators and the halving, about 22 roundings: a relative
+//! error of ~1.3e-6 of the sum of magnitudes at worst, as PyTorch's f32 reductions), the
+//! blocks' sums in f64.
+
+use crate::dtype::as_f32;
+use crate::simd::{capability, supported, Capability};
+use crate::Float;
+use std::arch::x86_64::*;
+
+/// Values summed in f32 before an f64 takes over: 16 steps of the four accumulators.
+const BLOCK: usize = 1024;
+
+/// Sixteen f32 lanes in registers.
+trait V16: Copy {
+    /// All lanes `v`.
+    unsafe fn splat(v: f32) -> Self;
+    /// Sixteen values from `p` (any alignment).
+    unsafe fn load(p: *const f32) -> Self;
+    /// Lanewise `self + o`.
+    unsafe fn add(self, o: Self) -> Self;
+    /// Lanewise `self - o`.
+    unsafe fn sub(self, o: Self) -> Self;
+    /// Lanewise `self * o`.
+    unsafe fn mul(self, o: Self) -> Self;
+    /// The sum of the lanes by halving: `v[k] + v[k + 8]` (k < 8), then `+ 4`, `+ 2`, `+ 1`.
+    unsafe fn sum(self) -> f32;
+}
+
+/// The last two halving steps on four lanes: `(v0 + v2) + (v1 + v3)`.
+#[inline(always)]
+unsafe fn sum4(v: __m128) -> f32 {
+    let two = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    _mm_cvtss_f32(_mm_add_ss(two, _mm_shuffle_ps::<1>(two, two)))
+}
+
+impl V16 for __m512 {
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        _mm512_set1_ps(v)
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        _mm512_loadu_ps(p)
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        _mm512_add_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        _mm512_sub_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        _mm512_mul_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn sum(self) -> f32 {
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(self)));
+        let eight = _mm256_add_ps(_mm512_castps512_ps256(self), hi);
+        sum4(_mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps::<1>(eight)))
+    }
+}
+
+impl V16 for [__m256; 2] {
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        [_mm256_set1_ps(v); 2]
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        [_mm256_add_ps(self[0], o[0]), _mm256_add_ps(self[1], o[1])]
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        [_mm256_sub_ps(self[0], o[0]), _mm256_sub_ps(self[1], o[1])]
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        [_mm256_mul_ps(self[0], o[0]), _mm256_mul_ps(self[1], o[1])]
+    }
+    #[inline(always)]
+    unsafe fn sum(self) -> f32 {
+        let eight = _mm256_add_ps(self[0], self[1]);
+        sum4(_mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps::<1>(eight)))
+    }
+}
+
+/// `sum(f(i))` over `0..n` as an f64, where `f(i)` is the vector of terms `i..i + 16` and
+/// `tail(i)` the term `i` (for the last `n % 16`): per block of [`BLOCK`], four accumulators
+/// take the vectors in turn, the rest of the block's vectors go to the first, and the block's
+/// sum is `((a0 + a1) + (a2 + a3)).sum() + tail terms` (in order).
+#[inline(always)]
+unsafe fn sum_by<V: V16>(n: usize, f: impl Fn(usize) -> V, tail: impl Fn(usize) -> f32) -> f64 {
+    let mut total = 0.0f64;
+    for b0 in (0..n).step_by(BLOCK) {
+        let b1 = (b0 + BLOCK).min(n);
+        let zero = V::splat(0.0);
+        let mut acc = [zero; 4];
+        let mut i = b0;
+        while i + 64 <= b1 {
+            for (q, a) in acc.iter_mut().enumerate() {
+                *a = a.add(f(i + 16 * q));
+            }
+            i += 64;
+        }
+        while i + 16 <= b1 {
+            acc[0] = acc[0].add(f(i));
+            i += 16;
+        }
+        let mut s = acc[0].add(acc[1]).add(acc[2].add(acc[3])).sum();
+        for j in i..b1 {
+            s += tail(j);
+        }
+        total += s as f64;
+    }
+    total
+}
+
+/// [`RowSums::moments`] at one vector type.
+#[inline(always)]
+unsafe fn moments_with<V: V16>(row: &[f32]) -> (f64, f64) {
+    let (m, p) = (row.len(), row.as_ptr());
+    // The values are summed as deviations from `k`, the mean of the first 16 (or all, if
+    // fewer), so that the f32 partial sums stay near the deviations: summed as they are, the
+    // rows of `1000 + u` (u in [-1, 1]) of the test in norm.rs had their means wrong by ~1e-4.
+    let k = if m >= 16 { V::load(p).sum() / 16.0 } else { row.iter().sum::<f32>() / m as f32 };
+    let kv = V::splat(k);
+    let s = sum_by::<V>(m, |i| V::load(p.add(i)).sub(kv), |i| row[i] - k);
+    let mu64 = k as f64 + s / m as f64;
+    let mu_t = mu64 as f32;
+    // mean((x - mu_t)^2) = var + (mean - mu_t)^2, mu_t being the rounded mean.
+    let (shift, mv) = (mu64 - mu_t as f64, V::splat(mu_t));
+    let dev = |i: usize| {
+        let d = V::load(p.add(i)).sub(mv);
+        d.mul(d)
+    };
+    let sq = sum_by::<V>(m, dev, |i| (row[i] - mu_t) * (row[i] - mu_t));
+    (mu64, (sq / m as f64 - shift * shift).max(0.0))
+}
+
+/// [`RowSums::grad_sums`] at one vector type.
+#[inline(always)]
+unsafe fn grad_sums_with<V: V16>(x: &[f32], g: &[f32], w: Option<&[f32]>, mu: f32, rs: f32) -> (f64, f64) {
+    let (m, px, pg) = (x.len(), x.as_ptr(), g.as_ptr());
+    let (mv, rv) = (V::splat(mu), V::splat(rs));
+    match w {
+        Some(w) => {
+            let pw = w.as_ptr();
+            let gw = |i: usize| V::load(pg.add(i)).mul(V::load(pw.add(i)));
+            let s_gw = sum_by::<V>(m, gw, |i| g[i] * w[i]);
+            let gwx = |i: usize| gw(i).mul(V::load(px.add(i)).sub(mv).mul(rv));
+            (s_gw, sum_by::<V>(m, gwx, |i| g[i] * w[i] * ((x[i] - mu) * rs)))
+        }
+        None => {
+            let s_g = sum_by::<V>(m, |i| V::load(pg.add(i)), |i| g[i]);
+            let gx = |i: usize| V::load(pg.add(i)).mul(V::load(px.add(i)).sub(mv).mul(rv));
+            (s_g, sum_by::<V>(m, gx, |i| g[i] * ((x[i] - mu) * rs)))
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn moments_avx512(row: &[f32]) -> (f64, f64) {
+    moments_with::<__m512>(row)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn moments_avx2(row: &[f32]) -> (f64, f64) {
+    moments_with::<[__m256; 2]>(row)
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn grad_sums_avx512(x: &[f32], g: &[f32], w: Option<&[f32]>, mu: f32, rs: f32) -> (f64, f64) {
+    grad_sums_with::<__m512>(x, g, w, mu, rs)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn grad_sums_avx2(x: &[f32], g: &[f32], w: Option<&[f32]>, mu: f32, rs: f32) -> (f64, f64) {
+    grad_sums_with::<[__m256; 2]>(x, g, w, mu, rs)
+}
+
+/// The vector build the row sums run at, if any: f32 rows on an AVX2 or AVX-512 CPU (at
+/// the capability `TORCHLET_CPU_CAPABILITY` leaves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RowSums(Capability);
+
+impl RowSums {
+    /// The build for rows of `T` at capability `cap` (lowered to what the CPU has), or `None`
+    /// (f64, or no AVX2): then the portable sums of `norm.rs` run.
+    pub(super) fn at<T: Float>(cap: Capability) -> Option<RowSums> {
+        let is_f32 = std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>();
+        match supported(cap) {
+            c @ (Capability::Avx2 | Capability::Avx512) if is_f32 => Some(RowSums(c)),
+            _ => None,
+        }
+    }
+
+    /// [`RowSums::at`] the chosen capability.
+    pub(super) fn new<T: Float>() -> Option<RowSums> {
+        Self::at::<T>(capability())
+    }
+
+    /// A row's mean and biased variance, in f64 (`row` non-empty): the sum of the values'
+    /// deviations from the mean of the first 16, then the sum of the squared deviations from
+    /// the mean rounded to f32, corrected by the square of that rounding.
+    pub(super) fn moments<T: Float>(self, row: &[T]) -> (f64, f64) {
+        let row = as_f32(row).expect("RowSums: f32 rows");
+        // SAFETY: `RowSums` exists only for a capability the CPU has (`supported`).
+        unsafe {
+            match self.0 {
+                Capability::Avx512 => moments_avx512(row),
+                _ => moments_avx2(row),
+            }
+        }
+    }
+
+    /// Layer norm's two backward sums over a row: `sum(g w)` and `sum(g w xhat)` with
+    /// `xhat = (x - mu) rs` (`w` taken as 1 when absent).
+    pub(super) fn grad_sums<T: Float>(self, x: &[T], g: &[T], w: Option<&[T]>, mu: T, rs: T) -> (f64, f64) {
+        let (Some(x), Some(g)) = (as_f32(x), as_f32(g)) else { unreachable!("RowSums: f32 rows") };
+        let w = w.map(|w| as_f32(w).expect("RowSums: f32 weight"));
+        assert!(g.len() == x.len() && w.is_none_or(|w| w.len() == x.len()));
+        let (mu, rs) = (mu.to_f64() as f32, rs.to_f64() as f32);
+        // SAFETY: `RowSums` exists only for a capability the CPU has (`supported`); the
+        // slices have one length (asserted), which bounds every load.
+        unsafe {
+            match self.0 {
+                Capability::Avx512 => grad_sums_avx512(x, g, w, mu, rs),
+                _ => grad_sums_avx2(x, g, w, mu, rs),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd::available;
+
+    #[test]
+    fn row_sums_match_f64_and_avx2_gives_the_bits_of_avx512() {
+        // Rows around the vector (16), the four accumulators (64) and the block (1024)
+        // lengths, with a large offset (values 100 + u, u in [-1, 1]: the variance is a
+        // 3e-5 part of the mean square); the f64 definitions on the same f32 values.
+        // Bounds: the mean within 1e-6 (1e-8 relatively: the sums are of deviations from
+        // the mean of the first 16 values, of magnitude ~4 at most here; summed as they
+        // are, values of 100 in f32 lanes miss that by up to ~4e-6), the variance within 1e-5
+        // relatively (the squares of deviations from the rounded mean, each rounded once),
+        // the gradient sums within 2e-6 of the sums of their terms' magnitudes. Also with the
+        // first value an outlier.
+        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        let lengths = [1, 5, 16, 17, 63, 64, 100, 256, 1000, 1024, 1030, 3000];
+        for (m, outlier) in lengths.iter().flat_map(|&m| [(m, false), (m, true)]) {
+            let mut x: Vec<f32> = (0..m).map(|i| 100.0 + ((i * 37 % 101) as f32 / 50.0 - 1.0)).collect();
+            if outlier {
+                x[0] = 158.0; // 100 standard deviations out, in the values the shift is taken from
+            }
+            let g: Vec<f32> = (0..m).map(|i| (i * 53 % 97) as f32 / 24.0 - 2.0).collect();
+            let w: Vec<f32> = (0..m).map(|i| 0.5 + (i % 7) as f32 / 7.0).collect();
+            let xs: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            let mean = xs.iter().sum::<f64>() / m as f64;
+            let var = xs.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / m as f64;
+            let (mu, rs) = (mean as f32, (1.0 / (var + 1e-5).sqrt()) as f32);
+            let mut bits: Option<Vec<u64>> = None;
+            for &cap in &caps {
+                let sums = RowSums::at::<f32>(cap).expect("f32 at AVX2 or AVX-512");
+                let (got_mean, got_var) = sums.moments(&x);
+                assert!(
+                    (got_mean - mean).abs() <= 1e-8 * mean,
+                    "{cap:?} m={m} {outlier}: mean {got_mean} vs {mean}"
+                );
+                assert!(
+                    (got_var - var).abs() <= 1e-5 * var.max(1e-30),
+                    "{cap:?} m={m} {outlier}: var {got_var} vs {var}"
+                );
+                let mut out = vec![got_mean.to_bits(), got_var.to_bits()];
+                for wv in [Some(&w[..]), None] {
+                    let wk = |i: usize| wv.map_or(1.0, |w| w[i] as f64);
+                    let h = |i: usize| (x[i] - mu) as f64 * rs as f64;
+                    let (s1, s2) = sums.grad_sums(&x, &g, wv, mu, rs);
+                    let t1: Vec<f64> = (0..m).map(|i| g[i] as f64 * wk(i)).collect();
+                    let t2: Vec<f64> = (0..m).map(|i| t1[i] * h(i)).collect();
+                    for (got, t) in [(s1, &t1), (s2, &t2)] {
+                        let (want, mag) = (t.iter().sum::<f64>(), t.iter().map(|v| v.abs()).sum::<f64>());
+                        assert!(
+                            (got - want).abs() <= 2e-6 * mag,
+                            "{cap:?} m={m} w={}: {got} vs {want}",
+                            wv.is_some()
+                        );
+                    }
+                    out.extend([s1.to_bits(), s2.to_bits()]);
+                }
+                match &bits {
+                    None => bits = Some(out),
+                    Some(first) => assert_eq!(first, &out, "{cap:?} m={m}"),
+                }
+            }
+        }
+        // Not for f64 rows, nor without AVX2.
+        assert!(RowSums::at::<f64>(Capability::Avx512).is_none());
+        assert!(RowSums::at::<f32>(Capability::Default).is_none());
+    }
+}
