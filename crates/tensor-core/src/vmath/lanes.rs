@@ -1,130 +1,363 @@
-//! AVX2 kernels for the row maxima and sums of f32 rows of 2 to 16 values, eight rows at a time.
+//! AVX2 and AVX-512 kernels for the row maxima and sums of f32 rows of 2 to 16 values, one
+//! vector's lanes of rows at a time (8 rows with AVX2, 16 with AVX-512).
 //!
 //! The portable kernels in the parent module walk the data row by row, so for short rows
 //! (the 10 logits of a digit classifier) the row maximum and the row sum are scalar code that
-//! costs more than the exponentials. Here eight rows are one *group*: four columns at a time,
-//! the rows are loaded and transposed in registers so that vector `j` holds column `j` of the
-//! eight rows (lane `i` = row `i`). The maxima, `exp(x - max)`, the sums and their logs then
-//! take `C` full-width steps per group, with no per-row work. What goes back in the row
-//! layout (log_softmax, softmax) is written row by row from the eight maxima and sums.
+//! costs more than the exponentials. Here `V::N` rows (the lanes of the vector type `V`) are
+//! one *group*: four columns at a time, the rows are loaded and transposed in registers so
+//! that vector `j` holds column `j` of the group's rows (lane `i` = row `i`). The maxima,
+//! `exp(x - max)`, the sums and their logs then take `C` full-width steps per group, with no
+//! per-row work. What goes back in the row layout (log_softmax, softmax) is written row by
+//! row from the group's maxima and sums.
 //!
-//! Each kernel returns how many rows it did (whole groups); the caller finishes the remaining
-//! rows with the portable kernel. Results are bit-identical to the portable kernels' AVX2+FMA
-//! build: the same operations in the same order (the exp polynomial with fused multiply-adds,
-//! the log without, row sums from the first column to the last). The kernels that start
-//! from saved statistics (softmax from `max` and `lse`, the cross-entropy gradient) have no
-//! row reductions and stay portable: they were no faster in lanes.
+//! The kernels are written once over [`Vf`] (`__m256` and `__m512`); each returns how many
+//! rows it did (whole groups: AVX-512 groups first where the capability allows, then AVX2
+//! groups); the caller finishes the remaining rows with the portable kernel. Results are
+//! bit-identical to the portable kernels' AVX2+FMA build at either width: the same operations
+//! in the same order (the exp polynomial with fused multiply-adds, the log without, row sums
+//! from the first column to the last). The kernels that start from saved statistics (softmax
+//! from `max` and `lse`, the cross-entropy gradient) have no row reductions and stay
+//! portable: they were no faster in lanes.
 
 use crate::dtype::{as_f32, as_f32_mut};
+use crate::simd::{supported, Capability};
 use crate::Float;
+use std::arch::x86_64::*;
 
-/// Rows per group: the f32 lanes of an AVX2 vector.
-const GROUP: usize = 8;
-
-/// Runs `$f::<C>($args)` with the row length `C` as a constant for `c` in `2..=16`; other
-/// lengths do no rows (0).
+/// Runs `$body` with the row length `$C` as a constant for `c` in `2..=16`; other lengths do
+/// no rows (0).
 macro_rules! with_c {
-    ($c:expr, $f:ident($($arg:expr),*)) => {
+    ($c:expr, |$C:ident| $body:expr) => {
+        with_c!(@ $c, $C, $body, 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    };
+    (@ $c:expr, $C:ident, $body:expr, $($n:literal)*) => {
         match $c {
-            2 => $f::<2>($($arg),*),
-            3 => $f::<3>($($arg),*),
-            4 => $f::<4>($($arg),*),
-            5 => $f::<5>($($arg),*),
-            6 => $f::<6>($($arg),*),
-            7 => $f::<7>($($arg),*),
-            8 => $f::<8>($($arg),*),
-            9 => $f::<9>($($arg),*),
-            10 => $f::<10>($($arg),*),
-            11 => $f::<11>($($arg),*),
-            12 => $f::<12>($($arg),*),
-            13 => $f::<13>($($arg),*),
-            14 => $f::<14>($($arg),*),
-            15 => $f::<15>($($arg),*),
-            16 => $f::<16>($($arg),*),
+            $($n => {
+                const $C: usize = $n;
+                $body
+            })*
             _ => 0,
         }
     };
 }
 
-/// Whether the kernels run: the CPU has AVX2 and FMA and `TORCHLET_CPU_CAPABILITY` does not
-/// lower the capability below AVX2 (see `crate::simd::enabled`).
-fn avx2_fma() -> bool {
-    crate::simd::enabled(crate::simd::Capability::Avx2)
+/// Defines `$avx512::<C>` and `$avx2::<C>`: `$kernel::<V, C>` compiled for AVX-512 (F, BW,
+/// VL, DQ, with AVX2 and FMA) and for AVX2 with FMA. (Functions with the features, not
+/// closures run inside one: through a closure, LLVM left the AVX2 build's row loops scalar.)
+/// Safety of calling them: the CPU has those features.
+macro_rules! widths {
+    ($kernel:ident => $avx512:ident, $avx2:ident ($($arg:ident: $ty:ty),*)) => {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+        unsafe fn $avx512<const C: usize>($($arg: $ty),*) -> usize {
+            $kernel::<__m512, C>($($arg),*)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2<const C: usize>($($arg: $ty),*) -> usize {
+            $kernel::<__m256, C>($($arg),*)
+        }
+    };
+}
+
+widths!(softmax_groups => softmax_w16, softmax_w8(x: &[f32], out: &mut [f32], log: bool));
+widths!(stats_groups => stats_w16, stats_w8(x: &[f32], max: &mut [f32], lse: &mut [f32]));
+
+/// Runs `$avx512::<C>($args)` on whole groups of 16 rows when `$cap` allows AVX-512, then
+/// `$avx2::<C>($args)` on whole groups of 8 of the rows left when it allows AVX2 (rows of `$c`
+/// values; the arguments re-slice past the `$done` rows). Evaluates to the rows done.
+macro_rules! groups {
+    ($cap:expr, $c:expr, |$done:ident| $avx512:ident / $avx2:ident($($arg:expr),*)) => {{
+        let cap = supported($cap);
+        let mut $done = 0usize;
+        if cap >= Capability::Avx512 {
+            // SAFETY: `supported` never exceeds what the CPU has: it has AVX-512 F, BW, VL and
+            // DQ, AVX2 and FMA, the features of the `$avx512` build.
+            $done += unsafe { with_c!($c, |C| $avx512::<C>($($arg),*)) };
+        }
+        if cap >= Capability::Avx2 {
+            // SAFETY: as above, with AVX2 and FMA.
+            $done += unsafe { with_c!($c, |C| $avx2::<C>($($arg),*)) };
+        }
+        $done
+    }};
 }
 
 /// softmax (or log_softmax) of the whole groups of rows of `x` into `out`; returns the rows done.
 pub(super) fn softmax<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) -> usize {
+    softmax_at(crate::simd::capability(), x, c, out, log)
+}
+
+/// [`softmax`] at capability `cap` (lowered to what the CPU has).
+fn softmax_at<T: Float>(cap: Capability, x: &[T], c: usize, out: &mut [T], log: bool) -> usize {
     let (Some(x), Some(out)) = (as_f32(x), as_f32_mut(out)) else { return 0 };
-    if !avx2_fma() {
-        return 0;
-    }
-    // SAFETY: the CPU has AVX2 and FMA (checked above).
-    unsafe { with_c!(c, softmax_groups(x, out, log)) }
+    groups!(cap, c, |done| softmax_w16 / softmax_w8(&x[done * c..], &mut out[done * c..], log))
 }
 
 /// Row maxima and `ln sum exp(x - max)` of the whole groups of rows of `x`; returns the rows done.
 pub(super) fn stats<T: Float>(x: &[T], c: usize, max: &mut [T], lse: &mut [T]) -> usize {
+    stats_at(crate::simd::capability(), x, c, max, lse)
+}
+
+/// [`stats`] at capability `cap` (lowered to what the CPU has).
+fn stats_at<T: Float>(cap: Capability, x: &[T], c: usize, max: &mut [T], lse: &mut [T]) -> usize {
     let (Some(x), Some(max), Some(lse)) = (as_f32(x), as_f32_mut(max), as_f32_mut(lse)) else { return 0 };
-    if !avx2_fma() {
-        return 0;
-    }
-    // SAFETY: the CPU has AVX2 and FMA (checked above).
-    unsafe { with_c!(c, stats_groups(x, max, lse)) }
+    groups!(cap, c, |done| stats_w16 / stats_w8(&x[done * c..], &mut max[done..], &mut lse[done..]))
 }
 
-use std::arch::x86_64::*;
+/// A SIMD vector of f32 lanes: the operations the kernels need, with the semantics of the
+/// x86 instructions. Every method is `unsafe`: the CPU must have the vector's instruction
+/// set, and pointers must be valid for the lanes read or written.
+trait Vf: Copy {
+    /// f32 lanes per vector: the rows of a group.
+    const N: usize;
+    /// Whether softmax writes its output from the columns ([`store_columns`]): with
+    /// AVX-512's 32 registers, log_softmax over rows of 10 took 174 us instead of 225 us
+    /// (row by row); AVX2's 16 cannot hold the columns beside exp's constants, and spilling
+    /// them made it 8-16% slower than writing row by row from each row's max and sum.
+    const COLUMN_STORES: bool;
+    /// `v` in every lane.
+    unsafe fn splat(v: f32) -> Self;
+    /// `N` values from `p` (any alignment).
+    unsafe fn load(p: *const f32) -> Self;
+    /// The lanes to `p` (any alignment).
+    unsafe fn store(self, p: *mut f32);
+    /// `self + o`.
+    unsafe fn add(self, o: Self) -> Self;
+    /// `self - o`.
+    unsafe fn sub(self, o: Self) -> Self;
+    /// `self * o`.
+    unsafe fn mul(self, o: Self) -> Self;
+    /// `self / o`.
+    unsafe fn div(self, o: Self) -> Self;
+    /// `self * a + b`, rounded once.
+    unsafe fn fmadd(self, a: Self, b: Self) -> Self;
+    /// `a > b ? a : b` per lane (`maxps`: a NaN in either gives `b`).
+    unsafe fn max(a: Self, b: Self) -> Self;
+    /// `then` in the lanes where `a P b` holds (`P` a `_CMP_*` predicate), `self` elsewhere.
+    unsafe fn select<const P: i32>(self, a: Self, b: Self, then: Self) -> Self;
+    /// For `t = x * log2(e) + 1.5 * 2^23` (so that `t`'s low bits hold the integer `n`):
+    /// `2^(n >> 1)` and `2^(n - (n >> 1))`, two factors so that denormal results come out.
+    unsafe fn exp_scales(t: Self) -> (Self, Self);
+    /// For `x > 0`: `x = 2^e * (1 + m)` with `1 + m` in `[sqrt(1/2), sqrt(2))`; returns `m`
+    /// and `e` as f32 (`ln_f32`'s reduction; garbage for other `x`, which the caller masks).
+    unsafe fn ln_parts(self) -> (Self, Self);
+    /// Vector `k` (`k < 4`) of a block of four columns: its 128-bit quarter `i` holds
+    /// `row(k + 4 * i)`, four values of that row.
+    unsafe fn quarters(row: impl Fn(usize) -> __m128, k: usize) -> Self;
+    /// The 128-bit quarters, lowest first (`N / 4` of them; the rest of the array is unused).
+    unsafe fn to_quarters(self) -> [__m128; 4];
+    /// `(a0 b0 a1 b1, a2 b2 a3 b3)` in each 128-bit quarter (`unpacklo/hi_ps`).
+    unsafe fn unpack(a: Self, b: Self) -> (Self, Self);
+    /// `(a0 a1 b0 b1, a2 a3 b2 b3)` in each 128-bit quarter (`shuffle_ps` 0x44 and 0xEE).
+    unsafe fn halves(a: Self, b: Self) -> (Self, Self);
+}
 
-/// `[v; 8]`.
+impl Vf for __m256 {
+    const N: usize = 8;
+    const COLUMN_STORES: bool = false;
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        _mm256_set1_ps(v)
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        _mm256_loadu_ps(p)
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm256_storeu_ps(p, self)
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        _mm256_add_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        _mm256_sub_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        _mm256_mul_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn div(self, o: Self) -> Self {
+        _mm256_div_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn fmadd(self, a: Self, b: Self) -> Self {
+        _mm256_fmadd_ps(self, a, b)
+    }
+    #[inline(always)]
+    unsafe fn max(a: Self, b: Self) -> Self {
+        _mm256_max_ps(a, b)
+    }
+    #[inline(always)]
+    unsafe fn select<const P: i32>(self, a: Self, b: Self, then: Self) -> Self {
+        _mm256_blendv_ps(self, then, _mm256_cmp_ps::<P>(a, b))
+    }
+    #[inline(always)]
+    unsafe fn exp_scales(t: Self) -> (Self, Self) {
+        let n = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B40_0000));
+        let h1 = _mm256_srai_epi32::<1>(n);
+        let h2 = _mm256_sub_epi32(n, h1);
+        let pow2 =
+            |h| _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(h, _mm256_set1_epi32(127))));
+        (pow2(h1), pow2(h2))
+    }
+    #[inline(always)]
+    unsafe fn ln_parts(self) -> (Self, Self) {
+        let bits = _mm256_castps_si256(self);
+        let e = _mm256_sub_epi32(
+            _mm256_and_si256(_mm256_srai_epi32::<23>(bits), _mm256_set1_epi32(0xff)),
+            _mm256_set1_epi32(126),
+        );
+        let mant = _mm256_or_si256(
+            _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
+            _mm256_set1_epi32(0x3f00_0000),
+        );
+        let m = _mm256_castsi256_ps(mant);
+        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(m, Self::splat(std::f32::consts::FRAC_1_SQRT_2));
+        let e = _mm256_add_epi32(e, _mm256_castps_si256(small)); // e -= 1 where small (mask = -1)
+        let m = _mm256_sub_ps(_mm256_blendv_ps(m, _mm256_add_ps(m, m), small), Self::splat(1.0));
+        (m, _mm256_cvtepi32_ps(e))
+    }
+    #[inline(always)]
+    unsafe fn quarters(row: impl Fn(usize) -> __m128, k: usize) -> Self {
+        _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(row(k)), row(k + 4))
+    }
+    #[inline(always)]
+    unsafe fn to_quarters(self) -> [__m128; 4] {
+        let lo = _mm256_castps256_ps128(self);
+        [lo, _mm256_extractf128_ps::<1>(self), lo, lo]
+    }
+    #[inline(always)]
+    unsafe fn unpack(a: Self, b: Self) -> (Self, Self) {
+        (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b))
+    }
+    #[inline(always)]
+    unsafe fn halves(a: Self, b: Self) -> (Self, Self) {
+        (_mm256_shuffle_ps::<0x44>(a, b), _mm256_shuffle_ps::<0xEE>(a, b))
+    }
+}
+
+impl Vf for __m512 {
+    const N: usize = 16;
+    const COLUMN_STORES: bool = true;
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        _mm512_set1_ps(v)
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        _mm512_loadu_ps(p)
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm512_storeu_ps(p, self)
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        _mm512_add_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        _mm512_sub_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        _mm512_mul_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn div(self, o: Self) -> Self {
+        _mm512_div_ps(self, o)
+    }
+    #[inline(always)]
+    unsafe fn fmadd(self, a: Self, b: Self) -> Self {
+        _mm512_fmadd_ps(self, a, b)
+    }
+    #[inline(always)]
+    unsafe fn max(a: Self, b: Self) -> Self {
+        _mm512_max_ps(a, b)
+    }
+    #[inline(always)]
+    unsafe fn select<const P: i32>(self, a: Self, b: Self, then: Self) -> Self {
+        _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<P>(a, b), self, then)
+    }
+    #[inline(always)]
+    unsafe fn exp_scales(t: Self) -> (Self, Self) {
+        let n = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B40_0000));
+        let h1 = _mm512_srai_epi32::<1>(n);
+        let h2 = _mm512_sub_epi32(n, h1);
+        let pow2 =
+            |h| _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(h, _mm512_set1_epi32(127))));
+        (pow2(h1), pow2(h2))
+    }
+    #[inline(always)]
+    unsafe fn ln_parts(self) -> (Self, Self) {
+        let bits = _mm512_castps_si512(self);
+        let e = _mm512_sub_epi32(
+            _mm512_and_si512(_mm512_srai_epi32::<23>(bits), _mm512_set1_epi32(0xff)),
+            _mm512_set1_epi32(126),
+        );
+        let mant = _mm512_or_si512(
+            _mm512_and_si512(bits, _mm512_set1_epi32(0x007f_ffff)),
+            _mm512_set1_epi32(0x3f00_0000),
+        );
+        let m = _mm512_castsi512_ps(mant);
+        let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(m, Self::splat(std::f32::consts::FRAC_1_SQRT_2));
+        let e = _mm512_mask_sub_epi32(e, small, e, _mm512_set1_epi32(1));
+        let m = _mm512_sub_ps(_mm512_mask_blend_ps(small, m, _mm512_add_ps(m, m)), Self::splat(1.0));
+        (m, _mm512_cvtepi32_ps(e))
+    }
+    #[inline(always)]
+    unsafe fn quarters(row: impl Fn(usize) -> __m128, k: usize) -> Self {
+        let v = _mm512_insertf32x4::<1>(_mm512_castps128_ps512(row(k)), row(k + 4));
+        _mm512_insertf32x4::<3>(_mm512_insertf32x4::<2>(v, row(k + 8)), row(k + 12))
+    }
+    #[inline(always)]
+    unsafe fn to_quarters(self) -> [__m128; 4] {
+        [
+            _mm512_castps512_ps128(self),
+            _mm512_extractf32x4_ps::<1>(self),
+            _mm512_extractf32x4_ps::<2>(self),
+            _mm512_extractf32x4_ps::<3>(self),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn unpack(a: Self, b: Self) -> (Self, Self) {
+        (_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b))
+    }
+    #[inline(always)]
+    unsafe fn halves(a: Self, b: Self) -> (Self, Self) {
+        (_mm512_shuffle_ps::<0x44>(a, b), _mm512_shuffle_ps::<0xEE>(a, b))
+    }
+}
+
+/// `super::exp_f32_nonpos::<true>` on every lane, operation for operation (denormal results
+/// included: `2^n` as the two factors of [`Vf::exp_scales`]).
 #[inline(always)]
-unsafe fn splat(v: f32) -> __m256 {
-    _mm256_set1_ps(v)
-}
-
-/// `super::exp_f32_nonpos::<true>` on eight lanes, operation for operation (denormal results
-/// included: `2^n` as the two factors `2^(n >> 1)` and `2^(n - (n >> 1))`).
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn exp8(x: __m256) -> __m256 {
-    let shift = splat(12_582_912.0); // 1.5 * 2^23
-    let lo = splat(-104.0);
-    let xc = _mm256_max_ps(lo, x); // x < -104 ? -104 : x (NaN stays NaN: max returns its second operand)
-    let t = _mm256_fmadd_ps(xc, splat(std::f32::consts::LOG2_E), shift);
-    let n = _mm256_sub_ps(t, shift);
-    let ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B40_0000));
-    let r = _mm256_fmadd_ps(n, splat(2.121_944_4e-4), _mm256_fmadd_ps(n, splat(-0.693_359_4), xc));
-    let mut p = splat(1.987_569_1e-4);
+unsafe fn exp<V: Vf>(x: V) -> V {
+    let shift = V::splat(12_582_912.0); // 1.5 * 2^23
+    let lo = V::splat(-104.0);
+    let xc = V::max(lo, x); // x < -104 ? -104 : x (NaN stays NaN: max returns its second operand)
+    let t = xc.fmadd(V::splat(std::f32::consts::LOG2_E), shift);
+    let n = t.sub(shift);
+    let r = n.fmadd(V::splat(2.121_944_4e-4), n.fmadd(V::splat(-0.693_359_4), xc));
+    let mut p = V::splat(1.987_569_1e-4);
     for k in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
-        p = _mm256_fmadd_ps(p, r, splat(k));
+        p = p.fmadd(r, V::splat(k));
     }
-    let h1 = _mm256_srai_epi32::<1>(ni);
-    let h2 = _mm256_sub_epi32(ni, h1);
-    let bias = _mm256_set1_epi32(127);
-    let pow2_h1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(h1, bias)));
-    let pow2_h2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(h2, bias)));
-    let y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, splat(1.0)));
-    let y = _mm256_mul_ps(_mm256_mul_ps(y, pow2_h1), pow2_h2);
-    _mm256_and_ps(_mm256_cmp_ps::<_CMP_NLT_UQ>(x, lo), y) // x < -104 gives 0
+    let (pow2_h1, pow2_h2) = V::exp_scales(t);
+    let y = p.fmadd(r.mul(r), r.add(V::splat(1.0)));
+    let y = y.mul(pow2_h1).mul(pow2_h2);
+    V::splat(0.0).select::<_CMP_NLT_UQ>(x, lo, y) // x < -104 gives 0
 }
 
-/// `super::ln_f32` on eight lanes, operation for operation (no fused multiply-adds).
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn ln8(x: __m256) -> __m256 {
-    let bits = _mm256_castps_si256(x);
-    let e = _mm256_sub_epi32(
-        _mm256_and_si256(_mm256_srai_epi32::<23>(bits), _mm256_set1_epi32(0xff)),
-        _mm256_set1_epi32(126),
-    );
-    let mant = _mm256_or_si256(
-        _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
-        _mm256_set1_epi32(0x3f00_0000),
-    );
-    let m = _mm256_castsi256_ps(mant);
-    let small = _mm256_cmp_ps::<_CMP_LT_OQ>(m, splat(std::f32::consts::FRAC_1_SQRT_2));
-    let e = _mm256_add_epi32(e, _mm256_castps_si256(small)); // e -= 1 where small (mask = -1)
-    let m = _mm256_sub_ps(_mm256_blendv_ps(m, _mm256_add_ps(m, m), small), splat(1.0));
-    let z = _mm256_mul_ps(m, m);
-    let mut p = splat(7.037_683_6e-2);
+/// `super::ln_f32` on every lane, operation for operation (no fused multiply-adds).
+#[inline(always)]
+unsafe fn ln<V: Vf>(x: V) -> V {
+    let (m, ef) = x.ln_parts();
+    let z = m.mul(m);
+    let mut p = V::splat(7.037_683_6e-2);
     for k in [
         -1.151_461e-1,
         1.167_699_9e-1,
@@ -135,127 +368,180 @@ unsafe fn ln8(x: __m256) -> __m256 {
         -2.499_999_4e-1,
         3.333_333e-1,
     ] {
-        p = _mm256_add_ps(_mm256_mul_ps(p, m), splat(k));
+        p = p.mul(m).add(V::splat(k));
     }
-    let ef = _mm256_cvtepi32_ps(e);
-    let mut y =
-        _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, m), z), _mm256_mul_ps(ef, splat(-2.121_944_4e-4)));
-    y = _mm256_sub_ps(y, _mm256_mul_ps(splat(0.5), z));
-    y = _mm256_add_ps(_mm256_add_ps(y, m), _mm256_mul_ps(ef, splat(0.693_359_4)));
+    let mut y = p.mul(m).mul(z).add(ef.mul(V::splat(-2.121_944_4e-4)));
+    y = y.sub(V::splat(0.5).mul(z));
+    y = y.add(m).add(ef.mul(V::splat(0.693_359_4)));
     // 0 gives -inf; negative and NaN give NaN; +inf gives +inf.
-    y = _mm256_blendv_ps(y, splat(f32::NEG_INFINITY), _mm256_cmp_ps::<_CMP_EQ_OQ>(x, splat(0.0)));
-    y = _mm256_blendv_ps(y, splat(f32::NAN), _mm256_cmp_ps::<_CMP_NGE_UQ>(x, splat(0.0)));
-    _mm256_blendv_ps(y, splat(f32::INFINITY), _mm256_cmp_ps::<_CMP_EQ_OQ>(x, splat(f32::INFINITY)))
+    let zero = V::splat(0.0);
+    y = y.select::<_CMP_EQ_OQ>(x, zero, V::splat(f32::NEG_INFINITY));
+    y = y.select::<_CMP_NGE_UQ>(x, zero, V::splat(f32::NAN));
+    let inf = V::splat(f32::INFINITY);
+    y.select::<_CMP_EQ_OQ>(x, inf, inf)
 }
 
-/// The columns of the group at `x` (8 rows of `C`): lane `i` of vector `j` is `x[i*C + j]`.
-/// Four columns at a time: 128-bit loads of rows `i` and `i + 4` side by side, then a 4x4
-/// transpose in each half. When `C` is not a multiple of 4, the last block of a row reaches
-/// into the next row (values that land in column vectors past `C`, unused); for row 7 that
-/// would be past the group, so its last block is a masked load that reads row 7 only.
+/// The columns of the group at `x` (`V::N` rows of `C`): lane `i` of vector `j` is
+/// `x[i*C + j]`. Four columns at a time: 128-bit loads of rows `i`, `i + 4`, ... side by side
+/// ([`Vf::quarters`]), then a 4x4 transpose in each quarter. When `C` is not a multiple of 4,
+/// the last block of a row reaches into the next row (values that land in column vectors past
+/// `C`, unused); for the group's last row that would be past the group, so its last block is
+/// a masked load that reads that row only.
 #[inline(always)]
-unsafe fn columns<const C: usize>(x: *const f32) -> [__m256; C] {
-    let mut cols = [_mm256_setzero_ps(); C];
+unsafe fn columns<V: Vf, const C: usize>(x: *const f32) -> [V; C] {
+    let mut cols = [V::splat(0.0); C];
+    let last = V::N - 1;
     for q in (0..C).step_by(4) {
-        let row = |i: usize| _mm_loadu_ps(x.add(i * C + q));
-        let last = if q + 4 <= C {
-            row(7)
-        } else {
-            let lanes = |l: usize| if q + l < C { -1 } else { 0 }; // lanes of row 7 proper
-            _mm_maskload_ps(x.add(7 * C + q), _mm_setr_epi32(lanes(0), lanes(1), lanes(2), lanes(3)))
+        let row = |i: usize| {
+            if i == last && q + 4 > C {
+                let lanes = |l: usize| if q + l < C { -1 } else { 0 }; // lanes of the row proper
+                _mm_maskload_ps(x.add(i * C + q), _mm_setr_epi32(lanes(0), lanes(1), lanes(2), lanes(3)))
+            } else {
+                _mm_loadu_ps(x.add(i * C + q))
+            }
         };
-        let pair = |i: usize, hi: __m128| _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(row(i)), hi);
-        let (v0, v1, v2, v3) = (pair(0, row(4)), pair(1, row(5)), pair(2, row(6)), pair(3, last));
-        let (t0, t1) = (_mm256_unpacklo_ps(v0, v1), _mm256_unpackhi_ps(v0, v1)); // a0 b0 a1 b1 | a2 b2 a3 b3
-        let (t2, t3) = (_mm256_unpacklo_ps(v2, v3), _mm256_unpackhi_ps(v2, v3)); // c0 d0 c1 d1 | c2 d2 c3 d3
-        let block = [
-            _mm256_shuffle_ps::<0x44>(t0, t2), // a0 b0 c0 d0
-            _mm256_shuffle_ps::<0xEE>(t0, t2), // a1 b1 c1 d1
-            _mm256_shuffle_ps::<0x44>(t1, t3), // a2 b2 c2 d2
-            _mm256_shuffle_ps::<0xEE>(t1, t3), // a3 b3 c3 d3
-        ];
-        for (col, v) in cols[q..].iter_mut().zip(block) {
+        let v = |k: usize| V::quarters(row, k);
+        let (t0, t1) = V::unpack(v(0), v(1)); // a0 b0 a1 b1 | a2 b2 a3 b3
+        let (t2, t3) = V::unpack(v(2), v(3)); // c0 d0 c1 d1 | c2 d2 c3 d3
+        let ((c0, c1), (c2, c3)) = (V::halves(t0, t2), V::halves(t1, t3)); // a_j b_j c_j d_j
+        for (col, v) in cols[q..].iter_mut().zip([c0, c1, c2, c3]) {
             *col = v;
         }
     }
     cols
 }
 
-/// Per row of the group that starts `x` (8 rows of `C`): the maximum of the non-NaN values
-/// (0 when there is none) and the sum of `exp(x - max)` over the row.
-///
-/// # Panics
-///
-/// If `x` is shorter than the group.
-#[inline(always)] // into the kernels, which enable AVX2 and FMA
-unsafe fn group_max_sum<const C: usize>(x: &[f32]) -> (__m256, __m256) {
-    assert!(x.len() >= GROUP * C);
-    // SAFETY: `columns` reads the group only (asserted to be in `x`).
-    let cols = columns::<C>(x.as_ptr());
+/// Per row of the group whose columns are `cols` ([`columns`]): the maximum of the non-NaN
+/// values (0 when there is none) and the sum of `exp(x - max)` over the row, from the first
+/// column to the last.
+#[inline(always)] // into the kernels, which enable the vector's instruction set
+unsafe fn max_sum<V: Vf, const C: usize>(cols: &[V; C]) -> (V, V) {
     // The maximum in `super::row_max`'s order (four chains over whole blocks of 4 columns,
     // one over the rest), so that even ties of -0.0 and +0.0 resolve the same way.
     // `max(b, a)` is `b > a ? b : a`: a NaN never wins.
-    let (mut chains, mut rest) = ([splat(f32::NEG_INFINITY); 4], splat(f32::NEG_INFINITY));
+    let ninf = V::splat(f32::NEG_INFINITY);
+    let (mut chains, mut rest) = ([ninf; 4], ninf);
     for (j, &col) in cols.iter().enumerate() {
         if j < C / 4 * 4 {
-            chains[j % 4] = _mm256_max_ps(col, chains[j % 4]);
+            chains[j % 4] = V::max(col, chains[j % 4]);
         } else {
-            rest = _mm256_max_ps(col, rest);
+            rest = V::max(col, rest);
         }
     }
     let [c0, c1, c2, c3] = chains;
-    let mut m = _mm256_max_ps(rest, _mm256_max_ps(_mm256_max_ps(c3, c2), _mm256_max_ps(c1, c0)));
-    m = _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(m, splat(f32::NEG_INFINITY)), m); // none: 0
-    let mut s = _mm256_setzero_ps();
-    for &col in &cols {
-        s = _mm256_add_ps(s, exp8(_mm256_sub_ps(col, m)));
+    let m = V::max(rest, V::max(V::max(c3, c2), V::max(c1, c0)));
+    let m = m.select::<_CMP_EQ_OQ>(m, ninf, V::splat(0.0)); // none: 0
+    let mut s = V::splat(0.0);
+    for &col in cols {
+        s = s.add(exp(col.sub(m)));
     }
     (m, s)
 }
 
-/// Whole groups of `super::softmax_rows`: `(x - max) - ln(sum)` or `exp(x - max) / sum`.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn softmax_groups<const C: usize>(x: &[f32], out: &mut [f32], log: bool) -> usize {
-    let groups = x.len().min(out.len()) / (GROUP * C);
-    for (g, og) in out.chunks_exact_mut(GROUP * C).take(groups).enumerate() {
-        let xg = &x[g * GROUP * C..];
-        let (m, s) = group_max_sum::<C>(xg);
-        let (mut max, mut sub) = ([0f32; GROUP], [0f32; GROUP]);
-        _mm256_storeu_ps(max.as_mut_ptr(), m);
-        _mm256_storeu_ps(sub.as_mut_ptr(), if log { ln8(s) } else { _mm256_setzero_ps() });
-        // Row by row (C values each): (x - max) - lse for log_softmax, x - max for softmax...
-        for (i, (xr, or)) in xg.chunks_exact(C).zip(og.chunks_exact_mut(C)).enumerate() {
+/// Writes the columns `cols(0..C)` of a group (`V::N` rows of `C`) at `out`, in the row layout:
+/// [`columns`] backwards (the 4x4 transposes, then a 128-bit store per row and block). The
+/// last block of a row is written first and may spill into the next row's first block,
+/// written after it; only the group's last row stores just its own values of that block.
+///
+/// # Safety
+/// The CPU has `V`'s instruction set; `out` is valid for `V::N * C` writes.
+#[inline(always)]
+unsafe fn store_columns<V: Vf, const C: usize>(cols: impl Fn(usize) -> V, out: *mut f32) {
+    let last = V::N - 1;
+    for q in (0..C).step_by(4).rev() {
+        let col = |j: usize| if q + j < C { cols(q + j) } else { V::splat(0.0) };
+        let (t0, t1) = V::unpack(col(0), col(1));
+        let (t2, t3) = V::unpack(col(2), col(3));
+        let ((r0, r1), (r2, r3)) = (V::halves(t0, t2), V::halves(t1, t3));
+        // Vector k's quarter i is row k + 4i.
+        let rows = [r0.to_quarters(), r1.to_quarters(), r2.to_quarters(), r3.to_quarters()];
+        for i in 0..V::N {
+            let (p, v) = (out.add(i * C + q), rows[i % 4][i / 4]);
+            if i == last && q + 4 > C {
+                // Through a buffer: a masked store (`vmaskmovps`) made the AVX2 build of
+                // log_softmax over rows of 10 24% slower than scalar code on Zen 4.
+                let mut buf = [0f32; 4];
+                _mm_storeu_ps(buf.as_mut_ptr(), v);
+                std::ptr::copy_nonoverlapping(buf.as_ptr(), p, C - q);
+            } else {
+                _mm_storeu_ps(p, v);
+            }
+        }
+    }
+}
+
+/// Whole groups of `super::softmax_rows`: `(x - max) - ln(sum)` or `exp(x - max) / sum`,
+/// with `sum` the sum of `exp(x - max)` over the row, from the first column to the last.
+#[inline(always)] // into the builds of `widths!`
+unsafe fn softmax_groups<V: Vf, const C: usize>(x: &[f32], out: &mut [f32], log: bool) -> usize {
+    let n = V::N;
+    let groups = x.len().min(out.len()) / (n * C);
+    for g in 0..groups {
+        // SAFETY: group `g` is in `x` and `out` (`groups` whole groups fit in both).
+        let cols = columns::<V, C>(x.as_ptr().add(g * n * C));
+        let (m, s) = max_sum(&cols);
+        let out = &mut out[g * n * C..(g + 1) * n * C];
+        if V::COLUMN_STORES {
+            // The output columns are made as they are stored; softmax computes its
+            // exponentials again, as the portable kernel does.
+            if log {
+                let lse = ln(s);
+                store_columns::<V, C>(
+                    #[inline(always)]
+                    |j| cols[j].sub(m).sub(lse),
+                    out.as_mut_ptr(),
+                );
+            } else {
+                store_columns::<V, C>(
+                    #[inline(always)]
+                    |j| exp(cols[j].sub(m)).div(s),
+                    out.as_mut_ptr(),
+                );
+            }
+            continue;
+        }
+        // Row by row from each row's max and sum: (x - max) - lse for log_softmax, x - max
+        // for softmax...
+        let (mut max, mut sub) = ([0f32; 16], [0f32; 16]);
+        m.store(max.as_mut_ptr());
+        (if log { ln(s) } else { V::splat(0.0) }).store(sub.as_mut_ptr());
+        let xg = &x[g * n * C..];
+        for (i, (xr, or)) in xg.chunks_exact(C).zip(out.chunks_exact_mut(C)).enumerate() {
             or.iter_mut().zip(xr).for_each(|(o, &v)| *o = (v - max[i]) - sub[i]);
         }
         if !log {
             // ...then exp(x - max) / sum, the exponentials over the whole group at once.
-            for v in og.chunks_exact_mut(GROUP) {
-                _mm256_storeu_ps(v.as_mut_ptr(), exp8(_mm256_loadu_ps(v.as_ptr())));
+            for v in out.chunks_exact_mut(n) {
+                exp(V::load(v.as_ptr())).store(v.as_mut_ptr());
             }
-            _mm256_storeu_ps(sub.as_mut_ptr(), s);
-            for (i, or) in og.chunks_exact_mut(C).enumerate() {
+            s.store(sub.as_mut_ptr());
+            for (i, or) in out.chunks_exact_mut(C).enumerate() {
                 or.iter_mut().for_each(|o| *o /= sub[i]);
             }
         }
     }
-    groups * GROUP
+    groups * n
 }
 
 /// Whole groups of `super::RowStats::of`.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn stats_groups<const C: usize>(x: &[f32], max: &mut [f32], lse: &mut [f32]) -> usize {
-    let groups = (x.len() / (GROUP * C)).min(max.len() / GROUP).min(lse.len() / GROUP);
+#[inline(always)] // into the builds of `widths!`
+unsafe fn stats_groups<V: Vf, const C: usize>(x: &[f32], max: &mut [f32], lse: &mut [f32]) -> usize {
+    let n = V::N;
+    let groups = (x.len() / (n * C)).min(max.len() / n).min(lse.len() / n);
     for g in 0..groups {
-        let (m, s) = group_max_sum::<C>(&x[g * GROUP * C..]);
-        _mm256_storeu_ps(max.as_mut_ptr().add(g * GROUP), m);
-        _mm256_storeu_ps(lse.as_mut_ptr().add(g * GROUP), ln8(s));
+        // SAFETY: group `g` is in `x` (`groups` whole groups fit).
+        let cols = columns::<V, C>(x.as_ptr().add(g * n * C));
+        let (m, s) = max_sum(&cols);
+        m.store(max.as_mut_ptr().add(g * n));
+        ln(s).store(lse.as_mut_ptr().add(g * n));
     }
-    groups * GROUP
+    groups * n
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simd::available;
 
     /// `a` and `b` hold the same floats, bit for bit (any NaN matches any NaN).
     fn same_bits(a: &[f32], b: &[f32]) -> bool {
@@ -263,62 +549,77 @@ mod tests {
             && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
     }
 
+    /// The capabilities of this CPU that run lane kernels (AVX2, AVX-512).
+    fn lane_caps() -> Vec<Capability> {
+        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        if caps.is_empty() {
+            eprintln!("no AVX2+FMA on this CPU: the lane kernels never run here");
+        }
+        caps
+    }
+
     #[test]
     fn lane_kernels_match_the_portable_fma_build_bit_for_bit() {
-        if !avx2_fma() {
-            eprintln!("no AVX2+FMA on this CPU: the lane kernels never run here");
-            return;
-        }
-        for c in 2..=16usize {
-            // 43 rows: five whole groups, then rows the portable kernel finishes.
-            let rows = 5 * GROUP + 3;
-            let mut x: Vec<f32> = (0..rows * c).map(|i| ((i * 7919) % 2000) as f32 / 40.0 - 25.0).collect();
-            x[c] = f32::NAN; // row 1: a NaN
-            x[2 * c..3 * c].fill(f32::NEG_INFINITY); // row 2: all -inf
-            x[3 * c + 1] = f32::INFINITY; // row 3: +inf
-            x[4 * c] = f32::NEG_INFINITY; // row 4: one -inf
-            x[9 * c..10 * c].iter_mut().for_each(|v| *v *= 1e6); // row 9: exp underflows
-            x[11 * c..12 * c].fill(-1.0); // row 11: -0.0 and +0.0 tie for the maximum
-            (x[11 * c + 1], x[11 * c + c / 2]) = (-0.0, 0.0);
-            let done = softmax(&x, c, &mut vec![0.0; x.len()], true);
-            assert_eq!(done, 5 * GROUP, "c = {c}: whole groups only");
-            assert!(done < rows);
-            let n = done * c;
-            for log in [true, false] {
-                let (mut lane, mut port) = (vec![0.0f32; n], vec![0.0f32; n]);
-                softmax(&x[..n], c, &mut lane, log);
-                // SAFETY: the CPU has AVX2 and FMA (checked at the top).
-                unsafe { super::super::softmax_avx2(&x[..n], c, &mut port, log) };
-                assert!(same_bits(&lane, &port), "c = {c}, log = {log}:\n{lane:?}\n{port:?}");
+        for cap in lane_caps() {
+            for c in 2..=16usize {
+                // 91 rows: 88 in whole groups (five of 16 and one of 8 at AVX-512, eleven of 8
+                // at AVX2), then three rows the portable kernel finishes.
+                let rows = 91;
+                let mut x: Vec<f32> =
+                    (0..rows * c).map(|i| ((i * 7919) % 2000) as f32 / 40.0 - 25.0).collect();
+                x[c] = f32::NAN; // row 1: a NaN
+                x[2 * c..3 * c].fill(f32::NEG_INFINITY); // row 2: all -inf
+                x[3 * c + 1] = f32::INFINITY; // row 3: +inf
+                x[4 * c] = f32::NEG_INFINITY; // row 4: one -inf
+                x[9 * c..10 * c].iter_mut().for_each(|v| *v *= 1e6); // row 9: exp underflows
+                x[11 * c..12 * c].fill(-1.0); // row 11: -0.0 and +0.0 tie for the maximum
+                (x[11 * c + 1], x[11 * c + c / 2]) = (-0.0, 0.0);
+                x[85 * c + 1] = f32::NAN; // row 85 (in the AVX2 group after AVX-512's): a NaN
+                let done = softmax_at(cap, &x, c, &mut vec![0.0; x.len()], true);
+                assert_eq!(done, 88, "{cap:?}, c = {c}: whole groups only");
+                let n = done * c;
+                for log in [true, false] {
+                    let (mut lane, mut port) = (vec![0.0f32; n], vec![0.0f32; n]);
+                    softmax_at(cap, &x[..n], c, &mut lane, log);
+                    // SAFETY: the CPU has AVX2 and FMA (it has `cap`).
+                    unsafe { super::super::softmax_avx2(&x[..n], c, &mut port, log) };
+                    assert!(same_bits(&lane, &port), "{cap:?}, c = {c}, log = {log}:\n{lane:?}\n{port:?}");
+                }
+                let (mut lm, mut ll, mut pm, mut pl) =
+                    (vec![0.0f32; done], vec![0.0f32; done], vec![0.0; done], vec![0.0; done]);
+                assert_eq!(stats_at(cap, &x[..n], c, &mut lm, &mut ll), done);
+                // SAFETY: as above.
+                unsafe { super::super::stats_avx2(&x[..n], c, &mut pm, &mut pl) };
+                assert!(
+                    same_bits(&lm, &pm) && same_bits(&ll, &pl),
+                    "{cap:?}, c = {c}: {lm:?} {ll:?} vs {pm:?} {pl:?}"
+                );
+                // The special rows came out as defined: NaN row, all -inf row gives NaN softmax.
+                assert!(ll[1].is_nan() && ll[2] == f32::NEG_INFINITY && lm[2] == 0.0 && ll[3].is_nan());
+                assert!(ll[85].is_nan() && ll[84].is_finite());
+                // The tie: the same zero as the portable kernel (same_bits above), which is a zero.
+                assert_eq!(lm[11], 0.0);
             }
-            let (mut lm, mut ll, mut pm, mut pl) =
-                (vec![0.0f32; done], vec![0.0f32; done], vec![0.0; done], vec![0.0; done]);
-            assert_eq!(stats(&x[..n], c, &mut lm, &mut ll), done);
-            // SAFETY: as above.
-            unsafe { super::super::stats_avx2(&x[..n], c, &mut pm, &mut pl) };
-            assert!(same_bits(&lm, &pm) && same_bits(&ll, &pl), "c = {c}: {lm:?} {ll:?} vs {pm:?} {pl:?}");
-            // The special rows came out as defined: NaN row, all -inf row gives NaN softmax.
-            assert!(ll[1].is_nan() && ll[2] == f32::NEG_INFINITY && lm[2] == 0.0 && ll[3].is_nan());
-            // The tie: the same zero as the portable kernel (same_bits above), which is a zero.
-            assert_eq!(lm[11], 0.0);
         }
     }
 
     #[test]
     fn every_whole_group_is_lane_work_and_other_inputs_are_not() {
-        if !avx2_fma() {
-            return;
+        for cap in lane_caps() {
+            // c = 10, 16 rows: the last 4-column block of the last row is a masked load (at
+            // either width), so the data is whole groups with nothing after them, done in
+            // lanes, matching the portable kernel.
+            let x: Vec<f32> = (0..16 * 10).map(|i| (i % 13) as f32 * 0.7 - 4.0).collect();
+            let (mut lane, mut port) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+            assert_eq!(softmax_at(cap, &x, 10, &mut lane, true), 16);
+            // SAFETY: the CPU has AVX2 and FMA (it has `cap`).
+            unsafe { super::super::softmax_avx2(&x, 10, &mut port, true) };
+            assert!(same_bits(&lane, &port));
+            // Row lengths outside 2..=16 and f64 data are not lane work.
+            assert_eq!(softmax_at(cap, &vec![0.5f32; 17 * 40], 17, &mut vec![0.0; 17 * 40], true), 0);
+            assert_eq!(softmax_at(cap, &vec![0.5f64; 400], 10, &mut vec![0.0; 400], true), 0);
         }
-        // c = 10: the last 4-column block of row 7 is a masked load, so exactly one group of
-        // data (nothing after it) is done in lanes, and matches the portable kernel.
-        let x: Vec<f32> = (0..GROUP * 10).map(|i| (i % 13) as f32 * 0.7 - 4.0).collect();
-        let (mut lane, mut port) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
-        assert_eq!(softmax(&x, 10, &mut lane, true), GROUP);
-        // SAFETY: the CPU has AVX2 and FMA (checked at the top).
-        unsafe { super::super::softmax_avx2(&x, 10, &mut port, true) };
-        assert!(same_bits(&lane, &port));
-        // Row lengths outside 2..=16 and f64 data are not lane work.
-        assert_eq!(softmax(&vec![0.5f32; 17 * 40], 17, &mut vec![0.0; 17 * 40], true), 0);
-        assert_eq!(softmax(&vec![0.5f64; 400], 10, &mut vec![0.0; 400], true), 0);
+        // The portable capability runs no lane kernel.
+        assert_eq!(softmax_at(Capability::Default, &[0.5f32; 80], 10, &mut [0.0; 80], true), 0);
     }
 }

@@ -8,9 +8,9 @@
 //!   c = 10), then the row sums.
 //! - Each kernel runs an AVX2 build of the same code where the CPU has it (checked at run
 //!   time), and inputs of [`PARALLEL_MIN`] elements or more are split across rayon's threads.
-//! - On x86-64 with AVX2, softmax, log_softmax and the row statistics of f32 rows of 2 to 16
-//!   values go through `lanes` (eight rows per vector, columns transposed in registers), with
-//!   the same results bit for bit.
+//! - On x86-64 with AVX2 or AVX-512, softmax, log_softmax and the row statistics of f32 rows
+//!   of 2 to 16 values go through `lanes` (8 or 16 rows per vector, columns transposed in
+//!   registers), with the same results bit for bit.
 
 use crate::dtype::as_f32_mut;
 use crate::Float;
@@ -426,9 +426,9 @@ dispatch!(
     fn from_stats_seq / from_stats_avx2<T>(x: &[T], c: usize, max: &[T], lse: &[T], out: &mut [T]) [c] => softmax_from_stats_body
 );
 
-// One thread's share of the kernels that need row maxima and sums: whole groups of eight
-// rows in the AVX2 lane kernels (f32, 2 to 16 classes), the remaining rows in the portable
-// ones. (The kernels that start from saved statistics are no faster in lanes.)
+// One thread's share of the kernels that need row maxima and sums: whole groups of 16 or 8
+// rows in the AVX-512 and AVX2 lane kernels (f32, 2 to 16 classes), the remaining rows in
+// the portable ones. (The kernels that start from saved statistics are no faster in lanes.)
 
 /// One thread's share of [`softmax_rows`].
 fn softmax_seq<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
@@ -449,8 +449,8 @@ fn rows_per_task(n: usize, c: usize) -> usize {
     if n < PARALLEL_MIN {
         rows.max(1)
     } else {
-        // A multiple of 8 rows: the AVX2 lane kernels do whole groups of eight.
-        rows.div_ceil(4 * rayon::current_num_threads()).next_multiple_of(8).max(1)
+        // A multiple of 16 rows: the lane kernels do whole groups of 16 (AVX-512) or 8 (AVX2).
+        rows.div_ceil(4 * rayon::current_num_threads()).next_multiple_of(16).max(1)
     }
 }
 
