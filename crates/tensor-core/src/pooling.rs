@@ -212,16 +212,15 @@ fn spans(out: usize, size: usize, k: usize, s: usize, pad: usize, d: usize, avg:
 
 /// One tap of a max-pooling window across a row of outputs: output `o` sees `row[o * s]`
 /// and takes it (as tap number `t`) when it is larger than the output's best so far or NaN,
-/// the rule of the window-by-window loop. f32 rows at stride 1 or 2 go eight outputs at a
-/// time on AVX2 (compare and blend: no branch per element, which on unordered data
-/// mispredicts half the time); the rest is the scalar loop.
+/// the rule of the window-by-window loop. f32 rows at stride 1 or 2 go sixteen (AVX-512) or
+/// eight (AVX2) outputs at a time (compare and blend: no branch per element, which on
+/// unordered data mispredicts half the time); the rest is the scalar loop.
 fn tap_row<T: Float>(cap: Capability, y: &mut [T], won: &mut [u32], row: &[T], s: usize, t: u32) {
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if (s == 1 || s == 2) && crate::simd::supported(cap) >= Capability::Avx2 {
+    if s == 1 || s == 2 {
         if let (Some(y32), Some(row32)) = (as_f32_mut(y), as_f32(row)) {
-            // SAFETY: `supported` found AVX2 on this CPU.
-            done = unsafe { tap_row_avx2(y32, won, row32, s, t) };
+            done = taps::row(cap, y32, won, row32, s, t);
         }
     }
     let row = row.get(done * s..).unwrap_or(&[]);
@@ -232,42 +231,169 @@ fn tap_row<T: Float>(cap: Capability, y: &mut [T], won: &mut [u32], row: &[T], s
     }
 }
 
-/// [`tap_row`] for f32 at stride `s` of 1 or 2, eight outputs at a time while eight whole
-/// taps' worth of `row` remain; returns how many outputs it did (the caller does the rest).
-///
-/// # Safety
-/// The CPU must have AVX2.
+/// [`tap_row`]'s vector loop, written once over [`taps::Lanes`] (`__m256`, `__m512`).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn tap_row_avx2(y: &mut [f32], won: &mut [u32], row: &[f32], s: usize, t: u32) -> usize {
+mod taps {
+    use crate::simd::{supported, Capability};
     use std::arch::x86_64::*;
-    let n = y.len().min(won.len());
-    let tv = _mm256_castsi256_ps(_mm256_set1_epi32(t as i32));
-    let mut o = 0;
-    // The eight taps of outputs o..o+8 are row[o*s + k*s], k < 8: the last is row[(o+7)*s].
-    while o + 8 <= n && (o + 7) * s < row.len() {
-        // SAFETY (all loads and stores): o + 8 <= n bounds y and won; the row is read at
-        // o*s..o*s+8 and, for s = 2, at 2o+7..2o+15, all below (o+7)*s + 1 <= row.len().
-        let v = if s == 1 {
-            _mm256_loadu_ps(row.as_ptr().add(o))
-        } else {
-            // The taps are a0 a2 a4 a6 of a = row[2o..2o+8] and b1 b3 b5 b7 of
-            // b = row[2o+7..2o+15] (b starts one early so as not to read past the tap
-            // 2o+14). Per 128-bit half: a0 a2 b1 b3 | a4 a6 b5 b7; then the 64-bit quarters
-            // reordered to a0 a2 a4 a6 b1 b3 b5 b7.
-            let a = _mm256_loadu_ps(row.as_ptr().add(2 * o));
-            let b = _mm256_loadu_ps(row.as_ptr().add(2 * o + 7));
+
+    /// A vector of f32 lanes with what the tap loop needs. Every method is `unsafe`: the CPU
+    /// must have the vector's instruction set, and pointers must be valid for the lanes.
+    pub(super) trait Lanes: Copy {
+        /// Outputs per step.
+        const N: usize;
+        /// Which lanes take the tap.
+        type Mask: Copy;
+        /// The bits of `t` in every lane.
+        unsafe fn splat_bits(t: u32) -> Self;
+        /// `N` values from `p`.
+        unsafe fn load(p: *const f32) -> Self;
+        /// The lanes to `p`.
+        unsafe fn store(self, p: *mut f32);
+        /// `row[k * s]` for `k < N`, `s` 1 or 2, reading no further than `row[(N - 1) * s]`.
+        unsafe fn taps(row: *const f32, s: usize) -> Self;
+        /// The lanes where `v > best` or `v` is NaN.
+        unsafe fn take(v: Self, best: Self) -> Self::Mask;
+        /// `then` in the lanes of `m`, `self` elsewhere.
+        unsafe fn blend(self, then: Self, m: Self::Mask) -> Self;
+    }
+
+    impl Lanes for __m256 {
+        const N: usize = 8;
+        type Mask = __m256;
+        #[inline(always)]
+        unsafe fn splat_bits(t: u32) -> Self {
+            _mm256_castsi256_ps(_mm256_set1_epi32(t as i32))
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            _mm256_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            _mm256_storeu_ps(p, self)
+        }
+        #[inline(always)]
+        unsafe fn taps(row: *const f32, s: usize) -> Self {
+            if s == 1 {
+                return _mm256_loadu_ps(row);
+            }
+            // The taps are a0 a2 a4 a6 of a = row[0..8] and b1 b3 b5 b7 of b = row[7..15]
+            // (b starts one early so as not to read past the tap 14). Per 128-bit half:
+            // a0 a2 b1 b3 | a4 a6 b5 b7; then the 64-bit quarters reordered to
+            // a0 a2 a4 a6 b1 b3 b5 b7.
+            let (a, b) = (_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(7)));
             let e = _mm256_shuffle_ps::<0xD8>(a, b);
             _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(e)))
-        };
-        let best = _mm256_loadu_ps(y.as_ptr().add(o));
-        let take = _mm256_or_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, best), _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
-        _mm256_storeu_ps(y.as_mut_ptr().add(o), _mm256_blendv_ps(best, v, take));
-        let w = won.as_mut_ptr().add(o).cast::<f32>();
-        _mm256_storeu_ps(w, _mm256_blendv_ps(_mm256_loadu_ps(w), tv, take));
-        o += 8;
+        }
+        #[inline(always)]
+        unsafe fn take(v: Self, best: Self) -> Self::Mask {
+            _mm256_or_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, best), _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v))
+        }
+        #[inline(always)]
+        unsafe fn blend(self, then: Self, m: Self::Mask) -> Self {
+            _mm256_blendv_ps(self, then, m)
+        }
     }
-    o
+
+    impl Lanes for __m512 {
+        const N: usize = 16;
+        type Mask = __mmask16;
+        #[inline(always)]
+        unsafe fn splat_bits(t: u32) -> Self {
+            _mm512_castsi512_ps(_mm512_set1_epi32(t as i32))
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            _mm512_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            _mm512_storeu_ps(p, self)
+        }
+        #[inline(always)]
+        unsafe fn taps(row: *const f32, s: usize) -> Self {
+            if s == 1 {
+                return _mm512_loadu_ps(row);
+            }
+            // The even elements of a = row[0..16] and the odd ones of b = row[15..31] (b
+            // starts one early so as not to read past the tap 30).
+            let (a, b) = (_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(15)));
+            let idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);
+            _mm512_permutex2var_ps(a, idx, b)
+        }
+        #[inline(always)]
+        unsafe fn take(v: Self, best: Self) -> Self::Mask {
+            _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v)
+        }
+        #[inline(always)]
+        unsafe fn blend(self, then: Self, m: Self::Mask) -> Self {
+            _mm512_mask_blend_ps(m, self, then)
+        }
+    }
+
+    /// `V::N` outputs at a time while `V::N` whole taps' worth of `row` remain; returns how
+    /// many outputs it did.
+    #[inline(always)]
+    unsafe fn run<V: Lanes>(y: &mut [f32], won: &mut [u32], row: &[f32], s: usize, t: u32) -> usize {
+        let (n, w) = (y.len().min(won.len()), V::N);
+        let tv = V::splat_bits(t);
+        let mut o = 0;
+        // The taps of outputs o..o+w are row[(o + k) * s], k < w: the last is row[(o+w-1)*s].
+        while o + w <= n && (o + w - 1) * s < row.len() {
+            // SAFETY (all loads and stores): o + w <= n bounds y and won; `taps` reads
+            // row[o*s..=(o+w-1)*s], in bounds.
+            let v = V::taps(row.as_ptr().add(o * s), s);
+            let best = V::load(y.as_ptr().add(o));
+            let take = V::take(v, best);
+            best.blend(v, take).store(y.as_mut_ptr().add(o));
+            let wp = won.as_mut_ptr().add(o).cast::<f32>();
+            V::load(wp).blend(tv, take).store(wp);
+            o += w;
+        }
+        o
+    }
+
+    /// [`run`] with AVX-512: the CPU must have AVX-512 F (and AVX2).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+    unsafe fn run_avx512(y: &mut [f32], won: &mut [u32], row: &[f32], s: usize, t: u32) -> usize {
+        run::<__m512>(y, won, row, s, t)
+    }
+
+    /// [`run`] with AVX2: the CPU must have AVX2.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2(y: &mut [f32], won: &mut [u32], row: &[f32], s: usize, t: u32) -> usize {
+        run::<__m256>(y, won, row, s, t)
+    }
+
+    /// The outputs of [`super::tap_row`] done in vectors at capability `cap` (lowered to what
+    /// the CPU has): AVX-512 groups of 16, then AVX2 groups of 8 of the rest.
+    pub(super) fn row(
+        cap: Capability,
+        y: &mut [f32],
+        won: &mut [u32],
+        row: &[f32],
+        s: usize,
+        t: u32,
+    ) -> usize {
+        let n = y.len().min(won.len());
+        if n < 8 {
+            return 0; // (short rows, as a small CNN's: not even one AVX2 step)
+        }
+        let cap = supported(cap);
+        let mut done = 0;
+        if n >= 16 && cap >= Capability::Avx512 {
+            // SAFETY: `supported` never exceeds what the CPU has: it has AVX-512 F, BW, VL and
+            // DQ, AVX2 and FMA.
+            done = unsafe { run_avx512(y, won, row, s, t) };
+        }
+        if n - done >= 8 && cap >= Capability::Avx2 {
+            let r = row.get(done * s..).unwrap_or(&[]);
+            // SAFETY: as above, with AVX2 and FMA.
+            done += unsafe { run_avx2(&mut y[done..], &mut won[done..], r, s, t) };
+        }
+        done
+    }
 }
 
 /// Whether to split the planes of a tensor of `elements` among the threads.
@@ -561,7 +687,7 @@ mod tests {
     fn one_tap_across_a_row_is_the_same_at_every_capability() {
         for cap in crate::simd::available() {
             for s in 1..=3 {
-                for n in 0..=27 {
+                for n in 0..=41 {
                     for extra in 0..3 {
                         let row = values(n * s + extra, (n * 10 + s + extra) as u64);
                         let mut y = values(n, 7 + n as u64);

@@ -21,13 +21,13 @@
 //!   dependent operations (exp, tanh, sigmoid) also give a form over four values in lockstep
 //!   (`kernels::UnaryFn::call_lanes`, the same bits), which the AVX2 and AVX-512 builds run
 //!   over four runs of the tensor at once.
-//! - Kernels written with AVX2 intrinsics (the max-pooling taps of `pooling`) run when
-//!   [`enabled`]`(Capability::Avx2)`, so the override turns them off too; they have no
-//!   AVX-512 version yet (an AVX-512 CPU runs their AVX2 build). The GEMM kernels of `matmul`
-//!   (small products, narrow outputs, the direct convolution's windows) and the lane kernels
-//!   of `vmath` (softmax rows of 2 to 16 values) are written once over a vector type
-//!   (`matmul/tile.rs`, `vmath/lanes.rs`) and run their AVX-512 or AVX2 build by
-//!   [`capability`] (the narrow one needs AVX2 at least). Larger products go to the
+//! - The hand-written kernels, written once over a vector type with AVX2 and AVX-512 builds
+//!   (the GEMM kernels of `matmul`: small products, narrow outputs, the direct convolution's
+//!   windows, on `matmul/tile.rs`; the lane kernels of `vmath` for softmax rows of 2 to 16
+//!   values, `vmath/lanes.rs`; the max-pooling taps of `pooling`), run their AVX-512 or
+//!   AVX2 build by [`capability`], so the override picks them too (the narrow GEMM's
+//!   24-column tiles and the direct convolution's weight-gradient tile exist in AVX2 only:
+//!   an AVX-512 CPU runs their AVX2 build). Larger products go to the
 //!   `gemm` crate, which detects the CPU itself and ignores the override.
 //! - [`kernels`] holds the elementwise and reduction loops (split across threads above
 //!   [`kernels::PARALLEL_MIN`] elements, on the pool [`threads`] sets up).
@@ -155,9 +155,8 @@ fn decide() -> Capability {
 }
 
 /// Whether the chosen [`capability`] (lowered to what the CPU has) includes `c`: the test of
-/// the hand-written kernels that exist for one instruction set only (the max-pooling taps;
-/// the narrow GEMM needs it too), so that
-/// `TORCHLET_CPU_CAPABILITY=default` turns them off.
+/// the hand-written kernels that need an instruction set (the narrow GEMM and the direct
+/// convolution need AVX2 at least), so that `TORCHLET_CPU_CAPABILITY=default` turns them off.
 #[inline]
 pub fn enabled(c: Capability) -> bool {
     supported(capability()) >= c
