@@ -234,22 +234,18 @@ fn tap_row<T: Float>(cap: Capability, y: &mut [T], won: &mut [u32], row: &[T], s
 /// [`tap_row`]'s vector loop, written once over [`taps::Lanes`] (`__m256`, `__m512`).
 #[cfg(target_arch = "x86_64")]
 mod taps {
+    use crate::simd::vector::F32s;
     use crate::simd::{supported, Capability};
     use std::arch::x86_64::*;
 
-    /// A vector of f32 lanes with what the tap loop needs. Every method is `unsafe`: the CPU
-    /// must have the vector's instruction set, and pointers must be valid for the lanes.
-    pub(super) trait Lanes: Copy {
-        /// Outputs per step.
-        const N: usize;
+    /// A vector of f32 lanes ([`F32s`]) with what the tap loop needs besides. Every method
+    /// is `unsafe`: the CPU must have the vector's instruction set, and pointers must be valid
+    /// for the lanes.
+    pub(super) trait Lanes: F32s {
         /// Which lanes take the tap.
         type Mask: Copy;
         /// The bits of `t` in every lane.
         unsafe fn splat_bits(t: u32) -> Self;
-        /// `N` values from `p`.
-        unsafe fn load(p: *const f32) -> Self;
-        /// The lanes to `p`.
-        unsafe fn store(self, p: *mut f32);
         /// `row[k * s]` for `k < N`, `s` 1 or 2, reading no further than `row[(N - 1) * s]`.
         unsafe fn taps(row: *const f32, s: usize) -> Self;
         /// The lanes where `v > best` or `v` is NaN.
@@ -259,19 +255,10 @@ mod taps {
     }
 
     impl Lanes for __m256 {
-        const N: usize = 8;
         type Mask = __m256;
         #[inline(always)]
         unsafe fn splat_bits(t: u32) -> Self {
             _mm256_castsi256_ps(_mm256_set1_epi32(t as i32))
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> Self {
-            _mm256_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn store(self, p: *mut f32) {
-            _mm256_storeu_ps(p, self)
         }
         #[inline(always)]
         unsafe fn taps(row: *const f32, s: usize) -> Self {
@@ -297,19 +284,10 @@ mod taps {
     }
 
     impl Lanes for __m512 {
-        const N: usize = 16;
         type Mask = __mmask16;
         #[inline(always)]
         unsafe fn splat_bits(t: u32) -> Self {
             _mm512_castsi512_ps(_mm512_set1_epi32(t as i32))
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> Self {
-            _mm512_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn store(self, p: *mut f32) {
-            _mm512_storeu_ps(p, self)
         }
         #[inline(always)]
         unsafe fn taps(row: *const f32, s: usize) -> Self {

@@ -20,7 +20,7 @@
 //! against 22.1-23.5 ms, the weight gradient (784 x 50000 @ 50000 x 32, split over k between
 //! the two threads) 21.8 ms against 28.4 ms (AVX2 tiles, on an AVX2-only EPYC).
 
-use super::tile::{a_rows, pack, rows_of, tile, Lanes};
+use super::tile::{a_rows, pack, rows_of, tile, F32s};
 use super::{Product, Strided};
 use crate::dtype::{as_f32, as_f32_mut};
 use crate::simd::{capability, supported, Capability};
@@ -188,7 +188,7 @@ unsafe fn tiles_avx2<const NV: usize, const MR: usize>(job: Job) {
 /// The CPU has `V`'s instruction set; `A[r, p]` is in bounds for `r < rows`, `p < k`;
 /// `b.len() >= k * w`; `c.len() == rows * w`.
 #[inline(always)]
-unsafe fn tiles<V: Lanes, const NV: usize, const MR: usize>(job: Job) {
+unsafe fn tiles<V: F32s, const NV: usize, const MR: usize>(job: Job) {
     let Job { rows, k, a, b, c, accumulate } = job;
     let (full, w) = (rows / MR * MR, V::N * NV);
     let kc = if k <= 4 * KC { k } else { KC };

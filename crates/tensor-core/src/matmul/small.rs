@@ -14,7 +14,7 @@
 //! `fma(A[i, k-1], B[k-1, j], ... fma(A[i, 0], B[0, j], 0))` in both orientations and at both
 //! widths: the AVX2 and AVX-512 builds give the same bits.
 
-use super::tile::{a_rows, pack, rows_of, tile, Lanes};
+use super::tile::{a_rows, pack, rows_of, tile, F32s};
 use super::{Product, Strided};
 use crate::dtype::{as_f32, as_f32_mut};
 use crate::simd::{capability, supported, Capability};
@@ -177,7 +177,7 @@ unsafe fn tiles_avx2(rows: usize, k: usize, a: Strided<f32>, b: &[f32], c: &mut 
 /// The CPU has `V`'s instruction set; `A[r, p]` is in bounds for `r < rows`, `p < k`;
 /// `ld` is a multiple of `V::N`, `b.len() >= k * ld`, `c.len() >= rows * ld`.
 #[inline(always)]
-unsafe fn tiles<V: Lanes>(rows: usize, k: usize, a: Strided<f32>, b: &[f32], c: &mut [f32], ld: usize) {
+unsafe fn tiles<V: F32s>(rows: usize, k: usize, a: Strided<f32>, b: &[f32], c: &mut [f32], ld: usize) {
     let vectors = ld / V::N;
     for j in (0..vectors / 2 * 2).step_by(2) {
         column_block::<V, 2, 4>(rows, k, a, &b[j * V::N..], &mut c[j * V::N..], ld);
@@ -197,7 +197,7 @@ unsafe fn tiles<V: Lanes>(rows: usize, k: usize, a: Strided<f32>, b: &[f32], c: 
 /// # Safety
 /// As [`tiles`], with `b` and `c` starting at the block's first column.
 #[inline(always)]
-unsafe fn column_block<V: Lanes, const NV: usize, const MR: usize>(
+unsafe fn column_block<V: F32s, const NV: usize, const MR: usize>(
     rows: usize,
     k: usize,
     a: Strided<f32>,

@@ -1,5 +1,5 @@
 //! The register tile and the packing of B shared by the hand-written f32 GEMM kernels
-//! ([`super::narrow`] and [`super::small`]). The tile is written once over [`Lanes`], a SIMD
+//! ([`super::narrow`] and [`super::small`]). The tile is written once over [`F32s`], a SIMD
 //! vector of f32 (`__m256`: 8 lanes with AVX2 and FMA; `__m512`: 16 lanes with AVX-512F).
 //!
 //! A tile is `MR` rows by `NV` vectors of C, kept in `MR * NV` registers while `p` walks k:
@@ -10,76 +10,8 @@
 //! same order at either vector width, so the AVX2 and AVX-512 builds agree bit for bit.
 
 use super::Strided;
-#[cfg(target_arch = "x86_64")]
+pub(super) use crate::simd::vector::F32s;
 use std::arch::x86_64::*;
-
-/// A SIMD vector of f32 lanes: the operations [`tile`] needs. Every method is `unsafe`: the
-/// CPU must have the vector's instruction set, and pointers must be valid for the lanes read
-/// or written.
-pub(super) trait Lanes: Copy {
-    /// f32 lanes per vector.
-    const N: usize;
-    /// All lanes 0.
-    unsafe fn zero() -> Self;
-    /// `*p` in every lane.
-    unsafe fn splat(p: *const f32) -> Self;
-    /// `N` values from `p` (any alignment).
-    unsafe fn load(p: *const f32) -> Self;
-    /// The lanes to `p` (any alignment).
-    unsafe fn store(self, p: *mut f32);
-    /// `a * b + self`, rounded once.
-    unsafe fn fma(self, a: Self, b: Self) -> Self;
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Lanes for __m256 {
-    const N: usize = 8;
-    #[inline(always)]
-    unsafe fn zero() -> Self {
-        _mm256_setzero_ps()
-    }
-    #[inline(always)]
-    unsafe fn splat(p: *const f32) -> Self {
-        _mm256_broadcast_ss(&*p)
-    }
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        _mm256_loadu_ps(p)
-    }
-    #[inline(always)]
-    unsafe fn store(self, p: *mut f32) {
-        _mm256_storeu_ps(p, self)
-    }
-    #[inline(always)]
-    unsafe fn fma(self, a: Self, b: Self) -> Self {
-        _mm256_fmadd_ps(a, b, self)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Lanes for __m512 {
-    const N: usize = 16;
-    #[inline(always)]
-    unsafe fn zero() -> Self {
-        _mm512_setzero_ps()
-    }
-    #[inline(always)]
-    unsafe fn splat(p: *const f32) -> Self {
-        _mm512_set1_ps(*p)
-    }
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        _mm512_loadu_ps(p)
-    }
-    #[inline(always)]
-    unsafe fn store(self, p: *mut f32) {
-        _mm512_storeu_ps(p, self)
-    }
-    #[inline(always)]
-    unsafe fn fma(self, a: Self, b: Self) -> Self {
-        _mm512_fmadd_ps(a, b, self)
-    }
-}
 
 /// One tile: `C[0..MR, 0..NV*V::N] (+)= A[0..MR, 0..kb] @ B[0..kb, 0..NV*V::N]`, where
 /// `A[i, p]` is at `arow(i) + p * acs` (rows of a strided matrix, [`a_rows`]; or windows of one
@@ -93,7 +25,7 @@ impl Lanes for __m512 {
 /// `c[i * ldc]` (`i < MR`) in bounds of `c`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(super) unsafe fn tile<V: Lanes, const NV: usize, const MR: usize>(
+pub(super) unsafe fn tile<V: F32s, const NV: usize, const MR: usize>(
     arow: impl Fn(usize) -> *const f32,
     acs: usize,
     brow: impl Fn(usize) -> *const f32,
@@ -115,12 +47,12 @@ pub(super) unsafe fn tile<V: Lanes, const NV: usize, const MR: usize>(
         let brow = brow(p);
         let mut bc = [V::zero(); MR];
         for (i, x) in bc.iter_mut().enumerate() {
-            *x = V::splat(ap[i].add(p * acs)); // A[i, p]
+            *x = V::splat(*ap[i].add(p * acs)); // A[i, p]
         }
         for v in 0..NV {
             let bv = V::load(brow.add(V::N * v));
             for (row, &x) in acc.iter_mut().zip(&bc) {
-                row[v] = row[v].fma(x, bv);
+                row[v] = x.fmadd(bv, row[v]);
             }
         }
     }

@@ -15,7 +15,7 @@
 //! `fma(A[i, k-1], B[k-1, j], ... fma(A[i, 0], B[0, j], c0))`: a convolution's output sums
 //! its taps in im2col's row order, as the unfolded path's products do.
 
-use super::tile::{a_rows, tile, Lanes};
+use super::tile::{a_rows, tile, F32s};
 use super::Strided;
 use crate::dtype::{as_f32, as_f32_mut};
 use crate::Float;
@@ -116,7 +116,7 @@ unsafe fn run(ops: Operands, c: &mut [f32]) {
 /// # Safety
 /// As [`run`], with `V`'s instruction set enabled in the caller and `NV * V::N == WIDTH`.
 #[inline(always)]
-unsafe fn tiles<V: Lanes, const NV: usize, const MR: usize>(ops: Operands, c: &mut [f32]) {
+unsafe fn tiles<V: F32s, const NV: usize, const MR: usize>(ops: Operands, c: &mut [f32]) {
     let Operands { a, m, src, offs, blocks, ldc, keep } = ops;
     debug_assert!(NV * V::N == WIDTH && MR <= 8);
     let (k, full) = (offs.len(), m / MR * MR);

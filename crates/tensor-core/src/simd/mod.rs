@@ -41,6 +41,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 pub mod kernels;
 pub mod real;
 pub mod threads;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod vector;
 
 pub use real::{Fma32, Plain32, Real};
 

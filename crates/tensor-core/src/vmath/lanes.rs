@@ -20,6 +20,7 @@
 //! portable: they were no faster in lanes.
 
 use crate::dtype::{as_f32, as_f32_mut};
+use crate::simd::vector::F32s;
 use crate::simd::{supported, Capability};
 use crate::Float;
 use std::arch::x86_64::*;
@@ -103,35 +104,15 @@ fn stats_at<T: Float>(cap: Capability, x: &[T], c: usize, max: &mut [T], lse: &m
     groups!(cap, c, |done| stats_w16 / stats_w8(&x[done * c..], &mut max[done..], &mut lse[done..]))
 }
 
-/// A SIMD vector of f32 lanes: the operations the kernels need, with the semantics of the
-/// x86 instructions. Every method is `unsafe`: the CPU must have the vector's instruction
+/// A SIMD vector of f32 lanes ([`F32s`]) with the further operations the kernels need, with
+/// the semantics of the x86 instructions. Every method is `unsafe`: the CPU must have the vector's instruction
 /// set, and pointers must be valid for the lanes read or written.
-trait Vf: Copy {
-    /// f32 lanes per vector: the rows of a group.
-    const N: usize;
+trait Vf: F32s {
     /// Whether softmax writes its output from the columns ([`store_columns`]): with
     /// AVX-512's 32 registers, log_softmax over rows of 10 took 174 us instead of 225 us
     /// (row by row); AVX2's 16 cannot hold the columns beside exp's constants, and spilling
     /// them made it 8-16% slower than writing row by row from each row's max and sum.
     const COLUMN_STORES: bool;
-    /// `v` in every lane.
-    unsafe fn splat(v: f32) -> Self;
-    /// `N` values from `p` (any alignment).
-    unsafe fn load(p: *const f32) -> Self;
-    /// The lanes to `p` (any alignment).
-    unsafe fn store(self, p: *mut f32);
-    /// `self + o`.
-    unsafe fn add(self, o: Self) -> Self;
-    /// `self - o`.
-    unsafe fn sub(self, o: Self) -> Self;
-    /// `self * o`.
-    unsafe fn mul(self, o: Self) -> Self;
-    /// `self / o`.
-    unsafe fn div(self, o: Self) -> Self;
-    /// `self * a + b`, rounded once.
-    unsafe fn fmadd(self, a: Self, b: Self) -> Self;
-    /// `a > b ? a : b` per lane (`maxps`: a NaN in either gives `b`).
-    unsafe fn max(a: Self, b: Self) -> Self;
     /// `then` in the lanes where `a P b` holds (`P` a `_CMP_*` predicate), `self` elsewhere.
     unsafe fn select<const P: i32>(self, a: Self, b: Self, then: Self) -> Self;
     /// For `t = x * log2(e) + 1.5 * 2^23` (so that `t`'s low bits hold the integer `n`):
@@ -152,44 +133,7 @@ trait Vf: Copy {
 }
 
 impl Vf for __m256 {
-    const N: usize = 8;
     const COLUMN_STORES: bool = false;
-    #[inline(always)]
-    unsafe fn splat(v: f32) -> Self {
-        _mm256_set1_ps(v)
-    }
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        _mm256_loadu_ps(p)
-    }
-    #[inline(always)]
-    unsafe fn store(self, p: *mut f32) {
-        _mm256_storeu_ps(p, self)
-    }
-    #[inline(always)]
-    unsafe fn add(self, o: Self) -> Self {
-        _mm256_add_ps(self, o)
-    }
-    #[inline(always)]
-    unsafe fn sub(self, o: Self) -> Self {
-        _mm256_sub_ps(self, o)
-    }
-    #[inline(always)]
-    unsafe fn mul(self, o: Self) -> Self {
-        _mm256_mul_ps(self, o)
-    }
-    #[inline(always)]
-    unsafe fn div(self, o: Self) -> Self {
-        _mm256_div_ps(self, o)
-    }
-    #[inline(always)]
-    unsafe fn fmadd(self, a: Self, b: Self) -> Self {
-        _mm256_fmadd_ps(self, a, b)
-    }
-    #[inline(always)]
-    unsafe fn max(a: Self, b: Self) -> Self {
-        _mm256_max_ps(a, b)
-    }
     #[inline(always)]
     unsafe fn select<const P: i32>(self, a: Self, b: Self, then: Self) -> Self {
         _mm256_blendv_ps(self, then, _mm256_cmp_ps::<P>(a, b))
@@ -240,44 +184,7 @@ impl Vf for __m256 {
 }
 
 impl Vf for __m512 {
-    const N: usize = 16;
     const COLUMN_STORES: bool = true;
-    #[inline(always)]
-    unsafe fn splat(v: f32) -> Self {
-        _mm512_set1_ps(v)
-    }
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        _mm512_loadu_ps(p)
-    }
-    #[inline(always)]
-    unsafe fn store(self, p: *mut f32) {
-        _mm512_storeu_ps(p, self)
-    }
-    #[inline(always)]
-    unsafe fn add(self, o: Self) -> Self {
-        _mm512_add_ps(self, o)
-    }
-    #[inline(always)]
-    unsafe fn sub(self, o: Self) -> Self {
-        _mm512_sub_ps(self, o)
-    }
-    #[inline(always)]
-    unsafe fn mul(self, o: Self) -> Self {
-        _mm512_mul_ps(self, o)
-    }
-    #[inline(always)]
-    unsafe fn div(self, o: Self) -> Self {
-        _mm512_div_ps(self, o)
-    }
-    #[inline(always)]
-    unsafe fn fmadd(self, a: Self, b: Self) -> Self {
-        _mm512_fmadd_ps(self, a, b)
-    }
-    #[inline(always)]
-    unsafe fn max(a: Self, b: Self) -> Self {
-        _mm512_max_ps(a, b)
-    }
     #[inline(always)]
     unsafe fn select<const P: i32>(self, a: Self, b: Self, then: Self) -> Self {
         _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<P>(a, b), self, then)

@@ -1,0 +1,115 @@
+//! One SIMD vector abstraction for the hand-written x86-64 kernels: the f32 operations they
+//! all need, implemented once for `__m256` (8 lanes; AVX2 and FMA) and `__m512` (16 lanes;
+//! AVX-512F). A kernel written over [`F32s`] compiles to either width inside a function that
+//! enables the width's features; the traits of particular kernels (the softmax lanes of
+//! `vmath`, the max-pooling taps) extend it with what only they need. The operations have
+//! the x86 instructions' semantics, so both widths give the same bits lane by lane.
+//!
+//! Every method is `unsafe`: the CPU must have the vector's instruction set, and pointers
+//! must be valid for the lanes read or written.
+
+use std::arch::x86_64::*;
+
+/// A SIMD vector of f32 lanes.
+pub(crate) trait F32s: Copy {
+    /// Lanes per vector.
+    const N: usize;
+    /// All lanes 0.
+    unsafe fn zero() -> Self;
+    /// `v` in every lane.
+    unsafe fn splat(v: f32) -> Self;
+    /// `N` values from `p` (any alignment).
+    unsafe fn load(p: *const f32) -> Self;
+    /// The lanes to `p` (any alignment).
+    unsafe fn store(self, p: *mut f32);
+    /// `self + o`.
+    unsafe fn add(self, o: Self) -> Self;
+    /// `self - o`.
+    unsafe fn sub(self, o: Self) -> Self;
+    /// `self * o`.
+    unsafe fn mul(self, o: Self) -> Self;
+    /// `self / o`.
+    unsafe fn div(self, o: Self) -> Self;
+    /// `self * a + b`, rounded once.
+    unsafe fn fmadd(self, a: Self, b: Self) -> Self;
+    /// `a > b ? a : b` per lane (`maxps`: a NaN in either gives `b`).
+    unsafe fn max(a: Self, b: Self) -> Self;
+}
+
+/// Implements [`F32s`] for `$t` with the intrinsics of prefix `$p` (`_mm256`, `_mm512`).
+macro_rules! f32s {
+    ($t:ty, $n:expr, $zero:ident, $set1:ident, $loadu:ident, $storeu:ident, $add:ident, $sub:ident, $mul:ident, $div:ident, $fmadd:ident, $max:ident) => {
+        impl F32s for $t {
+            const N: usize = $n;
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                $zero()
+            }
+            #[inline(always)]
+            unsafe fn splat(v: f32) -> Self {
+                $set1(v)
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> Self {
+                $loadu(p)
+            }
+            #[inline(always)]
+            unsafe fn store(self, p: *mut f32) {
+                $storeu(p, self)
+            }
+            #[inline(always)]
+            unsafe fn add(self, o: Self) -> Self {
+                $add(self, o)
+            }
+            #[inline(always)]
+            unsafe fn sub(self, o: Self) -> Self {
+                $sub(self, o)
+            }
+            #[inline(always)]
+            unsafe fn mul(self, o: Self) -> Self {
+                $mul(self, o)
+            }
+            #[inline(always)]
+            unsafe fn div(self, o: Self) -> Self {
+                $div(self, o)
+            }
+            #[inline(always)]
+            unsafe fn fmadd(self, a: Self, b: Self) -> Self {
+                $fmadd(self, a, b)
+            }
+            #[inline(always)]
+            unsafe fn max(a: Self, b: Self) -> Self {
+                $max(a, b)
+            }
+        }
+    };
+}
+
+f32s!(
+    __m256,
+    8,
+    _mm256_setzero_ps,
+    _mm256_set1_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_add_ps,
+    _mm256_sub_ps,
+    _mm256_mul_ps,
+    _mm256_div_ps,
+    _mm256_fmadd_ps,
+    _mm256_max_ps
+);
+f32s!(
+    __m512,
+    16,
+    _mm512_setzero_ps,
+    _mm512_set1_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_add_ps,
+    _mm512_sub_ps,
+    _mm512_mul_ps,
+    _mm512_div_ps,
+    _mm512_fmadd_ps,
+    _mm512_max_ps
+);
