@@ -690,7 +690,8 @@ mod tests {
     fn every_build_keeps_denormal_results() {
         // PyTorch 2.9.1: torch.tensor([0., -100., -90.]).softmax(0).view(torch.int32)
         // -> [1065353216, 27, 584744], in the baseline build, the FMA build and the dispatched
-        // kernel (the AVX2 lanes need eight rows: `lanes` checks them against the FMA build).
+        // kernel (the lanes need groups of 8 or 16 rows: `lanes` checks them against the FMA
+        // build).
         let x = [0.0f32, -100.0, -90.0];
         let want = [1.0f32.to_bits(), 27, 584744];
         let (mut base, mut fma, mut disp) = ([0.0f32; 3], [0.0f32; 3], [0.0f32; 3]);
