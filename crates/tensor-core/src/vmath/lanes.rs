@@ -7,8 +7,9 @@
 //! one *group*: four columns at a time, the rows are loaded and transposed in registers so
 //! that vector `j` holds column `j` of the group's rows (lane `i` = row `i`). The maxima,
 //! `exp(x - max)`, the sums and their logs then take `C` full-width steps per group, with no
-//! per-row work. What goes back in the row layout (log_softmax, softmax) is written row by
-//! row from the group's maxima and sums.
+//! per-row work. What goes back in the row layout (log_softmax, softmax) is made in columns
+//! and stored through the transposes reversed ([`store_columns`], AVX-512), or written row
+//! by row from the group's maxima and sums (AVX2, whose registers cannot hold the columns).
 //!
 //! The kernels are written once over [`Vf`] (`__m256` and `__m512`); each returns how many
 //! rows it did (whole groups: AVX-512 groups first where the capability allows, then AVX2
@@ -105,8 +106,8 @@ fn stats_at<T: Float>(cap: Capability, x: &[T], c: usize, max: &mut [T], lse: &m
 }
 
 /// A SIMD vector of f32 lanes ([`F32s`]) with the further operations the kernels need, with
-/// the semantics of the x86 instructions. Every method is `unsafe`: the CPU must have the vector's instruction
-/// set, and pointers must be valid for the lanes read or written.
+/// the semantics of the x86 instructions. Every method is `unsafe`: the CPU must have the
+/// vector's instruction set, and pointers must be valid for the lanes read or written.
 trait Vf: F32s {
     /// Whether softmax writes its output from the columns ([`store_columns`]): with
     /// AVX-512's 32 registers, log_softmax over rows of 10 took 174 us instead of 225 us
