@@ -36,7 +36,8 @@ pub(crate) trait F32s: Copy {
     unsafe fn max(a: Self, b: Self) -> Self;
 }
 
-/// Implements [`F32s`] for `$t` with the intrinsics of prefix `$p` (`_mm256`, `_mm512`).
+/// Implements [`F32s`] for `$t` (`$n` lanes) with the intrinsics named after it, one per
+/// method in the trait's order (`_mm256_*` or `_mm512_*`).
 macro_rules! f32s {
     ($t:ty, $n:expr, $zero:ident, $set1:ident, $loadu:ident, $storeu:ident, $add:ident, $sub:ident, $mul:ident, $div:ident, $fmadd:ident, $max:ident) => {
         impl F32s for $t {

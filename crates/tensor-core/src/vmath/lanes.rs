@@ -257,7 +257,7 @@ unsafe fn exp<V: Vf>(x: V) -> V {
     let (pow2_h1, pow2_h2) = V::exp_scales(t);
     let y = p.fmadd(r.mul(r), r.add(V::splat(1.0)));
     let y = y.mul(pow2_h1).mul(pow2_h2);
-    V::splat(0.0).select::<_CMP_NLT_UQ>(x, lo, y) // x < -104 gives 0
+    V::zero().select::<_CMP_NLT_UQ>(x, lo, y) // x < -104 gives 0
 }
 
 /// `super::ln_f32` on every lane, operation for operation (no fused multiply-adds).
@@ -282,7 +282,7 @@ unsafe fn ln<V: Vf>(x: V) -> V {
     y = y.sub(V::splat(0.5).mul(z));
     y = y.add(m).add(ef.mul(V::splat(0.693_359_4)));
     // 0 gives -inf; negative and NaN give NaN; +inf gives +inf.
-    let zero = V::splat(0.0);
+    let zero = V::zero();
     y = y.select::<_CMP_EQ_OQ>(x, zero, V::splat(f32::NEG_INFINITY));
     y = y.select::<_CMP_NGE_UQ>(x, zero, V::splat(f32::NAN));
     let inf = V::splat(f32::INFINITY);
@@ -297,7 +297,7 @@ unsafe fn ln<V: Vf>(x: V) -> V {
 /// a masked load that reads that row only.
 #[inline(always)]
 unsafe fn columns<V: Vf, const C: usize>(x: *const f32) -> [V; C] {
-    let mut cols = [V::splat(0.0); C];
+    let mut cols = [V::zero(); C];
     let last = V::N - 1;
     for q in (0..C).step_by(4) {
         let row = |i: usize| {
@@ -338,8 +338,8 @@ unsafe fn max_sum<V: Vf, const C: usize>(cols: &[V; C]) -> (V, V) {
     }
     let [c0, c1, c2, c3] = chains;
     let m = V::max(rest, V::max(V::max(c3, c2), V::max(c1, c0)));
-    let m = m.select::<_CMP_EQ_OQ>(m, ninf, V::splat(0.0)); // none: 0
-    let mut s = V::splat(0.0);
+    let m = m.select::<_CMP_EQ_OQ>(m, ninf, V::zero()); // none: 0
+    let mut s = V::zero();
     for &col in cols {
         s = s.add(exp(col.sub(m)));
     }
@@ -357,7 +357,7 @@ unsafe fn max_sum<V: Vf, const C: usize>(cols: &[V; C]) -> (V, V) {
 unsafe fn store_columns<V: Vf, const C: usize>(cols: impl Fn(usize) -> V, out: *mut f32) {
     let last = V::N - 1;
     for q in (0..C).step_by(4).rev() {
-        let col = |j: usize| if q + j < C { cols(q + j) } else { V::splat(0.0) };
+        let col = |j: usize| if q + j < C { cols(q + j) } else { V::zero() };
         let (t0, t1) = V::unpack(col(0), col(1));
         let (t2, t3) = V::unpack(col(2), col(3));
         let ((r0, r1), (r2, r3)) = (V::halves(t0, t2), V::halves(t1, t3));
@@ -412,7 +412,7 @@ unsafe fn softmax_groups<V: Vf, const C: usize>(x: &[f32], out: &mut [f32], log:
         // for softmax...
         let (mut max, mut sub) = ([0f32; 16], [0f32; 16]);
         m.store(max.as_mut_ptr());
-        (if log { ln(s) } else { V::splat(0.0) }).store(sub.as_mut_ptr());
+        (if log { ln(s) } else { V::zero() }).store(sub.as_mut_ptr());
         let xg = &x[g * n * C..];
         for (i, (xr, or)) in xg.chunks_exact(C).zip(out.chunks_exact_mut(C)).enumerate() {
             or.iter_mut().zip(xr).for_each(|(o, &v)| *o = (v - max[i]) - sub[i]);
