@@ -10,8 +10,8 @@
 //! fixed blocks of rows whose partial sums are added in order. Either way the split depends
 //! on the shape only, so results never depend on the thread count.
 
-use crate::simd::capability;
 use crate::simd::kernels::PARALLEL_MIN;
+use crate::simd::{capability, Capability};
 use crate::Float;
 use rayon::prelude::*;
 use row_sums::RowSums;
@@ -32,10 +32,26 @@ mod row_sums {
         pub(super) fn new<T: Float>() -> Option<RowSums> {
             None
         }
+        pub(super) fn at<T: Float>(_: crate::simd::Capability) -> Option<RowSums> {
+            None
+        }
         pub(super) fn moments<T: Float>(self, _: &[T]) -> (f64, f64) {
             match self {}
         }
         pub(super) fn grad_sums<T: Float>(self, _: &[T], _: &[T], _: Option<&[T]>, _: T, _: T) -> (f64, f64) {
+            match self {}
+        }
+        pub(super) fn has_columns(self, _: bool) -> bool {
+            match self {}
+        }
+        pub(super) fn columns<T: Float, const GRAD: bool>(
+            self,
+            _: &[T],
+            _: &[T],
+            _: &[T],
+            _: &mut [f64],
+            _: &mut [f64],
+        ) {
             match self {}
         }
     }
@@ -78,19 +94,32 @@ impl ChannelLayout {
     }
 }
 
-/// For every channel `c`, the sums over its elements of the two values `f(a, b, center[c])`
-/// (with `a`, `b` the elements of two tensors of layout `l`), computed in the element type
-/// and accumulated in f64 (see [`row_sums`] for `inner == 1`).
-fn channel_sums<T: Float>(
+/// The two terms batch norm sums per element `a` (and `b`) of a channel with center `k`:
+/// `x - k` and `(x - k)^2` for the statistics (`GRAD` false, `a = x`, `b` unused), `g` and
+/// `g (x - m)` for the gradient sums (`GRAD` true, `a = g`, `b = x`, `k = m`); in the
+/// element type.
+#[inline(always)]
+fn terms<T: Float, const GRAD: bool>(a: T, b: T, k: T) -> (T, T) {
+    if GRAD {
+        (a, a * (b - k))
+    } else {
+        let d = a - k;
+        (d, d * d)
+    }
+}
+
+/// For every channel `c`, the sums over its elements of the two [`terms`] of `a`, `b` and
+/// `center[c]` (with `a`, `b` the elements of two tensors of layout `l`), computed in the
+/// element type and accumulated in f64 (see [`row_sums`] for `inner == 1`).
+fn channel_sums<T: Float, const GRAD: bool>(
     l: ChannelLayout,
     a: &[T],
     b: &[T],
     center: &[T],
-    f: impl Fn(T, T, T) -> (T, T) + Sync,
 ) -> (Vec<f64>, Vec<f64>) {
     let ChannelLayout { outer, channels, inner } = l;
     if inner == 1 {
-        return row_sums(channels, a, b, center, f);
+        return row_sums::<T, GRAD>(capability(), channels, a, b, center);
     }
     let (mut s1, mut s2) = (vec![0.0f64; channels], vec![0.0f64; channels]);
     let per = l.chunk(a.len());
@@ -109,13 +138,13 @@ fn channel_sums<T: Float>(
                     let (ta, tb) = (ca.remainder(), cb.remainder());
                     for (x8, y8) in ca.zip(cb) {
                         for i in 0..8 {
-                            let (u, v) = f(x8[i], y8[i], k);
+                            let (u, v) = terms::<T, GRAD>(x8[i], y8[i], k);
                             p[i] += u.to_f64();
                             q[i] += v.to_f64();
                         }
                     }
                     for (i, (&x, &y)) in ta.iter().zip(tb).enumerate() {
-                        let (u, v) = f(x, y, k);
+                        let (u, v) = terms::<T, GRAD>(x, y, k);
                         p[i] += u.to_f64();
                         q[i] += v.to_f64();
                     }
@@ -146,30 +175,36 @@ const SUM_GROUP: usize = 16;
 /// element type and each group's sums added to the block's f64 sums: with f64 work per
 /// element, batch norm's statistics of a (28892, 200) f32 tensor (23 MB) took 0.90 ms, with
 /// f32 groups 0.70 ms (the same run, 2 threads), and sixteen f32 additions lose at most ~1e-6
-/// relatively before the f64 takes over.
+/// relatively before the f64 takes over. f32 on AVX2 or AVX-512 keeps a group's sums in
+/// registers ([`RowSums::columns`]: the same additions in the same order, so the same bits).
 /// Splitting the channels among threads instead would have every thread stream over every
 /// row (twice the memory traffic where bandwidth is the limit).
-fn row_sums<T: Float>(
+fn row_sums<T: Float, const GRAD: bool>(
+    cap: Capability,
     channels: usize,
     a: &[T],
     b: &[T],
     center: &[T],
-    f: impl Fn(T, T, T) -> (T, T) + Sync,
 ) -> (Vec<f64>, Vec<f64>) {
     let rows = a.len() / channels.max(1);
+    let fast = RowSums::at::<T>(cap).filter(|s| s.has_columns(GRAD));
     let block = |r0: usize| {
         let (mut p, mut q) = (vec![0.0f64; channels], vec![0.0f64; channels]);
-        let (mut gp, mut gq) = (vec![T::ZERO; channels], vec![T::ZERO; channels]);
         let r1 = (r0 + SUM_ROWS).min(rows);
-        crate::dispatch!(capability(), |F| {
-            for g0 in (r0..r1).step_by(SUM_GROUP) {
+        let (a, b) = (&a[r0 * channels..r1 * channels], &b[r0 * channels..r1 * channels]);
+        if let Some(sums) = fast {
+            sums.columns::<T, GRAD>(a, b, center, &mut p, &mut q);
+            return (p, q);
+        }
+        let (mut gp, mut gq) = (vec![T::ZERO; channels], vec![T::ZERO; channels]);
+        crate::dispatch!(cap, |F| {
+            for (ga, gb) in a.chunks(SUM_GROUP * channels).zip(b.chunks(SUM_GROUP * channels)) {
                 gp.fill(T::ZERO);
                 gq.fill(T::ZERO);
-                for r in g0..(g0 + SUM_GROUP).min(r1) {
-                    let (xa, xb) = (&a[r * channels..][..channels], &b[r * channels..][..channels]);
+                for (xa, xb) in ga.chunks_exact(channels).zip(gb.chunks_exact(channels)) {
                     let sums = gp.iter_mut().zip(gq.iter_mut());
                     for (((p, q), &x), (&y, &k)) in sums.zip(xa).zip(xb.iter().zip(center)) {
-                        let (u, v) = f(x, y, k);
+                        let (u, v) = terms::<T, GRAD>(x, y, k);
                         *p += u;
                         *q += v;
                     }
@@ -238,10 +273,7 @@ pub fn channel_moments<T: Float>(x: &[T], l: ChannelLayout) -> (Vec<f64>, Vec<f6
             }
         })
         .collect();
-    let (s1, s2) = channel_sums(l, x, x, &shift, |x, _, k| {
-        let d = x - k;
-        (d, d * d)
-    });
+    let (s1, s2) = channel_sums::<T, false>(l, x, x, &shift);
     let n = l.per_channel() as f64;
     let mean = s1.iter().zip(&shift).map(|(s, &k)| k.to_f64() + s / n).collect();
     let var = s1
@@ -269,7 +301,7 @@ pub fn channel_grad_sums<T: Float>(x: &[T], g: &[T], mean: &[f64], l: ChannelLay
     let n = l.outer * l.channels * l.inner;
     assert!(x.len() == n && g.len() == n && mean.len() == l.channels, "channel_grad_sums: layout");
     let mean_t: Vec<T> = mean.iter().map(|&m| T::c(m)).collect();
-    let (s_g, mut s_gx) = channel_sums(l, g, x, &mean_t, |g, x, m| (g, g * (x - m)));
+    let (s_g, mut s_gx) = channel_sums::<T, true>(l, g, x, &mean_t);
     for ((s, &sg), (&m, &mt)) in s_gx.iter_mut().zip(&s_g).zip(mean.iter().zip(&mean_t)) {
         *s += (mt.to_f64() - m) * sg;
     }
@@ -615,6 +647,31 @@ mod tests {
                         assert_eq!(out[k], x[k] * pa[c] + g[k] * pb[c] + q[c]);
                         assert_eq!(one[k], x[k] * pa[c] + q[c]);
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn column_sums_give_the_portable_bits_at_every_capability() {
+        // Channel counts around the strips (48 = 6 x 8 with AVX2, 192 = 12 x 16 with
+        // AVX-512), single vectors, the half vector and the scalar rest; row counts around a
+        // group (16) and a block (512). Both term pairs; every capability against the
+        // portable loop, bit for bit.
+        for channels in [1, 3, 7, 8, 9, 16, 17, 47, 48, 49, 55, 192, 200, 209, 400] {
+            for rows in [1, 15, 17, 600] {
+                let n = rows * channels;
+                let a: Vec<f32> = (0..n).map(|i| ((i * 7919) % 2003) as f32 / 97.0 - 10.0).collect();
+                let b: Vec<f32> = (0..n).map(|i| ((i * 104_729) % 1009) as f32 / 53.0 - 9.0).collect();
+                let center: Vec<f32> = (0..channels).map(|c| c as f32 * 0.37 - 3.0).collect();
+                let bits = |cap: Capability| -> Vec<u64> {
+                    let (p, q) = row_sums::<f32, false>(cap, channels, &a, &a, &center);
+                    let (g, h) = row_sums::<f32, true>(cap, channels, &a, &b, &center);
+                    [p, q, g, h].concat().iter().map(|v| v.to_bits()).collect()
+                };
+                let want = bits(Capability::Default);
+                for cap in crate::simd::available() {
+                    assert_eq!(bits(cap), want, "{cap:?}: {rows} rows of {channels}");
                 }
             }
         }

@@ -318,9 +318,10 @@ impl TensorData {
     /// Variance and mean over `dims`, like `torch.var_mean(x, dims, correction=, keepdim=)`:
     /// `var = sum((x - mean)^2) / max(0, n - correction)` for the `n` values of each lane,
     /// so `correction >= n` gives `inf` (or NaN when every deviation is 0, e.g. for `n = 1`),
-    /// and an empty lane gives NaN, as in PyTorch. Two passes (the mean, then the squared
-    /// deviations) accumulated in f64; a strided lane (`x.var(0)` of a matrix) is read row by
-    /// row, without materialising a transpose.
+    /// and an empty lane gives NaN, as in PyTorch. A contiguous lane takes two passes (the
+    /// mean, then the squared deviations) accumulated in f64; strided lanes (`x.var(0)` of a
+    /// matrix) are batch norm's per-channel statistics ([`crate::norm::channel_moments`]: one
+    /// pass over the rows in order, without materialising a transpose).
     pub fn var_mean_dims(
         &self,
         dims: &Dims,
@@ -358,52 +359,23 @@ impl TensorData {
                 var.extend(pairs.iter().map(|&(s, _)| T::c(s)));
                 mean.extend(pairs.iter().map(|&(_, m)| T::c(m)));
             } else {
-                // Each task owns a run of adjacent columns of one outer index and reads its
-                // (n, cols) block once, row by row, accumulating in f64 the sums of `x - k` and
-                // `(x - k)^2` with `k` the lane's first value (a shift that keeps the sums near
-                // the deviations): mean = k + S1/n, m2 = S2 - S1^2/n. In f64 the subtraction
-                // loses nothing an f32 result would show unless a lane's first value lies
-                // millions of standard deviations from its mean.
-                let (inner, block) = (p.inner, p.n * p.inner);
-                let mut means = crate::pool::try_scratch(op, p.outer * inner, 0.0f64)?;
-                let mut m2 = crate::pool::try_scratch(op, p.outer * inner, 0.0f64)?;
-                let columns = |j0: usize, x: &[T], mu: &mut [f64], acc: &mut [f64]| {
-                    let w = mu.len();
-                    let shift: Vec<f64> = x[j0..j0 + w].iter().map(|v| v.to_f64()).collect();
-                    crate::dispatch!(crate::simd::capability(), |F| {
-                        for row in x.chunks_exact(inner) {
-                            for (((s1, s2), &k), &x) in
-                                mu.iter_mut().zip(acc.iter_mut()).zip(&shift).zip(&row[j0..j0 + w])
-                            {
-                                let d = x.to_f64() - k;
-                                *s1 += d;
-                                *s2 += d * d;
-                            }
-                        }
-                        for ((m, a), &k) in mu.iter_mut().zip(acc.iter_mut()).zip(&shift) {
-                            *a -= *m * *m / n;
-                            if *a < 0.0 {
-                                *a = 0.0; // rounding; a NaN stays NaN
-                            }
-                            *m = k + *m / n;
-                        }
-                    })
-                };
-                let cols = if v.len() < crate::simd::kernels::PARALLEL_MIN {
-                    inner
-                } else {
-                    inner.div_ceil(rayon::current_num_threads()).next_multiple_of(8)
-                };
-                means.par_chunks_mut(inner).zip(m2.par_chunks_mut(inner)).zip(v.par_chunks(block)).for_each(
-                    |((mu, acc), x)| {
-                        mu.par_chunks_mut(cols)
-                            .zip(acc.par_chunks_mut(cols))
-                            .enumerate()
-                            .for_each(|(c, (mu, acc))| columns(c * cols, x, mu, acc))
-                    },
-                );
-                var.extend(m2.iter().map(|&s| T::c(s / denom)));
-                mean.extend(means.iter().map(|&m| T::c(m)));
+                // Each outer index's (n, inner) block holds `inner` strided lanes: batch
+                // norm's per-channel statistics of an (N, C) input, with N = n and C = inner
+                // (one kernel for both; it splits the rows among threads above PARALLEL_MIN).
+                let block = p.n * p.inner;
+                let layout = crate::norm::ChannelLayout { outer: p.n, channels: p.inner, inner: 1 };
+                let moments = |x: &[T]| crate::norm::channel_moments(x, layout);
+                let parts: Vec<(Vec<f64>, Vec<f64>)> =
+                    if p.outer > 1 && v.len() >= crate::simd::kernels::PARALLEL_MIN {
+                        v.par_chunks(block).map(moments).collect()
+                    } else {
+                        v.chunks(block).map(moments).collect()
+                    };
+                // channel_moments gives the biased variance m2 / n.
+                for (m, b) in &parts {
+                    var.extend(b.iter().map(|&b| T::c(b * n / denom)));
+                    mean.extend(m.iter().map(|&m| T::c(m)));
+                }
             }
             Ok((
                 TensorData::from_vec_unchecked(var, p.out.clone()),

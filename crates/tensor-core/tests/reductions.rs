@@ -640,5 +640,19 @@ fn variance_over_a_strided_dim_matches_the_two_pass_definition() {
             }
         }
         assert_eq!(got[0], 0.0);
+        // The middle dim of (2, rows / 2, cols): two blocks of strided lanes.
+        let half = rows / 2;
+        let got = vals(
+            &t.reshape([2, half as isize, cols as isize]).unwrap().var_dims(&1.into(), 1.0, false).unwrap(),
+        );
+        for (i, &g) in got.iter().enumerate() {
+            let (o, j) = (i / cols, i % cols);
+            let want = lane_var(&(0..half).map(|r| lanes[(o * half + r) * cols + j]).collect::<Vec<_>>());
+            let tol = if t.dtype() == DType::F32 { 2e-6 } else { 1e-12 };
+            assert!(
+                want.is_nan() && g.is_nan() || (g - want).abs() <= tol * want.abs(),
+                "block {o} column {j}: {g} vs {want}"
+            );
+        }
     }
 }
