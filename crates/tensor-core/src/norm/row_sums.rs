@@ -1,6 +1,7 @@
 //! Layer norm's row sums for f32 rows on AVX2 or AVX-512, written with intrinsics, and batch
-//! norm's column sums of an `(N, C)` input ([`RowSums::columns`], over [`F32s`]: the sums of
-//! a group of rows kept in registers instead of going through memory row by row).
+//! norm's column sums of an `(N, C)` input on AVX-512 ([`RowSums::columns`], over [`F32s`]:
+//! the sums of a group of rows kept in registers instead of going through memory row by
+//! row).
 //!
 //! The portable sums of `norm.rs` (`block_sum3`) leave the vectorising to LLVM, which allows
 //! one accumulator of sixteen lanes per loop and a fold of the lanes one by one: each row is
@@ -275,12 +276,6 @@ unsafe fn columns_avx512<const GRAD: bool>(a: &[f32], b: &[f32], c: &[f32], p: &
     columns_with::<__m512, __m256, 12, GRAD>(a, b, c, p, q)
 }
 
-/// The statistics only (see [`RowSums::has_columns`]).
-#[target_feature(enable = "avx2,fma")]
-unsafe fn columns_avx2(a: &[f32], c: &[f32], p: &mut [f64], q: &mut [f64]) {
-    columns_with::<__m256, __m256, 6, false>(a, a, c, p, q)
-}
-
 #[target_feature(enable = "avx512f")]
 unsafe fn moments_avx512(row: &[f32]) -> (f64, f64) {
     moments_with::<__m512>(row)
@@ -352,20 +347,21 @@ impl RowSums {
             }
         }
     }
-    /// Whether [`RowSums::columns`] beats the portable loop for these terms: always with
-    /// AVX-512; with AVX2 for the statistics only. (A (28892, 200) f32 input, 2 threads:
-    /// the statistics 541-549 us portable against 360-375 with AVX2 strips, 558-635 against
-    /// 286-288 with AVX-512 strips; the gradient sums, reading two tensors, 870-875 portable
-    /// against 1,680-1,730 with AVX2 strips, whose four strips per row read each group as
-    /// 32 short runs, and 875-902 against 609-631 with AVX-512 strips.)
-    pub(super) fn has_columns(self, grad: bool) -> bool {
-        self.0 == Capability::Avx512 || !grad
+    /// Whether [`RowSums::columns`] runs here: with AVX-512. The portable loop stays with
+    /// AVX2, where 8-lane strips read each group of rows as many short runs: on a
+    /// (28892, 200) f32 input (2 threads) the gradient sums, reading two tensors, took
+    /// 1,680-1,730 us in strips of 48 columns against 870-875 portable; the statistics
+    /// alone 360-375 against 541-549, but `batch_norm_fwd_bwd` as a whole 4,807 against
+    /// 4,268 us with them (A/B, 10 rounds). With AVX-512 (strips of 192 columns): the
+    /// statistics 286-288 against 558-635, the gradient sums 609-631 against 875-902.
+    pub(super) fn has_columns(self) -> bool {
+        self.0 == Capability::Avx512
     }
 
     /// Batch norm's sums down the columns of the rows `a` (and `b`; rows of `center.len()`
     /// values), added to `p` and `q`: the sums of the two [`terms`] of each column, in
-    /// groups of [`SUM_GROUP`] rows summed in f32 (in registers, strips of 12 vectors with
-    /// AVX-512 and 6 with AVX2) and added in f64. The additions and their order are those of
+    /// groups of [`SUM_GROUP`] rows summed in f32 (in registers, strips of 12 vectors) and
+    /// added in f64. The additions and their order are those of
     /// the portable loop of `row_sums` in norm.rs, lane by lane, so the bits are the same.
     pub(super) fn columns<T: Float, const GRAD: bool>(
         self,
@@ -387,8 +383,7 @@ impl RowSums {
         unsafe {
             match self.0 {
                 Capability::Avx512 => columns_avx512::<GRAD>(a, b, c, p, q),
-                _ if !GRAD => columns_avx2(a, c, p, q),
-                _ => unreachable!("RowSums::columns: the gradient sums run portable with AVX2 (has_columns)"),
+                _ => unreachable!("RowSums::columns: AVX-512 only (has_columns)"),
             }
         }
     }
