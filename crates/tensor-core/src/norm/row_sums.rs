@@ -21,7 +21,7 @@
 
 use super::{terms, SUM_GROUP};
 use crate::dtype::as_f32;
-use crate::simd::vector::F32s;
+use crate::simd::vector::{for_strips, F32s, Strip};
 use crate::simd::{capability, supported, Capability};
 use crate::Float;
 use std::arch::x86_64::*;
@@ -183,52 +183,54 @@ unsafe fn grad_sums_with<V: V16>(x: &[f32], g: &[f32], w: Option<&[f32]>, mu: f3
     }
 }
 
-/// Batch norm's column sums ([`RowSums::columns`]) over one group of rows `a` (and `b`) of
-/// the `S * V::N` columns from `j0` on: the two [`terms`] summed down each column in
-/// registers (`S` vectors of each), then added to `p`, `q` in f64. Rows hold
-/// `center.len()` values.
-#[inline(always)]
-unsafe fn column_strip<V: F32s, const S: usize, const GRAD: bool>(
-    a: &[f32],
-    b: &[f32],
-    center: &[f32],
-    j0: usize,
-    p: &mut [f64],
-    q: &mut [f64],
-) {
-    let w = center.len();
-    let k = center.as_ptr().add(j0);
-    let (mut sp, mut sq) = ([V::zero(); S], [V::zero(); S]);
-    for r in 0..a.len() / w {
-        let (ra, rb) = (a.as_ptr().add(r * w + j0), b.as_ptr().add(r * w + j0));
-        for s in 0..S {
-            let (o, c) = (s * V::N, V::load(k.add(s * V::N)));
-            let x = V::load(ra.add(o));
-            let (u, v) = if GRAD {
-                (x, x.mul(V::load(rb.add(o)).sub(c)))
-            } else {
-                let d = x.sub(c);
-                (d, d.mul(d))
-            };
-            sp[s] = sp[s].add(u);
-            sq[s] = sq[s].add(v);
+/// One group of rows `a` (and `b`) of batch norm's column sums ([`RowSums::columns`]), rows
+/// of `center.len()` values, and the f64 sums `p`, `q` they are added to.
+struct Columns<'a, const GRAD: bool> {
+    a: &'a [f32],
+    b: &'a [f32],
+    center: &'a [f32],
+    p: &'a mut [f64],
+    q: &'a mut [f64],
+}
+
+impl<const GRAD: bool> Strip for Columns<'_, GRAD> {
+    /// The `S * V::N` columns from `j0` on: the two [`terms`] summed down each column in
+    /// registers (`S` vectors of each), then added to `p`, `q` in f64.
+    #[inline(always)]
+    unsafe fn strip<V: F32s, const S: usize>(&mut self, j0: usize) {
+        let w = self.center.len();
+        let k = self.center.as_ptr().add(j0);
+        let (mut sp, mut sq) = ([V::zero(); S], [V::zero(); S]);
+        for r in 0..self.a.len() / w {
+            let (ra, rb) = (self.a.as_ptr().add(r * w + j0), self.b.as_ptr().add(r * w + j0));
+            for s in 0..S {
+                let (o, c) = (s * V::N, V::load(k.add(s * V::N)));
+                let x = V::load(ra.add(o));
+                let (u, v) = if GRAD {
+                    (x, x.mul(V::load(rb.add(o)).sub(c)))
+                } else {
+                    let d = x.sub(c);
+                    (d, d.mul(d))
+                };
+                sp[s] = sp[s].add(u);
+                sq[s] = sq[s].add(v);
+            }
         }
-    }
-    let mut lanes = [[0.0f32; 16]; 2];
-    for s in 0..S {
-        sp[s].store(lanes[0].as_mut_ptr());
-        sq[s].store(lanes[1].as_mut_ptr());
-        let o = j0 + s * V::N;
-        for (i, (p, q)) in p[o..o + V::N].iter_mut().zip(&mut q[o..o + V::N]).enumerate() {
-            *p += lanes[0][i] as f64;
-            *q += lanes[1][i] as f64;
+        let mut lanes = [[0.0f32; 16]; 2];
+        for s in 0..S {
+            sp[s].store(lanes[0].as_mut_ptr());
+            sq[s].store(lanes[1].as_mut_ptr());
+            let o = j0 + s * V::N;
+            for (i, (p, q)) in self.p[o..o + V::N].iter_mut().zip(&mut self.q[o..o + V::N]).enumerate() {
+                *p += lanes[0][i] as f64;
+                *q += lanes[1][i] as f64;
+            }
         }
     }
 }
 
-/// [`RowSums::columns`] with `V`: per group of [`SUM_GROUP`] rows, strips of `S` vectors,
-/// then one vector at a time, then (`H` the half-width vector, for AVX-512) eight columns,
-/// then the rest one by one.
+/// [`RowSums::columns`] with `V`: per group of [`SUM_GROUP`] rows, strips of `S` vectors
+/// (see [`for_strips`]), then the rest one by one.
 #[inline(always)]
 unsafe fn columns_with<V: F32s, H: F32s, const S: usize, const GRAD: bool>(
     a: &[f32],
@@ -239,19 +241,8 @@ unsafe fn columns_with<V: F32s, H: F32s, const S: usize, const GRAD: bool>(
 ) {
     let w = center.len();
     for (ga, gb) in a.chunks(SUM_GROUP * w).zip(b.chunks(SUM_GROUP * w)) {
-        let mut j = 0;
-        while j + S * V::N <= w {
-            column_strip::<V, S, GRAD>(ga, gb, center, j, p, q);
-            j += S * V::N;
-        }
-        while j + V::N <= w {
-            column_strip::<V, 1, GRAD>(ga, gb, center, j, p, q);
-            j += V::N;
-        }
-        if H::N < V::N && j + H::N <= w {
-            column_strip::<H, 1, GRAD>(ga, gb, center, j, p, q);
-            j += H::N;
-        }
+        let group = &mut Columns::<GRAD> { a: ga, b: gb, center, p: &mut *p, q: &mut *q };
+        let j = for_strips::<V, H, S>(w, group);
         if j < w {
             // The last columns, in the portable order: the group's sums in f32, then in f64.
             let ([mut gp, mut gq], n) = ([[0.0f32; 16]; 2], w - j);

@@ -442,50 +442,47 @@ pub fn sum_cols<T: Numeric>(cap: Capability, x: &[T], out: &mut [T]) {
     }
 }
 
-/// [`sum_cols`]' blocks of f32 rows on AVX-512: the columns in strips of twelve vectors, each strip's sums kept in registers down the block's rows (instead of loaded and
-/// stored again for every row), then single vectors, a half vector (AVX-512) and the last
+/// [`sum_cols`]' blocks of f32 rows on AVX-512: the columns in strips of twelve vectors
+/// ([`for_strips`](crate::simd::vector::for_strips)), each strip's sums kept in registers
+/// down the block's rows (instead of loaded and stored again for every row), the last
 /// columns one by one; each column's additions in the portable order, so the same bits.
 #[cfg(target_arch = "x86_64")]
 mod strips {
-    use crate::simd::vector::F32s;
+    use crate::simd::vector::{for_strips, F32s, Strip};
     use crate::simd::{supported, Capability};
     use std::arch::x86_64::*;
 
-    /// The block's column sums of the `S * V::N` columns from `j` into `acc`.
-    #[inline(always)]
-    unsafe fn strip<V: F32s, const S: usize>(x: &[f32], acc: &mut [f32], j: usize) {
-        let w = acc.len();
-        let p = x.as_ptr().add(j);
-        let mut s: [V; S] = std::array::from_fn(|k| V::load(p.add(k * V::N)));
-        for r in 1..x.len() / w {
-            let row = p.add(r * w);
-            for (k, s) in s.iter_mut().enumerate() {
-                *s = s.add(V::load(row.add(k * V::N)));
+    /// A block's rows `x` and their column sums `acc` (rows of `acc.len()`).
+    struct Sums<'a> {
+        x: &'a [f32],
+        acc: &'a mut [f32],
+    }
+
+    impl Strip for Sums<'_> {
+        /// The block's column sums of the `S * V::N` columns from `j` into `acc`.
+        #[inline(always)]
+        unsafe fn strip<V: F32s, const S: usize>(&mut self, j: usize) {
+            let w = self.acc.len();
+            let p = self.x.as_ptr().add(j);
+            let mut s: [V; S] = std::array::from_fn(|k| V::load(p.add(k * V::N)));
+            for r in 1..self.x.len() / w {
+                let row = p.add(r * w);
+                for (k, s) in s.iter_mut().enumerate() {
+                    *s = s.add(V::load(row.add(k * V::N)));
+                }
             }
-        }
-        for (k, s) in s.iter().enumerate() {
-            s.store(acc.as_mut_ptr().add(j + k * V::N));
+            for (k, s) in s.iter().enumerate() {
+                s.store(self.acc.as_mut_ptr().add(j + k * V::N));
+            }
         }
     }
 
-    /// A block's column sums with `V`: strips of `S` vectors, then single vectors, then
-    /// (`H` the half-width vector) eight columns, then the rest one by one.
+    /// A block's column sums with `V` strips of `S` vectors (see [`for_strips`]), the rest
+    /// one by one.
     #[inline(always)]
     unsafe fn sum_with<V: F32s, H: F32s, const S: usize>(x: &[f32], acc: &mut [f32]) {
         let w = acc.len();
-        let mut j = 0;
-        while j + S * V::N <= w {
-            strip::<V, S>(x, acc, j);
-            j += S * V::N;
-        }
-        while j + V::N <= w {
-            strip::<V, 1>(x, acc, j);
-            j += V::N;
-        }
-        if H::N < V::N && j + H::N <= w {
-            strip::<H, 1>(x, acc, j);
-            j += H::N;
-        }
+        let j = for_strips::<V, H, S>(w, &mut Sums { x, acc: &mut *acc });
         if j < w {
             acc[j..].copy_from_slice(&x[j..w]);
             for row in x[w..].chunks_exact(w) {

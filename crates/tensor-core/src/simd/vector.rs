@@ -114,3 +114,31 @@ f32s!(
     _mm512_fmadd_ps,
     _mm512_max_ps
 );
+
+/// A kernel over a run of columns of a row-major block whose sums it keeps in `S` vectors
+/// of `V` (in registers, down the block's rows): what [`for_strips`] runs.
+pub(crate) trait Strip {
+    /// Runs the kernel on the `S * V::N` columns from `j`.
+    unsafe fn strip<V: F32s, const S: usize>(&mut self, j: usize);
+}
+
+/// Runs `k` over the first columns of rows of `w` values: strips of `S` vectors of `V`,
+/// then single `V`s, then one `H` (a narrower vector) if it fits. Returns the first column
+/// not covered (fewer than `H::N` are left; the caller sums them one by one).
+#[inline(always)]
+pub(crate) unsafe fn for_strips<V: F32s, H: F32s, const S: usize>(w: usize, k: &mut impl Strip) -> usize {
+    let mut j = 0;
+    while j + S * V::N <= w {
+        k.strip::<V, S>(j);
+        j += S * V::N;
+    }
+    while j + V::N <= w {
+        k.strip::<V, 1>(j);
+        j += V::N;
+    }
+    if H::N < V::N && j + H::N <= w {
+        k.strip::<H, 1>(j);
+        j += H::N;
+    }
+    j
+}
