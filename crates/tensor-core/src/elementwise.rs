@@ -571,9 +571,9 @@ float_unary! {
     /// The Gauss error function `erf(x) = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt`.
     erf => |x| x.erf();
     /// GELU, exact form: `x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))` (`Phi` the standard normal
-    /// CDF), `F.gelu(x)`; `Phi` by [`Real::norm_cdf`](crate::simd::Real::norm_cdf) (f32: a
-    /// rational function, no `exp`; GELU within a relative 5e-6).
-    gelu => |x| x * x.norm_cdf();
+    /// CDF), `F.gelu(x)`, by [`Real::gelu`](crate::simd::Real::gelu) (f32: a polynomial, no
+    /// `exp` or division; within a relative 5e-6).
+    gelu => |x| x.gelu();
     /// GELU, tanh approximation: `x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`,
     /// `F.gelu(x, approximate="tanh")`.
     gelu_tanh => |x| T::c(0.5) * x * (T::ONE + (T::c(GELU_TANH_BETA) * (x + T::c(GELU_TANH_KAPPA) * x * x * x)).tanh());
