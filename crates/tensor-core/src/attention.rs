@@ -79,6 +79,7 @@ pub fn forward<T: Float>(
         // out (l, ev) = p (l, s) @ v (s, ev)
         gemm_strided_serial(l, s, ev, Strided::new(ph, 0, s, 1), Strided::new(vh, 0, ev, 1), o, false)
     };
+    crate::simd::threads::keep_awake(); // one task per head
     out.par_chunks_mut(l * ev).zip(p.par_chunks_mut(l * s)).enumerate().try_for_each(head)
 }
 
@@ -109,6 +110,7 @@ pub fn backward<T: Float>(
     let (dqs, dks, dvs) =
         (per_head(dq, l * e, heads), per_head(dk, s * e, heads), per_head(dv, s * ev, heads));
     let tasks: Vec<_> = dqs.into_iter().zip(dks).zip(dvs).enumerate().collect();
+    crate::simd::threads::keep_awake();
     tasks.into_par_iter().try_for_each(|(i, ((dq, dk), dv))| -> Result<()> {
         let (qh, kh, vh) = (&q[i * l * e..][..l * e], &k[i * s * e..][..s * e], &v[i * s * ev..][..s * ev]);
         let (ph, gh) = (&p[i * l * s..][..l * s], &g[i * l * ev..][..l * ev]);

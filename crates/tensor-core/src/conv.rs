@@ -532,6 +532,7 @@ fn for_each_task<T: Float>(
     let chunk = samples_per_task(g, split);
     let each = |(t, ys): (usize, &mut [T])| task(t * chunk, ys);
     if split {
+        crate::simd::threads::keep_awake();
         out.par_chunks_mut(chunk * per_out).enumerate().try_for_each(each)
     } else {
         out.chunks_mut(chunk * per_out).enumerate().try_for_each(each)
@@ -619,6 +620,7 @@ fn backward<T: Float>(
         Ok(dw)
     };
     let parts: Vec<Option<Vec<T>>> = if split {
+        crate::simd::threads::keep_awake();
         dx_parts.into_par_iter().enumerate().map(task).collect::<Result<_>>()?
     } else {
         dx_parts.into_iter().enumerate().map(task).collect::<Result<_>>()?

@@ -79,6 +79,7 @@ impl ChannelLayout {
         if len < PARALLEL_MIN {
             self.channels.max(1)
         } else {
+            crate::simd::threads::keep_awake(); // the channels are split among the threads
             self.channels.div_ceil(rayon::current_num_threads()).max(1)
         }
     }
@@ -89,6 +90,7 @@ impl ChannelLayout {
         if len < PARALLEL_MIN {
             self.outer.max(1)
         } else {
+            crate::simd::threads::keep_awake(); // the samples are split among the threads
             (PARALLEL_MIN / 2).div_ceil(row).max(1)
         }
     }
@@ -220,6 +222,7 @@ fn row_sums<T: Float, const GRAD: bool>(
     };
     let starts: Vec<usize> = (0..rows).step_by(SUM_ROWS).collect();
     let parts: Vec<(Vec<f64>, Vec<f64>)> = if a.len() >= PARALLEL_MIN {
+        crate::simd::threads::keep_awake();
         starts.par_iter().map(|&r| block(r)).collect()
     } else {
         starts.iter().map(|&r| block(r)).collect()
@@ -449,6 +452,7 @@ pub fn rows_forward<T: Float>(
     if x.len() < PARALLEL_MIN {
         return task(x, y, mean, rstd, var);
     }
+    crate::simd::threads::keep_awake();
     x.par_chunks(NORM_ROWS * m)
         .zip(y.par_chunks_mut(NORM_ROWS * m))
         .zip(mean.par_chunks_mut(NORM_ROWS))
@@ -531,6 +535,9 @@ pub fn rows_backward<T: Float>(
     };
     let tasks = rows.div_ceil(NORM_ROWS);
     let mut parts = vec![T::ZERO; tasks * 2 * m];
+    if x.len() >= PARALLEL_MIN {
+        crate::simd::threads::keep_awake();
+    }
     match dx {
         Some(dx) if x.len() >= PARALLEL_MIN => dx
             .par_chunks_mut(NORM_ROWS * m)

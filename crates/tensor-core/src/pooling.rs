@@ -458,6 +458,7 @@ impl TensorData {
                     }
                 };
                 if split(x.len()) {
+                    crate::simd::threads::keep_awake();
                     x.par_chunks(hw).zip(out.par_chunks_mut(l)).zip(idx.par_chunks_mut(l)).for_each(plane);
                 } else {
                     x.chunks(hw).zip(out.chunks_mut(l)).zip(idx.chunks_mut(l)).for_each(plane);
@@ -509,6 +510,7 @@ impl TensorData {
                     }
                 };
                 if split(dx.len()) {
+                    crate::simd::threads::keep_awake();
                     dx.par_chunks_mut(hw).zip(g.par_chunks(l)).zip(ix.par_chunks(l)).for_each(plane);
                 } else {
                     dx.chunks_mut(hw).zip(g.chunks(l)).zip(ix.chunks(l)).for_each(plane);
@@ -546,6 +548,7 @@ impl TensorData {
                     }
                 };
                 if split(x.len()) {
+                    crate::simd::threads::keep_awake();
                     x.par_chunks(hw).zip(out.par_chunks_mut(l)).for_each(plane);
                 } else {
                     x.chunks(hw).zip(out.chunks_mut(l)).for_each(plane);
@@ -595,6 +598,7 @@ impl TensorData {
                     }
                 };
                 if split(dx.len()) {
+                    crate::simd::threads::keep_awake();
                     dx.par_chunks_mut(hw).zip(g.par_chunks(l)).for_each(plane);
                 } else {
                     dx.chunks_mut(hw).zip(g.chunks(l)).for_each(plane);

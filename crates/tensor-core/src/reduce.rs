@@ -350,6 +350,7 @@ impl TensorData {
                     (m2 / denom, m)
                 };
                 let pairs: Vec<(f64, f64)> = if p.n > 0 && v.len() >= crate::simd::kernels::PARALLEL_MIN {
+                    crate::simd::threads::keep_awake();
                     v.par_chunks(p.n).map(lane_stats).collect() // contiguous lanes, on every core
                 } else {
                     let mut pairs = Vec::new();
@@ -367,6 +368,7 @@ impl TensorData {
                 let moments = |x: &[T]| crate::norm::channel_moments(x, layout);
                 let parts: Vec<(Vec<f64>, Vec<f64>)> =
                     if p.outer > 1 && v.len() >= crate::simd::kernels::PARALLEL_MIN {
+                        crate::simd::threads::keep_awake();
                         v.par_chunks(block).map(moments).collect()
                     } else {
                         v.chunks(block).map(moments).collect()

@@ -259,6 +259,7 @@ fn batched<T: Float>(
         && work < PARALLEL_GEMM
         && work.saturating_mul(offsets.len()) >= PARALLEL_GEMM;
     if spread {
+        crate::simd::threads::keep_awake();
         out.par_chunks_mut(m * n).zip(offsets.par_iter()).try_for_each(|(dst, o)| one(dst, o, false))?;
     } else {
         for (dst, o) in out.chunks_mut(m * n).zip(&offsets) {
@@ -478,6 +479,9 @@ fn gemm_oriented<T: Float>(
     let (m, k, n) = (p.m, p.k, p.n);
     let work = m.saturating_mul(n).saturating_mul(k);
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
+    if threads > 1 && work >= PARALLEL_GEMM {
+        crate::simd::threads::keep_awake(); // every path below splits the product
+    }
     let narrow = work >= PARALLEL_GEMM && narrow::applies::<T>(n);
     let product = |p: Product<T>, out: &mut [T], acc: bool, parallel: bool| {
         if narrow {

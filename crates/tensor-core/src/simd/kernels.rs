@@ -24,8 +24,12 @@ use std::mem::MaybeUninit;
 pub const PARALLEL_MIN: usize = 1 << 16;
 
 /// Elements per parallel task for `n` elements: about two tasks per thread, a multiple of 64
-/// (whole cache lines), and at least half of [`PARALLEL_MIN`].
+/// (whole cache lines), and at least half of [`PARALLEL_MIN`]. Called by the kernels that
+/// split their work, just before they do (so it keeps the pool awake: [`keep_awake`]).
+///
+/// [`keep_awake`]: super::threads::keep_awake
 fn task_len(n: usize) -> usize {
+    super::threads::keep_awake();
     let per = n.div_ceil(2 * rayon::current_num_threads());
     per.next_multiple_of(64).max(PARALLEL_MIN / 2)
 }
@@ -287,6 +291,7 @@ const ACC: usize = 32;
 pub fn sum<T: Numeric>(cap: Capability, x: &[T]) -> T {
     if x.len() >= 2 * PARALLEL_MIN {
         let half = (x.len() / 2).next_multiple_of(LEAF).min(x.len());
+        super::threads::keep_awake();
         let (a, b) = rayon::join(|| sum(cap, &x[..half]), || sum(cap, &x[half..]));
         return a.add_w(b);
     }
@@ -435,6 +440,7 @@ pub fn sum_cols<T: Numeric>(cap: Capability, x: &[T], out: &mut [T]) {
     if x.len() < PARALLEL_MIN {
         x.chunks(COL_BLOCK * w).zip(partial.chunks_mut(w)).for_each(|(xb, p)| block(xb, p));
     } else {
+        super::threads::keep_awake();
         x.par_chunks(COL_BLOCK * w).zip(partial.par_chunks_mut(w)).for_each(|(xb, p)| block(xb, p));
     }
     for p in partial.chunks_exact(w) {

@@ -31,8 +31,37 @@
 //! - `rayon::broadcast` and `spawn_broadcast` from another thread complete only when the main
 //!   thread next waits inside a parallel call (torchlet and the `gemm` crate use neither),
 //!   so a program that broadcasts from other threads should build its own pool first.
+//!
+//! Rayon's idle workers go to sleep after a few dozen rounds of looking for work (a few tens
+//! of microseconds), and waking one costs more than that again in a virtual machine: a
+//! (512 x 64) @ (64 x 256) product on 2 threads took 77-79 us when issued back to back and
+//! 100-158 us after 20-1000 us of single-threaded work (the GPT's feed-forward layers, between
+//! its per-head and normalisation kernels, which are too small to split). OpenMP, which
+//! PyTorch uses, keeps its threads spinning for a while after each parallel region. So does
+//! torchlet, with this pool: every kernel calls [`keep_awake`] before it splits its work,
+//! which hands each other worker a job that looks for work ([`rayon::yield_now`]) until
+//! [`LINGER`] has passed without any, then returns, and the worker may sleep again.
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// How long a worker kept awake by [`keep_awake`] goes on looking for work after it last
+/// found some: the most a core spins for nothing after a program's last parallel kernel.
+/// (With 1 ms, the product of the module documentation took 77-84 us after 20-1000 us of
+/// single-threaded work; rayon's own idle rounds last a few tens of microseconds.)
+pub const LINGER: Duration = Duration::from_millis(1);
+
+/// Whether [`init`] made the main thread worker 0 of the global pool.
+static OWN_POOL: AtomicBool = AtomicBool::new(false);
+/// Jobs from [`keep_awake`] queued or running.
+static LINGERING: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Whether this worker is running a [`linger`] job (one is enough per worker).
+    static IN_LINGER: Cell<bool> = const { Cell::new(false) };
+}
 
 /// Makes the calling thread worker 0 of rayon's global pool under the conditions of the
 /// module documentation; does nothing after the first call.
@@ -44,7 +73,9 @@ pub fn init() {
         let threads = pool_threads();
         if main && rayon::current_thread_index().is_none() && threads >= 2 {
             // Fails when the global pool already exists: rayon's default pool is kept then.
-            let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).use_current_thread().build_global();
+            let built =
+                rayon::ThreadPoolBuilder::new().num_threads(threads).use_current_thread().build_global();
+            OWN_POOL.store(built.is_ok(), Ordering::Relaxed);
         }
     });
 }
@@ -57,4 +88,49 @@ fn pool_threads() -> usize {
     var("RAYON_NUM_THREADS")
         .or_else(|| var("RAYON_RS_NUM_CPUS"))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Keeps the pool's other workers from falling asleep for the next [`LINGER`]: called by
+/// every kernel of this crate just before it splits its work across the pool (and by its
+/// `gemm` calls that run in parallel), so that the kernels after it find the workers awake.
+/// Acts only on the main thread of the pool [`init`] set up (elsewhere rayon's default
+/// behaviour stays): each other worker not already kept awake gets a job that runs the
+/// pool's pending work as it comes ([`rayon::yield_now`]) and returns once [`LINGER`] has
+/// passed without any. A worker costs one core spinning meanwhile, as OpenMP's do.
+pub fn keep_awake() {
+    if !OWN_POOL.load(Ordering::Relaxed) || rayon::current_thread_index() != Some(0) {
+        return;
+    }
+    let others = rayon::current_num_threads().saturating_sub(1);
+    // Only the main thread adds (checked above); workers only subtract.
+    for _ in LINGERING.load(Ordering::Acquire)..others {
+        LINGERING.fetch_add(1, Ordering::AcqRel);
+        rayon::spawn(linger);
+    }
+}
+
+/// How many jobs of [`keep_awake`] are queued or running: at most one per worker other than
+/// the main thread, and none once [`LINGER`] has passed without parallel work (for tests and
+/// diagnostics).
+pub fn lingering() -> usize {
+    LINGERING.load(Ordering::Acquire)
+}
+
+/// The job of [`keep_awake`]: run the pool's work as it comes until none has come for
+/// [`LINGER`]. Returns at once on the main thread (which takes it from its own queue only
+/// while it waits inside a parallel call, and must not be held there) and on a worker
+/// already running one.
+fn linger() {
+    if rayon::current_thread_index() != Some(0) && !IN_LINGER.replace(true) {
+        let mut last = Instant::now();
+        while last.elapsed() < LINGER {
+            if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                last = Instant::now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        IN_LINGER.set(false);
+    }
+    LINGERING.fetch_sub(1, Ordering::AcqRel);
 }
