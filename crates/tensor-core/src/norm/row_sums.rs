@@ -115,27 +115,48 @@ impl V16 for [__m256; 2] {
 /// sum is `((a0 + a1) + (a2 + a3)).sum() + tail terms` (in order).
 #[inline(always)]
 unsafe fn sum_by<V: V16>(n: usize, f: impl Fn(usize) -> V, tail: impl Fn(usize) -> f32) -> f64 {
-    let mut total = 0.0f64;
+    let [s] = sums_by::<V, 1>(n, |i| [f(i)], |i| [tail(i)]);
+    s
+}
+
+/// `K` sums of [`sum_by`] in one pass over `0..n` (`f(i)` and `tail(i)` give one term of
+/// each): the same additions in the same order per sum, so the same bits as `K` passes, with
+/// the `K` chains of additions and of lane folds overlapping instead of running one after
+/// the other.
+#[inline(always)]
+unsafe fn sums_by<V: V16, const K: usize>(
+    n: usize,
+    f: impl Fn(usize) -> [V; K],
+    tail: impl Fn(usize) -> [f32; K],
+) -> [f64; K] {
+    let mut total = [0.0f64; K];
     for b0 in (0..n).step_by(BLOCK) {
         let b1 = (b0 + BLOCK).min(n);
         let zero = V::splat(0.0);
-        let mut acc = [zero; 4];
+        let mut acc = [[zero; 4]; K];
         let mut i = b0;
         while i + 64 <= b1 {
-            for (q, a) in acc.iter_mut().enumerate() {
-                *a = a.add(f(i + 16 * q));
+            for q in 0..4 {
+                let t = f(i + 16 * q);
+                for (a, t) in acc.iter_mut().zip(t) {
+                    a[q] = a[q].add(t);
+                }
             }
             i += 64;
         }
         while i + 16 <= b1 {
-            acc[0] = acc[0].add(f(i));
+            for (a, t) in acc.iter_mut().zip(f(i)) {
+                a[0] = a[0].add(t);
+            }
             i += 16;
         }
-        let mut s = acc[0].add(acc[1]).add(acc[2].add(acc[3])).sum();
-        for j in i..b1 {
-            s += tail(j);
+        for (k, (a, total)) in acc.iter().zip(total.iter_mut()).enumerate() {
+            let mut s = a[0].add(a[1]).add(a[2].add(a[3])).sum();
+            for j in i..b1 {
+                s += tail(j)[k];
+            }
+            *total += s as f64;
         }
-        total += s as f64;
     }
     total
 }
@@ -170,15 +191,21 @@ unsafe fn grad_sums_with<V: V16>(x: &[f32], g: &[f32], w: Option<&[f32]>, mu: f3
     match w {
         Some(w) => {
             let pw = w.as_ptr();
-            let gw = |i: usize| V::load(pg.add(i)).mul(V::load(pw.add(i)));
-            let s_gw = sum_by::<V>(m, gw, |i| g[i] * w[i]);
-            let gwx = |i: usize| gw(i).mul(V::load(px.add(i)).sub(mv).mul(rv));
-            (s_gw, sum_by::<V>(m, gwx, |i| g[i] * w[i] * ((x[i] - mu) * rs)))
+            let terms = |i: usize| {
+                let gw = V::load(pg.add(i)).mul(V::load(pw.add(i)));
+                [gw, gw.mul(V::load(px.add(i)).sub(mv).mul(rv))]
+            };
+            let [s_gw, s_gwx] =
+                sums_by::<V, 2>(m, terms, |i| [g[i] * w[i], g[i] * w[i] * ((x[i] - mu) * rs)]);
+            (s_gw, s_gwx)
         }
         None => {
-            let s_g = sum_by::<V>(m, |i| V::load(pg.add(i)), |i| g[i]);
-            let gx = |i: usize| V::load(pg.add(i)).mul(V::load(px.add(i)).sub(mv).mul(rv));
-            (s_g, sum_by::<V>(m, gx, |i| g[i] * ((x[i] - mu) * rs)))
+            let terms = |i: usize| {
+                let gv = V::load(pg.add(i));
+                [gv, gv.mul(V::load(px.add(i)).sub(mv).mul(rv))]
+            };
+            let [s_g, s_gx] = sums_by::<V, 2>(m, terms, |i| [g[i], g[i] * ((x[i] - mu) * rs)]);
+            (s_g, s_gx)
         }
     }
 }
