@@ -68,8 +68,11 @@ mod small {
 /// Products with fewer multiply-adds than this run in a plain loop: for the 4x2 @ 2x5 of the
 /// XOR network, the loop finishes before a GEMM library has set up its packing buffers.
 const SMALL_GEMM: usize = 2 * 1024;
-/// Products with more multiply-adds than this may use every core.
-const PARALLEL_GEMM: usize = 1 << 22;
+/// Products with at least this many multiply-adds may use every core. 2^21 (the GPT's
+/// (512 x 64) @ (64 x 64) and output-layer products) since the pool's workers stay awake
+/// between kernels (`simd::threads::keep_awake`): `gpt_step` 8.9 -> 8.6 ms against 2^22
+/// (A/B, 6 rounds; 2^20 took 8.7 ms). Before that, 2^21 had been no faster than 2^22.
+const PARALLEL_GEMM: usize = 1 << 21;
 
 impl TensorData {
     /// Matrix product with PyTorch's `matmul` rules: 1-D @ 1-D is a dot product, a 1-D
