@@ -43,7 +43,7 @@
 //! [`LINGER`] has passed without any, then returns, and the worker may sleep again.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -53,12 +53,12 @@ use std::time::{Duration, Instant};
 /// single-threaded work; rayon's own idle rounds last a few tens of microseconds.)
 pub const LINGER: Duration = Duration::from_millis(1);
 
-/// Whether [`init`] made the main thread worker 0 of the global pool.
-static OWN_POOL: AtomicBool = AtomicBool::new(false);
 /// Jobs from [`keep_awake`] queued or running.
 static LINGERING: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
+    /// Whether this is the main thread and [`init`] made it worker 0 of the global pool.
+    static POOL_MAIN: Cell<bool> = const { Cell::new(false) };
     /// Whether this worker is running a [`linger`] job (one is enough per worker).
     static IN_LINGER: Cell<bool> = const { Cell::new(false) };
 }
@@ -75,7 +75,7 @@ pub fn init() {
             // Fails when the global pool already exists: rayon's default pool is kept then.
             let built =
                 rayon::ThreadPoolBuilder::new().num_threads(threads).use_current_thread().build_global();
-            OWN_POOL.store(built.is_ok(), Ordering::Relaxed);
+            POOL_MAIN.set(built.is_ok());
         }
     });
 }
@@ -93,12 +93,12 @@ fn pool_threads() -> usize {
 /// Keeps the pool's other workers from falling asleep for the next [`LINGER`]: called by
 /// every kernel of this crate just before it splits its work across the pool (and by its
 /// `gemm` calls that run in parallel), so that the kernels after it find the workers awake.
-/// Acts only on the main thread of the pool [`init`] set up (elsewhere rayon's default
-/// behaviour stays): each other worker not already kept awake gets a job that runs the
+/// Acts only on the main thread, when [`init`] made it worker 0 of the global pool
+/// (elsewhere, and in pools a program builds itself, rayon's default behaviour stays): each other worker not already kept awake gets a job that runs the
 /// pool's pending work as it comes ([`rayon::yield_now`]) and returns once [`LINGER`] has
 /// passed without any. A worker costs one core spinning meanwhile, as OpenMP's do.
 pub fn keep_awake() {
-    if !OWN_POOL.load(Ordering::Relaxed) || rayon::current_thread_index() != Some(0) {
+    if !POOL_MAIN.get() {
         return;
     }
     let others = rayon::current_num_threads().saturating_sub(1);
@@ -121,7 +121,7 @@ pub fn lingering() -> usize {
 /// while it waits inside a parallel call, and must not be held there) and on a worker
 /// already running one.
 fn linger() {
-    if rayon::current_thread_index() != Some(0) && !IN_LINGER.replace(true) {
+    if !POOL_MAIN.get() && !IN_LINGER.replace(true) {
         let mut last = Instant::now();
         while last.elapsed() < LINGER {
             if rayon::yield_now() == Some(rayon::Yield::Executed) {
