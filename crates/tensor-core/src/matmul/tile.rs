@@ -125,7 +125,7 @@ pub(super) unsafe fn pack(b: &Strided<f32>, k: usize, n: usize, ld: usize, out: 
 /// # Safety
 /// The CPU has AVX2; `src + r * rs` and `dst + i * ld` are valid for 8 values each.
 #[target_feature(enable = "avx2")]
-unsafe fn transpose8(src: *const f32, rs: usize, dst: *mut f32, ld: usize) {
+pub(super) unsafe fn transpose8(src: *const f32, rs: usize, dst: *mut f32, ld: usize) {
     let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * rs)));
     // t: rows (0,1), (2,3), ... interleaved: t[2q] = r[2q][0] r[2q+1][0] r[2q][1] r[2q+1][1] | (4, 5)
     let t: [__m256; 8] = std::array::from_fn(|i| {
