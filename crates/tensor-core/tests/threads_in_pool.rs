@@ -18,9 +18,10 @@ fn a_main_thread_already_in_a_pool_keeps_the_global_pool_usable() {
         // The program made this thread worker 0 of its own pool before any tensor.
         let own = rayon::ThreadPoolBuilder::new().num_threads(2).use_current_thread().build().unwrap();
         assert_eq!(rayon::current_thread_index(), Some(0));
-        parallel_sum_is_exact(); // the first allocation: runs in the program's pool
-                                 // torchlet keeps no worker of the program's pool awake (`threads::keep_awake` acts
-                                 // only in the global pool it set up itself).
+        // The first allocation: runs in the program's pool.
+        parallel_sum_is_exact();
+        // torchlet keeps no worker of the program's pool awake (`threads::keep_awake` acts
+        // only in the global pool it set up itself).
         torchlet_tensor_core::simd::threads::keep_awake();
         assert_eq!(torchlet_tensor_core::simd::threads::lingering(), 0);
         drop(own);

@@ -94,9 +94,10 @@ fn pool_threads() -> usize {
 /// every kernel of this crate just before it splits its work across the pool (and by its
 /// `gemm` calls that run in parallel), so that the kernels after it find the workers awake.
 /// Acts only on the main thread, when [`init`] made it worker 0 of the global pool
-/// (elsewhere, and in pools a program builds itself, rayon's default behaviour stays): each other worker not already kept awake gets a job that runs the
-/// pool's pending work as it comes ([`rayon::yield_now`]) and returns once [`LINGER`] has
-/// passed without any. A worker costs one core spinning meanwhile, as OpenMP's do.
+/// (elsewhere, and in pools a program builds itself, rayon's default behaviour stays):
+/// each other worker not already kept awake gets a job that runs the pool's pending work
+/// as it comes ([`rayon::yield_now`]) and returns once [`LINGER`] has passed without any.
+/// A worker costs one core spinning meanwhile, as OpenMP's do.
 pub fn keep_awake() {
     if !POOL_MAIN.get() {
         return;

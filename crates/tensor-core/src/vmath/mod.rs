@@ -449,8 +449,9 @@ fn rows_per_task(n: usize, c: usize) -> usize {
     if n < PARALLEL_MIN {
         rows.max(1)
     } else {
-        crate::simd::threads::keep_awake(); // the rows are split among the threads
-                                            // A multiple of 16 rows: the lane kernels do whole groups of 16 (AVX-512) or 8 (AVX2).
+        // The rows are split among the threads, in a multiple of 16 rows per task: the lane
+        // kernels do whole groups of 16 (AVX-512) or 8 (AVX2).
+        crate::simd::threads::keep_awake();
         rows.div_ceil(4 * rayon::current_num_threads()).next_multiple_of(16).max(1)
     }
 }
