@@ -535,16 +535,17 @@ pub fn rows_backward<T: Float>(
     };
     let tasks = rows.div_ceil(NORM_ROWS);
     let mut parts = vec![T::ZERO; tasks * 2 * m];
-    if x.len() >= PARALLEL_MIN {
+    let parallel = x.len() >= PARALLEL_MIN;
+    if parallel {
         crate::simd::threads::keep_awake();
     }
     match dx {
-        Some(dx) if x.len() >= PARALLEL_MIN => dx
+        Some(dx) if parallel => dx
             .par_chunks_mut(NORM_ROWS * m)
             .zip(parts.par_chunks_mut(2 * m))
             .enumerate()
             .for_each(|(t, (dx, p))| task(t * NORM_ROWS, Some(dx), p)),
-        None if x.len() >= PARALLEL_MIN => {
+        None if parallel => {
             parts.par_chunks_mut(2 * m).enumerate().for_each(|(t, p)| task(t * NORM_ROWS, None, p))
         }
         Some(dx) => {

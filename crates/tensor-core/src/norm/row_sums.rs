@@ -150,13 +150,14 @@ unsafe fn sums_by<V: V16, const K: usize>(
             }
             i += 16;
         }
-        for (k, (a, total)) in acc.iter().zip(total.iter_mut()).enumerate() {
-            let mut s = a[0].add(a[1]).add(a[2].add(a[3])).sum();
-            for j in i..b1 {
-                s += tail(j)[k];
-            }
-            *total += s as f64;
+        let mut s: [f32; K] = std::array::from_fn(|k| {
+            let a = &acc[k];
+            a[0].add(a[1]).add(a[2].add(a[3])).sum()
+        });
+        for j in i..b1 {
+            s.iter_mut().zip(tail(j)).for_each(|(s, t)| *s += t);
         }
+        total.iter_mut().zip(s).for_each(|(total, s)| *total += s as f64);
     }
     total
 }
