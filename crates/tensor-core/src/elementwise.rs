@@ -512,9 +512,10 @@ fn binary_kernel<T: Numeric>(
 /// `tanh`, `erf`, `abs`, `min`, ...) are available. Every line runs vectorised and, for large
 /// tensors, on every core. A line may add `, lanes |v| formula` (after the first formula):
 /// the same formula over `v: [f32; 4]` in lockstep ([`kernels::UnaryFn::call_lanes`], with
-/// `simd::real`'s `*_lanes` functions), which must give the first one's bits.
+/// `simd::real`'s `*_lanes` functions), which must give the first one's bits; or
+/// `, kernel path`: a hand-written f32 kernel ([`kernels::UnaryFn::slice_f32`]) giving them.
 macro_rules! float_unary {
-    ($($(#[$doc:meta])* $name:ident => |$x:ident| $e:expr $(, lanes |$v:ident| $l:expr)?;)*) => {
+    ($($(#[$doc:meta])* $name:ident => |$x:ident| $e:expr $(, lanes |$v:ident| $l:expr)? $(, kernel $k:path)?;)*) => {
         impl TensorData {
             $(
                 $(#[$doc])*
@@ -530,6 +531,16 @@ macro_rules! float_unary {
                             #[inline(always)]
                             fn call_lanes($v: [f32; kernels::LANES]) -> [f32; kernels::LANES] {
                                 $l
+                            }
+                        )?
+                        $(
+                            #[inline(always)]
+                            fn slice_f32(
+                                cap: crate::simd::Capability,
+                                x: &[f32],
+                                out: &mut [std::mem::MaybeUninit<f32>],
+                            ) -> usize {
+                                $k(cap, x, out)
                             }
                         )?
                     }
@@ -572,8 +583,8 @@ float_unary! {
     erf => |x| x.erf();
     /// GELU, exact form: `x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))` (`Phi` the standard normal
     /// CDF), `F.gelu(x)`, by [`Real::gelu`](crate::simd::Real::gelu) (f32: a polynomial, no
-    /// `exp` or division; within a relative 5e-6).
-    gelu => |x| x.gelu();
+    /// `exp` or division; within `5e-6 |gelu(x)| + 1e-7`).
+    gelu => |x| x.gelu(), kernel lanes::gelu_slice;
     /// GELU, tanh approximation: `x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`,
     /// `F.gelu(x, approximate="tanh")`.
     gelu_tanh => |x| T::c(0.5) * x * (T::ONE + (T::c(GELU_TANH_BETA) * (x + T::c(GELU_TANH_KAPPA) * x * x * x)).tanh());

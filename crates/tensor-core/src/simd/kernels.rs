@@ -51,6 +51,14 @@ pub trait UnaryFn: Sync {
     fn call_lanes(x: [f32; LANES]) -> [f32; LANES] {
         x.map(|v| Self::call(crate::simd::Fma32::from_elem(v)).elem())
     }
+    /// A hand-written kernel for f32 at `cap` (`simd::real::gelu_slice`): writes the
+    /// formula's [`Fma32`](crate::simd::Fma32) bits for a prefix of `x` to `out` and returns
+    /// its length; [`unary_real`] does the rest. None by default (0).
+    #[inline(always)]
+    fn slice_f32(cap: Capability, x: &[f32], out: &mut [MaybeUninit<f32>]) -> usize {
+        let _ = (cap, x, out);
+        0
+    }
 }
 
 /// Values a [`UnaryFn::call_lanes`] takes at once.
@@ -96,6 +104,8 @@ pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, x: &[E], out: &m
         // The lockstep form is written for fused multiply-adds: the AVX2 and AVX-512 builds.
         let lockstep = K::LOCKSTEP && crate::simd::supported(cap) >= Capability::Avx2;
         let seq = |x: &[f32], out: &mut [MaybeUninit<f32>]| {
+            let done = K::slice_f32(cap, x, out);
+            let (x, out) = (&x[done..], &mut out[done..]);
             crate::dispatch!(cap, |F| {
                 let one = |o: &mut MaybeUninit<f32>, &v: &f32| {
                     *o = MaybeUninit::new(K::call(F::from_elem(v)).elem())
