@@ -586,6 +586,43 @@ mod tests {
         }
     }
 
+    /// GELU with its hand-written kernel enrolled, as `float_unary!` does it.
+    struct GeluKernel;
+    impl UnaryFn for GeluKernel {
+        fn call<T: Real>(x: T) -> T {
+            x.gelu()
+        }
+        fn slice_f32(cap: Capability, x: &[f32], out: &mut [MaybeUninit<f32>]) -> usize {
+            crate::simd::real::gelu_slice(cap, x, out)
+        }
+    }
+
+    #[test]
+    fn a_kernel_slice_and_the_formula_give_one_result_at_every_capability() {
+        // Split across threads, the kernel on each task's whole vectors and the formula on
+        // its rest: every value as `gelu::<true>` gives it in the AVX2 and AVX-512 builds,
+        // and as `gelu::<false>` in the portable one (which runs no kernel).
+        let x: Vec<f32> =
+            (0..PARALLEL_MIN * 3 + 21).map(|i| ((i * 7919) % 20011) as f32 / 1500.0 - 6.7).collect();
+        for cap in available() {
+            let mut got = Vec::with_capacity(x.len());
+            // SAFETY: `unary_real` writes every slot.
+            unsafe { fill_uninit(&mut got, x.len(), |o| unary_real::<f32, GeluKernel>(cap, &x, o)) };
+            for (&v, g) in x.iter().zip(&got) {
+                let fma = crate::simd::real::gelu::<true>(v);
+                if cap == Capability::Default {
+                    assert_eq!(
+                        g.to_bits(),
+                        crate::simd::real::gelu::<false>(v).to_bits(),
+                        "{cap:?}: gelu({v})"
+                    );
+                } else {
+                    assert_eq!(g.to_bits(), fma.to_bits(), "{cap:?}: gelu({v})");
+                }
+            }
+        }
+    }
+
     #[test]
     fn sums_are_the_same_at_every_capability_and_match_f64() {
         let x: Vec<f32> = (0..PARALLEL_MIN * 5 + 3).map(|i| ((i * 31) % 1000) as f32 / 100.0 - 5.0).collect();

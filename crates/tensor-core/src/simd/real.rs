@@ -13,9 +13,9 @@
 //! their whole range, for both flavours): `exp` <= 2 ulp (results down to the smallest
 //! denormal kept, below -104 exactly 0, above 88.72 +inf), `ln` <= 2 ulp (denormal inputs
 //! included), `ln_1p` <= 3 ulp, `tanh` <= 3 ulp, `erf` <= 3 ulp; `gelu` within
-//! `5e-6 |gelu(x)| + 1e-7`. [`Fma32`] and [`Plain32`] differ only in rounding their multiply-adds once or
-//! twice, so they agree within those bounds (not bit for bit); every build that uses
-//! [`Fma32`] gives the same bits.
+//! `5e-6 |gelu(x)| + 1e-7`. [`Fma32`] and [`Plain32`] differ only in rounding their
+//! multiply-adds once or twice, so they agree within those bounds (not bit for bit); every
+//! build that uses [`Fma32`] gives the same bits.
 
 use std::array::from_fn;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -520,9 +520,9 @@ pub fn tanh_lanes<const FMA: bool, const N: usize>(x: [f32; N]) -> [f32; N] {
 /// where `|gelu(x)|` is large and an absolute one in the tails (PyTorch's f32 GELU,
 /// `x/2 (1 + erf(x / sqrt 2))`, is itself only absolutely accurate there, where `1 + erf`
 /// cancels; its parity cases allow `1e-5 |want| + 1e-6`). Worst over the tests' sweep,
-/// rounding included: 0.68 of that bound with FMA, 0.67 without (near x = -0.6). A fit for a
-/// relative 5e-6 everywhere needs degree 10, and each degree costs a multiply-add, which
-/// is what bounds this kernel's speed (on Zen 4 multiply-adds, products and float compares
+/// rounding included: 0.68 of that bound with FMA, 0.67 without (near x = -0.6). A fit
+/// for a relative 5e-6 everywhere needs degree 10, and each degree costs a multiply-add,
+/// which is what bounds this kernel's speed (on Zen 4 multiply-adds, products and float compares
 /// into AVX-512 masks share two pipes; adds, logic, integer ops and `max` use two others).
 ///
 /// NaN and +-inf give NaN (`a h` is `inf * 0` there), as PyTorch's `F.gelu` does.
