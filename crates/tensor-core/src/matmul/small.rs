@@ -145,7 +145,6 @@ fn product_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulat
     // C (or C^T) from the scratch block into dst.
     if !direct {
         let c = &scratch[k * ld..k * ld + block];
-        let put = |o: &mut f32, v: f32| *o = if accumulate { *o + v } else { v };
         if transposed {
             // c holds C^T (n rows of ld >= m): row j of it is column j of C.
             // SAFETY: the CPU has AVX2 (`lanes` found AVX2 or AVX-512); `c` holds n rows of
@@ -153,7 +152,7 @@ fn product_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulat
             unsafe { untranspose(c, ld, dst, m, n, accumulate) };
         } else {
             for (out, row) in dst.chunks_exact_mut(n).zip(c.chunks_exact(ld)) {
-                out.iter_mut().zip(row).for_each(|(o, &v)| put(o, v));
+                out.iter_mut().zip(row).for_each(|(o, &v)| put(o, v, accumulate));
             }
         }
     }
@@ -191,13 +190,18 @@ unsafe fn untranspose(ct: &[f32], ld: usize, dst: &mut [f32], m: usize, n: usize
             }
         }
     }
-    let put = |o: &mut f32, v: f32| *o = if accumulate { *o + v } else { v };
     for i in 0..m {
         let cols = if i < m8 { n8..n } else { 0..n };
         for j in cols {
-            put(&mut dst[i * n + j], ct[j * ld + i]);
+            put(&mut dst[i * n + j], ct[j * ld + i], accumulate);
         }
     }
+}
+
+/// `*o = v`, or `*o += v` with `accumulate`: how a product's values reach `C`.
+#[inline(always)]
+fn put(o: &mut f32, v: f32, accumulate: bool) {
+    *o = if accumulate { *o + v } else { v };
 }
 
 #[target_feature(enable = "avx512f")]

@@ -150,10 +150,12 @@ unsafe fn sums_by<V: V16, const K: usize>(
             }
             i += 16;
         }
-        let mut s: [f32; K] = std::array::from_fn(|k| {
-            let a = &acc[k];
-            a[0].add(a[1]).add(a[2].add(a[3])).sum()
-        });
+        // A loop, not `from_fn`: a closure handed to a library function is compiled without
+        // this function's target features, and the intrinsics in it can become calls.
+        let mut s = [0.0f32; K];
+        for (s, a) in s.iter_mut().zip(&acc) {
+            *s = a[0].add(a[1]).add(a[2].add(a[3])).sum();
+        }
         for j in i..b1 {
             s.iter_mut().zip(tail(j)).for_each(|(s, t)| *s += t);
         }

@@ -654,7 +654,11 @@ mod gelu_kernel {
             let a = v.abs();
             // `a - GELU_MID`, then Horner's rule as `horner` does it
             let t = a.add(mid);
-            let r = GELU_R[..GELU_R.len() - 1].iter().rev().fold(top, |r, &c| r.fmadd(t, V::splat(c)));
+            // (A loop, not `fold`: see `sums_by` in norm/row_sums.rs on closures.)
+            let mut r = top;
+            for &c in GELU_R[..GELU_R.len() - 1].iter().rev() {
+                r = r.fmadd(t, V::splat(c));
+            }
             let r2 = r.mul(r);
             let r4 = r2.mul(r2);
             let h = r4.mul(r4).below_edge(a);
