@@ -1,7 +1,7 @@
-//! Layer norm's row sums for f32 rows on AVX2 or AVX-512, written with intrinsics, and batch
-//! norm's column sums of an `(N, C)` input on AVX-512 ([`RowSums::columns`], over [`F32s`]:
-//! the sums of a group of rows kept in registers instead of going through memory row by
-//! row).
+//! Layer norm's row sums for f32 rows on AVX2 or AVX-512, written with intrinsics, with its
+//! backward's second pass over two rows at once ([`RowSums::dx_pair`]), and batch norm's
+//! column sums of an `(N, C)` input on AVX-512 ([`RowSums::columns`], over [`F32s`]: the sums
+//! of a group of rows kept in registers instead of going through memory row by row).
 //!
 //! The portable sums of `norm.rs` (`block_sum3`) leave the vectorising to LLVM, which allows
 //! one accumulator of sixteen lanes per loop and a fold of the lanes one by one: each row is
@@ -19,8 +19,8 @@
 //! error of ~1.3e-6 of the sum of magnitudes at worst, as PyTorch's f32 reductions), the
 //! blocks' sums in f64.
 
-use super::{terms, SUM_GROUP};
-use crate::dtype::as_f32;
+use super::{terms, RowGrad, SUM_GROUP};
+use crate::dtype::{as_f32, as_f32_mut};
 use crate::simd::vector::{for_strips, F32s, Strip};
 use crate::simd::{capability, supported, Capability};
 use crate::Float;
@@ -35,6 +35,8 @@ trait V16: Copy {
     unsafe fn splat(v: f32) -> Self;
     /// Sixteen values from `p` (any alignment).
     unsafe fn load(p: *const f32) -> Self;
+    /// The sixteen lanes to `p` (any alignment).
+    unsafe fn store(self, p: *mut f32);
     /// Lanewise `self + o`.
     unsafe fn add(self, o: Self) -> Self;
     /// Lanewise `self - o`.
@@ -60,6 +62,10 @@ impl V16 for __m512 {
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         _mm512_loadu_ps(p)
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm512_storeu_ps(p, self)
     }
     #[inline(always)]
     unsafe fn add(self, o: Self) -> Self {
@@ -89,6 +95,11 @@ impl V16 for [__m256; 2] {
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm256_storeu_ps(p, self[0]);
+        _mm256_storeu_ps(p.add(8), self[1])
     }
     #[inline(always)]
     unsafe fn add(self, o: Self) -> Self {
@@ -213,6 +224,54 @@ unsafe fn grad_sums_with<V: V16>(x: &[f32], g: &[f32], w: Option<&[f32]>, mu: f3
     }
 }
 
+/// [`RowSums::dx_pair`] at one vector type: per 16 columns, `w`, `dw` and `db` are loaded
+/// once for both rows and the two rows' terms added in row order; the last `m % 16`
+/// columns one by one, with the same operations.
+#[inline(always)]
+unsafe fn dx_pair_with<V: V16>(
+    x: &[f32],
+    g: &[f32],
+    w: Option<&[f32]>,
+    rows: [RowGrad; 2],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
+    let m = dw.len();
+    let (px, pg, pd, pdw, pdb) = (x.as_ptr(), g.as_ptr(), dx.as_mut_ptr(), dw.as_mut_ptr(), db.as_mut_ptr());
+    let splat = |r: RowGrad| [V::splat(r.mu), V::splat(r.rs), V::splat(r.a), V::splat(r.b)];
+    let c = [splat(rows[0]), splat(rows[1])];
+    let one = V::splat(1.0);
+    let mut j = 0;
+    while j + 16 <= m {
+        let wv = match w {
+            Some(w) => V::load(w.as_ptr().add(j)),
+            None => one,
+        };
+        let (mut sw, mut sb) = (V::load(pdw.add(j)), V::load(pdb.add(j)));
+        for (r, [mu, rs, a, b]) in c.iter().enumerate() {
+            let (xv, gv) = (V::load(px.add(r * m + j)), V::load(pg.add(r * m + j)));
+            let h = xv.sub(*mu).mul(*rs);
+            rs.mul(gv.mul(wv).sub(*a).sub(h.mul(*b))).store(pd.add(r * m + j));
+            sw = sw.add(gv.mul(h));
+            sb = sb.add(gv);
+        }
+        sw.store(pdw.add(j));
+        sb.store(pdb.add(j));
+        j += 16;
+    }
+    for j in j..m {
+        let wv = w.map_or(1.0, |w| w[j]);
+        for (r, k) in rows.iter().enumerate() {
+            let (xv, gv) = (x[r * m + j], g[r * m + j]);
+            let h = (xv - k.mu) * k.rs;
+            dx[r * m + j] = k.rs * (gv * wv - k.a - h * k.b);
+            dw[j] += gv * h;
+            db[j] += gv;
+        }
+    }
+}
+
 /// One group of rows `a` (and `b`) of batch norm's column sums ([`RowSums::columns`]), rows
 /// of `center.len()` values, and the f64 sums `p`, `q` they are added to.
 struct Columns<'a, const GRAD: bool> {
@@ -317,6 +376,32 @@ unsafe fn grad_sums_avx2(x: &[f32], g: &[f32], w: Option<&[f32]>, mu: f32, rs: f
     grad_sums_with::<[__m256; 2]>(x, g, w, mu, rs)
 }
 
+#[target_feature(enable = "avx512f")]
+unsafe fn dx_pair_avx512(
+    x: &[f32],
+    g: &[f32],
+    w: Option<&[f32]>,
+    r: [RowGrad; 2],
+    d: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
+    dx_pair_with::<__m512>(x, g, w, r, d, dw, db)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dx_pair_avx2(
+    x: &[f32],
+    g: &[f32],
+    w: Option<&[f32]>,
+    r: [RowGrad; 2],
+    d: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
+    dx_pair_with::<[__m256; 2]>(x, g, w, r, d, dw, db)
+}
+
 /// The vector build the row sums run at, if any: f32 rows on an AVX2 or AVX-512 CPU (at
 /// the capability `TORCHLET_CPU_CAPABILITY` leaves).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -368,6 +453,43 @@ impl RowSums {
             }
         }
     }
+
+    /// Layer norm's second backward pass over two rows of `m = dw.len()` values (`x`, `g`
+    /// and `dx` hold both rows, `rows` their constants): with `xhat = (x - mu) rs`,
+    /// `dx = rs (g w - a - xhat b)`, and `dw += g xhat`, `db += g` per column, the first
+    /// row's terms added before the second's. The operations, unfused and in this order,
+    /// are those of the portable loop in norm.rs, so the bits are the same; `dw` and `db`
+    /// are read and written once for the two rows instead of once per row.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn dx_pair<T: Float>(
+        self,
+        x: &[T],
+        g: &[T],
+        w: Option<&[T]>,
+        rows: [RowGrad; 2],
+        dx: &mut [T],
+        dw: &mut [T],
+        db: &mut [T],
+    ) {
+        let (Some(x), Some(g)) = (as_f32(x), as_f32(g)) else { unreachable!("RowSums: f32 rows") };
+        let (Some(dx), Some(dw), Some(db)) = (as_f32_mut(dx), as_f32_mut(dw), as_f32_mut(db)) else {
+            unreachable!("RowSums: f32 rows")
+        };
+        let w = w.map(|w| as_f32(w).expect("RowSums: f32 weight"));
+        let m = dw.len();
+        assert!(db.len() == m && x.len() == 2 * m && g.len() == 2 * m && dx.len() == 2 * m);
+        assert!(w.is_none_or(|w| w.len() == m));
+        // SAFETY: `RowSums` exists only for a capability the CPU has (`supported`); every
+        // vector is of columns `j..j + 16 <= m` of a row of `x`, `g`, `dx` (two rows of `m`,
+        // asserted), `w`, `dw` or `db` (`m`, asserted).
+        unsafe {
+            match self.0 {
+                Capability::Avx512 => dx_pair_avx512(x, g, w, rows, dx, dw, db),
+                _ => dx_pair_avx2(x, g, w, rows, dx, dw, db),
+            }
+        }
+    }
+
     /// Whether [`RowSums::columns`] runs here: with AVX-512. The portable loop stays with
     /// AVX2, where 8-lane strips read each group of rows as many short runs: on a
     /// (28892, 200) f32 input (2 threads) the gradient sums, reading two tensors, took
