@@ -25,7 +25,7 @@ mod row_sums {
     use crate::Float;
 
     /// Never made here: [`RowSums::new`] is `None`.
-    #[derive(Clone, Copy)]
+    #[derive(Clone, Copy, Debug)]
     pub(super) enum RowSums {}
 
     impl RowSums {
@@ -398,9 +398,11 @@ pub fn channel_affine<T: Float>(
     out.par_chunks_mut(rows).enumerate().for_each(|(t, o)| task(t, o));
 }
 
-/// One row's constants for [`RowSums::dx_pair`]: its mean `mu`, `rs = 1 / std`, and the
+/// One row's constants for [`RowSums::dx_pair`]: its mean `mu`, its `rs = rstd`, and the
 /// means `a = mean(g w)` and `b = mean(g w xhat)` of its first pass.
 #[derive(Clone, Copy, Debug)]
+// Off x86-64 only the stub's unreachable `dx_pair` takes it.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct RowGrad {
     mu: f32,
     rs: f32,
@@ -412,8 +414,8 @@ struct RowGrad {
 /// thread count).
 const NORM_ROWS: usize = 64;
 
-/// Rows the layer-norm kernels take at a time: first both rows' sums, then both rows'
-/// outputs. A row's sums are chains of dependent additions (and the backward's second pass
+/// Rows the layer-norm kernels take at a time (the backward without `dx`: one): first both
+/// rows' sums, then both rows' outputs. A row's sums are chains of dependent additions (and the backward's second pass
 /// cannot start before they end); with the rows one by one, the out-of-order window filled
 /// with the second pass's instructions waiting on them. Two at a time, on (8192, 256) f32
 /// with AVX-512 and the data beyond the caches: the forward kernel 353-369 -> 309-321 us (4
@@ -503,9 +505,11 @@ pub fn rows_forward<T: Float>(
 }
 
 /// Layer norm's backward pass over contiguous rows of `m` values, from the saved `mean` and
-/// `rstd`, in two passes per row, two rows at a time (the rows' two sums, by
+/// `rstd`. With `dx`: two passes per row, two rows at a time (the rows' two sums, by
 /// `row_sums.rs` for f32 on AVX2 or AVX-512, else by `block_sum3`; then `dx` and the
-/// parameter gradients, by `row_sums.rs` for f32 on AVX2 or AVX-512): with
+/// parameter gradients, by `row_sums.rs`'s `dx_pair` for a pair of f32 rows there, else,
+/// and for a task's odd last row, by `dx_rows`). Without `dx`: one pass per row for the
+/// parameter gradients. With
 /// `xhat = (x - mean) * rstd` and `gw = g * w`,
 /// `dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))` (written when `dx` is given),
 /// `dw = sum over rows of g * xhat`, `db = sum over rows of g` (per position).
@@ -901,6 +905,55 @@ mod tests {
                     assert_eq!(bits(&dx), bits(&want), "{case}: dx");
                     assert_eq!((bits(&dw), bits(&db)), (bits(&want_dw), bits(&want_db)), "{case}: dw, db");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn f32_row_kernels_match_the_f64_definitions() {
+        // f32 rows through the vector kernels where the CPU has them (the sums, and the
+        // backward's pairs of rows): 129 rows (tasks of 64, 64 and 1: an odd last row) of 37
+        // (two vectors of 16 and a rest), serial, and 1000 rows of 70 on the threads. The
+        // reference is the f64 definition on the same f32 values; bounds: 2e-5 absolute for
+        // y and dx (values of a few units, each from a handful of f32 roundings of ~6e-8
+        // relative, plus the f32 mean and rstd), 1e-5 of the sum of the terms' magnitudes
+        // for dw and db.
+        for (rows, m) in [(129, 37), (1000, 70)] {
+            let x: Vec<f32> = data(rows * m, 1.0).iter().map(|&v| v as f32).collect();
+            let g: Vec<f32> = data(rows * m, 0.0).iter().rev().map(|&v| v as f32).collect();
+            let w: Vec<f32> = (0..m).map(|j| 0.5 + j as f32 / m as f32).collect();
+            let b: Vec<f32> = (0..m).map(|j| j as f32 * 0.1 - 2.0).collect();
+            let (mut y, mut mean, mut rstd, mut var) =
+                (vec![0f32; rows * m], vec![0f32; rows], vec![0f32; rows], vec![0f32; rows]);
+            rows_forward(&x, m, 1e-5, Some(&w), Some(&b), &mut y, &mut mean, &mut rstd, &mut var);
+            let (mut dx, mut dw, mut db) = (vec![0f32; rows * m], vec![0f32; m], vec![0f32; m]);
+            rows_backward(&x, &g, m, &mean, &rstd, Some(&w), Some(&mut dx), &mut dw, &mut db);
+            let (mut want_dw, mut want_db, mut mag_dw, mut mag_db) =
+                (vec![0.0; m], vec![0.0; m], vec![0.0; m], vec![0.0; m]);
+            for r in 0..rows {
+                let xr: Vec<f64> = x[r * m..(r + 1) * m].iter().map(|&v| v as f64).collect();
+                let gr: Vec<f64> = g[r * m..(r + 1) * m].iter().map(|&v| v as f64).collect();
+                let mu = xr.iter().sum::<f64>() / m as f64;
+                let v = xr.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>() / m as f64;
+                let rs = 1.0 / (v + 1e-5).sqrt();
+                let xhat: Vec<f64> = xr.iter().map(|x| (x - mu) * rs).collect();
+                let gw: Vec<f64> = gr.iter().zip(&w).map(|(g, &w)| g * w as f64).collect();
+                let mg = gw.iter().sum::<f64>() / m as f64;
+                let mgx = gw.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f64>() / m as f64;
+                for j in 0..m {
+                    let want_y = xhat[j] * w[j] as f64 + b[j] as f64;
+                    assert!((y[r * m + j] as f64 - want_y).abs() < 2e-5, "{rows}x{m} y[{r}, {j}]");
+                    let want_dx = rs * (gw[j] - mg - xhat[j] * mgx);
+                    assert!((dx[r * m + j] as f64 - want_dx).abs() < 2e-5, "{rows}x{m} dx[{r}, {j}]");
+                    want_dw[j] += gr[j] * xhat[j];
+                    want_db[j] += gr[j];
+                    mag_dw[j] += (gr[j] * xhat[j]).abs();
+                    mag_db[j] += gr[j].abs();
+                }
+            }
+            for j in 0..m {
+                assert!((dw[j] as f64 - want_dw[j]).abs() <= 1e-5 * mag_dw[j], "{rows}x{m} dw[{j}]");
+                assert!((db[j] as f64 - want_db[j]).abs() <= 1e-5 * mag_db[j], "{rows}x{m} db[{j}]");
             }
         }
     }

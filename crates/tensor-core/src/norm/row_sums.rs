@@ -458,8 +458,8 @@ impl RowSums {
     /// and `dx` hold both rows, `rows` their constants): with `xhat = (x - mu) rs`,
     /// `dx = rs (g w - a - xhat b)`, and `dw += g xhat`, `db += g` per column, the first
     /// row's terms added before the second's. The operations, unfused and in this order,
-    /// are those of the portable loop in norm.rs, so the bits are the same; `dw` and `db`
-    /// are read and written once for the two rows instead of once per row.
+    /// are those of the portable loop in norm.rs, so the bits are the same; per 16 columns,
+    /// `dw` and `db` are read and written once for the two rows instead of once per row.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn dx_pair<T: Float>(
         self,

@@ -240,15 +240,16 @@ macro_rules! dispatch {
 }
 pub use crate::dispatch;
 
-/// Asks the CPU to bring `s`'s cache lines into L1 (`prefetcht0`, one per 64 bytes), ahead of
-/// a pass that will write them: a hint with no effect on results (nothing off x86-64).
+/// Asks the CPU to bring `s`'s cache lines into L1 (`prefetcht0` every 64 bytes from its
+/// start, and at its last byte), ahead of a pass that will write them: a hint with no
+/// effect on results (nothing off x86-64).
 #[inline(always)]
 pub(crate) fn prefetch<T>(s: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = s.as_ptr() as *const i8;
-        for o in (0..std::mem::size_of_val(s)).step_by(64) {
+        let (p, len) = (s.as_ptr() as *const i8, std::mem::size_of_val(s));
+        for o in (0..len).step_by(64).chain(len.checked_sub(1)) {
             // SAFETY: `p + o` lies within `s`; a prefetch reads nothing and cannot fault
             // (SSE, which every x86-64 CPU has).
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(o)) };
