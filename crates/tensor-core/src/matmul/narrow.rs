@@ -33,11 +33,15 @@ const KC: usize = 256;
 /// Rows of C per parallel task.
 const ROWS_PER_TASK: usize = 192;
 
-/// Whether [`gemm`] handles an f32 product with `n` columns on this CPU.
+/// Whether [`gemm`] handles an f32 product with `n` columns on this CPU (at the chosen
+/// capability).
 pub(super) fn applies<T: Float>(n: usize) -> bool {
-    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-        && matches!(n, 16 | 24 | 32)
-        && crate::simd::enabled(crate::simd::Capability::Avx2)
+    has_tiles::<T>(n) && crate::simd::enabled(crate::simd::Capability::Avx2)
+}
+
+/// Whether the tiles are made for products of `T` with `n` columns: f32 with 16, 24 or 32.
+fn has_tiles<T: Float>(n: usize) -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && matches!(n, 16 | 24 | 32)
 }
 
 /// `dst = A @ B`, or `dst += A @ B` with `accumulate`, where `dst[i*d.0 + j*d.1]` is element
@@ -64,9 +68,12 @@ fn gemm_at<T: Float>(
     parallel: bool,
 ) {
     let (m, k, n) = (p.m, p.k, p.n);
-    assert!(applies::<T>(n) && p.fits() && m.checked_mul(n) == Some(dst.len()));
+    // `cap`'s tiles on this CPU, not `applies` (the chosen capability): the tests run every
+    // capability the CPU has, whichever `TORCHLET_CPU_CAPABILITY` chose.
+    assert!(supported(cap) >= Capability::Avx2 && has_tiles::<T>(n));
+    assert!(p.fits() && m.checked_mul(n) == Some(dst.len()));
     let (Some(sa), Some(sb), Some(dst)) = (as_f32(p.a.s), as_f32(p.b.s), as_f32_mut(dst)) else {
-        unreachable!("narrow::gemm: `applies` holds, so T is f32")
+        unreachable!("narrow::gemm: `has_tiles` holds, so T is f32")
     };
     let (a, b) = (
         Strided { s: sa, off: p.a.off, rs: p.a.rs, cs: p.a.cs },
