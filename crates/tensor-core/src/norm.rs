@@ -425,10 +425,11 @@ const NORM_ROWS: usize = 64;
 const PAIR: usize = 2;
 
 /// Layer norm's forward pass over contiguous rows of `m` values: per row the mean and biased
-/// variance (two passes, the variance about the rounded mean, corrected; f32 rows on AVX2 or
-/// AVX-512 by `row_sums.rs`, otherwise blocks of 64 values summed in the element type and the
-/// blocks in f64), `rstd = 1 / sqrt(var + eps)`, and `y = (x - mean) * rstd (* w) (+ b)`,
-/// two rows at a time. Writes `y` and each row's `mean`, `rstd` and `var`.
+/// variance (f32 rows on AVX2 or AVX-512 by `row_sums.rs`: one pass about a shift near the
+/// mean where that keeps its accuracy, else two; otherwise two passes, the variance about the
+/// rounded mean, corrected, blocks of 64 values summed in the element type and the blocks in
+/// f64), `rstd = 1 / sqrt(var + eps)`, and `y = (x - mean) * rstd (* w) (+ b)`, two rows at a
+/// time. Writes `y` and each row's `mean`, `rstd` and `var`.
 ///
 /// # Panics
 /// If the lengths do not describe whole rows of `m` (`m > 0`).
