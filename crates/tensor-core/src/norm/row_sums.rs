@@ -8,18 +8,17 @@
 //! then a long chain of dependent additions, and layer norm's forward spent ~60% of its time
 //! waiting on them (a build without the sums ran the (8192, 256) forward in 151-158 us
 //! against 410-435). Here a row is summed in four accumulators of sixteen lanes (four
-//! independent chains; two per sum when two sums share the pass, which keeps AVX2's eight
-//! accumulator registers of sixteen from spilling), and the lanes are added by halving (`k + 8`,
-//! `k + 4`, `k + 2`, `k + 1`) in registers.
+//! independent chains; two per sum when two sums share the pass, so that AVX2 keeps its
+//! accumulators in eight of its sixteen registers), and the lanes are added by halving
+//! (`k + 8`, `k + 4`, `k + 2`, `k + 1`) in registers.
 //!
 //! Sixteen lanes are one 512-bit vector with AVX-512 and two 256-bit ones with AVX2 ([`V16`]);
 //! each lane sees the same values in the same order either way, so the two builds give the
 //! same bits. (The portable build keeps `block_sum3`, whose f64 lanes round differently.)
 //! Values are summed in blocks of [`BLOCK`] (half of it per sum for two sums): within a block
 //! in f32 (at most 16 additions per lane, then 2 + 4 for the accumulators and the halving,
-//! about 22 roundings: a relative
-//! error of ~1.3e-6 of the sum of magnitudes at worst, as PyTorch's f32 reductions), the
-//! blocks' sums in f64.
+//! about 22 roundings: a relative error of ~1.3e-6 of the sum of magnitudes at worst, as
+//! PyTorch's f32 reductions), the blocks' sums in f64.
 
 use super::{terms, RowGrad, SUM_GROUP};
 use crate::dtype::{as_f32, as_f32_mut};
@@ -28,8 +27,8 @@ use crate::simd::{capability, supported, Capability};
 use crate::Float;
 use std::arch::x86_64::*;
 
-/// Values summed in f32 before an f64 takes over: 16 steps of the four accumulators (of a
-/// sum with the pass to itself; [`sums_by`]).
+/// Values summed in f32 before an f64 takes over: 16 steps of the four accumulators of a sum
+/// (half as many values when two sums share a pass and two accumulators each: [`sums_by`]).
 const BLOCK: usize = 1024;
 
 /// Sixteen f32 lanes in registers.
