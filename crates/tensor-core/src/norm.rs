@@ -415,9 +415,9 @@ struct RowGrad {
 const NORM_ROWS: usize = 64;
 
 /// Rows the layer-norm kernels take at a time (the backward without `dx`: one): first both
-/// rows' sums, then both rows' outputs. A row's sums are chains of dependent additions (and the backward's second pass
-/// cannot start before they end); with the rows one by one, the out-of-order window filled
-/// with the second pass's instructions waiting on them. Two at a time, on (8192, 256) f32
+/// rows' sums, then both rows' outputs. A row's sums are chains of dependent additions (and
+/// the backward's second pass cannot start before they end); with the rows one by one, the
+/// out-of-order window filled with the second pass's instructions waiting on them. Two at a time, on (8192, 256) f32
 /// with AVX-512 and the data beyond the caches: the forward kernel 353-369 -> 309-321 us (4
 /// and 8 rows at a time: no faster), the backward (with `RowSums::dx_pair`) 453-492 ->
 /// 396-434 us; `layer_norm_fwd_bwd_8192x256` 845 -> 796 us (8 rounds), unchanged with AVX2
