@@ -673,18 +673,20 @@ mod gelu_kernel {
 
     /// `gelu::<true>` over the whole vectors of `x`; returns how many values.
     ///
-    /// With `TWO_PASSES`, per [`CHUNK`] values: first every vector's `r` ([`tail_root`]) into
-    /// a buffer, then from it the rest ([`finish`]); the same operations, so the same bits.
-    /// One vector's chain is ~46 cycles long (abs 1, add 3, 7 multiply-adds 28, 3 squarings
-    /// 9, mask 1, multiply-add 4) for 16 vector instructions, and Zen 4's floating-point
-    /// scheduler holds too few of them to keep enough vectors in flight: at AVX2's width the
-    /// one-pass loop ran at 7.6 cycles per 8 lanes (one thread, 500,000 values) where its
-    /// 11 multiply-pipe instructions take 5.5, and a probe of `k` dependent multiply-adds per
-    /// loaded vector at 0.50 cycles per multiply-add for `k = 4`, 0.58 for 7 and 0.63 for 14.
-    /// In two passes each chain is shorter: 6.6 cycles per 8 lanes (8.3 -> 7.4 with the data
-    /// in L1). At AVX-512's width the loop is bound by the multiply pipes (a 512-bit
-    /// instruction takes both): 12.7 -> 12.4 cycles per 16 lanes from the L2 and 12.5 -> 13.2
-    /// from L1, so that width keeps one pass.
+    /// With `TWO_PASSES`, per [`CHUNK`] values: first every vector's `r` ([`tail_root`]) into a
+    /// buffer, then from it the rest ([`finish`]); the same operations, so the same bits. One
+    /// vector's chain is ~46 cycles long (abs 1, add 3, 7 multiply-adds 28, 3 squarings 9, mask 1,
+    /// multiply-add 4) for 16 vector instructions. At AVX2's width the one-pass loop ran at 7.6
+    /// cycles per 8 lanes (one thread, 500,000 values) where its 11 multiply-pipe instructions take
+    /// 5.5; removing instructions (wrong values, to measure) saved 0.25-0.75 cycles each on either
+    /// kind of pipe, and two or four vectors per iteration or Estrin's scheme were no faster
+    /// (7.9-9.0 against 8.3 in L1). Most likely too few of the chains' waiting instructions fit in
+    /// Zen 4's out-of-order window (a loop of 14 dependent multiply-adds per loaded vector ran at
+    /// 0.63 cycles per multiply-add, independent ones at 0.50). In two passes each chain is
+    /// shorter: 6.6 cycles per 8 lanes (8.3 -> 7.4 with the data in L1; three passes: 7.1-7.3). At
+    /// AVX-512's width the loop is bound by the multiply pipes (a 512-bit instruction takes both):
+    /// 12.7 -> 12.4 cycles per 16 lanes from the L2 and 12.5 -> 13.2 from L1, so that width keeps
+    /// one pass.
     #[inline(always)]
     unsafe fn run<V: GeluOps, const TWO_PASSES: bool>(x: &[f32], out: &mut [MaybeUninit<f32>]) -> usize {
         let n = x.len() - x.len() % V::N;
