@@ -216,6 +216,8 @@ fn spans(out: usize, size: usize, k: usize, s: usize, pad: usize, d: usize, avg:
 /// eight (AVX2) outputs at a time (compare and blend: no branch per element, which on
 /// unordered data mispredicts half the time); the rest is the scalar loop.
 fn tap_row<T: Float>(cap: Capability, y: &mut [T], won: &mut [u32], row: &[T], s: usize, t: u32) {
+    // Off x86-64 the scalar loop below does every output.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if s == 1 || s == 2 {
@@ -223,6 +225,8 @@ fn tap_row<T: Float>(cap: Capability, y: &mut [T], won: &mut [u32], row: &[T], s
             done = taps::row(cap, y32, won, row32, s, t);
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = cap;
     let row = row.get(done * s..).unwrap_or(&[]);
     for ((y, won), &v) in y[done..].iter_mut().zip(won[done..].iter_mut()).zip(row.iter().step_by(s)) {
         let take = (v > *y) | v.is_nan();

@@ -20,8 +20,10 @@ mod tile;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod windows;
 
-/// Off x86-64 a convolution unfolds its input (`crate::conv`'s im2col) instead.
+/// Off x86-64 a convolution unfolds its input (`crate::conv`'s im2col) instead. (The
+/// x86-64 module's signatures, type parameters included, so that the call sites compile.)
 #[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::extra_unused_type_parameters)]
 pub(crate) mod windows {
     pub(crate) const WIDTH: usize = 32;
     pub(crate) fn applies<T: crate::Float>() -> bool {
@@ -41,10 +43,26 @@ pub(crate) mod windows {
     ) {
         unreachable!("windows::product without windows::applies")
     }
+    pub(crate) fn weight_applies<T: crate::Float>(_: usize) -> bool {
+        false
+    }
+    // Never called (`weight_applies` is false).
+    pub(crate) fn weight_product<T: crate::Float>(
+        _: &[T],
+        _: &[usize],
+        _: &[T],
+        _: usize,
+        _: [usize; 3],
+        _: &mut [T],
+        _: &mut [T],
+    ) {
+        unreachable!("windows::weight_product without windows::weight_applies")
+    }
 }
 
 /// Off x86-64 every product goes to the `gemm` crate.
 #[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::extra_unused_type_parameters)] // the x86-64 module's signature
 mod narrow {
     pub(super) fn applies<T: crate::Float>(_: usize) -> bool {
         false
@@ -55,6 +73,7 @@ mod narrow {
 
 /// Off x86-64 small products go to the `gemm` crate too.
 #[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::extra_unused_type_parameters)] // the x86-64 module's signature
 mod small {
     pub(super) fn applies<T: crate::Float>(_: usize, _: usize, _: usize) -> bool {
         false

@@ -706,6 +706,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_arch = "x86_64")]
     fn the_dispatched_build_gives_the_avx2_builds_bits() {
         // At AVX-512 (when this CPU has it and TORCHLET_CPU_CAPABILITY allows it) the kernels
         // run in the AVX-512 build: the same operations in the same order as the AVX2 build,
