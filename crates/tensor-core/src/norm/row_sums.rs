@@ -643,27 +643,25 @@ mod tests {
         let (mut below, mut above) = (0, 0);
         let shifts = (0..=40).map(|k| k as f32 * 0.1).chain([8.0, 64.0, 256.0, 1024.0]);
         for (m, s) in [64, 256, 1000, 65536].into_iter().flat_map(|m| shifts.clone().map(move |s| (m, s))) {
-            {
-                let x: Vec<f32> = (0..m)
-                    .map(|i| 100.0 + ((i * 37 % 101) as f32 / 50.0 - 1.0) + if i < 16 { s } else { 0.0 })
-                    .collect();
-                let xs: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-                let mean = xs.iter().sum::<f64>() / m as f64;
-                let var = xs.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / m as f64;
-                let shift = xs[..16].iter().sum::<f64>() / 16.0;
-                let dev = xs.iter().map(|v| (v - shift).abs()).sum::<f64>() / m as f64;
-                let ratio = (mean - shift).powi(2) / var;
-                below += usize::from(ratio < 0.8);
-                above += usize::from(ratio > 1.25);
-                let mut first: Option<(u64, u64)> = None;
-                for &cap in &caps {
-                    let (got_mean, got_var) = RowSums::at::<f32>(cap).unwrap().moments(&x);
-                    let at = format!("{cap:?} m={m} s={s} delta^2/var={ratio:.2}");
-                    assert!((got_mean - mean).abs() <= 2e-6 * dev, "{at}: mean {got_mean} vs {mean}");
-                    assert!((got_var - var).abs() <= 1e-5 * var, "{at}: var {got_var} vs {var}");
-                    let b = (got_mean.to_bits(), got_var.to_bits());
-                    assert_eq!(*first.get_or_insert(b), b, "{at}");
-                }
+            let x: Vec<f32> = (0..m)
+                .map(|i| 100.0 + ((i * 37 % 101) as f32 / 50.0 - 1.0) + if i < 16 { s } else { 0.0 })
+                .collect();
+            let xs: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            let mean = xs.iter().sum::<f64>() / m as f64;
+            let var = xs.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / m as f64;
+            let shift = xs[..16].iter().sum::<f64>() / 16.0;
+            let dev = xs.iter().map(|v| (v - shift).abs()).sum::<f64>() / m as f64;
+            let ratio = (mean - shift).powi(2) / var;
+            below += usize::from(ratio < 0.8);
+            above += usize::from(ratio > 1.25);
+            let mut first: Option<(u64, u64)> = None;
+            for &cap in &caps {
+                let (got_mean, got_var) = RowSums::at::<f32>(cap).unwrap().moments(&x);
+                let at = format!("{cap:?} m={m} s={s} delta^2/var={ratio:.2}");
+                assert!((got_mean - mean).abs() <= 2e-6 * dev, "{at}: mean {got_mean} vs {mean}");
+                assert!((got_var - var).abs() <= 1e-5 * var, "{at}: var {got_var} vs {var}");
+                let b = (got_mean.to_bits(), got_var.to_bits());
+                assert_eq!(*first.get_or_insert(b), b, "{at}");
             }
         }
         // The sweep reaches both sides of the limit (a property of the data above).

@@ -643,24 +643,24 @@ mod gelu_kernel {
         }
     }
 
-    /// `|v|` and `R(|v| - GELU_MID)` (Horner's rule, as `horner` does it): the first part of
+    /// `R(|v| - GELU_MID)` (Horner's rule, as `horner` does it): the first part of
     /// [`gelu::<true>`](super::gelu), the long chain of dependent multiply-adds.
     #[inline(always)]
-    unsafe fn tail_root<V: GeluOps>(v: V) -> (V, V) {
-        let a = v.abs();
-        let t = a.add(V::splat(-GELU_MID));
+    unsafe fn tail_root<V: GeluOps>(v: V) -> V {
+        let t = v.abs().add(V::splat(-GELU_MID));
         // (A loop, not `fold`: see `sums_by` in norm/row_sums.rs on closures.)
         let mut r = V::splat(GELU_R[GELU_R.len() - 1]);
         for &c in GELU_R[..GELU_R.len() - 1].iter().rev() {
             r = r.fmadd(t, V::splat(c));
         }
-        (a, r)
+        r
     }
 
-    /// The rest of [`gelu::<true>`](super::gelu) from `a = |v|` and `r` ([`tail_root`]):
+    /// The rest of [`gelu::<true>`](super::gelu) from `r` ([`tail_root`]): with `a = |v|`,
     /// `h = r^8` (0 from the edge on), then `max(-0, v) - a h`.
     #[inline(always)]
-    unsafe fn finish<V: GeluOps>(v: V, a: V, r: V) -> V {
+    unsafe fn finish<V: GeluOps>(v: V, r: V) -> V {
+        let a = v.abs();
         let r2 = r.mul(r);
         let r4 = r2.mul(r2);
         let h = r4.mul(r4).below_edge(a);
@@ -694,8 +694,7 @@ mod gelu_kernel {
         if !TWO_PASSES {
             for i in (0..n).step_by(V::N) {
                 let v = V::load(px.add(i));
-                let (a, r) = tail_root(v);
-                finish(v, a, r).store(po.add(i));
+                finish(v, tail_root(v)).store(po.add(i));
             }
             return n;
         }
@@ -703,11 +702,11 @@ mod gelu_kernel {
         for c0 in (0..n).step_by(CHUNK) {
             let len = CHUNK.min(n - c0);
             for i in (0..len).step_by(V::N) {
-                tail_root(V::load(px.add(c0 + i))).1.store(roots.as_mut_ptr().add(i));
+                tail_root(V::load(px.add(c0 + i))).store(roots.as_mut_ptr().add(i));
             }
             for i in (0..len).step_by(V::N) {
                 let v = V::load(px.add(c0 + i));
-                finish(v, v.abs(), V::load(roots.as_ptr().add(i))).store(po.add(c0 + i));
+                finish(v, V::load(roots.as_ptr().add(i))).store(po.add(c0 + i));
             }
         }
         n
