@@ -1,0 +1,377 @@
+//! Winograd's minimal filtering F(2x2, 3x3) for the direct convolutions of [`super`]: 3x3
+//! kernels at stride 1 without dilation, with even output sides, for the forward pass and
+//! the input gradient (which is such a convolution too: [`super::InputGrad`]).
+//!
+//! One output tile of 2x2 needs the 4x4 input tile `d` under it. With
+//!
+//! ```text
+//!       | 1  0 -1  0 |        | 1    0    0  |
+//! B^T = | 0  1  1  0 |    G = | 1/2  1/2  1/2 |    A^T = | 1  1  1  0 |
+//!       | 0 -1  1  0 |        | 1/2 -1/2  1/2 |          | 0  1 -1 -1 |
+//!       | 0  1  0 -1 |        | 0    0    1  |
+//! ```
+//!
+//! the tile is `Y = A^T [ (G w G^T) ⊙ (B^T d B) ] A` for a 3x3 kernel `w`: 16 products where
+//! the definition takes 36. (In one dimension, `m1 = (d0 - d2) w0`, `m2 = (d1 + d2)(w0 + w1 +
+//! w2) / 2`, `m3 = (d2 - d1)(w0 - w1 + w2) / 2`, `m4 = (d1 - d3) w2`, and `y0 = m1 + m2 + m3 =
+//! d0 w0 + d1 w1 + d2 w2`, `y1 = m2 - m3 - m4 = d1 w0 + d2 w1 + d3 w2`; the 2-D form applies
+//! it along both axes.) Summed over the input channels, the element-wise products become 16
+//! matrix products, one per position `ξ` of the 4x4 transformed tile:
+//! `M[ξ] (m x tiles) = U[ξ] (m x ch) @ V[ξ] (ch x tiles)`, with `U = G w G^T` per output row and
+//! channel (transformed once, in f64, then rounded) and `V = B^T d B` per channel and tile.
+//! Those products are [`windows::product`]'s (the register tile of the direct convolution)
+//! over rows of `V`, so the multiply-adds run as fast as there, 2.25 times fewer of them.
+//!
+//! The tiles of a plane are taken a block of whole tile rows at a time (at most [`TILES`]
+//! tiles), so that one block's `V` and `M` stay in the L2 between the transforms and the
+//! products. The transforms are additions only (the halves of `G` are exact), so the
+//! results differ from the definition's sums by rounding alone: a few ulps of the sums of
+//! the terms' magnitudes more than the direct products, well within PyTorch's f32
+//! tolerances (the tests of `conv.rs` check it against the f64 definition).
+
+use super::Windows;
+use crate::dtype::{as_f32, as_f32_mut};
+use crate::matmul::windows;
+use crate::simd::vector::F32s;
+use crate::simd::{enabled, Capability};
+use crate::{pool, Float, Result};
+use std::arch::x86_64::*;
+
+/// Tiles per block: its `V` (`16 x ch x ld`) and `M` (`16 x m x ld`) for 16 and 32 channels
+/// are 128 and 256 KiB, within the 1 MiB L2 of the machines measured.
+const TILES: usize = 128;
+
+/// Values (64 bytes) between the blocks of `V` and `M` of consecutive `ξ`: their `ch` or
+/// `m` rows of `ld` make a multiple of 4 KiB, and the transforms' 16 streams (one per `ξ`)
+/// would then fall in one set of the L1 (8 ways), missing it at every access.
+const SKEW: usize = 16;
+
+/// Channels (input and output, each) from which the transforms pay for themselves: below,
+/// the direct product's work is small and the transforms' share of it large.
+const MIN_CHANNELS: usize = 8;
+
+/// One task's F(2x2, 3x3) over the padded planes of a [`Windows`]: the transformed kernels
+/// of every group and the buffers of one block.
+pub(super) struct Winograd {
+    /// Output rows (planes) and input channels of one group.
+    m: usize,
+    ch: usize,
+    /// Output tiles: `th` rows of `tw`, and tile rows per block.
+    th: usize,
+    tw: usize,
+    rows: usize,
+    /// Values per row of `v` and `prod`: a block's tiles rounded up to [`windows::WIDTH`].
+    ld: usize,
+    /// The padded planes: values a row and a plane.
+    wp: usize,
+    plane: usize,
+    /// `U` of every group: `[group][ξ][m][ch]`.
+    u: Vec<f32>,
+    /// One block's `V` (`[ξ][ch][ld]`) and `M` (`[ξ][m][ld]`).
+    v: Vec<f32>,
+    prod: Vec<f32>,
+    /// Where row `c` of `V[ξ]` starts: `c * ld`.
+    offs: Vec<usize>,
+}
+
+impl Winograd {
+    /// F(2x2, 3x3) for the products `A @ windows` over `win`'s planes, where `a` holds every
+    /// group's `m` rows of `ch x 3 x 3` taps, when it applies: f32 where [`windows::product`]
+    /// runs, a 3x3 kernel without dilation, even output sides and at least [`MIN_CHANNELS`]
+    /// rows and channels; `None` otherwise (the direct product runs).
+    pub(super) fn new<T: Float>(
+        op: &'static str,
+        win: &Windows,
+        kernel: [usize; 2],
+        dilation: [usize; 2],
+        a: &[T],
+        groups: usize,
+        m: usize,
+    ) -> Result<Option<Self>> {
+        let Some(a) = as_f32(a) else { return Ok(None) };
+        let ch = a.len().checked_div(groups * m * 9).unwrap_or(0);
+        let fits = windows::applies::<f32>()
+            && kernel == [3, 3]
+            && dilation == [1, 1]
+            && win.oh.is_multiple_of(2)
+            && win.ow.is_multiple_of(2)
+            && win.oh > 0
+            && win.ow > 0
+            && m >= MIN_CHANNELS
+            && ch >= MIN_CHANNELS
+            && a.len() == groups * m * ch * 9;
+        if !fits {
+            return Ok(None);
+        }
+        let (th, tw) = (win.oh / 2, win.ow / 2);
+        let rows = (TILES / tw).clamp(1, th);
+        // The transforms write whole vectors of tiles (up to 16), past a tile row's end into
+        // the next row's columns (written after it) or, for the last, into the padding.
+        let ld = ((rows - 1) * tw + tw.next_multiple_of(16)).next_multiple_of(windows::WIDTH);
+        let mut u = pool::try_scratch(op, groups * 16 * m * ch, 0.0f32)?;
+        for (gi, ug) in u.chunks_exact_mut(16 * m * ch).enumerate() {
+            for (r, taps) in a[gi * m * ch * 9..][..m * ch * 9].chunks_exact(9).enumerate() {
+                let (o, c) = (r / ch, r % ch);
+                for (xi, &t) in kernel_transform(taps).iter().enumerate() {
+                    ug[(xi * m + o) * ch + c] = t;
+                }
+            }
+        }
+        let v = pool::try_scratch(op, 16 * (ch * ld + SKEW), 0.0f32)?;
+        let prod = pool::try_scratch(op, 16 * (m * ld + SKEW), 0.0f32)?;
+        let plane = (win.h + 2 * win.pad[0]) * win.wp;
+        let offs = (0..ch).map(|c| c * ld).collect();
+        Ok(Some(Winograd { m, ch, th, tw, rows, ld, wp: win.wp, plane, u, v, prod, offs }))
+    }
+
+    /// `dst = seed + A @ windows` for group `gi`: `padded` holds its `ch` padded planes (as
+    /// [`Windows::fill`] leaves them), `dst` receives its `m` output planes, each output
+    /// starting from `seed[row]` when given (the bias), else from 0.
+    pub(super) fn run<T: Float>(&mut self, gi: usize, padded: &[T], seed: Option<&[T]>, dst: &mut [T]) {
+        let (Some(padded), Some(dst)) = (as_f32(padded), as_f32_mut(dst)) else {
+            unreachable!("Winograd: f32 only (`new` made it)")
+        };
+        let seed = seed.map(|s| as_f32(s).expect("Winograd: f32 seed"));
+        let (m, ch, ld) = (self.m, self.ch, self.ld);
+        assert!(padded.len() >= ch * self.plane && dst.len() == m * 4 * self.th * self.tw);
+        assert!(seed.is_none_or(|s| s.len() == m));
+        let u = &self.u[gi * 16 * m * ch..][..16 * m * ch];
+        let avx512 = enabled(Capability::Avx512);
+        for ty0 in (0..self.th).step_by(self.rows) {
+            let rows = self.rows.min(self.th - ty0);
+            let tiles = rows * self.tw;
+            let at = Block { tw: self.tw, ty0, rows, ch, m, ld, vs: ch * ld + SKEW, ms: m * ld + SKEW };
+            // SAFETY: `windows::applies` (checked by `new`) means AVX2 and FMA, and `avx512`
+            // that the CPU has AVX-512F; `new` sized `v` and `prod` for these blocks, and
+            // the planes and `dst` were asserted above.
+            unsafe {
+                if avx512 {
+                    input_avx512(&at, padded, self.plane, self.wp, &mut self.v);
+                } else {
+                    input_avx2(&at, padded, self.plane, self.wp, &mut self.v);
+                }
+            }
+            let blocks: Vec<(usize, usize)> = (0..tiles).step_by(windows::WIDTH).map(|q| (q, q)).collect();
+            for xi in 0..16 {
+                let a = &u[xi * m * ch..][..m * ch];
+                let src = &self.v[xi * at.vs..][..ch * ld];
+                let c = &mut self.prod[xi * at.ms..][..m * ld];
+                windows::product(a, m, src, &self.offs, &blocks, c, ld, false);
+            }
+            // SAFETY: as above.
+            unsafe {
+                if avx512 {
+                    output_avx512(&at, &self.prod, seed, dst);
+                } else {
+                    output_avx2(&at, &self.prod, seed, dst);
+                }
+            }
+        }
+    }
+
+    /// The buffers back to the cache.
+    pub(super) fn give_back(self) {
+        pool::give_back(self.u);
+        pool::give_back(self.v);
+        pool::give_back(self.prod);
+    }
+}
+
+/// `U = G w G^T` of one 3x3 kernel (row-major taps), in f64 and rounded once: row-major 4x4.
+fn kernel_transform(w: &[f32]) -> [f32; 16] {
+    let w = |i: usize, j: usize| f64::from(w[3 * i + j]);
+    // G's rows applied to a column (or, transposed, to a row) of three values.
+    let g = |a: f64, b: f64, c: f64| [a, (a + b + c) / 2.0, (a - b + c) / 2.0, c];
+    let cols: [[f64; 4]; 3] = std::array::from_fn(|j| g(w(0, j), w(1, j), w(2, j))); // G w, by column
+    let mut u = [0.0f32; 16];
+    for i in 0..4 {
+        let row = g(cols[0][i], cols[1][i], cols[2][i]); // row i of (G w) G^T
+        for j in 0..4 {
+            u[4 * i + j] = row[j] as f32;
+        }
+    }
+    u
+}
+
+/// One block of tiles: tile rows `ty0..ty0 + rows` of `tw` tiles, `ch` input channels, `m`
+/// output planes, rows of `V` and `M` `ld` apart.
+struct Block {
+    tw: usize,
+    ty0: usize,
+    rows: usize,
+    ch: usize,
+    m: usize,
+    ld: usize,
+    /// Values from one `ξ` to the next in `V` and `M` ([`SKEW`] more than their `ch` or `m`
+    /// rows of `ld`).
+    vs: usize,
+    ms: usize,
+}
+
+/// What the transforms need beyond [`F32s`]: the even and odd lanes of two vectors, and back.
+trait Pairs: F32s {
+    /// `(even, odd)` lanes of the `2 N` values `a ++ b`.
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self);
+    /// The `2 N` values `e0 o0 e1 o1 ...` as two vectors.
+    unsafe fn interleave(e: Self, o: Self) -> (Self, Self);
+}
+
+impl Pairs for __m512 {
+    #[inline(always)]
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        (_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b))
+    }
+    #[inline(always)]
+    unsafe fn interleave(e: Self, o: Self) -> (Self, Self) {
+        let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        (_mm512_permutex2var_ps(e, lo, o), _mm512_permutex2var_ps(e, hi, o))
+    }
+}
+
+impl Pairs for __m256 {
+    #[inline(always)]
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        // Per 128-bit lane [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit pairs in order 0 2 1 3.
+        let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+        let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+        let fix = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
+        (fix(even), fix(odd))
+    }
+    #[inline(always)]
+    unsafe fn interleave(e: Self, o: Self) -> (Self, Self) {
+        // [e0 o0 e1 o1 | e4 o4 e5 o5] and [e2 o2 e3 o3 | e6 o6 e7 o7], then their halves.
+        let (lo, hi) = (_mm256_unpacklo_ps(e, o), _mm256_unpackhi_ps(e, o));
+        (_mm256_permute2f128_ps::<0x20>(lo, hi), _mm256_permute2f128_ps::<0x31>(lo, hi))
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn input_avx512(at: &Block, padded: &[f32], plane: usize, wp: usize, v: &mut [f32]) {
+    transform_input::<__m512>(at, padded, plane, wp, v)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn input_avx2(at: &Block, padded: &[f32], plane: usize, wp: usize, v: &mut [f32]) {
+    transform_input::<__m256>(at, padded, plane, wp, v)
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn output_avx512(at: &Block, prod: &[f32], seed: Option<&[f32]>, dst: &mut [f32]) {
+    transform_output::<__m512>(at, prod, seed, dst)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn output_avx2(at: &Block, prod: &[f32], seed: Option<&[f32]>, dst: &mut [f32]) {
+    transform_output::<__m256>(at, prod, seed, dst)
+}
+
+/// `V = B^T d B` of every tile of the block, for every channel: tile `t = (ty - ty0) tw + tx`
+/// reads the padded rows `2 ty .. 2 ty + 4` and columns `2 tx .. 2 tx + 4` of its channel's
+/// plane (`plane` values, rows of `wp`); `V[ξ][c][t]` goes to `v[(ξ ch + c) ld + t]`. First
+/// `B^T` down the columns (`s0 = d0 - d2`, `s1 = d1 + d2`, `s2 = d2 - d1`, `s3 = d1 - d3`),
+/// then `B` along each row `s`: with `(e0, o0, e1, o1)` its values at columns `2 tx ..
+/// 2 tx + 4`, the tile's four are `e0 - e1`, `o0 + e1`, `e1 - o0` and `o0 - o1`. `N` tiles at
+/// once: the rows are loaded at the tiles' columns `+ 0, + N` and `+ 2, + 2 + N`, and the
+/// even and odd lanes of each pair are the `e` and `o` of the `N` tiles. A last part vector
+/// of a tile row is done one tile at a time (the same operations).
+///
+/// # Safety
+/// The CPU has `V`'s instruction set; the planes hold the rows read (`2 th + 2` rows of at
+/// least `2 tw + 2` values, `ch` planes) and `v` has `16 vs` values, `ld` and `vs` as `run` makes them.
+#[allow(clippy::needless_range_loop)] // `i` picks row i after B^T at each of four offsets
+#[inline(always)]
+unsafe fn transform_input<V: Pairs>(at: &Block, padded: &[f32], plane: usize, wp: usize, v: &mut [f32]) {
+    let Block { tw, ty0, rows, ch, ld, vs, .. } = *at;
+    debug_assert!(padded.len() >= ch * plane && v.len() >= 16 * vs && wp >= 2 * tw + 2);
+    let vp = v.as_mut_ptr();
+    let full = tw / V::N * V::N;
+    for c in 0..ch {
+        for r in 0..rows {
+            let d = padded.as_ptr().add(c * plane + 2 * (ty0 + r) * wp);
+            let d = [d, d.add(wp), d.add(2 * wp), d.add(3 * wp)];
+            let out = |i: usize, j: usize, t: usize| vp.add((4 * i + j) * vs + c * ld + r * tw + t);
+            for tx in (0..full).step_by(V::N) {
+                // The four rows after B^T, at column offsets 2 tx + [0, N, 2, 2 + N].
+                let s = [0, V::N, 2, 2 + V::N].map(|off| {
+                    let [d0, d1, d2, d3] = d.map(|p| V::load(p.add(2 * tx + off)));
+                    [d0.sub(d2), d1.add(d2), d2.sub(d1), d1.sub(d3)]
+                });
+                for i in 0..4 {
+                    let (e0, o0) = V::deinterleave(s[0][i], s[1][i]);
+                    let (e1, o1) = V::deinterleave(s[2][i], s[3][i]);
+                    for (j, x) in [e0.sub(e1), o0.add(e1), e1.sub(o0), o0.sub(o1)].into_iter().enumerate() {
+                        x.store(out(i, j, tx));
+                    }
+                }
+            }
+            for tx in full..tw {
+                let s: [[f32; 4]; 4] = std::array::from_fn(|x| {
+                    let [d0, d1, d2, d3] = d.map(|p| *p.add(2 * tx + x));
+                    [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
+                });
+                for i in 0..4 {
+                    let (e0, o0, e1, o1) = (s[0][i], s[1][i], s[2][i], s[3][i]);
+                    for (j, x) in [e0 - e1, o0 + e1, e1 - o0, o0 - o1].into_iter().enumerate() {
+                        *out(i, j, tx) = x;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `Y = seed + A^T M A` of every tile of the block, for every output plane `o` of `dst`
+/// (`2 th x 2 tw` values each), `M[ξ][o][t]` at `prod[(ξ m + o) ld + t]`: `A^T` on each row of
+/// the tile's `M`, `(m0 + m1 + m2, m1 - m2 - m3)`, then down the columns the same; the even
+/// and odd output columns of `N` tiles are interleaved into the rows. A last part vector of
+/// a tile row is written one tile at a time (the same operations).
+///
+/// # Safety
+/// The CPU has `V`'s instruction set; `prod` has `16 ms` values, `dst` `m` planes and `seed`
+/// (when given) `m` values.
+#[inline(always)]
+unsafe fn transform_output<V: Pairs>(at: &Block, prod: &[f32], seed: Option<&[f32]>, dst: &mut [f32]) {
+    let Block { tw, ty0, rows, m, ld, ms, .. } = *at;
+    let ow = 2 * tw;
+    let plane = dst.len() / m;
+    debug_assert!(prod.len() >= 16 * ms && seed.is_none_or(|s| s.len() == m));
+    let pp = prod.as_ptr();
+    for (o, y) in dst.chunks_exact_mut(plane).enumerate() {
+        let b = seed.map_or(0.0, |s| s[o]);
+        let bv = V::splat(b);
+        for r in 0..rows {
+            let base = pp.add(o * ld + r * tw);
+            let mrow = |xi: usize| base.add(xi * ms);
+            let y0 = y.as_mut_ptr().add(2 * (ty0 + r) * ow);
+            let y1 = y0.add(ow);
+            let full = tw / V::N * V::N;
+            for tx in (0..full).step_by(V::N) {
+                let q = |i: usize| {
+                    let [a, b, c, d] = [0, 1, 2, 3].map(|j| V::load(mrow(4 * i + j).add(tx)));
+                    (a.add(b).add(c), b.sub(c).sub(d))
+                };
+                let ((q00, q01), (q10, q11), (q20, q21), (q30, q31)) = (q(0), q(1), q(2), q(3));
+                let top = V::interleave(bv.add(q00.add(q10).add(q20)), bv.add(q01.add(q11).add(q21)));
+                let bottom = V::interleave(bv.add(q10.sub(q20).sub(q30)), bv.add(q11.sub(q21).sub(q31)));
+                top.0.store(y0.add(2 * tx));
+                top.1.store(y0.add(2 * tx + V::N));
+                bottom.0.store(y1.add(2 * tx));
+                bottom.1.store(y1.add(2 * tx + V::N));
+            }
+            for tx in full..tw {
+                let q = |i: usize| {
+                    let [a, b, c, d] = [0, 1, 2, 3].map(|j| *mrow(4 * i + j).add(tx));
+                    (a + b + c, b - c - d)
+                };
+                let ((q00, q01), (q10, q11), (q20, q21), (q30, q31)) = (q(0), q(1), q(2), q(3));
+                *y0.add(2 * tx) = b + (q00 + q10 + q20);
+                *y0.add(2 * tx + 1) = b + (q01 + q11 + q21);
+                *y1.add(2 * tx) = b + (q10 - q20 - q30);
+                *y1.add(2 * tx + 1) = b + (q11 - q21 - q31);
+            }
+        }
+    }
+}
