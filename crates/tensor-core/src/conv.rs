@@ -33,9 +33,10 @@
 //!
 //! **Winograd** (`winograd.rs`): where the direct products run, a 3x3 kernel without dilation
 //! with even output sides and at least 8 channels each way takes F(2x2, 3x3) for the forward
-//! and the input gradient: the same products over transformed 4x4 tiles, 16 multiply-adds
-//! per 2x2 outputs and channel instead of 36. The bench's convolution: 5,364 -> 4,832 us
-//! natively, 5,039 -> 4,383 us with AVX2 (A/B, medians of 4 and 3 alternating runs).
+//! and the input gradient, and for the weight gradient (16, 24 or 32 output channels per
+//! group) its transpose: products over transformed 4x4 tiles, 16 multiply-adds per 2x2
+//! outputs and channel instead of 36. The bench's convolution forward and backward: 5,070 ->
+//! 3,993 us natively, 5,114 -> 3,907 us with AVX2 (A/B, medians of 4 and 3 alternating runs).
 
 use crate::matmul::{gemm_strided, gemm_strided_serial, windows, Strided};
 use crate::{pool, with_float, Error, Float, Numeric, Result, Shape, TensorData};
@@ -44,7 +45,7 @@ use std::ops::Range;
 
 #[cfg(target_arch = "x86_64")]
 mod winograd;
-use winograd::Winograd;
+use winograd::{Winograd, WinogradGrad};
 
 /// Off x86-64 the direct products do not run ([`windows::applies`] is false), so neither
 /// does F(2x2, 3x3): the x86-64 module's signatures, declining every call.
@@ -54,6 +55,25 @@ mod winograd {
     use super::Windows;
     use crate::{Float, Result};
     pub(super) enum Winograd {}
+    pub(super) enum WinogradGrad {}
+    impl WinogradGrad {
+        pub(super) fn new<T: Float>(
+            _: &'static str,
+            _: &Windows,
+            _: [usize; 2],
+            _: [usize; 2],
+            _: usize,
+            _: [usize; 2],
+        ) -> Result<Option<Self>> {
+            Ok(None)
+        }
+        pub(super) fn run<T: Float>(&mut self, _: usize, _: &[T], _: &[T]) {
+            match *self {}
+        }
+        pub(super) fn finish<T: Float>(self, _: &mut [T]) {
+            match self {}
+        }
+    }
     impl Winograd {
         pub(super) fn new<T: Float>(
             _: &'static str,
@@ -918,16 +938,22 @@ struct WeightGrad<T> {
     packed: Vec<T>,
     sample: Vec<T>,
     sums: Vec<T>,
+    /// F(2x2, 3x3) instead of the products, where it applies ([`WinogradGrad::new`]).
+    wino: Option<WinogradGrad>,
 }
 
 impl<T: Float> WeightGrad<T> {
     fn new(op: &'static str, g: &Geometry) -> Result<Self> {
         let win = Windows::new(g.cg(), [g.h, g.w], g.p.padding, [g.kh, g.kw], g.p.dilation);
         let padded = win.buffer::<T>(op)?;
-        let packed = pool::try_scratch(op, g.oh * win.wp * g.og(), T::ZERO)?;
-        let sample = pool::try_scratch(op, g.og() * g.taps(), T::ZERO)?;
-        let sums = pool::try_scratch(op, g.o * g.taps(), T::ZERO)?;
-        Ok(WeightGrad { g: *g, win, padded, packed, sample, sums })
+        let channels = [g.cg(), g.og()];
+        let wino = WinogradGrad::new::<T>(op, &win, [g.kh, g.kw], g.p.dilation, g.groups(), channels)?;
+        let scratch =
+            |n: usize| if wino.is_some() { Ok(Vec::new()) } else { pool::try_scratch(op, n, T::ZERO) };
+        let packed = scratch(g.oh * win.wp * g.og())?;
+        let sample = scratch(g.og() * g.taps())?;
+        let sums = scratch(g.o * g.taps())?;
+        Ok(WeightGrad { g: *g, win, padded, packed, sample, sums, wino })
     }
 
     /// Adds group `gi`'s products of one sample: its input planes `x` (`Cg x H x W`) and output
@@ -935,6 +961,9 @@ impl<T: Float> WeightGrad<T> {
     fn run(&mut self, gi: usize, x: &[T], gy: &[T]) {
         let (og, taps) = (self.g.og(), self.g.taps());
         self.win.fill(x, &mut self.padded);
+        if let Some(wino) = self.wino.as_mut() {
+            return wino.run(gi, &self.padded, gy);
+        }
         let sizes = [self.g.oh, self.g.ow, self.win.wp];
         windows::weight_product(
             &self.padded,
@@ -952,6 +981,9 @@ impl<T: Float> WeightGrad<T> {
     /// Adds the sums, transposed, into `dw` (`O x taps`).
     fn finish(self, dw: &mut [T]) {
         let (og, taps) = (self.g.og(), self.g.taps());
+        if let Some(wino) = self.wino {
+            wino.finish(dw);
+        }
         for (gi, sums) in self.sums.chunks_exact(taps * og).enumerate() {
             for (k, row) in sums.chunks_exact(og).enumerate() {
                 for (o, &v) in row.iter().enumerate() {
@@ -1302,18 +1334,21 @@ mod tests {
     #[test]
     fn winograd_matches_the_definition() {
         // 3x3 stride-1 convolutions with even output sides and at least 8 channels each way,
-        // which run F(2x2, 3x3) where the direct products run (forward and input gradient):
-        // tile rows shorter than a vector (5 tiles), a whole AVX-512 vector and one more (17),
+        // which run F(2x2, 3x3) where the direct products run (forward and input gradient;
+        // the weight gradient too for 16, 24 or 32 output channels per group): tile rows
+        // shorter than a vector (5 and 7 tiles), a whole AVX-512 vector and one more (17),
         // several blocks of tile rows with a short last one (17 rows of 17 tiles, blocks of 7;
         // 32 rows of 33 tiles, blocks of 3), paddings 0, 1 and 2, groups, a bias or none.
         type Case = ([usize; 4], [usize; 4], [usize; 2], usize, bool);
         #[rustfmt::skip]
-        let cases: [Case; 5] = [
+        let cases: [Case; 7] = [
             ([2, 8, 6, 10], [8, 8, 3, 3], [1, 1], 1, true),
             ([1, 16, 36, 36], [16, 16, 3, 3], [0, 0], 1, false),
             ([2, 16, 12, 40], [32, 8, 3, 3], [2, 2], 2, true),
             ([1, 8, 64, 66], [8, 8, 3, 3], [1, 1], 1, true),
             ([3, 12, 8, 8], [10, 12, 3, 3], [1, 1], 1, false),
+            ([2, 8, 10, 14], [24, 8, 3, 3], [1, 1], 1, true),
+            ([3, 16, 16, 16], [32, 16, 3, 3], [1, 1], 1, true),
         ];
         for (xd, wd, pad, groups, with_bias) in cases {
             let p = ConvParams::new_2d([1, 1], pad, [1, 1], groups);
@@ -1331,21 +1366,31 @@ mod tests {
                 let wino = |win: &Windows, m: usize| Winograd::new("t", win, [3, 3], [1, 1], &wv, groups, m);
                 assert!(wino(&fwd, g.og()).unwrap().is_some(), "{xd:?} {wd:?}: forward");
                 assert!(wino(&back, g.cg()).unwrap().is_some(), "{xd:?} {wd:?}: input gradient");
+                let grad = WinogradGrad::new::<f32>("t", &fwd, [3, 3], [1, 1], groups, [g.cg(), g.og()]);
+                assert_eq!(grad.unwrap().is_some(), matches!(g.og(), 16 | 24 | 32), "{xd:?} {wd:?}: dW");
             }
             let y = x.conv2d(&w, bias, &p).unwrap();
             let gy: Vec<f32> = values(y.numel(), 8);
             let gt = TensorData::from_vec(gy.clone(), y.dims().to_vec()).unwrap();
-            let grads = x.conv_backward(&w, &gt, [true, false, false], &p).unwrap();
+            let grads = x.conv_backward(&w, &gt, [true, true, false], &p).unwrap();
             let bv = b.values::<f32>().unwrap();
-            let (want_y, want_dx, _) = definition(&xv, xd, &wv, wd, with_bias.then_some(&bv[..]), p, &gy);
-            for (name, got, want) in [("y", y, want_y), ("dx", grads.input.unwrap(), want_dx)] {
+            let (want_y, want_dx, want_dw) =
+                definition(&xv, xd, &wv, wd, with_bias.then_some(&bv[..]), p, &gy);
+            let got = [
+                ("y", y, want_y),
+                ("dx", grads.input.unwrap(), want_dx),
+                ("dw", grads.weight.unwrap(), want_dw),
+            ];
+            for (name, got, want) in got {
                 let got = got.values::<f32>().unwrap();
                 assert_eq!(got.len(), want.len());
-                // Sums of up to 16 * 9 = 144 (y) or 32 * 9 = 288 (dx) terms of size <= 0.25, as
-                // in the test above (direct: measured worst 2.4e-6 and 3.2e-6); the transforms
+                // Sums of up to 16 * 9 = 144 (y) or 32 * 9 = 288 (dx) terms of size <= 0.25, and
+                // up to 3 * 16 * 16 = 768 per sample over up to 4,224 positions (dw), as in the
+                // test above (direct: measured worst 2.4e-6, 3.2e-6 and 1.4e-4); the transforms
                 // add a few roundings of partial sums of the same size.
+                let scale = if name == "dw" { 5e-4 } else { 2e-5 };
                 for (i, (&gv, &wv)) in got.iter().zip(&want).enumerate() {
-                    let tol = 2e-5 * (1.0 + wv.abs());
+                    let tol = scale * (1.0 + wv.abs());
                     assert!((f64::from(gv) - wv).abs() <= tol, "{name}[{i}] {xd:?} {wd:?}: {gv} vs {wv}");
                 }
             }

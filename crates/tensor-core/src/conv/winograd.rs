@@ -52,22 +52,80 @@ const MIN_CHANNELS: usize = 8;
 
 /// One task's F(2x2, 3x3) over the padded planes of a [`Windows`]: the transformed kernels
 /// of every group and the buffers of one block.
-pub(super) struct Winograd {
-    /// Output rows (planes) and input channels of one group.
-    m: usize,
-    ch: usize,
-    /// Output tiles: `th` rows of `tw`, and tile rows per block.
+/// The tiling of one output plane: `th` rows of `tw` tiles of 2x2, taken `rows` tile rows a
+/// block, and the padded input planes they read.
+#[derive(Clone, Copy)]
+struct Tiles {
     th: usize,
     tw: usize,
     rows: usize,
-    /// Values per row of `v` and `prod`: a block's tiles rounded up to [`windows::WIDTH`].
+    /// Values per row of a block's `V` (and `M`): its tiles, rounded up.
     ld: usize,
     /// The padded planes: values a row and a plane.
     wp: usize,
     plane: usize,
+}
+
+impl Tiles {
+    /// The tiling of `win`'s output planes, when F(2x2, 3x3) applies to them: f32 where
+    /// [`windows::product`] runs, a 3x3 kernel without dilation and even output sides.
+    fn new<T: Float>(win: &Windows, kernel: [usize; 2], dilation: [usize; 2]) -> Option<Tiles> {
+        let fits = std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && windows::applies::<f32>()
+            && kernel == [3, 3]
+            && dilation == [1, 1]
+            && win.oh.is_multiple_of(2)
+            && win.ow.is_multiple_of(2)
+            && win.oh > 0
+            && win.ow > 0;
+        if !fits {
+            return None;
+        }
+        let (th, tw) = (win.oh / 2, win.ow / 2);
+        let rows = (TILES / tw).clamp(1, th);
+        // The transforms write whole vectors of tiles (up to 16), past a tile row's end into
+        // the next row's columns (written after it) or, for the last, into the padding.
+        let ld = ((rows - 1) * tw + tw.next_multiple_of(16)).next_multiple_of(windows::WIDTH);
+        let plane = (win.h + 2 * win.pad[0]) * win.wp;
+        Some(Tiles { th, tw, rows, ld, wp: win.wp, plane })
+    }
+
+    /// The blocks: `(first tile row, tile rows)`.
+    fn blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..self.th).step_by(self.rows).map(|ty0| (ty0, self.rows.min(self.th - ty0)))
+    }
+
+    /// One block's [`Block`] for `ch` input channels and `m` output planes.
+    fn block(&self, ty0: usize, rows: usize, ch: usize, m: usize) -> Block {
+        let ld = self.ld;
+        Block { tw: self.tw, ty0, rows, ch, m, ld, vs: ch * ld + SKEW, ms: m * ld + SKEW }
+    }
+
+    /// `V` of one block into `v` (see [`transform_input`]).
+    fn input(&self, at: &Block, padded: &[f32], v: &mut [f32]) {
+        assert!(padded.len() >= at.ch * self.plane && v.len() >= 16 * at.vs);
+        // SAFETY: `Tiles` exists only where `windows::applies` (AVX2 and FMA), and AVX-512F
+        // is checked; the planes and `v` are as asserted, `at` made by `block`.
+        unsafe {
+            if enabled(Capability::Avx512) {
+                input_avx512(at, padded, self.plane, self.wp, v);
+            } else {
+                input_avx2(at, padded, self.plane, self.wp, v);
+            }
+        }
+    }
+}
+
+/// One task's F(2x2, 3x3) over the padded planes of a [`Windows`]: the transformed kernels
+/// of every group and the buffers of one block.
+pub(super) struct Winograd {
+    /// Output rows (planes) and input channels of one group.
+    m: usize,
+    ch: usize,
+    tiles: Tiles,
     /// `U` of every group: `[group][ξ][m][ch]`.
     u: Vec<f32>,
-    /// One block's `V` (`[ξ][ch][ld]`) and `M` (`[ξ][m][ld]`).
+    /// One block's `V` (`[ξ][ch][ld]`) and `M` (`[ξ][m][ld]`), [`SKEW`] apart per `ξ`.
     v: Vec<f32>,
     prod: Vec<f32>,
     /// Where row `c` of `V[ξ]` starts: `c * ld`.
@@ -76,9 +134,8 @@ pub(super) struct Winograd {
 
 impl Winograd {
     /// F(2x2, 3x3) for the products `A @ windows` over `win`'s planes, where `a` holds every
-    /// group's `m` rows of `ch x 3 x 3` taps, when it applies: f32 where [`windows::product`]
-    /// runs, a 3x3 kernel without dilation, even output sides and at least [`MIN_CHANNELS`]
-    /// rows and channels; `None` otherwise (the direct product runs).
+    /// group's `m` rows of `ch x 3 x 3` taps, when it applies ([`Tiles::new`], and at least
+    /// [`MIN_CHANNELS`] rows and channels); `None` otherwise (the direct product runs).
     pub(super) fn new<T: Float>(
         op: &'static str,
         win: &Windows,
@@ -88,26 +145,13 @@ impl Winograd {
         groups: usize,
         m: usize,
     ) -> Result<Option<Self>> {
-        let Some(a) = as_f32(a) else { return Ok(None) };
+        let (Some(tiles), Some(a)) = (Tiles::new::<T>(win, kernel, dilation), as_f32(a)) else {
+            return Ok(None);
+        };
         let ch = a.len().checked_div(groups * m * 9).unwrap_or(0);
-        let fits = windows::applies::<f32>()
-            && kernel == [3, 3]
-            && dilation == [1, 1]
-            && win.oh.is_multiple_of(2)
-            && win.ow.is_multiple_of(2)
-            && win.oh > 0
-            && win.ow > 0
-            && m >= MIN_CHANNELS
-            && ch >= MIN_CHANNELS
-            && a.len() == groups * m * ch * 9;
-        if !fits {
+        if m < MIN_CHANNELS || ch < MIN_CHANNELS || a.len() != groups * m * ch * 9 {
             return Ok(None);
         }
-        let (th, tw) = (win.oh / 2, win.ow / 2);
-        let rows = (TILES / tw).clamp(1, th);
-        // The transforms write whole vectors of tiles (up to 16), past a tile row's end into
-        // the next row's columns (written after it) or, for the last, into the padding.
-        let ld = ((rows - 1) * tw + tw.next_multiple_of(16)).next_multiple_of(windows::WIDTH);
         let mut u = pool::try_scratch(op, groups * 16 * m * ch, 0.0f32)?;
         for (gi, ug) in u.chunks_exact_mut(16 * m * ch).enumerate() {
             for (r, taps) in a[gi * m * ch * 9..][..m * ch * 9].chunks_exact(9).enumerate() {
@@ -117,11 +161,11 @@ impl Winograd {
                 }
             }
         }
+        let ld = tiles.ld;
         let v = pool::try_scratch(op, 16 * (ch * ld + SKEW), 0.0f32)?;
         let prod = pool::try_scratch(op, 16 * (m * ld + SKEW), 0.0f32)?;
-        let plane = (win.h + 2 * win.pad[0]) * win.wp;
         let offs = (0..ch).map(|c| c * ld).collect();
-        Ok(Some(Winograd { m, ch, th, tw, rows, ld, wp: win.wp, plane, u, v, prod, offs }))
+        Ok(Some(Winograd { m, ch, tiles, u, v, prod, offs }))
     }
 
     /// `dst = seed + A @ windows` for group `gi`: `padded` holds its `ch` padded planes (as
@@ -132,35 +176,25 @@ impl Winograd {
             unreachable!("Winograd: f32 only (`new` made it)")
         };
         let seed = seed.map(|s| as_f32(s).expect("Winograd: f32 seed"));
-        let (m, ch, ld) = (self.m, self.ch, self.ld);
-        assert!(padded.len() >= ch * self.plane && dst.len() == m * 4 * self.th * self.tw);
-        assert!(seed.is_none_or(|s| s.len() == m));
+        let (m, ch, t) = (self.m, self.ch, self.tiles);
+        assert!(dst.len() == m * 4 * t.th * t.tw && seed.is_none_or(|s| s.len() == m));
         let u = &self.u[gi * 16 * m * ch..][..16 * m * ch];
-        let avx512 = enabled(Capability::Avx512);
-        for ty0 in (0..self.th).step_by(self.rows) {
-            let rows = self.rows.min(self.th - ty0);
-            let tiles = rows * self.tw;
-            let at = Block { tw: self.tw, ty0, rows, ch, m, ld, vs: ch * ld + SKEW, ms: m * ld + SKEW };
-            // SAFETY: `windows::applies` (checked by `new`) means AVX2 and FMA, and `avx512`
-            // that the CPU has AVX-512F; `new` sized `v` and `prod` for these blocks, and
-            // the planes and `dst` were asserted above.
-            unsafe {
-                if avx512 {
-                    input_avx512(&at, padded, self.plane, self.wp, &mut self.v);
-                } else {
-                    input_avx2(&at, padded, self.plane, self.wp, &mut self.v);
-                }
-            }
-            let blocks: Vec<(usize, usize)> = (0..tiles).step_by(windows::WIDTH).map(|q| (q, q)).collect();
+        for (ty0, rows) in t.blocks() {
+            let at = t.block(ty0, rows, ch, m);
+            t.input(&at, padded, &mut self.v);
+            let blocks: Vec<(usize, usize)> =
+                (0..rows * t.tw).step_by(windows::WIDTH).map(|q| (q, q)).collect();
             for xi in 0..16 {
                 let a = &u[xi * m * ch..][..m * ch];
-                let src = &self.v[xi * at.vs..][..ch * ld];
-                let c = &mut self.prod[xi * at.ms..][..m * ld];
-                windows::product(a, m, src, &self.offs, &blocks, c, ld, false);
+                let src = &self.v[xi * at.vs..][..ch * t.ld];
+                let c = &mut self.prod[xi * at.ms..][..m * t.ld];
+                windows::product(a, m, src, &self.offs, &blocks, c, t.ld, false);
             }
-            // SAFETY: as above.
+            assert!(self.prod.len() >= 16 * at.ms);
+            // SAFETY: as in `Tiles::input`; `prod` has 16 blocks of `ms` (asserted), `dst` the
+            // `m` planes and `seed` `m` values (asserted above).
             unsafe {
-                if avx512 {
+                if enabled(Capability::Avx512) {
                     output_avx512(&at, &self.prod, seed, dst);
                 } else {
                     output_avx2(&at, &self.prod, seed, dst);
@@ -175,6 +209,121 @@ impl Winograd {
         pool::give_back(self.v);
         pool::give_back(self.prod);
     }
+}
+
+/// One task's weight gradient by F(2x2, 3x3), the transpose of the forward's linear map:
+/// where the forward computes each output tile as `A^T [(G w G^T) ⊙ V] A`, the gradient of a
+/// kernel is `G^T [ sum over tiles of (A gy A^T) ⊙ V ] G`, `gy` the tile's 2x2 output gradient.
+/// Summed over the tiles and laid out for the direct weight gradient's product (`Og` of 16,
+/// 24 or 32 columns): per `ξ`, `dU[ξ]^T (Cg x Og) += V[ξ] (Cg x tiles) @ Ĝ[ξ]^T (tiles x Og)`,
+/// `Ĝ = A gy A^T` transformed from the sample's `gy` transposed (positions x `Og`); per sample
+/// from zero, then added to the task's sums (as the direct path adds each sample's product),
+/// and `G^T dU G` (in f64) into `dW` at the end.
+pub(super) struct WinogradGrad {
+    cg: usize,
+    og: usize,
+    tiles: Tiles,
+    v: Vec<f32>,
+    /// The sample's `gy` transposed: `oh * ow` rows of `og`.
+    gt: Vec<f32>,
+    /// One block's `Ĝ^T`: per `ξ` (`gs` apart), `ld` rows of `og`.
+    ghat: Vec<f32>,
+    gs: usize,
+    /// One sample's `dU^T` (`[ξ][cg][og]`) and the task's sums of them, every group's.
+    sample: Vec<f32>,
+    sums: Vec<f32>,
+    offs: Vec<usize>,
+}
+
+impl WinogradGrad {
+    /// The weight gradient of `groups` groups of `og` output and `cg` input channels over
+    /// `win`'s planes, when F(2x2, 3x3) applies ([`Tiles::new`], at least [`MIN_CHANNELS`]
+    /// input channels, `og` of 16, 24 or 32); `None` otherwise.
+    pub(super) fn new<T: Float>(
+        op: &'static str,
+        win: &Windows,
+        kernel: [usize; 2],
+        dilation: [usize; 2],
+        groups: usize,
+        [cg, og]: [usize; 2],
+    ) -> Result<Option<Self>> {
+        let Some(tiles) = Tiles::new::<T>(win, kernel, dilation) else { return Ok(None) };
+        if cg < MIN_CHANNELS || !windows::weight_applies::<f32>(og) {
+            return Ok(None);
+        }
+        let (ld, gs) = (tiles.ld, tiles.ld * og + SKEW);
+        let v = pool::try_scratch(op, 16 * (cg * ld + SKEW), 0.0f32)?;
+        let gt = pool::try_scratch(op, 4 * tiles.th * tiles.tw * og, 0.0f32)?;
+        let ghat = pool::try_scratch(op, 16 * gs, 0.0f32)?;
+        let sample = pool::try_scratch(op, 16 * cg * og, 0.0f32)?;
+        let sums = pool::try_scratch(op, groups * 16 * cg * og, 0.0f32)?;
+        let offs = (0..cg).map(|c| c * ld).collect();
+        Ok(Some(WinogradGrad { cg, og, tiles, v, gt, ghat, gs, sample, sums, offs }))
+    }
+
+    /// Adds group `gi`'s terms of one sample: `padded` holds its `cg` input planes padded (as
+    /// [`Windows::fill`] leaves them), `gy` its `og` output gradient planes.
+    pub(super) fn run<T: Float>(&mut self, gi: usize, padded: &[T], gy: &[T]) {
+        let (Some(padded), Some(gy)) = (as_f32(padded), as_f32(gy)) else {
+            unreachable!("WinogradGrad: f32 only (`new` made it)")
+        };
+        let (cg, og, t) = (self.cg, self.og, self.tiles);
+        let l = 4 * t.th * t.tw;
+        windows::transpose_planes(gy, og, l, &mut self.gt);
+        for (ty0, rows) in t.blocks() {
+            let at = t.block(ty0, rows, cg, og);
+            t.input(&at, padded, &mut self.v);
+            assert!(
+                self.gt.len() >= l * og && self.ghat.len() >= 16 * self.gs && self.gs >= rows * t.tw * og
+            );
+            // SAFETY: `Tiles` exists only where the CPU has AVX2 and FMA; `gt` holds the `l`
+            // positions of `og` (asserted) and `ghat` 16 blocks of `gs >= tiles * og`.
+            unsafe { grad_avx2(&at, og, &self.gt, &mut self.ghat, self.gs) };
+            let tiles = rows * t.tw;
+            for xi in 0..16 {
+                let src = &self.v[xi * at.vs..][..cg * t.ld];
+                let b = &self.ghat[xi * self.gs..][..tiles * og];
+                let c = &mut self.sample[xi * cg * og..][..cg * og];
+                windows::rows_product(src, &self.offs, tiles, b, og, c, ty0 > 0);
+            }
+        }
+        let sums = &mut self.sums[gi * 16 * cg * og..][..16 * cg * og];
+        sums.iter_mut().zip(&self.sample).for_each(|(s, &v)| *s += v);
+    }
+
+    /// Adds `G^T dU G` of every group, output and input channel into `dw` (`O x Cg x 3 x 3`),
+    /// and gives the buffers back to the cache.
+    pub(super) fn finish<T: Float>(self, dw: &mut [T]) {
+        let (cg, og) = (self.cg, self.og);
+        for (gi, sums) in self.sums.chunks_exact(16 * cg * og).enumerate() {
+            for (o, c) in (0..og).flat_map(|o| (0..cg).map(move |c| (o, c))) {
+                let du: [f32; 16] = std::array::from_fn(|xi| sums[(xi * cg + c) * og + o]);
+                let taps = &mut dw[((gi * og + o) * cg + c) * 9..][..9];
+                for (d, v) in taps.iter_mut().zip(kernel_gradient(&du)) {
+                    *d += T::c(v);
+                }
+            }
+        }
+        pool::give_back(self.v);
+        pool::give_back(self.gt);
+        pool::give_back(self.ghat);
+        pool::give_back(self.sample);
+        pool::give_back(self.sums);
+    }
+}
+
+/// `G^T D G` of a row-major 4x4 `D`, in f64: the 3x3 kernel gradient of `D = dL/dU`.
+fn kernel_gradient(d: &[f32; 16]) -> [f64; 9] {
+    // G^T's rows applied to four values: (d0 + (d1 + d2) / 2, (d1 - d2) / 2, (d1 + d2) / 2 + d3).
+    let gt = |a: f64, b: f64, c: f64, e: f64| [a + (b + c) / 2.0, (b - c) / 2.0, (b + c) / 2.0 + e];
+    let d = |i: usize, j: usize| f64::from(d[4 * i + j]);
+    let cols: [[f64; 3]; 4] = std::array::from_fn(|j| gt(d(0, j), d(1, j), d(2, j), d(3, j))); // G^T D, by column
+    let mut w = [0.0; 9];
+    for a in 0..3 {
+        let row = gt(cols[0][a], cols[1][a], cols[2][a], cols[3][a]); // row a of (G^T D) G
+        w[3 * a..3 * a + 3].copy_from_slice(&row);
+    }
+    w
 }
 
 /// `U = G w G^T` of one 3x3 kernel (row-major taps), in f64 and rounded once: row-major 4x4.
@@ -266,6 +415,44 @@ unsafe fn output_avx512(at: &Block, prod: &[f32], seed: Option<&[f32]>, dst: &mu
 #[target_feature(enable = "avx2,fma")]
 unsafe fn output_avx2(at: &Block, prod: &[f32], seed: Option<&[f32]>, dst: &mut [f32]) {
     transform_output::<__m256>(at, prod, seed, dst)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn grad_avx2(at: &Block, og: usize, gt: &[f32], ghat: &mut [f32], gs: usize) {
+    transform_grad::<__m256>(at, og, gt, ghat, gs)
+}
+
+/// `Ĝ = A gy A^T` of every tile of the block, `og` output channels at once (`N` per vector):
+/// tile `t` reads the rows `p`, `p + 1`, `p + ow`, `p + ow + 1` of `gt` (positions of `og`
+/// values; `p = 2 ty ow + 2 tx`), its 2x2 `[[a, b], [c, d]]`; `A` (4x2, rows `[1, 0]`,
+/// `[1, 1]`, `[1, -1]`, `[0, -1]`) on the left makes the rows `(a, b)`, `(a + c, b + d)`,
+/// `(a - c, b - d)`, `(-c, -d)`, and `A^T` on the right turns each row `(p, q)` into
+/// `(p, p + q, p - q, -q)`; `Ĝ[ξ]` goes to row `t` of `ghat[ξ gs..]` (rows of `og`).
+///
+/// # Safety
+/// The CPU has `V`'s instruction set; `og` is a multiple of `N`; `gt` holds every position
+/// of the plane (`4 th tw` rows of `og`) and `ghat` 16 blocks of `gs >= tiles * og` values.
+#[inline(always)]
+unsafe fn transform_grad<V: F32s>(at: &Block, og: usize, gt: &[f32], ghat: &mut [f32], gs: usize) {
+    let Block { tw, ty0, rows, .. } = *at;
+    let ow = 2 * tw;
+    debug_assert!(og.is_multiple_of(V::N) && gt.len() >= 2 * (ty0 + rows) * ow * og && ghat.len() >= 16 * gs);
+    let (gp, hp) = (gt.as_ptr(), ghat.as_mut_ptr());
+    let zero = V::zero();
+    for r in 0..rows {
+        for tx in 0..tw {
+            let (t, p) = (r * tw + tx, 2 * (ty0 + r) * ow + 2 * tx);
+            for k in (0..og).step_by(V::N) {
+                let [a, b, c, d] = [p, p + 1, p + ow, p + ow + 1].map(|q| V::load(gp.add(q * og + k)));
+                let left = [(a, b), (a.add(c), b.add(d)), (a.sub(c), b.sub(d)), (zero.sub(c), zero.sub(d))];
+                for (i, (p, q)) in left.into_iter().enumerate() {
+                    for (j, x) in [p, p.add(q), p.sub(q), zero.sub(q)].into_iter().enumerate() {
+                        x.store(hp.add((4 * i + j) * gs + t * og + k));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `V = B^T d B` of every tile of the block, for every channel: tile `t = (ty - ty0) tw + tx`

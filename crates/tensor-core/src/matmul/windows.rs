@@ -193,16 +193,69 @@ pub(crate) fn weight_product<T: Float>(
             super::tile::pack(&plane_rows, ow, n, n, &mut packed[r * wp * n..]);
         }
         match n {
-            32 => weight_tiles::<4, 3>(src, offs, k, packed, c),
-            24 => weight_tiles::<3, 3>(src, offs, k, packed, c),
-            _ => weight_tiles::<2, 4>(src, offs, k, packed, c),
+            32 => weight_tiles::<4, 3>(src, offs, k, packed, c, false),
+            24 => weight_tiles::<3, 3>(src, offs, k, packed, c, false),
+            _ => weight_tiles::<2, 4>(src, offs, k, packed, c, false),
+        }
+    }
+}
+
+/// `g^T`: the `n` planes of `l` values of `g` as `l` rows of `n` in `out`, by 8 x 8 blocks in
+/// registers (as [`weight_product`] packs its G^T).
+///
+/// # Panics
+/// Unless [`applies`] holds, `g` has `n * l` values and `out` at least as many.
+pub(crate) fn transpose_planes<T: Float>(g: &[T], n: usize, l: usize, out: &mut [T]) {
+    let (Some(g), Some(out)) = (as_f32(g), as_f32_mut(out)) else {
+        panic!("windows::transpose_planes: f32 only")
+    };
+    assert!(applies::<f32>() && g.len() == n * l && out.len() >= n * l);
+    // SAFETY: the CPU has AVX2 (`applies`); `pack` reads the k x n matrix whose element
+    // (p, j) is g[j * l + p] (inside g, asserted) and writes l rows of n into out (asserted).
+    unsafe { super::tile::pack(&Strided::new(g, 0, 1, l), l, n, n, out) }
+}
+
+/// `C = X @ B`, or `C += X @ B` with `keep`: row `i` of X (`offs.len()` rows) is the `k` values
+/// from `src[offs[i]]`, B is `k` rows of `n` values (16, 24 or 32) and C `offs.len()` rows of
+/// `n`: [`weight_product`]'s product over rows the caller laid out.
+///
+/// # Panics
+/// Unless [`weight_applies`] holds for `n` and every operand lies inside its slice.
+pub(crate) fn rows_product(
+    src: &[f32],
+    offs: &[usize],
+    k: usize,
+    b: &[f32],
+    n: usize,
+    c: &mut [f32],
+    keep: bool,
+) {
+    let m = offs.len();
+    assert!(weight_applies::<f32>(n) && b.len() >= k * n && c.len() >= m * n);
+    assert!(offs.iter().all(|&o| o + k <= src.len()));
+    if m == 0 {
+        return;
+    }
+    if k == 0 {
+        if !keep {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    // SAFETY: the CPU has AVX2 and FMA (`weight_applies`); the rows of X, B and C are inside
+    // their slices (the assertions above).
+    unsafe {
+        match n {
+            32 => weight_tiles::<4, 3>(src, offs, k, b, c, keep),
+            24 => weight_tiles::<3, 3>(src, offs, k, b, c, keep),
+            _ => weight_tiles::<2, 4>(src, offs, k, b, c, keep),
         }
     }
 }
 
 /// [`weight_product`]'s product: blocks of [`KC`] rows of B, each under every tile of `MR`
-/// rows of C (then the rows left over one at a time), the first from zeros, the others adding
-/// onto C.
+/// rows of C (then the rows left over one at a time), the first from zeros (or from C's
+/// values with `keep`), the others adding onto C.
 ///
 /// # Safety
 /// As [`weight_product`] after its checks; the CPU has AVX2 and FMA.
@@ -213,11 +266,12 @@ unsafe fn weight_tiles<const NV: usize, const MR: usize>(
     k: usize,
     b: &[f32],
     c: &mut [f32],
+    keep: bool,
 ) {
     let (m, w) = (offs.len(), 8 * NV);
     let full = m / MR * MR;
     for p0 in (0..k).step_by(KC) {
-        let (kb, keep) = (KC.min(k - p0), p0 > 0);
+        let (kb, keep) = (KC.min(k - p0), keep || p0 > 0);
         let brow = |p: usize| b.as_ptr().add((p0 + p) * w);
         let window = |r: usize| move |i: usize| src.as_ptr().add(*offs.get_unchecked(r + i) + p0);
         for r in (0..full).step_by(MR) {
