@@ -1,6 +1,7 @@
 //! Winograd's minimal filtering F(2x2, 3x3) for the direct convolutions of [`super`]: 3x3
 //! kernels at stride 1 without dilation, with even output sides, for the forward pass and
-//! the input gradient (which is such a convolution too: [`super::InputGrad`]).
+//! the input gradient (which is such a convolution too: [`super::InputGrad`]), and its
+//! transpose for the weight gradient ([`WinogradGrad`]).
 //!
 //! One output tile of 2x2 needs the 4x4 input tile `d` under it. With
 //!
@@ -46,12 +47,14 @@ const TILES: usize = 128;
 /// would then fall in one set of the L1 (8 ways), missing it at every access.
 const SKEW: usize = 16;
 
-/// Channels (input and output, each) from which the transforms pay for themselves: below,
-/// the direct product's work is small and the transforms' share of it large.
+/// Channels (input and output, each; input only for the weight gradient, whose output
+/// channels are 16, 24 or 32) from which F(2x2, 3x3) runs. The transforms' work per tile
+/// is fixed per channel while the products' shrinks with the channels, so below some count
+/// the direct products are faster; 8 is a choice, not a measured crossover (measured: 16
+/// and 32). The digits CNN's convolution (1 input channel) and the parity cases' (1 to 4)
+/// keep the direct path.
 const MIN_CHANNELS: usize = 8;
 
-/// One task's F(2x2, 3x3) over the padded planes of a [`Windows`]: the transformed kernels
-/// of every group and the buffers of one block.
 /// The tiling of one output plane: `th` rows of `tw` tiles of 2x2, taken `rows` tile rows a
 /// block, and the padded input planes they read.
 #[derive(Clone, Copy)]
