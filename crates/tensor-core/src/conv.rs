@@ -1342,11 +1342,11 @@ mod tests {
         type Case = ([usize; 4], [usize; 4], [usize; 2], usize, bool);
         #[rustfmt::skip]
         let cases: [Case; 7] = [
-            ([2, 8, 6, 10], [8, 8, 3, 3], [1, 1], 1, true),
+            ([2, 8, 6, 10], [16, 8, 3, 3], [1, 1], 1, true),
             ([1, 16, 36, 36], [16, 16, 3, 3], [0, 0], 1, false),
             ([2, 16, 12, 40], [32, 8, 3, 3], [2, 2], 2, true),
-            ([1, 8, 64, 66], [8, 8, 3, 3], [1, 1], 1, true),
-            ([3, 12, 8, 8], [10, 12, 3, 3], [1, 1], 1, false),
+            ([1, 8, 64, 66], [16, 8, 3, 3], [1, 1], 1, true),
+            ([3, 12, 8, 8], [12, 12, 3, 3], [1, 1], 1, false),
             ([2, 8, 10, 14], [24, 8, 3, 3], [1, 1], 1, true),
             ([3, 16, 16, 16], [32, 16, 3, 3], [1, 1], 1, true),
         ];
@@ -1368,6 +1368,10 @@ mod tests {
                 assert!(wino(&back, g.cg()).unwrap().is_some(), "{xd:?} {wd:?}: input gradient");
                 let grad = WinogradGrad::new::<f32>("t", &fwd, [3, 3], [1, 1], groups, [g.cg(), g.og()]);
                 assert_eq!(grad.unwrap().is_some(), matches!(g.og(), 16 | 24 | 32), "{xd:?} {wd:?}: dW");
+                // Not for 8 rows of 8 channels (the direct products are faster there).
+                let eight = &wv[..groups * 8 * 8 * 9];
+                let small = Winograd::new("t", &fwd, [3, 3], [1, 1], eight, groups, 8).unwrap();
+                assert!(small.is_none(), "{xd:?}: 8 x 8");
             }
             let y = x.conv2d(&w, bias, &p).unwrap();
             let gy: Vec<f32> = values(y.numel(), 8);

@@ -48,12 +48,21 @@ const TILES: usize = 128;
 const SKEW: usize = 16;
 
 /// Channels (input and output, each; input only for the weight gradient, whose output
-/// channels are 16, 24 or 32) from which F(2x2, 3x3) runs. The transforms' work per tile
-/// is fixed per channel while the products' shrinks with the channels, so below some count
-/// the direct products are faster; 8 is a choice, not a measured crossover (measured: 16
-/// and 32). The digits CNN's convolution (1 input channel) and the parity cases' (1 to 4)
-/// keep the direct path.
+/// channels are 16, 24 or 32) from which F(2x2, 3x3) runs, and [`MIN_PRODUCT`]. The
+/// transforms' work per tile grows with the channels (`ch + m`), the products' saving with
+/// their product (`m ch`), so with few channels the direct products are faster. Measured
+/// (2026-12-06, `conv2d` forward and backward on (32, c, 32, 32), padding 1, medians of 4
+/// alternating runs, native and AVX2): 8 -> 8 channels 1,071 / 919 us by F(2x2, 3x3)
+/// against 987 / 850 direct (so 8 x 8 runs direct); 8 -> 16 channels 1,273 / 1,183 against
+/// 1,301 / 1,321, but 16 -> 8 channels 7,912 / 7,782 against 7,589 / 7,635 (its weight
+/// gradient, 8 output channels, unfolded either way): at 8 x 16 the two are within 10% of
+/// each other either way; 16 -> 32 (the bench's) 3,993 / 3,907 against 5,070 / 5,114. The
+/// digits CNN's convolution (1 input channel) and the parity cases' (1 to 4) run direct.
 const MIN_CHANNELS: usize = 8;
+
+/// The least `m ch` (output rows times input channels) for the forward and input gradient
+/// products to take F(2x2, 3x3): 8 x 16 does, 8 x 8 does not (see [`MIN_CHANNELS`]).
+const MIN_PRODUCT: usize = 128;
 
 /// The tiling of one output plane: `th` rows of `tw` tiles of 2x2, taken `rows` tile rows a
 /// block, and the padded input planes they read.
@@ -137,8 +146,9 @@ pub(super) struct Winograd {
 
 impl Winograd {
     /// F(2x2, 3x3) for the products `A @ windows` over `win`'s planes, where `a` holds every
-    /// group's `m` rows of `ch x 3 x 3` taps, when it applies ([`Tiles::new`], and at least
-    /// [`MIN_CHANNELS`] rows and channels); `None` otherwise (the direct product runs).
+    /// group's `m` rows of `ch x 3 x 3` taps, when it applies ([`Tiles::new`], at least
+    /// [`MIN_CHANNELS`] rows and channels and [`MIN_PRODUCT`]); `None` otherwise (the direct
+    /// product runs).
     pub(super) fn new<T: Float>(
         op: &'static str,
         win: &Windows,
@@ -152,7 +162,7 @@ impl Winograd {
             return Ok(None);
         };
         let ch = a.len().checked_div(groups * m * 9).unwrap_or(0);
-        if m < MIN_CHANNELS || ch < MIN_CHANNELS || a.len() != groups * m * ch * 9 {
+        if m < MIN_CHANNELS || ch < MIN_CHANNELS || m * ch < MIN_PRODUCT || a.len() != groups * m * ch * 9 {
             return Ok(None);
         }
         let mut u = pool::try_scratch(op, groups * 16 * m * ch, 0.0f32)?;
