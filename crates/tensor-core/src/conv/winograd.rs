@@ -25,10 +25,15 @@
 //!
 //! The tiles of a plane are taken a block of whole tile rows at a time (at most [`TILES`]
 //! tiles), so that one block's `V` and `M` stay in the L2 between the transforms and the
-//! products. The transforms are additions only (the halves of `G` are exact), so the
-//! results differ from the definition's sums by rounding alone: a few ulps of the sums of
-//! the terms' magnitudes more than the direct products, well within PyTorch's f32
-//! tolerances (the tests of `conv.rs` check it against the f64 definition).
+//! products. The transforms are additions only (the halves of `G` are exact), so for finite
+//! values the results differ from the definition's sums by rounding alone: a few ulps of the
+//! sums of the terms' magnitudes more than the direct products, well within PyTorch's f32
+//! tolerances (the tests of `conv.rs` check it against the f64 definition). Not so for
+//! infinities: an infinite input enters a tile's transformed values with both signs (`d1 +
+//! d2` and `d2 - d1`), so the outputs under it become NaN where the definition's sum is
+//! infinite (as it also becomes NaN there when a tap of the kernel is 0), and inputs within
+//! a factor of 4 of `f32::MAX` can overflow in the transforms. The output is then NaN or
+//! infinite, never a finite wrong value.
 
 use super::Windows;
 use crate::dtype::{as_f32, as_f32_mut};
@@ -94,11 +99,16 @@ impl Tiles {
             return None;
         }
         let (th, tw) = (win.oh / 2, win.ow / 2);
+        // The transforms read 4x4 tiles from row and column 0 of the padded planes: for a
+        // 3x3 kernel at stride 1 those are the output's sides plus 2 (as `Windows::new`
+        // makes them; what the transforms' bounds rest on).
+        let hp = win.h + 2 * win.pad[0];
+        assert!(win.wp == win.ow + 2 && hp == win.oh + 2, "Winograd: padded planes of a 3x3 kernel");
         let rows = (TILES / tw).clamp(1, th);
-        // The transforms write whole vectors of tiles (up to 16), past a tile row's end into
-        // the next row's columns (written after it) or, for the last, into the padding.
-        let ld = ((rows - 1) * tw + tw.next_multiple_of(16)).next_multiple_of(windows::WIDTH);
-        let plane = (win.h + 2 * win.pad[0]) * win.wp;
+        // The products take whole blocks of `windows::WIDTH` tiles (those past the block's
+        // tiles are computed and dropped); the transforms write only the block's tiles.
+        let ld = (rows * tw).next_multiple_of(windows::WIDTH);
+        let plane = hp * win.wp;
         Some(Tiles { th, tw, rows, ld, wp: win.wp, plane })
     }
 
@@ -182,8 +192,8 @@ impl Winograd {
     }
 
     /// `dst = seed + A @ windows` for group `gi`: `padded` holds its `ch` padded planes (as
-    /// [`Windows::fill`] leaves them), `dst` receives its `m` output planes, each output
-    /// starting from `seed[row]` when given (the bias), else from 0.
+    /// [`Windows::fill`] leaves them), `dst` receives its `m` output planes, `seed[row]` (the
+    /// bias) added to each output after the output transform when given.
     pub(super) fn run<T: Float>(&mut self, gi: usize, padded: &[T], seed: Option<&[T]>, dst: &mut [T]) {
         let (Some(padded), Some(dst)) = (as_f32(padded), as_f32_mut(dst)) else {
             unreachable!("Winograd: f32 only (`new` made it)")
@@ -480,7 +490,8 @@ unsafe fn transform_grad<V: F32s>(at: &Block, og: usize, gt: &[f32], ghat: &mut 
 ///
 /// # Safety
 /// The CPU has `V`'s instruction set; the planes hold the rows read (`2 th + 2` rows of at
-/// least `2 tw + 2` values, `ch` planes) and `v` has `16 vs` values, `ld` and `vs` as `run` makes them.
+/// least `2 tw + 2` values, `ch` planes) and `v` has `16 vs` values, `ld` and `vs` as
+/// [`Tiles::block`] makes them.
 #[allow(clippy::needless_range_loop)] // `i` picks row i after B^T at each of four offsets
 #[inline(always)]
 unsafe fn transform_input<V: Pairs>(at: &Block, padded: &[f32], plane: usize, wp: usize, v: &mut [f32]) {

@@ -258,7 +258,7 @@ pub(crate) fn rows_product(
 /// values with `keep`), the others adding onto C.
 ///
 /// # Safety
-/// As [`weight_product`] after its checks; the CPU has AVX2 and FMA.
+/// As [`weight_product`] (or [`rows_product`]) after its checks; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn weight_tiles<const NV: usize, const MR: usize>(
     src: &[f32],
