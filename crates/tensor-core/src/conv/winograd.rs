@@ -152,6 +152,9 @@ pub(super) struct Winograd {
     prod: Vec<f32>,
     /// Where row `c` of `V[ξ]` starts: `c * ld`.
     offs: Vec<usize>,
+    /// The products' blocks of [`windows::WIDTH`] tiles of a whole block (a shorter last
+    /// block takes the first of them).
+    blocks: Vec<(usize, usize)>,
 }
 
 impl Winograd {
@@ -188,7 +191,8 @@ impl Winograd {
         let v = pool::try_scratch(op, 16 * (ch * ld + SKEW), 0.0f32)?;
         let prod = pool::try_scratch(op, 16 * (m * ld + SKEW), 0.0f32)?;
         let offs = (0..ch).map(|c| c * ld).collect();
-        Ok(Some(Winograd { m, ch, tiles, u, v, prod, offs }))
+        let blocks = (0..tiles.rows * tiles.tw).step_by(windows::WIDTH).map(|q| (q, q)).collect();
+        Ok(Some(Winograd { m, ch, tiles, u, v, prod, offs, blocks }))
     }
 
     /// `dst = seed + A @ windows` for group `gi`: `padded` holds its `ch` padded planes (as
@@ -205,13 +209,12 @@ impl Winograd {
         for (ty0, rows) in t.blocks() {
             let at = t.block(ty0, rows, ch, m);
             t.input(&at, padded, &mut self.v);
-            let blocks: Vec<(usize, usize)> =
-                (0..rows * t.tw).step_by(windows::WIDTH).map(|q| (q, q)).collect();
+            let blocks = &self.blocks[..(rows * t.tw).div_ceil(windows::WIDTH)];
             for xi in 0..16 {
                 let a = &u[xi * m * ch..][..m * ch];
                 let src = &self.v[xi * at.vs..][..ch * t.ld];
                 let c = &mut self.prod[xi * at.ms..][..m * t.ld];
-                windows::product(a, m, src, &self.offs, &blocks, c, t.ld, false);
+                windows::product(a, m, src, &self.offs, blocks, c, t.ld, false);
             }
             assert!(self.prod.len() >= 16 * at.ms);
             // SAFETY: as in `Tiles::input`; `prod` has 16 blocks of `ms` (asserted), `dst` the

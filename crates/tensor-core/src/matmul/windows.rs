@@ -184,20 +184,16 @@ pub(crate) fn weight_product<T: Float>(
     if m == 0 || k == 0 {
         return;
     }
-    // SAFETY: the CPU has AVX2 and FMA (`weight_applies`); the planes of g, the windows of src
-    // and the rows of packed and C are inside their slices (the assertions above).
+    // SAFETY: the CPU has AVX2 (`weight_applies`); the planes of g and the rows of packed are
+    // inside their slices (the assertions above).
     unsafe {
         for r in 0..oh {
             // Row r of the planes, transposed: ow rows of n, at position r * wp.
             let plane_rows = Strided::new(g, r * ow, 1, oh * ow);
             super::tile::pack(&plane_rows, ow, n, n, &mut packed[r * wp * n..]);
         }
-        match n {
-            32 => weight_tiles::<4, 3>(src, offs, k, packed, c, false),
-            24 => weight_tiles::<3, 3>(src, offs, k, packed, c, false),
-            _ => weight_tiles::<2, 4>(src, offs, k, packed, c, false),
-        }
     }
+    rows_product(src, offs, k, packed, n, c, false);
 }
 
 /// `g^T`: the `n` planes of `l` values of `g` as `l` rows of `n` in `out`, by 8 x 8 blocks in
