@@ -519,18 +519,20 @@ pub fn tanh_lanes<const FMA: bool, const N: usize>(x: [f32; N]) -> [f32; N] {
 /// error is measured in `gelu` itself against `5e-6 |gelu(x)| + 1e-7`, a relative bound
 /// where `|gelu(x)|` is large and an absolute one in the tails (PyTorch's f32 GELU,
 /// `x/2 (1 + erf(x / sqrt 2))`, is itself only absolutely accurate there, where `1 + erf`
-/// cancels; its parity cases allow `1e-5 |want| + 1e-6`). Worst over the tests' sweep,
-/// rounding included: 0.68 of that bound with FMA, 0.67 without (near x = -0.6). A fit
-/// for a relative 5e-6 everywhere needs degree 10, and each degree costs a multiply-add,
-/// which is what bounds this kernel's speed (on Zen 4 multiply-adds, products and float compares
-/// into AVX-512 masks share two pipes; adds, logic, integer ops and `max` use two others).
+/// cancels; its parity cases allow `1e-5 |want| + 1e-6`). A fit for a relative 5e-6
+/// everywhere needs degree 10. `R` is evaluated with adapted coefficients
+/// ([`gelu_root`]): 5 multiply-adds and 4 additions instead of Horner's 7 multiply-adds,
+/// since the multiply-adds are what bounds this kernel's speed (on Zen 4 multiply-adds,
+/// products and float compares into AVX-512 masks share two pipes; adds, logic, integer ops
+/// and `max` use two others). Worst over the tests' sweep, rounding included: 0.69 of the
+/// bound with FMA, 0.72 without (near x = -0.6; Horner's rule gave 0.68 and 0.67).
 ///
 /// NaN and +-inf give NaN (`a h` is `inf * 0` there), as PyTorch's `F.gelu` does.
 /// [`gelu_slice`] computes the same bits for whole AVX2 and AVX-512 vectors.
 #[inline(always)]
 pub fn gelu<const FMA: bool>(x: f32) -> f32 {
     let a = x.abs();
-    let r = horner::<FMA>(a - GELU_MID, &GELU_R);
+    let r = gelu_root::<FMA>(a);
     let r2 = r * r;
     let r4 = r2 * r2;
     let h = f32::from_bits((r4 * r4).to_bits() & below_edge(a));
@@ -538,11 +540,31 @@ pub fn gelu<const FMA: bool>(x: f32) -> f32 {
     madd::<FMA>(-a, h, base)
 }
 
+/// `R(a - GELU_MID)` ([`GELU_R`]) by adapted coefficients (Knuth, *The Art of Computer
+/// Programming* 2, 4.6.4): in the scaled variable `s = GELU_SCALE (a - GELU_MID)`, with
+/// `GELU_SCALE^7` the leading coefficient of `R`, `R` is a monic `P(s) = s Q(s) + P0`, and the
+/// monic sextic `Q` is `(w + z + a4) w + a5` with `z = (s + a0) s + a1` and
+/// `w = (s + a2) z + a3` ([`GELU_ADAPTED`]: the real solution of the six equations that
+/// match `Q`'s coefficients). Five multiply-adds (`s`, `z`, `w`, `Q`, `P`) where Horner's rule
+/// takes seven; the intermediate values stay within a few units for `a` in `[0, 5.54]`, so the
+/// rounding error is Horner's (see [`gelu`]). The AVX2 and AVX-512 kernels do the same
+/// operations in the same order.
+#[inline(always)]
+pub fn gelu_root<const FMA: bool>(a: f32) -> f32 {
+    let [a0, a1, a2, a3, a4, a5] = GELU_ADAPTED;
+    let s = madd::<FMA>(a, GELU_SCALE, GELU_SHIFT);
+    let z = madd::<FMA>(s + a0, s, a1);
+    let w = madd::<FMA>(s + a2, z, a3);
+    let q = madd::<FMA>((z + a4) + w, w, a5);
+    madd::<FMA>(s, q, GELU_R[0])
+}
+
 /// The cut of [`gelu`]'s lower tail: from here on `h = Phi(-|x|)` is taken as 0.
 pub const GELU_EDGE: f32 = 5.54;
 /// The middle of `[0, GELU_EDGE]`, where [`GELU_R`] is centred.
 pub const GELU_MID: f32 = 2.77;
-/// `R(t)`, `t = |x| - GELU_MID`, with `R^8 ~ Phi(-|x|)`, from the constant term up.
+/// `R(t)`, `t = |x| - GELU_MID`, with `R^8 ~ Phi(-|x|)`, from the constant term up (the fit;
+/// [`gelu_root`] evaluates it through [`GELU_ADAPTED`]).
 pub const GELU_R: [f32; 8] = [
     0.479_677_38,
     -0.184_085_44,
@@ -553,6 +575,14 @@ pub const GELU_R: [f32; 8] = [
     2.440_823_7e-5,
     2.857_423e-6,
 ];
+/// `GELU_R[7]^(1/7)`: in `s = GELU_SCALE t` the polynomial [`GELU_R`] is monic.
+pub const GELU_SCALE: f32 = 0.161_434_5;
+/// `-GELU_MID * GELU_SCALE`, so that `s = GELU_SCALE |x| + GELU_SHIFT` is one multiply-add.
+pub const GELU_SHIFT: f32 = -0.447_173_57;
+/// [`gelu_root`]'s adapted coefficients `a0..a5` for [`GELU_R`] (solved in f64 with 40 digits,
+/// then rounded to f32; `gelu_root_evaluates_gelu_r` checks them against [`GELU_R`]).
+pub const GELU_ADAPTED: [f32; 6] =
+    [0.534_608_6, -0.729_366_84, -0.345_118_17, 0.715_045_87, -0.961_818_93, -0.439_965_37];
 
 /// All ones when `0 <= a < GELU_EDGE`, 0 from the edge on and for NaN: the bits of a
 /// non-negative float compared as integers (what the AVX-512 kernel does, where a float
@@ -568,8 +598,8 @@ fn below_edge(a: f32) -> u32 {
 /// same operations as `gelu::<true>`, so the same bits at either width. Written with
 /// intrinsics because the autovectorised loop makes the two selects float compares, which
 /// on Zen 4 take the multiply pipes ([`gelu`]'s note): here, at AVX-512, the cut is an
-/// integer compare of the bits and the sign of zero a `max`, leaving 7 multiply-adds, 3
-/// squarings and the final multiply-add on those pipes.
+/// integer compare of the bits and the sign of zero a `max`, leaving 5 multiply-adds
+/// ([`gelu_root`]), 3 squarings and the final multiply-add on those pipes.
 ///
 /// # Panics
 /// If the lengths differ.
@@ -592,7 +622,7 @@ pub fn gelu_slice(cap: crate::simd::Capability, x: &[f32], out: &mut [std::mem::
 
 #[cfg(target_arch = "x86_64")]
 mod gelu_kernel {
-    use super::{GELU_EDGE, GELU_MID, GELU_R};
+    use super::{GELU_ADAPTED, GELU_EDGE, GELU_R, GELU_SCALE, GELU_SHIFT};
     use crate::simd::vector::F32s;
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
@@ -643,17 +673,19 @@ mod gelu_kernel {
         }
     }
 
-    /// `R(|v| - GELU_MID)` (Horner's rule, as `horner` does it): the first part of
-    /// [`gelu::<true>`](super::gelu), the long chain of dependent multiply-adds.
+    /// `R(|v| - GELU_MID)` by [`gelu_root::<true>`](super::gelu_root)'s operations: the first
+    /// part of [`gelu::<true>`](super::gelu), its chain of dependent multiply-adds.
     #[inline(always)]
     unsafe fn tail_root<V: GeluOps>(v: V) -> V {
-        let t = v.abs().add(V::splat(-GELU_MID));
-        // (A loop, not `fold`: see `sums_by` in norm/row_sums.rs on closures.)
-        let mut r = V::splat(GELU_R[GELU_R.len() - 1]);
-        for &c in GELU_R[..GELU_R.len() - 1].iter().rev() {
-            r = r.fmadd(t, V::splat(c));
-        }
-        r
+        // Splats one by one, not `map`: see `sums_by` in norm/row_sums.rs on closures.
+        let [a0, a1, a2, a3, a4, a5] = GELU_ADAPTED;
+        let (a0, a1, a2, a3, a4, a5) =
+            (V::splat(a0), V::splat(a1), V::splat(a2), V::splat(a3), V::splat(a4), V::splat(a5));
+        let s = v.abs().fmadd(V::splat(GELU_SCALE), V::splat(GELU_SHIFT));
+        let z = s.add(a0).fmadd(s, a1);
+        let w = s.add(a2).fmadd(z, a3);
+        let q = z.add(a4).add(w).fmadd(w, a5);
+        s.fmadd(q, V::splat(GELU_R[0]))
     }
 
     /// The rest of [`gelu::<true>`](super::gelu) from `r` ([`tail_root`]): with `a = |v|`,
@@ -686,7 +718,12 @@ mod gelu_kernel {
     /// shorter: 6.6 cycles per 8 lanes (8.3 -> 7.4 with the data in L1; three passes: 7.1-7.3). At
     /// AVX-512's width the loop is bound by the multiply pipes (a 512-bit instruction takes both):
     /// 12.7 -> 12.4 cycles per 16 lanes from the L2 and 12.5 -> 13.2 from L1, so that width keeps
-    /// one pass.
+    /// one pass. (Those measurements are of Horner's rule for `R`. Since `gelu_root`'s adapted
+    /// coefficients, 5 multiply-adds and 4 additions where Horner took 7 multiply-adds, the
+    /// chain is ~27 cycles to `r`; one thread over 16,384 values in the L2 took 0.230 -> 0.197
+    /// ns per value at AVX-512 and 0.245 -> 0.230 at AVX2; AVX2 still gains from two passes,
+    /// 128.6 against 136.7 us for `gelu_1000x1000` in one, and AVX-512 still loses, 108.3
+    /// against 98.2.)
     #[inline(always)]
     unsafe fn run<V: GeluOps, const TWO_PASSES: bool>(x: &[f32], out: &mut [MaybeUninit<f32>]) -> usize {
         let n = x.len() - x.len() % V::N;
@@ -865,6 +902,26 @@ mod tests {
         );
         assert_eq!(ln_1p::<true>(-1.0), f32::NEG_INFINITY);
         assert_eq!(ln_1p::<true>(f32::INFINITY), f32::INFINITY);
+    }
+
+    #[test]
+    fn gelu_root_evaluates_gelu_r() {
+        // The adapted coefficients describe the fitted polynomial: in f64 (no rounding but
+        // that of the f32 constants) both forms agree to 3e-7 relative on [0, GELU_EDGE],
+        // where R lies in [0.10, 0.92]; rounding the six coefficients to f32 accounts for
+        // up to 1.7e-7 of it. A wrong coefficient (a digit off) moves them 1e-6 or more apart.
+        let c = |v: f32| v as f64;
+        let [a0, a1, a2, a3, a4, a5] = GELU_ADAPTED.map(c);
+        for i in 0..=100_000 {
+            let a = c(GELU_EDGE) * i as f64 / 100_000.0;
+            let t = a - c(GELU_MID);
+            let r = GELU_R.iter().rev().fold(0.0, |p, &k| p * t + c(k));
+            let s = a * c(GELU_SCALE) + c(GELU_SHIFT);
+            let z = (s + a0) * s + a1;
+            let w = (s + a2) * z + a3;
+            let p = s * (((z + a4) + w) * w + a5) + c(GELU_R[0]);
+            assert!((p - r).abs() <= 3e-7 * r, "a = {a}: adapted {p} vs R {r}");
+        }
     }
 
     #[test]
