@@ -542,12 +542,12 @@ pub fn gelu<const FMA: bool>(x: f32) -> f32 {
 
 /// `R(a - GELU_MID)` ([`GELU_R`]) by adapted coefficients (Knuth, *The Art of Computer
 /// Programming* 2, 4.6.4): in the scaled variable `s = GELU_SCALE (a - GELU_MID)`, with
-/// `GELU_SCALE^7` the leading coefficient of `R`, `R` is a monic `P(s) = s Q(s) + P0`, and the
+/// `GELU_SCALE^7` the leading coefficient of `R`, `R` is a monic `P(s) = s Q(s) + GELU_R[0]`, and the
 /// monic sextic `Q` is `(w + z + a4) w + a5` with `z = (s + a0) s + a1` and
 /// `w = (s + a2) z + a3` ([`GELU_ADAPTED`]: the real solution of the six equations that
 /// match `Q`'s coefficients). Five multiply-adds (`s`, `z`, `w`, `Q`, `P`) where Horner's rule
 /// takes seven; the intermediate values stay within a few units for `a` in `[0, 5.54]`, so the
-/// rounding error is Horner's (see [`gelu`]). The AVX2 and AVX-512 kernels do the same
+/// rounding error stays close to Horner's (see [`gelu`]). The AVX2 and AVX-512 kernels do the same
 /// operations in the same order.
 #[inline(always)]
 pub fn gelu_root<const FMA: bool>(a: f32) -> f32 {
@@ -909,7 +909,7 @@ mod tests {
         // The adapted coefficients describe the fitted polynomial: in f64 (no rounding but
         // that of the f32 constants) both forms agree to 3e-7 relative on [0, GELU_EDGE],
         // where R lies in [0.10, 0.92]; rounding the six coefficients to f32 accounts for
-        // up to 1.7e-7 of it. A wrong coefficient (a digit off) moves them 1e-6 or more apart.
+        // up to 1.7e-7 of it. Any coefficient off by 1e-5 moves them 3.4e-6 or more apart.
         let c = |v: f32| v as f64;
         let [a0, a1, a2, a3, a4, a5] = GELU_ADAPTED.map(c);
         for i in 0..=100_000 {
