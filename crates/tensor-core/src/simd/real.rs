@@ -579,8 +579,9 @@ pub const GELU_R: [f32; 8] = [
 pub const GELU_SCALE: f32 = 0.161_434_5;
 /// `-GELU_MID * GELU_SCALE`, so that `s = GELU_SCALE |x| + GELU_SHIFT` is one multiply-add.
 pub const GELU_SHIFT: f32 = -0.447_173_57;
-/// [`gelu_root`]'s adapted coefficients `a0..a5` for [`GELU_R`] (solved in f64 with 40 digits,
-/// then rounded to f32; `gelu_root_evaluates_gelu_r` checks them against [`GELU_R`]).
+/// [`gelu_root`]'s adapted coefficients `a0..a5` for [`GELU_R`] (solved with 40 digits by
+/// `tools/kernels/gelu_adapted.py`, which also gives [`GELU_SCALE`] and [`GELU_SHIFT`], then
+/// rounded to f32; `gelu_root_evaluates_gelu_r` checks them against [`GELU_R`]).
 pub const GELU_ADAPTED: [f32; 6] =
     [0.534_608_6, -0.729_366_84, -0.345_118_17, 0.715_045_87, -0.961_818_93, -0.439_965_37];
 
