@@ -1,11 +1,13 @@
 //! Matrix products on the `gemm` crate (AVX2/AVX-512 kernels, any strides, multi-threaded
 //! above a size threshold). Transposed operands are passed as strides, never copied. Large
 //! f32 products with 16, 24 or 32 output columns (a `Linear` layer of that width over a big
-//! batch, forward and weight gradient) use the AVX2/AVX-512 kernel of `narrow` instead
-//! (AVX2 for 24 columns), small f32 products (a transformer's layers on a few tokens) the
-//! AVX2/AVX-512 kernel of `small`, and a stride-1 convolution the kernels of `windows` (B's
-//! rows are windows of the padded input; AVX2/AVX-512, the weight gradient AVX2); all three
-//! are built on the register tile of `tile`.
+//! batch, its forward product) use the AVX2/AVX-512 kernel of `narrow` instead (AVX2 for 24
+//! columns), as do large f32 products with at most 32 rows over a B with contiguous rows
+//! (the weight gradient `g^T x` of such a layer: `narrow::short`), small f32 products (a
+//! transformer's layers on a few tokens) the AVX2/AVX-512 kernel of `small`, and a stride-1
+//! convolution the kernels of `windows` (B's rows are windows of the padded input;
+//! AVX2/AVX-512, the weight gradient AVX2); all three are built on the register tile of
+//! `tile`.
 
 use crate::shape::{for_each_offset2, Dims, Layout, Shape};
 use crate::{with_float, Error, Float, Result, TensorData};
@@ -66,6 +68,13 @@ pub(crate) mod windows {
 mod narrow {
     pub(super) fn applies<T: crate::Float>(_: usize) -> bool {
         false
+    }
+    pub(super) fn short_applies<T: crate::Float>(_: usize, _: usize, _: &super::Strided<T>) -> bool {
+        false
+    }
+    // Never called (`short_applies` is false).
+    pub(super) fn short<T: crate::Float>(_: super::Product<T>, _: &mut [T], _: bool, _: bool) {
+        unreachable!("narrow::short without narrow::short_applies")
     }
     // Never called (`applies` is false); the same signature, so the call site compiles.
     pub(super) use super::gemm_call as gemm;
@@ -477,10 +486,11 @@ fn gemm_product<T: Float>(
         small::product(p, dst, accumulate);
         return Ok(());
     }
-    if m < n {
+    if m < n && !(work_of(m, k, n) >= PARALLEL_GEMM && narrow::short_applies::<T>(m, n, &b)) {
         // Same product, transposed: C^T = B^T A^T written through C^T's strides. The GEMM
         // is fastest with the long side as rows: the weight gradient g^T x (32 x 784 over
-        // 50000 rows) takes 23 ms this way round and 31 ms the other.
+        // 50000 rows) took 23 ms this way round and 31 ms the other on the `gemm` crate;
+        // `narrow::short` (where it applies) reads x in its own order instead.
         gemm_oriented(p.t(), dst, (1, n), accumulate, parallel);
     } else {
         gemm_oriented(p, dst, (n, 1), accumulate, parallel);
@@ -499,14 +509,17 @@ fn gemm_oriented<T: Float>(
     parallel: bool,
 ) {
     let (m, k, n) = (p.m, p.k, p.n);
-    let work = m.saturating_mul(n).saturating_mul(k);
+    let work = work_of(m, k, n);
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
     if threads > 1 && work >= PARALLEL_GEMM {
         crate::simd::threads::keep_awake(); // every path below splits the product
     }
     let narrow = work >= PARALLEL_GEMM && narrow::applies::<T>(n);
+    let short = work >= PARALLEL_GEMM && d == (n, 1) && narrow::short_applies::<T>(m, n, &p.b);
     let product = |p: Product<T>, out: &mut [T], acc: bool, parallel: bool| {
-        if narrow {
+        if short {
+            narrow::short(p, out, acc, parallel)
+        } else if narrow {
             narrow::gemm(p, out, d, acc, parallel)
         } else {
             gemm_call(p, out, d, acc, parallel)
@@ -538,6 +551,11 @@ fn gemm_oriented<T: Float>(
         return;
     }
     product(p, dst, accumulate, parallel && work >= PARALLEL_GEMM);
+}
+
+/// The multiply-adds of an m x k @ k x n product (saturating).
+fn work_of(m: usize, k: usize, n: usize) -> usize {
+    m.saturating_mul(n).saturating_mul(k)
 }
 
 /// One call of the `gemm` crate (see [`gemm_oriented`]), on every core when `parallel`.

@@ -6,7 +6,8 @@
 //! (like PyTorch's `ATEN_CPU_CAPABILITY`), so that every path can be tested and timed on one
 //! machine; asking for more than the CPU has is ignored, with a message on stderr. Every
 //! build has passed the agreement tests, the test suite and the parity cases on a CPU that
-//! has it (the AVX-512 builds on an AMD EPYC of the Zen 4 generation).
+//! has it (the AVX-512 builds on an AMD EPYC of the Zen 4 generation and on a 2-core Intel Xeon
+//! with AVX-512 FP16 and AMX, a Sapphire Rapids or later).
 //!
 //! Kernels are written once and compiled once per capability:
 //!
