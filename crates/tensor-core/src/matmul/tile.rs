@@ -34,6 +34,24 @@ pub(super) unsafe fn tile<V: F32s, const NV: usize, const MR: usize>(
     ldc: usize,
     keep: bool,
 ) {
+    tile_ahead::<V, NV, MR>(arow, acs, brow, kb, c, ldc, keep, None::<fn(usize, usize) -> *const f32>)
+}
+
+/// [`tile`], prefetching as it goes: every 16 steps of `p` (a cache line of a contiguous row
+/// of A), the `MR` addresses `ahead(p, i)` for `i < MR`. Prefetches never fault, so the
+/// addresses may lie past any buffer; they change no result.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(super) unsafe fn tile_ahead<V: F32s, const NV: usize, const MR: usize>(
+    arow: impl Fn(usize) -> *const f32,
+    acs: usize,
+    brow: impl Fn(usize) -> *const f32,
+    kb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    keep: bool,
+    ahead: Option<impl Fn(usize, usize) -> *const f32>,
+) {
     let mut acc = [[V::zero(); NV]; MR];
     if keep {
         for (i, row) in acc.iter_mut().enumerate() {
@@ -44,6 +62,13 @@ pub(super) unsafe fn tile<V: F32s, const NV: usize, const MR: usize>(
     }
     let ap: [*const f32; MR] = std::array::from_fn(arow);
     for p in 0..kb {
+        if let Some(at) = &ahead {
+            if p % 16 == 0 {
+                for i in 0..MR {
+                    _mm_prefetch::<_MM_HINT_T0>(at(p, i) as *const i8);
+                }
+            }
+        }
         let brow = brow(p);
         let mut bc = [V::zero(); MR];
         for (i, x) in bc.iter_mut().enumerate() {
