@@ -246,7 +246,7 @@ impl Vf for __m512 {
 unsafe fn exp<V: Vf>(x: V) -> V {
     let shift = V::splat(12_582_912.0); // 1.5 * 2^23
     let lo = V::splat(-104.0);
-    let xc = V::max(lo, x); // x < -104 ? -104 : x (NaN stays NaN: max returns its second operand)
+    let xc = V::zero().select::<_CMP_NLT_UQ>(x, lo, x); // x < -104 ? 0 : x (NaN stays NaN)
     let t = xc.fmadd(V::splat(std::f32::consts::LOG2_E), shift);
     let n = t.sub(shift);
     let r = n.fmadd(V::splat(2.121_944_4e-4), n.fmadd(V::splat(-0.693_359_4), xc));
