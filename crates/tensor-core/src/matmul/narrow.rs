@@ -309,27 +309,12 @@ unsafe fn short_tiles<V: F32s, const NV: usize, const MR: usize>(job: &ShortJob,
         let keep = p0 > 0;
         for s in 0..strips {
             let strip = rows_of(&packed[s * stride..], w);
+            let (out, a) = (&mut c[s * w..], a.from(0, p0));
             for i in (0..full).step_by(MR) {
-                tile::<V, NV, MR>(
-                    a_rows(a.from(i, p0)),
-                    a.cs,
-                    &strip,
-                    kb,
-                    &mut c[i * ldc + s * w..],
-                    ldc,
-                    keep,
-                );
+                tile::<V, NV, MR>(a_rows(a.from(i, 0)), a.cs, &strip, kb, &mut out[i * ldc..], ldc, keep);
             }
             for i in full..m {
-                tile::<V, NV, 1>(
-                    a_rows(a.from(i, p0)),
-                    a.cs,
-                    &strip,
-                    kb,
-                    &mut c[i * ldc + s * w..],
-                    ldc,
-                    keep,
-                );
+                tile::<V, NV, 1>(a_rows(a.from(i, 0)), a.cs, &strip, kb, &mut out[i * ldc..], ldc, keep);
             }
         }
     }
@@ -399,49 +384,61 @@ mod tests {
     use super::*;
     use crate::simd::available;
 
+    /// A kernel under test: `(capability, product, destination, accumulate, parallel)`.
+    type Kernel = fn(Capability, Product<f32>, &mut [f32], bool, bool);
+
+    /// Runs `kernel` on the m x k @ k x n product of fixed values, A row-major or transposed
+    /// (`ta`), under every capability with AVX2, with and without `accumulate` onto a known
+    /// start, serial and parallel: each result within f32 rounding of the f64 product, and
+    /// every capability the same bits. Returns the bits of the runs without `accumulate`
+    /// (serial, then parallel).
+    fn check(kernel: Kernel, m: usize, k: usize, n: usize, ta: bool) -> Vec<Vec<u32>> {
+        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        let av: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+        let bv: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
+        let b = Strided::new(&bv, 0, n, 1);
+        let a = if ta { Strided::new(&av, 0, 1, m) } else { Strided::new(&av, 0, k, 1) };
+        let want: Vec<f64> =
+            (0..m * n).map(|e| (0..k).map(|p| a.at(e / n, p) as f64 * b.at(p, e % n) as f64).sum()).collect();
+        let mut plain = vec![];
+        for (accumulate, parallel) in [(false, false), (false, true), (true, false), (true, true)] {
+            let start = |i: usize| if accumulate { (i % 5) as f32 } else { f32::NAN };
+            let mut bits: Option<Vec<u32>> = None;
+            for &cap in &caps {
+                let mut c: Vec<f32> = (0..m * n).map(start).collect();
+                kernel(cap, Product { m, k, n, a, b }, &mut c, accumulate, parallel);
+                for (i, (&got, &w)) in c.iter().zip(&want).enumerate() {
+                    let w = w + if accumulate { start(i) as f64 } else { 0.0 };
+                    // f32 sums of k terms of magnitude <= 4: within k * 4 * 2^-23.
+                    let tol = 1e-6 * (k as f64) * 4.0 + 1e-6;
+                    assert!(
+                        (got as f64 - w).abs() <= tol,
+                        "{cap:?} m={m} n={n} k={k} ta={ta} acc={accumulate} [{i}]: {got} vs {w}"
+                    );
+                }
+                let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
+                match &bits {
+                    None => bits = Some(got),
+                    Some(first) => assert!(first == &got, "{cap:?} m={m} n={n} k={k} ta={ta}: bits differ"),
+                }
+            }
+            if !accumulate {
+                plain.extend(bits);
+            }
+        }
+        plain
+    }
+
     #[test]
     fn every_width_matches_f64_and_avx2_gives_the_bits_of_avx512() {
         // 203 rows: not a multiple of any tile height (3, 4, 6, 8, 12) and two tasks of 192
         // rows when parallel; k of 37 (one block) and 1100 (blocks of 256 and a rest of 76);
-        // A row-major (the forward product's tiles) or transposed (the weight gradient's);
-        // with and without `accumulate` onto a known start. Every capability with the
-        // kernel gives the same bits.
-        let m = 203;
-        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        // A row-major (the forward product's tiles) or transposed (the weight gradient's).
+        let gemm: Kernel = |cap, p, c, acc, par| gemm_at(cap, p, c, (p.n, 1), acc, par);
         for n in [16, 24, 32] {
             for k in [37, 1100] {
-                let av: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
-                let bv: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
-                let b = Strided::new(&bv, 0, n, 1);
                 for ta in [false, true] {
-                    let a = if ta { Strided::new(&av, 0, 1, m) } else { Strided::new(&av, 0, k, 1) };
-                    let want: Vec<f64> = (0..m * n)
-                        .map(|e| (0..k).map(|p| a.at(e / n, p) as f64 * b.at(p, e % n) as f64).sum())
-                        .collect();
-                    for (accumulate, parallel) in [(false, false), (true, false), (false, true)] {
-                        let start = |i: usize| if accumulate { (i % 5) as f32 } else { f32::NAN };
-                        let mut bits: Option<Vec<u32>> = None;
-                        for &cap in &caps {
-                            let mut c: Vec<f32> = (0..m * n).map(start).collect();
-                            gemm_at(cap, Product { m, k, n, a, b }, &mut c, (n, 1), accumulate, parallel);
-                            for (i, (&got, &w)) in c.iter().zip(&want).enumerate() {
-                                let w = w + if accumulate { start(i) as f64 } else { 0.0 };
-                                // f32 sums of k terms of magnitude <= 4: within k * 4 * 2^-23.
-                                let tol = 1e-6 * (k as f64) * 4.0 + 1e-6;
-                                assert!(
-                                    (got as f64 - w).abs() <= tol,
-                                    "{cap:?} n={n} k={k} ta={ta} acc={accumulate} [{i}]: {got} vs {w}"
-                                );
-                            }
-                            let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
-                            match &bits {
-                                None => bits = Some(got),
-                                Some(first) => {
-                                    assert!(first == &got, "{cap:?} n={n} k={k} ta={ta}: bits differ")
-                                }
-                            }
-                        }
-                    }
+                    check(gemm, 203, k, n, ta);
                 }
             }
         }
@@ -452,54 +449,17 @@ mod tests {
         // m of 32 (four 8-row tiles, eight 4-row ones), 13 (a rest of single rows) and 1;
         // n of 33 (a strip and one column), 100 and 784 (the mlp's inputs: 24.5 strips of
         // 32); k of 37 (one block) and 300 (blocks of 128, 128 and 44); A row-major or
-        // transposed (g^T, as in the weight gradient); with and without `accumulate` onto a
-        // known start, serial and split over threads.
-        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        // transposed (g^T, as in the weight gradient).
         for (m, n) in [(32, 784), (13, 100), (1, 33), (32, 33)] {
             for k in [37, 300] {
-                let av: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
-                let bv: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
-                let b = Strided::new(&bv, 0, n, 1);
                 for ta in [false, true] {
-                    let a = if ta { Strided::new(&av, 0, 1, m) } else { Strided::new(&av, 0, k, 1) };
-                    let want: Vec<f64> = (0..m * n)
-                        .map(|e| (0..k).map(|p| a.at(e / n, p) as f64 * b.at(p, e % n) as f64).sum())
-                        .collect();
-                    for (accumulate, parallel) in [(false, false), (true, false), (false, true), (true, true)]
-                    {
-                        let start = |i: usize| if accumulate { (i % 5) as f32 } else { f32::NAN };
-                        let mut bits: Option<Vec<u32>> = None;
-                        for &cap in &caps {
-                            let mut c: Vec<f32> = (0..m * n).map(start).collect();
-                            short_at(cap, Product { m, k, n, a, b }, &mut c, accumulate, parallel);
-                            for (i, (&got, &w)) in c.iter().zip(&want).enumerate() {
-                                let w = w + if accumulate { start(i) as f64 } else { 0.0 };
-                                // f32 sums of k terms of magnitude <= 4: within k * 4 * 2^-23.
-                                let tol = 1e-6 * (k as f64) * 4.0 + 1e-6;
-                                assert!(
-                                    (got as f64 - w).abs() <= tol,
-                                    "{cap:?} m={m} n={n} k={k} ta={ta} acc={accumulate} [{i}]: {got} vs {w}"
-                                );
-                            }
-                            let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
-                            match &bits {
-                                None => bits = Some(got),
-                                Some(first) => {
-                                    assert!(first == &got, "{cap:?} m={m} n={n} k={k} ta={ta}: bits differ")
-                                }
-                            }
-                        }
-                        if m == 32 && !accumulate {
-                            // The same product the other way round, (B^T A^T)^T, by `gemm`'s
-                            // 32-column tiles (the weight gradient's path before `short`).
-                            let mut ct = vec![0.0f32; m * n];
-                            gemm_at(caps[0], Product { m, k, n, a, b }.t(), &mut ct, (1, n), false, parallel);
-                            let got: Vec<u32> = ct.iter().map(|v| v.to_bits()).collect();
-                            assert!(
-                                bits.as_ref() == Some(&got),
-                                "m={m} n={n} k={k} ta={ta}: not the transposed product's bits"
-                            );
-                        }
+                    let bits = check(short_at, m, k, n, ta);
+                    if m == 32 {
+                        // The same product the other way round, (B^T A^T)^T, by `gemm`'s
+                        // 32-column tiles (the weight gradient's path before `short`).
+                        let transposed: Kernel =
+                            |cap, p, c, acc, par| gemm_at(cap, p.t(), c, (1, p.n), acc, par);
+                        assert_eq!(bits, check(transposed, m, k, n, ta), "m={m} n={n} k={k} ta={ta}");
                     }
                 }
             }
