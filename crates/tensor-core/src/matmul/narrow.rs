@@ -209,29 +209,25 @@ fn short_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulate:
         Strided { s: sb, off: p.b.off, rs: p.b.rs, cs: 1 },
     );
     let wide = supported(cap) == Capability::Avx512;
-    let w = if wide { 32 } else { 16 };
-    // Columns j0..j1 of C (whole strips but for the last) as m rows of their padded width.
+    // Columns j0..j1 of C as m rows of their width padded to whole strips.
     let run = |g: usize, per: usize| {
         let (j0, j1) = (g * per, ((g + 1) * per).min(n));
-        let job = ShortJob { m, k, j0, j1, a, b, w };
-        let mut c = vec![0.0f32; m * (j1 - j0).next_multiple_of(w)];
+        let job = ShortJob { m, k, j0, j1, a, b };
         // SAFETY: the CPU has AVX2 and FMA, and AVX-512 when `wide` (`supported`); A is m x k
-        // and B k x n with contiguous rows inside their slices (`p.fits()`), j0 < j1 <= n,
-        // and `c` holds m rows of the strips' padded width.
-        unsafe {
+        // and B k x n with contiguous rows inside their slices (`p.fits()`), j0 < j1 <= n.
+        let c = unsafe {
             if wide {
-                short_avx512(&job, &mut c)
+                short_avx512(&job)
             } else {
-                short_avx2(&job, &mut c)
+                short_avx2(&job)
             }
-        }
+        };
         (j0, j1, c)
     };
-    // One group of strips per thread when parallel (the k-split of `gemm_oriented` makes
-    // the weight gradient's calls serial).
-    let strips = n.div_ceil(w);
-    let groups = if parallel { rayon::current_num_threads().clamp(1, strips) } else { 1 };
-    let per = strips.div_ceil(groups) * w;
+    // One group of columns per thread when parallel (the k-split of `gemm_oriented` makes
+    // the weight gradient's calls serial), in whole strips of either width.
+    let groups = if parallel { rayon::current_num_threads().clamp(1, n.div_ceil(32)) } else { 1 };
+    let per = n.div_ceil(groups).next_multiple_of(32);
     let parts: Vec<(usize, usize, Vec<f32>)> = if groups > 1 {
         (0..n.div_ceil(per)).into_par_iter().map(|g| run(g, per)).collect()
     } else {
@@ -250,7 +246,7 @@ fn short_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulate:
     }
 }
 
-/// One thread's part of [`short`]: columns `j0..j1` of the m x n product, in strips of `w`.
+/// One thread's part of [`short`]: columns `j0..j1` of the m x n product.
 struct ShortJob<'a> {
     m: usize,
     k: usize,
@@ -258,7 +254,6 @@ struct ShortJob<'a> {
     j1: usize,
     a: Strided<'a, f32>,
     b: Strided<'a, f32>,
-    w: usize,
 }
 
 /// [`short_tiles`] with 16-lane vectors, 8 x 32 tiles.
@@ -266,8 +261,8 @@ struct ShortJob<'a> {
 /// # Safety
 /// As [`short_tiles`], on a CPU with AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn short_avx512(job: &ShortJob, c: &mut [f32]) {
-    short_tiles::<__m512, 2, 8>(job, c)
+unsafe fn short_avx512(job: &ShortJob) -> Vec<f32> {
+    short_tiles::<__m512, 2, 8>(job)
 }
 
 /// [`short_tiles`] with 8-lane vectors, 4 x 16 tiles.
@@ -275,24 +270,24 @@ unsafe fn short_avx512(job: &ShortJob, c: &mut [f32]) {
 /// # Safety
 /// As [`short_tiles`], on a CPU with AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn short_avx2(job: &ShortJob, c: &mut [f32]) {
-    short_tiles::<__m256, 2, 4>(job, c)
+unsafe fn short_avx2(job: &ShortJob) -> Vec<f32> {
+    short_tiles::<__m256, 2, 4>(job)
 }
 
-/// The job's columns of C into `c` (m rows of the strips' padded width), block by block of
-/// B's rows: the block's columns `j0..j1` packed into strips, then `MR x w` tiles (single
-/// rows for the last `m % MR`) over each strip.
+/// The job's columns of C, as m rows of `j1 - j0` values padded to whole strips of
+/// `w = NV * V::N` columns, block by block of B's rows: the block's columns `j0..j1` packed
+/// into strips, then `MR x w` tiles (single rows for the last `m % MR`) over each strip.
 ///
 /// # Safety
-/// The CPU has `V`'s instruction set; `job.w == NV * V::N`; A (m x k) and B (k x n, rows
-/// contiguous, `j1 <= n`) are inside their slices; `c.len() >= m * (j1 - j0)` rounded up to
-/// whole strips.
+/// The CPU has `V`'s instruction set; A (m x k) and B (k x n, rows contiguous, `j1 <= n`)
+/// are inside their slices.
 #[inline(always)]
-unsafe fn short_tiles<V: F32s, const NV: usize, const MR: usize>(job: &ShortJob, c: &mut [f32]) {
-    let &ShortJob { m, k, j0, j1, a, b, w } = job;
-    debug_assert_eq!(w, NV * V::N);
+unsafe fn short_tiles<V: F32s, const NV: usize, const MR: usize>(job: &ShortJob) -> Vec<f32> {
+    let &ShortJob { m, k, j0, j1, a, b } = job;
+    let w = NV * V::N;
     let strips = (j1 - j0).div_ceil(w);
     let ldc = strips * w;
+    let mut c = vec![0.0f32; m * ldc];
     let full = m / MR * MR;
     let stride = SHORT_KC.min(k) * w; // one strip
     let mut packed = vec![0.0f32; strips * stride];
@@ -318,6 +313,7 @@ unsafe fn short_tiles<V: F32s, const NV: usize, const MR: usize>(job: &ShortJob,
             }
         }
     }
+    c
 }
 
 /// One task's product for [`tiles`]: `C (rows x w) (+)= A (rows x k) @ B (k x w)`, adding
@@ -381,6 +377,7 @@ unsafe fn tiles<V: F32s, const NV: usize, const MR: usize>(job: Job) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tile::assert_f32_sums;
     use super::*;
     use crate::simd::available;
 
@@ -407,15 +404,8 @@ mod tests {
             for &cap in &caps {
                 let mut c: Vec<f32> = (0..m * n).map(start).collect();
                 kernel(cap, Product { m, k, n, a, b }, &mut c, accumulate, parallel);
-                for (i, (&got, &w)) in c.iter().zip(&want).enumerate() {
-                    let w = w + if accumulate { start(i) as f64 } else { 0.0 };
-                    // f32 sums of k terms of magnitude <= 4: within k * 4 * 2^-23.
-                    let tol = 1e-6 * (k as f64) * 4.0 + 1e-6;
-                    assert!(
-                        (got as f64 - w).abs() <= tol,
-                        "{cap:?} m={m} n={n} k={k} ta={ta} acc={accumulate} [{i}]: {got} vs {w}"
-                    );
-                }
+                let what = format!("{cap:?} m={m} n={n} k={k} ta={ta} acc={accumulate}");
+                assert_f32_sums(&c, &want, |i| if accumulate { start(i) as f64 } else { 0.0 }, k, &what);
                 let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
                 match &bits {
                     None => bits = Some(got),

@@ -269,6 +269,7 @@ unsafe fn column_block<V: F32s, const NV: usize, const MR: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tile::assert_f32_sums;
     use super::*;
     use crate::simd::available;
 
@@ -329,15 +330,9 @@ mod tests {
                         let start = |i: usize| if accumulate { (i % 5) as f32 } else { f32::NAN };
                         let mut c: Vec<f32> = (0..m * n).map(start).collect();
                         product_at(cap, Product { m, k, n, a, b }, &mut c, accumulate);
-                        for (i, (&got, &w)) in c.iter().zip(&want).enumerate() {
-                            let w = w + if accumulate { start(i) as f64 } else { 0.0 };
-                            // f32 sums of k terms of magnitude <= 4: within k * 4 * 2^-23.
-                            let tol = 1e-6 * (k as f64) * 4.0 + 1e-6;
-                            assert!(
-                                (got as f64 - w).abs() <= tol,
-                                "{cap:?} {m}x{k}x{n} ta={ta} tb={tb} acc={accumulate} [{i}]: {got} vs {w}"
-                            );
-                        }
+                        let what = format!("{cap:?} {m}x{k}x{n} ta={ta} tb={tb} acc={accumulate}");
+                        let from = |i: usize| if accumulate { start(i) as f64 } else { 0.0 };
+                        assert_f32_sums(&c, &want, from, k, &what);
                         if !accumulate {
                             let b: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
                             match &bits {

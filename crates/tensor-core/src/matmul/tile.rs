@@ -88,6 +88,19 @@ pub(super) unsafe fn tile_ahead<V: F32s, const NV: usize, const MR: usize>(
     }
 }
 
+/// Test helper for the kernels built on [`tile`]: each `got[i]` within f32 rounding of the
+/// f64 product `want[i]` plus `start(i)` (what C held before, 0 without `accumulate`). The
+/// operands are of magnitude <= 4, so each element is a sum of `k` terms within
+/// `k * 4 * 2^-23` (+ 1e-6) of exact. `what` names the case in the failure message.
+#[cfg(test)]
+pub(super) fn assert_f32_sums(got: &[f32], want: &[f64], start: impl Fn(usize) -> f64, k: usize, what: &str) {
+    let tol = 1e-6 * (k as f64) * 4.0 + 1e-6;
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let w = w + start(i);
+        assert!((g as f64 - w).abs() <= tol, "{what} [{i}]: {g} vs {w}");
+    }
+}
+
 /// Row `i` of a strided matrix (its element `(i, p)` is `p * a.cs` further): [`tile`]'s `arow`.
 #[inline(always)]
 pub(super) fn a_rows(a: Strided<'_, f32>) -> impl Fn(usize) -> *const f32 + '_ {
