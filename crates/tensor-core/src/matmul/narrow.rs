@@ -101,10 +101,13 @@ fn gemm_at<T: Float>(
         // took 19.7 ms for (784 x 50000) @ (50000 x 32) against 18.5 ms for AVX2's 3 x 32,
         // and 4 x 32 tiles 15.8-17.9 ms (medians of 7; the forward product 12.8 ms against
         // 14.7 with 8 x 32 tiles; for 16 columns 7.6 against 9.8-10.9 ms forward, 11.8-12.3
-        // against 16.4-17.5 ms for the weight gradient with 6 x 16 tiles).
+        // against 16.4-17.5 ms for the weight gradient with 6 x 16 tiles). 12 x 32 tiles,
+        // once the tile kept its two row vectors live rather than twelve broadcasts
+        // (`tile`), took the forward product on a 2-core Xeon from 9.1 to 8.3 ms (medians of
+        // 5 rounds; 14 x 32 was slower).
         unsafe {
             match (n, wide) {
-                (32, true) if a.cs == 1 => tiles_avx512::<2, 8>(job),
+                (32, true) if a.cs == 1 => tiles_avx512::<2, 12>(job),
                 (16, true) if a.cs == 1 => tiles_avx512::<1, 12>(job),
                 (32, true) => tiles_avx512::<2, 4>(job),
                 (16, true) => tiles_avx512::<1, 6>(job),
@@ -164,7 +167,7 @@ fn gemm_at<T: Float>(
 /// many outputs.
 const SHORT_ROWS: usize = 32;
 /// Rows of B per block in [`short`]: 128 rows of a 784-column B are 392 KiB (in L2), and one
-/// strip of them (32 columns) 16 KiB (in L1).
+/// strip of them (48 columns) 24 KiB (in L1).
 const SHORT_KC: usize = 128;
 
 /// Whether [`short`] handles an f32 product with `m` rows and `n` columns whose B is `b`:
@@ -184,12 +187,13 @@ pub(super) fn short_applies<T: Float>(m: usize, n: usize, b: &Strided<T>) -> boo
 /// tiles broadcast from columns of `x`, a step of one row of `x` per multiply, so every
 /// cache line of `x` is a new miss the hardware prefetchers do not see coming (on a 2-core
 /// Xeon: 27.6 ms for that product). Here `x` is read in its own order: each block of
-/// [`SHORT_KC`] rows of B is copied once, sequentially, into strips of `w` columns (32 with
+/// [`SHORT_KC`] rows of B is copied once, sequentially, into strips of `w` columns (48 with
 /// AVX-512, 16 with AVX2, the last zero-padded), and tiles of `MR` rows of C by one strip
-/// (8 x 32, 4 x 16) walk the block's rows, broadcasting `A[i, p]` (row `p` of `g`, in L1)
+/// (8 x 48, 4 x 16) walk the block's rows, broadcasting `A[i, p]` (row `p` of `g`, in L1)
 /// against the strip's row `p` (in L1). C is kept in a padded buffer between blocks: 16.6
-/// ms for the product on that Xeon with AVX-512 (19.3 against 21.1 ms with AVX2), medians
-/// of 9. Element (i, j) is the chain of multiply-adds over `p` in order, as in [`gemm`]:
+/// ms for the product on that Xeon with AVX-512 and 8 x 32 tiles (19.3 against 21.1 ms
+/// with AVX2), medians of 9; 8 x 48 tiles, once the tile kept three row vectors live
+/// rather than eight broadcasts (`tile`), 16.2 against 17.5 ms (medians of 5 rounds). Element (i, j) is the chain of multiply-adds over `p` in order, as in [`gemm`]:
 /// the same bits at either width and as the product computed the other way round.
 pub(super) fn short<T: Float>(p: Product<T>, dst: &mut [T], accumulate: bool, parallel: bool) {
     short_at(capability(), p, dst, accumulate, parallel)
@@ -225,9 +229,9 @@ fn short_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulate:
         (j0, j1, c)
     };
     // One group of columns per thread when parallel (the k-split of `gemm_oriented` makes
-    // the weight gradient's calls serial), in whole strips of either width.
-    let groups = if parallel { rayon::current_num_threads().clamp(1, n.div_ceil(32)) } else { 1 };
-    let per = n.div_ceil(groups).next_multiple_of(32);
+    // the weight gradient's calls serial), in whole strips of either width (48, 16).
+    let groups = if parallel { rayon::current_num_threads().clamp(1, n.div_ceil(48)) } else { 1 };
+    let per = n.div_ceil(groups).next_multiple_of(48);
     let parts: Vec<(usize, usize, Vec<f32>)> = if groups > 1 {
         (0..n.div_ceil(per)).into_par_iter().map(|g| run(g, per)).collect()
     } else {
@@ -256,13 +260,13 @@ struct ShortJob<'a> {
     b: Strided<'a, f32>,
 }
 
-/// [`short_tiles`] with 16-lane vectors, 8 x 32 tiles.
+/// [`short_tiles`] with 16-lane vectors, 8 x 48 tiles.
 ///
 /// # Safety
 /// As [`short_tiles`], on a CPU with AVX-512F.
 #[target_feature(enable = "avx512f")]
 unsafe fn short_avx512(job: &ShortJob) -> Vec<f32> {
-    short_tiles::<__m512, 2, 8>(job)
+    short_tiles::<__m512, 3, 8>(job)
 }
 
 /// [`short_tiles`] with 8-lane vectors, 4 x 16 tiles.
@@ -437,9 +441,9 @@ mod tests {
     #[test]
     fn short_products_match_f64_give_the_same_bits_everywhere_and_as_the_transposed_product() {
         // m of 32 (four 8-row tiles, eight 4-row ones), 13 (a rest of single rows) and 1;
-        // n of 33 (a strip and one column), 100 and 784 (the mlp's inputs: 24.5 strips of
-        // 32); k of 37 (one block) and 300 (blocks of 128, 128 and 44); A row-major or
-        // transposed (g^T, as in the weight gradient).
+        // n of 33 (less than a strip of 48; two strips and a column of 16), 100 and 784 (the
+        // mlp's inputs: 16.3 strips of 48); k of 37 (one block) and 300 (blocks of 128, 128
+        // and 44); A row-major or transposed (g^T, as in the weight gradient).
         for (m, n) in [(32, 784), (13, 100), (1, 33), (32, 33)] {
             for k in [37, 300] {
                 for ta in [false, true] {

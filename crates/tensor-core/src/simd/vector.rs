@@ -14,6 +14,8 @@ use std::arch::x86_64::*;
 pub(crate) trait F32s: Copy {
     /// Lanes per vector.
     const N: usize;
+    /// Vector registers of the instruction set (16 with AVX2, 32 with AVX-512).
+    const REGISTERS: usize;
     /// All lanes 0.
     unsafe fn zero() -> Self;
     /// `v` in every lane.
@@ -39,9 +41,10 @@ pub(crate) trait F32s: Copy {
 /// Implements [`F32s`] for `$t` (`$n` lanes) with the intrinsics named after it, one per
 /// method in the trait's order (`_mm256_*` or `_mm512_*`).
 macro_rules! f32s {
-    ($t:ty, $n:expr, $zero:ident, $set1:ident, $loadu:ident, $storeu:ident, $add:ident, $sub:ident, $mul:ident, $div:ident, $fmadd:ident, $max:ident) => {
+    ($t:ty, $n:expr, $regs:expr, $zero:ident, $set1:ident, $loadu:ident, $storeu:ident, $add:ident, $sub:ident, $mul:ident, $div:ident, $fmadd:ident, $max:ident) => {
         impl F32s for $t {
             const N: usize = $n;
+            const REGISTERS: usize = $regs;
             #[inline(always)]
             unsafe fn zero() -> Self {
                 $zero()
@@ -89,6 +92,7 @@ macro_rules! f32s {
 f32s!(
     __m256,
     8,
+    16,
     _mm256_setzero_ps,
     _mm256_set1_ps,
     _mm256_loadu_ps,
@@ -103,6 +107,7 @@ f32s!(
 f32s!(
     __m512,
     16,
+    32,
     _mm512_setzero_ps,
     _mm512_set1_ps,
     _mm512_loadu_ps,
