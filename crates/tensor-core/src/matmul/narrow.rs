@@ -193,8 +193,9 @@ pub(super) fn short_applies<T: Float>(m: usize, n: usize, b: &Strided<T>) -> boo
 /// against the strip's row `p` (in L1). C is kept in a padded buffer between blocks: 16.6
 /// ms for the product on that Xeon with AVX-512 and 8 x 32 tiles (19.3 against 21.1 ms
 /// with AVX2), medians of 9; 8 x 48 tiles, once the tile kept three row vectors live
-/// rather than eight broadcasts (`tile`), 16.2 against 17.5 ms (medians of 5 rounds). Element (i, j) is the chain of multiply-adds over `p` in order, as in [`gemm`]:
-/// the same bits at either width and as the product computed the other way round.
+/// rather than eight broadcasts (`tile`), 16.2 against 17.5 ms (medians of 5 rounds).
+/// Element (i, j) is the chain of multiply-adds over `p` in order, as in [`gemm`]: the same
+/// bits at either width and as the product computed the other way round.
 pub(super) fn short<T: Float>(p: Product<T>, dst: &mut [T], accumulate: bool, parallel: bool) {
     short_at(capability(), p, dst, accumulate, parallel)
 }
