@@ -136,22 +136,8 @@ fn gemm_at<T: Float>(
             run(0, &mut tmp, false);
         }
         if d.0 == 1 {
-            // C^T's rows are contiguous (the transposed product): a blocked transpose, 16
-            // rows of tmp (2 KiB, in L1) at a time, so that each column j of the block is one
-            // contiguous run of C^T's row j (a scatter element by element, 4 KiB apart, had
-            // taken ~30% of a conv2d step).
-            for (ib, block) in tmp.chunks(16 * n).enumerate() {
-                let (i0, rows) = (ib * 16, block.len() / n);
-                for j in 0..n {
-                    let out = &mut dst[j * d.1 + i0..][..rows];
-                    let col = block[j..].iter().step_by(n);
-                    if accumulate {
-                        out.iter_mut().zip(col).for_each(|(o, &v)| *o += v);
-                    } else {
-                        out.iter_mut().zip(col).for_each(|(o, &v)| *o = v);
-                    }
-                }
-            }
+            // C^T's rows are contiguous (the transposed product).
+            add_transposed(&tmp, n, n, dst, d.1, accumulate);
         } else {
             for (i, row) in tmp.chunks_exact(n).enumerate() {
                 for (j, &v) in row.iter().enumerate() {
@@ -166,9 +152,9 @@ fn gemm_at<T: Float>(
 /// Rows of C at most for [`short`]: the weight gradient of a `Linear` layer with up to this
 /// many outputs.
 const SHORT_ROWS: usize = 32;
-/// Rows of B per block in [`short`]: 128 rows of a 784-column B are 392 KiB (in L2), and one
-/// strip of them (48 columns) 24 KiB (in L1).
-const SHORT_KC: usize = 128;
+/// Rows of B per block in [`short`]: 32 rows of a 784-column B are 98 KiB, 25 pages of 4
+/// KiB, within reach of the first-level TLB (64 pages) as the tiles walk down the block.
+const SHORT_KC: usize = 32;
 
 /// Whether [`short`] handles an f32 product with `m` rows and `n` columns whose B is `b`:
 /// a short, wide output (`m <= 32 < n`) over B's contiguous rows, on this CPU at the chosen
@@ -183,19 +169,24 @@ pub(super) fn short_applies<T: Float>(m: usize, n: usize, b: &Strided<T>) -> boo
 
 /// `dst = A @ B` (row-major m x n), or `dst += A @ B` with `accumulate`, for products where
 /// [`short_applies`] holds: the weight gradient `g^T x` of a `Linear` layer, 32 x 784 over a
-/// batch of 50,000 rows. Computed the other way round (`x^T g`, 784 x 32, by [`gemm`]) the
-/// tiles broadcast from columns of `x`, a step of one row of `x` per multiply, so every
-/// cache line of `x` is a new miss the hardware prefetchers do not see coming (on a 2-core
-/// Xeon: 27.6 ms for that product). Here `x` is read in its own order: each block of
-/// [`SHORT_KC`] rows of B is copied once, sequentially, into strips of `w` columns (48 with
-/// AVX-512, 16 with AVX2, the last zero-padded), and tiles of `MR` rows of C by one strip
-/// (8 x 48, 4 x 16) walk the block's rows, broadcasting `A[i, p]` (row `p` of `g`, in L1)
-/// against the strip's row `p` (in L1). C is kept in a padded buffer between blocks: 16.6
-/// ms for the product on that Xeon with AVX-512 and 8 x 32 tiles (19.3 against 21.1 ms
-/// with AVX2), medians of 9; 8 x 48 tiles, once the tile kept three row vectors live
-/// rather than eight broadcasts (`tile`), 16.2 against 17.5 ms (medians of 5 rounds).
+/// batch of 50,000 rows. It is computed the other way round, `C^T = x^T g` (784 x 32), with
+/// the tiles of [`gemm`]: `MR` columns of `x` by the `w` columns of `g` (w = 32, or 16 when
+/// `m <= 16`; 12 x 32 with AVX-512, 3 x 32 with AVX2), each step broadcasting `MR`
+/// neighbouring values of one row of `x` against one row of `g` (`A^T`, in place when its
+/// rows are contiguous and `m == w`, else packed and zero-padded). `x` is walked in blocks of
+/// [`SHORT_KC`] rows; while the tiles work on one block, each of the first tiles prefetches
+/// one cache line of each row of the next block (into L2), so the block's lines come in
+/// ahead of the tiles rather than as misses the hardware prefetchers cannot predict (a
+/// step of one row of `x` per multiply). C^T is kept in a buffer between blocks, then added
+/// into place transposed.
+///
+/// Measured on a 2-core Xeon for `g^T x` of the `mlp` workload (medians of 15; the k-split of
+/// `gemm_oriented` runs two such calls side by side): 10.0-10.3 ms with blocks of 16-32
+/// rows, 13.6 ms with 64, 15.5 ms with 128 and 18.6 ms with 256 (more pages per block than
+/// the TLB holds); 24.7-25.8 ms without the prefetches. Before, the kernel copied each block
+/// of 128 rows of `x` into 48-column strips and ran 8 x 48 tiles over `g^T`: 16.6-16.9 ms.
 /// Element (i, j) is the chain of multiply-adds over `p` in order, as in [`gemm`]: the same
-/// bits at either width and as the product computed the other way round.
+/// bits at either width and as [`gemm`]'s product of the transposed operands.
 pub(super) fn short<T: Float>(p: Product<T>, dst: &mut [T], accumulate: bool, parallel: bool) {
     short_at(capability(), p, dst, accumulate, parallel)
 }
@@ -213,112 +204,135 @@ fn short_at<T: Float>(cap: Capability, p: Product<T>, dst: &mut [T], accumulate:
         Strided { s: sa, off: p.a.off, rs: p.a.rs, cs: p.a.cs },
         Strided { s: sb, off: p.b.off, rs: p.b.rs, cs: 1 },
     );
+    // A^T (the rows of g) as k rows of w values, `lda` apart.
+    let w = if m <= 16 { 16 } else { 32 };
+    let packed: Vec<f32>;
+    let (at, lda) = if a.rs == 1 && m == w {
+        (&a.s[a.off..], a.cs)
+    } else {
+        let mut rows = vec![0.0f32; k * w];
+        // SAFETY: the CPU has AVX2 (asserted above); `rows` holds k rows of w >= m.
+        unsafe { pack(&a.t(), k, m, w, &mut rows) };
+        packed = rows;
+        (&packed[..], w)
+    };
     let wide = supported(cap) == Capability::Avx512;
-    // Columns j0..j1 of C as m rows of their width padded to whole strips.
-    let run = |g: usize, per: usize| {
-        let (j0, j1) = (g * per, ((g + 1) * per).min(n));
-        let job = ShortJob { m, k, j0, j1, a, b };
-        // SAFETY: the CPU has AVX2 and FMA, and AVX-512 when `wide` (`supported`); A is m x k
-        // and B k x n with contiguous rows inside their slices (`p.fits()`), j0 < j1 <= n.
-        let c = unsafe {
-            if wide {
-                short_avx512(&job)
-            } else {
-                short_avx2(&job)
+    // Rows j0..j1 of C^T (columns j0..j1 of C), as rows of w values.
+    let run = |j0: usize, j1: usize| {
+        let job = ShortJob { k, j0, j1, at, lda, b };
+        // SAFETY: the CPU has AVX2 and FMA, and AVX-512 when `wide` (`supported`); B is k x n
+        // with contiguous rows inside its slice (`p.fits()`), j0 < j1 <= n; A^T's rows p < k
+        // hold w values from `at[p * lda]` (packed: k * w values; in place: A[w-1, k-1] is
+        // inside A's slice, `p.fits()` with m == w).
+        unsafe {
+            match (wide, w) {
+                (true, 32) => short_avx512::<2, 12>(&job),
+                (true, _) => short_avx512::<1, 12>(&job),
+                (false, 32) => short_avx2::<4, 3>(&job),
+                (false, _) => short_avx2::<2, 4>(&job),
             }
-        };
-        (j0, j1, c)
+        }
     };
     // One group of columns per thread when parallel (the k-split of `gemm_oriented` makes
-    // the weight gradient's calls serial), in whole strips of either width (48, 16).
+    // the weight gradient's calls serial), in multiples of 48 (whole cache lines of a row of
+    // B, and whole tiles of 12 or 3 rows of C^T).
     let groups = if parallel { rayon::current_num_threads().clamp(1, n.div_ceil(48)) } else { 1 };
     let per = n.div_ceil(groups).next_multiple_of(48);
-    let parts: Vec<(usize, usize, Vec<f32>)> = if groups > 1 {
-        (0..n.div_ceil(per)).into_par_iter().map(|g| run(g, per)).collect()
+    let group = |g: usize| (g * per, ((g + 1) * per).min(n));
+    let parts: Vec<Vec<f32>> = if groups > 1 {
+        (0..n.div_ceil(per)).into_par_iter().map(|g| run(group(g).0, group(g).1)).collect()
     } else {
-        vec![run(0, per)]
+        vec![run(0, n)]
     };
-    for (j0, j1, c) in parts {
-        let ldc = c.len() / m;
-        for i in 0..m {
-            let (d, src) = (&mut dst[i * n + j0..i * n + j1], &c[i * ldc..][..j1 - j0]);
+    for (g, ct) in parts.iter().enumerate() {
+        add_transposed(ct, w, m, &mut dst[group(g).0..], n, accumulate);
+    }
+}
+
+/// `dst[j * ld + i] = src[i * w + j]` (or `+=` with `accumulate`) for `i < src.len() / w` and
+/// `j < cols`: the rows of `src` into the columns of `dst`, 16 rows of `src` (2 KiB for w =
+/// 32, in L1) at a time, so that column `j` of a block is one contiguous run of `dst`'s row
+/// `j` (a scatter element by element, 4 KiB apart, had taken ~30% of a conv2d step).
+fn add_transposed(src: &[f32], w: usize, cols: usize, dst: &mut [f32], ld: usize, accumulate: bool) {
+    for (ib, block) in src.chunks(16 * w).enumerate() {
+        let (i0, rows) = (ib * 16, block.len() / w);
+        for j in 0..cols {
+            let out = &mut dst[j * ld + i0..][..rows];
+            let col = block[j..].iter().step_by(w);
             if accumulate {
-                d.iter_mut().zip(src).for_each(|(d, &v)| *d += v);
+                out.iter_mut().zip(col).for_each(|(o, &v)| *o += v);
             } else {
-                d.copy_from_slice(src);
+                out.iter_mut().zip(col).for_each(|(o, &v)| *o = v);
             }
         }
     }
 }
 
-/// One thread's part of [`short`]: columns `j0..j1` of the m x n product.
+/// One thread's part of [`short`]: rows `j0..j1` of `C^T = B^T A^T`, where row `p` of A^T is
+/// the w values from `at[p * lda]`.
 struct ShortJob<'a> {
-    m: usize,
     k: usize,
     j0: usize,
     j1: usize,
-    a: Strided<'a, f32>,
+    at: &'a [f32],
+    lda: usize,
     b: Strided<'a, f32>,
 }
 
-/// [`short_tiles`] with 16-lane vectors, 8 x 48 tiles.
+/// [`short_tiles`] with 16-lane vectors.
 ///
 /// # Safety
 /// As [`short_tiles`], on a CPU with AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn short_avx512(job: &ShortJob) -> Vec<f32> {
-    short_tiles::<__m512, 3, 8>(job)
+unsafe fn short_avx512<const NV: usize, const MR: usize>(job: &ShortJob) -> Vec<f32> {
+    short_tiles::<__m512, NV, MR>(job)
 }
 
-/// [`short_tiles`] with 8-lane vectors, 4 x 16 tiles.
+/// [`short_tiles`] with 8-lane vectors.
 ///
 /// # Safety
 /// As [`short_tiles`], on a CPU with AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn short_avx2(job: &ShortJob) -> Vec<f32> {
-    short_tiles::<__m256, 2, 4>(job)
+unsafe fn short_avx2<const NV: usize, const MR: usize>(job: &ShortJob) -> Vec<f32> {
+    short_tiles::<__m256, NV, MR>(job)
 }
 
-/// The job's columns of C, as m rows of `j1 - j0` values padded to whole strips of
-/// `w = NV * V::N` columns, block by block of B's rows: the block's columns `j0..j1` packed
-/// into strips, then `MR x w` tiles (single rows for the last `m % MR`) over each strip.
+/// The job's rows of C^T (`j1 - j0` rows of `w = NV * V::N`), block by block of
+/// [`SHORT_KC`] rows of B: `MR x w` tiles (single rows for the rest), the first of them
+/// prefetching the next block's rows, a cache line each (see [`short`]).
 ///
 /// # Safety
-/// The CPU has `V`'s instruction set; A (m x k) and B (k x n, rows contiguous, `j1 <= n`)
-/// are inside their slices.
+/// The CPU has `V`'s instruction set; B (k x n, rows contiguous, `j1 <= n`) is inside its
+/// slice; `at[p * lda..]` holds `w` values for each `p < k`.
 #[inline(always)]
 unsafe fn short_tiles<V: F32s, const NV: usize, const MR: usize>(job: &ShortJob) -> Vec<f32> {
-    let &ShortJob { m, k, j0, j1, a, b } = job;
-    let w = NV * V::N;
-    let strips = (j1 - j0).div_ceil(w);
-    let ldc = strips * w;
-    let mut c = vec![0.0f32; m * ldc];
-    let full = m / MR * MR;
-    let stride = SHORT_KC.min(k) * w; // one strip
-    let mut packed = vec![0.0f32; strips * stride];
+    let &ShortJob { k, j0, j1, at, lda, b } = job;
+    let (rows, w) = (j1 - j0, NV * V::N);
+    let mut ct = vec![0.0f32; rows * w];
+    let full = rows / MR * MR;
+    let lines = rows.div_ceil(16); // of a row of B's columns j0..j1
     for p0 in (0..k).step_by(SHORT_KC) {
         let kb = SHORT_KC.min(k - p0);
-        // Rows p0..p0+kb of B, read in order, into strips of kb rows of w (the last strip's
-        // padding stays zero).
-        for q in 0..kb {
-            let row = &b.s[b.off + (p0 + q) * b.rs + j0..][..j1 - j0];
-            for (s, part) in row.chunks(w).enumerate() {
-                packed[s * stride + q * w..][..part.len()].copy_from_slice(part);
-            }
+        let keep = p0 > 0; // add to what C^T holds
+        let brow = rows_of(&at[p0 * lda..], lda);
+        // B[p0, j0]: element (r, p) of the tiles' A (B^T) is at `x0 + r + p * b.rs`.
+        let x0 = b.s.as_ptr().wrapping_add(b.off + p0 * b.rs + j0);
+        let next = (p0 + kb < k).then(|| x0.wrapping_add(kb * b.rs));
+        for (t, r) in (0..full).step_by(MR).enumerate() {
+            // Tile t fetches line t of each of the next block's rows (at most kb of them; a
+            // shorter last block's are fetched past B's end, which prefetches allow).
+            let line = next.filter(|_| t < lines).map(|x| x.wrapping_add(16 * t));
+            let ahead = line.map(|line| {
+                move |p: usize| _mm_prefetch::<_MM_HINT_T1>(line.wrapping_add(p * b.rs) as *const i8)
+            });
+            let arow = |i: usize| x0.wrapping_add(r + i);
+            tile_ahead::<V, NV, MR>(arow, b.rs, &brow, kb, &mut ct[r * w..], w, keep, ahead);
         }
-        let keep = p0 > 0;
-        for s in 0..strips {
-            let strip = rows_of(&packed[s * stride..], w);
-            let (out, a) = (&mut c[s * w..], a.from(0, p0));
-            for i in (0..full).step_by(MR) {
-                tile::<V, NV, MR>(a_rows(a.from(i, 0)), a.cs, &strip, kb, &mut out[i * ldc..], ldc, keep);
-            }
-            for i in full..m {
-                tile::<V, NV, 1>(a_rows(a.from(i, 0)), a.cs, &strip, kb, &mut out[i * ldc..], ldc, keep);
-            }
+        for r in full..rows {
+            tile::<V, NV, 1>(|_| x0.wrapping_add(r), b.rs, &brow, kb, &mut ct[r * w..], w, keep);
         }
     }
-    c
+    ct
 }
 
 /// One task's product for [`tiles`]: `C (rows x w) (+)= A (rows x k) @ B (k x w)`, adding
@@ -371,7 +385,13 @@ unsafe fn tiles<V: F32s, const NV: usize, const MR: usize>(job: Job) {
             // 2-core Xeon the forward product of the `mlp` workload, 50000 x 784 @ 784 x 32,
             // 14.3 -> 10.4 ms with AVX-512 and 18.4-19.9 -> 14.5 ms with AVX2).
             let arows = a_rows(a.from(r, p0));
-            let ahead = (a.cs == 1).then_some(|p, i| arows(i + MR).wrapping_add(p));
+            let ahead = (a.cs == 1).then_some(|p: usize| {
+                if p.is_multiple_of(16) {
+                    for i in 0..MR {
+                        _mm_prefetch::<_MM_HINT_T0>(arows(i + MR).wrapping_add(p) as *const i8);
+                    }
+                }
+            });
             tile_ahead::<V, NV, MR>(&arows, a.cs, &brow, kb, &mut c[r * w..], w, keep, ahead);
         }
         for r in full..rows {
@@ -441,10 +461,12 @@ mod tests {
 
     #[test]
     fn short_products_match_f64_give_the_same_bits_everywhere_and_as_the_transposed_product() {
-        // m of 32 (four 8-row tiles, eight 4-row ones), 13 (a rest of single rows) and 1;
-        // n of 33 (less than a strip of 48; two strips and a column of 16), 100 and 784 (the
-        // mlp's inputs: 16.3 strips of 48); k of 37 (one block) and 300 (blocks of 128, 128
-        // and 44); A row-major or transposed (g^T, as in the weight gradient).
+        // m of 32 (w = 32; A^T in place when A is transposed, as g^T is), 13 and 1 (packed
+        // and zero-padded to w = 16); n of 33 (less than a tile group of 48: two 12-row
+        // tiles and 9 single rows with AVX-512), 100 (groups of 96 and 4 columns when
+        // parallel) and 784 (the mlp's inputs: 65 tiles of 12 and 4 single rows, groups of
+        // 432 and 352); k of 37 (blocks of 32 and 5) and 300 (nine blocks of 32, and 12);
+        // A row-major or transposed (g^T, as in the weight gradient).
         for (m, n) in [(32, 784), (13, 100), (1, 33), (32, 33)] {
             for k in [37, 300] {
                 for ta in [false, true] {

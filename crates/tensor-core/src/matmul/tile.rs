@@ -34,12 +34,12 @@ pub(super) unsafe fn tile<V: F32s, const NV: usize, const MR: usize>(
     ldc: usize,
     keep: bool,
 ) {
-    tile_ahead::<V, NV, MR>(arow, acs, brow, kb, c, ldc, keep, None::<fn(usize, usize) -> *const f32>)
+    tile_ahead::<V, NV, MR>(arow, acs, brow, kb, c, ldc, keep, None::<fn(usize)>)
 }
 
-/// [`tile`], prefetching as it goes: every 16 steps of `p` (a cache line of a contiguous row
-/// of A), the `MR` addresses `ahead(p, i)` for `i < MR`. Prefetches never fault, so the
-/// addresses may lie past any buffer; they change no result.
+/// [`tile`], calling `ahead(p)` at each step `p` before its multiply-adds: a closure that
+/// issues prefetches (which never fault, so their addresses may lie past any buffer, and
+/// change no result).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) unsafe fn tile_ahead<V: F32s, const NV: usize, const MR: usize>(
@@ -50,7 +50,7 @@ pub(super) unsafe fn tile_ahead<V: F32s, const NV: usize, const MR: usize>(
     c: &mut [f32],
     ldc: usize,
     keep: bool,
-    ahead: Option<impl Fn(usize, usize) -> *const f32>,
+    ahead: Option<impl Fn(usize)>,
 ) {
     let mut acc = [[V::zero(); NV]; MR];
     if keep {
@@ -62,12 +62,8 @@ pub(super) unsafe fn tile_ahead<V: F32s, const NV: usize, const MR: usize>(
     }
     let ap: [*const f32; MR] = std::array::from_fn(arow);
     for p in 0..kb {
-        if let Some(at) = &ahead {
-            if p % 16 == 0 {
-                for i in 0..MR {
-                    _mm_prefetch::<_MM_HINT_T0>(at(p, i) as *const i8);
-                }
-            }
+        if let Some(ahead) = &ahead {
+            ahead(p);
         }
         let brow = brow(p);
         // The same multiply-adds (so the same bits) in either order; the order decides what
