@@ -198,3 +198,41 @@ fn a_failed_backward_changes_no_gradient() {
         assert!(a.grad().is_none() && b.grad().is_none(), "a failed backward changed a gradient");
     }
 }
+
+#[test]
+fn constant_gradients_scaled_by_numbers_are_exact_and_contiguous() {
+    // The gradient of a mean or sum is one value broadcast; multiplying or dividing it by a
+    // number keeps it one value (computed once). Hand-derived: d mean(0.5 x)/dx = 0.5 / 12
+    // over a (3, 4) x, d sum(x / 4)/dx = 0.25, d sum(3 t)/dt = 3 for a retained t.
+    let x = Tensor::ones([3, 4]).unwrap().requires_grad_(true).unwrap();
+    x.mul_scalar(0.5).unwrap().mean().unwrap().backward().unwrap();
+    let g = x.grad().unwrap();
+    assert_eq!(g.shape().dims(), &[3, 4]);
+    assert!(g.data().is_contiguous());
+    assert_eq!(g.to_vec::<f32>().unwrap(), vec![0.5f32 / 12.0; 12]);
+    x.zero_grad();
+    x.div(4.0).unwrap().sum().unwrap().backward().unwrap();
+    assert_eq!(x.grad().unwrap().to_vec::<f32>().unwrap(), vec![0.25; 12]);
+    // A retained intermediate's gradient is contiguous too, and flows on through a
+    // non-linear rule: d sum(3 tanh(x))/dx = 3 (1 - tanh(x)^2), at x = 1 with
+    // tanh(1) = 0.7615942.
+    x.zero_grad();
+    let t = x.tanh().unwrap();
+    t.retain_grad();
+    t.mul_scalar(3.0).unwrap().sum().unwrap().backward().unwrap();
+    let tg = t.grad().unwrap();
+    assert!(tg.data().is_contiguous());
+    assert_eq!(tg.to_vec::<f32>().unwrap(), vec![3.0; 12]);
+    for v in x.grad().unwrap().to_vec::<f32>().unwrap() {
+        assert!((v - 3.0 * (1.0 - 0.761_594_2_f32 * 0.761_594_2)).abs() < 1e-6, "{v}");
+    }
+    // A number with more dimensions than the gradient: y = x * c, c of shape (1, 1, 1), so y
+    // is (1, 3, 4) and d sum(y)/dx = 2 and d sum(y)/dc = sum(x) = 12.
+    x.zero_grad();
+    let c = Tensor::full([1, 1, 1], 2.0, DType::F32).unwrap().requires_grad_(true).unwrap();
+    let y = x.mul(&c).unwrap();
+    assert_eq!(y.shape().dims(), &[1, 3, 4]);
+    y.sum().unwrap().backward().unwrap();
+    assert_eq!(x.grad().unwrap().to_vec::<f32>().unwrap(), vec![2.0; 12]);
+    assert_eq!(c.grad().unwrap().to_vec::<f32>().unwrap(), vec![12.0]);
+}

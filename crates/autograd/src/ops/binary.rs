@@ -34,10 +34,29 @@ struct Mul {
 }
 impl Backward for Mul {
     fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
-        let ga = wanted(needs[0], || g.mul(&self.b)?.sum_to_shape(self.a.shape()))?;
-        let gb = wanted(needs[1], || g.mul(&self.a)?.sum_to_shape(self.b.shape()))?;
+        let ga = wanted(needs[0], || by_number(g, &self.b, TensorData::mul)?.sum_to_shape(self.a.shape()))?;
+        let gb = wanted(needs[1], || by_number(g, &self.a, TensorData::mul)?.sum_to_shape(self.b.shape()))?;
         Ok(smallvec![ga, gb])
     }
+}
+
+/// `op(g, c)` for a gradient `g` and a factor `c` of the backward rule. Where `g` is one value
+/// broadcast to its shape (all strides 0: the gradient of a `sum` or `mean`, before any
+/// elementwise rule) and `c` is a single number, the result is one value too: `op` runs on
+/// that value alone and the result is broadcast the same way (a view), instead of a tensor
+/// of equal values being written in full. The same value and dtype: `(0.5 * t).mean()` gives
+/// `t` the gradient `0.5 / n` everywhere either way.
+fn by_number(
+    g: &TensorData,
+    c: &TensorData,
+    op: impl Fn(&TensorData, &TensorData) -> Result<TensorData>,
+) -> Result<TensorData> {
+    let uniform = g.numel() > 1 && g.layout().strides.iter().all(|&s| s == 0);
+    if uniform && c.numel() == 1 && c.ndim() <= g.ndim() {
+        let first = (0..g.ndim()).try_fold(g.clone(), |t, d| t.narrow(d as isize, 0, 1))?;
+        return op(&first, c)?.expand(g.shape().clone());
+    }
+    op(g, c)
 }
 
 /// `y = a / b`: `da = g / b`, `db = -g a / b^2`.
@@ -47,7 +66,7 @@ struct Div {
 }
 impl Backward for Div {
     fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
-        let g_b = g.div(&self.b)?;
+        let g_b = by_number(g, &self.b, TensorData::div)?;
         let gb = wanted(needs[1], || g_b.mul(&self.a)?.div(&self.b)?.neg()?.sum_to_shape(self.b.shape()))?;
         let ga = wanted(needs[0], || g_b.sum_to_shape(self.a.shape()))?;
         Ok(smallvec![ga, gb])
