@@ -171,7 +171,7 @@ pub(super) fn short_applies<T: Float>(m: usize, n: usize, b: &Strided<T>) -> boo
 /// [`short_applies`] holds: the weight gradient `g^T x` of a `Linear` layer, 32 x 784 over a
 /// batch of 50,000 rows. It is computed the other way round, `C^T = x^T g` (784 x 32), with
 /// the tiles of [`gemm`]: `MR` columns of `x` by the `w` columns of `g` (w = 32, or 16 when
-/// `m <= 16`; 12 x 32 with AVX-512, 3 x 32 with AVX2), each step broadcasting `MR`
+/// `m <= 16`; 12 x w with AVX-512, 3 x 32 or 4 x 16 with AVX2), each step broadcasting `MR`
 /// neighbouring values of one row of `x` against one row of `g` (`A^T`, in place when its
 /// rows are contiguous and `m == w`, else packed and zero-padded). `x` is walked in blocks of
 /// [`SHORT_KC`] rows; while the tiles work on one block, each of the first tiles prefetches
@@ -184,7 +184,8 @@ pub(super) fn short_applies<T: Float>(m: usize, n: usize, b: &Strided<T>) -> boo
 /// `gemm_oriented` runs two such calls side by side): 10.0-10.3 ms with blocks of 16-32
 /// rows, 13.6 ms with 64, 15.5 ms with 128 and 18.6 ms with 256 (more pages per block than
 /// the TLB holds); 24.7-25.8 ms without the prefetches. Before, the kernel copied each block
-/// of 128 rows of `x` into 48-column strips and ran 8 x 48 tiles over `g^T`: 16.6-16.9 ms.
+/// of 128 rows of `x` into 48-column strips and ran 8 x 48 tiles over `g^T`: 17.8 ms against
+/// 10.3 (26.8 against 16.7 ms with AVX2).
 /// Element (i, j) is the chain of multiply-adds over `p` in order, as in [`gemm`]: the same
 /// bits at either width and as [`gemm`]'s product of the transposed operands.
 pub(super) fn short<T: Float>(p: Product<T>, dst: &mut [T], accumulate: bool, parallel: bool) {
