@@ -165,3 +165,49 @@ fn activation_modules_match_pytorch() -> Result<()> {
     assert_eq!(LeakyReLU::default().to_string(), "LeakyReLU(negative_slope=0.01)");
     Ok(())
 }
+
+#[test]
+fn a_linear_at_inference_follows_its_weights_through_an_optimizer_step() -> Result<()> {
+    use torchlet::nn::optim::{Optimizer, SGD};
+    use torchlet::NoGradGuard;
+    // Linear(64, 256) on 32 rows: a product small enough for the kernel that keeps an
+    // inference weight packed between calls (from the second call on). Integer weights,
+    // bias and inputs keep every sum exact in f32, so the expected outputs are exact:
+    // y[i, j] = sum_p x[i, p] W[j, p] + b[j], summed here in i64.
+    let (rows, inputs, outputs) = (32usize, 64usize, 256usize);
+    let lin = Linear::new(inputs, outputs)?;
+    let w: Vec<i64> = (0..outputs * inputs).map(|i| (i as i64 * 7) % 5 - 2).collect();
+    let b: Vec<i64> = (0..outputs).map(|j| j as i64 % 3 - 1).collect();
+    let xs: Vec<i64> = (0..rows * inputs).map(|i| (i as i64 * 3) % 7 - 3).collect();
+    let as_f32 = |v: &[i64]| v.iter().map(|&e| e as f32).collect::<Vec<f32>>();
+    lin.weight().set_data(Tensor::from_vec(as_f32(&w), [outputs, inputs])?.data())?;
+    lin.bias().expect("Linear::new has a bias").set_data(Tensor::from_vec(as_f32(&b), [outputs])?.data())?;
+    let x = Tensor::from_vec(as_f32(&xs), [rows, inputs])?;
+    let expected = |w: &[i64], b: &[i64]| -> Vec<f32> {
+        let y = |i: usize, j: usize| {
+            (0..inputs).map(|p| xs[i * inputs + p] * w[j * inputs + p]).sum::<i64>() + b[j]
+        };
+        (0..rows * outputs).map(|e| y(e / outputs, e % outputs) as f32).collect()
+    };
+    let infer = || -> Result<Vec<f32>> {
+        let _g = NoGradGuard::new();
+        lin.forward(&x)?.to_vec::<f32>()
+    };
+    let before = expected(&w, &b);
+    for call in 0..3 {
+        assert_eq!(infer()?, before, "inference call {call}");
+    }
+    // One SGD step (lr 1) on sum(y): dW[j, p] = sum_i x[i, p], db[j] = 32 (rows).
+    let mut opt = SGD::new(lin.parameters(), 1.0)?;
+    lin.forward(&x)?.sum()?.backward()?;
+    opt.step()?;
+    let col: Vec<i64> = (0..inputs).map(|p| (0..rows).map(|i| xs[i * inputs + p]).sum()).collect();
+    let w2: Vec<i64> = w.iter().enumerate().map(|(e, &v)| v - col[e % inputs]).collect();
+    let b2: Vec<i64> = b.iter().map(|&v| v - rows as i64).collect();
+    let after = expected(&w2, &b2);
+    assert_ne!(after, before);
+    for call in 0..3 {
+        assert_eq!(infer()?, after, "inference call {call} after the step");
+    }
+    Ok(())
+}

@@ -108,7 +108,11 @@ impl Tensor {
         } else {
             x.reshape([leading_rows(x.shape()), w.dims()[1] as isize])?
         };
-        let out2 = x2.addmm(bd.as_ref(), &w.t()?).map_err(|e| match e {
+        // A weight no optimizer step can change between calls (no gradient will be taken
+        // for it: inference) stays packed for the next call where that pays.
+        let reused = !(crate::graph::is_grad_enabled() && weight.requires_grad());
+        let product = if reused { TensorData::addmm_reused } else { TensorData::addmm };
+        let out2 = product(&x2, bd.as_ref(), &w.t()?).map_err(|e| match e {
             Error::ShapeMismatch { .. } => Error::shapes(
                 "linear",
                 bd.as_ref().map_or(w.shape(), |b| b.shape()),

@@ -9,12 +9,16 @@
 //! AVX2/AVX-512, the weight gradient AVX2); all three are built on the register tile of
 //! `tile`.
 
+use crate::dtype::Buffer;
 use crate::shape::{for_each_offset2, Dims, Layout, Shape};
 use crate::{with_float, Error, Float, Result, TensorData};
 use rayon::prelude::*;
+use std::sync::Arc;
 
 #[cfg(target_arch = "x86_64")]
 mod narrow;
+#[cfg(target_arch = "x86_64")]
+mod reuse;
 #[cfg(target_arch = "x86_64")]
 mod small;
 #[cfg(target_arch = "x86_64")]
@@ -88,7 +92,12 @@ mod small {
         false
     }
     // Never called (`applies` is false).
-    pub(super) fn product<T: crate::Float>(_: super::Product<T>, _: &mut [T], _: bool) {
+    pub(super) fn product<T: crate::Float>(
+        _: super::Product<T>,
+        _: &mut [T],
+        _: bool,
+        _: Option<&std::sync::Arc<crate::dtype::Buffer>>,
+    ) {
         unreachable!("small::product without small::applies")
     }
 }
@@ -179,6 +188,19 @@ impl TensorData {
     /// the product accumulates onto it: no separate pass, no temporary. Operands may be
     /// transposed views (strides are handed to the GEMM).
     pub fn addmm(&self, bias: Option<&TensorData>, other: &TensorData) -> Result<TensorData> {
+        self.addmm_with(bias, other, false)
+    }
+
+    /// [`TensorData::addmm`] where `other` is likely to be used again with the same values (a
+    /// `Linear`'s weight at inference, when no optimizer changes it between calls): products
+    /// small enough for the register-tile kernel keep it packed from its second use on, for
+    /// as long as its values are unchanged (`matmul::reuse`). The same result, bit for bit.
+    pub fn addmm_reused(&self, bias: Option<&TensorData>, other: &TensorData) -> Result<TensorData> {
+        self.addmm_with(bias, other, true)
+    }
+
+    /// [`TensorData::addmm`], keeping `other` packed when `reused`.
+    fn addmm_with(&self, bias: Option<&TensorData>, other: &TensorData, reused: bool) -> Result<TensorData> {
         let (a, b) = (self, other);
         if a.ndim() != 2 || b.ndim() != 2 || a.dims()[1] != b.dims()[0] {
             let reason = if a.ndim() == 2 && b.ndim() == 2 {
@@ -221,7 +243,8 @@ impl TensorData {
             let (la, lb) = (&a.layout, &b.layout);
             let sa = Strided::new(a.buf_slice::<T>("matmul")?, la.offset, la.strides[0], la.strides[1]);
             let sb = Strided::new(b.buf_slice::<T>("matmul")?, lb.offset, lb.strides[0], lb.strides[1]);
-            gemm_strided(m, k, n, sa, sb, &mut out, bias.is_some())?;
+            let storage = reused.then_some(&b.buf);
+            gemm_product(m, k, n, sa, sb, &mut out, bias.is_some(), true, storage)?;
             Ok(TensorData::from_vec_unchecked(out, shape))
         })
     }
@@ -260,7 +283,7 @@ fn batched<T: Float>(
             let l = &rows.layout;
             let pa = Strided::new(sa, l.offset, l.strides[0], l.strides[1]);
             let pb = Strided::new(sb, b.layout.offset, b_rs, b_cs);
-            gemm_strided(rows.dims()[0], k, n, pa, pb, &mut out, false)?;
+            gemm_product(rows.dims()[0], k, n, pa, pb, &mut out, false, true, None)?;
             return Ok(TensorData::from_vec_unchecked(out, out_shape));
         }
     }
@@ -282,7 +305,7 @@ fn batched<T: Float>(
     for_each_offset2(&bdims, &ta, a.layout.offset, &tb, b.layout.offset, |oa, ob| offsets.push((oa, ob)));
     let one = |dst: &mut [T], &(oa, ob): &(usize, usize), parallel: bool| {
         let (pa, pb) = (Strided::new(sa, oa, a_rs, a_cs), Strided::new(sb, ob, b_rs, b_cs));
-        gemm_product(m, k, n, pa, pb, dst, false, parallel)
+        gemm_product(m, k, n, pa, pb, dst, false, parallel, None)
     };
     let work = m.saturating_mul(n).saturating_mul(k);
     let spread = offsets.len() > 1
@@ -395,7 +418,7 @@ pub fn gemm_strided<T: Float>(
     dst: &mut [T],
     accumulate: bool,
 ) -> Result<()> {
-    gemm_product(m, k, n, a, b, dst, accumulate, true)
+    gemm_product(m, k, n, a, b, dst, accumulate, true, None)
 }
 
 /// [`gemm_strided`] on the calling thread only: for callers that already run independent
@@ -409,11 +432,12 @@ pub fn gemm_strided_serial<T: Float>(
     dst: &mut [T],
     accumulate: bool,
 ) -> Result<()> {
-    gemm_product(m, k, n, a, b, dst, accumulate, false)
+    gemm_product(m, k, n, a, b, dst, accumulate, false, None)
 }
 
 /// [`gemm_strided`], on one core unless `parallel` (then every core, for a product large
-/// enough to pay for it).
+/// enough to pay for it). `storage` is the storage B is a view of, for a B that is likely
+/// to be used again unchanged (a weight): a small product keeps it packed.
 #[allow(clippy::too_many_arguments)]
 fn gemm_product<T: Float>(
     m: usize,
@@ -424,6 +448,7 @@ fn gemm_product<T: Float>(
     dst: &mut [T],
     accumulate: bool,
     parallel: bool,
+    storage: Option<&Arc<Buffer>>,
 ) -> Result<()> {
     if m.checked_mul(n) != Some(dst.len()) {
         return Err(Error::invalid(
@@ -483,7 +508,7 @@ fn gemm_product<T: Float>(
     // The GEMM paths below write every element of dst (or add to it with `accumulate`).
     let p = Product { m, k, n, a, b };
     if small::applies::<T>(m, k, n) {
-        small::product(p, dst, accumulate);
+        small::product(p, dst, accumulate, storage);
         return Ok(());
     }
     if m < n && !(work_of(m, k, n) >= PARALLEL_GEMM && narrow::short_applies::<T>(m, n, &b)) {

@@ -30,6 +30,9 @@ mod lanes {
     pub(super) fn stats<T: Float>(_: &[T], _: usize, _: &mut [T], _: &mut [T]) -> usize {
         0
     }
+    pub(super) fn softmax_rows<T: Float>(_: &[T], _: usize, _: &mut [T], _: bool) -> usize {
+        0
+    }
 }
 
 /// Elements per block of the row kernels.
@@ -438,7 +441,8 @@ dispatch!(
 
 /// One thread's share of [`softmax_rows`].
 fn softmax_seq<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) {
-    let n = lanes::softmax(x, c, out, log) * c;
+    let mut n = lanes::softmax(x, c, out, log) * c;
+    n += lanes::softmax_rows(&x[n..], c, &mut out[n..], log) * c;
     softmax_portable(&x[n..], c, &mut out[n..], log);
 }
 
