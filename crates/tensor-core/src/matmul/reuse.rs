@@ -91,10 +91,12 @@ thread_local! {
 
 impl Cache {
     /// Drops entries until `floats` more values and one more entry fit: those whose storage
-    /// is gone first, then the least recently used.
+    /// is gone first (always, before a packed copy is added: the copies of weights an
+    /// optimizer has changed since are freed then, so memory stays flat over a training run
+    /// with evaluations), then the least recently used.
     fn make_room(&mut self, floats: usize) {
         let over = |c: &Cache| c.entries.len() >= MAX_ENTRIES || c.floats + floats > MAX_FLOATS;
-        if !over(self) {
+        if floats == 0 && !over(self) {
             return;
         }
         let mut freed = 0;
@@ -221,6 +223,32 @@ mod tests {
         let changed = vec![10.0, 20.0, 0.0, 0.0, 3.0, 4.0, 0.0, 0.0, 5.0, 6.0, 0.0, 0.0];
         assert_eq!(run(&t, &mut packs).as_deref(), Some(&changed[..]));
         assert_eq!(packs, 3);
+    }
+
+    #[test]
+    fn copies_of_changed_or_dropped_storage_are_freed_at_the_next_copy() {
+        // Three storages of 64 x 16 values, each packed on its second use: a copy of one that
+        // changed since (its storage moved) or was dropped is freed when the next copy is made.
+        let size = 64 * 16;
+        let use_twice = |t: &crate::TensorData| {
+            let s = t.values::<f32>().unwrap().into_owned();
+            let b = Strided::new(&s, 0, 1, 1);
+            for _ in 0..2 {
+                with_packed(&t.buf, &b, 64, 1, 16, 16, |out| out.fill(1.0), |_| ());
+            }
+        };
+        let mut a = crate::TensorData::from_vec(vec![1.0f32; 64], [64, 1]).unwrap();
+        let b = crate::TensorData::from_vec(vec![2.0f32; 64], [64, 1]).unwrap();
+        use_twice(&a);
+        use_twice(&b);
+        assert_eq!(packed_sizes().1, 2 * size);
+        a.values_mut::<f32>().unwrap()[0] = 5.0; // moves a's storage: its copy is stale
+        drop(b);
+        let c = crate::TensorData::from_vec(vec![3.0f32; 64], [64, 1]).unwrap();
+        use_twice(&c);
+        assert_eq!(packed_sizes().1, size, "only c's copy is left");
+        use_twice(&a);
+        assert_eq!(packed_sizes().1, 2 * size);
     }
 
     #[test]

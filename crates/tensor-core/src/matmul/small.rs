@@ -9,8 +9,9 @@
 //! (vectors along the m rows, A^T packed). The packed operand is copied once into zero-padded
 //! rows of whole vectors; the other is broadcast element by element from its own layout
 //! (any strides), so it is never copied. Tiles of C (`MR` rows by one or two vectors) are
-//! summed over all of k in registers into a padded scratch block, which is then copied (or
-//! added, with `accumulate`) into C. Element (i, j) is
+//! summed over all of k in registers, into C itself when its rows are whole vectors (added
+//! onto it, with `accumulate`, tile by tile), else into a padded scratch block, which is then
+//! copied (or added) into C. Element (i, j) is
 //! `fma(A[i, k-1], B[k-1, j], ... fma(A[i, 0], B[0, j], 0))` in both orientations and at both
 //! widths: the AVX2 and AVX-512 builds give the same bits.
 //!
@@ -185,9 +186,9 @@ fn run(
     let (rows, cols) = (q.m, q.n);
     let ld = cols.next_multiple_of(w);
     assert!(packed.len() == k * ld);
-    // When C's rows are whole vectors (and nothing is added onto it) the tiles write C
-    // itself; otherwise a scratch block of rows x ld, copied (or added) into C afterwards.
-    let direct = !transposed && !accumulate && ld == n;
+    // When C's rows are whole vectors the tiles write C itself (or add onto it); otherwise a
+    // scratch block of rows x ld, copied (or added) into C afterwards.
+    let direct = !transposed && ld == n;
     let mut scratch = BLOCK.take();
     let block = if direct { 0 } else { rows * ld };
     if scratch.len() < block {
@@ -204,9 +205,9 @@ fn run(
     // needs.
     unsafe {
         if w == 16 {
-            tiles_avx512(rows, k, q.a, packed, panels, c, ld);
+            tiles_avx512(rows, k, q.a, packed, panels, c, ld, direct && accumulate);
         } else {
-            tiles_avx2(rows, k, q.a, packed, panels, c, ld);
+            tiles_avx2(rows, k, q.a, packed, panels, c, ld, direct && accumulate);
         }
     }
     // C (or C^T) from the scratch block into dst.
@@ -274,6 +275,7 @@ fn put(o: &mut f32, v: f32, accumulate: bool) {
 /// [`tiles`] with 16-lane vectors: tiles of 8 x 32 and 16 x 16 (on a 2-core Xeon,
 /// `gpt_generate_100` 33.4 -> 32.0 ms and `gpt_step` 8.3 -> 7.8 ms against 4 x 32 and 8 x
 /// 16, medians of 4 rounds).
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
 unsafe fn tiles_avx512(
     rows: usize,
@@ -283,12 +285,14 @@ unsafe fn tiles_avx512(
     panels: bool,
     c: &mut [f32],
     ld: usize,
+    add: bool,
 ) {
-    tiles::<__m512, 8, 16>(rows, k, a, b, panels, c, ld)
+    tiles::<__m512, 8, 16>(rows, k, a, b, panels, c, ld, add)
 }
 
 /// [`tiles`] with 8-lane vectors: tiles of 4 x 16 and 8 x 8 (6 x 16 and 12 x 8 were no
 /// faster).
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tiles_avx2(
     rows: usize,
@@ -298,17 +302,20 @@ unsafe fn tiles_avx2(
     panels: bool,
     c: &mut [f32],
     ld: usize,
+    add: bool,
 ) {
-    tiles::<__m256, 4, 8>(rows, k, a, b, panels, c, ld)
+    tiles::<__m256, 4, 8>(rows, k, a, b, panels, c, ld, add)
 }
 
-/// `C (rows x ld) = A (rows x k) @ B (k x ld)`: column blocks of two vectors (tiles of `MR2`
-/// rows), and a last block of one vector when `ld / V::N` is odd (tiles of `MR1` rows). B is
-/// k rows of `ld`, or with `panels` ([`panels`]) one panel per column block.
+/// `C (rows x ld) = A (rows x k) @ B (k x ld)`, or with `add` `C += A @ B`: column blocks of
+/// two vectors (tiles of `MR2` rows), and a last block of one vector when `ld / V::N` is odd
+/// (tiles of `MR1` rows). B is k rows of `ld`, or with `panels` ([`panels`]) one panel per
+/// column block.
 ///
 /// # Safety
 /// The CPU has `V`'s instruction set; `A[r, p]` is in bounds for `r < rows`, `p < k`;
 /// `ld` is a multiple of `V::N`, `b.len() >= k * ld`, `c.len() >= rows * ld`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn tiles<V: F32s, const MR2: usize, const MR1: usize>(
     rows: usize,
@@ -318,6 +325,7 @@ unsafe fn tiles<V: F32s, const MR2: usize, const MR1: usize>(
     panels: bool,
     c: &mut [f32],
     ld: usize,
+    add: bool,
 ) {
     // The block of `nv` vectors from vector j: where its row 0 is in B, and its row stride.
     let block =
@@ -325,12 +333,12 @@ unsafe fn tiles<V: F32s, const MR2: usize, const MR1: usize>(
     let vectors = ld / V::N;
     for j in (0..vectors / 2 * 2).step_by(2) {
         let (bj, ldb) = block(j, 2);
-        column_block::<V, 2, MR2>(rows, k, a, bj, ldb, &mut c[j * V::N..], ld);
+        column_block::<V, 2, MR2>(rows, k, a, bj, ldb, &mut c[j * V::N..], ld, add);
     }
     if vectors % 2 == 1 {
         let j = vectors - 1;
         let (bj, ldb) = block(j, 1);
-        column_block::<V, 1, MR1>(rows, k, a, bj, ldb, &mut c[j * V::N..], ld);
+        column_block::<V, 1, MR1>(rows, k, a, bj, ldb, &mut c[j * V::N..], ld, add);
     }
 }
 
@@ -352,11 +360,48 @@ fn panels(rows: &[f32], k: usize, ld: usize, w: usize, out: &mut [f32]) {
     }
 }
 
+/// One tile: rows `r..r + MR` of one block of `NV` vectors of C, written, or with `add`
+/// added onto C (summed from zero into a block on the stack, then added: the bits of C plus
+/// the product, as through the scratch block). Rows `r..r + from` were done by the tile
+/// before (an overlapping last tile) and are left alone.
+///
+/// # Safety
+/// As [`column_block`], with rows `r..r + MR` inside C.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn tile_at<V: F32s, const NV: usize, const MR: usize>(
+    k: usize,
+    a: Strided<f32>,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ld: usize,
+    (r, from): (usize, usize),
+    add: bool,
+) {
+    let arow = a_rows(a.from(r, 0));
+    if !add {
+        tile::<V, NV, MR>(arow, a.cs, rows_of(b, ldb), k, &mut c[r * ld..], ld, false);
+        return;
+    }
+    let w = NV * V::N;
+    let mut block = [[V::zero(); NV]; MR];
+    // SAFETY: `block` is MR * NV vectors of `V::N` f32 lanes, contiguous, as MR * w f32 (the
+    // vector types are arrays of f32 to the compiler, aligned at least as f32).
+    let sums = unsafe { std::slice::from_raw_parts_mut(block.as_mut_ptr().cast::<f32>(), MR * w) };
+    tile::<V, NV, MR>(arow, a.cs, rows_of(b, ldb), k, sums, w, false);
+    for (i, row) in sums.chunks_exact(w).enumerate().skip(from) {
+        let out = &mut c[(r + i) * ld..][..w];
+        out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
+    }
+}
+
 /// Rows `0..rows` (at least `MR`) of one block of `NV` vectors of C in tiles of `MR` rows,
 /// the last ending at the last row (see [`column_block`]).
 ///
 /// # Safety
 /// As [`column_block`].
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn overlapping<V: F32s, const NV: usize, const MR: usize>(
     rows: usize,
@@ -366,21 +411,24 @@ unsafe fn overlapping<V: F32s, const NV: usize, const MR: usize>(
     ldb: usize,
     c: &mut [f32],
     ld: usize,
+    add: bool,
 ) {
     for r in (0..rows).step_by(MR) {
-        let r = r.min(rows - MR);
-        tile::<V, NV, MR>(a_rows(a.from(r, 0)), a.cs, rows_of(b, ldb), k, &mut c[r * ld..], ld, false);
+        let at = r.min(rows - MR);
+        tile_at::<V, NV, MR>(k, a, b, ldb, c, ld, (at, r - at), add);
     }
 }
 
 /// Rows `0..rows` of one block of `NV` vectors of C, in tiles of `MR` rows. The last tile
 /// ends at the last row, overlapping the one before when `MR` does not divide `rows` (its
-/// rows are computed twice, to the same bits): a tile of fewer rows has fewer independent
-/// sums and waits on the multiply-add latency. Fewer than `MR` rows in all: tiles of 8 in
-/// the same way when there are at least 8, else one tile of exactly that many.
+/// rows are computed twice, to the same bits, and written once): a tile of fewer rows has
+/// fewer independent sums and waits on the multiply-add latency. Fewer than `MR` rows in all:
+/// tiles of 8 in the same way when there are at least 8, else one tile of exactly that many.
+/// With `add`, C's values are added to rather than replaced.
 ///
 /// # Safety
 /// As [`tiles`], with `b` and `c` starting at the block's first column.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn column_block<V: F32s, const NV: usize, const MR: usize>(
     rows: usize,
@@ -390,23 +438,24 @@ unsafe fn column_block<V: F32s, const NV: usize, const MR: usize>(
     ldb: usize,
     c: &mut [f32],
     ld: usize,
+    add: bool,
 ) {
     if rows >= MR {
-        overlapping::<V, NV, MR>(rows, k, a, b, ldb, c, ld);
+        overlapping::<V, NV, MR>(rows, k, a, b, ldb, c, ld, add);
         return;
     }
     if rows >= 8 {
-        overlapping::<V, NV, 8>(rows, k, a, b, ldb, c, ld);
+        overlapping::<V, NV, 8>(rows, k, a, b, ldb, c, ld, add);
         return;
     }
     match rows {
-        1 => tile::<V, NV, 1>(a_rows(a), a.cs, rows_of(b, ldb), k, c, ld, false),
-        2 => tile::<V, NV, 2>(a_rows(a), a.cs, rows_of(b, ldb), k, c, ld, false),
-        3 => tile::<V, NV, 3>(a_rows(a), a.cs, rows_of(b, ldb), k, c, ld, false),
-        4 => tile::<V, NV, 4>(a_rows(a), a.cs, rows_of(b, ldb), k, c, ld, false),
-        5 => tile::<V, NV, 5>(a_rows(a), a.cs, rows_of(b, ldb), k, c, ld, false),
-        6 => tile::<V, NV, 6>(a_rows(a), a.cs, rows_of(b, ldb), k, c, ld, false),
-        _ => tile::<V, NV, 7>(a_rows(a), a.cs, rows_of(b, ldb), k, c, ld, false),
+        1 => tile_at::<V, NV, 1>(k, a, b, ldb, c, ld, (0, 0), add),
+        2 => tile_at::<V, NV, 2>(k, a, b, ldb, c, ld, (0, 0), add),
+        3 => tile_at::<V, NV, 3>(k, a, b, ldb, c, ld, (0, 0), add),
+        4 => tile_at::<V, NV, 4>(k, a, b, ldb, c, ld, (0, 0), add),
+        5 => tile_at::<V, NV, 5>(k, a, b, ldb, c, ld, (0, 0), add),
+        6 => tile_at::<V, NV, 6>(k, a, b, ldb, c, ld, (0, 0), add),
+        _ => tile_at::<V, NV, 7>(k, a, b, ldb, c, ld, (0, 0), add),
     }
 }
 
@@ -449,6 +498,7 @@ mod tests {
             (6, 40, 40),
             (5, 64, 31),
             (200, 17, 9),
+            (13, 24, 32),
         ];
         let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
         for (m, k, n) in shapes {
@@ -481,6 +531,17 @@ mod tests {
                             match &bits {
                                 None => bits = Some(b),
                                 Some(first) => assert_eq!(first, &b, "{cap:?} {m}x{k}x{n} ta={ta} tb={tb}"),
+                            }
+                        } else {
+                            // With `accumulate`, the product (the bits above) added once onto
+                            // what C held, whether through the scratch block or in the tiles.
+                            let product = bits.as_ref().expect("the product without accumulate came first");
+                            for (i, (&got, &p)) in c.iter().zip(product).enumerate() {
+                                assert_eq!(
+                                    got.to_bits(),
+                                    (start(i) + f32::from_bits(p)).to_bits(),
+                                    "{what} [{i}]"
+                                );
                             }
                         }
                     }
