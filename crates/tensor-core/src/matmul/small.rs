@@ -476,6 +476,16 @@ mod tests {
         c
     }
 
+    /// The capabilities of this CPU that run the tiles (AVX2, AVX-512).
+    fn tile_caps() -> Vec<Capability> {
+        available().into_iter().filter(|&c| c >= Capability::Avx2).collect()
+    }
+
+    /// `len` operand values in [-2, 2] (`modulo` distinct ones, a different walk per `step`).
+    fn values(len: usize, step: usize, modulo: usize) -> Vec<f32> {
+        (0..len).map(|i| ((i * step % modulo) as f32 - (modulo / 2) as f32) / (modulo / 4) as f32).collect()
+    }
+
     #[test]
     fn every_layout_matches_f64_and_avx2_gives_the_bits_of_avx512() {
         // Sizes around the tiles (6 to 16 rows; one or two vectors of 8 or 16 lanes, padded)
@@ -500,11 +510,11 @@ mod tests {
             (200, 17, 9),
             (13, 24, 32),
         ];
-        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        let caps = tile_caps();
         for (m, k, n) in shapes {
-            let av: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+            let av = values(m * k, 37, 101);
             // Room for B at every other element (the third layout).
-            let bv: Vec<f32> = (0..2 * k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
+            let bv = values(2 * k * n, 53, 97);
             // tb: 0 row-major, 1 transposed, 2 every other element of rows of 2n (neither rows
             // nor columns contiguous).
             for (ta, tb) in [(false, 0), (true, 0), (false, 1), (true, 1), (false, 2), (true, 2)] {
@@ -570,10 +580,10 @@ mod tests {
             (13, 19, 41),
             (1, 128, 65),
         ];
-        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        let caps = tile_caps();
         for (m, k, n) in shapes {
-            let av: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
-            let wv: Vec<f32> = (0..n * k).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
+            let av = values(m * k, 37, 101);
+            let wv = values(n * k, 53, 97);
             let weight = crate::TensorData::from_vec(wv.clone(), [n, k]).unwrap();
             let a = Strided::new(&av, 0, k, 1).canonical(m, k);
             let b = Strided::new(&wv, 0, 1, k).canonical(k, n);

@@ -585,6 +585,19 @@ mod tests {
         caps
     }
 
+    /// `rows` rows of `c` test values, with special rows: 1 a NaN, 2 all -inf, 3 a +inf,
+    /// 9 so large that exp underflows, 11 -0.0 and +0.0 tying for the maximum.
+    fn test_rows(rows: usize, c: usize) -> Vec<f32> {
+        let mut x: Vec<f32> = (0..rows * c).map(|i| ((i * 7919) % 2000) as f32 / 40.0 - 25.0).collect();
+        x[c] = f32::NAN;
+        x[2 * c..3 * c].fill(f32::NEG_INFINITY);
+        x[3 * c + 1] = f32::INFINITY;
+        x[9 * c..10 * c].iter_mut().for_each(|v| *v *= 1e6);
+        x[11 * c..12 * c].fill(-1.0);
+        (x[11 * c + 1], x[11 * c + c / 2]) = (-0.0, 0.0);
+        x
+    }
+
     #[test]
     fn row_kernel_matches_the_portable_fma_build_bit_for_bit() {
         // Rows of 17 to 32 (every length, tails of 0 to 7 values), with the special rows of
@@ -592,15 +605,8 @@ mod tests {
         for cap in lane_caps() {
             for c in 17..=32usize {
                 let rows = 40;
-                let mut x: Vec<f32> =
-                    (0..rows * c).map(|i| ((i * 7919) % 2000) as f32 / 40.0 - 25.0).collect();
-                x[c] = f32::NAN; // row 1: a NaN
-                x[2 * c..3 * c].fill(f32::NEG_INFINITY); // row 2: all -inf
-                x[3 * c + 1] = f32::INFINITY; // row 3: +inf
+                let mut x = test_rows(rows, c); // (its special rows, and:)
                 x[4 * c + c - 1] = f32::NAN; // row 4: a NaN in the last value (the tail)
-                x[9 * c..10 * c].iter_mut().for_each(|v| *v *= 1e6); // row 9: exp underflows
-                x[11 * c..12 * c].fill(-1.0); // row 11: -0.0 and +0.0 tie for the maximum
-                (x[11 * c + 1], x[11 * c + c / 2]) = (-0.0, 0.0);
                 for r in 12..rows {
                     x[r * c + (r - 12 + 1).min(c)..(r + 1) * c].fill(f32::NEG_INFINITY);
                 }
@@ -633,15 +639,8 @@ mod tests {
                 // 91 rows: 88 in whole groups (five of 16 and one of 8 at AVX-512, eleven of 8
                 // at AVX2), then three rows the portable kernel finishes.
                 let rows = 91;
-                let mut x: Vec<f32> =
-                    (0..rows * c).map(|i| ((i * 7919) % 2000) as f32 / 40.0 - 25.0).collect();
-                x[c] = f32::NAN; // row 1: a NaN
-                x[2 * c..3 * c].fill(f32::NEG_INFINITY); // row 2: all -inf
-                x[3 * c + 1] = f32::INFINITY; // row 3: +inf
+                let mut x = test_rows(rows, c); // (its special rows, and:)
                 x[4 * c] = f32::NEG_INFINITY; // row 4: one -inf
-                x[9 * c..10 * c].iter_mut().for_each(|v| *v *= 1e6); // row 9: exp underflows
-                x[11 * c..12 * c].fill(-1.0); // row 11: -0.0 and +0.0 tie for the maximum
-                (x[11 * c + 1], x[11 * c + c / 2]) = (-0.0, 0.0);
                 x[85 * c + 1] = f32::NAN; // row 85 (in the AVX2 group after AVX-512's): a NaN
                 let done = softmax_at(cap, &x, c, &mut vec![0.0; x.len()], true);
                 assert_eq!(done, 88, "{cap:?}, c = {c}: whole groups only");
