@@ -140,7 +140,9 @@ fn product_at<T: Float>(
             panels(&rows, k, ld, w, out);
         };
         let done = super::reuse::with_packed(storage, &p.b, k, n, ld, w, pack_b, |packed| {
-            packed.map(|packed| run(w, p, false, packed, true, dst, accumulate))
+            // SAFETY: `w` is from `lanes(cap)`, a capability the CPU has; the operands and
+            // `dst` were asserted above.
+            packed.map(|packed| unsafe { run(w, p, false, packed, true, dst, accumulate) })
         });
         if done.is_some() {
             return;
@@ -164,7 +166,8 @@ fn product_at<T: Float>(
     }
     // SAFETY: the CPU has AVX2 (as above). (`pack` fills its k rows whole, padding included.)
     unsafe { pack(&q.b, k, q.n, ld, &mut packed) };
-    run(w, p, transposed, &packed[..k * ld], false, dst, accumulate);
+    // SAFETY: as above.
+    unsafe { run(w, p, transposed, &packed[..k * ld], false, dst, accumulate) };
     PACKED.set(packed);
 }
 
@@ -172,7 +175,11 @@ fn product_at<T: Float>(
 /// `C^T = B^T A^T` when `transposed`, over `packed`, the right operand of that orientation
 /// (B, or A^T) as k rows of `ld` (or as [`panels`] of them), C's (or C^T's) row length
 /// rounded up to whole vectors of `w` lanes.
-fn run(
+///
+/// # Safety
+/// `w` is [`lanes`] of a capability the CPU has (16: AVX-512F; 8: AVX2 and FMA); the
+/// product's operands fit their slices and `dst.len() == m * n` (as `product_at` asserts).
+unsafe fn run(
     w: usize,
     p: Product<f32>,
     transposed: bool,
@@ -197,8 +204,8 @@ fn run(
     // (Every element of `c` is written below before it is read: the tiles write every row of
     // `c` whole.)
     let c: &mut [f32] = if direct { &mut dst[..] } else { &mut scratch[..block] };
-    // SAFETY: `lanes` returned this width because `supported(cap)` is that capability,
-    // which the CPU has (AVX-512F, or AVX2 and FMA). A[i, p] is in bounds for i < rows,
+    // SAFETY: `w` is the width of a capability the CPU has (AVX-512F, or AVX2 and FMA: the
+    // caller's promise). A[i, p] is in bounds for i < rows,
     // p < k (`p.fits()`, asserted by `product_at`, for the product and so for its
     // transpose); `packed` holds k rows of `ld` (asserted above) and `c` rows of `ld` (dst's
     // m x n when `direct`, where n == ld), `ld` a multiple of the vector width, as `tiles`
@@ -215,8 +222,8 @@ fn run(
         let c = &scratch[..block];
         if transposed {
             // c holds C^T (n rows of ld >= m): row j of it is column j of C.
-            // SAFETY: the CPU has AVX2 (`lanes` found AVX2 or AVX-512); `c` holds n rows of
-            // `ld >= m` and `dst` m rows of n (asserted by `product_at`).
+            // SAFETY: the CPU has AVX2 (the caller's promise: AVX2 or AVX-512); `c` holds n
+            // rows of `ld >= m` and `dst` m rows of n (asserted by `product_at`).
             unsafe { untranspose(c, ld, dst, m, n, accumulate) };
         } else {
             for (out, row) in dst.chunks_exact_mut(n).zip(c.chunks_exact(ld)) {
