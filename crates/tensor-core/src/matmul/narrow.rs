@@ -403,9 +403,9 @@ unsafe fn tiles<V: F32s, const NV: usize, const MR: usize>(job: Job) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tile::assert_f32_sums;
+    use super::super::tile::{assert_f32_sums, test_values};
     use super::*;
-    use crate::simd::available;
+    use crate::simd::available_vector;
 
     /// A kernel under test: `(capability, product, destination, accumulate, parallel)`.
     type Kernel = fn(Capability, Product<f32>, &mut [f32], bool, bool);
@@ -416,9 +416,9 @@ mod tests {
     /// every capability the same bits. Returns the bits of the runs without `accumulate`
     /// (serial, then parallel).
     fn check(kernel: Kernel, m: usize, k: usize, n: usize, ta: bool) -> Vec<Vec<u32>> {
-        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
-        let av: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
-        let bv: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
+        let caps = available_vector();
+        let av = test_values(m * k, 37, 101);
+        let bv = test_values(k * n, 53, 97);
         let b = Strided::new(&bv, 0, n, 1);
         let a = if ta { Strided::new(&av, 0, 1, m) } else { Strided::new(&av, 0, k, 1) };
         let want: Vec<f64> =

@@ -114,6 +114,13 @@ pub(super) fn assert_f32_sums(got: &[f32], want: &[f64], start: impl Fn(usize) -
     }
 }
 
+/// Test helper: `len` operand values in [-2, 2], `modulo` distinct ones in a walk of `step`
+/// (the kernels' tests use (37, 101) for A and (53, 97) for B).
+#[cfg(test)]
+pub(super) fn test_values(len: usize, step: usize, modulo: usize) -> Vec<f32> {
+    (0..len).map(|i| ((i * step % modulo) as f32 - (modulo / 2) as f32) / (modulo / 4) as f32).collect()
+}
+
 /// Row `i` of a strided matrix (its element `(i, p)` is `p * a.cs` further): [`tile`]'s `arow`.
 #[inline(always)]
 pub(super) fn a_rows(a: Strided<'_, f32>) -> impl Fn(usize) -> *const f32 + '_ {

@@ -561,7 +561,7 @@ impl RowSums {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simd::available;
+    use crate::simd::available_vector;
 
     #[test]
     fn row_sums_match_f64_and_avx2_gives_the_bits_of_avx512() {
@@ -574,7 +574,7 @@ mod tests {
         // relatively (the squares of deviations from the rounded mean, each rounded once),
         // the gradient sums within 2e-6 of the sums of their terms' magnitudes. Also with the
         // first value an outlier.
-        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        let caps = available_vector();
         let lengths = [1, 5, 16, 17, 63, 64, 100, 256, 1000, 1024, 1030, 3000];
         for (m, outlier) in lengths.iter().flat_map(|&m| [(m, false), (m, true)]) {
             let mut x: Vec<f32> = (0..m).map(|i| 100.0 + ((i * 37 % 101) as f32 / 50.0 - 1.0)).collect();
@@ -639,7 +639,7 @@ mod tests {
         // sums' ~2e-6, at most doubled by the subtraction; here a one-pass sum with no limit
         // was off by more at m = 65536). AVX2 and AVX-512
         // give the same bits.
-        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        let caps = available_vector();
         let (mut below, mut above) = (0, 0);
         let shifts = (0..=40).map(|k| k as f32 * 0.1).chain([8.0, 64.0, 256.0, 1024.0]);
         for (m, s) in [64, 256, 1000, 65536].into_iter().flat_map(|m| shifts.clone().map(move |s| (m, s))) {

@@ -115,6 +115,12 @@ pub fn available() -> Vec<Capability> {
         .collect()
 }
 
+/// The capabilities of [`available`] that have hand-written vector kernels (AVX2, AVX-512):
+/// what those kernels' agreement tests loop over (none on a CPU without AVX2 and FMA).
+pub fn available_vector() -> Vec<Capability> {
+    available().into_iter().filter(|&c| c >= Capability::Avx2).collect()
+}
+
 /// 0 = not yet decided; else 1 + the `Capability` as u8.
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
 

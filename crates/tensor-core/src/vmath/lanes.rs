@@ -568,7 +568,7 @@ unsafe fn stats_groups<V: Vf, const C: usize>(x: &[f32], max: &mut [f32], lse: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simd::available;
+    use crate::simd::available_vector;
 
     /// `a` and `b` hold the same floats, bit for bit (any NaN matches any NaN).
     fn same_bits(a: &[f32], b: &[f32]) -> bool {
@@ -578,7 +578,7 @@ mod tests {
 
     /// The capabilities of this CPU that run lane kernels (AVX2, AVX-512).
     fn lane_caps() -> Vec<Capability> {
-        let caps: Vec<Capability> = available().into_iter().filter(|&c| c >= Capability::Avx2).collect();
+        let caps = available_vector();
         if caps.is_empty() {
             eprintln!("no AVX2+FMA on this CPU: the lane kernels never run here");
         }
