@@ -24,7 +24,7 @@
 //! `gpt_generate_100` 33.5 -> 29.3 ms natively and 33.5 -> 31.7 ms with AVX2 (A/B, medians
 //! of 4 rounds).
 
-use super::tile::{a_rows, pack, rows_of, tile, transpose8, F32s};
+use super::tile::{a_rows, pack, rows_of, tile, transpose8, F32s, Onto};
 use super::{Product, Strided};
 use crate::dtype::{as_f32, as_f32_mut, Buffer};
 use crate::simd::{capability, supported, Capability};
@@ -368,9 +368,9 @@ fn panels(rows: &[f32], k: usize, ld: usize, w: usize, out: &mut [f32]) {
 }
 
 /// One tile: rows `r..r + MR` of one block of `NV` vectors of C, written, or with `add`
-/// added onto C (summed from zero into a block on the stack, then added: the bits of C plus
-/// the product, as through the scratch block). Rows `r..r + from` were done by the tile
-/// before (an overlapping last tile) and are left alone.
+/// added onto C ([`Onto::Add`]: summed from zero, then added, the bits of C plus the product
+/// as through a scratch block). Rows `r..r + from` were done by the tile before (an
+/// overlapping last tile) and are not added to again.
 ///
 /// # Safety
 /// As [`column_block`], with rows `r..r + MR` inside C.
@@ -386,21 +386,8 @@ unsafe fn tile_at<V: F32s, const NV: usize, const MR: usize>(
     (r, from): (usize, usize),
     add: bool,
 ) {
-    let arow = a_rows(a.from(r, 0));
-    if !add {
-        tile::<V, NV, MR>(arow, a.cs, rows_of(b, ldb), k, &mut c[r * ld..], ld, false);
-        return;
-    }
-    let w = NV * V::N;
-    let mut block = [[V::zero(); NV]; MR];
-    // SAFETY: `block` is MR * NV vectors of `V::N` f32 lanes, contiguous, as MR * w f32 (the
-    // vector types are arrays of f32 to the compiler, aligned at least as f32).
-    let sums = unsafe { std::slice::from_raw_parts_mut(block.as_mut_ptr().cast::<f32>(), MR * w) };
-    tile::<V, NV, MR>(arow, a.cs, rows_of(b, ldb), k, sums, w, false);
-    for (i, row) in sums.chunks_exact(w).enumerate().skip(from) {
-        let out = &mut c[(r + i) * ld..][..w];
-        out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
-    }
+    let onto = if add { Onto::Add { from } } else { Onto::Write };
+    tile::<V, NV, MR>(a_rows(a.from(r, 0)), a.cs, rows_of(b, ldb), k, &mut c[r * ld..], ld, onto);
 }
 
 /// Rows `0..rows` (at least `MR`) of one block of `NV` vectors of C in tiles of `MR` rows,

@@ -16,8 +16,8 @@ use std::arch::x86_64::*;
 /// One tile: `C[0..MR, 0..NV*V::N] (+)= A[0..MR, 0..kb] @ B[0..kb, 0..NV*V::N]`, where
 /// `A[i, p]` is at `arow(i) + p * acs` (rows of a strided matrix, [`a_rows`]; or windows of one
 /// buffer, [`super::windows`]), row `p` of B starts at `brow(p)` (`b + p * ldb` for a matrix,
-/// [`rows_of`]; or windows) and row `i` of C at `c[i * ldc]`; with `keep` the tile starts
-/// from C's values, else from zeros.
+/// [`rows_of`]; or windows) and row `i` of C at `c[i * ldc]`. What it does with C is `onto`
+/// ([`Onto`]; a `bool` is `keep`: start from C's values, else from zeros).
 ///
 /// # Safety
 /// The CPU has `V`'s instruction set; `A[i, p]` is readable for `i < MR`, `p < kb`; the
@@ -32,9 +32,36 @@ pub(super) unsafe fn tile<V: F32s, const NV: usize, const MR: usize>(
     kb: usize,
     c: &mut [f32],
     ldc: usize,
-    keep: bool,
+    onto: impl Into<Onto>,
 ) {
-    tile_ahead::<V, NV, MR>(arow, acs, brow, kb, c, ldc, keep, None::<fn(usize)>)
+    tile_ahead::<V, NV, MR>(arow, acs, brow, kb, c, ldc, onto, None::<fn(usize)>)
+}
+
+/// What a tile does with C.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Onto {
+    /// Writes its sums, from zero (C is not read).
+    Write,
+    /// Starts its sums from C's values (`C += A @ B` as one chain of multiply-adds per value).
+    Keep,
+    /// Sums from zero, then adds them onto rows `from..MR` of C in one vector add each:
+    /// the bits of C plus the product computed apart. Rows before `from` are left alone
+    /// (the rows an overlapping tile already did).
+    Add {
+        /// The first row to add onto.
+        from: usize,
+    },
+}
+
+impl From<bool> for Onto {
+    /// `keep`: [`Onto::Keep`], else [`Onto::Write`].
+    fn from(keep: bool) -> Onto {
+        if keep {
+            Onto::Keep
+        } else {
+            Onto::Write
+        }
+    }
 }
 
 /// [`tile`], calling `ahead(p)` at each step `p` before its multiply-adds: a closure that
@@ -49,11 +76,12 @@ pub(super) unsafe fn tile_ahead<V: F32s, const NV: usize, const MR: usize>(
     kb: usize,
     c: &mut [f32],
     ldc: usize,
-    keep: bool,
+    onto: impl Into<Onto>,
     ahead: Option<impl Fn(usize)>,
 ) {
+    let onto = onto.into();
     let mut acc = [[V::zero(); NV]; MR];
-    if keep {
+    if onto == Onto::Keep {
         for (i, row) in acc.iter_mut().enumerate() {
             for (v, x) in row.iter_mut().enumerate() {
                 *x = V::load(c.as_ptr().add(i * ldc + V::N * v));
@@ -94,9 +122,12 @@ pub(super) unsafe fn tile_ahead<V: F32s, const NV: usize, const MR: usize>(
             }
         }
     }
-    for (i, row) in acc.iter().enumerate() {
+    let from = if let Onto::Add { from } = onto { from } else { 0 };
+    for (i, row) in acc.iter().enumerate().skip(from) {
         for (v, &x) in row.iter().enumerate() {
-            x.store(c.as_mut_ptr().add(i * ldc + V::N * v));
+            let at = c.as_mut_ptr().add(i * ldc + V::N * v);
+            let x = if let Onto::Add { .. } = onto { V::load(at).add(x) } else { x };
+            x.store(at);
         }
     }
 }
