@@ -238,6 +238,12 @@ impl Tensor {
         self.0.data.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// `f` of the value, read in place (no clone of the handle: for the dtype, shape or
+    /// promotion category an op checks before it takes the value).
+    pub(crate) fn with_data<R>(&self, f: impl FnOnce(&TensorData) -> R) -> R {
+        f(&self.0.data.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Replaces the value in place (used by optimizers under `no_grad`). The new value must
     /// have the same shape and dtype.
     pub fn set_data(&self, value: TensorData) -> Result<()> {
@@ -261,27 +267,27 @@ impl Tensor {
 
     /// The dimension sizes.
     pub fn dims(&self) -> Vec<usize> {
-        self.shape().dims().to_vec()
+        self.with_data(|d| d.dims().to_vec())
     }
 
     /// The size of dimension `dim` (negative counts from the end).
     pub fn size(&self, dim: isize) -> Result<usize> {
-        self.data().size(dim)
+        self.with_data(|d| d.size(dim))
     }
 
     /// Number of dimensions.
     pub fn ndim(&self) -> usize {
-        self.shape().ndim()
+        self.with_data(|d| d.ndim())
     }
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        self.shape().numel()
+        self.with_data(|d| d.numel())
     }
 
     /// The element type.
     pub fn dtype(&self) -> DType {
-        self.0.data.read().unwrap_or_else(|e| e.into_inner()).dtype()
+        self.with_data(|d| d.dtype())
     }
 
     /// The elements in row-major order (`T` must be the dtype), like `tensor.tolist()`.
@@ -296,7 +302,7 @@ impl Tensor {
 
     /// The value of a one-element tensor, like `tensor.item()`.
     pub fn item(&self) -> Result<f64> {
-        self.data().item()
+        self.with_data(|d| d.item())
     }
 
     /// `torch.allclose(self, other, rtol, atol)`.

@@ -513,6 +513,13 @@ impl TensorData {
         or_panic(self.try_to_dtype(dtype))
     }
 
+    /// This tensor as `dtype`: borrowed when it already is of it (not even a clone of the
+    /// handle: most ops are between tensors of one dtype), else converted
+    /// ([`TensorData::try_to_dtype`]).
+    pub fn as_dtype(&self, dtype: DType) -> Result<Cow<'_, TensorData>> {
+        Ok(if dtype == self.dtype() { Cow::Borrowed(self) } else { Cow::Owned(self.try_to_dtype(dtype)?) })
+    }
+
     /// The fallible core of [`TensorData::to_dtype`].
     pub fn try_to_dtype(&self, dtype: DType) -> Result<Self> {
         if dtype == self.dtype() {

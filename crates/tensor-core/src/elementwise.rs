@@ -6,6 +6,7 @@ use crate::promote::{default_dtype, result_type, Operand, Scalar};
 use crate::shape::{for_each_offset2, Shape};
 use crate::simd::{capability, kernels};
 use crate::{with_float, with_numeric, DType, Dims, Element, Error, Float, Numeric, Result, TensorData};
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 impl TensorData {
@@ -174,9 +175,14 @@ impl TensorData {
         result_type(&[self.operand(), Operand::Number(s)]).unwrap_or(self.dtype())
     }
 
-    /// Both operands converted to their promoted dtype `rt` (no copy when already of it).
-    fn promoted(&self, other: &TensorData, rt: DType) -> Result<(TensorData, TensorData)> {
-        Ok((self.try_to_dtype(rt)?, other.try_to_dtype(rt)?))
+    /// Both operands converted to their promoted dtype `rt` ([`TensorData::as_dtype`]:
+    /// borrowed when already of it).
+    fn promoted<'a>(
+        &'a self,
+        other: &'a TensorData,
+        rt: DType,
+    ) -> Result<(Cow<'a, TensorData>, Cow<'a, TensorData>)> {
+        Ok((self.as_dtype(rt)?, other.as_dtype(rt)?))
     }
 
     fn numeric_binary(&self, other: &TensorData, op: &'static str, kind: Binary) -> Result<TensorData> {
@@ -263,7 +269,7 @@ impl TensorData {
         f: impl FnOnce(&TensorData, &TensorData) -> Result<TensorData>,
     ) -> Result<TensorData> {
         let rt = self.result_type_scalar(s);
-        f(&self.try_to_dtype(rt)?, &TensorData::from_scalar(s, rt))
+        f(&*self.as_dtype(rt)?, &TensorData::from_scalar(s, rt))
     }
 
     /// `self + s` (`s` a number: `2`, `0.5`, ...; an integer tensor plus a float is float).
@@ -371,8 +377,8 @@ impl TensorData {
                 "; build one with a comparison such as x.gt_scalar(0.0)",
             ));
         }
-        let rt = a.result_type(b);
-        let (a, b) = (&a.try_to_dtype(rt)?, &b.try_to_dtype(rt)?);
+        let (a, b) = a.promoted(b, a.result_type(b))?;
+        let (a, b) = (&*a, &*b);
         let shape =
             Shape::broadcast("where", &Shape::broadcast("where", cond.shape(), a.shape())?, b.shape())?;
         // (Validated here, so that no expand below can fail on the size.)

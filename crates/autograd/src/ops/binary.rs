@@ -194,17 +194,18 @@ impl Tensor {
         kind: Kind,
         f: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
     ) -> Result<Tensor> {
-        let a = self.data();
-        let bool_operand = a.dtype() == DType::Bool
+        let a = self.with_data(|d| d.operand());
+        let bool_operand = self.dtype() == DType::Bool
             || matches!(other, Other::Tensor(t) if t.dtype() == DType::Bool)
             || matches!(other, Other::Scalar(Scalar::Bool(_)));
         if kind == Kind::Sub && bool_operand {
             return Err(Error::dtype("sub", "numeric operands (subtraction with a bool tensor is not supported; to invert a mask use logical_not)", DType::Bool, "; convert with .to_dtype(DType::I64) to subtract 0/1 values"));
         }
-        let mut rt = match other {
-            Other::Tensor(t) => a.result_type(&t.data()),
-            Other::Scalar(s) => a.result_type_scalar(s),
+        let b = match other {
+            Other::Tensor(t) => t.with_data(|d| d.operand()),
+            Other::Scalar(s) => Operand::Number(s),
         };
+        let mut rt = result_type(&[a, b]).unwrap_or(self.dtype());
         if (kind == Kind::Div && !rt.is_float()) || (kind == Kind::Pow && rt == DType::Bool) {
             rt = if kind == Kind::Div { default_dtype() } else { DType::I64 };
         }
@@ -337,10 +338,9 @@ macro_rules! comparisons {
             $(
                 $(#[$doc])*
                 pub fn $name<'a>(&self, other: impl Into<Other<'a>>) -> Result<Tensor> {
-                    let a = self.data();
                     Ok(Tensor::from_data(match other.into() {
-                        Other::Tensor(t) => a.$name(&t.data())?,
-                        Other::Scalar(s) => a.with_number(s, |a, b| a.$name(b))?,
+                        Other::Tensor(t) => self.data().$name(&t.data())?,
+                        Other::Scalar(s) => self.with_data(|a| a.with_number(s, |a, b| a.$name(b)))?,
                     }))
                 }
             )*

@@ -43,7 +43,9 @@ impl Tensor {
             e => e,
         })?;
         let fill = TensorData::from_scalar(value.into(), x.dtype());
-        let out = TensorData::where_cond(&m, &fill, &x)?.expand(&shape)?.try_contiguous()?;
+        let out = TensorData::where_cond(&m, &fill, &x)?;
+        // (`where` gives the shape of mask and input broadcast together: `shape` itself.)
+        debug_assert_eq!(out.shape(), &shape);
         Ok(record(out, "MaskedFillBackward0", &[self], || MaskedFill { mask: m, shape: x.shape().clone() }))
     }
 }

@@ -123,14 +123,14 @@ impl Tensor {
     /// `torch.reshape`: a view when the strides allow, else a copy. `x.reshape([6, -1])`,
     /// `x.reshape((n, -1))`. Derivative: reshape back.
     pub fn reshape(&self, shape: impl ShapeSpec) -> Result<Tensor> {
-        Ok(self.reshaped(self.data().reshape(shape)?, "ViewBackward0"))
+        Ok(self.reshaped(self.with_data(|x| x.reshape(shape))?, "ViewBackward0"))
     }
 
     /// The same storage in a new shape, like `torch.view`: an error when the strides cannot
     /// express it without a copy (e.g. after a transpose; use [`Tensor::reshape`] there).
     /// Derivative: reshape back.
     pub fn view(&self, shape: impl ShapeSpec) -> Result<Tensor> {
-        Ok(self.reshaped(self.data().view(shape)?, "ViewBackward0"))
+        Ok(self.reshaped(self.with_data(|x| x.view(shape))?, "ViewBackward0"))
     }
 
     /// Removes dimension `dim` if its size is 1.
@@ -167,7 +167,7 @@ impl Tensor {
     /// Swaps two dimensions. Derivative: swap them back.
     pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
         let shape = self.shape();
-        let out = self.data().transpose(d0, d1)?;
+        let out = self.with_data(|x| x.transpose(d0, d1))?;
         let mut perm: Vec<isize> = (0..shape.ndim() as isize).collect();
         if shape.ndim() > 0 {
             perm.swap(shape.dim("transpose", d0)?, shape.dim("transpose", d1)?);
@@ -195,9 +195,8 @@ impl Tensor {
 
     /// Elements `start..start+len` along `dim` (a view). Derivative: `g` placed back into zeros.
     pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Tensor> {
-        let x = self.data();
-        let out = x.narrow(dim, start, len)?;
-        Ok(record(out, "NarrowBackward0", &[self], || Narrow { shape: x.shape().clone(), dim, start }))
+        let out = self.with_data(|x| x.narrow(dim, start, len))?;
+        Ok(record(out, "NarrowBackward0", &[self], || Narrow { shape: self.shape(), dim, start }))
     }
 
     fn narrow_named(&self, dim: isize, start: usize, len: usize, name: &'static str) -> Result<Tensor> {
@@ -210,9 +209,8 @@ impl Tensor {
     /// without that dimension (`x.select(1, -1)` is `x[:, -1]`; negative counts from the
     /// end). Derivative: `g` placed back at `index`, zeros elsewhere.
     pub fn select(&self, dim: isize, index: i64) -> Result<Tensor> {
-        let x = self.data();
-        let out = x.select(dim, index)?;
-        Ok(record(out, "SelectBackward0", &[self], || Select { shape: x.shape().clone(), dim, index }))
+        let out = self.with_data(|x| x.select(dim, index))?;
+        Ok(record(out, "SelectBackward0", &[self], || Select { shape: self.shape(), dim, index }))
     }
 
     /// `x[..., start:end:step, ...]` at dimension `dim`, a view: `None` bounds are the start
@@ -220,9 +218,8 @@ impl Tensor {
     /// Python; `step` must be positive. `x.slice(1, None, None, 2)` is `x[:, ::2]`.
     /// Derivative: `g` placed back at the sliced positions, zeros elsewhere.
     pub fn slice(&self, dim: isize, start: Option<i64>, end: Option<i64>, step: i64) -> Result<Tensor> {
-        let x = self.data();
-        let out = x.slice(dim, start, end, step)?;
-        let rule = || Slice { shape: x.shape().clone(), dim, start, end, step };
+        let out = self.with_data(|x| x.slice(dim, start, end, step))?;
+        let rule = || Slice { shape: self.shape(), dim, start, end, step };
         Ok(record(out, "SliceBackward0", &[self], rule))
     }
 
