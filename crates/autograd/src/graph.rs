@@ -105,11 +105,23 @@ pub(crate) fn record<R: Backward + 'static>(
     inputs: &[&Tensor],
     rule: impl FnOnce() -> R,
 ) -> Tensor {
+    record_keeping(data, name, inputs, |_| rule())
+}
+
+/// [`record`] for a rule that keeps the result itself (`y` in the derivative of `exp`,
+/// `softmax`, ...): `rule` is given it, and only when a gradient is tracked, so untracked
+/// calls do not even copy its handle.
+pub(crate) fn record_keeping<R: Backward + 'static>(
+    data: TensorData,
+    name: &'static str,
+    inputs: &[&Tensor],
+    rule: impl FnOnce(&TensorData) -> R,
+) -> Tensor {
     let track = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
     if !track {
         return Tensor::make(data, false, None);
     }
-    let saved = Saved { rule: Box::new(rule()), inputs: inputs.iter().map(|&t| t.clone()).collect() };
+    let saved = Saved { rule: Box::new(rule(&data)), inputs: inputs.iter().map(|&t| t.clone()).collect() };
     Tensor::make(data, true, Some(Node { name, saved: Mutex::new(Some(saved)) }))
 }
 

@@ -9,6 +9,7 @@ use crate::graph::{record, Backward, Grads};
 use crate::ops::{wanted, zip};
 use crate::tensor::Tensor;
 use smallvec::smallvec;
+use std::borrow::Cow;
 use torchlet_tensor_core::promote::{result_type, Operand};
 use torchlet_tensor_core::{default_dtype, DType, Error, Result, Scalar, Shape, TensorData};
 
@@ -177,13 +178,10 @@ enum Kind {
 }
 
 impl Tensor {
-    /// `self` as dtype `dt` (differentiable between floats; a no-op when already of it).
-    fn cast(&self, dt: DType) -> Result<Tensor> {
-        if self.dtype() == dt {
-            Ok(self.clone())
-        } else {
-            self.to_dtype(dt)
-        }
+    /// `self` as dtype `dt` (differentiable between floats): `self` itself when already of
+    /// it, borrowed.
+    fn cast(&self, dt: DType) -> Result<Cow<'_, Tensor>> {
+        Ok(if self.dtype() == dt { Cow::Borrowed(self) } else { Cow::Owned(self.to_dtype(dt)?) })
     }
 
     /// Both operands promoted to their result dtype (PyTorch's type promotion; a number
@@ -195,56 +193,62 @@ impl Tensor {
         f: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
     ) -> Result<Tensor> {
         let a = self.with_data(|d| d.operand());
-        let bool_operand = self.dtype() == DType::Bool
-            || matches!(other, Other::Tensor(t) if t.dtype() == DType::Bool)
-            || matches!(other, Other::Scalar(Scalar::Bool(_)));
-        if kind == Kind::Sub && bool_operand {
-            return Err(Error::dtype("sub", "numeric operands (subtraction with a bool tensor is not supported; to invert a mask use logical_not)", DType::Bool, "; convert with .to_dtype(DType::I64) to subtract 0/1 values"));
-        }
         let b = match other {
             Other::Tensor(t) => t.with_data(|d| d.operand()),
             Other::Scalar(s) => Operand::Number(s),
         };
+        let is_bool = |o: Operand| {
+            matches!(
+                o,
+                Operand::Tensor(DType::Bool)
+                    | Operand::ZeroDim(DType::Bool)
+                    | Operand::Number(Scalar::Bool(_))
+            )
+        };
+        if kind == Kind::Sub && (is_bool(a) || is_bool(b)) {
+            return Err(Error::dtype("sub", "numeric operands (subtraction with a bool tensor is not supported; to invert a mask use logical_not)", DType::Bool, "; convert with .to_dtype(DType::I64) to subtract 0/1 values"));
+        }
         let mut rt = result_type(&[a, b]).unwrap_or(self.dtype());
         if (kind == Kind::Div && !rt.is_float()) || (kind == Kind::Pow && rt == DType::Bool) {
             rt = if kind == Kind::Div { default_dtype() } else { DType::I64 };
         }
         let b = match other {
             Other::Tensor(t) => t.cast(rt)?,
-            Other::Scalar(s) => Tensor::from_data(TensorData::from_scalar(s, rt)),
+            Other::Scalar(s) => Cow::Owned(Tensor::from_data(TensorData::from_scalar(s, rt))),
         };
-        f(&self.cast(rt)?, &b)
+        f(&*self.cast(rt)?, &b)
     }
 
-    /// The op on two operands of one dtype, recorded with its rule.
+    /// The op on two operands of one dtype, recorded with its rule. (`self`'s value is read
+    /// in place: the rule, built only when a gradient is tracked, takes its own copy.)
     fn same_dtype(&self, b: &Tensor, kind: Kind, name: &'static str) -> Result<Tensor> {
-        let (x, y) = (self.data(), b.data());
-        let shapes = || (x.shape().clone(), y.shape().clone());
-        Ok(match kind {
-            Kind::Add => {
-                record(x.add(&y)?, name, &[self, b], || AddSub { a: shapes().0, b: shapes().1, sign: 1.0 })
-            }
-            Kind::Sub => {
-                record(x.sub(&y)?, name, &[self, b], || AddSub { a: shapes().0, b: shapes().1, sign: -1.0 })
-            }
-            Kind::Mul => record(x.mul(&y)?, name, &[self, b], || Mul { a: x.clone(), b: y.clone() }),
-            Kind::Div => record(x.div(&y)?, name, &[self, b], || Div { a: x.clone(), b: y.clone() }),
-            Kind::Max => record(x.maximum(&y)?, name, &[self, b], || Extremum {
-                a: x.clone(),
-                b: y.clone(),
-                max: true,
-            }),
-            Kind::Min => record(x.minimum(&y)?, name, &[self, b], || Extremum {
-                a: x.clone(),
-                b: y.clone(),
-                max: false,
-            }),
+        let y = b.data();
+        let shapes = || (self.shape(), y.shape().clone());
+        let out = self.with_data(|x| match kind {
+            Kind::Add => x.add(&y),
+            Kind::Sub => x.sub(&y),
+            Kind::Mul => x.mul(&y),
+            Kind::Div => x.div(&y),
+            Kind::Max => x.maximum(&y),
+            Kind::Min => x.minimum(&y),
             Kind::Pow => {
                 // A constant exponent takes the fast path (x * x for 2).
-                let fast = y.ndim() == 0 && !b.requires_grad() && y.dtype().is_float();
-                let out = if fast { x.pow_scalar(y.item()?)? } else { x.pow(&y)? };
-                record(out.clone(), name, &[self, b], || Pow { a: x.clone(), b: y.clone(), y: out })
+                if y.ndim() == 0 && !b.requires_grad() && y.dtype().is_float() {
+                    x.pow_scalar(y.item()?)
+                } else {
+                    x.pow(&y)
+                }
             }
+        })?;
+        let inputs = [self, b];
+        Ok(match kind {
+            Kind::Add => record(out, name, &inputs, || AddSub { a: shapes().0, b: shapes().1, sign: 1.0 }),
+            Kind::Sub => record(out, name, &inputs, || AddSub { a: shapes().0, b: shapes().1, sign: -1.0 }),
+            Kind::Mul => record(out, name, &inputs, || Mul { a: self.data(), b: y.clone() }),
+            Kind::Div => record(out, name, &inputs, || Div { a: self.data(), b: y.clone() }),
+            Kind::Max => record(out, name, &inputs, || Extremum { a: self.data(), b: y.clone(), max: true }),
+            Kind::Min => record(out, name, &inputs, || Extremum { a: self.data(), b: y.clone(), max: false }),
+            Kind::Pow => record(out.clone(), name, &inputs, || Pow { a: self.data(), b: y.clone(), y: out }),
         })
     }
 
@@ -319,15 +323,17 @@ impl Tensor {
             Other::Scalar(s) => Operand::Number(s),
         };
         let rt = result_type(&[operand(a), operand(b)]).unwrap_or(DType::F32);
-        let leaf = |o: Other<'_>| match o {
-            Other::Tensor(t) => t.cast(rt),
-            Other::Scalar(s) => Ok(Tensor::from_data(TensorData::from_scalar(s, rt))),
-        };
-        let (a, b) = (leaf(a)?, leaf(b)?);
+        fn leaf(o: Other<'_>, rt: DType) -> Result<Cow<'_, Tensor>> {
+            match o {
+                Other::Tensor(t) => t.cast(rt),
+                Other::Scalar(s) => Ok(Cow::Owned(Tensor::from_data(TensorData::from_scalar(s, rt)))),
+            }
+        }
+        let (a, b) = (leaf(a, rt)?, leaf(b, rt)?);
         let (c, x, y) = (cond.data(), a.data(), b.data());
         let out = TensorData::where_cond(&c, &x, &y)?;
         let rule = || Where { cond: c.clone(), a: x.shape().clone(), b: y.shape().clone() };
-        Ok(record(out, "WhereBackward0", &[&a, &b], rule))
+        Ok(record(out, "WhereBackward0", &[&*a, &*b], rule))
     }
 }
 

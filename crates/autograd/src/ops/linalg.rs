@@ -7,6 +7,7 @@ use crate::graph::{record, Backward, Grads};
 use crate::ops::{dims_isize, wanted};
 use crate::tensor::Tensor;
 use smallvec::smallvec;
+use std::borrow::Cow;
 use torchlet_tensor_core::{Error, Result, Shape, TensorData};
 
 /// `y = a @ b` with `torch.matmul`'s rules.
@@ -81,60 +82,66 @@ impl Tensor {
     /// Matrix product with `torch.matmul`'s rules (1-D operands, broadcast batch dims).
     /// Derivatives: `g @ b^T`, `a^T @ g`.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.data(), other.data());
-        let out = a.matmul(&b).map_err(|e| match e {
-            Error::ShapeMismatch { reason, .. } => Error::shapes("matmul", a.shape(), b.shape(), reason),
-            e => e,
+        let b = other.data();
+        // (`self` is read in place; the rule, built only when a gradient is tracked, copies it.)
+        let (out, a_ndim) = self.with_data(|a| {
+            let out = a.matmul(&b).map_err(|e| match e {
+                Error::ShapeMismatch { reason, .. } => Error::shapes("matmul", a.shape(), b.shape(), reason),
+                e => e,
+            })?;
+            Ok::<_, Error>((out, a.ndim()))
         })?;
-        let name = if a.ndim() == 2 && b.ndim() == 2 { "MmBackward0" } else { "MatmulBackward0" };
-        Ok(record(out, name, &[self, other], || Matmul { a, b }))
+        let name = if a_ndim == 2 && b.ndim() == 2 { "MmBackward0" } else { "MatmulBackward0" };
+        Ok(record(out, name, &[self, other], || Matmul { a: self.data(), b }))
     }
 
     /// `x @ weight^T + bias` for `x` of shape `(*, in)` and `weight` `(out, in)`, like
     /// `F.linear`; no transpose is materialised. Derivatives: `g W`, `g^T x`, row sums of `g`.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-        let (x, w) = (self.data(), weight.data());
-        if w.ndim() != 2 || x.ndim() == 0 || x.dims()[x.ndim() - 1] != w.dims()[1] {
-            return Err(Error::shapes("linear", x.shape(), w.shape(), format!("cannot be multiplied (input features {} vs weight (out, in) = {}); the input's last dimension must equal weight.shape[1]", x.dims().last().map_or("none".into(), |d| d.to_string()), w.shape())));
-        }
+        let w = weight.data();
         let mut inputs: smallvec::SmallVec<[&Tensor; 3]> = smallvec![self, weight];
         let bd = bias.map(|b| {
             inputs.push(b);
             b.data()
         });
-        // (*, in) -> (rows, in) @ W^T (a strided view, no copy) + bias -> (*, out).
-        let x2 = if x.ndim() == 2 {
-            x.clone()
-        } else {
-            x.reshape([leading_rows(x.shape()), w.dims()[1] as isize])?
-        };
         // A weight no optimizer step can change between calls (no gradient will be taken
         // for it: inference) stays packed for the next call where that pays.
         let reused = !(crate::graph::is_grad_enabled() && weight.requires_grad());
-        let product = if reused { TensorData::addmm_reused } else { TensorData::addmm };
-        let out2 = product(&x2, bd.as_ref(), &w.t()?).map_err(|e| match e {
-            Error::ShapeMismatch { .. } => Error::shapes(
-                "linear",
-                bd.as_ref().map_or(w.shape(), |b| b.shape()),
-                w.shape(),
-                format!("mismatch: bias needs shape [{}] for a weight of shape {}", w.dims()[0], w.shape()),
-            ),
-            e => e,
-        })?;
-        let out = if x.ndim() == 2 {
-            out2
-        } else {
+        // (x is read in place; the rule, built only when a gradient is tracked, copies it.)
+        let (out, ndim) = self.with_data(|x| -> Result<(TensorData, usize)> {
+            if w.ndim() != 2 || x.ndim() == 0 || x.dims()[x.ndim() - 1] != w.dims()[1] {
+                return Err(Error::shapes("linear", x.shape(), w.shape(), format!("cannot be multiplied (input features {} vs weight (out, in) = {}); the input's last dimension must equal weight.shape[1]", x.dims().last().map_or("none".into(), |d| d.to_string()), w.shape())));
+            }
+            // (*, in) -> (rows, in) @ W^T (a strided view, no copy) + bias -> (*, out).
+            let x2 = if x.ndim() == 2 {
+                Cow::Borrowed(x)
+            } else {
+                Cow::Owned(x.reshape([leading_rows(x.shape()), w.dims()[1] as isize])?)
+            };
+            let product = if reused { TensorData::addmm_reused } else { TensorData::addmm };
+            let out2 = product(&x2, bd.as_ref(), &w.t()?).map_err(|e| match e {
+                Error::ShapeMismatch { .. } => Error::shapes(
+                    "linear",
+                    bd.as_ref().map_or(w.shape(), |b| b.shape()),
+                    w.shape(),
+                    format!("mismatch: bias needs shape [{}] for a weight of shape {}", w.dims()[0], w.shape()),
+                ),
+                e => e,
+            })?;
+            if x.ndim() == 2 {
+                return Ok((out2, 2));
+            }
             let mut dims = dims_isize(x.shape());
             *dims.last_mut().expect("x has a last dim") = w.dims()[0] as isize;
-            out2.reshape(&dims)?
-        };
-        let name = match (bias.is_some(), x.ndim()) {
+            Ok((out2.reshape(&dims)?, x.ndim()))
+        })?;
+        let name = match (bias.is_some(), ndim) {
             (true, 2) => "AddmmBackward0",
             (true, _) => "AddBackward0",
             (false, 2) => "MmBackward0",
             (false, _) => "MatmulBackward0",
         };
-        Ok(record(out, name, &inputs, || Linear { x, w, bias: bias.is_some() }))
+        Ok(record(out, name, &inputs, || Linear { x: self.data(), w, bias: bias.is_some() }))
     }
 }
 

@@ -233,7 +233,7 @@ impl Tensor {
         let m = norm.numel();
         let groups = Groups { outer: x.numel().checked_div(m).unwrap_or(0), channels: m, inner: 1 };
         let xc = x.try_contiguous()?;
-        let mut inputs = vec![self];
+        let mut inputs: smallvec::SmallVec<[&Tensor; 3]> = smallvec![self];
         inputs.extend(weight);
         inputs.extend(bias);
         with_float!(x.dtype(), OP, |T| {
@@ -289,7 +289,7 @@ impl Tensor {
         }
         let groups = Groups { outer: n, channels: c, inner };
         let xc = x.try_contiguous()?;
-        let mut inputs = vec![self];
+        let mut inputs: smallvec::SmallVec<[&Tensor; 3]> = smallvec![self];
         inputs.extend(weight);
         inputs.extend(bias);
         with_float!(x.dtype(), OP, |T| {

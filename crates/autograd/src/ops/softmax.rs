@@ -7,7 +7,7 @@
 //! - log_softmax: `dy_i/dx_j = [i = j] - softmax_j`, so `dx = g - e^y sum(g, dim)`.
 
 use crate::catalog::{Case, OpInfo};
-use crate::graph::{record, Backward, Grads};
+use crate::graph::{record_keeping, Backward, Grads};
 use crate::ops::one;
 use crate::tensor::Tensor;
 use torchlet_tensor_core::{Result, TensorData};
@@ -33,15 +33,15 @@ impl Tensor {
     /// `softmax(x, dim)_i = e^(x_i - m) / sum_j e^(x_j - m)` with `m = max(x, dim)`.
     /// Derivative: `dx = (g - sum(g y, dim)) y`.
     pub fn softmax(&self, dim: isize) -> Result<Tensor> {
-        let y = self.data().softmax(dim)?;
-        Ok(record(y.clone(), "SoftmaxBackward0", &[self], || Rule { y, dim, log: false }))
+        let y = self.with_data(|x| x.softmax(dim))?;
+        Ok(record_keeping(y, "SoftmaxBackward0", &[self], |y| Rule { y: y.clone(), dim, log: false }))
     }
 
     /// `log_softmax(x, dim) = (x - m) - ln sum(e^(x - m), dim)`. Derivative:
     /// `dx = g - e^y sum(g, dim)`.
     pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
-        let y = self.data().log_softmax(dim)?;
-        Ok(record(y.clone(), "LogSoftmaxBackward0", &[self], || Rule { y, dim, log: true }))
+        let y = self.with_data(|x| x.log_softmax(dim))?;
+        Ok(record_keeping(y, "LogSoftmaxBackward0", &[self], |y| Rule { y: y.clone(), dim, log: true }))
     }
 }
 

@@ -11,7 +11,7 @@
 //! arithmetic, `to_dtype`; their `F` forms are in [`option_functions`].
 
 use crate::catalog::{Case, OpInfo, Sampler};
-use crate::graph::{record, Backward, Grads};
+use crate::graph::{record, record_keeping, Backward, Grads};
 use crate::ops::{one, zip};
 use crate::tensor::Tensor;
 use torchlet_tensor_core::{erf, DType, Error, Result, Scalar, TensorData, GELU_TANH_BETA, GELU_TANH_KAPPA};
@@ -32,7 +32,7 @@ macro_rules! unary_ops {
                     }
                     let x = unary_ops!(@ints $ints, self.data());
                     let y = x.$name()?;
-                    Ok(record(y.clone(), $grad_fn, &[self], || Rule(unary_ops!(@saved $saves, x, y))))
+                    Ok(record_keeping(y, $grad_fn, &[self], |y| Rule(unary_ops!(@saved $saves, x, y))))
                 }
             )*
         }
@@ -63,8 +63,8 @@ macro_rules! unary_ops {
         if x.dtype().is_float() { x } else { x.to_dtype(torchlet_tensor_core::default_dtype()) }
     }};
     (@ints as_is, $x:expr) => { $x };
-    (@saved input, $x:ident, $y:ident) => { $x };
-    (@saved output, $x:ident, $y:ident) => { $y };
+    (@saved input, $x:ident, $y:ident) => {{ let _ = $y; $x }};
+    (@saved output, $x:ident, $y:ident) => { $y.clone() };
 }
 
 unary_ops! {

@@ -319,8 +319,8 @@ impl Tensor {
         let refs: Vec<&TensorData> = datas.iter().collect();
         let out = TensorData::cat(&refs, dim)?;
         let d = out.shape().dim("cat", dim)?;
-        let sizes = datas.iter().map(|t| t.dims()[d]).collect();
-        Ok(record(out, "CatBackward0", tensors, || Cat { dim: d as isize, sizes }))
+        let rule = || Cat { dim: d as isize, sizes: datas.iter().map(|t| t.dims()[d]).collect() };
+        Ok(record(out, "CatBackward0", tensors, rule))
     }
 
     /// Stacks same-shaped tensors along a new dimension (`unsqueeze` each, then `cat`).
