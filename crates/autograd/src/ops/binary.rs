@@ -223,7 +223,7 @@ impl Tensor {
     /// in place: the rule, built only when a gradient is tracked, takes its own copy.)
     fn same_dtype(&self, b: &Tensor, kind: Kind, name: &'static str) -> Result<Tensor> {
         let y = b.data();
-        let shapes = || (self.shape(), y.shape().clone());
+        let add_sub = |sign| AddSub { a: self.shape(), b: y.shape().clone(), sign };
         let out = self.with_data(|x| match kind {
             Kind::Add => x.add(&y),
             Kind::Sub => x.sub(&y),
@@ -242,8 +242,8 @@ impl Tensor {
         })?;
         let inputs = [self, b];
         Ok(match kind {
-            Kind::Add => record(out, name, &inputs, || AddSub { a: shapes().0, b: shapes().1, sign: 1.0 }),
-            Kind::Sub => record(out, name, &inputs, || AddSub { a: shapes().0, b: shapes().1, sign: -1.0 }),
+            Kind::Add => record(out, name, &inputs, || add_sub(1.0)),
+            Kind::Sub => record(out, name, &inputs, || add_sub(-1.0)),
             Kind::Mul => record(out, name, &inputs, || Mul { a: self.data(), b: y.clone() }),
             Kind::Div => record(out, name, &inputs, || Div { a: self.data(), b: y.clone() }),
             Kind::Max => record(out, name, &inputs, || Extremum { a: self.data(), b: y.clone(), max: true }),

@@ -166,13 +166,18 @@ impl Tensor {
 
     /// Swaps two dimensions. Derivative: swap them back.
     pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
-        let shape = self.shape();
         let out = self.with_data(|x| x.transpose(d0, d1))?;
-        let mut perm: Vec<isize> = (0..shape.ndim() as isize).collect();
-        if shape.ndim() > 0 {
-            perm.swap(shape.dim("transpose", d0)?, shape.dim("transpose", d1)?);
-        }
-        Ok(record(out, "TransposeBackward0", &[self], || Permute(perm)))
+        let (n, shape) = (out.ndim(), out.shape());
+        let swapped = if n > 0 { (shape.dim("transpose", d0)?, shape.dim("transpose", d1)?) } else { (0, 0) };
+        // The permutation that swaps them back, built only when a gradient is tracked.
+        let rule = || {
+            let mut perm: Vec<isize> = (0..n as isize).collect();
+            if n > 0 {
+                perm.swap(swapped.0, swapped.1);
+            }
+            Permute(perm)
+        };
+        Ok(record(out, "TransposeBackward0", &[self], rule))
     }
 
     /// Matrix transpose (`.t()`) of a tensor of rank <= 2 (rank 0 and 1 are returned as they
