@@ -627,7 +627,7 @@ fn backward<T: Float>(
     let direct = g.direct::<T>();
     let direct_w = direct && windows::weight_applies::<T>(og);
     let task = |(t, mut dxs): (usize, Option<&mut [T]>)| -> Result<Option<Vec<T>>> {
-        let mut dw = if need_w { Some(pool::try_scratch(op, dw_len, T::ZERO)?) } else { None };
+        let mut dw = if need_w { Some(pool::try_work(op, dw_len, T::ZERO)?) } else { None };
         let unfolds = !direct || (need_w && !direct_w);
         let mut cols = if unfolds { scratch::<T>(op, g)? } else { Vec::new() };
         let mut dw_direct = if need_w && direct_w { Some(WeightGrad::new(op, g)?) } else { None };
@@ -689,6 +689,7 @@ fn backward<T: Float>(
     let Some(mut dw) = parts.next() else { return Ok(None) };
     for part in parts {
         dw.iter_mut().zip(&part).for_each(|(a, &b)| *a += b);
+        pool::give_back(part);
     }
     Ok(Some(dw))
 }
@@ -756,7 +757,7 @@ impl Windows {
 
     /// A zeroed buffer for the padded planes.
     fn buffer<T: Float>(&self, op: &'static str) -> Result<Vec<T>> {
-        pool::try_scratch(op, self.len, T::ZERO)
+        pool::try_work(op, self.len, T::ZERO)
     }
 
     /// Copies the planes `x` (`h x w` each) into the interiors of `buf`'s padded planes; the
@@ -815,7 +816,7 @@ impl Windows {
         if self.in_place() {
             return Ok(Vec::new());
         }
-        pool::try_scratch(op, m * self.row_len(), T::ZERO)
+        pool::try_work(op, m * self.row_len(), T::ZERO)
     }
 }
 
@@ -881,7 +882,7 @@ impl<T: Float> InputGrad<T> {
         let pad = [(g.kh - 1) * dh - ph, (g.kw - 1) * dw - pw]; // >= 0: `Geometry::direct`
         let win = Windows::new(g.og(), [g.oh, g.ow], pad, [g.kh, g.kw], g.p.dilation);
         let (cg, og, kk) = (g.cg(), g.og(), g.kh * g.kw);
-        let mut flipped = pool::try_scratch(op, g.o * cg * kk, T::ZERO)?;
+        let mut flipped = pool::try_work(op, g.o * cg * kk, T::ZERO)?;
         // Group gi's W' is cg x (og * kk), after the groups before it.
         for (gi, wf) in flipped.chunks_exact_mut(cg * og * kk).enumerate() {
             for (c, row) in wf.chunks_exact_mut(og * kk).enumerate() {
@@ -948,8 +949,7 @@ impl<T: Float> WeightGrad<T> {
         let padded = win.buffer::<T>(op)?;
         let channels = [g.cg(), g.og()];
         let wino = WinogradGrad::new::<T>(op, &win, [g.kh, g.kw], g.p.dilation, g.groups(), channels)?;
-        let scratch =
-            |n: usize| if wino.is_some() { Ok(Vec::new()) } else { pool::try_scratch(op, n, T::ZERO) };
+        let scratch = |n: usize| if wino.is_some() { Ok(Vec::new()) } else { pool::try_work(op, n, T::ZERO) };
         let packed = scratch(g.oh * win.wp * g.og())?;
         let sample = scratch(g.og() * g.taps())?;
         let sums = scratch(g.o * g.taps())?;

@@ -113,7 +113,7 @@ enum Target {
 
 /// What the backward rule needs: the logits as rows, the targets, the options, and the row
 /// statistics.
-struct CrossEntropy<T> {
+struct CrossEntropy<T: Element> {
     x: TensorData,
     target: Target,
     weight: Option<TensorData>,

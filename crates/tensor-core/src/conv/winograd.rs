@@ -178,7 +178,7 @@ impl Winograd {
         if m < MIN_CHANNELS || ch < MIN_CHANNELS || m * ch < MIN_PRODUCT || a.len() != groups * m * ch * 9 {
             return Ok(None);
         }
-        let mut u = pool::try_scratch(op, groups * 16 * m * ch, 0.0f32)?;
+        let mut u = pool::try_work(op, groups * 16 * m * ch, 0.0f32)?;
         for (gi, ug) in u.chunks_exact_mut(16 * m * ch).enumerate() {
             for (r, taps) in a[gi * m * ch * 9..][..m * ch * 9].chunks_exact(9).enumerate() {
                 let (o, c) = (r / ch, r % ch);
@@ -188,8 +188,8 @@ impl Winograd {
             }
         }
         let ld = tiles.ld;
-        let v = pool::try_scratch(op, 16 * (ch * ld + SKEW), 0.0f32)?;
-        let prod = pool::try_scratch(op, 16 * (m * ld + SKEW), 0.0f32)?;
+        let v = pool::try_work(op, 16 * (ch * ld + SKEW), 0.0f32)?;
+        let prod = pool::try_work(op, 16 * (m * ld + SKEW), 0.0f32)?;
         let offs = (0..ch).map(|c| c * ld).collect();
         let blocks = (0..tiles.rows * tiles.tw).step_by(windows::WIDTH).map(|q| (q, q)).collect();
         Ok(Some(Winograd { m, ch, tiles, u, v, prod, offs, blocks }))
@@ -278,11 +278,11 @@ impl WinogradGrad {
             return Ok(None);
         }
         let (ld, gs) = (tiles.ld, tiles.ld * og + SKEW);
-        let v = pool::try_scratch(op, 16 * (cg * ld + SKEW), 0.0f32)?;
-        let gt = pool::try_scratch(op, 4 * tiles.th * tiles.tw * og, 0.0f32)?;
-        let ghat = pool::try_scratch(op, 16 * gs, 0.0f32)?;
-        let sample = pool::try_scratch(op, 16 * cg * og, 0.0f32)?;
-        let sums = pool::try_scratch(op, groups * 16 * cg * og, 0.0f32)?;
+        let v = pool::try_work(op, 16 * (cg * ld + SKEW), 0.0f32)?;
+        let gt = pool::try_work(op, 4 * tiles.th * tiles.tw * og, 0.0f32)?;
+        let ghat = pool::try_work(op, 16 * gs, 0.0f32)?;
+        let sample = pool::try_work(op, 16 * cg * og, 0.0f32)?;
+        let sums = pool::try_work(op, groups * 16 * cg * og, 0.0f32)?;
         let offs = (0..cg).map(|c| c * ld).collect();
         Ok(Some(WinogradGrad { cg, og, tiles, v, gt, ghat, gs, sample, sums, offs }))
     }
