@@ -1,6 +1,8 @@
 //! The fused attention op (no mask) against the composed path (forced by an all-true bool mask,
 //! which changes nothing mathematically): the same outputs and gradients, causal or not, with
-//! several heads, L != S and Ev != E, in f64.
+//! several heads, L != S and Ev != E, in f64. The causal fused op works in blocks of 32
+//! queries, each over the keys it sees: the longer cases span several blocks, a partial last
+//! one, and more or fewer keys than queries.
 
 use torchlet_autograd::functional::AttentionOpts;
 use torchlet_autograd::{DType, Generator, Tensor};
@@ -12,7 +14,18 @@ fn leaf(shape: &[usize], g: &mut Generator) -> Tensor {
 #[test]
 fn fused_attention_matches_the_composed_ops() {
     let mut gen = Generator::new(3);
-    for (l, s, causal) in [(5, 7, true), (7, 5, true), (6, 6, false), (1, 4, true)] {
+    let cases = [
+        (5, 7, true),
+        (7, 5, true),
+        (6, 6, false),
+        (1, 4, true),
+        (70, 70, true),
+        (45, 80, true),
+        (80, 45, true),
+        (64, 64, true),
+        (40, 40, false),
+    ];
+    for (l, s, causal) in cases {
         let (q, k, v) =
             (leaf(&[2, 3, l, 4], &mut gen), leaf(&[2, 3, s, 4], &mut gen), leaf(&[2, 3, s, 3], &mut gen));
         let up = Tensor::randn_with([2, 3, l, 3], DType::F64, &mut gen).unwrap();

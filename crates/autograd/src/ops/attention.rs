@@ -15,7 +15,7 @@ use crate::graph::{record, Backward, Grads};
 use crate::tensor::Tensor;
 use smallvec::smallvec;
 use torchlet_tensor_core::attention::{self, Heads};
-use torchlet_tensor_core::{pool, with_float, DType, Error, Float, Result, Shape, TensorData};
+use torchlet_tensor_core::{pool, with_float, DType, Element, Error, Float, Result, Shape, TensorData};
 
 /// The options of [`Tensor::scaled_dot_product_attention`] (PyTorch's keyword arguments).
 #[derive(Clone, Debug, Default)]
@@ -124,7 +124,7 @@ fn fused(q: &Tensor, k: &Tensor, v: &Tensor, h: Heads, scale: f64, causal: bool)
             &mut out,
             &mut p,
         )?;
-        let rule = || Attention { q: qd, k: kd, v: vd, p, h, scale };
+        let rule = || Attention { q: qd, k: kd, v: vd, p, h, scale, causal };
         Ok(record(
             TensorData::from_vec_unchecked(out, out_shape),
             "ScaledDotProductFlashAttentionForCpuBackward0",
@@ -135,13 +135,21 @@ fn fused(q: &Tensor, k: &Tensor, v: &Tensor, h: Heads, scale: f64, causal: bool)
 }
 
 /// What the fused op's backward keeps: the inputs and the attention weights `p`.
-struct Attention<T> {
+struct Attention<T: Element> {
     q: TensorData,
     k: TensorData,
     v: TensorData,
     p: Vec<T>,
     h: Heads,
     scale: f64,
+    causal: bool,
+}
+
+/// `p` came from the buffer cache: back to it with the graph, for the next step's forward.
+impl<T: Element> Drop for Attention<T> {
+    fn drop(&mut self) {
+        pool::give_back(std::mem::take(&mut self.p));
+    }
 }
 
 impl<T: Float> Backward for Attention<T> {
@@ -161,6 +169,7 @@ impl<T: Float> Backward for Attention<T> {
             &self.p,
             &g.values::<T>()?,
             self.scale,
+            self.causal,
             dq.as_deref_mut(),
             dk.as_deref_mut(),
             dv.as_deref_mut(),

@@ -343,7 +343,7 @@ impl<'a, T> Strided<'a, T> {
         Strided { s, off, rs, cs }
     }
     /// The transpose: the same memory with rows and columns swapped.
-    fn t(self) -> Self {
+    pub fn t(self) -> Self {
         Strided { rs: self.cs, cs: self.rs, ..self }
     }
     /// The matrix from row `i` and column `j` on. Only called with an `(i, j)` inside a
