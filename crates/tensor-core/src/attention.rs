@@ -2,7 +2,9 @@
 //! the leading dims) `p = softmax(q k^T * scale)` (causal: key `j` masked for query `i < j`)
 //! and `o = p v`, and its backward from the saved `p`. Heads run in parallel, each product on
 //! its own thread; the only `(L, S)` tensor kept per head is `p`, which the backward pass
-//! needs. The autograd op (`ops/attention.rs` of torchlet-autograd) states the derivatives.
+//! needs. With the causal mask a head runs in blocks of queries, each block's products and
+//! softmax over only the keys it sees. The autograd op (`ops/attention.rs` of
+//! torchlet-autograd) states the derivatives.
 
 use crate::matmul::{gemm_strided_serial, Strided};
 use crate::vmath::softmax_rows;
