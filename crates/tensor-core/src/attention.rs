@@ -82,10 +82,12 @@ pub fn forward<T: Float>(
     let rows = if causal { BLOCK.min(l) } else { l };
     let head = |(i, (o, ph)): (usize, (&mut [T], &mut [T]))| -> Result<()> {
         let (qh, kh, vh) = (&q[i * l * e..][..l * e], &k[i * s * e..][..s * e], &v[i * s * ev..][..s * ev]);
-        // One block's scores and weights, `keys` values a row.
-        let (mut scores, mut probs) = (vec![T::ZERO; rows * s], vec![T::ZERO; rows * s]);
+        // One block's scores, `keys` values a row, and (for a block that does not see every
+        // key) its weights before they go into p's rows of `s`.
+        let mut scores = vec![T::ZERO; rows * s];
+        let mut probs = if causal { vec![T::ZERO; rows * s] } else { Vec::new() };
         for (r0, r1, keys) in blocks(l, s, causal) {
-            let (sc, pr) = (&mut scores[..(r1 - r0) * keys], &mut probs[..(r1 - r0) * keys]);
+            let sc = &mut scores[..(r1 - r0) * keys];
             // scores (rows, keys) = q[r0..r1] (rows, e) @ k[..keys]^T (e, keys)
             let (qb, kt) = (Strided::new(qh, r0 * e, e, 1), Strided::new(kh, 0, 1, e));
             gemm_strided_serial(r1 - r0, e, keys, qb, kt, sc, false)?;
@@ -95,13 +97,22 @@ pub fn forward<T: Float>(
                     row[r + 1..].iter_mut().for_each(|x| *x = T::c(f64::NEG_INFINITY));
                 }
             }
-            softmax_rows(sc, keys, pr, false);
-            for (dst, src) in ph[r0 * s..r1 * s].chunks_exact_mut(s).zip(pr.chunks_exact(keys)) {
-                dst[..keys].copy_from_slice(src);
-                dst[keys..].iter_mut().for_each(|x| *x = T::ZERO);
-            }
+            let rows_p = &mut ph[r0 * s..r1 * s];
+            let pb = if keys == s {
+                // Every key seen: the weights go straight into p's rows.
+                softmax_rows(sc, keys, rows_p, false);
+                Strided::new(&*rows_p, 0, s, 1)
+            } else {
+                let pr = &mut probs[..(r1 - r0) * keys];
+                softmax_rows(sc, keys, pr, false);
+                for (dst, src) in rows_p.chunks_exact_mut(s).zip(pr.chunks_exact(keys)) {
+                    dst[..keys].copy_from_slice(src);
+                    dst[keys..].iter_mut().for_each(|x| *x = T::ZERO);
+                }
+                Strided::new(&*pr, 0, keys, 1)
+            };
             // out[r0..r1] (rows, ev) = p (rows, keys) @ v[..keys] (keys, ev)
-            let (pb, vb) = (Strided::new(&pr[..], 0, keys, 1), Strided::new(vh, 0, ev, 1));
+            let vb = Strided::new(vh, 0, ev, 1);
             gemm_strided_serial(r1 - r0, keys, ev, pb, vb, &mut o[r0 * ev..r1 * ev], false)?;
         }
         Ok(())
