@@ -43,10 +43,19 @@ impl Heads {
 /// and 64 took 1,194 and 1,261 us against 1,109 for 32 in a slower hour (6 rounds).
 const BLOCK: usize = 32;
 
+/// The most queries in one block of a head of `l`: [`BLOCK`] with the causal mask, else all.
+fn block_rows(l: usize, causal: bool) -> usize {
+    if causal {
+        BLOCK.min(l)
+    } else {
+        l
+    }
+}
+
 /// The blocks of a head's `l` queries over `s` keys: `(r0, r1, keys)`, the block's rows and
 /// the keys they see (`min(r1, s)` when `causal`; all `s` otherwise, in one block).
 fn blocks(l: usize, s: usize, causal: bool) -> impl Iterator<Item = (usize, usize, usize)> {
-    let step = if causal { BLOCK } else { l.max(1) };
+    let step = block_rows(l, causal).max(1);
     (0..l).step_by(step).map(move |r0| {
         let r1 = (r0 + step).min(l);
         (r0, r1, if causal { r1.min(s) } else { s })
@@ -79,7 +88,7 @@ pub fn forward<T: Float>(
         return Ok(());
     }
     let scale = T::c(scale);
-    let rows = if causal { BLOCK.min(l) } else { l };
+    let rows = block_rows(l, causal);
     let head = |(i, (o, ph)): (usize, (&mut [T], &mut [T]))| -> Result<()> {
         let (qh, kh, vh) = (&q[i * l * e..][..l * e], &k[i * s * e..][..s * e], &v[i * s * ev..][..s * ev]);
         // One block's scores, `keys` values a row, and (for a block that does not see every
@@ -147,7 +156,7 @@ pub fn backward<T: Float>(
     let Heads { heads, l, s, e, ev } = h;
     assert!(p.len() == heads * l * s && g.len() == heads * l * ev, "attention: saved sizes");
     let scale = T::c(scale);
-    let rows = if causal { BLOCK.min(l) } else { l };
+    let rows = block_rows(l, causal);
     // One task per head, with that head's slices of each wanted gradient.
     let (dqs, dks, dvs) =
         (per_head(dq, l * e, heads), per_head(dk, s * e, heads), per_head(dv, s * ev, heads));
