@@ -268,10 +268,11 @@ fn rows_product_at(
     let ops = WeightOperands { src, offs, k, b, keep };
     // SAFETY: the CPU has AVX2 and FMA (`supported(cap)`, asserted), and AVX-512F where
     // `supported` says so; the rows of X, B and C are inside their slices (asserted above).
-    // AVX-512 takes 8 rows by the whole row of 16 or 32 (8 or 16 accumulators): the
-    // F(2x2, 3x3) weight gradient's products have 8, 16 or 32 rows (input channels); the
-    // bench's convolution forward and backward 4,659-4,744 -> 4,365-4,484 us (medians of 6
-    // alternating rounds, two runs), where AVX2's 3 x 32 tiles had run on AVX-512 CPUs too.
+    // AVX-512 takes 8 rows by the whole row of 16 or 32 (8 or 16 accumulators; the
+    // F(2x2, 3x3) weight gradient's products have a row per input channel, 16 in the
+    // bench's convolution, whose forward and backward took 4,659-4,744 -> 4,365-4,484 us,
+    // medians of 6 alternating rounds in two runs, where AVX2's 3 x 32 tiles had run on
+    // AVX-512 CPUs too).
     unsafe {
         match (n, supported(cap) == Capability::Avx512) {
             (32, true) => avx512::<2, 8>(ops, c),
