@@ -412,7 +412,7 @@ unsafe fn tiles<V: F32s, const NV: usize, const MR: usize>(job: Job) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tile::{assert_f32_sums, test_values};
+    use super::super::tile::{assert_f32_sums, assert_same_bits, test_values};
     use super::*;
     use crate::simd::available_vector;
 
@@ -441,11 +441,7 @@ mod tests {
                 kernel(cap, Product { m, k, n, a, b }, &mut c, accumulate, parallel);
                 let what = format!("{cap:?} m={m} n={n} k={k} ta={ta} acc={accumulate}");
                 assert_f32_sums(&c, &want, |i| if accumulate { start(i) as f64 } else { 0.0 }, k, &what);
-                let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
-                match &bits {
-                    None => bits = Some(got),
-                    Some(first) => assert!(first == &got, "{cap:?} m={m} n={n} k={k} ta={ta}: bits differ"),
-                }
+                assert_same_bits(&mut bits, &c, &what);
             }
             if !accumulate {
                 plain.extend(bits);

@@ -455,7 +455,7 @@ unsafe fn column_block<V: F32s, const NV: usize, const MR: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tile::{assert_f32_sums, test_values};
+    use super::super::tile::{assert_f32_sums, assert_same_bits, test_values};
     use super::*;
     use crate::simd::{available, available_vector};
 
@@ -527,11 +527,7 @@ mod tests {
                         let from = |i: usize| if accumulate { start(i) as f64 } else { 0.0 };
                         assert_f32_sums(&c, &want, from, k, &what);
                         if !accumulate {
-                            let b: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
-                            match &bits {
-                                None => bits = Some(b),
-                                Some(first) => assert_eq!(first, &b, "{cap:?} {m}x{k}x{n} ta={ta} tb={tb}"),
-                            }
+                            assert_same_bits(&mut bits, &c, &what);
                         } else {
                             // With `accumulate`, the product (the bits above) added once onto
                             // what C held, whether through the scratch block or in the tiles.

@@ -145,6 +145,17 @@ pub(super) fn assert_f32_sums(got: &[f32], want: &[f64], start: impl Fn(usize) -
     }
 }
 
+/// Test helper for the kernels' agreement tests: the bits of `got` are kept in `first` for
+/// the first width run and compared with it for every later one (`what` names the case).
+#[cfg(test)]
+pub(super) fn assert_same_bits(first: &mut Option<Vec<u32>>, got: &[f32], what: &str) {
+    let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+    match first {
+        None => *first = Some(bits),
+        Some(first) => assert!(*first == bits, "{what}: the bits differ from the first width's"),
+    }
+}
+
 /// Test helper: `len` operand values in [-2, 2], `modulo` distinct ones in a walk of `step`
 /// (the kernels' tests use (37, 101) for A and (53, 97) for B).
 #[cfg(test)]

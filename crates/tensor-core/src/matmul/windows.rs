@@ -323,7 +323,7 @@ unsafe fn weight_tiles<V: F32s, const NV: usize, const MR: usize>(ops: WeightOpe
 
 #[cfg(test)]
 mod tests {
-    use super::super::tile::{assert_f32_sums, test_values};
+    use super::super::tile::{assert_f32_sums, assert_same_bits, test_values};
     use super::*;
     use crate::simd::available_vector;
 
@@ -349,11 +349,7 @@ mod tests {
                     rows_product_at(cap, &src, &offs, k, &b, n, &mut c, keep);
                     let what = format!("{cap:?} m={m} k={k} n={n} keep={keep}");
                     assert_f32_sums(&c, &want, |i| if keep { start(i) as f64 } else { 0.0 }, k, &what);
-                    let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
-                    match &bits {
-                        None => bits = Some(got),
-                        Some(first) => assert!(first == &got, "{what}: bits differ from the first width's"),
-                    }
+                    assert_same_bits(&mut bits, &c, &what);
                 }
             }
         }
