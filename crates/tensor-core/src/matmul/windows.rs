@@ -228,23 +228,14 @@ pub(crate) fn rows_product(
     keep: bool,
 ) {
     assert!(weight_applies::<f32>(n));
-    rows_product_at(crate::simd::capability(), src, offs, k, b, n, c, keep)
+    rows_product_at(crate::simd::capability(), WeightOperands { src, offs, k, b, keep }, n, c)
 }
 
 /// [`rows_product`] with the tiles of capability `cap` (lowered to what the CPU has, which
 /// must include AVX2: the tests run every capability the CPU has, whichever
 /// `TORCHLET_CPU_CAPABILITY` chose).
-#[allow(clippy::too_many_arguments)]
-fn rows_product_at(
-    cap: Capability,
-    src: &[f32],
-    offs: &[usize],
-    k: usize,
-    b: &[f32],
-    n: usize,
-    c: &mut [f32],
-    keep: bool,
-) {
+fn rows_product_at(cap: Capability, ops: WeightOperands, n: usize, c: &mut [f32]) {
+    let WeightOperands { src, offs, k, b, keep } = ops;
     let m = offs.len();
     assert!(supported(cap) >= Capability::Avx2 && matches!(n, 16 | 24 | 32));
     assert!(b.len() >= k * n && c.len() >= m * n && offs.iter().all(|&o| o + k <= src.len()));
@@ -265,7 +256,6 @@ fn rows_product_at(
     unsafe fn avx2<const NV: usize, const MR: usize>(ops: WeightOperands, c: &mut [f32]) {
         weight_tiles::<__m256, NV, MR>(ops, c)
     }
-    let ops = WeightOperands { src, offs, k, b, keep };
     // SAFETY: the CPU has AVX2 and FMA (`supported(cap)`, asserted), and AVX-512F where
     // `supported` says so; the rows of X, B and C are inside their slices (asserted above).
     // AVX-512 takes 8 rows by the whole row of 16 or 32 (8 or 16 accumulators; the
@@ -284,7 +274,7 @@ fn rows_product_at(
     }
 }
 
-/// [`rows_product`]'s operands but C, checked: the windows (`offs.len()` rows of X, `k` long,
+/// [`rows_product`]'s operands but `n` and C: the windows (`offs.len()` rows of X, `k` long,
 /// in `src`), B (`k` rows) and whether C's values are added to.
 #[derive(Clone, Copy)]
 struct WeightOperands<'a> {
@@ -346,7 +336,8 @@ mod tests {
                 let mut bits: Option<Vec<u32>> = None;
                 for cap in available_vector() {
                     let mut c: Vec<f32> = (0..m * n).map(start).collect();
-                    rows_product_at(cap, &src, &offs, k, &b, n, &mut c, keep);
+                    let ops = WeightOperands { src: &src, offs: &offs, k, b: &b, keep };
+                    rows_product_at(cap, ops, n, &mut c);
                     let what = format!("{cap:?} m={m} k={k} n={n} keep={keep}");
                     assert_f32_sums(&c, &want, |i| if keep { start(i) as f64 } else { 0.0 }, k, &what);
                     assert_same_bits(&mut bits, &c, &what);
