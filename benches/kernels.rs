@@ -29,7 +29,34 @@ fn elementwise(c: &mut Criterion) {
         g.bench_function(format!("tanh_{n}x{n}"), |x| x.iter(|| a.tanh().unwrap()));
         g.bench_function(format!("sigmoid_{n}x{n}"), |x| x.iter(|| a.sigmoid().unwrap()));
         g.bench_function(format!("gelu_{n}x{n}"), |x| x.iter(|| a.gelu().unwrap()));
+        g.bench_function(format!("softplus_{n}x{n}"), |x| x.iter(|| a.softplus().unwrap()));
         g.bench_function(format!("log_{n}x{n}"), |x| x.iter(|| a.abs().unwrap().log().unwrap()));
+    }
+    g.finish();
+}
+
+/// Activations forward and backward: the derivative rules run the vectorised math too.
+fn activations(c: &mut Criterion) {
+    let mut g = c.benchmark_group("activation_fwd_bwd");
+    for n in SIZES {
+        let x = randn(&[n, n], 7).requires_grad_(true).unwrap();
+        let gy = randn(&[n, n], 8);
+        type Act = fn(&Tensor) -> torchlet::Result<Tensor>;
+        let acts: [(&str, Act); 5] = [
+            ("tanh", Tensor::tanh),
+            ("gelu", Tensor::gelu),
+            ("gelu_tanh", Tensor::gelu_tanh),
+            ("silu", Tensor::silu),
+            ("softplus", Tensor::softplus),
+        ];
+        for (name, f) in acts {
+            g.bench_function(format!("{name}_{n}x{n}"), |b| {
+                b.iter(|| {
+                    x.zero_grad();
+                    f(&x).unwrap().backward_with(&gy).unwrap()
+                })
+            });
+        }
     }
     g.finish();
 }
@@ -168,5 +195,15 @@ fn workloads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, elementwise, reductions, normalisation, softmax_family, losses, matmul, workloads);
+criterion_group!(
+    benches,
+    elementwise,
+    activations,
+    reductions,
+    normalisation,
+    softmax_family,
+    losses,
+    matmul,
+    workloads
+);
 criterion_main!(benches);

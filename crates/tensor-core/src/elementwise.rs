@@ -31,15 +31,63 @@ impl TensorData {
 
     /// A formula of the `float_unary!` table over every element of a float tensor, f32 through
     /// the vectorised math of [`crate::simd::Real`].
-    pub(crate) fn map_real<K: kernels::UnaryFn>(&self, op: &'static str) -> Result<TensorData> {
+    pub(crate) fn map_real<K: kernels::UnaryFn>(&self, k: &K, op: &'static str) -> Result<TensorData> {
         with_float!(self.dtype(), op, |T| {
             let v = self.values_for::<T>(op)?;
             let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, self.shape())?;
             // SAFETY: `kernels::unary_real` writes every slot.
             unsafe {
-                kernels::fill_uninit(&mut out, v.len(), |o| kernels::unary_real::<T, K>(capability(), &v, o))
+                kernels::fill_uninit(&mut out, v.len(), |o| kernels::unary_real(capability(), k, &v, o))
             };
             Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
+        })
+    }
+
+    /// `f(a, b)` elementwise for a formula `K` of two [`crate::simd::Real`]s (a derivative
+    /// rule `dx = f(g, x)`), over two float tensors of one dtype broadcast to a common shape:
+    /// f32 through the vectorised math of each CPU build (`exp`, `tanh`, `erf`, ...), as
+    /// the `float_unary!` table does for one tensor. A single value (also one broadcast to
+    /// any shape, as a gradient of `sum` is) is read once; other views are copied to
+    /// row-major order first.
+    pub fn zip_real<K: kernels::BinaryFn>(
+        &self,
+        other: &TensorData,
+        op: &'static str,
+        k: &K,
+    ) -> Result<TensorData> {
+        let shape = Shape::broadcast(op, self.shape(), other.shape())?;
+        with_float!(self.dtype(), op, |T| {
+            // The one value a tensor holds (at every index), if it is one.
+            let one = |t: &TensorData| -> Result<Option<f64>> {
+                let single = t.numel() == 1 || t.layout.is_broadcast_value();
+                Ok(if single { Some(t.buf_slice::<T>(op)?[t.layout.offset].to_f64()) } else { None })
+            };
+            // A tensor at the result's shape (a broadcast view where it is smaller).
+            let full =
+                |t: &TensorData| if t.shape() == &shape { Ok(t.clone()) } else { t.expand(shape.clone()) };
+            let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, &shape)?;
+            let (n, cap) = (shape.numel(), capability());
+            if n > 0 {
+                let (a1, b1) = (one(self)?, one(other)?);
+                let a = if a1.is_some() && b1.is_none() { None } else { Some(full(self)?) };
+                let b = if b1.is_some() { None } else { Some(full(other)?) };
+                let a = a.as_ref().map(|t| t.values_for::<T>(op)).transpose()?;
+                let b = b.as_ref().map(|t| t.values_for::<T>(op)).transpose()?;
+                // SAFETY: `unary_real` and `binary_real` write every slot.
+                unsafe {
+                    kernels::fill_uninit(&mut out, n, |o| match (&a, &b, a1, b1) {
+                        (Some(a), _, _, Some(b1)) => {
+                            kernels::unary_real(cap, &kernels::FixSecond(k, b1), a, o)
+                        }
+                        (None, Some(b), Some(a1), _) => {
+                            kernels::unary_real(cap, &kernels::FixFirst(k, a1), b, o)
+                        }
+                        (Some(a), Some(b), _, _) => kernels::binary_real(cap, k, a, b, o),
+                        _ => unreachable!("internal: zip_real has each operand as values or one value"),
+                    })
+                };
+            }
+            Ok(TensorData::from_vec_unchecked(out, shape))
         })
     }
 
@@ -529,13 +577,13 @@ macro_rules! float_unary {
                     struct Formula;
                     impl kernels::UnaryFn for Formula {
                         #[inline(always)]
-                        fn call<T: crate::simd::Real>($x: T) -> T {
+                        fn call<T: crate::simd::Real>(&self, $x: T) -> T {
                             $e
                         }
                         $(
                             const LOCKSTEP: bool = true;
                             #[inline(always)]
-                            fn call_lanes($v: [f32; kernels::LANES]) -> [f32; kernels::LANES] {
+                            fn call_lanes(&self, $v: [f32; kernels::LANES]) -> [f32; kernels::LANES] {
                                 $l
                             }
                         )?
@@ -550,7 +598,7 @@ macro_rules! float_unary {
                             }
                         )?
                     }
-                    self.map_real::<Formula>(stringify!($name))
+                    self.map_real(&Formula, stringify!($name))
                 }
             )*
         }
@@ -622,10 +670,22 @@ impl TensorData {
     /// `log(1 + e^(beta x)) / beta`, and `x` itself where `beta x > threshold` (where the two
     /// agree to the float's precision), like `F.softplus(x, beta, threshold)`.
     pub fn softplus_with(&self, beta: f64, threshold: f64) -> Result<TensorData> {
-        with_float!(self.dtype(), "softplus", |T| {
-            let (b, t) = (T::c(beta), T::c(threshold));
-            self.map_named::<T, T>("softplus", |x| if x * b > t { x } else { (x * b).exp().ln_1p() / b })
-        })
+        struct Softplus {
+            beta: f64,
+            threshold: f64,
+        }
+        impl kernels::UnaryFn for Softplus {
+            #[inline(always)]
+            fn call<T: crate::simd::Real>(&self, x: T) -> T {
+                let (b, t) = (T::c(self.beta), T::c(self.threshold));
+                if x * b > t {
+                    x
+                } else {
+                    (x * b).exp().ln_1p() / b
+                }
+            }
+        }
+        self.map_real(&Softplus { beta, threshold }, "softplus")
     }
 
     /// `x` where `x > 0`, else `negative_slope * x`, like `F.leaky_relu(x, negative_slope)`.

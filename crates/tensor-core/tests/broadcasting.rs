@@ -385,3 +385,60 @@ fn f32_ops_round_like_f32() {
     let big = f32t(&[16_777_216.0], &[1]);
     assert_eq!(big.add_scalar(1.0).unwrap().to_vec::<f32>().unwrap(), vec![16_777_216.0]);
 }
+
+/// `a e^b` (the shape of a derivative rule, `g * f'(x)`), written over `Real`.
+struct AExpB;
+impl torchlet_tensor_core::simd::kernels::BinaryFn for AExpB {
+    fn call<T: torchlet_tensor_core::simd::Real>(&self, a: T, b: T) -> T {
+        a * b.exp()
+    }
+}
+
+#[test]
+fn zip_real_broadcasts_and_reads_every_layout() {
+    // Every path of `zip_real` (equal contiguous shapes, a single value on either side, a
+    // broadcast row, a transposed view) against `a e^b` in f64 from the stored inputs, and in
+    // f32 within 4 ulp of it (exp is within 2, the product rounds once more). Sizes above the threads' threshold (65,536) and below it.
+    for (r, c) in [(3, 5), (300, 257)] {
+        let n = r * c;
+        let a: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64 / 25.0 - 2.0).collect();
+        let b: Vec<f64> = (0..n).map(|i| ((i * 53) % 97) as f64 / 12.0 - 4.0).collect();
+        for dt in [DType::F64, DType::F32] {
+            let ta = f64t(&a, &[r, c]).to_dtype(dt);
+            let tb = f64t(&b, &[r, c]).to_dtype(dt);
+            // The inputs as stored (rounded to f32 in the f32 pass).
+            let (a, b) = (vals(&ta), vals(&tb));
+            let row: Vec<f64> = b[..c].to_vec();
+            let want = |i: usize, bv: f64| a[i] * bv.exp();
+            let close = |got: &TensorData, w: &dyn Fn(usize) -> f64, what: &str| {
+                assert_eq!(got.shape().dims(), &[r, c], "{what}");
+                let tol = if dt == DType::F32 { 4.0 * f32::EPSILON as f64 } else { 1e-15 };
+                for (i, g) in vals(got).iter().enumerate() {
+                    let w = w(i);
+                    assert!((g - w).abs() <= tol * w.abs() + 1e-30, "{what} {dt:?} [{i}]: {g} vs {w}");
+                }
+            };
+            close(&ta.zip_real(&tb, "test", &AExpB).unwrap(), &|i| want(i, b[i]), "equal shapes");
+            let tr = f64t(&row, &[c]).to_dtype(dt);
+            close(&ta.zip_real(&tr, "test", &AExpB).unwrap(), &|i| want(i, row[i % c]), "row");
+            let s = f64t(&[0.5], &[]).to_dtype(dt);
+            close(&ta.zip_real(&s, "test", &AExpB).unwrap(), &|i| want(i, 0.5), "one value second");
+            let sx = f64t(&[1.5], &[1, 1]).to_dtype(dt).expand([r, c]).unwrap();
+            close(&sx.zip_real(&tb, "test", &AExpB).unwrap(), &|i| 1.5 * b[i].exp(), "one value first");
+            // b stored transposed, read through a non-contiguous view.
+            let b_t: Vec<f64> = (0..n).map(|k| b[(k % r) * c + k / r]).collect();
+            let bt = f64t(&b_t, &[c, r]).to_dtype(dt).t().unwrap();
+            assert!(!bt.is_contiguous());
+            close(&ta.zip_real(&bt, "test", &AExpB).unwrap(), &|i| want(i, b[i]), "transposed view");
+        }
+    }
+    // Empty and 0-d operands, and the errors: mismatched dtypes, shapes that do not broadcast.
+    let e = f32t(&[], &[0, 3]).zip_real(&f32t(&[1.0, 2.0, 3.0], &[3]), "test", &AExpB).unwrap();
+    assert_eq!(e.shape().dims(), &[0, 3]);
+    let z = f64t(&[2.0], &[]).zip_real(&f64t(&[0.0], &[]), "test", &AExpB).unwrap();
+    assert_eq!((z.shape().ndim(), vals(&z)), (0, vec![2.0]));
+    let err = f32t(&[1.0], &[1]).zip_real(&f64t(&[1.0], &[1]), "zip_test", &AExpB).unwrap_err();
+    assert!(err.to_string().contains("zip_test"), "{err}");
+    let err = f32t(&[1.0; 6], &[2, 3]).zip_real(&f32t(&[1.0; 2], &[2]), "zip_test", &AExpB).unwrap_err();
+    assert!(err.to_string().contains("zip_test") && err.to_string().contains("[2, 3]"), "{err}");
+}

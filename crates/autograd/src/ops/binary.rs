@@ -6,7 +6,7 @@
 
 use crate::catalog::{Case, OpInfo, Sampler};
 use crate::graph::{record, Backward, Grads};
-use crate::ops::{wanted, zip};
+use crate::ops::{wanted, zip, zip_real};
 use crate::tensor::Tensor;
 use smallvec::smallvec;
 use std::borrow::Cow;
@@ -89,7 +89,7 @@ impl Backward for Pow {
             g.mul(&d)?.sum_to_shape(a.shape())
         })?;
         let gb = wanted(needs[1], || {
-            let ln_a = zip!(a, b, |a, b| if a == T::ZERO && b >= T::ZERO { T::ZERO } else { a.ln() })?;
+            let ln_a = zip_real!(a, b, |a, b| if a == T::ZERO && b >= T::ZERO { T::ZERO } else { a.ln() })?;
             g.mul(y)?.mul(&ln_a)?.sum_to_shape(b.shape())
         })?;
         Ok(smallvec![ga, gb])

@@ -89,6 +89,30 @@ macro_rules! zip {
 }
 pub(crate) use zip;
 
+/// `f(g, s)` over two float tensors of one dtype in one fused pass, with `f` written over a
+/// [`Real`](torchlet_tensor_core::simd::Real) `T` so that its math (`exp`, `tanh`, `erf`, ...)
+/// vectorises in each CPU build ([`TensorData::zip_real`]): `zip_real!(g, x, |g, x| g *
+/// x.exp())`. A rule's parameters (f64 values) are named first:
+/// `zip_real!(g, x, [beta], |g, x| g * T::c(beta))`.
+///
+/// [`TensorData::zip_real`]: torchlet_tensor_core::TensorData::zip_real
+macro_rules! zip_real {
+    ($a:expr, $b:expr, $([$($p:ident),*],)? |$x:ident, $y:ident| $e:expr) => {{
+        struct Rule {
+            $($($p: f64),*)?
+        }
+        impl torchlet_tensor_core::simd::kernels::BinaryFn for Rule {
+            #[inline(always)]
+            fn call<T: torchlet_tensor_core::simd::Real>(&self, $x: T, $y: T) -> T {
+                $($(let $p = self.$p;)*)?
+                $e
+            }
+        }
+        $a.zip_real($b, "backward", &Rule { $($($p),*)? })
+    }};
+}
+pub(crate) use zip_real;
+
 /// `Some(f())` when the gradient is wanted, else `None`: rules skip gradients nobody asked for.
 pub(crate) fn wanted(need: bool, f: impl FnOnce() -> Result<TensorData>) -> Result<Option<TensorData>> {
     if need {

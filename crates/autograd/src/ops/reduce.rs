@@ -8,7 +8,7 @@
 
 use crate::catalog::{Case, Mode, OpInfo, Sampler};
 use crate::graph::{record, Backward, Grads};
-use crate::ops::{dims_isize, keep, one, spread, zip};
+use crate::ops::{dims_isize, keep, one, spread, zip, zip_real};
 use crate::tensor::Tensor;
 use torchlet_tensor_core::{
     default_dtype, with_float, Dims, Error, Float, Numeric, Result, Shape, TensorData,
@@ -129,7 +129,7 @@ struct Logsumexp {
 }
 impl Backward for Logsumexp {
     fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
-        let p = zip!(&self.x, &kept(&self.y, &self.keep)?, |x, y| (x - y).exp())?;
+        let p = zip_real!(&self.x, &kept(&self.y, &self.keep)?, |x, y| (x - y).exp())?;
         one(p.mul(&kept(g, &self.keep)?)?)
     }
 }

@@ -5,16 +5,19 @@
 //! of its catalog entry (`float`: anywhere in [-2, 2]; `positive`), what an integer or bool
 //! input does (`to_float`: computed in the default float dtype, as `torch.exp(tensor([1, 2]))`
 //! is; `as_is`: the kernel's own dtype rules), and `dx` as a function of the upstream gradient
-//! `g` and that value. The kernel is tensor-core's function of the same
-//! name. The ops with arguments follow: `gelu_with` (`approximate`), `leaky_relu`
+//! `g` and that value, written over tensor-core's `Real` (`zip_real!`) so that the `exp`,
+//! `tanh` or `erf` in a rule runs the same vectorised f32 math as the forward (with the
+//! standard library's, `exp` in a plain closure was a scalar call per element: GELU's forward
+//! and backward on (1000, 1000) took 5.5 ms against PyTorch's 1.0). The kernel is
+//! tensor-core's function of the same name. The ops with arguments follow: `gelu_with` (`approximate`), `leaky_relu`
 //! (`negative_slope`), `softplus_with` (`beta`, `threshold`), `clamp`, `pow_scalar`, scalar
 //! arithmetic, `to_dtype`; their `F` forms are in [`option_functions`].
 
 use crate::catalog::{Case, OpInfo, Sampler};
 use crate::graph::{record, record_keeping, Backward, Grads};
-use crate::ops::{one, zip};
+use crate::ops::{one, zip_real};
 use crate::tensor::Tensor;
-use torchlet_tensor_core::{erf, DType, Error, Result, Scalar, TensorData, GELU_TANH_BETA, GELU_TANH_KAPPA};
+use torchlet_tensor_core::{DType, Error, Result, Scalar, TensorData, GELU_TANH_BETA, GELU_TANH_KAPPA};
 
 /// Generates, for each line: the `Tensor` method, its backward rule, the `F` function in
 /// [`functions`], and the catalog entry.
@@ -27,7 +30,7 @@ macro_rules! unary_ops {
                     struct Rule(TensorData);
                     impl Backward for Rule {
                         fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
-                            one(zip!(g, &self.0, |$g, $s| $d)?)
+                            one(zip_real!(g, &self.0, |$g, $s| $d)?)
                         }
                     }
                     let x = unary_ops!(@ints $ints, self.data());
@@ -99,7 +102,7 @@ unary_ops! {
     /// GELU, exact: `x Phi(x)` (`Phi` the standard normal CDF, `F.gelu(x)`). Derivative:
     /// `Phi(x) + x phi(x)`, with the density `phi(x) = e^(-x^2/2) / sqrt(2 pi)`.
     gelu, "GeluBackward0", input, float, as_is => |g, x| {
-        let cdf = T::c(0.5) * (T::ONE + erf(x * T::c(std::f64::consts::FRAC_1_SQRT_2)));
+        let cdf = T::c(0.5) * (T::ONE + (x * T::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
         let pdf = T::c(FRAC_1_SQRT_2PI) * (T::c(-0.5) * x * x).exp();
         g * (cdf + x * pdf)
     };
@@ -165,7 +168,7 @@ struct LeakyRelu {
 impl Backward for LeakyRelu {
     fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
         let a = self.slope;
-        one(zip!(g, &self.x, |g, x| if x > T::ZERO { g } else { g * T::c(a) })?)
+        one(zip_real!(g, &self.x, [a], |g, x| if x > T::ZERO { g } else { g * T::c(a) })?)
     }
 }
 
@@ -179,7 +182,7 @@ struct Softplus {
 impl Backward for Softplus {
     fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
         let (beta, threshold) = (self.beta, self.threshold);
-        one(zip!(g, &self.x, |g, x| {
+        one(zip_real!(g, &self.x, [beta, threshold], |g, x| {
             let bx = x * T::c(beta);
             if bx > T::c(threshold) {
                 g
@@ -208,7 +211,7 @@ struct Clamp {
 impl Backward for Clamp {
     fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
         let (lo, hi) = (self.lo, self.hi);
-        one(zip!(g, &self.x, |g, x| if x >= T::c(lo) && x <= T::c(hi) { g } else { T::ZERO })?)
+        one(zip_real!(g, &self.x, [lo, hi], |g, x| if x >= T::c(lo) && x <= T::c(hi) { g } else { T::ZERO })?)
     }
 }
 

@@ -35,10 +35,11 @@ fn task_len(n: usize) -> usize {
 }
 
 /// A formula of one [`Real`] (a line of the `float_unary!` table): a type with a generic
-/// function, so that each build instantiates it with its own f32 flavour.
+/// function, so that each build instantiates it with its own f32 flavour. Its fields, if any,
+/// are the formula's parameters (`softplus`'s `beta` and `threshold`).
 pub trait UnaryFn: Sync {
     /// The formula.
-    fn call<T: Real>(x: T) -> T;
+    fn call<T: Real>(&self, x: T) -> T;
     /// Whether [`UnaryFn::call_lanes`] computes the formula in lockstep (then
     /// [`unary_real`] uses it in the AVX2 and AVX-512 builds).
     const LOCKSTEP: bool = false;
@@ -48,8 +49,8 @@ pub trait UnaryFn: Sync {
     /// sigmoid), four chains side by side run faster. Must give `call`'s bits for every lane
     /// (tested).
     #[inline(always)]
-    fn call_lanes(x: [f32; LANES]) -> [f32; LANES] {
-        x.map(|v| Self::call(crate::simd::Fma32::from_elem(v)).elem())
+    fn call_lanes(&self, x: [f32; LANES]) -> [f32; LANES] {
+        x.map(|v| self.call(crate::simd::Fma32::from_elem(v)).elem())
     }
     /// A hand-written kernel for f32 at `cap` (`simd::real::gelu_slice`): writes the
     /// formula's [`Fma32`](crate::simd::Fma32) bits for a prefix of `x` to `out` and returns
@@ -58,6 +59,33 @@ pub trait UnaryFn: Sync {
     fn slice_f32(cap: Capability, x: &[f32], out: &mut [MaybeUninit<f32>]) -> usize {
         let _ = (cap, x, out);
         0
+    }
+}
+
+/// A formula of two [`Real`]s, `f(a, b)` (a derivative rule `dx = f(g, x)`): as
+/// [`UnaryFn`], a type whose generic function each build instantiates with its own f32
+/// flavour, so that `exp`, `tanh`, `erf` and the rest vectorise in it.
+pub trait BinaryFn: Sync {
+    /// The formula.
+    fn call<T: Real>(&self, a: T, b: T) -> T;
+}
+
+/// `f(a, x)` for one fixed `a`, as a [`UnaryFn`] of `x` (a single value broadcast against a
+/// tensor). `a` is held as f64: exact for an f32 or f64 element.
+pub struct FixFirst<'a, K>(pub &'a K, pub f64);
+impl<K: BinaryFn> UnaryFn for FixFirst<'_, K> {
+    #[inline(always)]
+    fn call<T: Real>(&self, x: T) -> T {
+        self.0.call(T::c(self.1), x)
+    }
+}
+
+/// `f(x, b)` for one fixed `b`, as a [`UnaryFn`] of `x` (see [`FixFirst`]).
+pub struct FixSecond<'a, K>(pub &'a K, pub f64);
+impl<K: BinaryFn> UnaryFn for FixSecond<'_, K> {
+    #[inline(always)]
+    fn call<T: Real>(&self, x: T) -> T {
+        self.0.call(x, T::c(self.1))
     }
 }
 
@@ -98,7 +126,7 @@ pub fn fill<O: Copy + Send + Sync>(out: &mut [MaybeUninit<O>], v: O) {
 ///
 /// # Panics
 /// If the lengths differ.
-pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, x: &[E], out: &mut [MaybeUninit<E>]) {
+pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, k: &K, x: &[E], out: &mut [MaybeUninit<E>]) {
     assert_eq!(x.len(), out.len(), "unary_real: input and output lengths differ");
     if let (Some(x), Some(out)) = (crate::dtype::as_f32(x), uninit_f32(out)) {
         // The lockstep form is written for fused multiply-adds: the AVX2 and AVX-512 builds.
@@ -108,7 +136,7 @@ pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, x: &[E], out: &m
             let (x, out) = (&x[done..], &mut out[done..]);
             crate::dispatch!(cap, |F| {
                 let one = |o: &mut MaybeUninit<f32>, &v: &f32| {
-                    *o = MaybeUninit::new(K::call(F::from_elem(v)).elem())
+                    *o = MaybeUninit::new(k.call(F::from_elem(v)).elem())
                 };
                 if !lockstep {
                     return out.iter_mut().zip(x).for_each(|(o, v)| one(o, v));
@@ -120,7 +148,7 @@ pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, x: &[E], out: &m
                 let mut os = out.chunks_exact_mut(LANES * RUN);
                 for (xb, ob) in (&mut xs).zip(&mut os) {
                     for i in 0..RUN {
-                        let y = K::call_lanes(std::array::from_fn(|j| xb[j * RUN + i]));
+                        let y = k.call_lanes(std::array::from_fn(|j| xb[j * RUN + i]));
                         for (j, &v) in y.iter().enumerate() {
                             ob[j * RUN + i] = MaybeUninit::new(v);
                         }
@@ -132,12 +160,48 @@ pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, x: &[E], out: &m
         if x.len() < PARALLEL_MIN {
             return seq(x, out);
         }
-        let k = task_len(x.len());
-        return x.par_chunks(k).zip(out.par_chunks_mut(k)).for_each(|(x, o)| seq(x, o));
+        let t = task_len(x.len());
+        return x.par_chunks(t).zip(out.par_chunks_mut(t)).for_each(|(x, o)| seq(x, o));
     }
     // f64 (the only other Float): the standard library's math; the formula's arithmetic
     // still vectorises. `E::c` of an f64 is exact for f64.
-    unary(cap, x, out, |v: E| E::c(K::call::<f64>(crate::Element::to_f64(v))));
+    unary(cap, x, out, |v: E| E::c(k.call::<f64>(crate::Element::to_f64(v))));
+}
+
+/// `out[i] = K(a[i], b[i])` for a formula `K` of two values (a derivative rule), f32 through
+/// the build's flavour of [`Real`], as [`unary_real`] does it.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn binary_real<E: crate::Float, K: BinaryFn>(
+    cap: Capability,
+    k: &K,
+    a: &[E],
+    b: &[E],
+    out: &mut [MaybeUninit<E>],
+) {
+    assert!(a.len() == out.len() && b.len() == out.len(), "binary_real: lengths differ");
+    if let (Some(a), Some(b), Some(out)) = (crate::dtype::as_f32(a), crate::dtype::as_f32(b), uninit_f32(out))
+    {
+        let seq = |a: &[f32], b: &[f32], out: &mut [MaybeUninit<f32>]| {
+            crate::dispatch!(cap, |F| out.iter_mut().zip(a.iter().zip(b)).for_each(
+                |(o, (&x, &y))| *o = MaybeUninit::new(k.call(F::from_elem(x), F::from_elem(y)).elem())
+            ))
+        };
+        if a.len() < PARALLEL_MIN {
+            return seq(a, b, out);
+        }
+        let t = task_len(a.len());
+        return a
+            .par_chunks(t)
+            .zip(b.par_chunks(t))
+            .zip(out.par_chunks_mut(t))
+            .for_each(|((a, b), o)| seq(a, b, o));
+    }
+    // f64: the standard library's math (as in `unary_real`).
+    binary(cap, a, b, out, |x: E, y: E| {
+        E::c(k.call::<f64>(crate::Element::to_f64(x), crate::Element::to_f64(y)))
+    });
 }
 
 /// `out[i] = f(a[i], b[i])`.
@@ -538,7 +602,7 @@ mod tests {
 
     struct Tanh;
     impl UnaryFn for Tanh {
-        fn call<T: Real>(x: T) -> T {
+        fn call<T: Real>(&self, x: T) -> T {
             x.tanh()
         }
     }
@@ -546,11 +610,11 @@ mod tests {
     /// The same formula, computed four runs at a time in the AVX2 and AVX-512 builds.
     struct TanhLockstep;
     impl UnaryFn for TanhLockstep {
-        fn call<T: Real>(x: T) -> T {
+        fn call<T: Real>(&self, x: T) -> T {
             x.tanh()
         }
         const LOCKSTEP: bool = true;
-        fn call_lanes(x: [f32; LANES]) -> [f32; LANES] {
+        fn call_lanes(&self, x: [f32; LANES]) -> [f32; LANES] {
             crate::simd::real::tanh_lanes::<true, LANES>(x)
         }
     }
@@ -565,10 +629,10 @@ mod tests {
         for cap in available() {
             let mut got = Vec::with_capacity(x.len());
             // SAFETY: `unary_real` writes every slot.
-            unsafe { fill_uninit(&mut got, x.len(), |o| unary_real::<f32, Tanh>(cap, &x, o)) };
+            unsafe { fill_uninit(&mut got, x.len(), |o| unary_real(cap, &Tanh, &x, o)) };
             let mut lockstep = Vec::with_capacity(x.len());
             // SAFETY: as above.
-            unsafe { fill_uninit(&mut lockstep, x.len(), |o| unary_real::<f32, TanhLockstep>(cap, &x, o)) };
+            unsafe { fill_uninit(&mut lockstep, x.len(), |o| unary_real(cap, &TanhLockstep, &x, o)) };
             assert!(
                 lockstep.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()),
                 "{cap:?}: lockstep differs"
@@ -586,10 +650,47 @@ mod tests {
         }
     }
 
+    /// A derivative-like rule of two values with a parameter: `g k (1 - tanh(x)^2) + e^-x`.
+    struct Rule {
+        k: f64,
+    }
+    impl BinaryFn for Rule {
+        fn call<T: Real>(&self, g: T, x: T) -> T {
+            let t = x.tanh();
+            g * T::c(self.k) * (T::ONE - t * t) + (-x).exp()
+        }
+    }
+
+    #[test]
+    fn binary_real_gives_the_scalar_formulas_bits_at_every_capability() {
+        // Split across threads above PARALLEL_MIN: every value as `Fma32` computes it in the
+        // AVX2 and AVX-512 builds, as `Plain32` in the portable one; and (the right formula)
+        // within 1e-6 of f64.
+        let n = PARALLEL_MIN * 2 + 13;
+        let g: Vec<f32> = (0..n).map(|i| ((i * 31) % 1009) as f32 / 300.0 - 1.5).collect();
+        let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 20011) as f32 / 2000.0 - 5.0).collect();
+        let rule = Rule { k: 0.75 };
+        for cap in available() {
+            let mut got = Vec::with_capacity(n);
+            // SAFETY: `binary_real` writes every slot.
+            unsafe { fill_uninit(&mut got, n, |o| binary_real(cap, &rule, &g, &x, o)) };
+            for ((&gv, &xv), o) in g.iter().zip(&x).zip(&got) {
+                let want = if cap == Capability::Default {
+                    rule.call(crate::simd::Plain32::from_elem(gv), crate::simd::Plain32::from_elem(xv)).elem()
+                } else {
+                    rule.call(crate::simd::Fma32::from_elem(gv), crate::simd::Fma32::from_elem(xv)).elem()
+                };
+                assert_eq!(o.to_bits(), want.to_bits(), "{cap:?}: ({gv}, {xv})");
+                let exact = gv as f64 * 0.75 * (1.0 - (xv as f64).tanh().powi(2)) + (-xv as f64).exp();
+                assert!((*o as f64 - exact).abs() <= 1e-6 * exact.abs().max(1.0), "{cap:?}: {o} vs {exact}");
+            }
+        }
+    }
+
     /// GELU with its hand-written kernel enrolled, as `float_unary!` does it.
     struct GeluKernel;
     impl UnaryFn for GeluKernel {
-        fn call<T: Real>(x: T) -> T {
+        fn call<T: Real>(&self, x: T) -> T {
             x.gelu()
         }
         fn slice_f32(cap: Capability, x: &[f32], out: &mut [MaybeUninit<f32>]) -> usize {
@@ -607,7 +708,7 @@ mod tests {
         for cap in available() {
             let mut got = Vec::with_capacity(x.len());
             // SAFETY: `unary_real` writes every slot.
-            unsafe { fill_uninit(&mut got, x.len(), |o| unary_real::<f32, GeluKernel>(cap, &x, o)) };
+            unsafe { fill_uninit(&mut got, x.len(), |o| unary_real(cap, &GeluKernel, &x, o)) };
             for (&v, g) in x.iter().zip(&got) {
                 let fma = crate::simd::real::gelu::<true>(v);
                 if cap == Capability::Default {
