@@ -611,7 +611,7 @@ float_unary! {
     /// `e^x`.
     exp => |x| x.exp(), lanes |v| lanes::exp_lanes::<true, 4>(v);
     /// Natural logarithm.
-    log => |x| x.ln();
+    log => |x| x.ln(), lanes |v| lanes::ln_lanes::<true, 4>(v);
     /// `log(1 + x)`, accurate for small x.
     log1p => |x| x.ln_1p();
     /// Square root.
@@ -630,9 +630,9 @@ float_unary! {
     /// `1 / sqrt(x)`.
     rsqrt => |x| T::ONE / x.sqrt();
     /// Base-10 logarithm.
-    log10 => |x| x.log10();
+    log10 => |x| x.log10(), lanes |v| lanes::log10_lanes::<true, 4>(v);
     /// Base-2 logarithm.
-    log2 => |x| x.log2();
+    log2 => |x| x.log2(), lanes |v| lanes::log2_lanes::<true, 4>(v);
     /// The Gauss error function `erf(x) = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt`.
     erf => |x| x.erf();
     /// GELU, exact form: `x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))` (`Phi` the standard normal

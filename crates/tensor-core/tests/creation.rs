@@ -421,8 +421,8 @@ fn float_unary_values() {
 
 #[test]
 fn lockstep_lines_give_the_bits_of_their_formula() {
-    // exp, tanh and sigmoid run four runs of a tensor at a time in the AVX2 and AVX-512
-    // builds; every element must have the bits of the formula computed on its own (with fused
+    // exp, tanh, sigmoid and the logarithms run four runs of a tensor at a time in the AVX2
+    // and AVX-512 builds; every element must have the bits of the formula computed on its own (with fused
     // multiply-adds, as those builds do). 3 blocks of 4 x 64 values and a remainder of 29,
     // with the special values spread over both.
     use torchlet_tensor_core::simd::{capability, real, Capability};
@@ -447,6 +447,13 @@ fn lockstep_lines_give_the_bits_of_their_formula() {
         10.01,
         1e-40,
         -1e-40,
+        9.5,
+        9.01,
+        1.0,
+        2.0,
+        std::f32::consts::FRAC_1_SQRT_2,
+        1e-45,
+        f32::MAX,
     ];
     let x: Vec<f32> = (0..4 * 64 * 3 + 29)
         .map(|i| {
@@ -459,10 +466,13 @@ fn lockstep_lines_give_the_bits_of_their_formula() {
         .collect();
     let t = f32t(&x, &[x.len()]);
     type Scalar = fn(f32) -> f32;
-    let scalar: [(&str, Unary, Scalar); 3] = [
+    let scalar: [(&str, Unary, Scalar); 6] = [
         ("exp", TensorData::exp, real::exp::<true>),
         ("tanh", TensorData::tanh, real::tanh::<true>),
         ("sigmoid", TensorData::sigmoid, |v| 1.0 / (1.0 + real::exp::<true>(-v))),
+        ("log", TensorData::log, real::ln::<true>),
+        ("log2", TensorData::log2, real::log2::<true>),
+        ("log10", TensorData::log10, real::log10::<true>),
     ];
     for (name, op, f) in scalar {
         let got = op(&t).unwrap().to_vec::<f32>().unwrap();
