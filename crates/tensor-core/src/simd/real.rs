@@ -461,11 +461,8 @@ pub fn log2<const FMA: bool>(x: f32) -> f32 {
 /// [`log2`] of `N` values in lockstep (the same bits).
 #[inline(always)]
 pub fn log2_lanes<const FMA: bool, const N: usize>(x: [f32; N]) -> [f32; N] {
-    let (ef, m, z, p) = log_reduced::<FMA, N>(x);
-    from_fn(|i| {
-        let l = madd::<FMA>(-0.5, z[i], (p[i] * m[i]) * z[i]) + m[i]; // ln m
-        log_ends(x[i], madd::<FMA>(l, std::f32::consts::LOG2_E, ef[i]))
-    })
+    let (e, l) = exponent_and_ln_m::<FMA, N>(x);
+    from_fn(|i| log_ends(x[i], madd::<FMA>(l[i], std::f32::consts::LOG2_E, e[i])))
 }
 
 /// `log10 x = e log10(2) + ln(m) log10(e)` with [`ln`]'s `x = 2^e m` and `ln m`; `log10(2)` in
@@ -480,12 +477,18 @@ pub fn log10<const FMA: bool>(x: f32) -> f32 {
 pub fn log10_lanes<const FMA: bool, const N: usize>(x: [f32; N]) -> [f32; N] {
     const LOG10_2_HI: f32 = f32::from_bits(0x3E9A_2000); // 0.301025390625: 11 significant bits
     const LOG10_2_LO: f32 = 4.605_039_5e-6; // log10(2) - LOG10_2_HI
-    let (ef, m, z, p) = log_reduced::<FMA, N>(x);
+    let (e, l) = exponent_and_ln_m::<FMA, N>(x);
     from_fn(|i| {
-        let l = madd::<FMA>(-0.5, z[i], (p[i] * m[i]) * z[i]) + m[i]; // ln m
-        let y = madd::<FMA>(l, std::f32::consts::LOG10_E, ef[i] * LOG10_2_LO);
-        log_ends(x[i], madd::<FMA>(ef[i], LOG10_2_HI, y))
+        let y = madd::<FMA>(l[i], std::f32::consts::LOG10_E, e[i] * LOG10_2_LO);
+        log_ends(x[i], madd::<FMA>(e[i], LOG10_2_HI, y))
     })
+}
+
+/// `(e, ln m)` for `x = 2^e m` ([`log_reduced`]): what [`log2`] and [`log10`] scale.
+#[inline(always)]
+fn exponent_and_ln_m<const FMA: bool, const N: usize>(x: [f32; N]) -> ([f32; N], [f32; N]) {
+    let (e, m, z, p) = log_reduced::<FMA, N>(x);
+    (e, from_fn(|i| madd::<FMA>(-0.5, z[i], (p[i] * m[i]) * z[i]) + m[i]))
 }
 
 /// The reduction shared by [`ln`], [`log2`] and [`log10`]: `(e, m - 1, (m - 1)^2, p)` for
