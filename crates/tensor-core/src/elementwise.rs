@@ -62,30 +62,40 @@ impl TensorData {
                 let single = t.numel() == 1 || t.layout.is_broadcast_value();
                 Ok(if single { Some(t.buf_slice::<T>(op)?[t.layout.offset].to_f64()) } else { None })
             };
-            // A tensor at the result's shape (a broadcast view where it is smaller).
+            // A tensor's values at the result's shape (through a broadcast view where it is
+            // smaller; copied to row-major order where it is not contiguous).
             let full =
                 |t: &TensorData| if t.shape() == &shape { Ok(t.clone()) } else { t.expand(shape.clone()) };
             let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, &shape)?;
             let (n, cap) = (shape.numel(), capability());
-            if n > 0 {
-                let (a1, b1) = (one(self)?, one(other)?);
-                let a = if a1.is_some() && b1.is_none() { None } else { Some(full(self)?) };
-                let b = if b1.is_some() { None } else { Some(full(other)?) };
-                let a = a.as_ref().map(|t| t.values_for::<T>(op)).transpose()?;
-                let b = b.as_ref().map(|t| t.values_for::<T>(op)).transpose()?;
-                // SAFETY: `unary_real` and `binary_real` write every slot.
-                unsafe {
-                    kernels::fill_uninit(&mut out, n, |o| match (&a, &b, a1, b1) {
-                        (Some(a), _, _, Some(b1)) => {
-                            kernels::unary_real(cap, &kernels::FixSecond(k, b1), a, o)
-                        }
-                        (None, Some(b), Some(a1), _) => {
-                            kernels::unary_real(cap, &kernels::FixFirst(k, a1), b, o)
-                        }
-                        (Some(a), Some(b), _, _) => kernels::binary_real(cap, k, a, b, o),
-                        _ => unreachable!("internal: zip_real has each operand as values or one value"),
-                    })
-                };
+            if n == 0 {
+                return Ok(TensorData::from_vec_unchecked(out, shape));
+            }
+            // SAFETY (each arm): `unary_real` and `binary_real` write every slot.
+            match (one(self)?, one(other)?) {
+                (_, Some(b)) => {
+                    let a = full(self)?;
+                    let a = a.values_for::<T>(op)?;
+                    unsafe {
+                        kernels::fill_uninit(&mut out, n, |o| {
+                            kernels::unary_real(cap, &kernels::FixSecond(k, b), &a, o)
+                        })
+                    }
+                }
+                (Some(a), None) => {
+                    let b = full(other)?;
+                    let b = b.values_for::<T>(op)?;
+                    unsafe {
+                        kernels::fill_uninit(&mut out, n, |o| {
+                            kernels::unary_real(cap, &kernels::FixFirst(k, a), &b, o)
+                        })
+                    }
+                }
+                (None, None) => {
+                    let (a, b) = (full(self)?, full(other)?);
+                    let (a, b) = (a.values_for::<T>(op)?, b.values_for::<T>(op)?);
+                    unsafe { kernels::fill_uninit(&mut out, n, |o| kernels::binary_real(cap, k, &a, &b, o)) }
+                }
             }
             Ok(TensorData::from_vec_unchecked(out, shape))
         })

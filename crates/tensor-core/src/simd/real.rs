@@ -298,47 +298,30 @@ impl<const FMA: bool> Real for F32<FMA> {
         self.0 as f64
     }
     #[inline(always)]
-    fn exp(self) -> Self {
-        F32(exp::<FMA>(self.0))
-    }
-    #[inline(always)]
     fn exp_m1(self) -> Self {
         F32(self.0.exp_m1())
     }
-    #[inline(always)]
-    fn ln(self) -> Self {
-        F32(ln::<FMA>(self.0))
-    }
-    #[inline(always)]
-    fn ln_1p(self) -> Self {
-        F32(ln_1p::<FMA>(self.0))
-    }
-    #[inline(always)]
-    fn log2(self) -> Self {
-        F32(log2::<FMA>(self.0))
-    }
-    #[inline(always)]
-    fn log10(self) -> Self {
-        F32(log10::<FMA>(self.0))
-    }
-    #[inline(always)]
-    fn tanh(self) -> Self {
-        F32(tanh::<FMA>(self.0))
-    }
-    #[inline(always)]
-    fn erf(self) -> Self {
-        F32(erf::<FMA>(self.0))
-    }
-    #[inline(always)]
-    fn gelu(self) -> Self {
-        F32(gelu::<FMA>(self.0))
-    }
+    poly_methods!(exp, ln, ln_1p, log2, log10, tanh, erf, gelu);
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
         F32(madd::<FMA>(self.0, a.0, b.0))
     }
     std_methods!(f32, common);
 }
+
+/// `F32`'s methods that are this module's polynomial of the same name (`fn exp(self)` is
+/// `F32(exp::<FMA>(self.0))`).
+macro_rules! poly_methods {
+    ($($m:ident),*) => {
+        $(
+            #[inline(always)]
+            fn $m(self) -> Self {
+                F32($m::<FMA>(self.0))
+            }
+        )*
+    };
+}
+use poly_methods;
 
 /// `a * b + c`: one fused instruction when `FMA` (compiled only into builds for CPUs that have
 /// it), a multiply and an add otherwise (`mul_add` would be a slow library call there).
