@@ -302,7 +302,7 @@ impl TensorData {
                 }
                 a.zip_map::<i64, i64, i64>(&b, "pow", |x, e| x.wrapping_pow(e.min(u32::MAX as i64) as u32))
             }
-            _ => with_float!(rt, "pow", |T| a.zip_map::<T, T, T>(&b, "pow", |x, e| x.powf(e))),
+            _ => a.zip_real(&b, "pow", &Pow),
         }
     }
 
@@ -379,11 +379,7 @@ impl TensorData {
             return with_float!(rt, "pow", |T| self.try_to_dtype(rt)?.map_named::<T, T>("pow", |x| x * x));
         }
         if rt.is_float() {
-            let x = self.try_to_dtype(rt)?;
-            return with_float!(rt, "pow", |T| {
-                let e = T::c(e.to_f64());
-                x.map_named::<T, T>("pow", |v| v.powf(e))
-            });
+            return self.try_to_dtype(rt)?.map_real(&PowBy(e.to_f64()), "pow");
         }
         self.pow(&TensorData::from_scalar(e, rt))
     }
@@ -644,7 +640,7 @@ float_unary! {
     /// Base-2 logarithm.
     log2 => |x| x.log2(), lanes |v| lanes::log2_lanes::<true, 4>(v);
     /// The Gauss error function `erf(x) = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt`.
-    erf => |x| x.erf();
+    erf => |x| x.erf(), lanes |v| lanes::erf_lanes::<true, 4>(v);
     /// GELU, exact form: `x * Phi(x) = x/2 * (1 + erf(x / sqrt(2)))` (`Phi` the standard normal
     /// CDF), `F.gelu(x)`, by [`Real::gelu`](crate::simd::Real::gelu) (f32: a polynomial, no
     /// `exp` or division; within `5e-6 |gelu(x)| + 1e-7`).
@@ -654,6 +650,31 @@ float_unary! {
     gelu_tanh => |x| T::c(0.5) * x * (T::ONE + (T::c(GELU_TANH_BETA) * (x + T::c(GELU_TANH_KAPPA) * x * x * x)).tanh());
     /// SiLU (swish): `x * sigmoid(x) = x / (1 + e^-x)`.
     silu => |x| x / (T::ONE + (-x).exp());
+}
+
+/// `x^e` as a formula of two [`crate::simd::Real`]s: f32 by the vectorised
+/// [`crate::simd::real::pow`] (within an ulp, the IEEE special cases as `powf`), f64 by the
+/// standard library's `powf`.
+struct Pow;
+impl kernels::BinaryFn for Pow {
+    #[inline(always)]
+    fn call<T: crate::simd::Real>(&self, x: T, e: T) -> T {
+        x.powf(e)
+    }
+}
+
+/// `x^e` for one exponent `e` (as [`Pow`]), in lockstep in the AVX2 and AVX-512 builds.
+struct PowBy(f64);
+impl kernels::UnaryFn for PowBy {
+    #[inline(always)]
+    fn call<T: crate::simd::Real>(&self, x: T) -> T {
+        x.powf(T::c(self.0))
+    }
+    const LOCKSTEP: bool = true;
+    #[inline(always)]
+    fn call_lanes(&self, v: [f32; kernels::LANES]) -> [f32; kernels::LANES] {
+        crate::simd::real::pow_lanes::<true, { kernels::LANES }>(v, self.0 as f32)
+    }
 }
 
 /// `sqrt(2 / pi)`, the scale inside the tanh approximation of GELU.

@@ -421,7 +421,7 @@ fn float_unary_values() {
 
 #[test]
 fn lockstep_lines_give_the_bits_of_their_formula() {
-    // exp, tanh, sigmoid and the logarithms run four runs of a tensor at a time in the AVX2
+    // exp, tanh, sigmoid, the logarithms, erf and pow run four runs of a tensor at a time in the AVX2
     // and AVX-512 builds; every element must have the bits of the formula computed on its own (with fused
     // multiply-adds, as those builds do). 3 blocks of 4 x 64 values and a remainder of 29,
     // with the special values spread over both.
@@ -454,6 +454,10 @@ fn lockstep_lines_give_the_bits_of_their_formula() {
         std::f32::consts::FRAC_1_SQRT_2,
         1e-45,
         f32::MAX,
+        0.99,
+        -2.5,
+        3.91,
+        3.92,
     ];
     let x: Vec<f32> = (0..4 * 64 * 3 + 29)
         .map(|i| {
@@ -466,13 +470,17 @@ fn lockstep_lines_give_the_bits_of_their_formula() {
         .collect();
     let t = f32t(&x, &[x.len()]);
     type Scalar = fn(f32) -> f32;
-    let scalar: [(&str, Unary, Scalar); 6] = [
+    let scalar: [(&str, Unary, Scalar); 10] = [
         ("exp", TensorData::exp, real::exp::<true>),
         ("tanh", TensorData::tanh, real::tanh::<true>),
         ("sigmoid", TensorData::sigmoid, |v| 1.0 / (1.0 + real::exp::<true>(-v))),
         ("log", TensorData::log, real::ln::<true>),
         ("log2", TensorData::log2, real::log2::<true>),
         ("log10", TensorData::log10, real::log10::<true>),
+        ("erf", TensorData::erf, real::erf::<true>),
+        ("pow 1.5", |t| t.pow_scalar(1.5), |v| real::pow::<true>(v, 1.5)),
+        ("pow 3", |t| t.pow_scalar(3.0), |v| real::pow::<true>(v, 3.0)),
+        ("pow -0.7", |t| t.pow_scalar(-0.7), |v| real::pow::<true>(v, -0.7)),
     ];
     for (name, op, f) in scalar {
         let got = op(&t).unwrap().to_vec::<f32>().unwrap();

@@ -85,7 +85,7 @@ impl Backward for Pow {
     fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
         let (a, b, y) = (&self.a, &self.b, &self.y);
         let ga = wanted(needs[0], || {
-            let d = zip!(b, a, |b, a| if b == T::ZERO { T::ZERO } else { b * a.powf(b - T::ONE) })?;
+            let d = zip_real!(b, a, |b, a| if b == T::ZERO { T::ZERO } else { b * a.powf(b - T::ONE) })?;
             g.mul(&d)?.sum_to_shape(a.shape())
         })?;
         let gb = wanted(needs[1], || {

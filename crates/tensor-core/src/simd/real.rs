@@ -160,6 +160,10 @@ impl Real for f64 {
     fn mul_add(self, a: Self, b: Self) -> Self {
         f64::mul_add(self, a, b)
     }
+    #[inline(always)]
+    fn powf(self, e: Self) -> Self {
+        f64::powf(self, e)
+    }
     std_methods!(f64, exp, exp_m1, ln, ln_1p, log2, log10, tanh);
     std_methods!(f64, common);
 }
@@ -171,10 +175,6 @@ macro_rules! std_methods {
         #[inline(always)]
         fn recip(self) -> Self {
             Self::ONE / self
-        }
-        #[inline(always)]
-        fn powf(self, e: Self) -> Self {
-            <$t>::powf(self.into(), e.into()).into()
         }
         #[inline(always)]
         fn powi(self, n: i32) -> Self {
@@ -306,6 +306,10 @@ impl<const FMA: bool> Real for F32<FMA> {
     fn mul_add(self, a: Self, b: Self) -> Self {
         F32(madd::<FMA>(self.0, a.0, b.0))
     }
+    #[inline(always)]
+    fn powf(self, e: Self) -> Self {
+        F32(pow::<FMA>(self.0, e.0))
+    }
     std_methods!(f32, common);
 }
 
@@ -334,13 +338,8 @@ pub fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     }
 }
 
-/// `p(x)` for coefficients from the constant term up, by Horner's rule.
-#[inline(always)]
-fn horner<const FMA: bool>(x: f32, c: &[f32]) -> f32 {
-    horner_lanes::<FMA, 1>([x], c)[0]
-}
-
-/// [`horner`] of `N` values in lockstep (see [`exp_lanes`]).
+/// `p(x)` for coefficients from the constant term up, by Horner's rule, for `N` values in
+/// lockstep (see [`exp_lanes`]).
 #[inline(always)]
 fn horner_lanes<const FMA: bool, const N: usize>(x: [f32; N], c: &[f32]) -> [f32; N] {
     let mut p = [c[c.len() - 1]; N];
@@ -829,10 +828,16 @@ mod gelu_kernel {
 /// this kernel.
 #[inline(always)]
 pub fn erf<const FMA: bool>(x: f32) -> f32 {
-    let a = x.abs();
-    let s = x * x;
-    let small = x * horner::<FMA>(
-        s,
+    erf_lanes::<FMA, 1>([x])[0]
+}
+
+/// [`erf`] of `N` values in lockstep (as [`exp_lanes`]; the same bits). A vector computes
+/// both of `erf`'s forms for every lane and keeps one: three chains of dependent operations
+/// (two polynomials and an `exp`), which four runs side by side overlap.
+#[inline(always)]
+pub fn erf_lanes<const FMA: bool, const N: usize>(x: [f32; N]) -> [f32; N] {
+    let small = horner_lanes::<FMA, N>(
+        x.map(|v| v * v),
         &[
             std::f32::consts::FRAC_2_SQRT_PI,
             -0.376_126_26,
@@ -843,9 +848,9 @@ pub fn erf<const FMA: bool>(x: f32) -> f32 {
             7.853_799e-5,
         ],
     );
-    let ac = a.min(3.92);
-    let g = horner::<FMA>(
-        ac - 2.5,
+    let ac = x.map(|v| v.abs().min(3.92));
+    let g = horner_lanes::<FMA, N>(
+        ac.map(|a| a - 2.5),
         &[
             -1.556_815_3,
             -0.352_680_73,
@@ -859,16 +864,137 @@ pub fn erf<const FMA: bool>(x: f32) -> f32 {
             -5.554_838e-8,
         ],
     );
-    let erfc = exp::<FMA>(madd::<FMA>(-ac, ac, g));
-    let big = if a >= 3.92 { 1.0 } else { 1.0 - erfc };
-    let big = f32::from_bits(big.to_bits() | (x.to_bits() & 0x8000_0000));
-    if a < 1.0 {
-        small
-    } else if x.is_nan() {
-        x
+    let erfc = exp_lanes::<FMA, N>(from_fn(|i| madd::<FMA>(-ac[i], ac[i], g[i])));
+    from_fn(|i| {
+        let (x, a) = (x[i], x[i].abs());
+        let big = if a >= 3.92 { 1.0 } else { 1.0 - erfc[i] };
+        let big = f32::from_bits(big.to_bits() | (x.to_bits() & 0x8000_0000));
+        if a < 1.0 {
+            x * small[i]
+        } else if x.is_nan() {
+            x
+        } else {
+            big
+        }
+    })
+}
+
+/// `a * b + c` in f64, fused when `FMA` (see [`madd`]).
+#[inline(always)]
+fn madd64<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA {
+        a.mul_add(b, c)
     } else {
-        big
+        a * b + c
     }
+}
+
+/// `c0 + c1 x + ... + c7 x^7` in f64 by Estrin's scheme: pairs `c[2i] + c[2i+1] x`, then
+/// pairs of those with `x^2`, then with `x^4`: a chain of three multiply-adds after the
+/// squarings instead of Horner's seven (its rounding differs from Horner's in the last bits
+/// of the f64, far below an f32's).
+#[inline(always)]
+fn estrin64_8<const FMA: bool>(x: f64, c: [f64; 8]) -> f64 {
+    let (x2, m) = (x * x, |a, b, c| madd64::<FMA>(a, b, c));
+    let x4 = x2 * x2;
+    let lo = m(m(c[3], x, c[2]), x2, m(c[1], x, c[0]));
+    let hi = m(m(c[7], x, c[6]), x2, m(c[5], x, c[4]));
+    m(hi, x4, lo)
+}
+
+/// `x^e` for f32 without branches or library calls, so that a loop over it vectorises:
+/// `e^(e ln|x|)` carried in f64, whose ~1e-14 relative error leaves the result rounded to f32
+/// correctly except within that distance of a rounding boundary (at most 1 ulp off; the
+/// standard library's `powf` is a call per element, 2-3x PyTorch's vectorised `pow`).
+/// - `ln|x|`: `|x| = 2^k m` with `m` in `[sqrt(1/2), sqrt(2))` (f32 denormals are normal in
+///   f64), `ln m = 2 atanh(f) = 2 f (1 + f^2/3 + f^4/5 + ...)` with `f = (m - 1)/(m + 1)`,
+///   `|f| <= 0.172`: eight terms, truncation error 3e-14 relatively.
+/// - `e^y`, `y = e ln|x|` clamped to `[-110, 90]` (beyond, the f32 result is 0 or inf):
+///   `y = n ln2 + r` (`ln2` in two parts), `|r| <= ln2/2`, `e^r` by its Taylor polynomial of
+///   degree 10 (error 2e-13), times `2^n` exactly; one rounding to f32 (denormals included).
+/// - The IEEE cases, by selects: `x^0 = 1` and `1^e = 1` (even for NaN), `0^e` and `inf^e`
+///   through `ln 0 = -inf`, `ln inf = inf`; a negative `x` gives `-|x|^e` for an odd integer
+///   `e`, `|x|^e` for an even one, and NaN for a non-integer `e` (unless `x` is -0 or -inf,
+///   as `powf`); `(-1)^(+-inf) = 1`; NaN otherwise propagates.
+#[inline(always)]
+pub fn pow<const FMA: bool>(x: f32, e: f32) -> f32 {
+    pow_lanes::<FMA, 1>([x], e)[0]
+}
+
+/// [`pow`] of `N` values to one exponent in lockstep (as [`exp_lanes`]; the same bits): its
+/// chain of dependent operations (a division, two polynomials, the reductions) is long, and
+/// four side by side overlap.
+#[inline(always)]
+pub fn pow_lanes<const FMA: bool, const N: usize>(x: [f32; N], e: f32) -> [f32; N] {
+    const TWO52: f64 = 4_503_599_627_370_496.0; // 2^52
+    const SHIFTER: f64 = 1.5 * TWO52; // adding it rounds to an integer
+    const LN2_HI: f64 = 0.693_147_180_369_123_8; // 0x3FE62E42FEE00000: n LN2_HI is exact
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    let a = x.map(|v| v.abs() as f64);
+    // |x| = 2^k m: k = the biased exponent - 1023, read as a float (the field placed in
+    // 2^52's significand), m in [1, 2), then in [sqrt(1/2), sqrt(2)).
+    let km: [(f64, f64); N] = from_fn(|i| {
+        let bits = a[i].to_bits();
+        let k = f64::from_bits((bits >> 52) | TWO52.to_bits()) - (TWO52 + 1023.0);
+        let m = f64::from_bits((bits & 0x000F_FFFF_FFFF_FFFF) | 1f64.to_bits());
+        if m > std::f64::consts::SQRT_2 {
+            (k + 1.0, m * 0.5)
+        } else {
+            (k, m)
+        }
+    });
+    let f: [f64; N] = from_fn(|i| (km[i].1 - 1.0) / (km[i].1 + 1.0));
+    let p: [f64; N] = from_fn(|i| {
+        let c = [1.0, 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0, 1.0 / 13.0, 1.0 / 15.0];
+        estrin64_8::<FMA>(f[i] * f[i], c)
+    });
+    let y: [f64; N] = from_fn(|i| {
+        let ln = madd64::<FMA>(km[i].0, std::f64::consts::LN_2, 2.0 * f[i] * p[i]);
+        let ln = if a[i] == 0.0 {
+            f64::NEG_INFINITY
+        } else if a[i] == f64::INFINITY {
+            f64::INFINITY
+        } else if a[i].is_nan() {
+            f64::NAN
+        } else {
+            ln
+        };
+        (e as f64 * ln).clamp(-110.0, 90.0) // (NaN stays NaN)
+    });
+    // y = n ln2 + r: n = round(y / ln2) by the shifter, as a float and (low bits) an integer.
+    let t = y.map(|y| madd64::<FMA>(y, std::f64::consts::LOG2_E, SHIFTER));
+    let r: [f64; N] = from_fn(|i| {
+        let n = t[i] - SHIFTER;
+        madd64::<FMA>(n, -LN2_LO, madd64::<FMA>(n, -LN2_HI, y[i]))
+    });
+    // e^r = sum r^i / i! up to i = 10: the first eight terms by Estrin, then r^8 (the rest).
+    let c = |i: u32| 1.0 / (1..=i).map(f64::from).product::<f64>();
+    let er: [f64; N] = from_fn(|i| {
+        let (r, r2) = (r[i], r[i] * r[i]);
+        let tail = madd64::<FMA>(madd64::<FMA>(c(10), r, c(9)), r, c(8));
+        madd64::<FMA>(tail, (r2 * r2) * (r2 * r2), estrin64_8::<FMA>(r, from_fn(|j| c(j as u32))))
+    });
+    // A negative x: the sign for an odd integer e; NaN for a non-integer one.
+    let int = e.trunc() == e; // (true for +-inf, false for NaN)
+    let odd = int && (e * 0.5).trunc() != e * 0.5;
+    from_fn(|i| {
+        let ni = (t[i].to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64);
+        let scale = f64::from_bits((ni.wrapping_add(1023) as u64) << 52); // 2^n, n in -159..=130
+        let mut out = (er[i] * scale) as f32;
+        if a[i] == 1.0 {
+            out = 1.0; // 1^e, and (-1)^e before its sign below
+        }
+        if x[i].is_sign_negative() && odd {
+            out = -out;
+        }
+        if x[i] < 0.0 && x[i] > f32::NEG_INFINITY && !int {
+            out = f32::NAN;
+        }
+        if e == 0.0 {
+            out = 1.0;
+        }
+        out
+    })
 }
 
 #[cfg(test)]
@@ -936,6 +1062,75 @@ mod tests {
             assert_eq!((e(88.73), e(100.0), e(f32::MAX)), (f32::INFINITY, f32::INFINITY, f32::INFINITY));
             assert_eq!((e(-104.0).to_bits(), e(-200.0).to_bits(), e(f32::MIN).to_bits()), (0, 0, 0));
             assert!(e(88.72) < f32::INFINITY && e(-103.0) > 0.0);
+        }
+    }
+
+    #[test]
+    fn pow_is_correctly_rounded_away_from_ties_and_follows_powf_at_the_special_values() {
+        // Against f64's pow (exact enough for an f32 result): within half an ulp and a hair
+        // (the f64 path's ~1e-14), over positive x from denormals to f32::MAX, for exponents
+        // of either sign, integer or not, with and without FMA.
+        for e in [1.5f32, 0.5, -0.5, 3.0, -2.7, 0.1, 7.3, 1.0 / 3.0, 1.0, -1.0, 0.001, 25.5] {
+            let f = |x: f32, fma: bool| if fma { pow::<true>(x, e) } else { pow::<false>(x, e) };
+            for fma in [false, true] {
+                let w = worst_ulp(sweep(0.0, f32::MAX, 200_000), |x| f(x, fma), |x| x.powf(e as f64));
+                assert!(w <= 0.501, "pow(x, {e}) (fma {fma}): {w} ulp");
+            }
+        }
+        // The IEEE cases: the bits of the standard library's powf (NaN for NaN), and within
+        // an ulp where both are finite and nonzero.
+        let xs = [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            2.0,
+            -2.0,
+            0.5,
+            -0.5,
+            -3.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1e-45,
+            -1e-45,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+        ];
+        let es = [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            2.0,
+            3.0,
+            -3.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            7.0,
+            1e10,
+            -1e10,
+            16_777_215.0, // 2^24 - 1: odd
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        for x in xs {
+            for e in es {
+                let want = x.powf(e);
+                for got in [pow::<true>(x, e), pow::<false>(x, e)] {
+                    if want.is_nan() {
+                        assert!(got.is_nan(), "pow({x}, {e}) = {got}, want NaN");
+                    } else if want == 0.0 || want.is_infinite() || got == 0.0 || got.is_infinite() {
+                        assert_eq!(got.to_bits(), want.to_bits(), "pow({x}, {e}) = {got}, want {want}");
+                    } else {
+                        let rel = ((got as f64 - want as f64) / want as f64).abs();
+                        assert!(rel <= f32::EPSILON as f64, "pow({x}, {e}) = {got}, want {want}");
+                    }
+                }
+            }
         }
     }
 
