@@ -31,6 +31,9 @@ fn elementwise(c: &mut Criterion) {
         g.bench_function(format!("gelu_{n}x{n}"), |x| x.iter(|| a.gelu().unwrap()));
         g.bench_function(format!("softplus_{n}x{n}"), |x| x.iter(|| a.softplus().unwrap()));
         g.bench_function(format!("log_{n}x{n}"), |x| x.iter(|| a.abs().unwrap().log().unwrap()));
+        g.bench_function(format!("erf_{n}x{n}"), |x| x.iter(|| a.erf().unwrap()));
+        let positive = a.abs().unwrap();
+        g.bench_function(format!("pow_1.5_{n}x{n}"), |x| x.iter(|| positive.pow_scalar(1.5).unwrap()));
     }
     g.finish();
 }
