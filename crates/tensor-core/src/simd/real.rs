@@ -968,11 +968,24 @@ pub fn pow_lanes<const FMA: bool, const N: usize>(x: [f32; N], e: f32) -> [f32; 
         madd64::<FMA>(n, -LN2_LO, madd64::<FMA>(n, -LN2_HI, y[i]))
     });
     // e^r = sum r^i / i! up to i = 10: the first eight terms by Estrin, then r^8 (the rest).
-    let c = |i: u32| 1.0 / (1..=i).map(f64::from).product::<f64>();
+    const C: [f64; 11] = [
+        1.0,
+        1.0,
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5_040.0,
+        1.0 / 40_320.0,
+        1.0 / 362_880.0,
+        1.0 / 3_628_800.0,
+    ]; // 1 / i!
     let er: [f64; N] = from_fn(|i| {
         let (r, r2) = (r[i], r[i] * r[i]);
-        let tail = madd64::<FMA>(madd64::<FMA>(c(10), r, c(9)), r, c(8));
-        madd64::<FMA>(tail, (r2 * r2) * (r2 * r2), estrin64_8::<FMA>(r, from_fn(|j| c(j as u32))))
+        let tail = madd64::<FMA>(madd64::<FMA>(C[10], r, C[9]), r, C[8]);
+        let head = estrin64_8::<FMA>(r, [C[0], C[1], C[2], C[3], C[4], C[5], C[6], C[7]]);
+        madd64::<FMA>(tail, (r2 * r2) * (r2 * r2), head)
     });
     // A negative x: the sign for an odd integer e; NaN for a non-integer one.
     let int = e.trunc() == e; // (true for +-inf, false for NaN)
