@@ -454,10 +454,37 @@ impl TensorData {
         }
         let (c, a, b) = (cond.expand(shape.clone())?, a.expand(shape.clone())?, b.expand(shape)?);
         crate::with_any!(a.dtype(), |T| {
-            let mut out: Vec<T> = crate::pool::try_fresh("where", c.shape())?;
+            let mut out: Vec<T> = crate::pool::try_overwritable("where", c.shape())?;
             let (cv, av, bv) =
                 (c.values_for::<bool>("where")?, a.values_for::<T>("where")?, b.values_for::<T>("where")?);
-            out.extend(cv.iter().zip(av.iter().zip(bv.iter())).map(|(&c, (&x, &y))| if c { x } else { y }));
+            // On every core for large tensors. f32 picks by bit masks: a select of two loaded
+            // values compiles to a load from the selected address, one value at a time
+            // (for (1000, 1000): 4.5 ms with a branch per value, 2.2 with a select, 0.13-0.15
+            // with the masks).
+            let cap = capability();
+            let fill = |at: usize, o: &mut [T]| {
+                let (cv, av, bv) = (&cv[at..at + o.len()], &av[at..at + o.len()], &bv[at..at + o.len()]);
+                let f32s = (crate::dtype::as_f32(av), crate::dtype::as_f32(bv));
+                if let (Some(o), (Some(av), Some(bv))) = (crate::dtype::as_f32_mut(o), f32s) {
+                    return crate::dispatch!(cap, |F| for (((o, &c), x), y) in
+                        o.iter_mut().zip(cv).zip(av).zip(bv)
+                    {
+                        let m = (c as u32).wrapping_neg(); // all ones where c holds
+                        *o = f32::from_bits((x.to_bits() & m) | (y.to_bits() & !m));
+                    });
+                }
+                crate::dispatch!(cap, |F| for (((o, &c), &x), &y) in o.iter_mut().zip(cv).zip(av).zip(bv) {
+                    *o = if c { x } else { y };
+                })
+            };
+            if out.len() < kernels::PARALLEL_MIN {
+                fill(0, &mut out);
+            } else {
+                use rayon::prelude::*;
+                crate::simd::threads::keep_awake();
+                let per = kernels::PARALLEL_MIN / 2;
+                out.par_chunks_mut(per).enumerate().for_each(|(t, o)| fill(t * per, o));
+            }
             Ok(TensorData::from_vec_unchecked(out, c.shape().clone()))
         })
     }
@@ -723,7 +750,17 @@ impl TensorData {
     pub fn leaky_relu(&self, negative_slope: f64) -> Result<TensorData> {
         with_float!(self.dtype(), "leaky_relu", |T| {
             let a = T::c(negative_slope);
-            self.map_named::<T, T>("leaky_relu", |x| if x > T::ZERO { x } else { x * a })
+            // Both sides computed, then one chosen: a select the loop vectorises (with the
+            // product inside the branch it stayed a scalar branch per value, which random
+            // signs mispredict: 2.8 ms for (1000, 1000) f32 against PyTorch's 0.07).
+            self.map_named::<T, T>("leaky_relu", move |x| {
+                let low = x * a;
+                if x > T::ZERO {
+                    x
+                } else {
+                    low
+                }
+            })
         })
     }
 
@@ -782,16 +819,20 @@ impl TensorData {
     /// (`diagonal` 0 is the main diagonal, 1 the one above it, -1 the one below). Any dtype;
     /// the tensor needs at least 2 dims.
     pub fn tril(&self, diagonal: i64) -> Result<TensorData> {
-        self.triangle("tril", diagonal, |j_minus_i, k| j_minus_i <= k)
+        // Row i keeps the columns j <= i + diagonal.
+        self.triangle("tril", |i, cols| (0, (i + diagonal as i128 + 1).clamp(0, cols)))
     }
 
     /// The upper triangle of the last two dims, like `torch.triu(x, diagonal)`: the elements
     /// with `j - i >= diagonal` are kept, the others set to 0.
     pub fn triu(&self, diagonal: i64) -> Result<TensorData> {
-        self.triangle("triu", diagonal, |j_minus_i, k| j_minus_i >= k)
+        // Row i keeps the columns j >= i + diagonal.
+        self.triangle("triu", |i, cols| ((i + diagonal as i128).clamp(0, cols), cols))
     }
 
-    fn triangle(&self, op: &'static str, k: i64, keep: impl Fn(i128, i128) -> bool) -> Result<TensorData> {
+    /// Every row `i` of the last two dims with the columns outside `kept(i, cols) = (from,
+    /// to)` set to 0: the row's values copied over `from..to`, zeros written around them.
+    fn triangle(&self, op: &'static str, kept: impl Fn(i128, i128) -> (i128, i128)) -> Result<TensorData> {
         if self.ndim() < 2 {
             return Err(Error::invalid(
                 op,
@@ -804,9 +845,12 @@ impl TensorData {
             let v = self.values_for::<T>(op)?;
             let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, self.shape())?;
             if rows > 0 && cols > 0 {
-                for (idx, &x) in v.iter().enumerate() {
-                    let (i, j) = ((idx / cols) % rows, idx % cols);
-                    out.push(if keep(j as i128 - i as i128, k as i128) { x } else { T::default() });
+                for (r, row) in v.chunks_exact(cols).enumerate() {
+                    let (from, to) = kept((r % rows) as i128, cols as i128);
+                    let (from, to) = (from as usize, to.max(from) as usize);
+                    out.extend(std::iter::repeat_n(T::default(), from));
+                    out.extend_from_slice(&row[from..to]);
+                    out.extend(std::iter::repeat_n(T::default(), cols - to));
                 }
             }
             Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))

@@ -133,22 +133,47 @@ impl TensorData {
             }
             return Ok(self.clone());
         }
-        let (outer, n, inner) = split(self.dims(), d);
+        let (_, n, inner) = split(self.dims(), d);
         let mut dims = self.shape().0.clone();
         dims[d] = idx.len();
         let shape = Shape(dims);
         shape.validate("index_select", self.dtype())?;
         with_any!(self.dtype(), |T| {
-            let mut out: Vec<T> = crate::pool::try_fresh("index_select", &shape)?;
+            let mut out: Vec<T> = crate::pool::try_overwritable("index_select", &shape)?;
             if shape.numel() == 0 {
                 return Ok(TensorData::from_vec_unchecked(out, shape));
             }
             let v = self.values_for::<T>("index_select")?;
-            for o in 0..outer {
-                for &i in &idx {
-                    let s = (o * n + i) * inner;
-                    out.extend_from_slice(&v[s..s + inner]);
+            // The output as (outer, m, inner): run `p` (pair (o, j) = (p / m, p % m)) is
+            // `inner` values from row `idx[j]` of block `o`. A task fills the runs from
+            // `first` a block at a time; runs of one value (the last dim) are single loads.
+            let m = idx.len();
+            let task = |first: usize, dst: &mut [T]| {
+                // (Local slices: captured ones were re-read after every store.)
+                let (v, idx): (&[T], &[usize]) = (&v, &idx);
+                let (mut p, mut dst) = (first, dst);
+                while !dst.is_empty() {
+                    let (o, j) = (p / m, p % m);
+                    let take = (m - j).min(dst.len() / inner);
+                    let (now, rest) = std::mem::take(&mut dst).split_at_mut(take * inner);
+                    let block = &v[o * n * inner..(o + 1) * n * inner];
+                    if inner == 1 {
+                        now.iter_mut().zip(&idx[j..j + take]).for_each(|(d, &i)| *d = block[i]);
+                    } else {
+                        for (d, &i) in now.chunks_exact_mut(inner).zip(&idx[j..j + take]) {
+                            d.copy_from_slice(&block[i * inner..(i + 1) * inner]);
+                        }
+                    }
+                    (p, dst) = (p + take, rest);
                 }
+            };
+            if out.len() < crate::simd::kernels::PARALLEL_MIN {
+                task(0, &mut out);
+            } else {
+                use rayon::prelude::*;
+                crate::simd::threads::keep_awake();
+                let runs = (crate::simd::kernels::PARALLEL_MIN / 2).div_ceil(inner);
+                out.par_chunks_mut(runs * inner).enumerate().for_each(|(t, d)| task(t * runs, d));
             }
             Ok(TensorData::from_vec_unchecked(out, shape))
         })

@@ -11,6 +11,8 @@ use crate::{with_float, with_numeric, DType, Element, Error, Float, Numeric, Res
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
+mod lanes;
+
 /// The dims a reduction runs over, as PyTorch's `dim` argument takes them: one dim (`0`,
 /// `-1`), a list (`[0, 1]`, `&[0, 2]`, `vec![0, 1]`), or every dim ([`Dims::All`], PyTorch's
 /// `dim=None`). An empty list also means every dim, as PyTorch's `x.sum(dim=[])` does.
@@ -151,20 +153,23 @@ impl Plan {
 }
 
 /// Calls `f` on every lane of `v` (laid out as `(outer, n, inner)`) in output order, and
-/// collects the results. A strided lane (`inner > 1`) is gathered into scratch first.
-fn map_lanes<T: Element, O>(
+/// collects the results. Contiguous lanes (`inner == 1`) are split across threads
+/// ([`lanes::rows`]); a strided lane (`inner > 1`) is gathered into scratch first.
+fn map_lanes<T: Element, O: Default + Send>(
     op: &'static str,
     v: &[T],
     (outer, n, inner): (usize, usize, usize),
     out: &mut Vec<O>,
-    mut f: impl FnMut(&[T]) -> O,
+    f: impl Fn(&[T]) -> O + Sync,
 ) -> Result<()> {
     if outer * inner == 0 {
         // No lanes (and no scratch: an empty tensor's lanes can be 2^46 long).
     } else if n == 0 {
         out.extend((0..outer * inner).map(|_| f(&[])));
     } else if inner == 1 {
-        out.extend(v.chunks_exact(n).map(f));
+        let start = out.len();
+        out.extend((0..outer).map(|_| O::default()));
+        lanes::rows(crate::simd::capability(), v, n, &mut out[start..], f);
     } else {
         let mut lane = crate::pool::try_scratch(op, n, T::default())?;
         for o in 0..outer {
@@ -208,40 +213,6 @@ fn reduced_shape(shape: &Shape, dim: usize, keepdim: bool) -> Shape {
 /// (see [`crate::simd::kernels::sum`]; the result does not depend on the thread count).
 pub fn sum_slice<T: Numeric>(x: &[T]) -> T {
     crate::simd::kernels::sum(crate::simd::capability(), x)
-}
-
-/// Reduces `dim` of `x` with a per-lane fold: `init` then `step(acc, value)` for each of the
-/// `n` values, then `finish(acc, n)`.
-fn fold_dim<T: Element, A: Copy, O: Element>(
-    x: &TensorData,
-    op: &'static str,
-    dim: isize,
-    keepdim: bool,
-    init: A,
-    step: impl Fn(A, T, usize) -> A,
-    finish: impl Fn(A, usize) -> O,
-) -> Result<TensorData> {
-    let d = x.shape().dim(op, dim)?;
-    let (outer, n, inner) = split(x.shape(), d);
-    // The result (outer * inner values) is sized and allocated before any work: reducing an
-    // empty dimension of an empty tensor can ask for more than memory holds.
-    let shape = reduced_shape(x.shape(), d, keepdim);
-    let mut out: Vec<O> = crate::pool::try_fresh(op, &shape)?;
-    let mut acc = crate::pool::try_scratch(op, shape.numel(), init)?;
-    if !acc.is_empty() && n > 0 {
-        let v = x.values_for::<T>(op)?;
-        for o in 0..outer {
-            let lanes = &mut acc[o * inner..(o + 1) * inner];
-            for k in 0..n {
-                let row = &v[(o * n + k) * inner..(o * n + k + 1) * inner];
-                for (a, &val) in lanes.iter_mut().zip(row) {
-                    *a = step(*a, val, k);
-                }
-            }
-        }
-    }
-    out.extend(acc.into_iter().map(|a| finish(a, n)));
-    Ok(TensorData::from_vec_unchecked(out, shape))
 }
 
 impl TensorData {
@@ -425,12 +396,13 @@ impl TensorData {
         with_float!(self.dtype(), op, |T| {
             let v = p.data.values_for::<T>(op)?;
             let mut out = crate::pool::try_fresh::<T>(op, &p.out)?;
+            let cap = crate::simd::capability();
             map_lanes(op, &v, (p.outer, p.n, p.inner), &mut out, |lane: &[T]| {
                 let abs = lane.iter().map(|x| x.to_f64().abs());
                 T::c(if ord == 2.0 {
-                    abs.map(|a| a * a).sum::<f64>().sqrt()
+                    lanes::sum_f64(cap, lane, |x| x * x).sqrt()
                 } else if ord == 1.0 {
-                    abs.sum()
+                    lanes::sum_f64(cap, lane, f64::abs)
                 } else if ord == 0.0 {
                     abs.filter(|&a| a != 0.0).count() as f64
                 } else if ord == f64::INFINITY {
@@ -469,6 +441,11 @@ impl TensorData {
         with_numeric!(self.dtype(), op, |T| {
             let v = p.data.values_for::<T>(op)?;
             let mut out = crate::pool::try_overwritable::<T>(op, self.shape())?;
+            if inner == 1 {
+                // Contiguous lanes, a few at a time and split across threads.
+                lanes::scan_rows(crate::simd::capability(), &v, n, &mut out, reverse);
+                return Ok(TensorData::from_vec_unchecked(out, self.shape().clone()));
+            }
             let float = T::DTYPE.is_float();
             let mut acc = crate::pool::try_scratch(op, inner, (0.0f64, T::ZERO))?;
             for o in 0..outer {
@@ -580,25 +557,34 @@ impl TensorData {
         })
     }
 
-    /// Product of all elements.
+    /// Product of all elements (1 for an empty tensor; integers wrap). Floats are multiplied
+    /// in partial products ([`lanes::product`]), so the rounding differs from a running
+    /// product's, as PyTorch's vectorised product does.
     pub fn prod(&self) -> Result<TensorData> {
         with_numeric!(self.dtype(), "prod", |T| {
-            let p = self.values_for::<T>("prod")?.iter().fold(T::ONE, |a, &b| a.mul_w(b));
+            let v = self.values_for::<T>("prod")?;
+            let cap = crate::simd::capability();
+            let p = crate::dispatch!(cap, |F| lanes::product(cap, &v));
             Ok(TensorData::scalar(p))
         })
     }
 
-    /// Product over `dim`.
+    /// Product over `dim` (1 over an empty dim), as [`TensorData::prod`] multiplies.
     pub fn prod_dim(&self, dim: isize, keepdim: bool) -> Result<TensorData> {
-        with_numeric!(self.dtype(), "prod", |T| fold_dim::<T, T, T>(
-            self,
-            "prod",
-            dim,
-            keepdim,
-            T::ONE,
-            |a, x, _| a.mul_w(x),
-            |a, _| a
-        ))
+        let op = "prod";
+        let d = self.shape().dim(op, dim)?;
+        let (outer, n, inner) = split(self.shape(), d);
+        // The result is sized and allocated before any work: reducing an empty dimension of
+        // an empty tensor can ask for more than memory holds.
+        let shape = reduced_shape(self.shape(), d, keepdim);
+        with_numeric!(self.dtype(), op, |T| {
+            let mut out = crate::pool::try_filled::<T>(op, &shape, T::ONE)?;
+            if !out.is_empty() && n > 0 {
+                let v = self.values_for::<T>(op)?;
+                lanes::products(crate::simd::capability(), &v, (outer, n, inner), &mut out);
+            }
+            Ok(TensorData::from_vec_unchecked(out, shape))
+        })
     }
 
     fn nonempty(&self, op: &'static str) -> Result<()> {
@@ -613,7 +599,9 @@ impl TensorData {
         self.nonempty("max")?;
         with_numeric!(self.dtype(), "max", |T| {
             let v = self.values_for::<T>("max")?;
-            Ok(TensorData::scalar(v.iter().skip(1).fold(v[0], |a, &b| a.max_val(b))))
+            let cap = crate::simd::capability();
+            let m = crate::dispatch!(cap, |F| lanes::extreme::<T, true>(cap, &v));
+            Ok(TensorData::scalar(m))
         })
     }
 
@@ -622,10 +610,14 @@ impl TensorData {
         self.nonempty("min")?;
         with_numeric!(self.dtype(), "min", |T| {
             let v = self.values_for::<T>("min")?;
-            Ok(TensorData::scalar(v.iter().skip(1).fold(v[0], |a, &b| a.min_val(b))))
+            let cap = crate::simd::capability();
+            let m = crate::dispatch!(cap, |F| lanes::extreme::<T, false>(cap, &v));
+            Ok(TensorData::scalar(m))
         })
     }
 
+    /// The extremes over `dim` and the index of the first of each ([`lanes::extremes`]): a
+    /// NaN wins and the first NaN is reported, as PyTorch's `max` propagates NaN.
     fn arg_fold(
         &self,
         op: &'static str,
@@ -633,49 +625,30 @@ impl TensorData {
         keepdim: bool,
         want_max: bool,
     ) -> Result<(TensorData, TensorData)> {
+        let d = self.shape().dim(op, dim)?;
         // Only the reduced dimension must be non-empty (PyTorch: `torch.empty(0, 3).max(1)`
         // gives empty results, `.max(0)` is an error).
-        if self.dims().get(self.shape().dim(op, dim)?) == Some(&0) {
+        if self.dims().get(d) == Some(&0) {
             return Err(Error::invalid(op, format!("cannot reduce over the empty dimension {dim} (shape {}) without an identity; the result would be undefined", self.shape())));
         }
+        let (outer, n, inner) = split(self.shape(), d);
+        let shape = reduced_shape(self.shape(), d, keepdim);
         with_numeric!(self.dtype(), op, |T| {
-            // Keeps the first extreme; a NaN wins and sticks (PyTorch's max propagates NaN).
-            let better = |cand: T, cur: T| -> bool {
-                let c_nan = cand.to_f64().is_nan();
-                let cur_nan = cur.to_f64().is_nan();
-                !cur_nan && (c_nan || if want_max { cand > cur } else { cand < cur })
-            };
-            let pairs = fold_dim::<T, (T, usize), T>(
-                self,
-                op,
-                dim,
-                keepdim,
-                (T::ZERO, usize::MAX),
-                |(best, bi), x, k| {
-                    if bi == usize::MAX || better(x, best) {
-                        (x, k)
-                    } else {
-                        (best, bi)
-                    }
-                },
-                |(b, _), _| b,
-            )?;
-            let idx = fold_dim::<T, (T, usize), i64>(
-                self,
-                op,
-                dim,
-                keepdim,
-                (T::ZERO, usize::MAX),
-                |(best, bi), x, k| {
-                    if bi == usize::MAX || better(x, best) {
-                        (x, k)
-                    } else {
-                        (best, bi)
-                    }
-                },
-                |(_, i), _| i as i64,
-            )?;
-            Ok((pairs, idx))
+            let mut vals = crate::pool::try_filled::<T>(op, &shape, T::ZERO)?;
+            let mut idx = crate::pool::try_filled::<i64>(op, &shape, 0)?;
+            if !vals.is_empty() {
+                let v = self.values_for::<T>(op)?;
+                let (cap, lanes) = (crate::simd::capability(), (outer, n, inner));
+                if want_max {
+                    lanes::extremes::<T, true>(cap, &v, lanes, &mut vals, &mut idx);
+                } else {
+                    lanes::extremes::<T, false>(cap, &v, lanes, &mut vals, &mut idx);
+                }
+            }
+            Ok((
+                TensorData::from_vec_unchecked(vals, shape.clone()),
+                TensorData::from_vec_unchecked(idx, shape),
+            ))
         })
     }
 
@@ -714,11 +687,21 @@ impl TensorData {
         with_float!(self.dtype(), op, |T| {
             let v = p.data.values_for::<T>(op)?;
             let mut out = crate::pool::try_fresh::<T>(op, &p.out)?;
-            map_lanes(op, &v, (p.outer, p.n, p.inner), &mut out, |lane: &[T]| {
+            // A lane as written: max, then the sum of exp(x - max), one value at a time.
+            let lse = |lane: &[T]| {
                 let m = lane.iter().fold(T::c(f64::NEG_INFINITY), |a, &b| a.max_val(b));
                 let m = if m.is_infinite() { T::ZERO } else { m };
                 lane.iter().map(|&x| (x - m).exp()).sum::<T>().ln() + m
-            })?;
+            };
+            if p.inner == 1 && p.n > 0 && p.lanes() > 0 {
+                // Contiguous lanes through log_softmax's vectorised row statistics (max and
+                // ln sum exp(x - max)); a lane whose max is not finite as written above.
+                let stats = crate::vmath::RowStats::of(&v, p.n);
+                let rows = v.chunks_exact(p.n).zip(stats.max.iter().zip(stats.lse.iter()));
+                out.extend(rows.map(|(lane, (&m, &l))| if m.is_finite() { m + l } else { lse(lane) }));
+            } else {
+                map_lanes(op, &v, (p.outer, p.n, p.inner), &mut out, lse)?;
+            }
             Ok(TensorData::from_vec_unchecked(out, p.out))
         })
     }

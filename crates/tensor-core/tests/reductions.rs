@@ -656,3 +656,137 @@ fn variance_over_a_strided_dim_matches_the_two_pass_definition() {
         }
     }
 }
+
+/// The first index of the lane's extreme (of its first NaN if it holds one), by definition.
+fn first_extreme(l: &[f64], max: bool) -> usize {
+    if let Some(i) = l.iter().position(|x| x.is_nan()) {
+        return i;
+    }
+    let mut best = 0;
+    for (i, &x) in l.iter().enumerate() {
+        if (max && x > l[best]) || (!max && x < l[best]) {
+            best = i;
+        }
+    }
+    best
+}
+
+#[test]
+fn large_reductions_take_the_vector_and_threaded_paths() {
+    // Shapes whose lanes are longer than the kernels' 16 partial results (and not a multiple
+    // of 16), strided blocks wider than their 512-column runs, tensors above the 65,536
+    // values that split work across threads, and one lane of 70,001 values (split into
+    // chunks): max/min, the first index of each, prod and cumsum against the definitions
+    // lane by lane. Values are small integers, so ties fall in different partial results
+    // (the first index must still win), and products stay exact in f64; a copy has NaNs.
+    let mut g = Generator::new(7);
+    for dims in [vec![3, 1030, 37], vec![70_001], vec![2, 5, 700]] {
+        let n: usize = dims.iter().product();
+        let u = TensorData::rand_with(&dims, DType::F64, &mut g).unwrap();
+        let base: Vec<f64> = vals(&u).iter().map(|x| (x * 9.0).floor() - 4.0).collect();
+        let mut with_nan = base.clone();
+        for i in (5..n).step_by(n / 7 + 3) {
+            with_nan[i] = f64::NAN;
+        }
+        for v in [base, with_nan] {
+            for dt in [DType::F32, DType::F64, DType::I64] {
+                if dt == DType::I64 && v.iter().any(|x| x.is_nan()) {
+                    continue;
+                }
+                let t = f64t(&v, &dims).to_dtype(dt);
+                for d in 0..dims.len() {
+                    let (mx, shape) = ref_reduce(&v, &dims, d, |l| l[first_extreme(l, true)]);
+                    let (amx, _) = ref_reduce(&v, &dims, d, |l| first_extreme(l, true) as f64);
+                    let (mn, _) = ref_reduce(&v, &dims, d, |l| l[first_extreme(l, false)]);
+                    let (amn, _) = ref_reduce(&v, &dims, d, |l| first_extreme(l, false) as f64);
+                    let (m, i) = t.max_dim(d as isize, false).unwrap();
+                    assert_eq!((m.dims(), m.dtype()), (&shape[..], dt));
+                    let same = |a: &[f64], b: &[f64]| {
+                        a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+                    };
+                    assert!(same(&vals(&m), &mx), "max {dims:?} dim {d} {dt:?}");
+                    assert_eq!(vals(&i), amx, "argmax {dims:?} dim {d} {dt:?}");
+                    let (m, i) = t.min_dim(d as isize, false).unwrap();
+                    assert!(same(&vals(&m), &mn), "min {dims:?} dim {d} {dt:?}");
+                    assert_eq!(vals(&i), amn, "argmin {dims:?} dim {d} {dt:?}");
+                    // Products of up to 1,030 values in [-4, 4]: f64 keeps them exact only
+                    // when short, so compare relatively; i64 products wrap.
+                    if dt == DType::I64 {
+                        let (p, _) = ref_reduce(&v, &dims, d, |l| {
+                            l.iter().fold(1i64, |p, &x| p.wrapping_mul(x as i64)) as f64
+                        });
+                        let got: Vec<f64> = t
+                            .prod_dim(d as isize, false)
+                            .unwrap()
+                            .to_vec::<i64>()
+                            .unwrap()
+                            .iter()
+                            .map(|&x| x as f64)
+                            .collect();
+                        assert_eq!(got, p, "prod {dims:?} dim {d}");
+                    } else if dt == DType::F64 {
+                        let (p, _) = ref_reduce(&v, &dims, d, lane_prod);
+                        let got = vals(&t.prod_dim(d as isize, false).unwrap());
+                        for (a, b) in got.iter().zip(&p) {
+                            assert!(
+                                a == b || (a - b).abs() <= 1e-12 * b.abs() || (a.is_nan() && b.is_nan()),
+                                "prod {dims:?} dim {d}: {a} vs {b}"
+                            );
+                        }
+                    }
+                    // Running sums: in f64 lane by lane, rounded to the dtype (exact here).
+                    let c = vals(&t.cumsum(d as isize).unwrap());
+                    let mut lane_dims = dims.clone();
+                    lane_dims[d] = 1;
+                    for lane in 0..n / dims[d] {
+                        let mut idx = unravel(lane, &lane_dims);
+                        let mut want = 0.0;
+                        for k in 0..dims[d] {
+                            idx[d] = k;
+                            let at = ravel(&idx, &dims);
+                            want += v[at];
+                            let got = c[at];
+                            assert!(
+                                got == want || (got.is_nan() && want.is_nan()),
+                                "cumsum {dims:?} dim {d} at {idx:?}: {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+                let all_max = v.iter().fold(f64::NEG_INFINITY, |m, &x| {
+                    if x.is_nan() || m.is_nan() {
+                        f64::NAN
+                    } else {
+                        m.max(x)
+                    }
+                });
+                let got = t.max().unwrap().item().unwrap();
+                assert!(got == all_max || (got.is_nan() && all_max.is_nan()), "max() {dims:?} {dt:?}");
+                let all_min =
+                    v.iter().fold(
+                        f64::INFINITY,
+                        |m, &x| if x.is_nan() || m.is_nan() { f64::NAN } else { m.min(x) },
+                    );
+                let got = t.min().unwrap().item().unwrap();
+                assert!(got == all_min || (got.is_nan() && all_min.is_nan()), "min() {dims:?} {dt:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn extremes_keep_the_sign_of_the_zero_they_report() {
+    // max over [-0.0, 0.0, ...]: the first maximal value is -0.0 at index 0, whichever of the
+    // partial results held which zero; the value reported is the element at the index.
+    let mut v = vec![-1.0f32; 40];
+    v[0] = -0.0;
+    v[17] = 0.0;
+    v[33] = 0.0;
+    let t = f32t(&v, &[40]);
+    let (m, i) = t.max_dim(0, false).unwrap();
+    assert_eq!(i.item().unwrap(), 0.0);
+    assert!(m.to_vec::<f32>().unwrap()[0].is_sign_negative());
+    let w: Vec<f32> = v.iter().map(|&x| if x == 0.0 { x } else { 1.0 }).collect();
+    let (m, i) = f32t(&w, &[40]).min_dim(0, false).unwrap();
+    assert_eq!((i.item().unwrap(), m.to_vec::<f32>().unwrap()[0].is_sign_negative()), (0.0, true));
+}

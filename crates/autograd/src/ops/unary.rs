@@ -168,7 +168,15 @@ struct LeakyRelu {
 impl Backward for LeakyRelu {
     fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
         let a = self.slope;
-        one(zip_real!(g, &self.x, [a], |g, x| if x > T::ZERO { g } else { g * T::c(a) })?)
+        // Both sides, then a select (which vectorises; a branch per value does not).
+        one(zip_real!(g, &self.x, [a], |g, x| {
+            let low = g * T::c(a);
+            if x > T::ZERO {
+                g
+            } else {
+                low
+            }
+        })?)
     }
 }
 
