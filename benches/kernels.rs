@@ -75,7 +75,32 @@ fn reductions(c: &mut Criterion) {
             x.iter(|| a.var_dims(&0.into(), 1.0, false).unwrap())
         });
         g.bench_function(format!("max_dim1_{n}x{n}"), |x| x.iter(|| a.max_dim(1, false).unwrap()));
+        g.bench_function(format!("max_dim0_{n}x{n}"), |x| x.iter(|| a.max_dim(0, false).unwrap()));
+        g.bench_function(format!("max_all_{n}x{n}"), |x| x.iter(|| a.max().unwrap()));
+        g.bench_function(format!("prod_dim1_{n}x{n}"), |x| x.iter(|| a.prod_dim(1, false).unwrap()));
+        g.bench_function(format!("cumsum_dim1_{n}x{n}"), |x| x.iter(|| a.cumsum(1).unwrap()));
+        g.bench_function(format!("norm_all_{n}x{n}"), |x| {
+            x.iter(|| a.vector_norm(2.0, &torchlet::Dims::All, false).unwrap())
+        });
         g.bench_function(format!("logsumexp_dim1_{n}x{n}"), |x| x.iter(|| a.logsumexp(1, false).unwrap()));
+    }
+    g.finish();
+}
+
+/// Selection and indexing: `where` of three tensors, `index_select` along either dim, the
+/// triangle of a causal mask.
+fn selection(c: &mut Criterion) {
+    let mut g = c.benchmark_group("selection");
+    for n in SIZES {
+        let (a, b) = (randn(&[n, n], 11).data(), randn(&[n, n], 12).data());
+        let mask = a.gt(&b).unwrap();
+        let idx = Tensor::randint_with(0, n as i64, [n], &mut Generator::new(13)).unwrap().data();
+        g.bench_function(format!("where_{n}x{n}"), |x| {
+            x.iter(|| torchlet::tensor_core::TensorData::where_cond(&mask, &a, &b).unwrap())
+        });
+        g.bench_function(format!("index_select0_{n}x{n}"), |x| x.iter(|| a.index_select(0, &idx).unwrap()));
+        g.bench_function(format!("index_select1_{n}x{n}"), |x| x.iter(|| a.index_select(1, &idx).unwrap()));
+        g.bench_function(format!("tril_{n}x{n}"), |x| x.iter(|| a.tril(0).unwrap()));
     }
     g.finish();
 }
@@ -203,6 +228,7 @@ criterion_group!(
     elementwise,
     activations,
     reductions,
+    selection,
     normalisation,
     softmax_family,
     losses,

@@ -372,13 +372,58 @@ pub fn sum<T: Numeric>(cap: Capability, x: &[T]) -> T {
     crate::dispatch!(cap, |F| sum_tree(x))
 }
 
+/// The pairwise tree of [`sum`] over `len` values: a node of more than `LEAF` values splits
+/// at half its length rounded up to a multiple of `LEAF`, `leaf(lo, hi)` sums a leaf's
+/// values, and `add(left, right)` a node's two halves. Walked without recursion: a
+/// recursive function is not inlined into the build [`dispatch!`](crate::dispatch) compiles,
+/// so the leaves ran as baseline SSE2 code (`x.sum(1)` of a (28892, 200) f32 tensor took
+/// 830 us on a 2-core Zen 3, PyTorch 355-394).
+#[inline(always)]
+fn tree<T: Copy>(len: usize, leaf: impl Fn(usize, usize) -> T, add: impl Fn(T, T) -> T) -> T {
+    if len <= LEAF {
+        return leaf(0, len);
+    }
+    // The nodes from the root to the current one: their range and, once summed, the sum of
+    // their left half. Each level at least halves the length (64 levels reach 2^64 values).
+    let mut path = [(0usize, 0usize, None::<T>); 64];
+    path[0] = (0, len, None);
+    let (mut depth, mut done) = (1, None::<T>);
+    loop {
+        let (lo, hi, left) = path[depth - 1];
+        let finished = match (done.take(), left) {
+            // The left half summed: on to the right half.
+            (Some(v), None) => {
+                let half = (hi - lo) / 2;
+                path[depth - 1].2 = Some(v);
+                path[depth] = (lo + half.next_multiple_of(LEAF).min(hi - lo), hi, None);
+                depth += 1;
+                continue;
+            }
+            (Some(v), Some(l)) => add(l, v),
+            (None, _) if hi - lo <= LEAF => leaf(lo, hi),
+            (None, _) => {
+                let half = ((hi - lo) / 2).next_multiple_of(LEAF).min(hi - lo);
+                path[depth] = (lo, lo + half, None);
+                depth += 1;
+                continue;
+            }
+        };
+        depth -= 1;
+        if depth == 0 {
+            return finished;
+        }
+        done = Some(finished);
+    }
+}
+
 #[inline(always)]
 fn sum_tree<T: Numeric>(x: &[T]) -> T {
-    if x.len() > LEAF {
-        let half = (x.len() / 2).next_multiple_of(LEAF).min(x.len());
-        return sum_tree(&x[..half]).add_w(sum_tree(&x[half..]));
-    }
-    sum_leaf(x)
+    tree(
+        x.len(),
+        #[inline(always)]
+        |lo, hi| sum_leaf(&x[lo..hi]),
+        T::add_w,
+    )
 }
 
 /// The sum of at most a few leaves, in `ACC` (32) accumulators added in order at the end.
@@ -401,10 +446,18 @@ fn sum_leaf<T: Numeric>(x: &[T]) -> T {
 /// `sum(a[i] * b[i])`, pairwise over leaves of `LEAF` values like [`sum`] (one thread).
 #[inline(always)]
 fn dot_tree<T: crate::Float>(a: &[T], b: &[T]) -> T {
-    if a.len() > LEAF {
-        let half = (a.len() / 2).next_multiple_of(LEAF).min(a.len());
-        return dot_tree(&a[..half], &b[..half]) + dot_tree(&a[half..], &b[half..]);
-    }
+    tree(
+        a.len(),
+        #[inline(always)]
+        |lo, hi| dot_leaf(&a[lo..hi], &b[lo..hi]),
+        #[inline(always)]
+        |l, r| l + r,
+    )
+}
+
+/// `sum(a[i] * b[i])` over a leaf of [`dot_tree`], in `ACC` (32) accumulators.
+#[inline(always)]
+fn dot_leaf<T: crate::Float>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::ZERO; ACC];
     let (ca, cb) = (a.chunks_exact(ACC), b.chunks_exact(ACC));
     let (ra, rb) = (ca.remainder(), cb.remainder());
