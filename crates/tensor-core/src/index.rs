@@ -76,13 +76,31 @@ impl TensorData {
         }
         let (outer, _, inner) = split(shape.dims(), d);
         with_any!(first.dtype(), |T| {
-            let mut out: Vec<T> = crate::pool::try_fresh("cat", &shape)?;
+            let mut out: Vec<T> = crate::pool::try_overwritable("cat", &shape)?;
             let parts: Vec<_> = tensors.iter().map(|t| t.values_for::<T>("cat")).collect::<Result<_>>()?;
+            // The copies in output order: per outer index, each part's run. Large outputs
+            // copy on every core, long runs in pieces of at least PARALLEL_MIN / 2 values.
+            let piece = if out.len() < crate::simd::kernels::PARALLEL_MIN {
+                usize::MAX
+            } else {
+                crate::simd::kernels::PARALLEL_MIN / 2
+            };
+            let mut copies: Vec<(&mut [T], &[T])> = Vec::new();
+            let mut rest = &mut out[..];
             for o in 0..outer {
                 for (p, t) in parts.iter().zip(tensors) {
                     let w = t.dims()[d] * inner;
-                    out.extend_from_slice(&p[o * w..(o + 1) * w]);
+                    let (dst, tail) = std::mem::take(&mut rest).split_at_mut(w);
+                    rest = tail;
+                    copies.extend(dst.chunks_mut(piece).zip(p[o * w..(o + 1) * w].chunks(piece)));
                 }
+            }
+            if piece == usize::MAX {
+                copies.into_iter().for_each(|(d, s)| d.copy_from_slice(s));
+            } else {
+                use rayon::prelude::*;
+                crate::simd::threads::keep_awake();
+                copies.into_par_iter().for_each(|(d, s)| d.copy_from_slice(s));
             }
             Ok(TensorData::from_vec_unchecked(out, shape))
         })

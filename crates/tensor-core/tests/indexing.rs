@@ -479,3 +479,24 @@ fn masked_fill_replaces_where_true() {
     assert!(x.masked_fill(&big, 0.0).is_err());
     assert!(matches!(x.masked_fill(&x, 0.0).unwrap_err(), Error::DTypeMismatch { .. }));
 }
+
+#[test]
+fn large_cat_copies_in_pieces_on_every_core() {
+    // Above 65,536 values the runs are copied in parallel, long ones in pieces of 32,768:
+    // along dim 1 (runs of 50,000 and 30,001 per row), along dim 0 (one run per tensor), and
+    // with an empty piece; against the values by position.
+    let (p, q, e) = (iota(&[3, 50_000]), iota(&[3, 30_001]).add_scalar(1e6).unwrap(), iota(&[3, 0]));
+    let r = TensorData::cat(&[&p, &e, &q], 1).unwrap();
+    assert_eq!(r.dims(), &[3, 80_001]);
+    let (rv, pv, qv) = (vals(&r), vals(&p), vals(&q));
+    for row in 0..3 {
+        for j in 0..80_001 {
+            let want = if j < 50_000 { pv[row * 50_000 + j] } else { qv[row * 30_001 + j - 50_000] };
+            assert_eq!(rv[row * 80_001 + j], want, "row {row} col {j}");
+        }
+    }
+    let (a, b) = (iota(&[40_000, 2]), iota(&[30_000, 2]).add_scalar(-5.0).unwrap());
+    let s = TensorData::cat(&[&a, &b], 0).unwrap();
+    let want: Vec<f64> = vals(&a).into_iter().chain(vals(&b)).collect();
+    assert_eq!(vals(&s), want);
+}

@@ -790,3 +790,28 @@ fn extremes_keep_the_sign_of_the_zero_they_report() {
     let (m, i) = f32t(&w, &[40]).min_dim(0, false).unwrap();
     assert_eq!((i.item().unwrap(), m.to_vec::<f32>().unwrap()[0].is_sign_negative()), (0.0, true));
 }
+
+#[test]
+fn strided_softmax_lanes_give_the_bits_of_contiguous_rows() {
+    // softmax over a leading dim transposes its lanes into rows (in tiles of 32 x 32,
+    // across threads above 65,536 values), runs the row kernel and transposes back: each lane
+    // must come out bit for bit as the same values do as a contiguous row. Shapes around the
+    // tile size, and one above the thread split (300 x 257).
+    for (dims, d) in [(vec![70, 45], 0), (vec![3, 70, 45], 1), (vec![33, 2, 31], 0), (vec![300, 257], 0)] {
+        let x = randn(&dims, 21).to_dtype(DType::F32);
+        let nd = dims.len();
+        let mut perm: Vec<isize> = (0..nd as isize).filter(|&i| i != d as isize).collect();
+        perm.push(d as isize);
+        let mut back = vec![0isize; nd];
+        for (i, &p) in perm.iter().enumerate() {
+            back[p as usize] = i as isize;
+        }
+        for log in [false, true] {
+            let f = |t: &TensorData, dim: isize| if log { t.log_softmax(dim) } else { t.softmax(dim) };
+            let got = f(&x, d as isize).unwrap();
+            let rows =
+                f(&x.permute(&perm).unwrap().contiguous(), -1).unwrap().permute(&back).unwrap().contiguous();
+            assert_eq!(bits(&got), bits(&rows), "{dims:?} dim {d} log {log}");
+        }
+    }
+}
