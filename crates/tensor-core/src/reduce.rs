@@ -558,7 +558,7 @@ impl TensorData {
     }
 
     /// Product of all elements (1 for an empty tensor; integers wrap). Floats are multiplied
-    /// in partial products ([`lanes::product`]), so the rounding differs from a running
+    /// in 16 partial products (`reduce/lanes.rs`), so the rounding differs from a running
     /// product's, as PyTorch's vectorised product does.
     pub fn prod(&self) -> Result<TensorData> {
         with_numeric!(self.dtype(), "prod", |T| {
