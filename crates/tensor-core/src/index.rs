@@ -74,33 +74,39 @@ impl TensorData {
             // Nothing to copy (the loop below would walk every outer index of an empty result).
             return with_any!(first.dtype(), |T| Ok(TensorData::from_vec_unchecked(Vec::<T>::new(), shape)));
         }
-        let (outer, _, inner) = split(shape.dims(), d);
+        let (_, _, inner) = split(shape.dims(), d);
         with_any!(first.dtype(), |T| {
             let mut out: Vec<T> = crate::pool::try_overwritable("cat", &shape)?;
             let parts: Vec<_> = tensors.iter().map(|t| t.values_for::<T>("cat")).collect::<Result<_>>()?;
-            // The copies in output order: per outer index, each part's run. Large outputs
-            // copy on every core, long runs in pieces of at least PARALLEL_MIN / 2 values.
-            let piece = if out.len() < crate::simd::kernels::PARALLEL_MIN {
-                usize::MAX
-            } else {
-                crate::simd::kernels::PARALLEL_MIN / 2
-            };
-            let mut copies: Vec<(&mut [T], &[T])> = Vec::new();
-            let mut rest = &mut out[..];
-            for o in 0..outer {
-                for (p, t) in parts.iter().zip(tensors) {
-                    let w = t.dims()[d] * inner;
-                    let (dst, tail) = std::mem::take(&mut rest).split_at_mut(w);
-                    rest = tail;
-                    copies.extend(dst.chunks_mut(piece).zip(p[o * w..(o + 1) * w].chunks(piece)));
+            // Per outer index, one row of the output: each part's run in turn. Large outputs
+            // copy rows on every core, and a long run (cat along dim 0) in pieces.
+            use crate::simd::kernels::PARALLEL_MIN;
+            use rayon::prelude::*;
+            let widths: Vec<usize> = tensors.iter().map(|t| t.dims()[d] * inner).collect();
+            let row: usize = widths.iter().sum();
+            let copy_row = |o: usize, dst: &mut [T]| {
+                let mut at = 0;
+                for (p, &w) in parts.iter().zip(&widths) {
+                    let (d, s) = (&mut dst[at..at + w], &p[o * w..(o + 1) * w]);
+                    if w >= PARALLEL_MIN {
+                        let piece = PARALLEL_MIN / 2;
+                        d.par_chunks_mut(piece)
+                            .zip(s.par_chunks(piece))
+                            .for_each(|(d, s)| d.copy_from_slice(s));
+                    } else {
+                        d.copy_from_slice(s);
+                    }
+                    at += w;
                 }
-            }
-            if piece == usize::MAX {
-                copies.into_iter().for_each(|(d, s)| d.copy_from_slice(s));
+            };
+            if out.len() < PARALLEL_MIN {
+                out.chunks_mut(row).enumerate().for_each(|(o, dst)| copy_row(o, dst));
             } else {
-                use rayon::prelude::*;
                 crate::simd::threads::keep_awake();
-                copies.into_par_iter().for_each(|(d, s)| d.copy_from_slice(s));
+                let per = (PARALLEL_MIN / 2).div_ceil(row);
+                out.par_chunks_mut(per * row).enumerate().for_each(|(t, dst)| {
+                    dst.chunks_mut(row).enumerate().for_each(|(i, dst)| copy_row(t * per + i, dst))
+                });
             }
             Ok(TensorData::from_vec_unchecked(out, shape))
         })
