@@ -142,11 +142,14 @@ pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, k: &K, x: &[E], 
                     return out.iter_mut().zip(x).for_each(|(o, v)| one(o, v));
                 }
                 // Blocks of LANES runs of RUN values: lane j of step i is x[j * RUN + i], so
-                // that the loop over i vectorises along each run.
+                // that the loop over i vectorises along each run. The blocks are arrays, so
+                // that no index needs a bounds check (with slices of `chunks_exact`, whether
+                // LLVM proved the indices in bounds, and so vectorised the loop, changed with
+                // unrelated code: tanh of (32, 200) ran scalar for a session).
                 const RUN: usize = 64;
-                let mut xs = x.chunks_exact(LANES * RUN);
-                let mut os = out.chunks_exact_mut(LANES * RUN);
-                for (xb, ob) in (&mut xs).zip(&mut os) {
+                let (xs, x_rest) = x.as_chunks::<{ LANES * RUN }>();
+                let (os, out_rest) = out.as_chunks_mut::<{ LANES * RUN }>();
+                for (xb, ob) in xs.iter().zip(os) {
                     for i in 0..RUN {
                         let y = k.call_lanes(std::array::from_fn(|j| xb[j * RUN + i]));
                         for (j, &v) in y.iter().enumerate() {
@@ -154,7 +157,7 @@ pub fn unary_real<E: crate::Float, K: UnaryFn>(cap: Capability, k: &K, x: &[E], 
                         }
                     }
                 }
-                os.into_remainder().iter_mut().zip(xs.remainder()).for_each(|(o, v)| one(o, v))
+                out_rest.iter_mut().zip(x_rest).for_each(|(o, v)| one(o, v))
             })
         };
         if x.len() < PARALLEL_MIN {
