@@ -1,7 +1,7 @@
 //! [`TensorData`]: an n-dimensional array of one dtype. Shared, immutable storage
 //! (`Arc<Buffer>`) plus a [`Layout`], so clones and views (transpose, expand, narrow) are O(1).
 
-use crate::shape::{for_each_offset, normalize_dim, Dims, Layout, Shape, ShapeSpec};
+use crate::shape::{normalize_dim, Dims, Layout, Shape, ShapeSpec};
 use crate::{with_any, Buffer, DType, Element, Error, Result};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -399,23 +399,15 @@ impl TensorData {
     /// The elements in row-major order in a new vector, allocated fallibly (errors name `op`).
     fn copy_values_for<T: Element>(&self, op: &'static str) -> Result<Vec<T>> {
         let all = self.all_for::<T>(op)?;
-        let mut out = crate::pool::try_vec_with_capacity::<T>(op, self.shape())?;
         if self.numel() == 0 {
-            // nothing to copy
-        } else if self.is_contiguous() {
-            let o = self.layout.offset;
-            out.extend_from_slice(&all[o..o + self.numel()]);
+            return crate::pool::try_vec_with_capacity::<T>(op, self.shape());
+        }
+        let mut out = crate::pool::try_overwritable::<T>(op, self.shape())?;
+        let l = &self.layout;
+        if self.is_contiguous() {
+            crate::copy::strided(all, &[self.numel()], &[1], l.offset, &mut out);
         } else {
-            // One innermost run at a time: a repeated value (a broadcast, stride 0), a slice
-            // (stride 1), or a gather; the index arithmetic is per run, not per element.
-            let nd = self.ndim(); // >= 1: a 0-d tensor is contiguous
-            let (dims, strides) = (self.dims(), &self.layout.strides);
-            let (inner, step) = (dims[nd - 1], strides[nd - 1]);
-            for_each_offset(&dims[..nd - 1], &strides[..nd - 1], self.layout.offset, |o| match step {
-                0 => out.extend(std::iter::repeat_n(all[o], inner)),
-                1 => out.extend_from_slice(&all[o..o + inner]),
-                s => out.extend((0..inner).map(|k| all[o + k * s])),
-            });
+            crate::copy::strided(all, self.dims(), &l.strides, l.offset, &mut out);
         }
         Ok(out)
     }
@@ -532,7 +524,13 @@ impl TensorData {
             let src = self.values_for::<S>("to_dtype")?;
             with_any!(dtype, |D| {
                 let mut v = crate::pool::try_fresh::<D>("to_dtype", self.shape())?;
-                v.extend(src.iter().map(|&x| D::from_f64(x.to_f64())));
+                let cap = crate::simd::capability();
+                // SAFETY: `unary` writes every element.
+                unsafe {
+                    crate::simd::kernels::fill_uninit(&mut v, src.len(), |o| {
+                        crate::simd::kernels::unary(cap, &src, o, |x: S| D::from_f64(x.to_f64()))
+                    })
+                };
                 Ok(Self::from_parts(D::into_buffer(v), self.shape().clone()))
             })
         })

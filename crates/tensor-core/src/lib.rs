@@ -13,6 +13,7 @@
 
 pub mod attention;
 pub mod conv;
+mod copy;
 pub mod data;
 pub mod display;
 pub mod dtype;

@@ -748,44 +748,6 @@ impl TensorData {
     }
 }
 
-/// Side of the square tiles [`transpose_blocks`] copies.
-const TILE: usize = 32;
-
-/// Each of the `outer` `(rows, cols)` matrices of `src` transposed into `dst`, a tile of
-/// `TILE` x `TILE` values at a time (a tile's rows read, its columns written, while they stay
-/// in cache; element by element, every value of a 1000-long column was a cache miss), split
-/// across threads by bands of rows of the result for large tensors.
-fn transpose_blocks<T: Element>(src: &[T], (outer, rows, cols): (usize, usize, usize), dst: &mut [T]) {
-    assert!(src.len() == outer * rows * cols && dst.len() == src.len(), "transpose_blocks: sizes");
-    if src.is_empty() {
-        return;
-    }
-    // One band: rows c0..c0 + band of one result matrix (its columns c0.. of the source).
-    let band = |m: usize, c0: usize, out: &mut [T]| {
-        let s = &src[m * rows * cols..(m + 1) * rows * cols];
-        let c1 = c0 + out.len() / rows;
-        for r0 in (0..rows).step_by(TILE) {
-            for c in c0..c1 {
-                let o = &mut out[(c - c0) * rows..(c - c0 + 1) * rows];
-                for r in r0..(r0 + TILE).min(rows) {
-                    o[r] = s[r * cols + c];
-                }
-            }
-        }
-    };
-    let per = if src.len() >= crate::simd::kernels::PARALLEL_MIN { TILE } else { cols };
-    let jobs = dst
-        .chunks_mut(rows * cols)
-        .enumerate()
-        .flat_map(|(m, d)| d.chunks_mut(per * rows).enumerate().map(move |(b, d)| (m, b * per, d)));
-    if src.len() >= crate::simd::kernels::PARALLEL_MIN {
-        crate::simd::threads::keep_awake();
-        jobs.collect::<Vec<_>>().into_par_iter().for_each(|(m, c0, d)| band(m, c0, d));
-    } else {
-        jobs.for_each(|(m, c0, d)| band(m, c0, d));
-    }
-}
-
 /// softmax or log_softmax over `dim`: every lane through the same row kernel
 /// ([`crate::vmath::softmax_rows`]), so a strided lane (any `dim` but the last) gives exactly
 /// the values the same numbers give as a contiguous row. Strided lanes are gathered into
@@ -805,10 +767,10 @@ fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<Ten
     } else {
         // (outer, n, inner) -> rows (outer, inner, n), the kernel, and back.
         let mut rows = crate::pool::try_overwritable(op, x.shape())?;
-        transpose_blocks(&v, (outer, n, inner), &mut rows);
+        crate::copy::transpose(&v, (outer, n, inner), &mut rows);
         let mut res = crate::pool::try_overwritable(op, x.shape())?;
         crate::vmath::softmax_rows(&rows, n, &mut res, log);
-        transpose_blocks(&res, (outer, inner, n), &mut out);
+        crate::copy::transpose(&res, (outer, inner, n), &mut out);
         crate::pool::give_back(rows);
         crate::pool::give_back(res);
     }

@@ -226,6 +226,64 @@ fn contiguous_copies_only_when_needed() {
     assert!(matches!(x.values::<f32>().unwrap_err(), Error::DTypeMismatch { op: "values", .. }));
 }
 
+/// The values a view of `iota` holds, by its layout: at row-major position `i`, the offset
+/// plus the sum of `i_k * stride_k` (iota's value is its position in the buffer).
+fn iota_view_values(view: &TensorData) -> Vec<f64> {
+    let l = view.layout();
+    let dims = view.dims();
+    (0..view.numel())
+        .map(|f| {
+            let i = unravel(f, dims);
+            (l.offset + i.iter().zip(&l.strides).map(|(a, b)| a * b).sum::<usize>()) as f64
+        })
+        .collect()
+}
+
+#[test]
+fn large_copies_of_views_match_their_layouts() {
+    // Above the thread split (65,536 values), sizes no multiple of the 32-value tiles: every
+    // permutation of 4 dims (those ending in a transposed pair take the tiled path), of a
+    // narrowed view (an offset) as well, broadcasts (stride 0), repeat and to_dtype.
+    let dims = [3usize, 23, 33, 37];
+    let x = iota(&dims);
+    let narrowed = x.narrow(1, 2, 19).unwrap();
+    let x32 = x.to_dtype(DType::F32);
+    let narrowed32 = x32.narrow(1, 2, 19).unwrap();
+    let mut perms = 0;
+    for p in 0..256usize {
+        let perm: Vec<isize> = (0..4).map(|k| (p >> (2 * k) & 3) as isize).collect();
+        if (0..4).any(|q| !perm.contains(&q)) {
+            continue;
+        }
+        perms += 1;
+        // f32 too: its transposed matrices go through 8 x 8 register blocks on AVX2 (the
+        // values, below 2^24, are exact).
+        for base in [&x, &narrowed, &x32, &narrowed32] {
+            let view = base.permute(&perm).unwrap();
+            let copy = view.contiguous();
+            assert!(copy.is_contiguous() && copy.dims() == view.dims() && copy.dtype() == view.dtype());
+            assert_eq!(vals(&copy), iota_view_values(&view), "{perm:?} {}", view.dtype());
+        }
+    }
+    assert_eq!(perms, 24);
+    // A batch of transposed matrices, as softmax along a leading dim reads them.
+    let m = iota(&[70, 30, 40]).transpose(1, 2).unwrap();
+    assert_eq!(m.contiguous().to_vec::<f64>().unwrap(), iota_view_values(&m));
+    // Broadcasts and repeat: [0, 1, ..., 299] as every row.
+    let row = iota(&[1, 300]);
+    let e = row.expand([1000, 300]).unwrap();
+    assert_eq!(e.contiguous().to_vec::<f64>().unwrap(), iota_view_values(&e));
+    let r = row.repeat(&[700, 2]).unwrap();
+    assert_eq!(r.dims(), &[700, 600]);
+    let want: Vec<f64> = (0..700 * 600).map(|f| (f % 300) as f64).collect();
+    assert_eq!(r.to_vec::<f64>().unwrap(), want);
+    // to_dtype of a large transposed view: f32 holds these integers exactly.
+    let t = x.transpose(2, 3).unwrap();
+    let want: Vec<f64> = iota_view_values(&t);
+    assert_eq!(vals(&t.to_dtype(DType::F32)), want);
+    assert_eq!(vals(&t.to_dtype(DType::I64)), want);
+}
+
 #[test]
 fn values_mut_is_copy_on_write() {
     // Mutating a clone leaves the original alone.

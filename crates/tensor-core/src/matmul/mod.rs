@@ -22,6 +22,8 @@ mod reuse;
 #[cfg(target_arch = "x86_64")]
 mod small;
 #[cfg(target_arch = "x86_64")]
+pub(crate) use small::untranspose;
+#[cfg(target_arch = "x86_64")]
 mod tile;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod windows;

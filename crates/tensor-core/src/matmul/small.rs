@@ -240,17 +240,30 @@ unsafe fn run(
 /// had taken ~5% of `gpt_generate_100` on AVX2 (its feed-forward and output products are
 /// computed as `C^T`).
 ///
+/// Also the copy of a transposed f32 view (`crate::copy`).
+///
 /// # Safety
-/// The CPU has AVX2; `ct.len() >= n * ld`, `ld >= m`, `dst.len() == m * n`.
+/// The CPU has AVX2.
+///
+/// # Panics
+/// Unless `ld >= m`, `dst.len() == m * n` and `ct` holds the values read (`(n - 1) * ld + m`).
 #[target_feature(enable = "avx2")]
-unsafe fn untranspose(ct: &[f32], ld: usize, dst: &mut [f32], m: usize, n: usize, accumulate: bool) {
-    assert!(ct.len() >= n * ld && ld >= m && dst.len() == m * n);
+pub(crate) unsafe fn untranspose(
+    ct: &[f32],
+    ld: usize,
+    dst: &mut [f32],
+    m: usize,
+    n: usize,
+    accumulate: bool,
+) {
+    assert!((n == 0 || ct.len() >= (n - 1) * ld + m) && ld >= m && dst.len() == m * n);
     let (m8, n8) = (m / 8 * 8, n / 8 * 8);
     let mut block = [0.0f32; 64];
     for i0 in (0..m8).step_by(8) {
         for j0 in (0..n8).step_by(8) {
             // SAFETY: the CPU has AVX2 (the caller's promise). Reads ct[(j0 + r) * ld + i0 + t]
-            // for r, t < 8: j0 + 7 < n rows and i0 + 7 < m <= ld (asserted above). Writes
+            // for r, t < 8: j0 + 7 < n rows and i0 + 7 < m <= ld, at most (n - 1) * ld + m - 1
+            // (asserted above). Writes
             // block[t * 8 + r] (64 values), or dst[(i0 + t) * n + j0 + r]: i0 + 7 < m rows of n,
             // j0 + 7 < n.
             let src = ct.as_ptr().add(j0 * ld + i0);
