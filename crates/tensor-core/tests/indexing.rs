@@ -97,6 +97,33 @@ fn gather_and_scatter_add_three_d_are_adjoint() {
 }
 
 #[test]
+fn large_gathers_from_a_view_split_across_threads() {
+    // Above the thread split (65,536 values), from a transposed (non-contiguous) source,
+    // along each dim: against the definition out[pos] = x[pos with pos[d] = index[pos]].
+    let mut g = Generator::new(11);
+    let base = randn(&[40, 9, 300], 12);
+    let x = base.transpose(0, 2).unwrap(); // (300, 9, 40), strides (1, 300, 2700)
+    let xd = [300usize, 9, 40];
+    let xv = vals(&x);
+    for d in 0..3 {
+        // Longer than x along d (values repeat), one smaller elsewhere.
+        let mut id = xd.to_vec();
+        id[(d + 1) % 3] -= 1;
+        id[d] = 70_001 / (id[(d + 1) % 3] * id[(d + 2) % 3]) + 1;
+        let index = TensorData::randint_with(0, xd[d] as i64, id.as_slice(), &mut g).unwrap();
+        assert!(index.numel() > 70_000);
+        let got = x.gather(d as isize, &index).unwrap();
+        let want = naive_gather(&xv, &xd, d, &index.to_vec::<i64>().unwrap(), &id);
+        assert_tensor(&got, &id, &want, 0.0);
+    }
+    // f32, a (1000, 10) index into (1000, 1000) along the last dim (one value a row).
+    let x = TensorData::randint_with(0, 1 << 20, &[1000, 1000][..], &mut g).unwrap().to_dtype(DType::F32);
+    let index = TensorData::randint_with(0, 1000, &[1000, 10][..], &mut g).unwrap();
+    let want = naive_gather(&vals(&x), &[1000, 1000], 1, &index.to_vec::<i64>().unwrap(), &[1000, 10]);
+    assert_tensor(&x.gather(1, &index).unwrap(), &[1000, 10], &want, 0.0);
+}
+
+#[test]
 fn scatter_add_hand_values() {
     // Gradient of x.gather(1, [[0,0],[1,0]]) for x (2,3) with upstream g = [[1,2],[3,4]]:
     // row 0 gets 1 + 2 at column 0; row 1 gets 3 at column 1 and 4 at column 0.
