@@ -527,6 +527,38 @@ fn mse_loss_hand_value_grad_fn_and_errors() {
 }
 
 #[test]
+fn large_mse_losses_sum_on_every_core_and_keep_their_gradients() {
+    // 300 x 300 = 90,000 losses, past the 65,536 a running sum adds in order: the partial
+    // sums agree with a running f64 sum to rounding, and the gradients are 2 (x - t) u with
+    // u = 1/n (mean), 1 (sum) or g (none), exactly as f64 computes them.
+    let (x, tg) = (randn(&[300, 300], 60), randn(&[300, 300], 61));
+    let (xv, tv) = (x.to_vec::<f64>().unwrap(), tg.to_vec::<f64>().unwrap());
+    let running: f64 = xv.iter().zip(&tv).map(|(a, b)| (a - b) * (a - b)).sum();
+    let n = xv.len() as f64;
+    for (red, want, u) in [(Reduction::Sum, running, 1.0), (Reduction::Mean, running / n, 1.0 / n)] {
+        let xt = t(x.clone()).requires_grad_(true).unwrap();
+        let l = F::mse_loss_with(&xt, &t(tg.clone()), red).unwrap();
+        let got = l.item().unwrap();
+        assert!((got - want).abs() <= 1e-12 * want, "{red:?}: {got} vs {want}");
+        l.backward().unwrap();
+        let g = xt.grad().unwrap().to_vec::<f64>().unwrap();
+        assert!(g.iter().zip(xv.iter().zip(&tv)).all(|(&g, (a, b))| g == 2.0 * (a - b) * u), "{red:?}");
+    }
+    // Reduction None: the upstream gradient of each loss, 2 (x - t) g.
+    let xt = t(x.clone()).requires_grad_(true).unwrap();
+    let up = randn(&[300, 300], 62);
+    let l = F::mse_loss_with(&xt, &t(tg.clone()), Reduction::None).unwrap();
+    l.mul(&t(up.clone())).unwrap().sum().unwrap().backward().unwrap();
+    let g = xt.grad().unwrap().to_vec::<f64>().unwrap();
+    let uv = up.to_vec::<f64>().unwrap();
+    assert!(g.iter().zip(xv.iter().zip(&tv)).zip(&uv).all(|((&g, (a, b)), u)| g == 2.0 * (a - b) * u));
+    // f32 at this size: within f32 rounding of the f64 loss.
+    let (x32, t32) = (t(x.to_dtype(DType::F32)), t(tg.to_dtype(DType::F32)));
+    let l32 = F::mse_loss(&x32, &t32).unwrap().item().unwrap();
+    assert!((l32 - running / n).abs() <= 1e-6 * running / n, "{l32}");
+}
+
+#[test]
 fn grad_fn_names_follow_pytorch() {
     let p = t(TensorData::from(vec![0.3f64, 0.6])).requires_grad_(true).unwrap();
     let tg = t(TensorData::from(vec![0.0f64, 1.0]));

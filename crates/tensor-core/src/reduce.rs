@@ -215,6 +215,14 @@ pub fn sum_slice<T: Numeric>(x: &[T]) -> T {
     crate::simd::kernels::sum(crate::simd::capability(), x)
 }
 
+/// Sum of a slice in f64 (0 for an empty slice), in 16 partial sums added at the end, chunks
+/// of 16,384 values on every core for large slices (the chunks merged in order: the result
+/// does not depend on the thread count). Its rounding differs from a running sum's (and is
+/// smaller).
+pub fn sum_slice_f64<T: Element>(x: &[T]) -> f64 {
+    lanes::sum_f64(crate::simd::capability(), x, |v| v)
+}
+
 impl TensorData {
     /// A bool tensor as i64 0/1 for `op` (whose name prefixes a conversion error).
     fn bool_as_i64(&self, op: &'static str) -> Result<TensorData> {

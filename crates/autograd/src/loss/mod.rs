@@ -25,6 +25,7 @@
 use crate::catalog::OpInfo;
 use std::borrow::Cow;
 use std::panic::Location;
+use torchlet_tensor_core::simd::kernels::PARALLEL_MIN;
 use torchlet_tensor_core::{Element, Error, Float, Result, Shape, TensorData};
 
 pub mod bce;
@@ -103,17 +104,36 @@ impl Reduced {
 
     /// Reduces per-element losses `v` of `shape` (sums accumulate in f64).
     pub(crate) fn apply<T: Float>(self, v: Vec<T>, shape: Shape) -> TensorData {
-        // One running f64 sum, in element order (the order a hand-written loop adds in, which
-        // the seed-002 walkthrough relies on to show bit-identical NLL results).
-        let sum = || v.iter().map(|&x| Element::to_f64(x)).sum::<f64>();
         let out = match self {
             Reduced::None => return TensorData::from_vec_unchecked(v, shape),
-            Reduced::Sum => TensorData::scalar(T::c(sum())),
+            Reduced::Sum => TensorData::scalar(T::c(total(&v))),
             // Mean of zero elements (or zero total weight) is 0/0 = NaN, like PyTorch.
-            Reduced::Mean(n) => TensorData::scalar(T::c(sum() / n)),
+            Reduced::Mean(n) => TensorData::scalar(T::c(total(&v) / n)),
         };
         torchlet_tensor_core::pool::give_back(v); // reused if it came from the buffer cache
         out
+    }
+
+    /// [`Reduced::apply`] to per-element losses already in a tensor.
+    pub(crate) fn apply_to<T: Float>(self, l: TensorData) -> Result<TensorData> {
+        Ok(match self {
+            Reduced::None => l,
+            Reduced::Sum => TensorData::scalar(T::c(total(&l.values::<T>()?))),
+            Reduced::Mean(n) => TensorData::scalar(T::c(total(&l.values::<T>()?) / n)),
+        })
+    }
+}
+
+/// The f64 sum of per-element losses. Up to 65,536 of them, one running sum in element order
+/// (the order a hand-written loop adds in, which the seed-002 walkthrough relies on to show
+/// bit-identical NLL results); more in f64 partial sums on every core (the running sum's
+/// chain of dependent additions took 1.3 ms of `mse_loss` over 10^6 values, where PyTorch's
+/// whole forward and backward took 0.9).
+fn total<T: Float>(v: &[T]) -> f64 {
+    if v.len() <= PARALLEL_MIN {
+        v.iter().map(|&x| Element::to_f64(x)).sum::<f64>()
+    } else {
+        torchlet_tensor_core::reduce::sum_slice_f64(v)
     }
 }
 

@@ -5,11 +5,12 @@
 use crate::catalog::{Case, OpInfo};
 use crate::graph::{record, Backward, Grads};
 use crate::loss::{any_reduction, broadcast_pair, Reduced, Reduction, Site, Upstream};
+use crate::ops::zip_real;
 use crate::tensor::Tensor;
 use crate::warnings::{self, Pitfall};
 use smallvec::smallvec;
 use std::panic::Location;
-use torchlet_tensor_core::{with_float, Float, Result, Shape, TensorData};
+use torchlet_tensor_core::{with_float, Element, Result, Shape, TensorData};
 
 /// `mse_loss(x, t)` with the mean reduction.
 #[track_caller]
@@ -38,12 +39,18 @@ struct Mse {
 impl Backward for Mse {
     fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
         let (x, t) = (&self.x, &self.t);
+        // 2 (x - t) u, on every core for large tensors (`zip_real!`).
         let gx = with_float!(x.dtype(), "mse_loss", |T| {
-            let up = Upstream::<T>::new(g, self.red)?;
-            let (xv, tv) = (x.values::<T>()?, t.values::<T>()?);
-            let two = T::c(2.0);
-            let v = xv.iter().zip(tv.iter()).enumerate().map(|(i, (&a, &b))| two * (a - b) * up.at(i));
-            Ok(TensorData::from_vec_unchecked(v.collect::<Vec<T>>(), x.shape().clone()))
+            match Upstream::<T>::new(g, self.red)? {
+                Upstream::All(u) => {
+                    let u = Element::to_f64(u);
+                    zip_real!(x, t, [u], |a, b| T::c(2.0) * (a - b) * T::c(u))
+                }
+                Upstream::Each(_) => {
+                    let d = zip_real!(x, t, |a, b| a - b)?;
+                    zip_real!(&d, g, |d, u| T::c(2.0) * d * u)
+                }
+            }
         })?;
         let gt = if needs[1] { Some(gx.neg()?.sum_to_shape(&self.shapes.1)?) } else { None };
         Ok(smallvec![Some(gx.sum_to_shape(&self.shapes.0)?), gt])
@@ -61,9 +68,8 @@ fn forward(input: &Tensor, target: &Tensor, reduction: Reduction, at: Site) -> R
         });
     }
     let out = with_float!(x.dtype(), OP, |T| {
-        let (xv, tv) = (x.values::<T>()?, t.values::<T>()?);
-        let v: Vec<T> = xv.iter().zip(tv.iter()).map(|(&a, &b)| (a - b) * (a - b)).collect();
-        Ok(red.apply(v, x.shape().clone()))
+        let l = zip_real!(&x, &t, |a, b| (a - b) * (a - b))?;
+        red.apply_to::<T>(l)
     })?;
     let shapes = (x0.shape().clone(), t0.shape().clone());
     Ok(record(out, "MseLossBackward0", &[input, target], || Mse { x, t, red, shapes }))
