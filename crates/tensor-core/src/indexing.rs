@@ -193,6 +193,11 @@ impl TensorData {
     /// `C.index(&[Some(X)])` is makemore's `C[X]`: for `C` of shape `(27, 10)` and `X` of shape
     /// `(32, 3)`, a `(32, 3, 10)` tensor of rows of `C`.
     pub fn index(&self, indices: &[Option<TensorData>]) -> Result<TensorData> {
+        if let [Some(mask)] = indices {
+            if mask.dtype() == DType::Bool && mask.shape() == self.shape() && self.ndim() > 0 {
+                return self.select_where(mask);
+            }
+        }
         let plan = Plan::new("index", self.shape(), &self.layout.strides, indices)?;
         plan.out.validate("index", self.dtype())?;
         with_any!(self.dtype(), |T| {
@@ -206,6 +211,56 @@ impl TensorData {
                 None => out.extend_from_slice(&src[row..row + plan.post_numel]),
             });
             Ok(TensorData::from_vec_unchecked(out, plan.out))
+        })
+    }
+
+    /// `x[mask]` for a bool mask of `x`'s shape (what `masked_select` computes): the values
+    /// where the mask holds, in row-major order. The mask is counted in chunks (on every core
+    /// for large tensors), then each chunk writes its values from its count's offset, one
+    /// store per value whether selected or not (a branch per value mispredicted on random
+    /// masks: `x.masked_select(x > 0)` of (1000, 1000) f32 took 18 ms, PyTorch 6-7).
+    fn select_where(&self, mask: &TensorData) -> Result<TensorData> {
+        const CHUNK: usize = 1 << 15;
+        let m = mask.values_for::<bool>("index")?;
+        let count = |c: &[bool]| c.iter().map(|&b| b as usize).sum::<usize>();
+        let large = m.len() >= crate::simd::kernels::PARALLEL_MIN;
+        let counts: Vec<usize> = if large {
+            use rayon::prelude::*;
+            crate::simd::threads::keep_awake();
+            m.par_chunks(CHUNK).map(count).collect()
+        } else {
+            m.chunks(CHUNK).map(count).collect()
+        };
+        let shape = Shape::new(&[counts.iter().sum()]);
+        with_any!(self.dtype(), |T| {
+            let v = self.values_for::<T>("index")?;
+            let mut out = crate::pool::try_overwritable::<T>("index", &shape)?;
+            // Each chunk's slice of the output, `counts[c]` values long.
+            let mut parts = Vec::with_capacity(counts.len());
+            let mut rest = out.as_mut_slice();
+            for &n in &counts {
+                let (part, more) = std::mem::take(&mut rest).split_at_mut(n);
+                parts.push(part);
+                rest = more;
+            }
+            let fill = |(c, dst): (usize, &mut [T])| {
+                let (v, m) = (&v[c * CHUNK..], &m[c * CHUNK..]);
+                let mut k = 0;
+                for (&x, &b) in v.iter().zip(m.iter()).take(CHUNK) {
+                    if k == dst.len() {
+                        break; // (the chunk's selected values are all written)
+                    }
+                    dst[k] = x;
+                    k += b as usize;
+                }
+            };
+            if large {
+                use rayon::prelude::*;
+                parts.into_par_iter().enumerate().for_each(fill);
+            } else {
+                parts.into_iter().enumerate().for_each(fill);
+            }
+            Ok(TensorData::from_vec_unchecked(out, shape))
         })
     }
 

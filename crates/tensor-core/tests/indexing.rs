@@ -124,6 +124,34 @@ fn large_gathers_from_a_view_split_across_threads() {
 }
 
 #[test]
+fn large_masks_select_their_values_in_row_major_order() {
+    // x[mask] for masks of x's shape, above the thread split (65,536) and across the
+    // 32,768-value chunks: random, all true, all false, one true value at a chunk's end;
+    // from a transposed (non-contiguous) x too. Against filtering the values in order.
+    let base = randn(&[300, 700], 70);
+    for x in [base.clone(), base.t().unwrap()] {
+        let xv = vals(&x);
+        let n = xv.len();
+        let mut g = Generator::new(71);
+        let random: Vec<bool> = TensorData::rand_with(&[n][..], DType::F64, &mut g)
+            .unwrap()
+            .to_vec::<f64>()
+            .unwrap()
+            .iter()
+            .map(|&u| u < 0.4)
+            .collect();
+        let masks = [random, vec![true; n], vec![false; n], (0..n).map(|i| i == 32_767).collect()];
+        for (k, m) in masks.into_iter().enumerate() {
+            let want: Vec<f64> = xv.iter().zip(&m).filter(|(_, &b)| b).map(|(&v, _)| v).collect();
+            let mask = TensorData::from_vec(m, x.shape().clone()).unwrap();
+            let got = x.index(&[Some(mask)]).unwrap();
+            assert_eq!(got.dims(), &[want.len()], "mask {k}");
+            assert_eq!(vals(&got), want, "mask {k}");
+        }
+    }
+}
+
+#[test]
 fn scatter_add_hand_values() {
     // Gradient of x.gather(1, [[0,0],[1,0]]) for x (2,3) with upstream g = [[1,2],[3,4]]:
     // row 0 gets 1 + 2 at column 0; row 1 gets 3 at column 1 and 4 at column 0.
