@@ -161,24 +161,34 @@ impl TensorData {
             // `x != 0` (NaN != 0); for bool, `true`.
             Ok::<_, Error>(v.iter().map(|&x| x != T::default()).collect())
         })?;
-        let n = hits.iter().filter(|&&h| h).count();
-        let shape = Shape::new(&[n, nd]);
-        let mut out = crate::pool::try_fresh::<i64>("nonzero", &shape)?;
+        let counts = chunk_counts(&hits);
+        let shape = Shape::new(&[counts.iter().sum(), nd]);
+        let mut out = crate::pool::try_overwritable::<i64>("nonzero", &shape)?;
         let dims = self.dims();
-        let mut coord = vec![0i64; nd];
-        for &hit in &hits {
-            if hit {
-                out.extend_from_slice(&coord);
+        // Each chunk writes the coordinates of its hits from its count's offset, those of
+        // every position while it has hits left (no branch on the hit, as in `select_where`).
+        // Up to 4 dims the coordinates are an array of that length: with a length known only
+        // at run time, each position's copy was a call to memmove.
+        let fill = |c: usize, dst: &mut [i64]| match nd {
+            0 => dst.fill(0), // (a 0-d tensor: one hit of no coordinates, or none)
+            1 => coordinates::<1>(dims, &hits, c, dst),
+            2 => coordinates::<2>(dims, &hits, c, dst),
+            3 => coordinates::<3>(dims, &hits, c, dst),
+            4 => coordinates::<4>(dims, &hits, c, dst),
+            _ => {
+                let mut coord: Dims = smallvec::smallvec![0; nd];
+                let mut k = 0;
+                walk_chunk(dims, &hits, c, &mut coord, |coord, hit| {
+                    if k == dst.len() {
+                        return false;
+                    }
+                    dst[k..k + nd].iter_mut().zip(coord.iter()).for_each(|(o, &i)| *o = i as i64);
+                    k += nd * hit as usize;
+                    true
+                });
             }
-            // Advance the row-major counter.
-            for d in (0..nd).rev() {
-                coord[d] += 1;
-                if (coord[d] as usize) < dims[d] {
-                    break;
-                }
-                coord[d] = 0;
-            }
-        }
+        };
+        for_each_part(&mut out, &counts, nd, hits.len() >= crate::simd::kernels::PARALLEL_MIN, fill);
         Ok(TensorData::from_vec_unchecked(out, shape))
     }
 
@@ -220,30 +230,13 @@ impl TensorData {
     /// store per value whether selected or not (a branch per value mispredicted on random
     /// masks: `x.masked_select(x > 0)` of (1000, 1000) f32 took 18 ms, PyTorch 6-7).
     fn select_where(&self, mask: &TensorData) -> Result<TensorData> {
-        const CHUNK: usize = 1 << 15;
         let m = mask.values_for::<bool>("index")?;
-        let count = |c: &[bool]| c.iter().map(|&b| b as usize).sum::<usize>();
-        let large = m.len() >= crate::simd::kernels::PARALLEL_MIN;
-        let counts: Vec<usize> = if large {
-            use rayon::prelude::*;
-            crate::simd::threads::keep_awake();
-            m.par_chunks(CHUNK).map(count).collect()
-        } else {
-            m.chunks(CHUNK).map(count).collect()
-        };
+        let counts = chunk_counts(&m);
         let shape = Shape::new(&[counts.iter().sum()]);
         with_any!(self.dtype(), |T| {
             let v = self.values_for::<T>("index")?;
             let mut out = crate::pool::try_overwritable::<T>("index", &shape)?;
-            // Each chunk's slice of the output, `counts[c]` values long.
-            let mut parts = Vec::with_capacity(counts.len());
-            let mut rest = out.as_mut_slice();
-            for &n in &counts {
-                let (part, more) = std::mem::take(&mut rest).split_at_mut(n);
-                parts.push(part);
-                rest = more;
-            }
-            let fill = |(c, dst): (usize, &mut [T])| {
+            let fill = |c: usize, dst: &mut [T]| {
                 let (v, m) = (&v[c * CHUNK..], &m[c * CHUNK..]);
                 let mut k = 0;
                 for (&x, &b) in v.iter().zip(m.iter()).take(CHUNK) {
@@ -254,12 +247,7 @@ impl TensorData {
                     k += b as usize;
                 }
             };
-            if large {
-                use rayon::prelude::*;
-                parts.into_par_iter().enumerate().for_each(fill);
-            } else {
-                parts.into_iter().enumerate().for_each(fill);
-            }
+            for_each_part(&mut out, &counts, 1, m.len() >= crate::simd::kernels::PARALLEL_MIN, fill);
             Ok(TensorData::from_vec_unchecked(out, shape))
         })
     }
@@ -491,5 +479,91 @@ impl Plan {
                 f(q, p + o);
             }
         });
+    }
+}
+
+/// The coordinates of the true values of chunk `c` of `hits` (a mask of `N` dims `dims`) into
+/// `dst`, `N` values each (see `nonzero`).
+fn coordinates<const N: usize>(dims: &[usize], hits: &[bool], c: usize, dst: &mut [i64]) {
+    let mut coord = [0usize; N];
+    let mut k = 0;
+    walk_chunk(dims, hits, c, &mut coord, |coord, hit| {
+        if k == dst.len() {
+            return false; // (the chunk's hits are all written)
+        }
+        dst[k..k + N].copy_from_slice(&coord.map(|i| i as i64));
+        k += N * hit as usize;
+        true
+    });
+}
+
+/// Calls `f(coordinates, hit)` for each position of chunk `c` of `hits` in row-major order
+/// (`coord` holds the coordinates, one per dim of `dims`), until `f` returns false.
+#[inline(always)]
+fn walk_chunk<C: AsMut<[usize]> + AsRef<[usize]>>(
+    dims: &[usize],
+    hits: &[bool],
+    c: usize,
+    coord: &mut C,
+    mut f: impl FnMut(&C, bool) -> bool,
+) {
+    let mut flat = c * CHUNK;
+    for (i, &d) in coord.as_mut().iter_mut().zip(dims).rev() {
+        *i = flat % d;
+        flat /= d;
+    }
+    for &hit in hits[c * CHUNK..].iter().take(CHUNK) {
+        if !f(coord, hit) {
+            return;
+        }
+        // Advance the row-major counter.
+        for (i, &d) in coord.as_mut().iter_mut().zip(dims).rev() {
+            *i += 1;
+            if *i < d {
+                break;
+            }
+            *i = 0;
+        }
+    }
+}
+
+/// Values of a mask per chunk of [`chunk_counts`] and of the compactions that use it
+/// (`nonzero`, `x[mask]`).
+const CHUNK: usize = 1 << 15;
+
+/// The number of true values in each `CHUNK`-value chunk of `m`, on every core for large
+/// masks.
+fn chunk_counts(m: &[bool]) -> Vec<usize> {
+    let count = |c: &[bool]| c.iter().map(|&b| b as usize).sum::<usize>();
+    if m.len() >= crate::simd::kernels::PARALLEL_MIN {
+        use rayon::prelude::*;
+        crate::simd::threads::keep_awake();
+        m.par_chunks(CHUNK).map(count).collect()
+    } else {
+        m.chunks(CHUNK).map(count).collect()
+    }
+}
+
+/// `fill(c, part)` for each chunk `c`, `part` its slice of `out`: `counts[c] * width` values
+/// after those of the chunks before it. On every core when `parallel`.
+fn for_each_part<T: Send>(
+    out: &mut [T],
+    counts: &[usize],
+    width: usize,
+    parallel: bool,
+    fill: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let mut parts = Vec::with_capacity(counts.len());
+    let mut rest = out;
+    for &n in counts {
+        let (part, more) = std::mem::take(&mut rest).split_at_mut(n * width);
+        parts.push(part);
+        rest = more;
+    }
+    if parallel {
+        use rayon::prelude::*;
+        parts.into_par_iter().enumerate().for_each(|(c, p)| fill(c, p));
+    } else {
+        parts.into_iter().enumerate().for_each(|(c, p)| fill(c, p));
     }
 }

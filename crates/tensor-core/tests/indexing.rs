@@ -125,7 +125,7 @@ fn large_gathers_from_a_view_split_across_threads() {
 
 #[test]
 fn large_masks_select_their_values_in_row_major_order() {
-    // x[mask] for masks of x's shape, above the thread split (65,536) and across the
+    // x[mask] and mask.nonzero() for masks of x's shape, above the thread split (65,536) and across the
     // 32,768-value chunks: random, all true, all false, one true value at a chunk's end;
     // from a transposed (non-contiguous) x too. Against filtering the values in order.
     let base = randn(&[300, 700], 70);
@@ -143,10 +143,17 @@ fn large_masks_select_their_values_in_row_major_order() {
         let masks = [random, vec![true; n], vec![false; n], (0..n).map(|i| i == 32_767).collect()];
         for (k, m) in masks.into_iter().enumerate() {
             let want: Vec<f64> = xv.iter().zip(&m).filter(|(_, &b)| b).map(|(&v, _)| v).collect();
+            // nonzero: the (row, column) of each true value, in order.
+            let cols = x.dims()[1];
+            let coords: Vec<i64> =
+                (0..n).filter(|&i| m[i]).flat_map(|i| [(i / cols) as i64, (i % cols) as i64]).collect();
             let mask = TensorData::from_vec(m, x.shape().clone()).unwrap();
-            let got = x.index(&[Some(mask)]).unwrap();
+            let got = x.index(&[Some(mask.clone())]).unwrap();
             assert_eq!(got.dims(), &[want.len()], "mask {k}");
             assert_eq!(vals(&got), want, "mask {k}");
+            let nz = mask.nonzero().unwrap();
+            assert_eq!(nz.dims(), &[want.len(), 2], "mask {k}");
+            assert_eq!(nz.to_vec::<i64>().unwrap(), coords, "mask {k}");
         }
     }
 }
