@@ -469,7 +469,9 @@ unsafe fn transform_grad<V: F32s>(at: &Block, og: usize, gt: &[f32], ghat: &mut 
         for tx in 0..tw {
             let (t, p) = (r * tw + tx, 2 * (ty0 + r) * ow + 2 * tx);
             for k in (0..og).step_by(V::N) {
-                let [a, b, c, d] = [p, p + 1, p + ow, p + ow + 1].map(|q| V::load(gp.add(q * og + k)));
+                let at = |q: usize| gp.add(q * og + k); // (pointer arithmetic only)
+                let (a, b, c, d) =
+                    (V::load(at(p)), V::load(at(p + 1)), V::load(at(p + ow)), V::load(at(p + ow + 1)));
                 let left = [(a, b), (a.add(c), b.add(d)), (a.sub(c), b.sub(d)), (zero.sub(c), zero.sub(d))];
                 for (i, (p, q)) in left.into_iter().enumerate() {
                     for (j, x) in [p, p.add(q), p.sub(q), zero.sub(q)].into_iter().enumerate() {
@@ -479,6 +481,30 @@ unsafe fn transform_grad<V: F32s>(at: &Block, og: usize, gt: &[f32], ghat: &mut 
             }
         }
     }
+}
+
+/// `B^T` down four rows at column `at`: `(d0 - d2, d1 + d2, d2 - d1, d1 - d3)`. A function
+/// marked `#[inline(always)]`, not a closure given to `array::map`: since `98617b9` (unrelated
+/// code) LLVM compiled such closures outside the AVX2 build, every `_mm256_sub_ps` a call,
+/// and `conv2d_fwd_bwd` took 12-15 ms instead of 6.
+///
+/// # Safety
+/// The CPU has `V`'s instruction set; each row has `at + N` values.
+#[inline(always)]
+unsafe fn b_t<V: Pairs>(d: &[*const f32; 4], at: usize) -> [V; 4] {
+    let (d0, d1, d2, d3) =
+        (V::load(d[0].add(at)), V::load(d[1].add(at)), V::load(d[2].add(at)), V::load(d[3].add(at)));
+    [d0.sub(d2), d1.add(d2), d2.sub(d1), d1.sub(d3)]
+}
+
+/// `A^T` on four values of a tile's row, one vector each: `(m0 + m1 + m2, m1 - m2 - m3)`.
+///
+/// # Safety
+/// The CPU has `V`'s instruction set; each pointer has `N` values.
+#[inline(always)]
+unsafe fn a_t<V: Pairs>(m: [*const f32; 4]) -> (V, V) {
+    let (a, b, c, d) = (V::load(m[0]), V::load(m[1]), V::load(m[2]), V::load(m[3]));
+    (a.add(b).add(c), b.sub(c).sub(d))
 }
 
 /// `V = B^T d B` of every tile of the block, for every channel: tile `t = (ty - ty0) tw + tx`
@@ -509,10 +535,13 @@ unsafe fn transform_input<V: Pairs>(at: &Block, padded: &[f32], plane: usize, wp
             let out = |i: usize, j: usize, t: usize| vp.add((4 * i + j) * vs + c * ld + r * tw + t);
             for tx in (0..full).step_by(V::N) {
                 // The four rows after B^T, at column offsets 2 tx + [0, N, 2, 2 + N].
-                let s = [0, V::N, 2, 2 + V::N].map(|off| {
-                    let [d0, d1, d2, d3] = d.map(|p| V::load(p.add(2 * tx + off)));
-                    [d0.sub(d2), d1.add(d2), d2.sub(d1), d1.sub(d3)]
-                });
+                let at = 2 * tx;
+                let s = [
+                    b_t::<V>(&d, at),
+                    b_t::<V>(&d, at + V::N),
+                    b_t::<V>(&d, at + 2),
+                    b_t::<V>(&d, at + 2 + V::N),
+                ];
                 for i in 0..4 {
                     let (e0, o0) = V::deinterleave(s[0][i], s[1][i]);
                     let (e1, o1) = V::deinterleave(s[2][i], s[3][i]);
@@ -563,11 +592,11 @@ unsafe fn transform_output<V: Pairs>(at: &Block, prod: &[f32], seed: Option<&[f3
             let y1 = y0.add(ow);
             let full = tw / V::N * V::N;
             for tx in (0..full).step_by(V::N) {
-                let q = |i: usize| {
-                    let [a, b, c, d] = [0, 1, 2, 3].map(|j| V::load(mrow(4 * i + j).add(tx)));
-                    (a.add(b).add(c), b.sub(c).sub(d))
-                };
-                let ((q00, q01), (q10, q11), (q20, q21), (q30, q31)) = (q(0), q(1), q(2), q(3));
+                let m = |k: usize| mrow(k).add(tx); // (pointer arithmetic only)
+                let (q00, q01) = a_t::<V>([m(0), m(1), m(2), m(3)]);
+                let (q10, q11) = a_t::<V>([m(4), m(5), m(6), m(7)]);
+                let (q20, q21) = a_t::<V>([m(8), m(9), m(10), m(11)]);
+                let (q30, q31) = a_t::<V>([m(12), m(13), m(14), m(15)]);
                 let top = V::interleave(bv.add(q00.add(q10).add(q20)), bv.add(q01.add(q11).add(q21)));
                 let bottom = V::interleave(bv.add(q10.sub(q20).sub(q30)), bv.add(q11.sub(q21).sub(q31)));
                 top.0.store(y0.add(2 * tx));
