@@ -8,9 +8,7 @@
 //! else in square tiles. Large copies split their leading dim across threads.
 
 use crate::shape::for_each_offset;
-use crate::simd::kernels::PARALLEL_MIN;
 use crate::Element;
-use rayon::prelude::*;
 
 /// Side of the square tiles a transposed view is copied in: a tile's source lines
 /// (`TILE` values of each of `TILE` columns) stay in L1 while its rows are written (value by
@@ -40,20 +38,13 @@ pub(crate) fn strided<T: Element>(
         return;
     }
     let rows = out.len() / dims[0]; // values per index of the leading dim
-    if out.len() < PARALLEL_MIN {
-        return sequential(src, dims, strides, offset, out);
-    }
-    crate::simd::threads::keep_awake();
-    let mut per = (PARALLEL_MIN / 2).div_ceil(rows);
-    if dims.len() == 2 && strides[0] == 1 && strides[1] > 1 {
-        // A transposed matrix: bands of whole tiles (a band of 33 rows read every source
-        // line of its last tile for one value).
-        per = per.next_multiple_of(TILE);
-    }
-    out.par_chunks_mut(per * rows).enumerate().for_each(|(t, out)| {
+                                    // A transposed matrix splits in bands of whole tiles (a band of 33 rows read every source
+                                    // line of its last tile for one value).
+    let band = if dims.len() == 2 && strides[0] == 1 && strides[1] > 1 { TILE } else { 1 };
+    crate::simd::kernels::by_units(out, rows * band, |first, out| {
         let mut part: crate::shape::Dims = dims.into();
         part[0] = out.len() / rows;
-        sequential(src, &part, strides, offset + t * per * strides[0], out);
+        sequential(src, &part, strides, offset + first * band * strides[0], out);
     });
 }
 

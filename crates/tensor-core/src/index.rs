@@ -101,15 +101,9 @@ impl TensorData {
                     at += w;
                 }
             };
-            if out.len() < PARALLEL_MIN {
-                out.chunks_mut(row).enumerate().for_each(|(o, dst)| copy_row(o, dst));
-            } else {
-                crate::simd::threads::keep_awake();
-                let per = (PARALLEL_MIN / 2).div_ceil(row);
-                out.par_chunks_mut(per * row).enumerate().for_each(|(t, dst)| {
-                    dst.chunks_mut(row).enumerate().for_each(|(i, dst)| copy_row(t * per + i, dst))
-                });
-            }
+            crate::simd::kernels::by_units(&mut out, row, |first, dst| {
+                dst.chunks_mut(row).enumerate().for_each(|(i, dst)| copy_row(first + i, dst))
+            });
             Ok(TensorData::from_vec_unchecked(out, shape))
         })
     }
@@ -194,14 +188,7 @@ impl TensorData {
                     (p, dst) = (p + take, rest);
                 }
             };
-            if out.len() < crate::simd::kernels::PARALLEL_MIN {
-                task(0, &mut out);
-            } else {
-                use rayon::prelude::*;
-                crate::simd::threads::keep_awake();
-                let runs = (crate::simd::kernels::PARALLEL_MIN / 2).div_ceil(inner);
-                out.par_chunks_mut(runs * inner).enumerate().for_each(|(t, d)| task(t * runs, d));
-            }
+            crate::simd::kernels::by_units(&mut out, inner, task);
             Ok(TensorData::from_vec_unchecked(out, shape))
         })
     }
@@ -270,14 +257,7 @@ impl TensorData {
                     }
                 }
             };
-            if out.len() < crate::simd::kernels::PARALLEL_MIN {
-                task(0, &mut out);
-            } else {
-                use rayon::prelude::*;
-                crate::simd::threads::keep_awake();
-                let per = (crate::simd::kernels::PARALLEL_MIN / 2).div_ceil(block);
-                out.par_chunks_mut(per * block).enumerate().for_each(|(t, d)| task(t * per, d));
-            }
+            crate::simd::kernels::by_units(&mut out, block, task);
             Ok(TensorData::from_vec_unchecked(out, index.shape().clone()))
         })
     }

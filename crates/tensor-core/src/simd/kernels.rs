@@ -34,6 +34,20 @@ fn task_len(n: usize) -> usize {
     per.next_multiple_of(64).max(PARALLEL_MIN / 2)
 }
 
+/// `task(first, part)` over `out` cut into parts of whole units of `unit` (> 0) values,
+/// `first` the index of a part's first unit: one part below [`PARALLEL_MIN`] values, else
+/// parts of about `PARALLEL_MIN / 2` values on every core. The scaffolding of the kernels
+/// that fill an output by rows or blocks (`gather`, `index_select`, `cat`, the copies of
+/// views).
+pub(crate) fn by_units<T: Send>(out: &mut [T], unit: usize, task: impl Fn(usize, &mut [T]) + Sync) {
+    if out.len() < PARALLEL_MIN {
+        return task(0, out);
+    }
+    super::threads::keep_awake();
+    let per = (PARALLEL_MIN / 2).div_ceil(unit);
+    out.par_chunks_mut(per * unit).enumerate().for_each(|(t, part)| task(t * per, part));
+}
+
 /// A formula of one [`Real`] (a line of the `float_unary!` table): a type with a generic
 /// function, so that each build instantiates it with its own f32 flavour. Its fields, if any,
 /// are the formula's parameters (`softplus`'s `beta` and `threshold`).
