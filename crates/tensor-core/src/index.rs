@@ -379,7 +379,7 @@ impl TensorData {
                 format!("must match (the source, the second, needs {} entries along dimension {d}, one per index)", idx.len()),
             ));
         }
-        let (outer, n, inner) = split(self.dims(), d);
+        let (_, n, inner) = split(self.dims(), d);
         with_numeric!(self.dtype(), op, |T| {
             let mut out = crate::indexing::owned_values::<T>(self, op)?;
             if idx.is_empty() || out.is_empty() {
@@ -387,15 +387,28 @@ impl TensorData {
                 // nothing to add
             }
             let s = source.values_for::<T>(op)?;
-            for o in 0..outer {
-                for (k, &i) in idx.iter().enumerate() {
-                    let dst = (o * n + i as usize) * inner;
-                    let from = (o * idx.len() + k) * inner;
-                    for j in 0..inner {
-                        out[dst + j] = out[dst + j].add_w(s[from + j]);
+            let (s, idx, m): (&[T], &[i64], usize) = (&s, &idx, idx.len());
+            // `out` as rows of `inner` (row `o * n + i`), cut into parts of whole rows: a
+            // part adds, for each outer index it covers, the source rows of the indices that
+            // fall in it, in the order of `index` (so repeated indices add in the same order
+            // on any number of threads).
+            let task = |first: usize, part: &mut [T]| {
+                crate::dispatch!(crate::simd::capability(), |F| {
+                    let end = first + part.len() / inner;
+                    for o in first / n..end.div_ceil(n) {
+                        for (k, &i) in idx.iter().enumerate() {
+                            let r = o * n + i as usize;
+                            if r < first || r >= end {
+                                continue;
+                            }
+                            let d = &mut part[(r - first) * inner..(r - first + 1) * inner];
+                            let from = &s[(o * m + k) * inner..(o * m + k + 1) * inner];
+                            d.iter_mut().zip(from).for_each(|(d, &v)| *d = d.add_w(v));
+                        }
                     }
-                }
-            }
+                })
+            };
+            crate::simd::kernels::by_units(&mut out, inner, task);
             Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
         })
     }

@@ -16,6 +16,7 @@
 
 use crate::shape::{for_each_offset, normalize_dim, Dims, Layout, Shape};
 use crate::{with_any, with_numeric, DType, Error, Numeric, Result, TensorData};
+use std::borrow::Cow;
 
 /// The position `index` (negative counts from the end) along a dimension `dim` of `size`
 /// elements, or PyTorch's error naming the index, the dimension and its size.
@@ -322,10 +323,22 @@ impl TensorData {
 }
 
 /// A copy of `t`'s elements in row-major order, allocated fallibly (errors name `op`): the
-/// starting point of the kernels that write into a copy of their input.
+/// starting point of the kernels that write into a copy of their input. A tensor's buffer
+/// like any kernel's output (from the buffer cache), copied on every core when large.
 pub(crate) fn owned_values<T: crate::Element>(t: &TensorData, op: &'static str) -> Result<Vec<T>> {
-    let mut out = crate::pool::try_fresh::<T>(op, t.shape())?;
-    out.extend_from_slice(&t.values_for::<T>(op)?);
+    let v = match t.values_for::<T>(op)? {
+        Cow::Owned(v) => return Ok(v), // a view's values: already a copy
+        Cow::Borrowed(v) => v,
+    };
+    let mut out = crate::pool::try_vec_with_capacity::<T>(op, t.shape())?;
+    let cap = crate::simd::capability();
+    // SAFETY: `unary` writes every one of the `v.len()` elements (the shape's count, which
+    // `out` has room for).
+    unsafe {
+        crate::simd::kernels::fill_uninit(&mut out, v.len(), |o| {
+            crate::simd::kernels::unary(cap, v, o, |x| x)
+        })
+    };
     Ok(out)
 }
 

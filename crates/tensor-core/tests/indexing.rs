@@ -124,6 +124,34 @@ fn large_gathers_from_a_view_split_across_threads() {
 }
 
 #[test]
+fn large_index_adds_split_across_threads_match_the_definition() {
+    // Above the thread split (65,536 values), along each dim, indices repeating and out of
+    // order: out = self, then out[pos with pos[d] = index[k]] += source[pos with pos[d] = k]
+    // for k in order (the adds of a repeated index in index order: the same bits).
+    let mut g = Generator::new(21);
+    let xd = [40usize, 50, 60];
+    let x = randn(&xd, 22);
+    let xv = vals(&x);
+    for d in 0..3 {
+        let k = 97;
+        let index = TensorData::randint_with(0, xd[d] as i64, [k], &mut g).unwrap();
+        let iv = index.to_vec::<i64>().unwrap();
+        let mut sd = xd.to_vec();
+        sd[d] = k;
+        let src = randn(&sd, 23 + d as u64);
+        let sv = vals(&src);
+        let mut want = xv.clone();
+        for (f, &v) in sv.iter().enumerate() {
+            let mut p = unravel(f, &sd);
+            p[d] = iv[p[d]] as usize;
+            want[ravel(&p, &xd)] += v;
+        }
+        let got = x.index_add(d as isize, &index, &src).unwrap();
+        assert_tensor(&got, &xd, &want, 0.0);
+    }
+}
+
+#[test]
 fn large_masks_select_their_values_in_row_major_order() {
     // x[mask] and mask.nonzero() for masks of x's shape, above the thread split (65,536) and across the
     // 32,768-value chunks: random, all true, all false, one true value at a chunk's end;
