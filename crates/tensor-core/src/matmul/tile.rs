@@ -105,7 +105,13 @@ pub(super) unsafe fn tile_ahead<V: F32s, const NV: usize, const MR: usize>(
         // `small`: `gpt_generate_100` 30.4 ms broadcasts first against 31.0 row vectors
         // first, medians of 5 rounds).
         if MR * NV + MR < V::REGISTERS {
-            let bc: [V; MR] = std::array::from_fn(|i| V::splat(*ap[i].add(p * acs))); // A[i, p]
+            // (Loops, not closures given to `array::from_fn`: a closure may be compiled
+            // outside this function's AVX2 or AVX-512 build, each intrinsic then a call, as
+            // Winograd's transforms were in the twenty-fourth session.)
+            let mut bc = [V::zero(); MR];
+            for (i, b) in bc.iter_mut().enumerate() {
+                *b = V::splat(*ap[i].add(p * acs)); // A[i, p]
+            }
             for v in 0..NV {
                 let bv = V::load(brow.add(V::N * v));
                 for (row, &x) in acc.iter_mut().zip(&bc) {
@@ -113,7 +119,10 @@ pub(super) unsafe fn tile_ahead<V: F32s, const NV: usize, const MR: usize>(
                 }
             }
         } else {
-            let bv: [V; NV] = std::array::from_fn(|v| V::load(brow.add(V::N * v)));
+            let mut bv = [V::zero(); NV];
+            for (v, b) in bv.iter_mut().enumerate() {
+                *b = V::load(brow.add(V::N * v));
+            }
             for (i, row) in acc.iter_mut().enumerate() {
                 let x = V::splat(*ap[i].add(p * acs)); // A[i, p]
                 for (r, &b) in row.iter_mut().zip(&bv) {
@@ -226,26 +235,28 @@ pub(super) unsafe fn pack(b: &Strided<f32>, k: usize, n: usize, ld: usize, out: 
 /// The CPU has AVX2; `src + r * rs` and `dst + i * ld` are valid for 8 values each.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn transpose8(src: *const f32, rs: usize, dst: *mut f32, ld: usize) {
-    let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * rs)));
+    // (Loops over arrays, not closures given to `array::from_fn`, which may be compiled
+    // outside this AVX2 build: see `tile`.)
+    let mut r = [_mm256_setzero_ps(); 8];
+    for (i, r) in r.iter_mut().enumerate() {
+        *r = _mm256_loadu_ps(src.add(i * rs));
+    }
     // t: rows (0,1), (2,3), ... interleaved: t[2q] = r[2q][0] r[2q+1][0] r[2q][1] r[2q+1][1] | (4, 5)
-    let t: [__m256; 8] = std::array::from_fn(|i| {
-        let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
-        if i % 2 == 0 {
-            _mm256_unpacklo_ps(a, b)
-        } else {
-            _mm256_unpackhi_ps(a, b)
-        }
-    });
+    let mut t = [_mm256_setzero_ps(); 8];
+    for q in 0..4 {
+        let (a, b) = (r[2 * q], r[2 * q + 1]);
+        t[2 * q] = _mm256_unpacklo_ps(a, b);
+        t[2 * q + 1] = _mm256_unpackhi_ps(a, b);
+    }
     // s[4h + c]: column c (of 4 per 128-bit half) of rows 4h..4h+4, in both halves.
-    let s: [__m256; 8] = std::array::from_fn(|i| {
-        let (h, c) = (i / 4, i % 4);
-        let (a, b) = (t[4 * h + c / 2], t[4 * h + 2 + c / 2]);
-        if c % 2 == 0 {
-            _mm256_shuffle_ps::<0x44>(a, b)
-        } else {
-            _mm256_shuffle_ps::<0xEE>(a, b)
+    let mut s = [_mm256_setzero_ps(); 8];
+    for h in 0..2 {
+        for pair in 0..2 {
+            let (a, b) = (t[4 * h + pair], t[4 * h + 2 + pair]);
+            s[4 * h + 2 * pair] = _mm256_shuffle_ps::<0x44>(a, b);
+            s[4 * h + 2 * pair + 1] = _mm256_shuffle_ps::<0xEE>(a, b);
         }
-    });
+    }
     for c in 0..4 {
         _mm256_storeu_ps(dst.add(c * ld), _mm256_permute2f128_ps::<0x20>(s[c], s[4 + c]));
         _mm256_storeu_ps(dst.add((c + 4) * ld), _mm256_permute2f128_ps::<0x31>(s[c], s[4 + c]));

@@ -706,7 +706,12 @@ mod strips {
         unsafe fn strip<V: F32s, const S: usize>(&mut self, j: usize) {
             let w = self.acc.len();
             let p = self.x.as_ptr().add(j);
-            let mut s: [V; S] = std::array::from_fn(|k| V::load(p.add(k * V::N)));
+            // (A loop, not a closure given to `array::from_fn`, which may be compiled outside
+            // the AVX2 or AVX-512 build: see `matmul::tile`.)
+            let mut s = [V::zero(); S];
+            for (k, s) in s.iter_mut().enumerate() {
+                *s = V::load(p.add(k * V::N));
+            }
             for r in 1..self.x.len() / w {
                 let row = p.add(r * w);
                 for (k, s) in s.iter_mut().enumerate() {
