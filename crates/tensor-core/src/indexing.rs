@@ -157,11 +157,14 @@ impl TensorData {
     /// as nonzero.
     pub fn nonzero(&self) -> Result<TensorData> {
         let nd = self.ndim();
-        let hits: Vec<bool> = with_any!(self.dtype(), |T| {
-            let v = self.values_for::<T>("nonzero")?;
-            // `x != 0` (NaN != 0); for bool, `true`.
-            Ok::<_, Error>(v.iter().map(|&x| x != T::default()).collect())
-        })?;
+        // `x != 0` (NaN != 0); a bool mask's own values (not copied when contiguous).
+        let hits: Cow<[bool]> = match self.dtype() {
+            DType::Bool => self.values_for::<bool>("nonzero")?,
+            _ => with_any!(self.dtype(), |T| {
+                let v = self.values_for::<T>("nonzero")?;
+                Ok::<_, Error>(Cow::Owned(v.iter().map(|&x| x != T::default()).collect()))
+            })?,
+        };
         let counts = chunk_counts(&hits);
         let shape = Shape::new(&[counts.iter().sum(), nd]);
         let mut out = crate::pool::try_overwritable::<i64>("nonzero", &shape)?;

@@ -68,7 +68,7 @@ fn forward(input: &Tensor, target: &Tensor, reduction: Reduction, at: Site) -> R
         });
     }
     let out = with_float!(x.dtype(), OP, |T| {
-        let l = zip_real!(&x, &t, |a, b| (a - b) * (a - b))?;
+        let l = zip_real!(op = OP; &x, &t, |a, b| (a - b) * (a - b))?;
         red.apply_to::<T>(l)
     })?;
     let shapes = (x0.shape().clone(), t0.shape().clone());

@@ -93,11 +93,16 @@ pub(crate) use zip;
 /// [`Real`](torchlet_tensor_core::simd::Real) `T` so that its math (`exp`, `tanh`, `erf`, ...)
 /// vectorises in each CPU build ([`TensorData::zip_real`]): `zip_real!(g, x, |g, x| g *
 /// x.exp())`. A rule's parameters (f64 values) are named first:
-/// `zip_real!(g, x, [beta], |g, x| g * T::c(beta))`.
+/// `zip_real!(g, x, [beta], |g, x| g * T::c(beta))`. Errors (dtypes or shapes that differ)
+/// name the op `backward`; a forward pass names its op first: `zip_real!(op = "mse_loss";
+/// x, t, |a, b| (a - b) * (a - b))`.
 ///
 /// [`TensorData::zip_real`]: torchlet_tensor_core::TensorData::zip_real
 macro_rules! zip_real {
-    ($a:expr, $b:expr, $([$($p:ident),*],)? |$x:ident, $y:ident| $e:expr) => {{
+    ($a:expr, $b:expr, $([$($p:ident),*],)? |$x:ident, $y:ident| $e:expr) => {
+        $crate::ops::zip_real!(op = "backward"; $a, $b, $([$($p),*],)? |$x, $y| $e)
+    };
+    (op = $op:expr; $a:expr, $b:expr, $([$($p:ident),*],)? |$x:ident, $y:ident| $e:expr) => {{
         struct Rule {
             $($($p: f64),*)?
         }
@@ -108,7 +113,7 @@ macro_rules! zip_real {
                 $e
             }
         }
-        $a.zip_real($b, "backward", &Rule { $($($p),*)? })
+        $a.zip_real($b, $op, &Rule { $($($p),*)? })
     }};
 }
 pub(crate) use zip_real;
