@@ -390,18 +390,17 @@ pub fn sum<T: Numeric>(cap: Capability, x: &[T]) -> T {
 }
 
 /// The pairwise tree of [`sum`] over `len` values: a node of more than `LEAF` values splits
-/// at half its length rounded up to a multiple of `LEAF`, `leaves(lo, hi)` sums the (up to
-/// four) leaves of `lo..hi` (`lo` a multiple of `LEAF`; entries past the last leaf unused),
-/// and `add(left, right)` a node's two halves. Walked without recursion: a
+/// at half its length rounded up to a multiple of `LEAF`, `leaf(lo, hi)` sums a leaf's
+/// values, and `add(left, right)` a node's two halves. Walked without recursion: a
 /// recursive function is not inlined into the build [`dispatch!`](crate::dispatch) compiles,
 /// so the leaves ran as baseline SSE2 code (`x.sum(1)` of a (28892, 200) f32 tensor took
 /// 830 us on a 2-core Zen 3, PyTorch 355-394). The nodes of up to four leaves are summed by
 /// [`quad`], the walk only above them.
 #[inline(always)]
-fn tree<T: Copy>(len: usize, leaves: impl Fn(usize, usize) -> [T; 4], add: impl Fn(T, T) -> T) -> T {
+fn tree<T: Copy>(len: usize, leaf: impl Fn(usize, usize) -> T, add: impl Fn(T, T) -> T) -> T {
     const QUAD: usize = 4 * LEAF;
     if len <= QUAD {
-        return quad(0, len, &leaves, &add);
+        return quad(0, len, &leaf, &add);
     }
     // The nodes from the root to the current one: their range and, once summed, the sum of
     // their left half. Each level at least halves the length (64 levels reach 2^64 values).
@@ -420,7 +419,7 @@ fn tree<T: Copy>(len: usize, leaves: impl Fn(usize, usize) -> [T; 4], add: impl 
                 continue;
             }
             (Some(v), Some(l)) => add(l, v),
-            (None, _) if hi - lo <= QUAD => quad(lo, hi, &leaves, &add),
+            (None, _) if hi - lo <= QUAD => quad(lo, hi, &leaf, &add),
             (None, _) => {
                 let half = ((hi - lo) / 2).next_multiple_of(LEAF).min(hi - lo);
                 path[depth] = (lo, lo + half, None);
@@ -437,20 +436,18 @@ fn tree<T: Copy>(len: usize, leaves: impl Fn(usize, usize) -> [T; 4], add: impl 
 }
 
 /// A node of [`tree`] of at most four leaves (`lo` a multiple of `LEAF`): its leaves summed
-/// together by `leaves`, then added as the tree adds them (`(s0 + s1) + (s2 + s3)` for four
-/// leaves; test `the_tree_adds_the_pairs_its_definition_names`). The leaves' sums do not
-/// wait on each other, so one leaf's final additions overlap the others' (through the walk
-/// they did not, and its path of 64 nodes was zeroed for every row: `x.sum(1)` of (1000,
-/// 1000) f32 took about twice PyTorch's time on a 2-core Zen 3).
+/// one after another in a loop, then added as the tree adds them (`(s0 + s1) + (s2 + s3)`
+/// for four leaves; test `the_tree_adds_the_pairs_its_definition_names`). The leaves'
+/// sums do not wait on each other, so one leaf's final additions overlap the next one's
+/// loads; through the walk they did not (and its path of 64 nodes was zeroed for every row):
+/// `x.sum(1)` of (1000, 1000) f32 took about twice PyTorch's time on a 2-core Zen 3.
 #[inline(always)]
-fn quad<T: Copy>(
-    lo: usize,
-    hi: usize,
-    leaves: &impl Fn(usize, usize) -> [T; 4],
-    add: &impl Fn(T, T) -> T,
-) -> T {
+fn quad<T: Copy>(lo: usize, hi: usize, leaf: &impl Fn(usize, usize) -> T, add: &impl Fn(T, T) -> T) -> T {
     let n = (hi - lo).div_ceil(LEAF);
-    let s = leaves(lo, hi);
+    let mut s = [leaf(lo, lo); 4]; // (an empty leaf: zero)
+    for (k, s) in s.iter_mut().enumerate().take(n) {
+        *s = leaf(lo + k * LEAF, hi.min(lo + (k + 1) * LEAF));
+    }
     // The node's split, as the tree splits it: after one leaf for 513 values (half of 513
     // rounds down to 256), after two otherwise.
     let left = ((hi - lo) / 2).div_ceil(LEAF);
@@ -468,53 +465,26 @@ fn sum_tree<T: Numeric>(x: &[T]) -> T {
     tree(
         x.len(),
         #[inline(always)]
-        |lo, hi| sum_leaves(leaves_of(&x[lo..hi])),
+        |lo, hi| sum_leaf(&x[lo..hi]),
         T::add_w,
     )
 }
 
-/// The (up to four) leaves of `x`, `LEAF` values each but the last; empty past the last.
+/// The sum of at most a few leaves, in `ACC` (32) accumulators added in order at the end.
 #[inline(always)]
-fn leaves_of<T>(x: &[T]) -> [&[T]; 4] {
-    let mut out = [&x[..0]; 4];
-    for (o, leaf) in out.iter_mut().zip(x.chunks(LEAF)) {
-        *o = leaf;
-    }
-    out
-}
-
-/// The sums of four leaves (or rows of at most `LEAF` values; an empty one sums to zero), each
-/// in `ACC` (32) accumulators added in order at the end, then its last `len % ACC` values.
-/// The four orderly additions run in lockstep: one leaf's chain of 32 dependent additions
-/// took longer than its loads (rows of 200 values, `x.sum(1)` of (28892, 200) f32: 665 us
-/// against PyTorch's 451 on a 2-core Zen 3).
-#[allow(clippy::needless_range_loop)] // position i of the four leaves' accumulators, in step
-#[inline(always)]
-fn sum_leaves<T: Numeric>(x: [&[T]; 4]) -> [T; 4] {
-    // Each leaf's accumulators in a local array (through a reference into `acc`, LLVM kept
-    // them in memory, one value at a time).
-    let mut acc = [[T::ZERO; ACC]; 4];
-    for (dst, x) in acc.iter_mut().zip(x) {
-        let mut a = [T::ZERO; ACC];
-        for c in x.chunks_exact(ACC) {
-            for i in 0..ACC {
-                a[i] = a[i].add_w(c[i]);
-            }
+fn sum_leaf<T: Numeric>(x: &[T]) -> T {
+    let mut acc = [T::ZERO; ACC];
+    let chunks = x.chunks_exact(ACC);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..ACC {
+            acc[i] = acc[i].add_w(c[i]);
         }
-        *dst = a;
     }
     // The accumulators in order: a pairwise tree here makes LLVM's SLP vectoriser pair the
     // accumulators two by two and give up the full-width loop above.
-    let mut total = [T::ZERO; 4];
-    for i in 0..ACC {
-        for k in 0..4 {
-            total[k] = total[k].add_w(acc[k][i]);
-        }
-    }
-    for (t, x) in total.iter_mut().zip(x) {
-        *t = x.chunks_exact(ACC).remainder().iter().fold(*t, |s, &v| s.add_w(v));
-    }
-    total
+    let total = acc.iter().fold(T::ZERO, |s, &v| s.add_w(v));
+    rest.iter().fold(total, |s, &v| s.add_w(v))
 }
 
 /// `sum(a[i] * b[i])`, pairwise over leaves of `LEAF` values like [`sum`] (one thread).
@@ -523,38 +493,25 @@ fn dot_tree<T: crate::Float>(a: &[T], b: &[T]) -> T {
     tree(
         a.len(),
         #[inline(always)]
-        |lo, hi| dot_leaves(leaves_of(&a[lo..hi]), leaves_of(&b[lo..hi])),
+        |lo, hi| dot_leaf(&a[lo..hi], &b[lo..hi]),
         #[inline(always)]
         |l, r| l + r,
     )
 }
 
-/// `sum(a[i] * b[i])` over four leaves of [`dot_tree`] (`a`'s and `b`'s of equal lengths), in
-/// `ACC` (32) accumulators each, added in lockstep as [`sum_leaves`] adds.
-#[allow(clippy::needless_range_loop)] // position i of the four leaves' accumulators, in step
+/// `sum(a[i] * b[i])` over a leaf of [`dot_tree`], in `ACC` (32) accumulators.
 #[inline(always)]
-fn dot_leaves<T: crate::Float>(a: [&[T]; 4], b: [&[T]; 4]) -> [T; 4] {
-    let mut acc = [[T::ZERO; ACC]; 4];
-    for ((dst, a), b) in acc.iter_mut().zip(a).zip(b) {
-        let mut s = [T::ZERO; ACC];
-        for (x, y) in a.chunks_exact(ACC).zip(b.chunks_exact(ACC)) {
-            for i in 0..ACC {
-                s[i] += x[i] * y[i];
-            }
-        }
-        *dst = s;
-    }
-    let mut total = [T::ZERO; 4];
-    for i in 0..ACC {
-        for k in 0..4 {
-            total[k] += acc[k][i];
+fn dot_leaf<T: crate::Float>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::ZERO; ACC];
+    let (ca, cb) = (a.chunks_exact(ACC), b.chunks_exact(ACC));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..ACC {
+            acc[i] += x[i] * y[i];
         }
     }
-    for ((t, a), b) in total.iter_mut().zip(a).zip(b) {
-        let (ra, rb) = (a.chunks_exact(ACC).remainder(), b.chunks_exact(ACC).remainder());
-        *t = ra.iter().zip(rb).fold(*t, |s, (&x, &y)| s + x * y);
-    }
-    total
+    let total = acc.iter().fold(T::ZERO, |s, &v| s + v);
+    ra.iter().zip(rb).fold(total, |s, (&x, &y)| s + x * y)
 }
 
 /// The gradient of softmax along rows of `n`: `out = (g - sum(g y)) y` for every row of the
@@ -599,30 +556,8 @@ pub fn sum_rows<T: Numeric>(cap: Capability, x: &[T], n: usize, out: &mut [T]) {
         return;
     }
     let seq = |x: &[T], out: &mut [T]| {
-        crate::dispatch!(cap, |F| {
-            if n < ACC {
-                // Rows shorter than the accumulators: their sums are the folds in order.
-                for (o, r) in out.iter_mut().zip(x.chunks_exact(n)) {
-                    *o = r.iter().fold(T::ZERO, |s, &v| s.add_w(v));
-                }
-            } else if n <= LEAF {
-                // Rows of one leaf: four at a time, their additions in lockstep.
-                let (quads, rest) = out.as_chunks_mut::<4>();
-                let xs = x.chunks_exact(4 * n);
-                for (o, r) in quads.iter_mut().zip(xs) {
-                    let (r01, r23) = r.split_at(2 * n);
-                    let ((r0, r1), (r2, r3)) = (r01.split_at(n), r23.split_at(n));
-                    *o = sum_leaves([r0, r1, r2, r3]);
-                }
-                let done = x.len() - rest.len() * n;
-                for (o, r) in rest.iter_mut().zip(x[done..].chunks_exact(n)) {
-                    *o = sum_tree(r);
-                }
-            } else {
-                for (o, r) in out.iter_mut().zip(x.chunks_exact(n)) {
-                    *o = sum_tree(r);
-                }
-            }
+        crate::dispatch!(cap, |F| for (o, r) in out.iter_mut().zip(x.chunks_exact(n)) {
+            *o = sum_tree(r);
         })
     };
     if x.len() < PARALLEL_MIN {
@@ -914,10 +849,8 @@ mod tests {
             .step_by(37)
             .chain([1, LEAF, LEAF + 1, 3 * LEAF, 4 * LEAF, 4 * LEAF + 1])
             .chain([100_000, (1 << 20) + 3]);
-        let leaves =
-            |lo: usize, hi: usize| std::array::from_fn(|k| leaf(lo + k * LEAF, hi.min(lo + (k + 1) * LEAF)));
         for len in lengths {
-            assert_eq!(tree(len, leaves, add), reference(0, len), "{len} values");
+            assert_eq!(tree(len, leaf, add), reference(0, len), "{len} values");
         }
     }
 
@@ -926,9 +859,8 @@ mod tests {
         // The definition written out: a leaf's values added into ACC accumulators by position
         // (value i into accumulator i % ACC, whole groups of ACC only), the accumulators then
         // added in order, then the last len % ACC values in order; leaves joined by the tree
-        // of `reference`. Rows of every width class: shorter than ACC (a plain fold), one
-        // leaf (four rows in lockstep, and the rows left over), several leaves (`quad`, the
-        // walk); row counts around multiples of four.
+        // of `reference`. Rows shorter than ACC, of one leaf and of several (`quad`, the
+        // walk), a few row counts; `sum` of the first row too.
         fn leaf(x: &[f32]) -> f32 {
             let whole = x.len() / ACC * ACC;
             let mut acc = [0.0f32; ACC];
