@@ -5,6 +5,10 @@ use crate::shape::{for_each_offset2, normalize_dim, Dims, Layout, Shape};
 use crate::{with_any, with_numeric, DType, Error, Numeric, Result, TensorData};
 use std::borrow::Cow;
 
+/// The most rows along the indexed dim for which `index_add` splits its output across threads
+/// (each part reads the whole index; see there).
+const SPLIT_ROWS_MAX: usize = 8192;
+
 /// `(outer, n, inner)` split of a contiguous shape around `dim`.
 fn split(dims: &[usize], d: usize) -> (usize, usize, usize) {
     (dims[..d].iter().product(), dims[d], dims[d + 1..].iter().product())
@@ -391,7 +395,10 @@ impl TensorData {
             // `out` as rows of `inner` (row `o * n + i`), cut into parts of whole rows: a
             // part adds, for each outer index it covers, the source rows of the indices that
             // fall in it, in the order of `index` (so repeated indices add in the same order
-            // on any number of threads).
+            // on any number of threads). Every part reads all of `index` for each outer index
+            // it covers: split only where that is small beside the values added (`n` at most
+            // 8,192 rows of at least 8 values; a (10^6,) vector and 10^6 indices would read
+            // the index once per part, 30 times over).
             let task = |first: usize, part: &mut [T]| {
                 crate::dispatch!(crate::simd::capability(), |F| {
                     let end = first + part.len() / inner;
@@ -408,7 +415,11 @@ impl TensorData {
                     }
                 })
             };
-            crate::simd::kernels::by_units(&mut out, inner, task);
+            if n <= SPLIT_ROWS_MAX && inner >= 8 {
+                crate::simd::kernels::by_units(&mut out, inner, task);
+            } else {
+                task(0, &mut out);
+            }
             Ok(TensorData::from_vec_unchecked(out, self.shape().clone()))
         })
     }
