@@ -37,9 +37,9 @@ pub(crate) fn strided<T: Element>(
         out[0] = src[offset];
         return;
     }
-    let rows = out.len() / dims[0]; // values per index of the leading dim
-                                    // A transposed matrix splits in bands of whole tiles (a band of 33 rows read every source
-                                    // line of its last tile for one value).
+    // Values per index of the leading dim. A transposed matrix splits in bands of whole tiles
+    // (a band of 33 rows read every source line of its last tile for one value).
+    let rows = out.len() / dims[0];
     let band = if dims.len() == 2 && strides[0] == 1 && strides[1] > 1 { TILE } else { 1 };
     crate::simd::kernels::by_units(out, rows * band, |first, out| {
         let mut part: crate::shape::Dims = dims.into();
