@@ -610,30 +610,40 @@ mod leaves {
         _mm_cvtss_f32(_mm_add_ss(r2, _mm_shuffle_ps::<1>(r2, r2)))
     }
 
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
-    unsafe fn rows512(x: &[f32], n: usize, out: &mut [f32]) {
+    /// Each row of `n` values of `x` summed into `out` by [`tree`] over `leaf`.
+    #[inline(always)]
+    unsafe fn rows_with(x: &[f32], n: usize, out: &mut [f32], leaf: impl Fn(&[f32]) -> f32) {
         for (o, r) in out.iter_mut().zip(x.chunks_exact(n)) {
             *o = tree(
                 n,
                 #[inline(always)]
-                |lo, hi| leaf512(&r[lo..hi]),
+                |lo, hi| leaf(&r[lo..hi]),
                 #[inline(always)]
                 |a, b| a + b,
             );
         }
     }
 
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+    unsafe fn rows512(x: &[f32], n: usize, out: &mut [f32]) {
+        rows_with(
+            x,
+            n,
+            out,
+            #[inline(always)]
+            |r| leaf512(r),
+        )
+    }
+
     #[target_feature(enable = "avx2,fma")]
     unsafe fn rows256(x: &[f32], n: usize, out: &mut [f32]) {
-        for (o, r) in out.iter_mut().zip(x.chunks_exact(n)) {
-            *o = tree(
-                n,
-                #[inline(always)]
-                |lo, hi| leaf256(&r[lo..hi]),
-                #[inline(always)]
-                |a, b| a + b,
-            );
-        }
+        rows_with(
+            x,
+            n,
+            out,
+            #[inline(always)]
+            |r| leaf256(r),
+        )
     }
 
     /// `out[r]` = the sum of row `r` of `x` (rows of `n > 0`, `out.len()` of them) at `cap`,
