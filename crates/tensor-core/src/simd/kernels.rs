@@ -387,12 +387,8 @@ pub fn sum<T: Numeric>(cap: Capability, x: &[T]) -> T {
         return a.add_w(b);
     }
     #[cfg(target_arch = "x86_64")]
-    if let Some(x) = crate::dtype::as_f32(x) {
-        let mut total = [T::ZERO];
-        if let (Some(t), Some(s)) = (crate::dtype::as_f32_mut(&mut total), leaves::sum(cap, x)) {
-            t[0] = s;
-            return total[0];
-        }
+    if let Some(s) = crate::dtype::as_f32(x).and_then(|x| leaves::sum(cap, x)) {
+        return T::from_f64(s as f64); // T is f32 here: the round trip is exact
     }
     crate::dispatch!(cap, |F| sum_tree(x))
 }
