@@ -132,6 +132,50 @@ fn roots_logs_and_powers_match_pytorch() {
     check("pow tensor", run(&p, &[3], |x| x.pow(&e)), &[0.0625, 1.0, 0.25], &[0.5, 0.5, -0.0625]);
 }
 
+/// `x ** e` for one number `e` takes PyTorch's shortcuts, so its f32 bits are PyTorch's:
+/// for `e = 3` and `-2` they differ from the correctly rounded power (`x.double().pow(e)
+/// .float()`, quoted in the comments) in the last bit, and the special values follow the
+/// shortcut (`(-0) ** -0.5 = 1 / sqrt(-0) = -inf`, `nan ** 0 = 1`).
+#[test]
+fn pow_by_a_number_has_pytorchs_f32_bits() {
+    let pow = |x: &[f32], e: f64| -> Vec<f32> {
+        let t = Tensor::from_data(TensorData::from_vec(x.to_vec(), vec![x.len()]).unwrap());
+        t.pow(e).unwrap().data().to_f64_vec().into_iter().map(|v| v as f32).collect()
+    };
+    let same = |what: &str, got: Vec<f32>, want: &[f32]| {
+        let bits =
+            |v: &[f32]| v.iter().map(|v| if v.is_nan() { u32::MAX } else { v.to_bits() }).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(want), "{what}: {got:?}, PyTorch {want:?}");
+    };
+    let x = [-0.300_501_53_f32, -1.827_566_7, -2.136_433_8];
+    // torch.tensor(x).pow(3.0); the correctly rounded cubes are -0.027135638520121574,
+    // -6.104073524475098 and -9.75143051147461
+    same("pow 3", pow(&x, 3.0), &[-0.027_135_637, -6.104_073, -9.751_431]);
+    let x = [-0.300_501_53_f32, -2.939_316_7, -4.827_288_6];
+    // torch.tensor(x).pow(-2.0); correctly rounded 11.074053764343262, 0.11574632674455643,
+    // 0.04291345179080963
+    same("pow -2", pow(&x, -2.0), &[11.074_055, 0.115_746_334, 0.042_913_456]);
+    // torch.tensor([-0.0, nan, -4.0, inf]).pow(e)
+    let x = [-0.0f32, f32::NAN, -4.0, f32::INFINITY];
+    let nan = f32::NAN;
+    same("pow 0", pow(&x, 0.0), &[1.0, 1.0, 1.0, 1.0]);
+    same("pow 1", pow(&x, 1.0), &[-0.0, nan, -4.0, f32::INFINITY]);
+    same("pow 0.5", pow(&x, 0.5), &[-0.0, nan, nan, f32::INFINITY]);
+    same("pow -0.5", pow(&x, -0.5), &[f32::NEG_INFINITY, nan, nan, 0.0]);
+    same("pow 3 special", pow(&x, 3.0), &[-0.0, nan, -64.0, f32::INFINITY]);
+    same("pow -2 special", pow(&x, -2.0), &[f32::INFINITY, nan, 0.0625, 0.0]);
+    // x = torch.tensor([1.5, -2.25, 0.3], requires_grad=True); x.pow(e).sum().backward()
+    let grad = |e: f64| -> Vec<f32> {
+        let x = Tensor::from_data(TensorData::from_vec(vec![1.5f32, -2.25, 0.3], vec![3]).unwrap());
+        let x = x.requires_grad_(true).unwrap();
+        x.pow(e).unwrap().sum().unwrap().backward().unwrap();
+        x.grad_data().unwrap().to_f64_vec().into_iter().map(|v| v as f32).collect()
+    };
+    same("grad 3", grad(3.0), &[6.75, 15.1875, 0.27]); // (f32 0.27 prints as 0.27000001072883606)
+    same("grad 2", grad(2.0), &[3.0, -4.5, 0.6]);
+    same("grad -1", grad(-1.0), &[-0.444_444_45, -0.197_530_87, -11.111_111]);
+}
+
 #[test]
 fn var_and_std_match_pytorch() {
     // m.var(1)

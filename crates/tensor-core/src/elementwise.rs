@@ -372,16 +372,30 @@ impl TensorData {
         self.with_number(s.into(), |a, b| b.div(a))
     }
     /// `self ** e` for a number `e` (an integer tensor to an integer power stays integer).
+    ///
+    /// A float result takes PyTorch's shortcuts (`pow_tensor_scalar_kernel` and its
+    /// optimised kernel), so that the bits are PyTorch's too: `e = 0` gives ones (even for
+    /// NaN), `1` a copy, `2` `x * x`, `3` `x * x * x`, `-1` `1 / x`, `-2` `1 / (x * x)`,
+    /// `0.5` `sqrt(x)` and `-0.5` `1 / sqrt(x)` (so `(-0) ** -0.5` is `-inf`, as there);
+    /// any other `e` the general [`Real::powf`](crate::simd::Real::powf).
     pub fn pow_scalar(&self, e: impl Into<Scalar>) -> Result<TensorData> {
         let e = e.into();
         let rt = self.result_type_scalar(e);
-        if rt.is_float() && e.to_f64() == 2.0 {
-            return with_float!(rt, "pow", |T| self.try_to_dtype(rt)?.map_named::<T, T>("pow", |x| x * x));
+        if !rt.is_float() {
+            return self.pow(&TensorData::from_scalar(e, rt));
         }
-        if rt.is_float() {
-            return self.try_to_dtype(rt)?.map_real(&PowBy(e.to_f64()), "pow");
-        }
-        self.pow(&TensorData::from_scalar(e, rt))
+        let x = self.try_to_dtype(rt)?;
+        with_float!(rt, "pow", |T| match e.to_f64() {
+            0.0 => x.map_named::<T, T>("pow", |_| T::ONE),
+            1.0 => x.map_named::<T, T>("pow", |x| x),
+            2.0 => x.map_named::<T, T>("pow", |x| x * x),
+            3.0 => x.map_named::<T, T>("pow", |x| x * x * x),
+            -1.0 => x.reciprocal(),
+            -2.0 => x.map_named::<T, T>("pow", |x| T::ONE / (x * x)),
+            0.5 => x.sqrt(),
+            -0.5 => x.rsqrt(),
+            e => x.map_real(&PowBy(e), "pow"),
+        })
     }
     /// `s ** self` for a number `s` (`10 ** lre`).
     pub fn rpow_scalar(&self, s: impl Into<Scalar>) -> Result<TensorData> {

@@ -85,7 +85,16 @@ impl Backward for Pow {
     fn backward(&self, g: &TensorData, needs: &[bool]) -> Result<Grads> {
         let (a, b, y) = (&self.a, &self.b, &self.y);
         let ga = wanted(needs[0], || {
-            let d = zip_real!(b, a, |b, a| if b == T::ZERO { T::ZERO } else { b * a.powf(b - T::ONE) })?;
+            let d = if b.ndim() == 0 && b.dtype().is_float() {
+                // One exponent: `b * a^(b - 1)` through `pow_scalar`'s shortcuts (`b = 3`:
+                // `3 (a a)`), as PyTorch's `pow_backward` for a number does it.
+                match b.item()? {
+                    0.0 => a.zeros_like(),
+                    e => a.pow_scalar(e - 1.0)?.mul_scalar(e)?,
+                }
+            } else {
+                zip_real!(b, a, |b, a| if b == T::ZERO { T::ZERO } else { b * a.powf(b - T::ONE) })?
+            };
             g.mul(&d)?.sum_to_shape(a.shape())
         })?;
         let gb = wanted(needs[1], || {
