@@ -111,13 +111,54 @@ impl Mt19937 {
     fn twist(&mut self) {
         self.left = N as u32;
         self.next = 0;
-        let s = &mut self.state;
-        for k in 0..N {
-            let (u, v) = (s[k], s[(k + 1) % N]);
+        #[inline(always)]
+        fn twisted(u: u32, v: u32) -> u32 {
             let mixed = (u & UPPER_MASK) | (v & LOWER_MASK);
-            let twisted = (mixed >> 1) ^ if v & 1 == 1 { MATRIX_A } else { 0 };
-            s[k] = s[(k + M) % N] ^ twisted;
+            (mixed >> 1) ^ if v & 1 == 1 { MATRIX_A } else { 0 }
         }
+        // In order k = 0..N, in three runs without the modulo (so that each vectorises):
+        // `s[k + M]` is still the old word below N - M, then a new one (`s[k + M - N]`), and
+        // the last word pairs with the new `s[0]`.
+        let s = &mut self.state;
+        for k in 0..N - M {
+            s[k] = s[k + M] ^ twisted(s[k], s[k + 1]);
+        }
+        for k in N - M..N - 1 {
+            s[k] = s[k + M - N] ^ twisted(s[k], s[k + 1]); // (a dependence 227 words back)
+        }
+        s[N - 1] = s[M - 1] ^ twisted(s[N - 1], s[0]);
+    }
+}
+
+/// A uniform f32 in `[0, 1)` from a word: its low 24 bits times `2^-24` (exact in f32).
+#[inline(always)]
+fn unit_f32(w: u32) -> f32 {
+    (w & 0x00ff_ffff) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
+/// A uniform f64 in `[0, 1)` from a 64-bit draw: its low 53 bits times `2^-53`.
+#[inline(always)]
+fn unit_f64(w: u64) -> f64 {
+    (w & ((1u64 << 53) - 1)) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// `w % d` for 32-bit words and a fixed divisor `d > 0` by two multiplications instead of a
+/// division (Lemire, Kaser and Kurz, "Faster remainder by direct computation", 2019): with
+/// `c = floor((2^64 - 1) / d) + 1` (mod 2^64), `w % d = ((c w mod 2^64) d) >> 64`, exact for
+/// every 32-bit `w` and `d`.
+#[derive(Clone, Copy)]
+struct Remainder {
+    c: u64,
+    d: u32,
+}
+
+impl Remainder {
+    fn new(d: u32) -> Remainder {
+        Remainder { c: (u64::MAX / d as u64).wrapping_add(1), d }
+    }
+    #[inline(always)]
+    fn of(self, w: u32) -> u32 {
+        ((self.c.wrapping_mul(w as u64) as u128 * self.d as u128) >> 64) as u32
     }
 }
 
@@ -301,12 +342,22 @@ impl Generator {
 
     /// A uniform f32 in `[0, 1)` from one word: `(w & (2^24 - 1)) * 2^-24` (exact in f32).
     pub fn uniform_f32(&mut self) -> f32 {
-        (self.next_u32() & 0x00ff_ffff) as f32 * (1.0 / (1u32 << 24) as f32)
+        unit_f32(self.next_u32())
     }
 
     /// A uniform f64 in `[0, 1)` from a 64-bit draw: `(w & (2^53 - 1)) * 2^-53`.
     pub fn uniform_f64(&mut self) -> f64 {
-        (self.next_u64() & ((1u64 << 53) - 1)) as f64 * (1.0 / (1u64 << 53) as f64)
+        unit_f64(self.next_u64())
+    }
+
+    /// `out.len()` draws of [`Generator::uniform_f32`], in order, generated in bulk.
+    pub fn uniform_f32_into(&mut self, out: &mut [f32]) {
+        let mut words = [0u32; 512];
+        for chunk in out.chunks_mut(words.len()) {
+            let words = &mut words[..chunk.len()];
+            self.engine.fill(words);
+            chunk.iter_mut().zip(words.iter()).for_each(|(o, &w)| *o = unit_f32(w));
+        }
     }
 
     /// `out.len()` draws of [`Generator::uniform_f64`], in order, generated in bulk.
@@ -316,10 +367,15 @@ impl Generator {
             let words = &mut words[..2 * chunk.len()];
             self.engine.fill(words);
             for (o, w) in chunk.iter_mut().zip(words.chunks_exact(2)) {
-                let bits = ((w[0] as u64) << 32) | w[1] as u64;
-                *o = (bits & ((1u64 << 53) - 1)) as f64 * (1.0 / (1u64 << 53) as f64);
+                *o = unit_f64(((w[0] as u64) << 32) | w[1] as u64);
             }
         }
+    }
+
+    /// `out.len()` 32-bit words, in order, generated in bulk (the sequence of as many
+    /// [`Generator::next_u32`] calls).
+    pub fn fill_u32(&mut self, out: &mut [u32]) {
+        self.engine.fill(out)
     }
 
     /// A standard normal f64 the way ATen's scalar `normal_distribution<double>` makes it:
@@ -526,55 +582,65 @@ fn fill_float<T: Float + Element>(
 // ----- the transforms ----------------------------------------------------------------------
 
 /// ATen's `normal_fill_16` for f32 as its AVX2 kernel computes it (the build PyTorch's x86
-/// wheels run): `u1 = 1 - d[j]`, `u2 = d[j+8]`, `r = sqrt(-2 ln u1)`, `theta = f32(2 pi) * u2`,
-/// `d[j] = fma(r cos theta, std, mean)`, `d[j+8] = fma(r sin theta, std, mean)`, all in f32
-/// (ln, sin and cos evaluated in f64 and rounded; the vector kernel's own approximations
-/// differ from that by about an ulp).
-fn normal_block_f32(d: &mut [f32], mean: f32, std: f32) {
-    let two_pi = (2.0 * std::f64::consts::PI) as f32;
-    for j in 0..8 {
-        let u1 = 1.0f32 - d[j];
-        let u2 = d[j + 8];
-        let radius = (-2.0f32 * ((u1 as f64).ln() as f32)).sqrt();
-        let theta = (two_pi * u2) as f64;
-        let (s, c) = (theta.sin() as f32, theta.cos() as f32);
-        d[j] = (radius * c).mul_add(std, mean);
-        d[j + 8] = (radius * s).mul_add(std, mean);
+/// wheels run), on each block of 16 values of `d` (whole blocks): `u1 = 1 - d[j]`, `u2 =
+/// d[j+8]`, `r = sqrt(-2 ln u1)`, `theta = f32(2 pi) * u2`, `d[j] = fma(r cos theta, std,
+/// mean)`, `d[j+8] = fma(r sin theta, std, mean)`, all in f32, with ln, sin and cos evaluated
+/// in f64 (`simd::real`'s [`ln64_lanes`](crate::simd::real::ln64_lanes) and
+/// [`sincos64_lanes`](crate::simd::real::sincos64_lanes), about an f64 ulp) and rounded (the
+/// vector kernel's own approximations differ from that by about an f32 ulp). Vectorised
+/// across the block's eight pairs.
+fn normal_blocks_f32(cap: crate::simd::Capability, d: &mut [f32], mean: f32, std: f32) {
+    use crate::simd::{real, supported, Capability};
+    #[inline(always)]
+    fn block<const FMA: bool>(d: &mut [f32; 16], mean: f32, std: f32) {
+        let two_pi = (2.0 * std::f64::consts::PI) as f32;
+        let u1: [f64; 8] = std::array::from_fn(|j| (1.0f32 - d[j]) as f64);
+        let theta: [f64; 8] = std::array::from_fn(|j| (two_pi * d[j + 8]) as f64);
+        let ln = real::ln64_lanes::<FMA, 8>(u1);
+        let (sin, cos) = real::sincos64_lanes::<FMA, 8>(theta);
+        for j in 0..8 {
+            let radius = (-2.0f32 * (ln[j] as f32)).sqrt();
+            d[j] = (radius * cos[j] as f32).mul_add(std, mean);
+            d[j + 8] = (radius * sin[j] as f32).mul_add(std, mean);
+        }
     }
+    let fma = supported(cap) >= Capability::Avx2;
+    let (blocks, _) = d.as_chunks_mut::<16>();
+    crate::dispatch!(cap, |F| if fma {
+        blocks.iter_mut().for_each(|b| block::<true>(b, mean, std))
+    } else {
+        blocks.iter_mut().for_each(|b| block::<false>(b, mean, std))
+    })
 }
 
-/// ATen's `normal_fill_16` for f64: the same pairing in f64, `theta = 2 pi u2`,
-/// `d[j] = r cos(theta) std + mean`.
-fn normal_block_f64(d: &mut [f64], mean: f64, std: f64) {
-    for j in 0..8 {
-        let u1 = 1.0 - d[j];
-        let u2 = d[j + 8];
-        let radius = (-2.0 * u1.ln()).sqrt();
-        let theta = 2.0 * std::f64::consts::PI * u2;
-        d[j] = radius * theta.cos() * std + mean;
-        d[j + 8] = radius * theta.sin() * std + mean;
+/// ATen's `normal_fill_16` for f64 on each block of 16 values of `d`: the same pairing in
+/// f64, `theta = 2 pi u2`, `d[j] = r cos(theta) std + mean` (the standard library's ln, sin
+/// and cos, as ATen's scalar loop calls them).
+fn normal_blocks_f64(d: &mut [f64], mean: f64, std: f64) {
+    for d in d.chunks_exact_mut(16) {
+        for j in 0..8 {
+            let u1 = 1.0 - d[j];
+            let u2 = d[j + 8];
+            let radius = (-2.0 * u1.ln()).sqrt();
+            let theta = 2.0 * std::f64::consts::PI * u2;
+            d[j] = radius * theta.cos() * std + mean;
+            d[j + 8] = radius * theta.sin() * std + mean;
+        }
     }
 }
 
 /// The vectorised path of `normal_` (contiguous tensors of 16 or more elements): every
-/// element gets a uniform of its dtype first; each whole block of 16 is transformed; if
-/// `n % 16 != 0` the last 16 elements get fresh uniforms and are transformed again.
-fn normal_fill<T: Copy>(v: &mut [T], uniform: impl Fn() -> T, block: impl Fn(&mut [T])) {
+/// element gets a uniform of its dtype first (`uniforms`); each whole block of 16 is
+/// transformed (`blocks`); if `n % 16 != 0` the last 16 elements get fresh uniforms and are
+/// transformed again.
+fn normal_fill<T>(v: &mut [T], mut uniforms: impl FnMut(&mut [T]), blocks: impl Fn(&mut [T])) {
     let n = v.len();
-    for x in v.iter_mut() {
-        *x = uniform();
-    }
-    let mut i = 0;
-    while i + 16 <= n {
-        block(&mut v[i..i + 16]);
-        i += 16;
-    }
+    uniforms(v);
+    blocks(&mut v[..n - n % 16]);
     if !n.is_multiple_of(16) {
         let tail = &mut v[n - 16..];
-        for x in tail.iter_mut() {
-            *x = uniform();
-        }
-        block(tail);
+        uniforms(tail);
+        blocks(tail);
     }
 }
 
@@ -614,14 +680,24 @@ impl TensorData {
                 if !span.is_finite() || !lo.is_finite() || !hi.is_finite() {
                     return Err(Error::invalid(OP, format!("high - low = {} exceeds the largest f32 value; pick a narrower range (got low={low}, high={high})", high - low)));
                 }
-                fill_float(OP, shape, || g.uniform_f32().mul_add(span, lo))
+                let (mut v, n) = buffer::<f32>(OP, &shape)?;
+                v.resize(n, 0.0);
+                g.uniform_f32_into(&mut v);
+                let cap = crate::simd::capability();
+                crate::dispatch!(cap, |F| v.iter_mut().for_each(|u| *u = u.mul_add(span, lo)));
+                Ok(TensorData::from_vec_unchecked(v, shape))
             }
             DType::F64 => {
                 let span = high - low;
                 if !span.is_finite() {
                     return Err(Error::invalid(OP, format!("high - low = {span} exceeds the largest f64 value; pick a narrower range (got low={low}, high={high})")));
                 }
-                fill_float(OP, shape, || g.uniform_f64().mul_add(span, low))
+                let (mut v, n) = buffer::<f64>(OP, &shape)?;
+                v.resize(n, 0.0);
+                g.uniform_f64_into(&mut v);
+                let cap = crate::simd::capability();
+                crate::dispatch!(cap, |F| v.iter_mut().for_each(|u| *u = u.mul_add(span, low)));
+                Ok(TensorData::from_vec_unchecked(v, shape))
             }
             other => Err(Error::need_float(OP, other)),
         }
@@ -666,19 +742,17 @@ impl TensorData {
             DType::F32 => {
                 let (mut v, n) = buffer::<f32>(OP, &shape)?;
                 v.resize(n, 0.0);
-                let g = std::cell::RefCell::new(g);
                 normal_fill(
                     &mut v,
-                    || g.borrow_mut().uniform_f32(),
-                    |b| normal_block_f32(b, mean as f32, std as f32),
+                    |u| g.uniform_f32_into(u),
+                    |b| normal_blocks_f32(crate::simd::capability(), b, mean as f32, std as f32),
                 );
                 Ok(TensorData::from_vec_unchecked(v, shape))
             }
             _ => {
                 let (mut v, n) = buffer::<f64>(OP, &shape)?;
                 v.resize(n, 0.0);
-                let g = std::cell::RefCell::new(g);
-                normal_fill(&mut v, || g.borrow_mut().uniform_f64(), |b| normal_block_f64(b, mean, std));
+                normal_fill(&mut v, |u| g.uniform_f64_into(u), |b| normal_blocks_f64(b, mean, std));
                 Ok(TensorData::from_vec_unchecked(v, shape))
             }
         }
@@ -701,10 +775,18 @@ impl TensorData {
         let shape = shape.into();
         let range = (high as i128 - low as i128) as u64;
         let (mut v, n) = buffer::<i64>(OP, &shape)?;
-        v.extend((0..n).map(|_| {
-            let w = if range >= 1 << 28 { g.next_u64() } else { g.next_u32() as u64 };
-            ((w % range) as i64).wrapping_add(low)
-        }));
+        if range >= 1 << 28 {
+            v.extend((0..n).map(|_| ((g.next_u64() % range) as i64).wrapping_add(low)));
+        } else {
+            // One word per value, drawn in bulk, reduced by a multiplication.
+            let rem = Remainder::new(range as u32);
+            let mut words = [0u32; 512];
+            while v.len() < n {
+                let words = &mut words[..(n - v.len()).min(512)];
+                g.fill_u32(words);
+                v.extend(words.iter().map(|&w| (rem.of(w) as i64).wrapping_add(low)));
+            }
+        }
         Ok(TensorData::from_vec_unchecked(v, shape))
     }
 
@@ -1067,6 +1149,51 @@ mod tests {
         let mut u = vec![0.0; 1500];
         a.uniform_f64_into(&mut u);
         assert!(u.iter().all(|&u| u == b.uniform_f64()));
+        let mut u = vec![0.0f32; 1500];
+        a.uniform_f32_into(&mut u);
+        assert!(u.iter().all(|&u| u == b.uniform_f32()));
+    }
+
+    /// The f32 normal transform gives the bits of its definition computed with the standard
+    /// library's f64 `ln`, `sin` and `cos` (what its vector forms replaced), at every
+    /// capability, on 2^16 uniforms: the f64 values differ in their last bits at most,
+    /// which moves none of these f32 roundings.
+    #[test]
+    fn normal_blocks_match_their_definition_with_std_math() {
+        let mut u = vec![0f32; 1 << 16];
+        Generator::new(7).uniform_f32_into(&mut u);
+        let (mean, std) = (0.25f32, 1.5f32);
+        let mut want = u.clone();
+        for d in want.chunks_exact_mut(16) {
+            for j in 0..8 {
+                let radius = (-2.0f32 * ((1.0f32 - d[j]) as f64).ln() as f32).sqrt();
+                let theta = ((2.0 * std::f64::consts::PI) as f32 * d[j + 8]) as f64;
+                d[j] = (radius * theta.cos() as f32).mul_add(std, mean);
+                d[j + 8] = (radius * theta.sin() as f32).mul_add(std, mean);
+            }
+        }
+        for cap in crate::simd::available() {
+            let mut got = u.clone();
+            normal_blocks_f32(cap, &mut got, mean, std);
+            let differ = got.iter().zip(&want).filter(|(g, w)| g.to_bits() != w.to_bits()).count();
+            assert_eq!(differ, 0, "{cap:?}: {differ} of {} values", u.len());
+        }
+    }
+
+    /// The multiplicative remainder is `%` for divisors from 1 to 2^28 - 1 (the range
+    /// `randint` uses it for) and words from 0 to 2^32 - 1.
+    #[test]
+    fn remainders_by_multiplication_are_exact() {
+        let mut g = Generator::new(3);
+        let mut ds: Vec<u32> = (1..=300).chain([1 << 27, (1 << 28) - 1, 65_537, 1_000_003]).collect();
+        ds.extend((0..200).map(|_| g.next_u32() >> 4));
+        for d in ds.into_iter().filter(|&d| d > 0) {
+            let r = Remainder::new(d);
+            let ws = [0, 1, d - 1, d, d.wrapping_mul(3).wrapping_add(1), u32::MAX, u32::MAX - 1];
+            for w in ws.into_iter().chain((0..300).map(|_| g.next_u32())) {
+                assert_eq!(r.of(w), w % d, "{w} % {d}");
+            }
+        }
     }
 
     /// The reference outputs of mt19937 (C++ `std::mt19937` with the default seed 5489: its

@@ -902,13 +902,106 @@ fn estrin64_8<const FMA: bool>(x: f64, c: [f64; 8]) -> f64 {
     m(hi, x4, lo)
 }
 
+/// `ln a` for `N` positive, finite, normal f64 values (every nonzero f32 magnitude is one;
+/// other inputs give values the caller must replace), without branches or calls, so that
+/// it vectorises: `a = 2^k m` with `m` in `[sqrt(1/2), sqrt(2))`, and `ln m = 2 atanh(f) =
+/// 2 f (1 + f^2/3 + f^4/5 + ... + f^20/21)` with `f = (m - 1)/(m + 1)`, `|f| <= 0.172`
+/// (eleven terms by Horner's rule, truncation error below 3e-17 relatively), plus `k ln 2`.
+/// About an f64 ulp from the correctly rounded logarithm.
+#[inline(always)]
+pub fn ln64_lanes<const FMA: bool, const N: usize>(a: [f64; N]) -> [f64; N] {
+    const TWO52: f64 = 4_503_599_627_370_496.0; // 2^52
+                                                // k = the biased exponent - 1023, read as a float (the field placed in 2^52's
+                                                // significand), m in [1, 2), then in [sqrt(1/2), sqrt(2)).
+    let km: [(f64, f64); N] = from_fn(|i| {
+        let bits = a[i].to_bits();
+        let k = f64::from_bits((bits >> 52) | TWO52.to_bits()) - (TWO52 + 1023.0);
+        let m = f64::from_bits((bits & 0x000F_FFFF_FFFF_FFFF) | 1f64.to_bits());
+        if m > std::f64::consts::SQRT_2 {
+            (k + 1.0, m * 0.5)
+        } else {
+            (k, m)
+        }
+    });
+    from_fn(|i| {
+        let f = (km[i].1 - 1.0) / (km[i].1 + 1.0);
+        let f2 = f * f;
+        let mut p = 1.0 / 21.0;
+        for d in [19.0, 17.0, 15.0, 13.0, 11.0, 9.0, 7.0, 5.0, 3.0, 1.0] {
+            p = madd64::<FMA>(p, f2, 1.0 / d);
+        }
+        madd64::<FMA>(km[i].0, std::f64::consts::LN_2, 2.0 * f * p)
+    })
+}
+
+/// `(sin t, cos t)` for `N` f64 values with `|t| < 2^20`, without branches or calls: `t = q
+/// pi/2 + r` (`q` the nearest integer, `pi/2` in two parts, the first of 33 bits so that
+/// `q` times it is exact), `|r| <= pi/4`, then the polynomials of fdlibm's `__kernel_sin`
+/// and `__kernel_cos` (errors below 2^-58 there) and the quadrant's swap and signs.
+/// About an f64 ulp from the correctly rounded values.
+#[inline(always)]
+pub fn sincos64_lanes<const FMA: bool, const N: usize>(t: [f64; N]) -> ([f64; N], [f64; N]) {
+    const SHIFTER: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
+    const PIO2_HI: f64 = 1.570_796_326_734_125_6; // the first 33 bits of pi/2
+    const PIO2_LO: f64 = 6.077_100_506_506_192e-11; // pi/2 - PIO2_HI
+    const S: [f64; 6] = [
+        -1.666_666_666_666_663_2e-1,
+        8.333_333_333_322_49e-3,
+        -1.984_126_982_985_795e-4,
+        2.755_731_370_707_007e-6,
+        -2.505_076_025_340_686_3e-8,
+        1.589_690_995_211_55e-10,
+    ];
+    const C: [f64; 6] = [
+        4.166_666_666_666_66e-2,
+        -1.388_888_888_887_411e-3,
+        2.480_158_728_947_673e-5,
+        -2.755_731_435_139_066_3e-7,
+        2.087_572_321_298_175e-9,
+        -1.135_964_755_778_819_5e-11,
+    ];
+    let mut sin = [0.0; N];
+    let mut cos = [0.0; N];
+    for i in 0..N {
+        let qs = madd64::<FMA>(t[i], std::f64::consts::FRAC_2_PI, SHIFTER);
+        let q = qs - SHIFTER;
+        let quadrant = qs.to_bits() & 3; // the integer's low bits (two's complement mod 4)
+        let r = madd64::<FMA>(-q, PIO2_LO, madd64::<FMA>(-q, PIO2_HI, t[i]));
+        let z = r * r;
+        let ps = madd64::<FMA>(
+            madd64::<FMA>(
+                madd64::<FMA>(madd64::<FMA>(madd64::<FMA>(S[5], z, S[4]), z, S[3]), z, S[2]),
+                z,
+                S[1],
+            ),
+            z,
+            S[0],
+        );
+        let pc = madd64::<FMA>(
+            madd64::<FMA>(
+                madd64::<FMA>(madd64::<FMA>(madd64::<FMA>(C[5], z, C[4]), z, C[3]), z, C[2]),
+                z,
+                C[1],
+            ),
+            z,
+            C[0],
+        );
+        let s = madd64::<FMA>(r * z, ps, r);
+        let c = madd64::<FMA>(z * z, pc, madd64::<FMA>(-0.5, z, 1.0));
+        // quadrant 0: (s, c); 1: (c, -s); 2: (-s, -c); 3: (-c, s)
+        let (a, b) = if quadrant & 1 == 1 { (c, s) } else { (s, c) };
+        let sa = if quadrant == 1 || quadrant == 2 { -b } else { b };
+        sin[i] = if quadrant >= 2 { -a } else { a };
+        cos[i] = sa;
+    }
+    (sin, cos)
+}
+
 /// `x^e` for f32 without branches or library calls, so that a loop over it vectorises:
 /// `e^(e ln|x|)` carried in f64, whose ~1e-14 relative error leaves the result rounded to f32
 /// correctly except within that distance of a rounding boundary (at most 1 ulp off; the
 /// standard library's `powf` is a call per element: 1.5-2.1x PyTorch's time for its `pow`).
-/// - `ln|x|`: `|x| = 2^k m` with `m` in `[sqrt(1/2), sqrt(2))` (f32 denormals are normal in
-///   f64), `ln m = 2 atanh(f) = 2 f (1 + f^2/3 + f^4/5 + ...)` with `f = (m - 1)/(m + 1)`,
-///   `|f| <= 0.172`: eight terms, truncation error 3e-14 relatively.
+/// - `ln|x|` by [`ln64_lanes`] (f32 denormals are normal in f64).
 /// - `e^y`, `y = e ln|x|` clamped to `[-110, 90]` (beyond, the f32 result is 0 or inf):
 ///   `y = n ln2 + r` (`ln2` in two parts), `|r| <= ln2/2`, `e^r` by its Taylor polynomial of
 ///   degree 10 (error 2e-13), times `2^n` exactly; one rounding to f32 (denormals included).
@@ -931,25 +1024,8 @@ pub fn pow_lanes<const FMA: bool, const N: usize>(x: [f32; N], e: f32) -> [f32; 
     const LN2_HI: f64 = 0.693_147_180_369_123_8; // 0x3FE62E42FEE00000: n LN2_HI is exact
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     let a = x.map(|v| v.abs() as f64);
-    // |x| = 2^k m: k = the biased exponent - 1023, read as a float (the field placed in
-    // 2^52's significand), m in [1, 2), then in [sqrt(1/2), sqrt(2)).
-    let km: [(f64, f64); N] = from_fn(|i| {
-        let bits = a[i].to_bits();
-        let k = f64::from_bits((bits >> 52) | TWO52.to_bits()) - (TWO52 + 1023.0);
-        let m = f64::from_bits((bits & 0x000F_FFFF_FFFF_FFFF) | 1f64.to_bits());
-        if m > std::f64::consts::SQRT_2 {
-            (k + 1.0, m * 0.5)
-        } else {
-            (k, m)
-        }
-    });
-    let f: [f64; N] = from_fn(|i| (km[i].1 - 1.0) / (km[i].1 + 1.0));
-    let p: [f64; N] = from_fn(|i| {
-        let c = [1.0, 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0, 1.0 / 13.0, 1.0 / 15.0];
-        estrin64_8::<FMA>(f[i] * f[i], c)
-    });
+    let ln_a = ln64_lanes::<FMA, N>(a);
     let y: [f64; N] = from_fn(|i| {
-        let ln = madd64::<FMA>(km[i].0, std::f64::consts::LN_2, 2.0 * f[i] * p[i]);
         let ln = if a[i] == 0.0 {
             f64::NEG_INFINITY
         } else if a[i] == f64::INFINITY {
@@ -957,7 +1033,7 @@ pub fn pow_lanes<const FMA: bool, const N: usize>(x: [f32; N], e: f32) -> [f32; 
         } else if a[i].is_nan() {
             f64::NAN
         } else {
-            ln
+            ln_a[i]
         };
         (e as f64 * ln).clamp(-110.0, 90.0) // (NaN stays NaN)
     });
@@ -1013,6 +1089,70 @@ pub fn pow_lanes<const FMA: bool, const N: usize>(x: [f32; N], e: f32) -> [f32; 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Error of `got` against `want` in units of `want`'s f64 ulp.
+    fn ulps64(got: f64, want: f64) -> f64 {
+        let ulp = f64::from_bits(want.abs().to_bits() + 1) - want.abs();
+        (got - want).abs() / ulp
+    }
+
+    /// [`ln64_lanes`] against the standard library's `ln` (correctly rounded nearly always)
+    /// over f32 magnitudes from denormal to `f32::MAX`, and around the `sqrt(2)` switch and
+    /// 1: within 2 f64 ulps, with and without FMA.
+    #[test]
+    fn ln64_is_within_two_ulps_of_std() {
+        let mut xs: Vec<f64> = (0..200_000u32).map(|i| f32::from_bits(1 + i * 10_653) as f64).collect();
+        xs.extend([1.0, 0.5, 2.0, std::f64::consts::SQRT_2, 1.0 - 1e-7, 1.0 + 1e-7, 2f64.powi(-24)]);
+        xs.extend((1..=1000).map(|i| 1.0 - i as f64 * 2f64.powi(-24)));
+        let mut worst = 0.0f64;
+        for c in xs.chunks(8) {
+            let a: [f64; 8] = std::array::from_fn(|i| c[i % c.len()]);
+            for got in [ln64_lanes::<true, 8>(a), ln64_lanes::<false, 8>(a)] {
+                for (g, x) in got.iter().zip(a) {
+                    let want = x.ln();
+                    let e = if want == 0.0 { g.abs() } else { ulps64(*g, want) };
+                    assert!(e <= 2.0, "ln({x}) = {g}, std {want}: {e} ulps");
+                    worst = worst.max(e);
+                }
+            }
+        }
+        assert!(worst > 0.0, "the sweep never reached the last bit");
+    }
+
+    /// [`sincos64_lanes`] against the standard library's `sin` and `cos` over `[0, 2 pi)` as
+    /// the normal transform reaches it (`f32(2 pi)` times multiples of `2^-24`), negative
+    /// arguments and up to 1000, including the f32 values nearest the multiples of `pi/2`
+    /// (where a value is tiny and the reduction must not lose it): within 2 f64 ulps, with
+    /// and without FMA.
+    #[test]
+    fn sincos64_is_within_two_ulps_of_std() {
+        let two_pi = (2.0 * std::f64::consts::PI) as f32;
+        let mut ts: Vec<f64> =
+            (0..(1u32 << 24)).step_by(97).map(|i| (two_pi * i as f32 * 2f32.powi(-24)) as f64).collect();
+        ts.extend((-3000..3000).map(|i| i as f64 * 0.333_3));
+        for q in 1..8 {
+            let t = (q as f64 * std::f64::consts::FRAC_PI_2) as f32;
+            ts.extend(
+                [t, f32::from_bits(t.to_bits() + 1), f32::from_bits(t.to_bits() - 1)].map(|t| t as f64),
+            );
+        }
+        for c in ts.chunks(8) {
+            let t: [f64; 8] = std::array::from_fn(|i| c[i % c.len()]);
+            for (sin, cos) in [sincos64_lanes::<true, 8>(t), sincos64_lanes::<false, 8>(t)] {
+                for i in 0..8 {
+                    let (ws, wc) = (t[i].sin(), t[i].cos());
+                    let (es, ec) = (ulps64(sin[i], ws), ulps64(cos[i], wc));
+                    assert!(
+                        es <= 2.0 && ec <= 2.0,
+                        "t = {}: sin {} (std {ws}, {es} ulps), cos {} (std {wc}, {ec} ulps)",
+                        t[i],
+                        sin[i],
+                        cos[i]
+                    );
+                }
+            }
+        }
+    }
 
     /// Largest error in ulp of the f32 result of `f` against `want` (f64), over `xs`.
     fn worst_ulp(xs: impl Iterator<Item = f32>, f: impl Fn(f32) -> f32, want: impl Fn(f64) -> f64) -> f64 {
