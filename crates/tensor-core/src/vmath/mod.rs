@@ -188,16 +188,27 @@ fn exp_body<T: Float, const FMA: bool>(v: &mut [T]) {
 /// `x - max` stays -inf and the row's softmax is NaN, as in PyTorch.
 #[inline(always)]
 fn row_max<T: Float>(row: &[T]) -> T {
+    // The maximum's definition: four lanes (value i in lane i % 4), then the lanes and the
+    // last `len % 4` values in order; NaN never enters (`b > a` is false).
     let mx = |a: T, b: T| if b > a { b } else { a };
-    let mut acc = [T::neg_infinity(); 4];
-    let chunks = row.chunks_exact(4);
-    let tail = chunks.remainder().iter().fold(T::neg_infinity(), |a, &b| mx(a, b));
-    for ch in chunks {
-        for (a, &b) in acc.iter_mut().zip(ch) {
-            *a = mx(*a, b);
+    let four = |row: &[T]| {
+        let mut acc = [T::neg_infinity(); 4];
+        let (chunks, tail) = row.as_chunks::<4>();
+        for ch in chunks {
+            (0..4).for_each(|i| acc[i] = mx(acc[i], ch[i]));
         }
+        mx(mx(mx(acc[0], acc[1]), mx(acc[2], acc[3])), tail.iter().fold(T::neg_infinity(), |a, &b| mx(a, b)))
+    };
+    // Sixteen lanes find the same value (the order only decides between +0 and -0): with
+    // four, LLVM paired lanes up with shuffles, a third of a wide softmax's time. A
+    // maximum of zero is found again by the definition, for its sign.
+    let mut acc = [T::neg_infinity(); 16];
+    let (chunks, tail) = row.as_chunks::<16>();
+    for ch in chunks {
+        (0..16).for_each(|i| acc[i] = mx(acc[i], ch[i]));
     }
-    let m = mx(mx(mx(acc[0], acc[1]), mx(acc[2], acc[3])), tail);
+    let m = acc.iter().chain(tail).fold(T::neg_infinity(), |a, &b| mx(a, b));
+    let m = if m == T::ZERO { four(row) } else { m };
     if m == T::neg_infinity() {
         T::ZERO
     } else {
@@ -215,14 +226,19 @@ fn row_sum<T: Float>(row: &[T]) -> T {
     if row.len() <= 16 {
         return row.iter().fold(T::ZERO, |a, &b| a + b);
     }
+    // Two vectors' worth of the row at a time, each added into the same eight chains in
+    // order (the loop over single groups of eight made the AVX-512 build pair lanes up with
+    // shuffles, over half the kernel's time).
     let mut acc = [T::ZERO; 8];
-    let chunks = row.chunks_exact(8);
-    let tail = chunks.remainder().iter().fold(T::ZERO, |a, &b| a + b);
-    for ch in chunks {
-        for (a, &b) in acc.iter_mut().zip(ch) {
-            *a += b;
-        }
+    let (pairs, rest) = row.as_chunks::<16>();
+    let (last, tail) = rest.as_chunks::<8>();
+    let tail = tail.iter().fold(T::ZERO, |a, &b| a + b);
+    let add = |acc: &mut [T; 8], v: &[T]| (0..8).for_each(|i| acc[i] += v[i]);
+    for p in pairs {
+        add(&mut acc, &p[..8]);
+        add(&mut acc, &p[8..]);
     }
+    last.iter().for_each(|v| add(&mut acc, v));
     (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))) + tail
 }
 
