@@ -27,9 +27,18 @@ fn indices<'a>(op: &'static str, idx: &'a TensorData, dim: usize, size: usize) -
         ));
     }
     let v = idx.values_for::<i64>(op)?;
-    // A negative value is a large u64: one comparison finds both kinds (a loop that vectorises).
+    // A negative value is a large u64: one comparison finds both kinds (a loop that
+    // vectorises), on every core for a large index.
     let outside = |i: i64| i as u64 >= size as u64;
-    if v.iter().fold(false, |any, &i| any | outside(i)) {
+    let any_outside = |v: &[i64]| v.iter().fold(false, |any, &i| any | outside(i));
+    let bad = if v.len() < crate::simd::kernels::PARALLEL_MIN {
+        any_outside(&v)
+    } else {
+        crate::simd::threads::keep_awake();
+        use rayon::prelude::*;
+        v.par_chunks(crate::simd::kernels::PARALLEL_MIN / 2).any(any_outside)
+    };
+    if bad {
         let index = v.iter().copied().find(|&i| outside(i)).unwrap_or_default();
         let extra = format!(": dimension {dim} has size {size}");
         return Err(Error::IndexOutOfRange { op, what: "index", index, size, extra });
