@@ -550,21 +550,13 @@ pub fn with_global<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
 
 // ----- buffers -------------------------------------------------------------------------------
 
-/// A vector with room for `shape`'s elements, or an error naming `op` when the shape cannot be
-/// addressed or allocated.
-fn buffer<T>(op: &'static str, shape: &Shape) -> Result<(Vec<T>, usize)> {
-    let n = shape.checked_numel().ok_or_else(|| {
-        Error::invalid(op, format!("a tensor of shape {shape} has too many elements to allocate"))
-    })?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| {
-        Error::invalid(
-            op,
-            format!("cannot allocate {n} elements for a tensor of shape {shape} (out of memory)"),
-        )
-    })?;
-    crate::pool::advise_huge_pages(&v);
-    Ok((v, n))
+/// An empty vector with room for `shape`'s elements and their count, or an error naming `op`
+/// when the shape cannot be addressed or allocated. From the buffer cache ([`crate::pool`]),
+/// like a kernel's output: a fill made every step (dropout's mask, a fresh `randn`) takes
+/// last step's memory back instead of faulting in fresh pages (a quarter of `rand`'s
+/// profile for a (1000, 1000) tensor).
+fn buffer<T: Element>(op: &'static str, shape: &Shape) -> Result<(Vec<T>, usize)> {
+    Ok((crate::pool::try_vec_with_capacity(op, shape)?, shape.numel()))
 }
 
 /// Builds a tensor of `shape` and `dtype` from `n` values computed in f64 by `draw`
@@ -576,6 +568,22 @@ fn fill_float<T: Float + Element>(
 ) -> Result<TensorData> {
     let (mut v, n) = buffer::<T>(op, &shape)?;
     v.extend((0..n).map(|_| draw()));
+    Ok(TensorData::from_vec_unchecked(v, shape))
+}
+
+/// A tensor of `shape` whose values `draw` fills in bulk with uniforms in `[0, 1)`, each then
+/// mapped by `scale` (`u * (high - low) + low`, one fused multiply-add) in the capability's
+/// vector build: with a call per value, the portable build called the C library's `fmaf`.
+fn scaled_uniforms<T: Float + Element>(
+    op: &'static str,
+    shape: Shape,
+    draw: impl FnOnce(&mut [T]),
+    scale: impl Fn(T) -> T,
+) -> Result<TensorData> {
+    let (mut v, n) = buffer::<T>(op, &shape)?;
+    v.resize(n, T::ZERO);
+    draw(&mut v);
+    crate::dispatch!(crate::simd::capability(), |F| v.iter_mut().for_each(|u| *u = scale(*u)));
     Ok(TensorData::from_vec_unchecked(v, shape))
 }
 
@@ -680,24 +688,14 @@ impl TensorData {
                 if !span.is_finite() || !lo.is_finite() || !hi.is_finite() {
                     return Err(Error::invalid(OP, format!("high - low = {} exceeds the largest f32 value; pick a narrower range (got low={low}, high={high})", high - low)));
                 }
-                let (mut v, n) = buffer::<f32>(OP, &shape)?;
-                v.resize(n, 0.0);
-                g.uniform_f32_into(&mut v);
-                let cap = crate::simd::capability();
-                crate::dispatch!(cap, |F| v.iter_mut().for_each(|u| *u = u.mul_add(span, lo)));
-                Ok(TensorData::from_vec_unchecked(v, shape))
+                scaled_uniforms(OP, shape, |v| g.uniform_f32_into(v), |u: f32| u.mul_add(span, lo))
             }
             DType::F64 => {
                 let span = high - low;
                 if !span.is_finite() {
                     return Err(Error::invalid(OP, format!("high - low = {span} exceeds the largest f64 value; pick a narrower range (got low={low}, high={high})")));
                 }
-                let (mut v, n) = buffer::<f64>(OP, &shape)?;
-                v.resize(n, 0.0);
-                g.uniform_f64_into(&mut v);
-                let cap = crate::simd::capability();
-                crate::dispatch!(cap, |F| v.iter_mut().for_each(|u| *u = u.mul_add(span, low)));
-                Ok(TensorData::from_vec_unchecked(v, shape))
+                scaled_uniforms(OP, shape, |v| g.uniform_f64_into(v), |u: f64| u.mul_add(span, low))
             }
             other => Err(Error::need_float(OP, other)),
         }
