@@ -269,6 +269,37 @@ fn gather_errors() {
     assert!(matches!(e, Error::DTypeMismatch { op: "gather", got: DType::F64, .. }), "{e:?}");
     // Bad dim.
     assert_eq!(dim_err(x.gather(2, &i64t(&[0], &[1, 1]))), ("gather", 2, 2));
+    // A dim of size 0: any index is outside it; an empty index gives an empty result.
+    let empty = TensorData::zeros([3, 0], DType::F32);
+    let e = empty.gather(1, &i64t(&[0, 0], &[2, 1])).unwrap_err();
+    assert!(matches!(e, Error::IndexOutOfRange { index: 0, size: 0, .. }), "{e:?}");
+    assert_eq!(empty.gather(1, &i64t(&[], &[2, 0])).unwrap().dims(), &[2, 0]);
+}
+
+#[test]
+fn gather_checks_a_large_index_as_it_reads() {
+    // x = iota (400, 300): x[i][k] = 300 i + k. A (400, 250) index along dim 1 (120,000
+    // values: every core) picks x[i][idx] = 300 i + idx; along dim 0 (values after dim)
+    // x[idx][j] = 300 idx + j.
+    let x = iota(&[400, 300]);
+    let idx: Vec<i64> = (0..400 * 250).map(|k| (k * 7 % 300) as i64).collect();
+    let got = vals(&x.gather(1, &i64t(&idx, &[400, 250])).unwrap());
+    let want: Vec<f64> =
+        idx.iter().enumerate().map(|(k, &j)| (300 * (k / 250) + j as usize) as f64).collect();
+    assert_close(&got, &want, 0.0);
+    let rows: Vec<i64> = (0..250 * 300).map(|k| (k * 13 % 400) as i64).collect();
+    let got = vals(&x.gather(0, &i64t(&rows, &[250, 300])).unwrap());
+    let want: Vec<f64> = rows.iter().enumerate().map(|(k, &i)| (300 * i as usize + k % 300) as f64).collect();
+    assert_close(&got, &want, 0.0);
+    // Values outside late in the index, on either side: an error naming the first one.
+    let mut bad = idx.clone();
+    (bad[70_000], bad[90_000]) = (300, -3);
+    let e = x.gather(1, &i64t(&bad, &[400, 250])).unwrap_err();
+    assert!(matches!(e, Error::IndexOutOfRange { op: "gather", index: 300, size: 300, .. }), "{e:?}");
+    let mut bad = rows.clone();
+    (bad[50_001], bad[60_000]) = (-1, 400);
+    let e = x.gather(0, &i64t(&bad, &[250, 300])).unwrap_err();
+    assert!(matches!(e, Error::IndexOutOfRange { op: "gather", index: -1, size: 400, .. }), "{e:?}");
 }
 
 #[test]

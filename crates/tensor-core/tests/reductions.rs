@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use torchlet_tensor_core::{DType, Error, Generator, TensorData};
+use torchlet_tensor_core::{DType, Dims, Error, Generator, TensorData};
 
 /// Naive reduction of row-major `v` of `dims` over dimension `d`: for every output
 /// position, collects the lane of values and applies `f` to it. Returns (values, shape
@@ -812,6 +812,47 @@ fn strided_softmax_lanes_give_the_bits_of_contiguous_rows() {
             let rows =
                 f(&x.permute(&perm).unwrap().contiguous(), -1).unwrap().permute(&back).unwrap().contiguous();
             assert_eq!(bits(&got), bits(&rows), "{dims:?} dim {d} log {log}");
+        }
+    }
+}
+
+#[test]
+fn reductions_over_a_leading_dim_give_the_bits_of_the_same_lanes_as_rows() {
+    // logsumexp and vector_norm over dim 0 transpose the lanes into rows and run the row
+    // kernels on them: the same numbers, the same kernel, so exactly the bits of the same
+    // reduction over the last dim of the transposed tensor. Sizes above the thread threshold
+    // (the tiled transposes on every core), odd ones (partial tiles and vectors), f32 and f64,
+    // 2-D and 3-D; and the values against an f64 reference.
+    for (dims, dtype) in
+        [(vec![301, 517], DType::F32), (vec![3, 129, 70], DType::F32), (vec![257, 300], DType::F64)]
+    {
+        let x = TensorData::randn_with(dims.as_slice(), dtype, &mut Generator::new(11)).unwrap();
+        let nd = dims.len();
+        let d = nd - 2; // the reduced dim: a leading one, with `dims[nd - 1]` lanes per block
+        let mut perm: Vec<isize> = (0..nd as isize).collect();
+        perm.swap(nd - 2, nd - 1);
+        let xt = x.permute(&perm).unwrap().contiguous(); // the lanes as contiguous rows
+        let v = vals(&x);
+        let bits = |t: &TensorData| vals(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let lse = |l: &[f64]| {
+            let m = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            m + l.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+        };
+        let got = x.logsumexp(d as isize, false).unwrap();
+        assert_eq!(bits(&got), bits(&xt.logsumexp(-1, false).unwrap()), "logsumexp {dims:?} {dtype}");
+        let (want, shape) = ref_reduce(&v, &dims, d, lse);
+        assert_tensor(&got, &shape, &want, 1e-5);
+        for ord in [2.0, 1.0, 3.0, f64::INFINITY] {
+            let got = x.vector_norm(ord, &Dims::from(d as isize), false).unwrap();
+            let rows = xt.vector_norm(ord, &Dims::from(-1), false).unwrap();
+            assert_eq!(bits(&got), bits(&rows), "vector_norm {ord} {dims:?} {dtype}");
+            let norm = |l: &[f64]| match ord {
+                f if f.is_infinite() => l.iter().fold(0.0f64, |m, x| m.max(x.abs())),
+                p => l.iter().map(|x| x.abs().powf(p)).sum::<f64>().powf(1.0 / p),
+            };
+            let (want, shape) = ref_reduce(&v, &dims, d, norm);
+            let scale = want.iter().cloned().fold(0.0, f64::max);
+            assert_tensor(&got, &shape, &want, 1e-6 * scale);
         }
     }
 }
