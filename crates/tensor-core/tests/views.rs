@@ -93,6 +93,30 @@ fn permute_matches_index_arithmetic() {
 }
 
 #[test]
+fn permuted_copies_keeping_the_last_dim_in_every_dtype() {
+    // permute(0, 2, 1, 3).contiguous() moves whole runs of the last dim: out[a][b][c] = x[a][c][b]
+    // (runs of 37 values: two blocks of 16 and 5 more; of 16, 3, and 300, past the short-run
+    // copy), in f64, f32, i64 and bool.
+    for last in [37usize, 16, 3, 300] {
+        let dims = [3usize, 5, 4, last];
+        let out_dims = [3usize, 4, 5, last];
+        for dtype in [DType::F64, DType::F32, DType::I64, DType::Bool] {
+            let x = iota(&dims).to_dtype(dtype);
+            let xv = vals(&x);
+            let got = x.permute(&[0, 2, 1, 3]).unwrap().contiguous();
+            assert_eq!(got.dims(), out_dims.as_slice());
+            let want: Vec<f64> = (0..xv.len())
+                .map(|f| {
+                    let i = unravel(f, &out_dims);
+                    xv[ravel(&[i[0], i[2], i[1], i[3]], &dims)]
+                })
+                .collect();
+            assert_eq!(vals(&got), want, "last {last}, {dtype}");
+        }
+    }
+}
+
+#[test]
 fn transpose_and_t() {
     let x = iota(&[2, 3, 4]);
     // transpose(0, 2): out[i][j][k] = x[k][j][i], shape (4,3,2); out[1][2][0] = x[0][2][1] = 9
