@@ -54,6 +54,14 @@ fn main() -> Result<()> {
     let c1 = Tensor::randn([8, 16, 100])?;
     let w1 = Tensor::randn([32, 16, 3])?;
     let y64 = y.narrow(1, 0, 64)?;
+    // Forward and backward: a leaf like `m`, upstream gradients of each output's shape.
+    let mg = m.detach().requires_grad_(true)?;
+    let g1m = Tensor::randn([1000, 1000])?;
+    let g1k = Tensor::randn([1000])?;
+    let g10 = Tensor::randn([1000, 10])?;
+    let g500 = Tensor::randn([500, 1000])?;
+    let g2m = Tensor::randn([2000, 1000])?;
+    let row = Tensor::randn([1000])?.requires_grad_(true)?;
     type Work<'a> = (&'static str, Box<dyn FnMut() -> Result<()> + 'a>, usize);
     macro_rules! w {
         ($n:expr, $it:expr, $e:expr) => {
@@ -134,6 +142,35 @@ fn main() -> Result<()> {
         w!("div", 100, m.div(&y)?),
         w!("transpose_matmul", 50, m.t()?.matmul(&y64)?),
     ];
+    // name, iterations, output from the leaf `mg` (and `row`), its upstream gradient.
+    type Fwd<'a> = Box<dyn Fn() -> Result<Tensor> + 'a>;
+    let fb: Vec<(&'static str, usize, Fwd, &Tensor)> = vec![
+        ("softmax_1_fb", 50, Box::new(|| mg.softmax(1)), &g1m),
+        ("softmax_0_fb", 50, Box::new(|| mg.softmax(0)), &g1m),
+        ("log_softmax_1_fb", 50, Box::new(|| mg.log_softmax(1)), &g1m),
+        ("logsumexp_1_fb", 50, Box::new(|| mg.logsumexp(1, false)), &g1k),
+        ("gather_1000x10_fb", 500, Box::new(|| mg.gather(1, &idx10)), &g10),
+        ("index_select_fb", 100, Box::new(|| mg.index_select(0, &rows500)), &g500),
+        ("max_dim_1_fb", 50, Box::new(|| Ok(mg.max_dim(1, false)?.0)), &g1k),
+        ("cumsum_1_fb", 50, Box::new(|| mg.cumsum(1)), &g1m),
+        ("norm2_1_fb", 50, Box::new(|| mg.vector_norm(2.0, 1, false)), &g1k),
+        ("mean_0_fb", 50, Box::new(|| mg.mean_dim(0, false)), &g1k),
+        ("var_1_fb", 50, Box::new(|| mg.var_dim(1, false)), &g1k),
+        ("where_fb", 50, Box::new(|| Tensor::where_cond(&mask, &mg, &y)), &g1m),
+        ("pow_2_5_fb", 50, Box::new(|| mg.pow_scalar(2.5)), &g1m),
+        ("sigmoid_fb", 50, Box::new(|| mg.sigmoid()), &g1m),
+        ("add_row_fb", 50, Box::new(|| mg.add(&row)), &g1m),
+        ("cat_fb", 50, Box::new(|| Tensor::cat(&[&mg, &y], 0)), &g2m),
+    ];
+    let (mg, row) = (&mg, &row);
+    for (n, it, f, g) in fb {
+        let step = move || {
+            mg.zero_grad();
+            row.zero_grad();
+            f()?.backward_with(g)
+        };
+        ws.push((n, Box::new(step), it));
+    }
     if let Some(bad) = names.iter().find(|n| !ws.iter().any(|w| w.0 == n.as_str())) {
         let all: Vec<&str> = ws.iter().map(|w| w.0).collect();
         return Err(torchlet::Error::invalid(

@@ -39,6 +39,35 @@ C1 = torch.randn(8, 16, 100); W1 = torch.randn(32, 16, 3)
 def emb_fb():
     W.grad = None
     F.embedding(ix, W).backward(gE)
+# Forward and backward: a leaf like M, upstream gradients of each output's shape.
+Mg = M.detach().clone().requires_grad_(True)
+G1m = torch.randn(1000, 1000); G1k = torch.randn(1000); G10 = torch.randn(1000, 10)
+G500 = torch.randn(500, 1000); G2m = torch.randn(2000, 1000)
+Row = torch.randn(1000, requires_grad=True)
+def fb(f, g):
+    def step():
+        Mg.grad = None
+        Row.grad = None
+        f().backward(g)
+    return step
+FB = {
+ "softmax_1_fb": (fb(lambda: Mg.softmax(1), G1m), 50),
+ "softmax_0_fb": (fb(lambda: Mg.softmax(0), G1m), 50),
+ "log_softmax_1_fb": (fb(lambda: Mg.log_softmax(1), G1m), 50),
+ "logsumexp_1_fb": (fb(lambda: Mg.logsumexp(1), G1k), 50),
+ "gather_1000x10_fb": (fb(lambda: Mg.gather(1, idx10), G10), 500),
+ "index_select_fb": (fb(lambda: Mg.index_select(0, rows500), G500), 100),
+ "max_dim_1_fb": (fb(lambda: Mg.max(1).values, G1k), 50),
+ "cumsum_1_fb": (fb(lambda: Mg.cumsum(1), G1m), 50),
+ "norm2_1_fb": (fb(lambda: torch.linalg.vector_norm(Mg, 2, 1), G1k), 50),
+ "mean_0_fb": (fb(lambda: Mg.mean(0), G1k), 50),
+ "var_1_fb": (fb(lambda: Mg.var(1), G1k), 50),
+ "where_fb": (fb(lambda: torch.where(mask, Mg, Y), G1m), 50),
+ "pow_2_5_fb": (fb(lambda: Mg.pow(2.5), G1m), 50),
+ "sigmoid_fb": (fb(lambda: Mg.sigmoid(), G1m), 50),
+ "add_row_fb": (fb(lambda: Mg + Row, G1m), 50),
+ "cat_fb": (fb(lambda: torch.cat([Mg, Y], 0), G2m), 50),
+}
 W_ = {
  "repeat_512_2x2": (lambda: B.repeat(2, 2), 50),
  "repeat_64_4x4": (lambda: S.repeat(4, 4), 2000),
@@ -99,6 +128,7 @@ W_ = {
  "div": (lambda: M / Y, 100),
  "transpose_matmul": (lambda: M.t() @ Y[:, :64], 50),
 }
+W_.update(FB)
 names = sys.argv[1:] or list(W_)
 for n in names:
     f, it = W_[n]

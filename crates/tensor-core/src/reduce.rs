@@ -787,6 +787,37 @@ impl TensorData {
         })
     }
 
+    /// The gradient of `y = log_softmax(x, dim)` given `y` and the gradient `g` of `y`:
+    /// `dx = g - e^y sum(g, dim)` (from `dy_i/dx_j = [i = j] - softmax_j`, `softmax = e^y`).
+    /// Contiguous rows along the last dimension take one fused pass per row
+    /// ([`kernels::log_softmax_grad_rows`](crate::simd::kernels::log_softmax_grad_rows), the
+    /// same values); other layouts the same formula op by op.
+    pub fn log_softmax_backward(y: &TensorData, g: &TensorData, dim: isize) -> Result<TensorData> {
+        let op = "log_softmax_backward";
+        let d = y.shape().dim(op, dim)?;
+        let (_, n, inner) = split(y.shape(), d);
+        let fused = inner == 1
+            && n > 0
+            && y.shape() == g.shape()
+            && y.dtype() == g.dtype()
+            && y.is_contiguous()
+            && g.is_contiguous();
+        if !fused {
+            return g.sub(&y.exp()?.mul(&g.sum_dim(dim, true)?)?);
+        }
+        with_float!(y.dtype(), op, |T| {
+            let (yv, gv) = (y.values_for::<T>(op)?, g.values_for::<T>(op)?);
+            let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, y.shape())?;
+            let cap = crate::simd::capability();
+            let fill = |o: &mut [std::mem::MaybeUninit<T>]| {
+                crate::simd::kernels::log_softmax_grad_rows(cap, &yv, &gv, n, o)
+            };
+            // SAFETY: `log_softmax_grad_rows` writes every element of its output (whole rows).
+            unsafe { crate::simd::kernels::fill_uninit(&mut out, y.numel(), fill) };
+            Ok(TensorData::from_vec_unchecked(out, y.shape().clone()))
+        })
+    }
+
     /// `log_softmax(x, dim) = (x - max) - log(sum(exp(x - max)))`, stable for any magnitude.
     pub fn log_softmax(&self, dim: isize) -> Result<TensorData> {
         with_float!(self.dtype(), "log_softmax", |T| softmax_kernel::<T>(self, dim, true))

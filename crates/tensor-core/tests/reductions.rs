@@ -442,6 +442,44 @@ fn softmax_backward_hand_values_and_layouts() {
 }
 
 #[test]
+fn log_softmax_backward_hand_values_and_layouts() {
+    // y = log_softmax([0, ln 2, ln 3]) = -[ln 6, ln 3, ln 2], softmax = e^y = [1/6, 1/3, 1/2];
+    // for g = e_0, dx = g - e^y sum(g) = [5/6, -1/3, -1/2] (fused row kernel, f64 and f32).
+    let y = f64t(&[-(6f64.ln()), -(3f64.ln()), -(2f64.ln())], &[1, 3]);
+    let g = f64t(&[1.0, 0.0, 0.0], &[1, 3]);
+    let want = [5.0 / 6.0, -1.0 / 3.0, -0.5];
+    assert_tensor(&TensorData::log_softmax_backward(&y, &g, -1).unwrap(), &[1, 3], &want, 1e-15);
+    let (y32, g32) = (y.to_dtype(DType::F32), g.to_dtype(DType::F32));
+    assert_tensor(&TensorData::log_softmax_backward(&y32, &g32, 1).unwrap(), &[1, 3], &want, 1e-7);
+    // Along dim 0 of the transpose (op by op): the same values.
+    let d0 = TensorData::log_softmax_backward(&y.t().unwrap(), &g.t().unwrap(), 0).unwrap();
+    assert_tensor(&d0, &[3, 1], &want, 1e-15);
+    // Rows of 40 over 3000 rows and of 517 over 300 (threads; f32 and f64): g constant along a
+    // row, c, gives c (1 - n e^y), the fused rows give the bits of the formula op by op, and the
+    // strided layout (op by op, columns summed in another order) agrees.
+    for (rows, n) in [(3000usize, 40usize), (300, 517)] {
+        for dtype in [DType::F32, DType::F64] {
+            let x: Vec<f64> = (0..rows * n).map(|i| ((i * 7919) % 1013) as f64 / 101.0 - 5.0).collect();
+            let y = TensorData::from_vec(x, [rows, n]).unwrap().to_dtype(dtype).log_softmax(1).unwrap();
+            let g: Vec<f64> = (0..rows * n).map(|i| ((i * 6007) % 997) as f64 / 99.0 - 5.0).collect();
+            let g = TensorData::from_vec(g, [rows, n]).unwrap().to_dtype(dtype);
+            let dx = TensorData::log_softmax_backward(&y, &g, -1).unwrap();
+            let formula = g.sub(&y.exp().unwrap().mul(&g.sum_dim(1, true).unwrap()).unwrap()).unwrap();
+            let bits = |t: &TensorData| vals(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&dx), bits(&formula), "{rows}x{n} {dtype}");
+            let flat = TensorData::full([rows, n], 2.5, dtype);
+            let want: Vec<f64> = vals(&y).iter().map(|&y| 2.5 * (1.0 - n as f64 * y.exp())).collect();
+            let tol = if dtype == DType::F32 { 1e-3 } else { 1e-9 };
+            assert_close(&vals(&TensorData::log_softmax_backward(&y, &flat, 1).unwrap()), &want, tol);
+            let (yt, gt) =
+                (y.t().unwrap().contiguous().t().unwrap(), g.t().unwrap().contiguous().t().unwrap());
+            let op_by_op = vals(&TensorData::log_softmax_backward(&yt, &gt, 1).unwrap());
+            assert_close(&vals(&dx), &op_by_op, tol);
+        }
+    }
+}
+
+#[test]
 fn softmax_every_dim_against_reference() {
     for (t, v, dims) in inputs() {
         let nd = dims.len() as isize;

@@ -22,7 +22,7 @@ impl Backward for Rule {
     fn backward(&self, g: &TensorData, _: &[bool]) -> Result<Grads> {
         let (y, dim) = (&self.y, self.dim);
         if self.log {
-            one(g.sub(&y.exp()?.mul(&g.sum_dim(dim, true)?)?)?)
+            one(TensorData::log_softmax_backward(y, g, dim)?)
         } else {
             one(TensorData::softmax_backward(y, g, dim)?)
         }
