@@ -236,3 +236,35 @@ fn constant_gradients_scaled_by_numbers_are_exact_and_contiguous() {
     assert_eq!(x.grad().unwrap().to_vec::<f32>().unwrap(), vec![2.0; 12]);
     assert_eq!(c.grad().unwrap().to_vec::<f32>().unwrap(), vec![12.0]);
 }
+
+#[test]
+fn cat_gradients_are_the_slices_of_g_and_accumulate_without_touching_it() {
+    // z = cat([x, y], dim): each input's gradient is its slice of g (views of g, as PyTorch's
+    // CatBackward0 gives), kept by the leaves as contiguous .grad tensors; a second backward
+    // adds into them (2 g) and leaves the upstream gradient itself unchanged.
+    let gv: Vec<f32> = (0..9).map(|v| v as f32).collect();
+    for (dim, yshape, xs, ys) in [
+        (0, [1usize, 3usize], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], vec![6.0, 7.0, 8.0]),
+        (1, [2, 1], vec![0.0, 1.0, 2.0, 4.0, 5.0, 6.0], vec![3.0, 7.0]),
+    ] {
+        let gshape: Vec<usize> = if dim == 0 { vec![3, 3] } else { vec![2, 4] };
+        let g = Tensor::from_vec(gv[..gshape.iter().product::<usize>()].to_vec(), gshape.as_slice()).unwrap();
+        let x = Tensor::zeros([2, 3]).unwrap().requires_grad_(true).unwrap();
+        let y = Tensor::zeros(yshape).unwrap().requires_grad_(true).unwrap();
+        for round in 1..=2 {
+            Tensor::cat(&[&x, &y], dim).unwrap().backward_with(&g).unwrap();
+            let (gx, gy) = (x.grad().unwrap(), y.grad().unwrap());
+            assert!(gx.data().is_contiguous() && gy.data().is_contiguous());
+            let scaled = |v: &[f64]| v.iter().map(|v| v * round as f64).collect::<Vec<_>>();
+            assert_eq!(
+                gx.to_vec::<f32>().unwrap().iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                scaled(&xs)
+            );
+            assert_eq!(
+                gy.to_vec::<f32>().unwrap().iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                scaled(&ys)
+            );
+        }
+        assert_eq!(g.to_vec::<f32>().unwrap(), gv[..g.numel()].to_vec(), "g changed");
+    }
+}

@@ -107,7 +107,9 @@ impl Backward for Cat {
         let mut start = 0;
         let mut out = Grads::with_capacity(self.sizes.len());
         for (&s, &need) in self.sizes.iter().zip(needs) {
-            out.push(if need { Some(g.narrow(self.dim, start, s)?.contiguous()) } else { None });
+            // A view of `g`, as in PyTorch (a slice along dim 0 is already contiguous, and a
+            // leaf keeps it as its .grad; copying every slice cost a cat's backward a pass).
+            out.push(if need { Some(g.narrow(self.dim, start, s)?) } else { None });
             start += s;
         }
         Ok(out)
