@@ -292,9 +292,9 @@ impl TensorData {
                 let (src, idx): (&[T], &[i64]) = (src, &idx);
                 // An index outside `[0, size)` is noted and read as 0 (a valid position).
                 let mut any_outside = false;
-                let mut at_index = |j: i64| {
+                let at_index = |j: i64, any_outside: &mut bool| {
                     let out = outside(j, size);
-                    any_outside |= out;
+                    *any_outside |= out;
                     if out {
                         0
                     } else {
@@ -304,13 +304,33 @@ impl TensorData {
                 for (n, (dst, idx)) in
                     dst.chunks_mut(block).zip(idx[first * block..].chunks(block)).enumerate()
                 {
-                    let at = base + unravel(first + n, outer_dims, &strides[..d]);
-                    if ii == 1 {
-                        dst.iter_mut().zip(idx).for_each(|(d, &j)| *d = src[at + at_index(j)]);
+                    // (One outer dim, a matrix's rows: no division. `unravel` divided by the
+                    // row count for every row: a quarter of `gather`'s time for 10 values a row.)
+                    let at = base
+                        + match outer_dims {
+                            [_] => (first + n) * strides[0],
+                            _ => unravel(first + n, outer_dims, &strides[..d]),
+                        };
+                    if ii == 1 && step == 1 {
+                        // The gathered dim's values are a slice: its bounds check is the index's.
+                        let row = &src[at..at + size];
+                        for (d, &j) in dst.iter_mut().zip(idx) {
+                            *d = match usize::try_from(j).ok().and_then(|k| row.get(k)) {
+                                Some(&v) => v,
+                                None => {
+                                    any_outside = true;
+                                    T::default()
+                                }
+                            };
+                        }
+                    } else if ii == 1 {
+                        for (d, &j) in dst.iter_mut().zip(idx) {
+                            *d = src[at + at_index(j, &mut any_outside)];
+                        }
                     } else {
                         for (dst, idx) in dst.chunks_mut(ii).zip(idx.chunks(ii)) {
                             for ((d, &j), &off) in dst.iter_mut().zip(idx).zip(&inner_off) {
-                                *d = src[at + at_index(j) + off];
+                                *d = src[at + at_index(j, &mut any_outside) + off];
                             }
                         }
                     }

@@ -291,6 +291,16 @@ fn gather_checks_a_large_index_as_it_reads() {
     let got = vals(&x.gather(0, &i64t(&rows, &[250, 300])).unwrap());
     let want: Vec<f64> = rows.iter().enumerate().map(|(k, &i)| (300 * i as usize + k % 300) as f64).collect();
     assert_close(&got, &want, 0.0);
+    // Along a strided dim (the transpose: xt[i][j] = x[j][i] = 300 j + i), checked the same way.
+    let xt = x.t().unwrap();
+    let cols: Vec<i64> = (0..300 * 250).map(|k| (k * 11 % 400) as i64).collect();
+    let got = vals(&xt.gather(1, &i64t(&cols, &[300, 250])).unwrap());
+    let want: Vec<f64> = cols.iter().enumerate().map(|(k, &j)| (300 * j as usize + k / 250) as f64).collect();
+    assert_close(&got, &want, 0.0);
+    let mut bad = cols.clone();
+    bad[70_000] = 400;
+    let e = xt.gather(1, &i64t(&bad, &[300, 250])).unwrap_err();
+    assert!(matches!(e, Error::IndexOutOfRange { op: "gather", index: 400, size: 400, .. }), "{e:?}");
     // Values outside late in the index, on either side: an error naming the first one.
     let mut bad = idx.clone();
     (bad[70_000], bad[90_000]) = (300, -3);
