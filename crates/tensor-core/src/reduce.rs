@@ -763,65 +763,54 @@ impl TensorData {
     /// ([`kernels::softmax_grad_rows`](crate::simd::kernels::softmax_grad_rows)); other
     /// layouts the same formula op by op.
     pub fn softmax_backward(y: &TensorData, g: &TensorData, dim: isize) -> Result<TensorData> {
-        let d = y.shape().dim("softmax_backward", dim)?;
-        let (_, n, inner) = split(y.shape(), d);
-        let fused = inner == 1
-            && n > 0
-            && y.shape() == g.shape()
-            && y.dtype() == g.dtype()
-            && y.is_contiguous()
-            && g.is_contiguous();
-        if !fused {
-            return g.sub(&g.mul(y)?.sum_dim(dim, true)?)?.mul(y);
-        }
-        with_float!(y.dtype(), "softmax_backward", |T| {
-            let (yv, gv) = (y.values_for::<T>("softmax_backward")?, g.values_for::<T>("softmax_backward")?);
-            let mut out: Vec<T> = crate::pool::try_vec_with_capacity("softmax_backward", y.shape())?;
-            let cap = crate::simd::capability();
-            let fill = |o: &mut [std::mem::MaybeUninit<T>]| {
-                crate::simd::kernels::softmax_grad_rows(cap, &yv, &gv, n, o)
-            };
-            // SAFETY: `softmax_grad_rows` writes every element of its output (whole rows).
-            unsafe { crate::simd::kernels::fill_uninit(&mut out, y.numel(), fill) };
-            Ok(TensorData::from_vec_unchecked(out, y.shape().clone()))
-        })
+        softmax_grad(y, g, dim, false)
     }
 
     /// The gradient of `y = log_softmax(x, dim)` given `y` and the gradient `g` of `y`:
     /// `dx = g - e^y sum(g, dim)` (from `dy_i/dx_j = [i = j] - softmax_j`, `softmax = e^y`).
-    /// Contiguous rows along the last dimension take one fused pass per row
-    /// ([`kernels::log_softmax_grad_rows`](crate::simd::kernels::log_softmax_grad_rows), the
-    /// same values); other layouts the same formula op by op.
+    /// Contiguous rows along the last dimension take one fused pass per row (the same values);
+    /// other layouts the same formula op by op.
     pub fn log_softmax_backward(y: &TensorData, g: &TensorData, dim: isize) -> Result<TensorData> {
-        let op = "log_softmax_backward";
-        let d = y.shape().dim(op, dim)?;
-        let (_, n, inner) = split(y.shape(), d);
-        let fused = inner == 1
-            && n > 0
-            && y.shape() == g.shape()
-            && y.dtype() == g.dtype()
-            && y.is_contiguous()
-            && g.is_contiguous();
-        if !fused {
-            return g.sub(&y.exp()?.mul(&g.sum_dim(dim, true)?)?);
-        }
-        with_float!(y.dtype(), op, |T| {
-            let (yv, gv) = (y.values_for::<T>(op)?, g.values_for::<T>(op)?);
-            let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, y.shape())?;
-            let cap = crate::simd::capability();
-            let fill = |o: &mut [std::mem::MaybeUninit<T>]| {
-                crate::simd::kernels::log_softmax_grad_rows(cap, &yv, &gv, n, o)
-            };
-            // SAFETY: `log_softmax_grad_rows` writes every element of its output (whole rows).
-            unsafe { crate::simd::kernels::fill_uninit(&mut out, y.numel(), fill) };
-            Ok(TensorData::from_vec_unchecked(out, y.shape().clone()))
-        })
+        softmax_grad(y, g, dim, true)
     }
 
     /// `log_softmax(x, dim) = (x - max) - log(sum(exp(x - max)))`, stable for any magnitude.
     pub fn log_softmax(&self, dim: isize) -> Result<TensorData> {
         with_float!(self.dtype(), "log_softmax", |T| softmax_kernel::<T>(self, dim, true))
     }
+}
+
+/// The gradient of softmax (`log` false) or log_softmax over `dim` given the output `y` and
+/// its gradient `g`: see [`TensorData::softmax_backward`] and
+/// [`TensorData::log_softmax_backward`].
+fn softmax_grad(y: &TensorData, g: &TensorData, dim: isize, log: bool) -> Result<TensorData> {
+    let op = if log { "log_softmax_backward" } else { "softmax_backward" };
+    let d = y.shape().dim(op, dim)?;
+    let (_, n, inner) = split(y.shape(), d);
+    let fused = inner == 1
+        && n > 0
+        && y.shape() == g.shape()
+        && y.dtype() == g.dtype()
+        && y.is_contiguous()
+        && g.is_contiguous();
+    if !fused {
+        return if log {
+            g.sub(&y.exp()?.mul(&g.sum_dim(dim, true)?)?)
+        } else {
+            g.sub(&g.mul(y)?.sum_dim(dim, true)?)?.mul(y)
+        };
+    }
+    with_float!(y.dtype(), op, |T| {
+        let (yv, gv) = (y.values_for::<T>(op)?, g.values_for::<T>(op)?);
+        let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, y.shape())?;
+        let cap = crate::simd::capability();
+        let fill = |o: &mut [std::mem::MaybeUninit<T>]| {
+            crate::simd::kernels::softmax_grad_rows(cap, &yv, &gv, n, log, o)
+        };
+        // SAFETY: `softmax_grad_rows` writes every element of its output (whole rows).
+        unsafe { crate::simd::kernels::fill_uninit(&mut out, y.numel(), fill) };
+        Ok(TensorData::from_vec_unchecked(out, y.shape().clone()))
+    })
 }
 
 /// softmax or log_softmax over `dim`: every lane through the same row kernel

@@ -697,7 +697,11 @@ fn dot_leaf<T: crate::Float>(a: &[T], b: &[T]) -> T {
 }
 
 /// The gradient of softmax along rows of `n`: `out = (g - sum(g y)) y` for every row of the
-/// output `y` and its gradient `g` (one pass per row; rows split across threads).
+/// output `y` and its gradient `g`; with `log`, of log_softmax: `out = g - e^y sum(g)`. One
+/// pass per row (rows split across threads). For log_softmax the row's sum is pairwise as
+/// [`sum_rows`] adds it and `e^y` the build's [`Real::exp`](crate::simd::Real) (f32; f64 the
+/// standard library's), so the values are those of the formula op by op, whose four passes
+/// and three temporaries took 1.3x PyTorch's time for a (1000, 1000) input.
 ///
 /// # Panics
 /// If the lengths differ or are not whole rows of `n`.
@@ -706,6 +710,7 @@ pub fn softmax_grad_rows<T: crate::Float>(
     y: &[T],
     g: &[T],
     n: usize,
+    log: bool,
     out: &mut [MaybeUninit<T>],
 ) {
     assert!(
@@ -713,6 +718,9 @@ pub fn softmax_grad_rows<T: crate::Float>(
         "softmax_grad_rows: rows of n"
     );
     let seq = |y: &[T], g: &[T], out: &mut [MaybeUninit<T>]| {
+        if log {
+            return log_softmax_grad_seq(cap, y, g, n, out);
+        }
         crate::dispatch!(cap, |F| for ((y, g), o) in
             y.chunks_exact(n).zip(g.chunks_exact(n)).zip(out.chunks_exact_mut(n))
         {
@@ -727,52 +735,33 @@ pub fn softmax_grad_rows<T: crate::Float>(
     y.par_chunks(k).zip(g.par_chunks(k)).zip(out.par_chunks_mut(k)).for_each(|((y, g), o)| seq(y, g, o));
 }
 
-/// The gradient of log_softmax along rows of `n`: `out = g - e^y sum(g)` for every row of the
-/// output `y` and its gradient `g`, in one pass per row (rows split across threads). The row's
-/// sum is pairwise as [`sum_rows`] adds it and `e^y` the build's [`Real::exp`](crate::simd::Real)
-/// (f32; f64 the standard library's), so the values are those of the formula op by op, whose
-/// four passes and three temporaries took 1.3x PyTorch's time for a (1000, 1000) input.
-///
-/// # Panics
-/// If the lengths differ or are not whole rows of `n`.
-pub fn log_softmax_grad_rows<T: crate::Float>(
+/// One thread's rows of [`softmax_grad_rows`] for log_softmax: `out = g - e^y sum(g)`.
+fn log_softmax_grad_seq<T: crate::Float>(
     cap: Capability,
     y: &[T],
     g: &[T],
     n: usize,
     out: &mut [MaybeUninit<T>],
 ) {
-    assert!(
-        y.len() == g.len() && y.len() == out.len() && n > 0 && y.len().is_multiple_of(n),
-        "log_softmax_grad_rows: rows of n"
-    );
-    let seq = |y: &[T], g: &[T], out: &mut [MaybeUninit<T>]| {
-        let rows = |y: &[T], g: &[T], out: &mut [MaybeUninit<T>]| {
-            y.chunks_exact(n).zip(g.chunks_exact(n)).zip(out.chunks_exact_mut(n)).for_each(|((y, g), o)| {
+    let (Some(y32), Some(g32)) = (crate::dtype::as_f32(y), crate::dtype::as_f32(g)) else {
+        return y.chunks_exact(n).zip(g.chunks_exact(n)).zip(out.chunks_exact_mut(n)).for_each(
+            |((y, g), o)| {
                 let s = sum_tree(g);
                 o.iter_mut()
                     .zip(y.iter().zip(g))
                     .for_each(|(o, (&y, &g))| *o = MaybeUninit::new(g - y.exp() * s));
-            })
-        };
-        let (Some(y32), Some(g32)) = (crate::dtype::as_f32(y), crate::dtype::as_f32(g)) else {
-            return rows(y, g, out);
-        };
-        let out = uninit_f32(out).expect("f32 like y");
-        crate::dispatch!(cap, |F| for ((y, g), o) in
-            y32.chunks_exact(n).zip(g32.chunks_exact(n)).zip(out.chunks_exact_mut(n))
-        {
-            let s = sum_tree(g);
-            o.iter_mut()
-                .zip(y.iter().zip(g))
-                .for_each(|(o, (&y, &g))| *o = MaybeUninit::new(g - F::from_elem(y).exp().elem() * s));
-        })
+            },
+        );
     };
-    if y.len() < PARALLEL_MIN {
-        return seq(y, g, out);
-    }
-    let k = task_len(y.len()).div_ceil(n) * n;
-    y.par_chunks(k).zip(g.par_chunks(k)).zip(out.par_chunks_mut(k)).for_each(|((y, g), o)| seq(y, g, o));
+    let out = uninit_f32(out).expect("f32 like y");
+    crate::dispatch!(cap, |F| for ((y, g), o) in
+        y32.chunks_exact(n).zip(g32.chunks_exact(n)).zip(out.chunks_exact_mut(n))
+    {
+        let s = sum_tree(g);
+        o.iter_mut()
+            .zip(y.iter().zip(g))
+            .for_each(|(o, (&y, &g))| *o = MaybeUninit::new(g - F::from_elem(y).exp().elem() * s));
+    })
 }
 
 /// `out[r] = sum(x[r*n..(r+1)*n])` for every row (rows split across threads).
