@@ -5,7 +5,10 @@
 //!
 //! `cargo run --release --example ops_survey -- [NAME ...]` prints `NAME<TAB>MEDIAN us` per
 //! op: the median over 7 timed repeats of `iters` calls after one untimed call (f32, default
-//! thread count). `TORCHLET_CPU_CAPABILITY=default|avx2|avx512` picks the kernels.
+//! thread count). `TORCHLET_CPU_CAPABILITY=default|avx2|avx512` picks the kernels. Ops named
+//! `*_fb` run forward and backward: a (1000, 1000) leaf through the op, then `backward_with`
+//! a gradient of the output's shape, the leaf's gradient cleared first (`zero_grad`, which
+//! the twin matches with `.grad = None`).
 
 use std::time::Instant;
 use torchlet::autograd::ops::conv::Conv1dOpts;
