@@ -419,26 +419,24 @@ impl TensorData {
             let v = p.data.values_for::<T>(op)?;
             let mut out = crate::pool::try_fresh::<T>(op, &p.out)?;
             let (cap, sizes) = (crate::simd::capability(), (p.outer, p.n, p.inner));
-            // The 2- and 1-norms each by a closure of their own, small enough to be inlined
-            // into `lanes::rows`'s build for the CPU (one closure for every `ord` was not, and
-            // ran its f64 sums two values at a time: 1.4x PyTorch's `vector_norm(2, 1)`).
-            if ord == 2.0 {
+            // The 2- and 1-norms by a closure inlined into `lanes::rows`'s build for the CPU
+            // (one closure for every `ord`, not marked so, was not, and ran its f64 sums two
+            // values at a time: 1.4x PyTorch's `vector_norm(2, 1)`).
+            if ord == 2.0 || ord == 1.0 {
+                let two = ord == 2.0;
                 map_lanes(
                     op,
                     &v,
                     sizes,
                     &mut out,
                     #[inline(always)]
-                    |lane: &[T]| T::c(lanes::sum_f64(cap, lane, |x| x * x).sqrt()),
-                )?;
-            } else if ord == 1.0 {
-                map_lanes(
-                    op,
-                    &v,
-                    sizes,
-                    &mut out,
-                    #[inline(always)]
-                    |lane: &[T]| T::c(lanes::sum_f64(cap, lane, f64::abs)),
+                    |lane: &[T]| {
+                        T::c(if two {
+                            lanes::sum_f64(cap, lane, |x| x * x).sqrt()
+                        } else {
+                            lanes::sum_f64(cap, lane, f64::abs)
+                        })
+                    },
                 )?;
             } else {
                 map_lanes(op, &v, sizes, &mut out, |lane: &[T]| {
