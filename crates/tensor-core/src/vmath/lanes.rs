@@ -116,7 +116,7 @@ fn stats_at<T: Float>(cap: Capability, x: &[T], c: usize, max: &mut [T], lse: &m
 /// Bit for bit what the portable kernels give, AVX2+FMA build: the row's maximum (the same
 /// value whatever the order), `exp(x - max)` by [`exp`], the sum in [`super::row_sum`]'s
 /// order for rows of more than 16 (eight lanes down the row, added pairwise, then the last
-/// `c % 8` values first to last), and a division by it (or, for log_softmax, `x - max`
+/// `c % 8` values first to last), and a product with its reciprocal (or, for log_softmax, `x - max`
 /// less [`super::ln_f32`] of it).
 pub(super) fn softmax_rows<T: Float>(x: &[T], c: usize, out: &mut [T], log: bool) -> usize {
     softmax_rows_at(crate::simd::capability(), x, c, out, log)
@@ -207,12 +207,12 @@ unsafe fn softmax_rows_avx2<const C: usize>(x: &[f32], out: &mut [f32], log: boo
             _mm256_storeu_ps(el.as_mut_ptr(), e[full]);
             sum += el[..tail].iter().fold(0.0, |a, &b| a + b);
         }
-        let (ls, sv) = (__m256::splat(if log { super::ln_f32(sum) } else { 0.0 }), __m256::splat(sum));
+        let (ls, rv) = (__m256::splat(if log { super::ln_f32(sum) } else { 0.0 }), __m256::splat(1.0 / sum));
         let result = |j: usize| {
             if log {
                 _mm256_sub_ps(_mm256_sub_ps(v[j], mv), ls)
             } else {
-                _mm256_div_ps(e[j], sv)
+                _mm256_mul_ps(e[j], rv)
             }
         };
         for j in 0..full {
@@ -497,7 +497,7 @@ unsafe fn store_columns<V: Vf, const C: usize>(cols: impl Fn(usize) -> V, out: *
     }
 }
 
-/// Whole groups of `super::softmax_rows`: `(x - max) - ln(sum)` or `exp(x - max) / sum`,
+/// Whole groups of `super::softmax_rows`: `(x - max) - ln(sum)` or `exp(x - max) * (1 / sum)`,
 /// with `sum` the sum of `exp(x - max)` over the row, from the first column to the last.
 #[inline(always)] // into the builds of `widths!`
 unsafe fn softmax_groups<V: Vf, const C: usize>(x: &[f32], out: &mut [f32], log: bool) -> usize {
@@ -519,9 +519,10 @@ unsafe fn softmax_groups<V: Vf, const C: usize>(x: &[f32], out: &mut [f32], log:
                     out.as_mut_ptr(),
                 );
             } else {
+                let r = V::splat(1.0).div(s);
                 store_columns::<V, C>(
                     #[inline(always)]
-                    |j| exp(cols[j].sub(m)).div(s),
+                    |j| exp(cols[j].sub(m)).mul(r),
                     out.as_mut_ptr(),
                 );
             }
@@ -537,13 +538,13 @@ unsafe fn softmax_groups<V: Vf, const C: usize>(x: &[f32], out: &mut [f32], log:
             or.iter_mut().zip(xr).for_each(|(o, &v)| *o = (v - max[i]) - sub[i]);
         }
         if !log {
-            // ...then exp(x - max) / sum, the exponentials over the whole group at once.
+            // ...then exp(x - max) times 1 / sum, the exponentials over the whole group at once.
             for v in out.chunks_exact_mut(n) {
                 exp(V::load(v.as_ptr())).store(v.as_mut_ptr());
             }
-            s.store(sub.as_mut_ptr());
+            V::splat(1.0).div(s).store(sub.as_mut_ptr());
             for (i, or) in out.chunks_exact_mut(C).enumerate() {
-                or.iter_mut().for_each(|o| *o /= sub[i]);
+                or.iter_mut().for_each(|o| *o *= sub[i]);
             }
         }
     }

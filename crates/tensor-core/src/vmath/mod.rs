@@ -199,13 +199,14 @@ fn row_max<T: Float>(row: &[T]) -> T {
         }
         mx(mx(mx(acc[0], acc[1]), mx(acc[2], acc[3])), tail.iter().fold(T::neg_infinity(), |a, &b| mx(a, b)))
     };
-    // Sixteen lanes find the same value (the order only decides between +0 and -0): with
-    // four, LLVM paired lanes up with shuffles, a third of a wide softmax's time. A
+    // Thirty-two lanes find the same value (the order only decides between +0 and -0): with
+    // four, LLVM paired lanes up with shuffles, a third of a wide softmax's time, and with
+    // sixteen (one AVX-512 vector) a row of 1,000 was a chain of 63 dependent maxima. A
     // maximum of zero is found again by the definition, for its sign.
-    let mut acc = [T::neg_infinity(); 16];
-    let (chunks, tail) = row.as_chunks::<16>();
+    let mut acc = [T::neg_infinity(); 32];
+    let (chunks, tail) = row.as_chunks::<32>();
     for ch in chunks {
-        (0..16).for_each(|i| acc[i] = mx(acc[i], ch[i]));
+        (0..32).for_each(|i| acc[i] = mx(acc[i], ch[i]));
     }
     let m = acc.iter().chain(tail).fold(T::neg_infinity(), |a, &b| mx(a, b));
     let m = if m == T::ZERO { four(row) } else { m };
@@ -216,21 +217,35 @@ fn row_max<T: Float>(row: &[T]) -> T {
     }
 }
 
-/// Sum of a row. Rows longer than 16 values: eight independent chains (one AVX2 vector of
-/// lanes) added pairwise, then the tail, so a row of 32 is four dependent additions deep
-/// instead of 32 (the kind of sum PyTorch's vectorised softmax takes too: lanes, then across
-/// them). Rows of up to 16 are summed first to last, the order of the lane kernels
-/// ([`lanes`]), which must give the same bits.
+/// Sum of a row. Rows of up to 16 values are summed first to last, the order of the lane
+/// kernels ([`lanes`]), which must give the same bits. Longer rows: eight independent chains
+/// (one AVX2 vector of lanes) added pairwise, then the tail, so a row of 32 is four dependent
+/// additions deep instead of 32 (the kind of sum PyTorch's vectorised softmax takes too:
+/// lanes, then across them; `lanes::softmax_rows` adds rows of 17 to 32 in this order). Rows
+/// of [`WIDE_SUM`] values or more first run 32 chains (two AVX-512 or four AVX2 vectors) over
+/// their blocks of 32, folded into the eight as `(a_i + a_(i+8)) + (a_(i+16) + a_(i+24))`:
+/// with eight, a row of 1,000 was a chain of 125 dependent vector additions, as long as its
+/// exponentials took.
 #[inline(always)]
 fn row_sum<T: Float>(row: &[T]) -> T {
     if row.len() <= 16 {
         return row.iter().fold(T::ZERO, |a, &b| a + b);
     }
+    let mut acc = [T::ZERO; 8];
+    let mut rest = row;
+    if row.len() >= WIDE_SUM {
+        let mut wide = [T::ZERO; 32];
+        let (blocks, after) = row.as_chunks::<32>();
+        for b in blocks {
+            (0..32).for_each(|i| wide[i] += b[i]);
+        }
+        (0..8).for_each(|i| acc[i] = (wide[i] + wide[i + 8]) + (wide[i + 16] + wide[i + 24]));
+        rest = after;
+    }
     // Two vectors' worth of the row at a time, each added into the same eight chains in
     // order (the loop over single groups of eight made the AVX-512 build pair lanes up with
     // shuffles, over half the kernel's time).
-    let mut acc = [T::ZERO; 8];
-    let (pairs, rest) = row.as_chunks::<16>();
+    let (pairs, rest) = rest.as_chunks::<16>();
     let (last, tail) = rest.as_chunks::<8>();
     let tail = tail.iter().fold(T::ZERO, |a, &b| a + b);
     let add = |acc: &mut [T; 8], v: &[T]| (0..8).for_each(|i| acc[i] += v[i]);
@@ -242,32 +257,45 @@ fn row_sum<T: Float>(row: &[T]) -> T {
     (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))) + tail
 }
 
-/// softmax (or log_softmax) of every row of `c` values of `x` into `out`.
+/// Rows of this many values or more are summed by [`row_sum`] in 32 chains.
+const WIDE_SUM: usize = 64;
+
+/// softmax (or log_softmax) of every row of `c` values of `x` into `out`: per block of
+/// rows, each row's maximum and `x - max`, one `exp` pass over the block, then each row's sum
+/// `s`; softmax is `exp(x - max)` times `1 / s` (as PyTorch's `_vec_softmax_lastdim`: a
+/// division per value took as long as the exponentials), log_softmax `(x - max) - ln s`.
 #[inline(always)]
 fn softmax_body<T: Float, const FMA: bool>(x: &[T], c: usize, out: &mut [T], log: bool) {
-    // Scratch for one block, never more than the input (a row length alone must not size it).
-    let mut e = vec![T::ZERO; BLOCK.max(c).min(x.len())];
-    let mut sums = vec![T::ZERO; (BLOCK / c).max(1).min(x.len())];
-    for (xb, ob) in x.chunks((BLOCK / c).max(1) * c).zip(out.chunks_mut((BLOCK / c).max(1) * c)) {
+    let rows = (BLOCK / c).max(1);
+    // Scratch for one block, never more than the input (a row length alone must not size
+    // it): log_softmax keeps `x - max` in `out` and takes the exponentials in `e`.
+    let mut e = if log { vec![T::ZERO; (rows * c).min(x.len())] } else { Vec::new() };
+    let mut sums = vec![T::ZERO; rows.min(x.len())];
+    for (xb, ob) in x.chunks(rows * c).zip(out.chunks_mut(rows * c)) {
         for (xr, or) in xb.chunks_exact(c).zip(ob.chunks_exact_mut(c)) {
             let m = row_max(xr);
             or.iter_mut().zip(xr).for_each(|(o, &v)| *o = v - m);
         }
-        let eb = &mut e[..xb.len()];
-        eb.copy_from_slice(ob);
-        exp_body::<T, FMA>(eb);
         let sb = &mut sums[..xb.len() / c];
-        for (s, er) in sb.iter_mut().zip(eb.chunks_exact(c)) {
-            *s = row_sum(er);
-        }
         if log {
+            let eb = &mut e[..xb.len()];
+            eb.copy_from_slice(ob);
+            exp_body::<T, FMA>(eb);
+            for (s, er) in sb.iter_mut().zip(eb.chunks_exact(c)) {
+                *s = row_sum(er);
+            }
             ln_body(sb);
             for (or, &ls) in ob.chunks_exact_mut(c).zip(sb.iter()) {
                 or.iter_mut().for_each(|o| *o -= ls);
             }
         } else {
-            for ((or, er), &s) in ob.chunks_exact_mut(c).zip(eb.chunks_exact(c)).zip(sb.iter()) {
-                or.iter_mut().zip(er).for_each(|(o, &ev)| *o = ev / s);
+            let whole = sb.len() * c; // (rows of `c`: `x` holds nothing else)
+            exp_body::<T, FMA>(&mut ob[..whole]);
+            for (s, or) in sb.iter_mut().zip(ob.chunks_exact(c)) {
+                *s = T::ONE / row_sum(or);
+            }
+            for (or, &r) in ob.chunks_exact_mut(c).zip(sb.iter()) {
+                or.iter_mut().for_each(|o| *o *= r);
             }
         }
     }
@@ -752,7 +780,7 @@ mod tests {
         if !crate::simd::enabled(crate::simd::Capability::Avx2) {
             return;
         }
-        for c in [17usize, 32, 65, 128] {
+        for c in [17usize, 32, 65, 128, 1000] {
             let n = 37 * c;
             let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 50.0 - 10.0).collect();
             for log in [false, true] {
@@ -771,6 +799,44 @@ mod tests {
             // SAFETY: as above.
             unsafe { stats_avx2(&x, c, &mut am, &mut al) };
             assert_eq!((dm, dl), (am, al), "c = {c}");
+        }
+    }
+
+    #[test]
+    fn long_rows_match_the_f64_definition() {
+        // Rows on either side of the sums' 8 and 32 chains (17, 63, 64, 100, 1000, 1031
+        // values), serial and threaded: softmax within 8 ulp (and the rounding of x - max) of
+        // the f64 definition exp(x - max) / sum(exp(x - max)), log_softmax within 1e-5, f64
+        // within 1e-14.
+        for c in [17usize, 63, 64, 100, 1000, 1031] {
+            for rows in [3usize, PARALLEL_MIN / c + 5] {
+                let n = rows * c;
+                let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 50.0 - 10.0).collect();
+                let (mut sm, mut ls) = (vec![0.0f32; n], vec![0.0f32; n]);
+                softmax_rows(&x, c, &mut sm, false);
+                softmax_rows(&x, c, &mut ls, true);
+                let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+                let mut sm64 = vec![0.0f64; n];
+                softmax_rows(&x64, c, &mut sm64, false);
+                for (r, xr) in x.chunks(c).enumerate().step_by(rows.div_ceil(7)) {
+                    let m = xr.iter().fold(f64::MIN, |a, &b| a.max(b as f64));
+                    let s: f64 = xr.iter().map(|&v| (v as f64 - m).exp()).sum();
+                    for (j, &v) in xr.iter().enumerate() {
+                        let (want, k) = ((v as f64 - m).exp() / s, r * c + j);
+                        let got = sm[k] as f64;
+                        // f32's `x - max` is rounded (by up to |x - max| eps / 2), which
+                        // moves its exponential by as much relatively.
+                        let tol = (8.0 + (v as f64 - m).abs()) * f32::EPSILON as f64 * want;
+                        assert!((got - want).abs() <= tol, "c {c} [{r}, {j}]: {got:e} vs {want:e}");
+                        assert!((ls[k] as f64 - (v as f64 - m - s.ln())).abs() < 1e-5, "c {c} [{r}, {j}]");
+                        assert!(
+                            (sm64[k] - want).abs() <= 1e-14 * want,
+                            "c {c} [{r}, {j}]: {:e} vs {want:e}",
+                            sm64[k]
+                        );
+                    }
+                }
+            }
         }
     }
 
