@@ -277,9 +277,8 @@ impl TensorData {
                 crate::simd::kernels::sum_rows(cap, &v, p.n, &mut out);
             } else {
                 // Strided lanes: for each outer index the column sums of an (n, inner) matrix.
-                for (o, x) in out.chunks_exact_mut(p.inner).zip(v.chunks_exact(p.n * p.inner)) {
-                    crate::simd::kernels::sum_cols(cap, x, o);
-                }
+                let sums = |x: &[T], o: &mut [T]| crate::simd::kernels::sum_cols(cap, x, o);
+                crate::simd::kernels::per_outer(&v, (p.n, p.inner), &mut out, sums);
             }
             Ok(TensorData::from_vec_unchecked(out, p.out))
         })

@@ -713,12 +713,12 @@ fn first_extreme(l: &[f64], max: bool) -> usize {
 fn large_reductions_take_the_vector_and_threaded_paths() {
     // Shapes whose lanes are longer than the kernels' 16 partial results (and not a multiple
     // of 16), strided blocks wider than their 512-column runs, tensors above the 65,536
-    // values that split work across threads, and one lane of 70,001 values (split into
-    // chunks): max/min, the first index of each, prod and cumsum against the definitions
-    // lane by lane. Values are small integers, so ties fall in different partial results
+    // values that split work across threads (one matrix's blocks of 128 rows, or the
+    // matrices of the outer indices), and one lane of 70,001 values (split into chunks):
+    // max/min, the first index of each, prod and cumsum against the definitions lane by lane. Values are small integers, so ties fall in different partial results
     // (the first index must still win), and products stay exact in f64; a copy has NaNs.
     let mut g = Generator::new(7);
-    for dims in [vec![3, 1030, 37], vec![70_001], vec![2, 5, 700]] {
+    for dims in [vec![3, 1030, 37], vec![70_001], vec![2, 5, 700], vec![1030, 70]] {
         let n: usize = dims.iter().product();
         let u = TensorData::rand_with(&dims, DType::F64, &mut g).unwrap();
         let base: Vec<f64> = vals(&u).iter().map(|x| (x * 9.0).floor() - 4.0).collect();

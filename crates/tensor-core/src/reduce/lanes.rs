@@ -6,9 +6,10 @@
 //! results (value `k` into slot `k % SLOTS`), which the vector builds keep in registers, and
 //! the slots are combined at the end. Strided lanes (`inner > 1`, a reduction over a leading
 //! dim) are folded a row at a time: every row of the `(n, inner)` block updates the `inner`
-//! partial results elementwise, which vectorises across the row. Work is split across threads
-//! by lanes, by blocks of columns, or (for one long lane) by chunks of fixed length: never by
-//! thread count, so a result does not depend on how many threads there are.
+//! partial results elementwise, which vectorises across the row (products in blocks of rows,
+//! as sums are: `simd::kernels::prod_cols`). Work is split across threads by lanes, by blocks
+//! of columns or rows, or (for one long lane) by chunks of fixed length: never by thread
+//! count, so a result does not depend on how many threads there are.
 
 use crate::simd::kernels::PARALLEL_MIN;
 use crate::simd::Capability;
@@ -274,17 +275,9 @@ pub(super) fn products<T: Numeric>(
             |l| product(cap, l),
         );
     }
-    let block = move |block: &[T], first: usize, acc: &mut [T], _: &mut [()]| {
-        let w = acc.len();
-        crate::dispatch!(cap, |F| {
-            acc.copy_from_slice(&block[first..first + w]);
-            for k in 1..n {
-                let row = &block[k * inner + first..k * inner + first + w];
-                acc.iter_mut().zip(row).for_each(|(a, &x)| *a = a.mul_w(x));
-            }
-        })
-    };
-    columns(v, (outer, n, inner), out, &mut vec![(); out.len()], block);
+    // Strided lanes: for each outer index the column products of an (n, inner) matrix.
+    let products = |x: &[T], o: &mut [T]| crate::simd::kernels::prod_cols(cap, x, o);
+    crate::simd::kernels::per_outer(v, (n, inner), out, products);
 }
 
 /// Lanes a running sum interleaves (independent chains of additions).
