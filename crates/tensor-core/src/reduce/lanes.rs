@@ -6,10 +6,11 @@
 //! results (value `k` into slot `k % SLOTS`), which the vector builds keep in registers, and
 //! the slots are combined at the end. Strided lanes (`inner > 1`, a reduction over a leading
 //! dim) are folded a row at a time: every row of the `(n, inner)` block updates the `inner`
-//! partial results elementwise, which vectorises across the row (products in blocks of rows,
-//! as sums are: `simd::kernels::prod_cols`). Work is split across threads by lanes, by blocks
-//! of columns or rows, or (for one long lane) by chunks of fixed length: never by thread
-//! count, so a result does not depend on how many threads there are.
+//! partial results elementwise, which vectorises across the row, in blocks of 128 rows whose
+//! partial results are then combined in order (as sums are: `simd::kernels::sum_cols`; the
+//! products are `prod_cols`). Work is split across threads by lanes, by blocks of rows, or
+//! (for one long lane) by chunks of fixed length: never by thread count, so a result does not
+//! depend on how many threads there are.
 
 use crate::simd::kernels::PARALLEL_MIN;
 use crate::simd::Capability;
@@ -21,9 +22,6 @@ const SLOTS: usize = 16;
 
 /// Values per chunk when one long lane is split across threads.
 const CHUNK: usize = 1 << 14;
-
-/// Columns per task of a strided fold.
-const COLS: usize = 512;
 
 /// `out[r] = f(lane r)` for the contiguous lanes of `n` values of `v` (`n > 0`), compiled for
 /// `cap`; lanes are split across threads when `v` holds [`PARALLEL_MIN`] values or more.
@@ -180,57 +178,64 @@ pub(super) fn extremes<T: Numeric, const MAX: bool>(
         }
         return;
     }
-    // Strided lanes: per block of columns, row 0 then every later row folded elementwise.
-    let block = move |block: &[T], first: usize, vals: &mut [T], idx: &mut [i64]| {
-        let w = vals.len();
-        crate::dispatch!(cap, |F| {
-            vals.copy_from_slice(&block[first..first + w]);
-            idx.iter_mut().for_each(|i| *i = 0);
-            for k in 1..n {
-                let row = &block[k * inner + first..k * inner + first + w];
-                let k = k as i64;
-                for ((m, i), &x) in vals.iter_mut().zip(idx.iter_mut()).zip(row) {
-                    let b = beats::<T, MAX>(x, *m);
-                    *m = if b { x } else { *m };
-                    *i = if b { k } else { *i };
+    // Strided lanes: each (n, inner) matrix in blocks of rows (`kernels::COL_BLOCK`, as its
+    // sums and products), every block's extremes and their first rows, then the blocks' in
+    // order, a later block's taken only where it beats the earlier ones (so the first index
+    // stays). Column runs of 512 had read half of every 4 KB row of a (1000, 1000) matrix
+    // and jumped to the next: `max(0)` took 4-5x the time of `mean(0)`.
+    let rows = crate::simd::kernels::COL_BLOCK;
+    let matrix = |x: &[T], vals: &mut [T], idx: &mut [i64]| {
+        let blocks = n.div_ceil(rows);
+        // Rows `b * rows..` of the matrix folded into `bv`, `bi` (`inner` each).
+        let block = |b: usize, bv: &mut [T], bi: &mut [i64]| {
+            let (r0, r1) = (b * rows, ((b + 1) * rows).min(n));
+            crate::dispatch!(cap, |F| {
+                bv.copy_from_slice(&x[r0 * inner..(r0 + 1) * inner]);
+                bi.iter_mut().for_each(|i| *i = r0 as i64);
+                for k in r0 + 1..r1 {
+                    let row = &x[k * inner..(k + 1) * inner];
+                    let k = k as i64;
+                    for ((m, i), &v) in bv.iter_mut().zip(bi.iter_mut()).zip(row) {
+                        let b = beats::<T, MAX>(v, *m);
+                        *m = if b { v } else { *m };
+                        *i = if b { k } else { *i };
+                    }
+                }
+            })
+        };
+        if blocks == 1 {
+            return block(0, vals, idx);
+        }
+        let (mut pv, mut pi) = (vec![T::ZERO; blocks * inner], vec![0i64; blocks * inner]);
+        if x.len() >= PARALLEL_MIN {
+            crate::simd::threads::keep_awake();
+            let parts = pv.par_chunks_mut(inner).zip(pi.par_chunks_mut(inner));
+            parts.enumerate().for_each(|(b, (bv, bi))| block(b, bv, bi));
+        } else {
+            let parts = pv.chunks_mut(inner).zip(pi.chunks_mut(inner));
+            parts.enumerate().for_each(|(b, (bv, bi))| block(b, bv, bi));
+        }
+        vals.copy_from_slice(&pv[..inner]);
+        idx.copy_from_slice(&pi[..inner]);
+        for (bv, bi) in pv.chunks_exact(inner).zip(pi.chunks_exact(inner)).skip(1) {
+            for ((m, i), (&v, &k)) in vals.iter_mut().zip(idx.iter_mut()).zip(bv.iter().zip(bi)) {
+                if beats::<T, MAX>(v, *m) {
+                    (*m, *i) = (v, k);
                 }
             }
-        })
-    };
-    columns(v, (outer, n, inner), vals, idx, block);
-}
-
-/// Runs `block(lanes, first, a, b)` over every outer index's `(n, inner)` block `lanes` of
-/// `v` and every run of up to [`COLS`] columns from `first`, with `a`, `b` that run's slots
-/// of the outputs; split across threads above [`PARALLEL_MIN`] values.
-fn columns<T: Sync, A: Send, B: Send>(
-    v: &[T],
-    (_, n, inner): (usize, usize, usize),
-    a: &mut [A],
-    b: &mut [B],
-    block: impl Fn(&[T], usize, &mut [A], &mut [B]) + Sync,
-) {
-    let one = |o: usize, a: &mut [A], b: &mut [B]| {
-        let lanes = &v[o * n * inner..(o + 1) * n * inner];
-        for (c, (a, b)) in a.chunks_mut(COLS).zip(b.chunks_mut(COLS)).enumerate() {
-            block(lanes, c * COLS, a, b);
         }
     };
-    if v.len() < PARALLEL_MIN {
-        a.chunks_mut(inner).zip(b.chunks_mut(inner)).enumerate().for_each(|(o, (a, b))| one(o, a, b));
-        return;
+    // The matrices of the outer indices split across threads when each is too small to
+    // split itself (as `kernels::per_outer` does for sums and products).
+    let m = n * inner;
+    if v.len() >= PARALLEL_MIN && m < PARALLEL_MIN {
+        crate::simd::threads::keep_awake();
+        let outs = vals.par_chunks_exact_mut(inner).zip(idx.par_chunks_exact_mut(inner));
+        v.par_chunks_exact(m).zip(outs).for_each(|(x, (vals, idx))| matrix(x, vals, idx));
+    } else {
+        let outs = vals.chunks_exact_mut(inner).zip(idx.chunks_exact_mut(inner));
+        v.chunks_exact(m).zip(outs).for_each(|(x, (vals, idx))| matrix(x, vals, idx));
     }
-    crate::simd::threads::keep_awake();
-    a.par_chunks_mut(inner).zip(b.par_chunks_mut(inner)).enumerate().for_each(|(o, (a, b))| {
-        if inner <= COLS {
-            return one(o, a, b);
-        }
-        let lanes = &v[o * n * inner..(o + 1) * n * inner];
-        a.par_chunks_mut(COLS)
-            .zip(b.par_chunks_mut(COLS))
-            .enumerate()
-            .for_each(|(c, (a, b))| block(lanes, c * COLS, a, b));
-    });
 }
 
 /// The product of a slice (1 for an empty one), in [`SLOTS`] partial products (integers
