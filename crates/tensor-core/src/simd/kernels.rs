@@ -793,7 +793,7 @@ pub fn sum_rows<T: Numeric>(cap: Capability, x: &[T], n: usize, out: &mut [T]) {
 }
 
 /// Rows per block of [`sum_cols`] and [`prod_cols`] (and of the extremes over a leading dim).
-pub const COL_BLOCK: usize = 128;
+pub(crate) const COL_BLOCK: usize = 128;
 
 /// `out[j] = sum_k x[k*w + j]`: the column sums of `x` (rows of `w`), the sum over dim 0 of a
 /// matrix: rows walked in order (vectorised across the row) in blocks of 128 whose partial
