@@ -810,10 +810,11 @@ fn softmax_grad(y: &TensorData, g: &TensorData, dim: isize, log: bool) -> Result
     })
 }
 
-/// softmax or log_softmax over `dim`: every lane through the same row kernel
-/// ([`crate::vmath::softmax_rows`]), so a strided lane (any `dim` but the last) gives exactly
-/// the values the same numbers give as a contiguous row. Strided lanes are gathered into
-/// contiguous rows first and the results scattered back.
+/// softmax or log_softmax over `dim`: contiguous rows (the last dim) through the row kernel
+/// ([`crate::vmath::softmax_rows`]); strided lanes (any other dim), where the rows of the
+/// `(n, inner)` matrices are wide ([`crate::vmath::COLS_MIN`]), through the column kernel
+/// ([`crate::vmath::softmax_cols`]), which walks those rows whole; narrower ones transposed
+/// into rows for the row kernel and back.
 fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<TensorData> {
     let op = if log { "log_softmax" } else { "softmax" };
     let d = x.shape().dim(op, dim)?;
@@ -826,8 +827,10 @@ fn softmax_kernel<T: Float>(x: &TensorData, dim: isize, log: bool) -> Result<Ten
     let mut out = crate::pool::try_overwritable(op, x.shape())?; // every element is written below
     if inner == 1 {
         crate::vmath::softmax_rows(&v, n, &mut out, log);
+    } else if inner >= crate::vmath::COLS_MIN {
+        crate::vmath::softmax_cols(&v, (n, inner), &mut out, log);
     } else {
-        // (outer, n, inner) -> rows (outer, inner, n), the kernel, and back.
+        // (outer, n, inner) -> rows (outer, inner, n), the row kernel, and back.
         let rows = lanes_as_rows(op, &v, (outer, n, inner))?;
         let mut res = crate::pool::try_overwritable(op, x.shape())?;
         crate::vmath::softmax_rows(&rows, n, &mut res, log);

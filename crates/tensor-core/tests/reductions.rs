@@ -830,27 +830,108 @@ fn extremes_keep_the_sign_of_the_zero_they_report() {
 }
 
 #[test]
-fn strided_softmax_lanes_give_the_bits_of_contiguous_rows() {
-    // softmax over a leading dim transposes its lanes into rows (in tiles of 32 x 32,
-    // across threads above 65,536 values), runs the row kernel and transposes back: each lane
-    // must come out bit for bit as the same values do as a contiguous row. Shapes around the
-    // tile size, and one above the thread split (300 x 257).
-    for (dims, d) in [(vec![70, 45], 0), (vec![3, 70, 45], 1), (vec![33, 2, 31], 0), (vec![300, 257], 0)] {
-        let x = randn(&dims, 21).to_dtype(DType::F32);
-        let nd = dims.len();
-        let mut perm: Vec<isize> = (0..nd as isize).filter(|&i| i != d as isize).collect();
-        perm.push(d as isize);
-        let mut back = vec![0isize; nd];
-        for (i, &p) in perm.iter().enumerate() {
-            back[p as usize] = i as isize;
+fn strided_softmax_lanes_match_the_f64_definition() {
+    // softmax over a leading or middle dim walks whole rows of each (n, inner) matrix where
+    // they hold 64 values or more (the column maxima, the exponentials, the column sums in
+    // blocks of 128 rows, the scaling), and transposes narrower lanes into rows for the row
+    // kernel: each lane against the f64 definition, exp(x - max) / sum(exp(x - max)) and for
+    // log_softmax (x - max) - ln sum. Columns: lanes shorter and longer than a block (2, 300,
+    // 301), one matrix split across threads (300 x 257 = 77,100 values), several small
+    // matrices split among the threads whole (4 x 301 x 70 = 84,280; 33 x 2 x 1031 =
+    // 68,046). Transposes: widths 45 and 15, across threads (2 x 700 x 50 = 70,000). And a
+    // width of 1 in the middle (rows). f32 within 1e-6 relative plus the rounding of x - max
+    // (|x - max| eps / 2, which moves its exponential by as much), f64 within 1e-13.
+    let shapes = [
+        (vec![70, 45], 0),
+        (vec![3, 70, 45], 1),
+        (vec![33, 2, 1031], 1),
+        (vec![300, 257], 0),
+        (vec![4, 301, 70], 1),
+        (vec![2, 700, 50], 1),
+        (vec![4, 301, 1], 1),
+        (vec![2, 3, 5], 0),
+    ];
+    for (dims, d) in shapes {
+        for dtype in [DType::F32, DType::F64] {
+            let x = randn(&dims, 21).to_dtype(dtype);
+            let v = vals(&x);
+            let n: usize = dims.iter().product();
+            let (mut want, mut want_log) = (vec![0.0; n], vec![0.0; n]);
+            for flat in 0..n {
+                let idx = unravel(flat, &dims);
+                let lane: Vec<f64> = (0..dims[d])
+                    .map(|k| {
+                        let mut j = idx.clone();
+                        j[d] = k;
+                        v[ravel(&j, &dims)]
+                    })
+                    .collect();
+                let m = lane.iter().fold(f64::MIN, |a, &b| a.max(b));
+                let s: f64 = lane.iter().map(|&l| (l - m).exp()).sum();
+                (want[flat], want_log[flat]) = ((v[flat] - m).exp() / s, (v[flat] - m) - s.ln());
+            }
+            let (sm, ls) = (vals(&x.softmax(d as isize).unwrap()), vals(&x.log_softmax(d as isize).unwrap()));
+            for k in 0..n {
+                let (tol, ltol) = match dtype {
+                    DType::F32 => {
+                        ((1e-6 + want_log[k].abs() * 6e-8) * want[k], 2e-6 * (1.0 + want_log[k].abs()))
+                    }
+                    _ => (1e-13 * want[k], 1e-13 * (1.0 + want_log[k].abs())),
+                };
+                assert!(
+                    (sm[k] - want[k]).abs() <= tol,
+                    "{dims:?} dim {d} {dtype} [{k}]: {} vs {}",
+                    sm[k],
+                    want[k]
+                );
+                assert!(
+                    (ls[k] - want_log[k]).abs() <= ltol,
+                    "{dims:?} dim {d} {dtype} [{k}] log: {} vs {}",
+                    ls[k],
+                    want_log[k]
+                );
+            }
         }
-        for log in [false, true] {
-            let f = |t: &TensorData, dim: isize| if log { t.log_softmax(dim) } else { t.softmax(dim) };
-            let got = f(&x, d as isize).unwrap();
-            let rows =
-                f(&x.permute(&perm).unwrap().contiguous(), -1).unwrap().permute(&back).unwrap().contiguous();
-            assert_eq!(bits(&got), bits(&rows), "{dims:?} dim {d} log {log}");
+    }
+}
+
+#[test]
+fn strided_softmax_lanes_with_nan_and_infinities() {
+    // Lanes of (4, 5) over dim 0, one per column: a NaN makes its whole lane NaN (and no
+    // other); an all -inf lane is NaN (0/0), as an all -inf row; a lane with +inf is NaN
+    // (inf - inf), as in PyTorch 2.9.1 (`torch.tensor([inf, 1.]).softmax(0)` is [nan, nan]);
+    // -inf among finite values gives probability 0 (log -inf); huge values stay stable.
+    let (ni, nan) = (f64::NEG_INFINITY, f64::NAN);
+    #[rustfmt::skip]
+    let v = [
+        0.0, nan, ni, f64::INFINITY, 1e4,
+        3f64.ln(), 1.0, ni, 1.0, 1e4,
+        0.0, 2.0, ni, 2.0, ni,
+        0.0, 3.0, ni, 3.0, 1e4 - 1.0,
+    ];
+    // Alone (lanes transposed into rows) and as the first 5 of 69 columns (the column
+    // kernel), the others finite.
+    for (w, dtype) in [(5, DType::F32), (5, DType::F64), (69, DType::F32), (69, DType::F64)] {
+        let v: Vec<f64> =
+            (0..4 * w).map(|k| if k % w < 5 { v[k / w * 5 + k % w] } else { (k % 7) as f64 }).collect();
+        let x = f64t(&v, &[4, w]).to_dtype(dtype);
+        let (sm, ls) = (vals(&x.softmax(0).unwrap()), vals(&x.log_softmax(0).unwrap()));
+        let col = |t: &[f64], j: usize| (0..4).map(|i| t[i * w + j]).collect::<Vec<f64>>();
+        // Column 0: [0, ln 3, 0, 0] -> [1, 3, 1, 1] / 6.
+        for (got, want) in col(&sm, 0).iter().zip([1.0 / 6.0, 0.5, 1.0 / 6.0, 1.0 / 6.0]) {
+            assert!((got - want).abs() < 1e-6, "{dtype}: {got} vs {want}");
         }
+        for j in 1..4 {
+            assert!(col(&sm, j).iter().all(|p| p.is_nan()), "{dtype} column {j}: {:?}", col(&sm, j));
+            assert!(col(&ls, j).iter().all(|p| p.is_nan()), "{dtype} column {j} log: {:?}", col(&ls, j));
+        }
+        // Column 4: [1e4, 1e4, -inf, 1e4 - 1] (exact in f32) -> [1, 1, 0, 1/e] / (2 + 1/e).
+        let e = (-1.0f64).exp();
+        for (got, want) in col(&sm, 4).iter().zip([1.0, 1.0, 0.0, e].map(|p| p / (2.0 + e))) {
+            assert!((got - want).abs() < 1e-6, "{dtype}: {got} vs {want}");
+        }
+        assert_eq!(col(&ls, 4)[2], ni);
+        assert!((col(&ls, 4)[0] + (2.0 + e).ln()).abs() < 1e-6);
     }
 }
 
