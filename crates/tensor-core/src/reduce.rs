@@ -757,16 +757,20 @@ impl TensorData {
     /// The gradient of `y = softmax(x, dim)` given `y` and the gradient `g` of `y`:
     /// `dx = (g - sum(g y, dim)) y` (from `dy_i/dx_j = y_i (delta_ij - y_j)`). Contiguous rows
     /// along the last dimension take one fused pass per row
-    /// ([`kernels::softmax_grad_rows`](crate::simd::kernels::softmax_grad_rows)); other
-    /// layouts the same formula op by op.
+    /// ([`kernels::softmax_grad_rows`](crate::simd::kernels::softmax_grad_rows)), contiguous
+    /// strided lanes three passes over the rows of their matrices where those hold
+    /// [`COLS_MIN`](crate::vmath::COLS_MIN) values or more
+    /// ([`kernels::softmax_grad_cols`](crate::simd::kernels::softmax_grad_cols)); other layouts
+    /// the same formula op by op.
     pub fn softmax_backward(y: &TensorData, g: &TensorData, dim: isize) -> Result<TensorData> {
         softmax_grad(y, g, dim, false)
     }
 
     /// The gradient of `y = log_softmax(x, dim)` given `y` and the gradient `g` of `y`:
     /// `dx = g - e^y sum(g, dim)` (from `dy_i/dx_j = [i = j] - softmax_j`, `softmax = e^y`).
-    /// Contiguous rows along the last dimension take one fused pass per row (the same values);
-    /// other layouts the same formula op by op.
+    /// Contiguous rows along the last dimension take one fused pass per row (the same values),
+    /// contiguous strided lanes of wide matrices two passes over their rows (as
+    /// [`TensorData::softmax_backward`]); other layouts the same formula op by op.
     pub fn log_softmax_backward(y: &TensorData, g: &TensorData, dim: isize) -> Result<TensorData> {
         softmax_grad(y, g, dim, true)
     }
@@ -784,7 +788,7 @@ fn softmax_grad(y: &TensorData, g: &TensorData, dim: isize, log: bool) -> Result
     let op = if log { "log_softmax_backward" } else { "softmax_backward" };
     let d = y.shape().dim(op, dim)?;
     let (_, n, inner) = split(y.shape(), d);
-    let fused = inner == 1
+    let fused = (inner == 1 || inner >= crate::vmath::COLS_MIN)
         && n > 0
         && y.shape() == g.shape()
         && y.dtype() == g.dtype()
@@ -799,8 +803,13 @@ fn softmax_grad(y: &TensorData, g: &TensorData, dim: isize, log: bool) -> Result
     }
     with_float!(y.dtype(), op, |T| {
         let (yv, gv) = (y.values_for::<T>(op)?, g.values_for::<T>(op)?);
-        let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, y.shape())?;
         let cap = crate::simd::capability();
+        if inner > 1 {
+            let mut out = crate::pool::try_overwritable(op, y.shape())?; // every element is written
+            crate::simd::kernels::softmax_grad_cols(cap, &yv, &gv, (n, inner), log, &mut out);
+            return Ok(TensorData::from_vec_unchecked(out, y.shape().clone()));
+        }
+        let mut out: Vec<T> = crate::pool::try_vec_with_capacity(op, y.shape())?;
         let fill = |o: &mut [std::mem::MaybeUninit<T>]| {
             crate::simd::kernels::softmax_grad_rows(cap, &yv, &gv, n, log, o)
         };

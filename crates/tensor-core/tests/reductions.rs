@@ -896,6 +896,71 @@ fn strided_softmax_lanes_match_the_f64_definition() {
 }
 
 #[test]
+fn strided_softmax_backward_matches_finite_differences() {
+    // The gradients of softmax and log_softmax over a leading or middle dim: for wide matrices
+    // (rows of 64 values or more) passes over whole rows, for narrow ones the formula op by
+    // op. Checked on sampled lanes against central differences of the f64 definition,
+    // d/dx_i sum_j g_j f(x)_j ~ (L(x + h e_i) - L(x - h e_i)) / 2h, h = 1e-5: f64 within 1e-7
+    // (L's rounding, ~1e-13 for log_softmax's lanes of 300, over 2h is ~1e-8), f32 within 2e-5 (x and g rounded to f32 first). Shapes: one matrix split across threads
+    // (300 x 257), four small ones in turn (4 x 70 x 65), many split among the threads
+    // (33 x 2 x 1031), rows of exactly 64 (2 x 3 x 64, lanes of 2), and a narrow one (70 x 45).
+    let shapes = [
+        (vec![300, 257], 0),
+        (vec![4, 70, 65], 1),
+        (vec![33, 2, 1031], 1),
+        (vec![2, 3, 64], 0),
+        (vec![70, 45], 0),
+    ];
+    for (dims, d) in shapes {
+        let n: usize = dims.iter().product();
+        let (len, inner) = (dims[d], dims[d + 1..].iter().product::<usize>());
+        for dtype in [DType::F64, DType::F32] {
+            let x = randn(&dims, 5).to_dtype(dtype);
+            let g = randn(&dims, 6).to_dtype(dtype);
+            let (xv, gv) = (vals(&x), vals(&g));
+            for log in [false, true] {
+                let f = |lane: &[f64]| {
+                    let m = lane.iter().fold(f64::MIN, |a, &b| a.max(b));
+                    let s: f64 = lane.iter().map(|v| (v - m).exp()).sum();
+                    lane.iter()
+                        .map(|v| if log { (v - m) - s.ln() } else { (v - m).exp() / s })
+                        .collect::<Vec<_>>()
+                };
+                let y = if log { x.log_softmax(d as isize) } else { x.softmax(d as isize) }.unwrap();
+                let dx = if log {
+                    TensorData::log_softmax_backward(&y, &g, d as isize)
+                } else {
+                    TensorData::softmax_backward(&y, &g, d as isize)
+                };
+                let dx = vals(&dx.unwrap());
+                // Lanes: the first, the last and a few between (lane k starts at
+                // (k / inner) * len * inner + k % inner, its values inner apart).
+                let lanes = n / len;
+                for k in [0, 1, lanes / 3, lanes / 2 + 1, lanes - 1] {
+                    let at: Vec<usize> =
+                        (0..len).map(|i| (k / inner) * len * inner + k % inner + i * inner).collect();
+                    let (xl, gl): (Vec<f64>, Vec<f64>) = at.iter().map(|&p| (xv[p], gv[p])).unzip();
+                    let loss = |xl: &[f64]| f(xl).iter().zip(&gl).map(|(a, b)| a * b).sum::<f64>();
+                    let h = 1e-5;
+                    for (i, &p) in at.iter().enumerate() {
+                        let (mut up, mut down) = (xl.clone(), xl.clone());
+                        up[i] += h;
+                        down[i] -= h;
+                        let want = (loss(&up) - loss(&down)) / (2.0 * h);
+                        let tol = if dtype == DType::F64 { 1e-7 } else { 2e-5 };
+                        assert!(
+                            (dx[p] - want).abs() <= tol * (1.0 + want.abs()),
+                            "{dims:?} dim {d} {dtype} log {log} lane {k} [{i}]: {} vs {want}",
+                            dx[p]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn strided_softmax_lanes_with_nan_and_infinities() {
     // Lanes of (4, 5) over dim 0, one per column: a NaN makes its whole lane NaN (and no
     // other); an all -inf lane is NaN (0/0), as an all -inf row; a lane with +inf is NaN

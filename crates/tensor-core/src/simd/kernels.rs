@@ -764,6 +764,106 @@ fn log_softmax_grad_seq<T: crate::Float>(
     })
 }
 
+/// [`softmax_grad_rows`] for the strided lanes of a softmax over a leading or middle dim:
+/// each `(n, w)` matrix of `y` and `g` (laid out `(outer, n, w)`) walked by whole rows, as
+/// its forward pass ([`crate::vmath::softmax_cols`]) does. softmax: `out = (g - s) y` with `s`
+/// the column sums of `g y` (taken first into `out`); log_softmax: `out = g - e^y s` with
+/// `s` the column sums of `g` (`e^y` as in [`softmax_grad_rows`]). The sums are
+/// [`sum_cols`]'. Op by op, the formula's four passes and three temporaries took 2.8x the
+/// forward pass's time for a (1000, 1000) input.
+///
+/// # Panics
+/// If the lengths differ or are not whole `(n, w)` matrices.
+pub fn softmax_grad_cols<T: crate::Float>(
+    cap: Capability,
+    y: &[T],
+    g: &[T],
+    (n, w): (usize, usize),
+    log: bool,
+    out: &mut [T],
+) {
+    let m = n * w;
+    assert!(
+        y.len() == g.len() && y.len() == out.len() && m > 0 && y.len().is_multiple_of(m),
+        "softmax_grad_cols: whole (n, w) matrices"
+    );
+    let matrix = |y: &[T], g: &[T], out: &mut [T]| {
+        let mut s = vec![T::ZERO; w];
+        if log {
+            sum_cols(cap, g, &mut s);
+            rows_of(y, g, w, out, |y, g, o| log_softmax_grad_pass(cap, y, g, &s, o));
+        } else {
+            rows_of(y, g, w, out, |y, g, o| {
+                crate::dispatch!(cap, |F| o
+                    .iter_mut()
+                    .zip(y.iter().zip(g))
+                    .for_each(|(o, (&y, &g))| *o = g * y))
+            });
+            sum_cols(cap, out, &mut s);
+            rows_of(y, g, w, out, |y, g, o| {
+                crate::dispatch!(cap, |F| for ((o, y), g) in
+                    o.chunks_exact_mut(w).zip(y.chunks_exact(w)).zip(g.chunks_exact(w))
+                {
+                    o.iter_mut()
+                        .zip(y.iter().zip(g))
+                        .zip(&s)
+                        .for_each(|((o, (&y, &g)), &s)| *o = (g - s) * y);
+                })
+            });
+        }
+    };
+    if m < PARALLEL_MIN && y.len() >= PARALLEL_MIN {
+        super::threads::keep_awake();
+        y.par_chunks_exact(m)
+            .zip(g.par_chunks_exact(m))
+            .zip(out.par_chunks_exact_mut(m))
+            .for_each(|((y, g), o)| matrix(y, g, o));
+    } else {
+        y.chunks_exact(m)
+            .zip(g.chunks_exact(m))
+            .zip(out.chunks_exact_mut(m))
+            .for_each(|((y, g), o)| matrix(y, g, o));
+    }
+}
+
+/// `pass(y, g, part)` for the parts of `out` cut by [`by_units`] into whole rows of `w`
+/// values (split across threads when `out` is large), with the same rows of `y` and `g`.
+fn rows_of<T: Send + Sync>(
+    y: &[T],
+    g: &[T],
+    w: usize,
+    out: &mut [T],
+    pass: impl Fn(&[T], &[T], &mut [T]) + Sync,
+) {
+    by_units(out, w, |r, o| pass(&y[r * w..r * w + o.len()], &g[r * w..r * w + o.len()], o))
+}
+
+/// `out = g - e^y s` over rows of `s.len()` values (`s` one value per column): the pass of
+/// [`softmax_grad_cols`] for log_softmax, f32 through the build's `exp`.
+fn log_softmax_grad_pass<T: crate::Float>(cap: Capability, y: &[T], g: &[T], s: &[T], out: &mut [T]) {
+    let w = s.len();
+    match (
+        crate::dtype::as_f32(y),
+        crate::dtype::as_f32(g),
+        crate::dtype::as_f32(s),
+        crate::dtype::as_f32_mut(out),
+    ) {
+        (Some(y), Some(g), Some(s), Some(o)) => crate::dispatch!(cap, |F| {
+            for ((o, y), g) in o.chunks_exact_mut(w).zip(y.chunks_exact(w)).zip(g.chunks_exact(w)) {
+                o.iter_mut()
+                    .zip(y.iter().zip(g))
+                    .zip(s)
+                    .for_each(|((o, (&y, &g)), &s)| *o = g - F::from_elem(y).exp().elem() * s);
+            }
+        }),
+        _ => {
+            for ((o, y), g) in out.chunks_exact_mut(w).zip(y.chunks_exact(w)).zip(g.chunks_exact(w)) {
+                o.iter_mut().zip(y.iter().zip(g)).zip(s).for_each(|((o, (&y, &g)), &s)| *o = g - y.exp() * s);
+            }
+        }
+    }
+}
+
 /// `out[r] = sum(x[r*n..(r+1)*n])` for every row (rows split across threads).
 ///
 /// # Panics
