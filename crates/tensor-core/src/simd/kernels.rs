@@ -769,8 +769,9 @@ fn log_softmax_grad_seq<T: crate::Float>(
 /// its forward pass ([`crate::vmath::softmax_cols`]) does. softmax: `out = (g - s) y` with `s`
 /// the column sums of `g y` (taken first into `out`); log_softmax: `out = g - e^y s` with
 /// `s` the column sums of `g` (`e^y` as in [`softmax_grad_rows`]). The sums are
-/// [`sum_cols`]'. Op by op, the formula's four passes and three temporaries took 2.8x the
-/// forward pass's time for a (1000, 1000) input.
+/// [`sum_cols`]'. (Op by op, with the formula's four passes and three temporaries,
+/// log_softmax over dim 0 of (1000, 1000), forward and backward, took 1,264-1,504 us with
+/// AVX-512; 817-912 us since.)
 ///
 /// # Panics
 /// If the lengths differ or are not whole `(n, w)` matrices.
