@@ -901,7 +901,8 @@ fn strided_softmax_backward_matches_finite_differences() {
     // (rows of 64 values or more) passes over whole rows, for narrow ones the formula op by
     // op. Checked on sampled lanes against central differences of the f64 definition,
     // d/dx_i sum_j g_j f(x)_j ~ (L(x + h e_i) - L(x - h e_i)) / 2h, h = 1e-5: f64 within 1e-7
-    // (L's rounding, ~1e-13 for log_softmax's lanes of 300, over 2h is ~1e-8), f32 within 2e-5 (x and g rounded to f32 first). Shapes: one matrix split across threads
+    // (L's rounding, ~1e-13 for log_softmax's lanes of 300, over 2h is ~1e-8), f32 within
+    // 2e-5 (x and g rounded to f32 first). Shapes: one matrix split across threads
     // (300 x 257), four small ones in turn (4 x 70 x 65), many split among the threads
     // (33 x 2 x 1031), rows of exactly 64 (2 x 3 x 64, lanes of 2), and a narrow one (70 x 45).
     let shapes = [
